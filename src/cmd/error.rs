@@ -1,0 +1,57 @@
+//! Redis's error texts, spelled once. Clients match on these (redis-py picks exception
+//! classes from them), so they are exactly Redis 7's.
+
+use crate::protocol::Reply;
+
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const DB_INDEX: &str = "ERR DB index is out of range";
+pub const INVALID_EXPIRE: &str = "ERR invalid expire time in '{}' command";
+pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+
+pub fn syntax() -> Reply {
+    Reply::error(SYNTAX)
+}
+
+pub fn not_integer() -> Reply {
+    Reply::error(NOT_INTEGER)
+}
+
+pub fn not_float() -> Reply {
+    Reply::error(NOT_FLOAT)
+}
+
+pub fn wrongtype() -> Reply {
+    Reply::error(WRONGTYPE)
+}
+
+/// `ERR wrong number of arguments for 'name' command`; `name` is the full lower-case
+/// name (`client|setname` for subcommands).
+pub fn wrong_arity(name: &str) -> Reply {
+    Reply::error(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
+}
+
+/// `ERR invalid expire time in 'set' command`.
+pub fn invalid_expire(command: &str) -> Reply {
+    Reply::error(INVALID_EXPIRE.replace("{}", command))
+}
+
+/// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
+pub fn unknown_subcommand(sub: &[u8], container: &str) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        truncate_lossy(sub, 128),
+        container.to_ascii_uppercase()
+    ))
+}
+
+/// Text of a client-supplied argument for an error message, cut at `max` bytes.
+pub fn truncate_lossy(arg: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&arg[..arg.len().min(max)]).into_owned()
+}

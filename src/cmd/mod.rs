@@ -1,0 +1,190 @@
+//! Commands: the table every command is declared in once, and the dispatcher.
+//!
+//! Each family module (`string`, `keys`, ...) exports `COMMANDS`, a slice of `Spec`s that
+//! sit beside their handlers. Everything else is derived from those declarations: arity
+//! and unknown-command errors, which lock a command takes, whether it may run before
+//! AUTH or inside MULTI, `COMMAND INFO`/`DOCS`, and `INFO commandstats`.
+//!
+//! Handlers are plain synchronous functions `fn(&mut Ctx, &[Bytes]) -> Reply`; `args[0]`
+//! is the command name as the client sent it, as in Redis's `argv`.
+
+pub mod args;
+pub mod conn;
+pub mod error;
+pub mod hash;
+pub mod keys;
+pub mod server;
+pub mod set;
+pub mod string;
+pub mod table;
+pub mod txn;
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::protocol::Reply;
+use crate::server::{Client, Shared};
+pub use table::{CommandId, Table};
+
+pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
+
+/// Flags, as in Redis's command table. Their names follow COMMAND INFO's flag words.
+pub mod flags {
+    /// Modifies the keyspace; takes the exclusive gate, refused on replicas.
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory; refused when over maxmemory with noeviction.
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    /// Allowed while the dataset is loading.
+    pub const LOADING: u32 = 1 << 6;
+    /// Allowed on a replica whose link is down.
+    pub const STALE: u32 = 1 << 7;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u32 = 1 << 8;
+    /// O(1) or O(log N).
+    pub const FAST: u32 = 1 << 9;
+    /// Refused inside MULTI ("... inside MULTI is not allowed").
+    pub const NO_MULTI: u32 = 1 << 10;
+    /// Executed immediately inside MULTI instead of queued (EXEC, DISCARD, MULTI, ...).
+    pub const TXN_CONTROL: u32 = 1 << 11;
+    pub const BLOCKING: u32 = 1 << 12;
+    pub const ALLOW_BUSY: u32 = 1 << 13;
+    /// Touches no keys but must run alone, like a write (EXEC, SWAPDB, FLUSHALL).
+    pub const EXCLUSIVE: u32 = 1 << 14;
+}
+
+/// Where a command's keys are in its arguments: Redis's (first, last, step), with
+/// `last = -1` meaning the last argument.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+pub const NO_KEYS: KeySpec = KeySpec {
+    first: 0,
+    last: 0,
+    step: 0,
+};
+
+/// One command's declaration.
+pub struct Spec {
+    /// Lower case, as COMMAND reports it.
+    pub name: &'static str,
+    /// N: exactly N arguments (name included); -N: at least N.
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: KeySpec,
+    pub handler: Handler,
+    /// Redis's command group for COMMAND DOCS ("string", "generic", "hash", ...).
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    /// Container commands (CLIENT, CONFIG, ...) dispatch on their first argument.
+    pub subcommands: &'static [Spec],
+}
+
+impl Spec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Positions of the key arguments in `args`.
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        let k = self.keys;
+        if k.first <= 0 || k.first as usize >= argc {
+            return Vec::new();
+        }
+        let last = if k.last < 0 {
+            argc as i32 + k.last
+        } else {
+            k.last.min(argc as i32 - 1)
+        };
+        (k.first..=last)
+            .step_by(k.step.max(1) as usize)
+            .map(|i| i as usize)
+            .collect()
+    }
+}
+
+/// What a handler sees: the server's shared state and the calling client.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub client: &'a mut Client,
+}
+
+impl Ctx<'_> {
+    /// The database the client has selected.
+    pub fn db(&self) -> &crate::store::Db {
+        self.shared.keyspace.db(self.client.db)
+    }
+}
+
+/// Runs one request from a client: lookup, arity, the gates the flags drive, MULTI
+/// queueing, then the handler. Never panics on client input.
+pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
+    let table = &ctx.shared.table;
+    let id = match table.resolve(&args) {
+        Ok(id) => id,
+        Err(reply) => {
+            ctx.client.flag_multi_error();
+            return reply;
+        }
+    };
+    let spec = table.spec(id);
+
+    if ctx.shared.requires_auth() && !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
+        ctx.client.flag_multi_error();
+        return Reply::error("NOAUTH Authentication required.");
+    }
+
+    if ctx.client.in_multi() && !spec.has(flags::TXN_CONTROL) {
+        if spec.has(flags::NO_MULTI) {
+            ctx.client.flag_multi_error();
+            return Reply::error("ERR Command not allowed inside a transaction");
+        }
+        ctx.client.queue(id, args);
+        return Reply::simple("QUEUED");
+    }
+
+    execute(ctx, id, &args)
+}
+
+/// Runs a resolved command under the gate its flags ask for.
+pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
+    let spec = ctx.shared.table.spec(id);
+    let keyspace = &ctx.shared.keyspace;
+    if spec.has(flags::WRITE) || spec.has(flags::EXCLUSIVE) {
+        let _gate = keyspace.write_gate();
+        call(ctx, id, args)
+    } else if spec.keys.first > 0 {
+        let _gate = keyspace.read_gate();
+        call(ctx, id, args)
+    } else {
+        call(ctx, id, args)
+    }
+}
+
+/// Runs the handler and records its statistics; the caller holds whatever gate is due.
+/// EXEC calls this for each queued command under its own exclusive gate.
+pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
+    let spec = ctx.shared.table.spec(id);
+    let started = Instant::now();
+    ctx.client.current_command = id;
+    let reply = (spec.handler)(ctx, args);
+    let stats = ctx.shared.table.stats(id);
+    stats.calls.fetch_add(1, Ordering::Relaxed);
+    stats
+        .usec
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    if reply.is_error() {
+        stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+    }
+    reply
+}

@@ -1,0 +1,5 @@
+//! Server commands.
+
+use super::Spec;
+
+pub const COMMANDS: &[Spec] = &[];

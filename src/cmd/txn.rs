@@ -1,0 +1,157 @@
+//! MULTI / EXEC / DISCARD / WATCH / UNWATCH.
+//!
+//! Queued commands were resolved and arity-checked when queued; EXEC runs them all under
+//! the exclusive gate, so no other client's command interleaves. WATCH registers the key
+//! with the keyspace, which flags this client when any write (expiry included) touches it.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::{call, flags::*, Ctx, Spec, NO_KEYS};
+use crate::protocol::Reply;
+use crate::server::{Client, Multi, Shared};
+use crate::{clock, cmd::KeySpec};
+
+pub const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "multi",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TXN_CONTROL,
+        keys: NO_KEYS,
+        handler: multi,
+        group: "transactions",
+        summary: "Starts a transaction.",
+        since: "1.2.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "exec",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | TXN_CONTROL | EXCLUSIVE,
+        keys: NO_KEYS,
+        handler: exec,
+        group: "transactions",
+        summary: "Executes all commands in a transaction.",
+        since: "1.2.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "discard",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TXN_CONTROL,
+        keys: NO_KEYS,
+        handler: discard,
+        group: "transactions",
+        summary: "Discards a transaction.",
+        since: "2.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "watch",
+        arity: -2,
+        flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TXN_CONTROL,
+        keys: KeySpec {
+            first: 1,
+            last: -1,
+            step: 1,
+        },
+        handler: watch,
+        group: "transactions",
+        summary: "Monitors changes to keys to determine the execution of a transaction.",
+        since: "2.2.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "unwatch",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        keys: NO_KEYS,
+        handler: unwatch,
+        group: "transactions",
+        summary: "Forgets about watched keys of a transaction.",
+        since: "2.2.0",
+        subcommands: &[],
+    },
+];
+
+fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    if ctx.client.in_multi() {
+        return Reply::error("ERR MULTI calls can not be nested");
+    }
+    ctx.client.multi = Some(Multi::default());
+    ctx.client.info.in_multi.store(true, Ordering::Relaxed);
+    Reply::OK
+}
+
+fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let Some(multi) = ctx.client.multi.take() else {
+        return Reply::error("ERR EXEC without MULTI");
+    };
+    ctx.client.info.in_multi.store(false, Ordering::Relaxed);
+    ctx.client.info.multi_len.store(0, Ordering::Relaxed);
+    let keyspace = ctx.shared.keyspace.clone();
+    let aborted_by_watch = ctx.client.watch_flag.is_dirty()
+        || keyspace.watched_key_expired(&ctx.client.watched, clock::now_ms());
+    unwatch_all(ctx.shared, ctx.client);
+    if multi.failed {
+        return Reply::error("EXECABORT Transaction discarded because of previous errors.");
+    }
+    if aborted_by_watch {
+        return Reply::NullArray;
+    }
+    let replies = multi
+        .queued
+        .into_iter()
+        .map(|(id, args)| call(ctx, id, &args))
+        .collect();
+    Reply::Array(replies)
+}
+
+fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    if ctx.client.multi.take().is_none() {
+        return Reply::error("ERR DISCARD without MULTI");
+    }
+    ctx.client.info.in_multi.store(false, Ordering::Relaxed);
+    ctx.client.info.multi_len.store(0, Ordering::Relaxed);
+    unwatch_all(ctx.shared, ctx.client);
+    Reply::OK
+}
+
+fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if ctx.client.in_multi() {
+        return Reply::error("ERR WATCH inside MULTI is not allowed");
+    }
+    let now = clock::now_ms();
+    for key in &args[1..] {
+        let flag = ctx.client.watch_flag.clone();
+        let watched = ctx.shared.keyspace.watch(ctx.client.db, key, &flag, now);
+        if !ctx
+            .client
+            .watched
+            .iter()
+            .any(|w| w.db == watched.db && w.key == watched.key)
+        {
+            ctx.client.watched.push(watched);
+        }
+    }
+    Reply::OK
+}
+
+fn unwatch(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    unwatch_all(ctx.shared, ctx.client);
+    Reply::OK
+}
+
+fn unwatch_all(shared: &Shared, client: &mut Client) {
+    let flag = client.watch_flag.clone();
+    shared.keyspace.unwatch(&mut client.watched, &flag);
+    flag.reset();
+}
+
+/// Drops a client's transaction and watches (RESET, disconnect).
+pub fn discard_state(shared: &Shared, client: &mut Client) {
+    client.multi = None;
+    client.info.in_multi.store(false, Ordering::Relaxed);
+    unwatch_all(shared, client);
+}

@@ -1,0 +1,20 @@
+//! Roost: a session server that speaks the Redis protocol.
+//!
+//! The life of a request: `server::connection` reads bytes and `protocol::decode` turns
+//! them into argument vectors; `cmd::dispatch` finds the command in the table, applies
+//! the gates its flags ask for and calls its handler; the handler reads or changes
+//! `store`; the reply is encoded for the client's protocol version and written with the
+//! rest of its batch.
+//!
+//! Modules: `config` (flags and redis.conf -> `Config`), `protocol` (wire format),
+//! `server` (listener, connections, clients), `cmd` (command table and handlers),
+//! `store` (databases, values, expiry), `clock`, `log`, `rand`.
+
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod log;
+pub mod protocol;
+pub mod rand;
+pub mod server;
+pub mod store;

@@ -1,0 +1,241 @@
+//! Replies and their encoding in RESP2 and RESP3.
+//!
+//! Handlers build a `Reply` in the richest type Redis 7 uses (maps, sets, doubles, nulls);
+//! the encoder lowers it for RESP2 clients the way Redis does: maps become flat arrays,
+//! sets arrays, doubles bulk strings, booleans integers, and the RESP3 null becomes
+//! `$-1` or `*-1` depending on what the command would have returned.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK`
+    Simple(Str),
+    /// `-ERR ...`; the text includes the error code.
+    Error(Str),
+    Integer(i64),
+    Bulk(Bytes),
+    /// A missing value: `$-1` in RESP2, `_` in RESP3.
+    Null,
+    /// A missing aggregate: `*-1` in RESP2, `_` in RESP3.
+    NullArray,
+    Array(Vec<Reply>),
+    Map(Vec<(Reply, Reply)>),
+    Set(Vec<Reply>),
+    Double(f64),
+    Bool(bool),
+    /// Verbatim text (`=` in RESP3, `txt:` format); a bulk string in RESP2.
+    Verbatim(Bytes),
+    /// Out-of-band data (`>` in RESP3); an array in RESP2.
+    Push(Vec<Reply>),
+}
+
+/// Static text where possible, owned where the text is built.
+pub type Str = std::borrow::Cow<'static, str>;
+
+impl Reply {
+    pub const OK: Reply = Reply::Simple(Str::Borrowed("OK"));
+
+    pub fn simple(s: &'static str) -> Reply {
+        Reply::Simple(Str::Borrowed(s))
+    }
+
+    /// An error reply; `msg` starts with its code (`ERR`, `WRONGTYPE`, ...).
+    pub fn error(msg: impl Into<Str>) -> Reply {
+        Reply::Error(msg.into())
+    }
+
+    pub fn bulk(b: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(b.into())
+    }
+
+    pub fn bulk_str(s: &str) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    pub fn opt_bulk(b: Option<Bytes>) -> Reply {
+        b.map_or(Reply::Null, Reply::Bulk)
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Appends the wire form of this reply for protocol version `proto` (2 or 3).
+    pub fn encode(&self, proto: u8, out: &mut BytesMut) {
+        let resp3 = proto >= 3;
+        match self {
+            Reply::Simple(s) => line(out, b'+', s.as_bytes()),
+            Reply::Error(s) => line(out, b'-', s.as_bytes()),
+            Reply::Integer(n) => int_line(out, b':', *n),
+            Reply::Bulk(b) => bulk(out, b),
+            Reply::Null if resp3 => out.put_slice(b"_\r\n"),
+            Reply::Null => out.put_slice(b"$-1\r\n"),
+            Reply::NullArray if resp3 => out.put_slice(b"_\r\n"),
+            Reply::NullArray => out.put_slice(b"*-1\r\n"),
+            Reply::Array(items) => aggregate(out, b'*', items, proto),
+            Reply::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, proto),
+            Reply::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, proto),
+            Reply::Map(pairs) => {
+                if resp3 {
+                    int_line(out, b'%', pairs.len() as i64);
+                } else {
+                    int_line(out, b'*', 2 * pairs.len() as i64);
+                }
+                for (k, v) in pairs {
+                    k.encode(proto, out);
+                    v.encode(proto, out);
+                }
+            }
+            Reply::Double(d) => {
+                let text = format_double(*d);
+                if resp3 {
+                    line(out, b',', text.as_bytes());
+                } else {
+                    bulk(out, text.as_bytes());
+                }
+            }
+            Reply::Bool(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+            Reply::Bool(b) => int_line(out, b':', *b as i64),
+            Reply::Verbatim(text) if resp3 => {
+                int_line(out, b'=', text.len() as i64 + 4);
+                out.put_slice(b"txt:");
+                out.put_slice(text);
+                out.put_slice(b"\r\n");
+            }
+            Reply::Verbatim(text) => bulk(out, text),
+        }
+    }
+}
+
+impl From<i64> for Reply {
+    fn from(n: i64) -> Reply {
+        Reply::Integer(n)
+    }
+}
+
+impl From<Bytes> for Reply {
+    fn from(b: Bytes) -> Reply {
+        Reply::Bulk(b)
+    }
+}
+
+fn aggregate(out: &mut BytesMut, tag: u8, items: &[Reply], proto: u8) {
+    int_line(out, tag, items.len() as i64);
+    for item in items {
+        item.encode(proto, out);
+    }
+}
+
+fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
+    out.reserve(text.len() + 3);
+    out.put_u8(tag);
+    // A status or error line cannot carry CR or LF; Redis replaces them with spaces.
+    if text.iter().any(|&c| c == b'\r' || c == b'\n') {
+        out.extend(
+            text.iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
+    } else {
+        out.put_slice(text);
+    }
+    out.put_slice(b"\r\n");
+}
+
+fn int_line(out: &mut BytesMut, tag: u8, n: i64) {
+    let mut digits = itoa_buf(n);
+    out.put_u8(tag);
+    out.put_slice(digits.as_bytes_mut());
+    out.put_slice(b"\r\n");
+}
+
+fn bulk(out: &mut BytesMut, b: &[u8]) {
+    out.reserve(b.len() + 16);
+    int_line(out, b'$', b.len() as i64);
+    out.put_slice(b);
+    out.put_slice(b"\r\n");
+}
+
+/// Small stack buffer holding the decimal digits of an integer.
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn as_bytes_mut(&mut self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn itoa_buf(n: i64) -> Digits {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let neg = n < 0;
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if neg {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    Digits { buf, start: i }
+}
+
+/// Formats a double as Redis 7 does in replies: `inf`, `-inf`, `nan`, integers without a
+/// fraction, otherwise the shortest text that reads back as the same value.
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        "nan".into()
+    } else if d.is_infinite() {
+        if d > 0.0 { "inf" } else { "-inf" }.into()
+    } else if d == d.trunc() && d.abs() < 1e17 {
+        format!("{}", d as i64)
+    } else {
+        let s = format!("{d}");
+        if s.len() > 24 {
+            format!("{d:e}")
+        } else {
+            s
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(r: &Reply, proto: u8) -> String {
+        let mut out = BytesMut::new();
+        r.encode(proto, &mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn resp2_lowers_resp3_types() {
+        let map = Reply::Map(vec![(Reply::bulk_str("a"), Reply::Integer(1))]);
+        assert_eq!(wire(&map, 2), "*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(wire(&map, 3), "%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(wire(&Reply::Null, 2), "$-1\r\n");
+        assert_eq!(wire(&Reply::NullArray, 2), "*-1\r\n");
+        assert_eq!(wire(&Reply::Null, 3), "_\r\n");
+        assert_eq!(wire(&Reply::Double(1.5), 2), "$3\r\n1.5\r\n");
+        assert_eq!(wire(&Reply::Double(1.5), 3), ",1.5\r\n");
+        assert_eq!(wire(&Reply::Bool(true), 2), ":1\r\n");
+        assert_eq!(
+            wire(&Reply::Integer(i64::MIN), 2),
+            ":-9223372036854775808\r\n"
+        );
+    }
+
+    #[test]
+    fn status_lines_cannot_break_framing() {
+        assert_eq!(wire(&Reply::error("ERR a\r\nb"), 2), "-ERR a  b\r\n");
+    }
+}

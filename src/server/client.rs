@@ -1,0 +1,183 @@
+//! Per-connection client state, and the registry CLIENT LIST / KILL / INFO read.
+//!
+//! `Client` is owned by its connection task and needs no locking. What other
+//! connections must see (name, database, last command, kill switch) lives in the shared
+//! `ClientInfo` and is updated as the client changes it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::cmd::CommandId;
+use crate::store::{WatchFlag, WatchedKey};
+
+/// What other connections may read about a client.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    /// Unix ms of connection.
+    pub created_ms: u64,
+    pub name: Mutex<Option<Bytes>>,
+    pub lib_name: Mutex<Option<Bytes>>,
+    pub lib_ver: Mutex<Option<Bytes>>,
+    pub db: AtomicUsize,
+    pub proto: AtomicU8,
+    /// Unix ms of the last command.
+    pub last_interaction_ms: AtomicU64,
+    /// Full name of the last command (`client|list`).
+    pub last_command: Mutex<String>,
+    pub in_multi: AtomicBool,
+    pub multi_len: AtomicUsize,
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
+    /// Set by CLIENT KILL; the connection task closes when notified.
+    pub killed: AtomicBool,
+    pub kill: Notify,
+}
+
+impl ClientInfo {
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    pub fn name(&self) -> Option<Bytes> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Every connected client by id.
+#[derive(Default)]
+pub struct Registry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+}
+
+impl Registry {
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientInfo> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = crate::clock::now_ms();
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            created_ms: now,
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            proto: AtomicU8::new(2),
+            last_interaction_ms: AtomicU64::new(now),
+            last_command: Mutex::new("NULL".into()),
+            in_multi: AtomicBool::new(false),
+            multi_len: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.lock().insert(id, info.clone());
+        info
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// A snapshot of every client, in id order.
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.lock().get(&id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientInfo>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A transaction being queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct Multi {
+    pub queued: Vec<(CommandId, Vec<Bytes>)>,
+    /// A command was rejected while queueing: EXEC answers EXECABORT.
+    pub failed: bool,
+}
+
+/// State owned by one connection.
+pub struct Client {
+    pub info: Arc<ClientInfo>,
+    pub id: u64,
+    /// Logical database number (SELECT).
+    pub db: usize,
+    /// RESP version, 2 or 3 (HELLO).
+    pub proto: u8,
+    pub authenticated: bool,
+    pub multi: Option<Multi>,
+    pub watch_flag: Arc<WatchFlag>,
+    pub watched: Vec<WatchedKey>,
+    /// Close the connection once the pending replies are written (QUIT, errors).
+    pub close_after_reply: bool,
+    /// The command being executed, for CLIENT LIST's `cmd=`.
+    pub current_command: CommandId,
+}
+
+impl Client {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Client {
+        Client {
+            id: info.id,
+            info,
+            db: 0,
+            proto: 2,
+            authenticated,
+            multi: None,
+            watch_flag: Arc::new(WatchFlag::default()),
+            watched: Vec::new(),
+            close_after_reply: false,
+            current_command: 0,
+        }
+    }
+
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Marks the open transaction (if any) as failed, for EXECABORT.
+    pub fn flag_multi_error(&mut self) {
+        if let Some(m) = &mut self.multi {
+            m.failed = true;
+        }
+    }
+
+    pub fn queue(&mut self, id: CommandId, args: Vec<Bytes>) {
+        if let Some(m) = &mut self.multi {
+            m.queued.push((id, args));
+            self.info.multi_len.store(m.queued.len(), Ordering::Relaxed);
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+
+    pub fn set_proto(&mut self, proto: u8) {
+        self.proto = proto;
+        self.info.proto.store(proto, Ordering::Relaxed);
+    }
+}

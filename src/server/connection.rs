@@ -1,0 +1,147 @@
+//! One task per connection: read, decode every complete request, dispatch each, and
+//! write all the replies of the batch at once.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{Client, Shared};
+use crate::cmd::{self, Ctx};
+use crate::protocol::{Decoder, Limits, Reply};
+use crate::{clock, log};
+
+const READ_CHUNK: usize = 16 * 1024;
+
+pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let laddr = stream.local_addr().unwrap_or(shared.local_addr);
+    let maxclients = shared.config().maxclients;
+    if shared.clients.len() >= maxclients {
+        shared
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    let info = shared.clients.register(addr, laddr);
+    let mut client = Client::new(info.clone(), !shared.requires_auth());
+    let mut decoder = Decoder::new();
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut output = BytesMut::with_capacity(READ_CHUNK);
+
+    'connection: loop {
+        if input.capacity() - input.len() < READ_CHUNK / 4 {
+            input.reserve(READ_CHUNK);
+        }
+        let idle_limit = idle_timeout(&shared, &client);
+        let read = tokio::select! {
+            read = stream.read_buf(&mut input) => read,
+            _ = info.kill.notified() => break,
+            _ = sleep_or_forever(idle_limit) => {
+                log::verbose(&format!("Closing idle client id={}", client.id));
+                break;
+            }
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                shared
+                    .stats
+                    .net_input_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+        if info.killed.load(Ordering::Acquire) {
+            break;
+        }
+        let (max_bulk_len, query_limit) = {
+            let config = shared.config();
+            (config.proto_max_bulk_len, config.client_query_buffer_limit)
+        };
+        loop {
+            let limits = Limits {
+                max_bulk_len: max_bulk_len.min(i64::MAX as u64) as i64,
+                authenticated: client.authenticated,
+            };
+            match decoder.decode(&mut input, limits) {
+                Ok(Some(args)) => {
+                    info.last_interaction_ms
+                        .store(clock::now_ms(), Ordering::Relaxed);
+                    let reply = cmd::dispatch(
+                        &mut Ctx {
+                            shared: &shared,
+                            client: &mut client,
+                        },
+                        args,
+                    );
+                    shared
+                        .stats
+                        .total_commands_processed
+                        .fetch_add(1, Ordering::Relaxed);
+                    if reply.is_error() {
+                        shared
+                            .stats
+                            .total_error_replies
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    reply.encode(client.proto, &mut output);
+                    if client.close_after_reply {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    log::verbose(&format!("Protocol error from client id={}: {e}", client.id));
+                    Reply::error(format!("ERR {e}")).encode(client.proto, &mut output);
+                    client.close_after_reply = true;
+                    break;
+                }
+            }
+        }
+        if input.len() as u64 > query_limit {
+            log::warning(&format!(
+                "Closing client id={} that reached max query buffer length ({} bytes)",
+                client.id,
+                input.len()
+            ));
+            break 'connection;
+        }
+        if !output.is_empty() {
+            shared
+                .stats
+                .net_output_bytes
+                .fetch_add(output.len() as u64, Ordering::Relaxed);
+            if stream.write_all(&output).await.is_err() {
+                break;
+            }
+            output.clear();
+        }
+        if client.close_after_reply {
+            break;
+        }
+    }
+    cmd::txn::discard_state(&shared, &mut client);
+    shared.clients.unregister(client.id);
+}
+
+/// How long this client may stay idle: `timeout` seconds, but never for a client in
+/// the middle of a transaction.
+fn idle_timeout(shared: &Shared, client: &Client) -> Option<Duration> {
+    let seconds = shared.config().timeout;
+    (seconds > 0 && !client.in_multi()).then(|| Duration::from_secs(seconds))
+}
+
+async fn sleep_or_forever(limit: Option<Duration>) {
+    match limit {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}

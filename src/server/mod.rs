@@ -1,0 +1,200 @@
+//! The server: shared state, the listener, and startup/shutdown.
+//!
+//! `Shared` is everything a command may touch beyond its own client. One `Arc<Shared>`
+//! per server; several servers can run in one process (the integration tests do).
+
+mod client;
+mod connection;
+
+pub use client::{Client, ClientInfo, Multi, Registry};
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::cmd::Table;
+use crate::config::Config;
+use crate::store::{ActiveExpiry, Keyspace};
+use crate::{clock, log};
+
+/// Server-wide counters for INFO stats.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub total_error_replies: AtomicU64,
+}
+
+pub struct Shared {
+    config: RwLock<Config>,
+    pub keyspace: Arc<Keyspace>,
+    pub table: Table,
+    pub clients: Registry,
+    pub stats: Stats,
+    /// 40 hex characters, new at every start (Sentinel detects restarts by it).
+    pub run_id: String,
+    pub started: Instant,
+    pub started_ms: u64,
+    /// Active expiry frequency, shared with the expiry thread; CONFIG SET hz changes it.
+    pub hz: Arc<AtomicU32>,
+    /// The address the listener is bound to.
+    pub local_addr: SocketAddr,
+    shutting_down: AtomicBool,
+    shutdown: Notify,
+}
+
+impl Shared {
+    pub fn config(&self) -> RwLockReadGuard<'_, Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn config_mut(&self) -> RwLockWriteGuard<'_, Config> {
+        self.config.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when a password is set and new connections must AUTH.
+    pub fn requires_auth(&self) -> bool {
+        self.config().requirepass.is_some()
+    }
+
+    /// Asks the server to stop (SHUTDOWN, signals).
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.shutdown.notify_waiters();
+        for client in self.clients.snapshot() {
+            client.kill();
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds the listener (port 0 picks a free port) and builds the shared state.
+    pub async fn bind(config: Config) -> io::Result<Server> {
+        let host = config
+            .bind
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "127.0.0.1".into());
+        let listener = TcpListener::bind((host.as_str(), config.port)).await?;
+        let local_addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            keyspace: Arc::new(Keyspace::new(config.databases)),
+            table: Table::new(),
+            clients: Registry::default(),
+            stats: Stats::default(),
+            run_id: random_hex(40),
+            started: Instant::now(),
+            started_ms: clock::now_ms(),
+            hz: Arc::new(AtomicU32::new(config.hz)),
+            local_addr,
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
+            config: RwLock::new(config),
+        });
+        Ok(Server { listener, shared })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Accepts connections until SHUTDOWN or `request_shutdown`.
+    pub async fn run(self) -> io::Result<()> {
+        let shared = self.shared;
+        let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
+        log::notice(&format!(
+            "Ready to accept connections tcp on {}",
+            shared.local_addr
+        ));
+        loop {
+            let shutdown = shared.shutdown.notified();
+            if shared.is_shutting_down() {
+                break;
+            }
+            let (stream, addr) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        log::warning(&format!("Accepting client connection: {e}"));
+                        continue;
+                    }
+                },
+                _ = shutdown => break,
+            };
+            shared
+                .stats
+                .total_connections_received
+                .fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(connection::serve(shared.clone(), stream, addr));
+        }
+        log::notice("Roost is now ready to exit, bye bye...");
+        Ok(())
+    }
+}
+
+/// A server running on its own runtime thread; for tests, benches and embedding.
+pub struct Background {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts a server with `config` and returns once it accepts connections.
+    pub fn start(config: Config) -> io::Result<Background> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let server = runtime.block_on(Server::bind(config))?;
+        let (addr, shared) = (server.local_addr(), server.shared());
+        let thread = std::thread::spawn(move || {
+            let _ = runtime.block_on(server.run());
+            runtime.shutdown_background();
+        });
+        Ok(Background {
+            addr,
+            shared,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.shared.request_shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `n` random hex characters, from the OS's hash seed randomness mixed with the time.
+pub fn random_hex(n: usize) -> String {
+    let mut rng = crate::rand::Rng::from_entropy();
+    (0..n)
+        .map(|_| char::from_digit(rng.below(16) as u32, 16).unwrap_or('0'))
+        .collect()
+}

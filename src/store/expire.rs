@@ -1,0 +1,95 @@
+//! Active expiry: a background thread that walks the shards of every database with a
+//! TTL'd key and removes what has expired, so memory held by sessions nobody reads again
+//! comes back. Like Redis it runs `hz` times a second and spends at most a quarter of
+//! each period; unlike Redis it walks shards in order instead of sampling, so one full
+//! pass is bounded and a resumable cursor makes every key's turn come round.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::Keyspace;
+use crate::clock;
+
+pub struct ActiveExpiry {
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl ActiveExpiry {
+    /// Starts the expiry thread; it runs until the returned handle is dropped.
+    pub fn spawn(keyspace: Arc<Keyspace>, hz: Arc<AtomicU32>) -> ActiveExpiry {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let thread = thread::Builder::new()
+            .name("roost-expire".into())
+            .spawn(move || {
+                let mut cursor = Cursor::default();
+                while !stop_flag.load(Ordering::Relaxed) {
+                    let period = Duration::from_millis(
+                        1000 / hz.load(Ordering::Relaxed).clamp(1, 500) as u64,
+                    );
+                    thread::sleep(period);
+                    run_cycle(&keyspace, &mut cursor, period / 4);
+                }
+            })
+            .expect("spawn the active expiry thread");
+        ActiveExpiry {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ActiveExpiry {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Where the walk resumes: database and shard.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Cursor {
+    db: usize,
+    shard: usize,
+}
+
+/// Walks shards from `cursor` until `budget` is spent or every shard has been seen once.
+/// Returns the number of keys removed.
+pub fn run_cycle(keyspace: &Keyspace, cursor: &mut Cursor, budget: Duration) -> usize {
+    let started = Instant::now();
+    let databases = keyspace.databases();
+    let mut removed = 0;
+    let mut expired: Vec<Bytes> = Vec::new();
+    for _ in 0..databases {
+        let db = keyspace.physical(cursor.db % databases);
+        if db.expires_count() > 0 {
+            while cursor.shard < db.shard_count() {
+                let now = clock::now_ms();
+                expired.clear();
+                db.visit_shard(cursor.shard, |key, entry| {
+                    if entry.is_expired(now) {
+                        expired.push(key.clone());
+                    }
+                });
+                cursor.shard += 1;
+                if !expired.is_empty() {
+                    let _gate = keyspace.read_gate();
+                    removed += db.purge_expired(&expired, now);
+                }
+                if started.elapsed() >= budget {
+                    return removed;
+                }
+            }
+        }
+        cursor.db = (cursor.db + 1) % databases;
+        cursor.shard = 0;
+    }
+    removed
+}

@@ -1,0 +1,387 @@
+//! The keyspace: numbered databases of keys with values and per-key expiry times.
+//!
+//! Each database is a sharded map (dashmap), so readers on different keys never wait for
+//! each other. Writers are serialised by the keyspace's *gate*: every command that reads
+//! keys holds it shared, every command that writes holds it exclusively. That single
+//! sequencing point is what makes multi-key commands and EXEC atomic and what will let the
+//! log record writes in exactly the order they were applied. A read that finds an expired
+//! key removes it under the shared gate; `remove_if` makes that race-free.
+//!
+//! This module knows nothing of RESP: it stores bytes and reports facts.
+
+mod expire;
+mod value;
+mod watch;
+
+pub use expire::ActiveExpiry;
+pub use value::{HashObj, SetObj, Value};
+pub use watch::{WatchFlag, WatchedKey};
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::Bytes;
+use dashmap::mapref::one::{Ref, RefMut};
+use dashmap::DashMap;
+
+use crate::clock;
+
+/// Shards per database: enough that two cores rarely meet on one lock, and small enough
+/// that one shard is a short, bounded unit of work for active expiry and SCAN.
+const SHARDS: usize = 256;
+
+/// A value stored with its expiry time and last access.
+#[derive(Debug)]
+pub struct Entry {
+    pub value: Value,
+    /// Unix ms after which the key is gone; 0 when it has no TTL.
+    expire_at: u64,
+    /// Seconds clock of the last access, for OBJECT IDLETIME.
+    access: AtomicU32,
+}
+
+impl Entry {
+    pub fn new(value: Value, expire_at: Option<u64>) -> Entry {
+        Entry {
+            value,
+            expire_at: expire_at.unwrap_or(0),
+            access: AtomicU32::new(lru_clock()),
+        }
+    }
+
+    pub fn expire_at(&self) -> Option<u64> {
+        (self.expire_at != 0).then_some(self.expire_at)
+    }
+
+    /// Redis treats a key as expired strictly after its expiry time.
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expire_at != 0 && now > self.expire_at
+    }
+
+    pub fn idle_seconds(&self) -> u64 {
+        lru_clock().saturating_sub(self.access.load(Ordering::Relaxed)) as u64
+    }
+
+    fn touch_access(&self) {
+        self.access.store(lru_clock(), Ordering::Relaxed);
+    }
+}
+
+fn lru_clock() -> u32 {
+    (clock::now_ms() / 1000) as u32
+}
+
+/// Copies small arguments out of the connection's read buffer so a stored value does not
+/// keep a whole read buffer alive. Large arguments already own most of their allocation.
+pub fn own(b: &Bytes) -> Bytes {
+    if b.len() < 32 * 1024 {
+        Bytes::copy_from_slice(b)
+    } else {
+        b.clone()
+    }
+}
+
+/// One numbered database.
+pub struct Db {
+    map: DashMap<Bytes, Entry, RandomState>,
+    /// Keys that carry a TTL, for INFO keyspace and to skip expiry work on databases
+    /// without any.
+    expires: AtomicUsize,
+    watches: Arc<watch::Watches>,
+    /// Physical index, the identity WATCH uses.
+    id: usize,
+    stats: Arc<KeyspaceStats>,
+}
+
+/// Counters INFO reports.
+#[derive(Default)]
+pub struct KeyspaceStats {
+    pub expired_keys: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+}
+
+impl Db {
+    fn new(id: usize, watches: Arc<watch::Watches>, stats: Arc<KeyspaceStats>) -> Db {
+        Db {
+            map: DashMap::with_hasher_and_shard_amount(RandomState::new(), SHARDS),
+            expires: AtomicUsize::new(0),
+            watches,
+            id,
+            stats,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn expires_count(&self) -> usize {
+        self.expires.load(Ordering::Relaxed)
+    }
+
+    /// The live entry for `key`, removing it first if it has expired. Updates the access
+    /// time unless `touch` is false (CLIENT NO-TOUCH, OBJECT).
+    pub fn get(&self, key: &[u8], now: u64) -> Option<Ref<'_, Bytes, Entry>> {
+        let entry = self.map.get(key)?;
+        if entry.is_expired(now) {
+            drop(entry);
+            self.remove_expired(key, now);
+            return None;
+        }
+        entry.touch_access();
+        Some(entry)
+    }
+
+    /// Like `get`, but does not count as an access.
+    pub fn peek(&self, key: &[u8], now: u64) -> Option<Ref<'_, Bytes, Entry>> {
+        let entry = self.map.get(key)?;
+        if entry.is_expired(now) {
+            drop(entry);
+            self.remove_expired(key, now);
+            return None;
+        }
+        Some(entry)
+    }
+
+    /// A lookup counted in `keyspace_hits` / `keyspace_misses`, as Redis counts reads.
+    pub fn lookup_read(&self, key: &[u8], now: u64) -> Option<Ref<'_, Bytes, Entry>> {
+        let found = self.get(key, now);
+        let counter = if found.is_some() {
+            &self.stats.keyspace_hits
+        } else {
+            &self.stats.keyspace_misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// The live entry for in-place changes to its value. The caller holds the exclusive
+    /// gate and calls `signal_modified` when it changed something.
+    pub fn get_mut(&self, key: &[u8], now: u64) -> Option<RefMut<'_, Bytes, Entry>> {
+        let entry = self.map.get_mut(key)?;
+        if entry.is_expired(now) {
+            drop(entry);
+            self.remove_expired(key, now);
+            return None;
+        }
+        entry.touch_access();
+        Some(entry)
+    }
+
+    pub fn exists(&self, key: &[u8], now: u64) -> bool {
+        self.peek(key, now).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any previous value and TTL.
+    pub fn insert(&self, key: &Bytes, value: Value, expire_at: Option<u64>) {
+        if expire_at.is_some() {
+            self.expires.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(old) = self.map.insert(own(key), Entry::new(value, expire_at)) {
+            if old.expire_at != 0 {
+                self.expires.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.signal_modified(key);
+    }
+
+    /// Re-inserts an entry taken out with `remove`, keeping its TTL (RENAME, MOVE).
+    pub fn insert_entry(&self, key: &Bytes, entry: Entry) {
+        let expire_at = entry.expire_at();
+        self.insert(key, entry.value, expire_at);
+    }
+
+    /// Removes a key whether or not it has expired; returns the entry if it was live.
+    pub fn remove(&self, key: &[u8], now: u64) -> Option<Entry> {
+        let (_, entry) = self.map.remove(key)?;
+        if entry.expire_at != 0 {
+            self.expires.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.signal_modified(key);
+        (!entry.is_expired(now)).then_some(entry)
+    }
+
+    /// Sets or clears (`None`) the TTL of a live key. Returns false if the key is absent.
+    pub fn set_expire(&self, key: &[u8], expire_at: Option<u64>, now: u64) -> bool {
+        let Some(mut entry) = self.get_mut(key, now) else {
+            return false;
+        };
+        let new = expire_at.unwrap_or(0);
+        match (entry.expire_at != 0, new != 0) {
+            (false, true) => {
+                self.expires.fetch_add(1, Ordering::Relaxed);
+            }
+            (true, false) => {
+                self.expires.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        entry.expire_at = new;
+        drop(entry);
+        self.signal_modified(key);
+        true
+    }
+
+    /// Tells WATCHing clients that `key` changed.
+    pub fn signal_modified(&self, key: &[u8]) {
+        self.watches
+            .touch(self.id, key, |k| self.map.contains_key(k));
+    }
+
+    /// Removes `key` if it is (still) expired; counts it and tells watchers.
+    fn remove_expired(&self, key: &[u8], now: u64) -> bool {
+        let removed = self.map.remove_if(key, |_, e| e.is_expired(now));
+        if removed.is_some() {
+            self.expires.fetch_sub(1, Ordering::Relaxed);
+            self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+            self.signal_modified(key);
+        }
+        removed.is_some()
+    }
+
+    /// Removes every key; returns how many there were.
+    pub fn clear(&self) -> usize {
+        let n = self.map.len();
+        self.watches.touch_db(self.id, |k| self.map.contains_key(k));
+        self.map.clear();
+        self.map.shrink_to_fit();
+        self.expires.store(0, Ordering::Relaxed);
+        n
+    }
+
+    /// Every key, expired or not, for KEYS; the caller filters.
+    pub fn for_each_key(&self, mut f: impl FnMut(&Bytes, &Entry)) {
+        for item in self.map.iter() {
+            f(item.key(), item.value());
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        SHARDS
+    }
+
+    /// Calls `f` for every entry of one shard under that shard's read lock. The unit of
+    /// work for SCAN, RANDOMKEY and active expiry: bounded, and resumable by index.
+    pub fn visit_shard(&self, shard: usize, mut f: impl FnMut(&Bytes, &Entry)) {
+        let guard = self.map.shards()[shard].read();
+        // SAFETY: the table is only read, and the read guard keeps it alive and
+        // unchanged for the whole iteration.
+        unsafe {
+            for bucket in guard.iter() {
+                let (key, value) = bucket.as_ref();
+                f(key, value.get());
+            }
+        }
+    }
+
+    /// A stable 64-bit hash of a key, the order SCAN walks a shard in.
+    pub fn key_hash(&self, key: &[u8]) -> u64 {
+        self.map.hasher().hash_one(key)
+    }
+
+    /// Shard index a key lives in.
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        self.map.determine_map(key)
+    }
+
+    /// Removes the expired keys among `keys` (collected by `visit_shard`); returns how
+    /// many went.
+    pub fn purge_expired(&self, keys: &[Bytes], now: u64) -> usize {
+        keys.iter().filter(|k| self.remove_expired(k, now)).count()
+    }
+}
+
+/// All databases, the gate, and the WATCH registry.
+pub struct Keyspace {
+    dbs: Vec<Db>,
+    /// Logical database number -> physical `dbs` index; SWAPDB swaps two entries.
+    slots: Vec<AtomicUsize>,
+    gate: RwLock<()>,
+    watches: Arc<watch::Watches>,
+    pub stats: Arc<KeyspaceStats>,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        let watches = Arc::new(watch::Watches::default());
+        let stats = Arc::new(KeyspaceStats::default());
+        Keyspace {
+            dbs: (0..databases)
+                .map(|i| Db::new(i, watches.clone(), stats.clone()))
+                .collect(),
+            slots: (0..databases).map(AtomicUsize::new).collect(),
+            gate: RwLock::new(()),
+            watches,
+            stats,
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// The database a client selected with SELECT `index`.
+    pub fn db(&self, index: usize) -> &Db {
+        &self.dbs[self.slots[index].load(Ordering::Acquire)]
+    }
+
+    /// Held by commands that only read keys.
+    pub fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Held by commands that write, and by EXEC: the one sequencing point for writes.
+    pub fn write_gate(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// SWAPDB; the caller holds the write gate.
+    pub fn swap(&self, a: usize, b: usize) {
+        let (pa, pb) = (
+            self.slots[a].load(Ordering::Acquire),
+            self.slots[b].load(Ordering::Acquire),
+        );
+        let (da, db) = (&self.dbs[pa], &self.dbs[pb]);
+        let exists_either = |k: &[u8]| da.map.contains_key(k) || db.map.contains_key(k);
+        self.watches.touch_db(pa, exists_either);
+        self.watches.touch_db(pb, exists_either);
+        self.slots[a].store(pb, Ordering::Release);
+        self.slots[b].store(pa, Ordering::Release);
+    }
+
+    /// Registers `flag` as watching `key` in logical database `db`.
+    pub fn watch(&self, db: usize, key: &Bytes, flag: &Arc<WatchFlag>, now: u64) -> WatchedKey {
+        let physical = self.slots[db].load(Ordering::Acquire);
+        let d = &self.dbs[physical];
+        let expired = d.map.get(key.as_ref()).is_some_and(|e| e.is_expired(now));
+        self.watches.add(physical, own(key), flag, expired)
+    }
+
+    pub fn unwatch(&self, keys: &mut Vec<WatchedKey>, flag: &Arc<WatchFlag>) {
+        for wk in keys.drain(..) {
+            self.watches.remove(&wk, flag);
+        }
+    }
+
+    /// True if a watched key that was live at WATCH time has expired since (EXEC aborts).
+    pub fn watched_key_expired(&self, keys: &[WatchedKey], now: u64) -> bool {
+        keys.iter().any(|wk| {
+            !wk.expired_at_watch
+                && self.dbs[wk.db]
+                    .map
+                    .get(wk.key.as_ref())
+                    .is_some_and(|e| e.is_expired(now))
+        })
+    }
+
+    pub fn physical(&self, index: usize) -> &Db {
+        &self.dbs[index]
+    }
+}

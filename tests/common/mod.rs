@@ -1,0 +1,121 @@
+//! Shared test support: a real Roost server on 127.0.0.1:0 and clients to talk to it.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use roost::config::Config;
+use roost::server::Background;
+
+/// A server running for the duration of a test.
+pub struct TestServer {
+    pub server: Background,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::with_config(|_| {})
+    }
+
+    /// Starts a server after `adjust` has changed the default test configuration.
+    pub fn with_config(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config {
+            port: 0,
+            appendonly: false,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        TestServer {
+            server: Background::start(config).expect("start roost"),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr())
+    }
+
+    /// A synchronous `redis` crate connection speaking RESP2.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    /// A synchronous `redis` crate connection speaking RESP3 (sends HELLO 3).
+    pub fn client_resp3(&self) -> redis::Connection {
+        redis::Client::open(format!("{}?protocol=resp3", self.url()))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    /// A raw socket for exact byte-level checks.
+    pub fn raw(&self) -> Raw {
+        let stream = TcpStream::connect(self.addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        Raw { stream }
+    }
+}
+
+/// A raw TCP connection: send bytes, read back exactly what the server wrote.
+pub struct Raw {
+    pub stream: TcpStream,
+}
+
+impl Raw {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Sends one command as a RESP array of bulk strings.
+    pub fn send_cmd(&mut self, args: &[&[u8]]) {
+        self.send(&encode_cmd(args));
+    }
+
+    /// Reads until `n` bytes have arrived.
+    pub fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        self.stream.read_exact(&mut buf).unwrap();
+        buf
+    }
+
+    /// Reads until the server's reply equals `expected`, failing on a mismatch.
+    pub fn expect(&mut self, expected: &[u8]) {
+        let got = self.read_exact(expected.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected)
+        );
+    }
+
+    /// Sends a command and checks the reply bytes exactly.
+    pub fn roundtrip(&mut self, args: &[&[u8]], expected: &[u8]) {
+        self.send_cmd(args);
+        self.expect(expected);
+    }
+
+    /// Reads until the server closes the connection; returns everything received.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let _ = self.stream.read_to_end(&mut out);
+        out
+    }
+}
+
+pub fn encode_cmd(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
