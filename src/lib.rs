@@ -13,6 +13,7 @@
 pub mod clock;
 pub mod cmd;
 pub mod config;
+pub mod glob;
 pub mod log;
 pub mod protocol;
 pub mod rand;

@@ -9,10 +9,12 @@
 //! is the command name as the client sent it, as in Redis's `argv`.
 
 pub mod args;
+pub mod config;
 pub mod conn;
 pub mod error;
 pub mod hash;
 pub mod keys;
+pub mod scan;
 pub mod server;
 pub mod set;
 pub mod string;

@@ -48,7 +48,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 7] {
+fn families() -> [&'static [Spec]; 8] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -57,6 +57,7 @@ fn families() -> [&'static [Spec]; 7] {
         super::conn::COMMANDS,
         super::server::COMMANDS,
         super::txn::COMMANDS,
+        super::config::COMMANDS,
     ]
 }
 

@@ -1,0 +1,5 @@
+//! CONFIG GET / SET / RESETSTAT / REWRITE.
+
+use super::Spec;
+
+pub const COMMANDS: &[Spec] = &[];
