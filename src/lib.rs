@@ -15,6 +15,7 @@ pub mod cmd;
 pub mod config;
 pub mod glob;
 pub mod log;
+pub mod longdouble;
 pub mod protocol;
 pub mod rand;
 pub mod server;
