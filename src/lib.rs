@@ -10,6 +10,7 @@
 //! `server` (listener, connections, clients), `cmd` (command table and handlers),
 //! `store` (databases, values, expiry), `clock`, `log`, `rand`.
 
+pub mod alloc;
 pub mod clock;
 pub mod cmd;
 pub mod config;
@@ -20,3 +21,10 @@ pub mod protocol;
 pub mod rand;
 pub mod server;
 pub mod store;
+
+/// The Redis version Roost answers as (INFO `redis_version`, HELLO `version`): clients
+/// gate features on it, and Roost implements the 7.2 command set they use.
+pub const VERSION_COMPAT: &str = "7.2.4";
+
+/// Roost's own version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

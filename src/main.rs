@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use roost::config::Config;
 use roost::server::Server;
 
+#[global_allocator]
+static ALLOCATOR: roost::alloc::CountingAllocator = roost::alloc::CountingAllocator;
+
 fn main() -> ExitCode {
     let config = Config::default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -1,9 +1,17 @@
-//! Connection commands.
+//! Connection commands: PING ECHO QUIT RESET HELLO AUTH SELECT and the CLIENT family.
+//!
+//! Client libraries run these on every connect (CLIENTS.md), so their replies and error
+//! texts are exactly Redis's: redis-py insists on `+OK` from CLIENT SETNAME and SELECT,
+//! Lettuce casts HELLO's `id` to a long, ioredis falls back to RESP2 only on `NOPROTO`.
+
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{flags::*, Ctx, Spec, NO_KEYS};
+use super::{args, error, flags::*, Ctx, Spec, NO_KEYS};
 use crate::protocol::Reply;
+use crate::server::{ClientInfo, Shared};
+use crate::{clock, VERSION_COMPAT};
 
 pub const COMMANDS: &[Spec] = &[
     Spec {
@@ -18,6 +26,17 @@ pub const COMMANDS: &[Spec] = &[
         subcommands: &[],
     },
     Spec {
+        name: "echo",
+        arity: 2,
+        flags: FAST | STALE | LOADING,
+        keys: NO_KEYS,
+        handler: echo,
+        group: "connection",
+        summary: "Returns the given string.",
+        since: "1.0.0",
+        subcommands: &[],
+    },
+    Spec {
         name: "quit",
         arity: -1,
         flags: ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | TXN_CONTROL,
@@ -28,17 +47,648 @@ pub const COMMANDS: &[Spec] = &[
         since: "1.0.0",
         subcommands: &[],
     },
+    Spec {
+        name: "reset",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TXN_CONTROL,
+        keys: NO_KEYS,
+        handler: reset,
+        group: "connection",
+        summary: "Resets the connection.",
+        since: "6.2.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "hello",
+        arity: -1,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        keys: NO_KEYS,
+        handler: hello,
+        group: "connection",
+        summary: "Handshakes with the Redis server.",
+        since: "6.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "auth",
+        arity: -2,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        keys: NO_KEYS,
+        handler: auth,
+        group: "connection",
+        summary: "Authenticates the connection.",
+        since: "1.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "select",
+        arity: 2,
+        flags: LOADING | STALE | FAST,
+        keys: NO_KEYS,
+        handler: select,
+        group: "connection",
+        summary: "Changes the selected database.",
+        since: "1.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "client",
+        arity: -2,
+        flags: 0,
+        keys: NO_KEYS,
+        handler: container,
+        group: "connection",
+        summary: "A container for client connection commands.",
+        since: "2.4.0",
+        subcommands: CLIENT_SUBCOMMANDS,
+    },
 ];
+
+const CLIENT_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
+
+const CLIENT_SUBCOMMANDS: &[Spec] = &[
+    Spec {
+        name: "id",
+        arity: 2,
+        flags: CLIENT_FLAGS,
+        keys: NO_KEYS,
+        handler: client_id,
+        group: "connection",
+        summary: "Returns the unique client ID of the connection.",
+        since: "5.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "setname",
+        arity: 3,
+        flags: CLIENT_FLAGS,
+        keys: NO_KEYS,
+        handler: client_setname,
+        group: "connection",
+        summary: "Sets the connection name.",
+        since: "2.6.9",
+        subcommands: &[],
+    },
+    Spec {
+        name: "getname",
+        arity: 2,
+        flags: CLIENT_FLAGS,
+        keys: NO_KEYS,
+        handler: client_getname,
+        group: "connection",
+        summary: "Returns the name of the connection.",
+        since: "2.6.9",
+        subcommands: &[],
+    },
+    Spec {
+        name: "setinfo",
+        arity: 4,
+        flags: CLIENT_FLAGS,
+        keys: NO_KEYS,
+        handler: client_setinfo,
+        group: "connection",
+        summary: "Sets information specific to the client or connection.",
+        since: "7.2.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "list",
+        arity: -2,
+        flags: ADMIN | CLIENT_FLAGS,
+        keys: NO_KEYS,
+        handler: client_list,
+        group: "connection",
+        summary: "Lists open connections.",
+        since: "2.4.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "info",
+        arity: 2,
+        flags: CLIENT_FLAGS,
+        keys: NO_KEYS,
+        handler: client_info,
+        group: "connection",
+        summary: "Returns information about the connection.",
+        since: "6.2.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "kill",
+        arity: -3,
+        flags: ADMIN | CLIENT_FLAGS,
+        keys: NO_KEYS,
+        handler: client_kill,
+        group: "connection",
+        summary: "Terminates open connections.",
+        since: "2.4.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "no-evict",
+        arity: 3,
+        flags: ADMIN | CLIENT_FLAGS,
+        keys: NO_KEYS,
+        handler: client_no_evict,
+        group: "connection",
+        summary: "Sets the client eviction mode of the connection.",
+        since: "7.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "no-touch",
+        arity: 3,
+        flags: CLIENT_FLAGS,
+        keys: NO_KEYS,
+        handler: client_no_touch,
+        group: "connection",
+        summary:
+            "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+        since: "7.2.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: client_help,
+        group: "connection",
+        summary: "Returns helpful text about the different subcommands.",
+        since: "5.0.0",
+        subcommands: &[],
+    },
+];
+
+/// Container commands are resolved to a subcommand by the table; this only runs if a
+/// container is called directly, which the table's arity check prevents.
+pub fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    error::wrong_arity(&String::from_utf8_lossy(&args[0]).to_ascii_lowercase())
+}
 
 fn ping(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match args.len() {
         1 => Reply::simple("PONG"),
         2 => Reply::Bulk(args[1].clone()),
-        _ => super::error::wrong_arity("ping"),
+        _ => error::wrong_arity("ping"),
     }
+}
+
+fn echo(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Bulk(args[1].clone())
 }
 
 fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     ctx.client.close_after_reply = true;
     Reply::OK
+}
+
+fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    super::txn::discard_state(ctx.shared, ctx.client);
+    ctx.client.select(0);
+    ctx.client.set_proto(2);
+    ctx.client.authenticated = !ctx.shared.requires_auth();
+    let info = &ctx.client.info;
+    *info.name.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    info.no_evict.store(false, Ordering::Relaxed);
+    info.no_touch.store(false, Ordering::Relaxed);
+    Reply::simple("RESET")
+}
+
+/// Checks `user`/`password` against the configuration. Roost has one user, `default`.
+fn credentials_ok(shared: &Shared, user: &[u8], password: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &shared.config().requirepass {
+        Some(pass) => pass.as_bytes() == password,
+        None => true,
+    }
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (user, password): (&[u8], &[u8]) = match args.len() {
+        2 => (b"default", &args[1]),
+        3 => (&args[1], &args[2]),
+        _ => return error::syntax(),
+    };
+    if args.len() == 2 && !ctx.shared.requires_auth() {
+        return Reply::error(
+            "ERR AUTH <password> called without any password configured for the default user. \
+             Are you sure your configuration is correct?",
+        );
+    }
+    if credentials_ok(ctx.shared, user, password) {
+        ctx.client.authenticated = true;
+        Reply::OK
+    } else {
+        Reply::error(WRONGPASS)
+    }
+}
+
+fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut proto = None;
+    if args.len() >= 2 {
+        match crate::protocol::decode::parse_i64(&args[1]) {
+            Some(v) if (2..=3).contains(&v) => proto = Some(v as u8),
+            Some(_) => return Reply::error("NOPROTO unsupported protocol version"),
+            None => return Reply::error("ERR Protocol version is not an integer or out of range"),
+        }
+    }
+    let mut credentials = None;
+    let mut name = None;
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if args::is(&args[i], "auth") && more >= 2 {
+            credentials = Some((&args[i + 1], &args[i + 2]));
+            i += 3;
+        } else if args::is(&args[i], "setname") && more >= 1 {
+            name = Some(&args[i + 1]);
+            i += 2;
+        } else {
+            return Reply::error(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                error::truncate_lossy(&args[i], 128)
+            ));
+        }
+    }
+    if let Some((user, password)) = credentials {
+        if !credentials_ok(ctx.shared, user, password) {
+            return Reply::error(WRONGPASS);
+        }
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated {
+        return Reply::error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             select the RESP protocol version at the same time",
+        );
+    }
+    if let Some(name) = name {
+        if let Err(reply) = set_name(&ctx.client.info, name) {
+            return reply;
+        }
+    }
+    if let Some(p) = proto {
+        ctx.client.set_proto(p);
+    }
+    let role = if ctx.shared.config().replicaof.is_some() {
+        "replica"
+    } else {
+        "master"
+    };
+    let field = |k: &str, v: Reply| (Reply::bulk_str(k), v);
+    Reply::Map(vec![
+        field("server", Reply::bulk_str("redis")),
+        field("version", Reply::bulk_str(VERSION_COMPAT)),
+        field("proto", Reply::Integer(ctx.client.proto as i64)),
+        field("id", Reply::Integer(ctx.client.id as i64)),
+        field("mode", Reply::bulk_str("standalone")),
+        field("role", Reply::bulk_str(role)),
+        field("modules", Reply::Array(Vec::new())),
+    ])
+}
+
+fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let index = match args::int(&args[1]) {
+        Ok(n) => n,
+        Err(reply) => return reply,
+    };
+    if index < 0 || index as usize >= ctx.shared.keyspace.databases() {
+        return Reply::error(error::DB_INDEX);
+    }
+    ctx.client.select(index as usize);
+    Reply::OK
+}
+
+fn client_id(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::Integer(ctx.client.id as i64)
+}
+
+/// Client names and library names: printable ASCII without spaces.
+fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn set_name(info: &ClientInfo, name: &Bytes) -> Result<(), Reply> {
+    if !valid_name(name) {
+        return Err(Reply::error(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    let value = (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
+    *info.name.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match set_name(&ctx.client.info, &args[2]) {
+        Ok(()) => Reply::OK,
+        Err(reply) => reply,
+    }
+}
+
+fn client_getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::opt_bulk(ctx.client.info.name())
+}
+
+fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let info = &ctx.client.info;
+    let (slot, what) = if args::is(&args[2], "lib-name") {
+        (&info.lib_name, "lib-name")
+    } else if args::is(&args[2], "lib-ver") {
+        (&info.lib_ver, "lib-ver")
+    } else {
+        return Reply::error(format!(
+            "ERR Unrecognized option '{}'",
+            error::truncate_lossy(&args[2], 128)
+        ));
+    };
+    if !valid_name(&args[3]) {
+        return Reply::error(format!(
+            "ERR {what} cannot contain spaces, newlines or special characters."
+        ));
+    }
+    let value = (!args[3].is_empty()).then(|| Bytes::copy_from_slice(&args[3]));
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    Reply::OK
+}
+
+/// One CLIENT LIST line, in Redis 7.2's field order.
+fn describe(shared: &Shared, c: &ClientInfo) -> String {
+    let now = clock::now_ms();
+    let text = |m: &std::sync::Mutex<Option<Bytes>>| {
+        m.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+    };
+    let mut flags = String::new();
+    let in_multi = c.in_multi.load(Ordering::Relaxed);
+    if in_multi {
+        flags.push('x');
+    }
+    if c.no_evict.load(Ordering::Relaxed) {
+        flags.push('e');
+    }
+    if c.no_touch.load(Ordering::Relaxed) {
+        flags.push('T');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let cmd = match c.last_command.load(Ordering::Relaxed) {
+        0 => "NULL".to_string(),
+        id => shared.table.full_name((id - 1) as u16).to_string(),
+    };
+    let multi = if in_multi {
+        c.multi_len.load(Ordering::Relaxed) as i64
+    } else {
+        -1
+    };
+    format!(
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+         multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 \
+         tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        text(&c.name),
+        now.saturating_sub(c.created_ms) / 1000,
+        now.saturating_sub(c.last_interaction_ms.load(Ordering::Relaxed)) / 1000,
+        flags,
+        c.db.load(Ordering::Relaxed),
+        multi,
+        cmd,
+        c.proto.load(Ordering::Relaxed),
+        text(&c.lib_name),
+        text(&c.lib_ver),
+    )
+}
+
+fn client_info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let mut line = describe(ctx.shared, &ctx.client.info);
+    line.push('\n');
+    Reply::Verbatim(Bytes::from(line))
+}
+
+/// Client types for CLIENT LIST / KILL TYPE. Roost has no replicas or pub/sub yet, so
+/// every connection is `normal`.
+fn parse_client_type(arg: &[u8]) -> Result<&'static str, Reply> {
+    let lower = arg.to_ascii_lowercase();
+    match lower.as_slice() {
+        b"normal" => Ok("normal"),
+        b"master" => Ok("master"),
+        b"replica" | b"slave" => Ok("replica"),
+        b"pubsub" => Ok("pubsub"),
+        _ => Err(Reply::error(format!(
+            "ERR Unknown client type '{}'",
+            error::truncate_lossy(arg, 128)
+        ))),
+    }
+}
+
+fn client_type(_c: &ClientInfo) -> &'static str {
+    "normal"
+}
+
+fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut wanted_type = None;
+    let mut wanted_ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if args::is(&args[i], "type") && i + 1 < args.len() {
+            match parse_client_type(&args[i + 1]) {
+                Ok(t) => wanted_type = Some(t),
+                Err(reply) => return reply,
+            }
+            i += 2;
+        } else if args::is(&args[i], "id") && i + 1 < args.len() {
+            let mut ids = Vec::new();
+            for arg in &args[i + 1..] {
+                match crate::protocol::decode::parse_i64(arg) {
+                    Some(id) if id > 0 => ids.push(id as u64),
+                    _ => return Reply::error("ERR Invalid client ID"),
+                }
+            }
+            wanted_ids = Some(ids);
+            i = args.len();
+        } else {
+            return error::syntax();
+        }
+    }
+    let mut out = String::new();
+    for c in ctx.shared.clients.snapshot() {
+        if wanted_type.is_some_and(|t| t != client_type(&c)) {
+            continue;
+        }
+        if wanted_ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+            continue;
+        }
+        out.push_str(&describe(ctx.shared, &c));
+        out.push('\n');
+    }
+    Reply::Verbatim(Bytes::from(out))
+}
+
+#[derive(Default)]
+struct KillFilter {
+    id: Option<u64>,
+    kind: Option<&'static str>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    user: Option<Vec<u8>>,
+    max_age: Option<u64>,
+    skip_me: bool,
+}
+
+fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    // Old form: CLIENT KILL addr:port, answering OK or an error.
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(&args[2]);
+        let Some(target) = ctx
+            .shared
+            .clients
+            .snapshot()
+            .into_iter()
+            .find(|c| c.addr.to_string() == addr)
+        else {
+            return Reply::error("ERR No such client");
+        };
+        kill(ctx, &target);
+        return Reply::OK;
+    }
+    let mut filter = KillFilter {
+        skip_me: true,
+        ..KillFilter::default()
+    };
+    let mut i = 2;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return error::syntax();
+        }
+        let value = &args[i + 1];
+        let option = args[i].to_ascii_lowercase();
+        match option.as_slice() {
+            b"id" => match crate::protocol::decode::parse_i64(value) {
+                Some(id) if id > 0 => filter.id = Some(id as u64),
+                _ => return Reply::error("ERR client-id should be greater than 0"),
+            },
+            b"type" => match parse_client_type(value) {
+                Ok(t) => filter.kind = Some(t),
+                Err(reply) => return reply,
+            },
+            b"addr" => filter.addr = Some(String::from_utf8_lossy(value).into_owned()),
+            b"laddr" => filter.laddr = Some(String::from_utf8_lossy(value).into_owned()),
+            b"user" => filter.user = Some(value.to_vec()),
+            b"skipme" => {
+                if args::is(value, "yes") {
+                    filter.skip_me = true;
+                } else if args::is(value, "no") {
+                    filter.skip_me = false;
+                } else {
+                    return error::syntax();
+                }
+            }
+            b"maxage" => match crate::protocol::decode::parse_i64(value) {
+                Some(age) if age >= 0 => filter.max_age = Some(age as u64),
+                _ => return error::syntax(),
+            },
+            _ => return error::syntax(),
+        }
+        i += 2;
+    }
+    if filter.user.as_deref().is_some_and(|u| u != b"default") {
+        return Reply::error(format!(
+            "ERR No such user '{}'",
+            String::from_utf8_lossy(filter.user.as_deref().unwrap_or_default())
+        ));
+    }
+    let now = clock::now_ms();
+    let mut killed = 0;
+    for c in ctx.shared.clients.snapshot() {
+        let matches = filter.id.is_none_or(|id| id == c.id)
+            && filter.kind.is_none_or(|t| t == client_type(&c))
+            && filter
+                .addr
+                .as_ref()
+                .is_none_or(|a| *a == c.addr.to_string())
+            && filter
+                .laddr
+                .as_ref()
+                .is_none_or(|a| *a == c.laddr.to_string())
+            && filter
+                .max_age
+                .is_none_or(|age| now.saturating_sub(c.created_ms) / 1000 >= age)
+            && !(filter.skip_me && c.id == ctx.client.id);
+        if matches {
+            kill(ctx, &c);
+            killed += 1;
+        }
+    }
+    Reply::Integer(killed)
+}
+
+/// Closes `target`; if it is the caller, after this reply is written.
+fn kill(ctx: &mut Ctx<'_>, target: &ClientInfo) {
+    if target.id == ctx.client.id {
+        ctx.client.close_after_reply = true;
+    } else {
+        target.kill();
+    }
+}
+
+fn on_off(arg: &[u8]) -> Option<bool> {
+    if args::is(arg, "on") {
+        Some(true)
+    } else if args::is(arg, "off") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn client_no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match on_off(&args[2]) {
+        Some(v) => {
+            ctx.client.info.no_evict.store(v, Ordering::Relaxed);
+            Reply::OK
+        }
+        None => error::syntax(),
+    }
+}
+
+fn client_no_touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match on_off(&args[2]) {
+        Some(v) => {
+            ctx.client.info.no_touch.store(v, Ordering::Relaxed);
+            Reply::OK
+        }
+        None => error::syntax(),
+    }
+}
+
+fn client_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    help_reply(ctx, "CLIENT")
+}
+
+/// The `<CONTAINER> HELP` reply: one line per subcommand with its summary.
+pub fn help_reply(ctx: &Ctx<'_>, container: &str) -> Reply {
+    let Some(id) = ctx.shared.table.lookup(container.as_bytes()) else {
+        return Reply::Array(Vec::new());
+    };
+    let spec = ctx.shared.table.spec(id);
+    let mut lines = vec![Reply::Simple(
+        format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
+    )];
+    for sub in spec.subcommands {
+        lines.push(Reply::Simple(sub.name.to_ascii_uppercase().into()));
+        lines.push(Reply::Simple(format!("    {}", sub.summary).into()));
+    }
+    Reply::Array(lines)
 }

@@ -134,28 +134,44 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     let table = &ctx.shared.table;
     let id = match table.resolve(&args) {
         Ok(id) => id,
-        Err(reply) => {
-            ctx.client.flag_multi_error();
-            return reply;
-        }
+        Err(reply) => return reject(ctx, None, reply),
     };
     let spec = table.spec(id);
 
     if ctx.shared.requires_auth() && !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
-        ctx.client.flag_multi_error();
-        return Reply::error("NOAUTH Authentication required.");
+        return reject(
+            ctx,
+            Some(id),
+            Reply::error("NOAUTH Authentication required."),
+        );
     }
 
     if ctx.client.in_multi() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
-            ctx.client.flag_multi_error();
-            return Reply::error("ERR Command not allowed inside a transaction");
+            let reply = Reply::error("ERR Command not allowed inside a transaction");
+            return reject(ctx, Some(id), reply);
         }
         ctx.client.queue(id, args);
         return Reply::simple("QUEUED");
     }
 
     execute(ctx, id, &args)
+}
+
+/// A command refused before running: counted, and it dooms an open transaction.
+fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, reply: Reply) -> Reply {
+    ctx.client.flag_multi_error();
+    if let Some(id) = id {
+        ctx.shared
+            .table
+            .stats(id)
+            .rejected_calls
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    if let Reply::Error(message) = &reply {
+        ctx.shared.stats.record_error(message);
+    }
+    reply
 }
 
 /// Runs a resolved command under the gate its flags ask for.
@@ -178,15 +194,19 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
 pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     let spec = ctx.shared.table.spec(id);
     let started = Instant::now();
-    ctx.client.current_command = id;
+    ctx.client
+        .info
+        .last_command
+        .store(id as u32 + 1, Ordering::Relaxed);
     let reply = (spec.handler)(ctx, args);
     let stats = ctx.shared.table.stats(id);
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats
         .usec
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-    if reply.is_error() {
+    if let Reply::Error(message) = &reply {
         stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+        ctx.shared.stats.record_error(message);
     }
     reply
 }

@@ -1,5 +1,729 @@
-//! Server commands.
+//! Server commands: INFO, COMMAND and its subcommands, TIME, LASTSAVE, SHUTDOWN.
+//!
+//! INFO's sections and field names are Redis's: ioredis reads `loading`, Sentinel reads
+//! `run_id`, `role` and the replication fields, Spring Boot reads `redis_version`.
+//! COMMAND's replies are derived from the command table.
 
-use super::Spec;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 
-pub const COMMANDS: &[Spec] = &[];
+use bytes::Bytes;
+
+use super::{args, conn, error, flags::*, CommandId, Ctx, Spec, NO_KEYS};
+use crate::protocol::Reply;
+use crate::server::Shared;
+use crate::{alloc, clock, VERSION, VERSION_COMPAT};
+
+pub const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "info",
+        arity: -1,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: info,
+        group: "server",
+        summary: "Returns information and statistics about the server.",
+        since: "1.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "command",
+        arity: -1,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: command,
+        group: "server",
+        summary: "Returns detailed information about all commands.",
+        since: "2.8.13",
+        subcommands: COMMAND_SUBCOMMANDS,
+    },
+    Spec {
+        name: "time",
+        arity: 1,
+        flags: LOADING | STALE | FAST,
+        keys: NO_KEYS,
+        handler: time,
+        group: "server",
+        summary: "Returns the server time.",
+        since: "2.6.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "lastsave",
+        arity: 1,
+        flags: LOADING | STALE | FAST,
+        keys: NO_KEYS,
+        handler: lastsave,
+        group: "server",
+        summary: "Returns the Unix timestamp of the last successful save to disk.",
+        since: "1.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "shutdown",
+        arity: -1,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        keys: NO_KEYS,
+        handler: shutdown,
+        group: "server",
+        summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        since: "1.0.0",
+        subcommands: &[],
+    },
+];
+
+const COMMAND_SUBCOMMANDS: &[Spec] = &[
+    Spec {
+        name: "count",
+        arity: 2,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: command_count,
+        group: "server",
+        summary: "Returns a count of commands.",
+        since: "2.8.13",
+        subcommands: &[],
+    },
+    Spec {
+        name: "info",
+        arity: -2,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: command_info,
+        group: "server",
+        summary: "Returns information about one, multiple or all commands.",
+        since: "2.8.13",
+        subcommands: &[],
+    },
+    Spec {
+        name: "docs",
+        arity: -2,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: command_docs,
+        group: "server",
+        summary: "Returns documentary information about one, multiple or all commands.",
+        since: "7.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "list",
+        arity: -2,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: command_list,
+        group: "server",
+        summary: "Returns a list of command names.",
+        since: "7.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "getkeys",
+        arity: -3,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: command_getkeys,
+        group: "server",
+        summary: "Extracts the key names from an arbitrary command.",
+        since: "2.8.13",
+        subcommands: &[],
+    },
+    Spec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: command_help,
+        group: "server",
+        summary: "Returns helpful text about the different subcommands.",
+        since: "5.0.0",
+        subcommands: &[],
+    },
+];
+
+fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let us = clock::now_us();
+    Reply::Array(vec![
+        Reply::bulk_str(&(us / 1_000_000).to_string()),
+        Reply::bulk_str(&(us % 1_000_000).to_string()),
+    ])
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::Integer((ctx.shared.started_ms / 1000) as i64)
+}
+
+fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    for arg in &args[1..] {
+        let known = ["nosave", "save", "now", "force", "abort"]
+            .iter()
+            .any(|w| args::is(arg, w));
+        if !known {
+            return error::syntax();
+        }
+    }
+    if args[1..].iter().any(|a| args::is(a, "abort")) {
+        return Reply::error("ERR No shutdown in progress.");
+    }
+    crate::log::warning("User requested shutdown...");
+    ctx.shared.request_shutdown();
+    ctx.client.close_after_reply = true;
+    // Redis closes the connection without a reply when the shutdown succeeds.
+    Reply::NoReply
+}
+
+// ---------------------------------------------------------------------------- INFO
+
+/// Sections INFO prints with no argument or `default`.
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// Sections only printed when asked for by name, `all` or `everything`.
+const EXTRA_SECTIONS: &[&str] = &["commandstats", "latencystats"];
+
+fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut wanted: Vec<&str> = Vec::new();
+    let mut add = |s: &'static str| {
+        if !wanted.contains(&s) {
+            wanted.push(s);
+        }
+    };
+    if args.len() == 1 {
+        DEFAULT_SECTIONS.iter().for_each(|s| add(s));
+    }
+    for arg in &args[1..] {
+        let name = String::from_utf8_lossy(arg).to_ascii_lowercase();
+        match name.as_str() {
+            "default" => DEFAULT_SECTIONS.iter().for_each(|s| add(s)),
+            "all" | "everything" => DEFAULT_SECTIONS
+                .iter()
+                .chain(EXTRA_SECTIONS)
+                .for_each(|s| add(s)),
+            other => {
+                if let Some(s) = DEFAULT_SECTIONS
+                    .iter()
+                    .chain(EXTRA_SECTIONS)
+                    .find(|s| **s == other)
+                {
+                    add(s);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for section in wanted {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        render_section(ctx, section, &mut out);
+    }
+    Reply::Verbatim(Bytes::from(out))
+}
+
+fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
+    let shared = ctx.shared;
+    let mut title = section.to_string();
+    title[..1].make_ascii_uppercase();
+    if section == "cpu" {
+        title = "CPU".into();
+    }
+    let _ = write!(out, "# {title}\r\n");
+    let mut field = |k: &str, v: &dyn std::fmt::Display| {
+        let _ = write!(out, "{k}:{v}\r\n");
+    };
+    match section {
+        "server" => server_section(shared, &mut field),
+        "clients" => {
+            let config = shared.config();
+            field("connected_clients", &shared.clients.len());
+            field("cluster_connections", &0);
+            field("maxclients", &config.maxclients);
+            field("client_recent_max_input_buffer", &0);
+            field("client_recent_max_output_buffer", &0);
+            field("blocked_clients", &0);
+            field("tracking_clients", &0);
+            field("clients_in_timeout_table", &0);
+        }
+        "memory" => memory_section(shared, &mut field),
+        "persistence" => persistence_section(shared, &mut field),
+        "stats" => stats_section(shared, &mut field),
+        "replication" => {
+            field("role", &"master");
+            field("connected_slaves", &0);
+            field("master_failover_state", &"no-failover");
+            field("master_replid", &shared.run_id);
+            field(
+                "master_replid2",
+                &"0000000000000000000000000000000000000000",
+            );
+            field("master_repl_offset", &0);
+            field("second_repl_offset", &-1);
+            field("repl_backlog_active", &0);
+            field("repl_backlog_size", &1048576);
+            field("repl_backlog_first_byte_offset", &0);
+            field("repl_backlog_histlen", &0);
+        }
+        "cpu" => {
+            let (user, sys) = cpu_seconds();
+            field("used_cpu_sys", &format!("{sys:.6}"));
+            field("used_cpu_user", &format!("{user:.6}"));
+            field("used_cpu_sys_children", &"0.000000");
+            field("used_cpu_user_children", &"0.000000");
+        }
+        "cluster" => field("cluster_enabled", &0),
+        "modules" | "latencystats" => {}
+        "errorstats" => {
+            for (code, count) in shared.stats.errors_by_code() {
+                field(&format!("errorstat_{code}"), &format!("count={count}"));
+            }
+        }
+        "commandstats" => {
+            let table = &shared.table;
+            for id in table.all() {
+                let s = table.stats(id);
+                let calls = s.calls.load(Ordering::Relaxed);
+                let rejected = s.rejected_calls.load(Ordering::Relaxed);
+                let failed = s.failed_calls.load(Ordering::Relaxed);
+                if calls + rejected + failed == 0 {
+                    continue;
+                }
+                let usec = s.usec.load(Ordering::Relaxed);
+                let per_call = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
+                field(
+                    &format!("cmdstat_{}", table.full_name(id)),
+                    &format!(
+                        "calls={calls},usec={usec},usec_per_call={per_call:.2},\
+                         rejected_calls={rejected},failed_calls={failed}"
+                    ),
+                );
+            }
+        }
+        "keyspace" => {
+            for n in 0..shared.keyspace.databases() {
+                let db = shared.keyspace.db(n);
+                let keys = db.len();
+                if keys > 0 {
+                    field(
+                        &format!("db{n}"),
+                        &format!("keys={keys},expires={},avg_ttl=0", db.expires_count()),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+type Field<'a> = dyn FnMut(&str, &dyn std::fmt::Display) + 'a;
+
+fn server_section(shared: &Shared, field: &mut Field<'_>) {
+    let config = shared.config();
+    let uptime = shared.started.elapsed().as_secs();
+    field("redis_version", &VERSION_COMPAT);
+    field("roost_version", &VERSION);
+    field("redis_git_sha1", &"00000000");
+    field("redis_git_dirty", &0);
+    field("redis_build_id", &"0");
+    field("redis_mode", &"standalone");
+    field(
+        "os",
+        &format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+    );
+    field("arch_bits", &(usize::BITS));
+    field("monotonic_clock", &"POSIX clock_gettime");
+    field("multiplexing_api", &"epoll");
+    field("atomicvar_api", &"c11-builtin");
+    field("process_id", &std::process::id());
+    field("process_supervised", &"no");
+    field("run_id", &shared.run_id);
+    field("tcp_port", &shared.local_addr.port());
+    field("server_time_usec", &clock::now_us());
+    field("uptime_in_seconds", &uptime);
+    field("uptime_in_days", &(uptime / 86400));
+    field("hz", &shared.hz.load(Ordering::Relaxed));
+    field("configured_hz", &config.hz);
+    field("lru_clock", &((clock::now_ms() / 1000) & 0xFF_FFFF));
+    field(
+        "executable",
+        &std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+    field("config_file", &"");
+    field("io_threads_active", &0);
+}
+
+fn human_bytes(n: usize) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{n}B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+fn memory_section(shared: &Shared, field: &mut Field<'_>) {
+    let rss = alloc::resident_bytes();
+    let used = alloc::allocated().unwrap_or(rss);
+    let config = shared.config();
+    field("used_memory", &used);
+    field("used_memory_human", &human_bytes(used));
+    field("used_memory_rss", &rss);
+    field("used_memory_rss_human", &human_bytes(rss));
+    field("used_memory_peak", &used);
+    field("used_memory_peak_human", &human_bytes(used));
+    field("maxmemory", &config.maxmemory);
+    field("maxmemory_human", &human_bytes(config.maxmemory as usize));
+    field("maxmemory_policy", &config.maxmemory_policy);
+    let ratio = if used > 0 {
+        rss as f64 / used as f64
+    } else {
+        0.0
+    };
+    field("mem_fragmentation_ratio", &format!("{ratio:.2}"));
+    field("mem_allocator", &"libc");
+    field("lazyfree_pending_objects", &0);
+}
+
+fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
+    field("loading", &0);
+    field("async_loading", &0);
+    field("rdb_changes_since_last_save", &0);
+    field("rdb_bgsave_in_progress", &0);
+    field("rdb_last_save_time", &(shared.started_ms / 1000));
+    field("rdb_last_bgsave_status", &"ok");
+    field("aof_enabled", &0);
+    field("aof_rewrite_in_progress", &0);
+    field("aof_rewrite_scheduled", &0);
+    field("aof_last_rewrite_time_sec", &-1);
+    field("aof_current_rewrite_time_sec", &-1);
+    field("aof_last_bgrewrite_status", &"ok");
+    field("aof_rewrites", &0);
+    field("aof_last_write_status", &"ok");
+}
+
+fn stats_section(shared: &Shared, field: &mut Field<'_>) {
+    let s = &shared.stats;
+    let ks = &shared.keyspace.stats;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    field(
+        "total_connections_received",
+        &load(&s.total_connections_received),
+    );
+    field(
+        "total_commands_processed",
+        &load(&s.total_commands_processed),
+    );
+    field("instantaneous_ops_per_sec", &0);
+    field("total_net_input_bytes", &load(&s.net_input_bytes));
+    field("total_net_output_bytes", &load(&s.net_output_bytes));
+    field("rejected_connections", &load(&s.rejected_connections));
+    field("sync_full", &0);
+    field("sync_partial_ok", &0);
+    field("sync_partial_err", &0);
+    field("expired_keys", &load(&ks.expired_keys));
+    field("evicted_keys", &0);
+    field("keyspace_hits", &load(&ks.keyspace_hits));
+    field("keyspace_misses", &load(&ks.keyspace_misses));
+    field("pubsub_channels", &0);
+    field("pubsub_patterns", &0);
+    field("total_error_replies", &load(&s.total_error_replies));
+}
+
+/// User and system CPU seconds of this process, from /proc/self/stat.
+fn cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) / 100.0, ticks(12) / 100.0)
+}
+
+// ------------------------------------------------------------------------- COMMAND
+
+fn command(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let table = &ctx.shared.table;
+    Reply::Array(
+        table
+            .top_level()
+            .map(|id| command_entry(ctx.shared, id))
+            .collect(),
+    )
+}
+
+fn command_count(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::Integer(ctx.shared.table.top_level().count() as i64)
+}
+
+fn command_info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let table = &ctx.shared.table;
+    if args.len() == 2 {
+        return Reply::Array(
+            table
+                .top_level()
+                .map(|id| command_entry(ctx.shared, id))
+                .collect(),
+        );
+    }
+    Reply::Array(
+        args[2..]
+            .iter()
+            .map(|name| match table.lookup(name) {
+                Some(id) => command_entry(ctx.shared, id),
+                None => Reply::NullArray,
+            })
+            .collect(),
+    )
+}
+
+/// The flag words COMMAND INFO reports.
+fn flag_words(spec: &Spec) -> Vec<Reply> {
+    const WORDS: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (NO_AUTH, "no_auth"),
+        (FAST, "fast"),
+        (ALLOW_BUSY, "allow_busy"),
+        (NO_MULTI, "no_multi"),
+    ];
+    WORDS
+        .iter()
+        .filter(|(flag, _)| spec.has(*flag))
+        .map(|(_, word)| Reply::simple(word))
+        .collect()
+}
+
+/// ACL categories, derived from flags and group as Redis derives most of them.
+fn acl_categories(spec: &Spec) -> Vec<Reply> {
+    let mut cats: Vec<&'static str> = Vec::new();
+    if spec.has(WRITE) {
+        cats.push("@write");
+    }
+    if spec.has(READONLY) {
+        cats.push("@read");
+    }
+    match spec.group {
+        "string" => cats.push("@string"),
+        "hash" => cats.push("@hash"),
+        "set" => cats.push("@set"),
+        "generic" => cats.push("@keyspace"),
+        "connection" => cats.push("@connection"),
+        "transactions" => cats.push("@transaction"),
+        _ => {}
+    }
+    if spec.has(ADMIN) {
+        cats.push("@admin");
+        cats.push("@dangerous");
+    }
+    if spec.has(FAST) {
+        cats.push("@fast");
+    } else {
+        cats.push("@slow");
+    }
+    cats.into_iter().map(Reply::simple).collect()
+}
+
+fn command_entry(shared: &Shared, id: CommandId) -> Reply {
+    let table = &shared.table;
+    let spec = table.spec(id);
+    let subcommands = spec
+        .subcommands
+        .iter()
+        .filter_map(|sub| table.lookup(format!("{}|{}", spec.name, sub.name).as_bytes()))
+        .map(|sub| command_entry(shared, sub))
+        .collect();
+    let key_specs = if spec.keys.first > 0 {
+        let k = spec.keys;
+        let bulk = Reply::bulk_str;
+        vec![Reply::Map(vec![
+            (bulk("flags"), Reply::Set(Vec::new())),
+            (
+                bulk("begin_search"),
+                Reply::Map(vec![
+                    (bulk("type"), bulk("index")),
+                    (
+                        bulk("spec"),
+                        Reply::Map(vec![(bulk("index"), Reply::Integer(k.first as i64))]),
+                    ),
+                ]),
+            ),
+            (
+                bulk("find_keys"),
+                Reply::Map(vec![
+                    (bulk("type"), bulk("range")),
+                    (
+                        bulk("spec"),
+                        Reply::Map(vec![
+                            (
+                                bulk("lastkey"),
+                                Reply::Integer(if k.last < 0 {
+                                    k.last as i64
+                                } else {
+                                    (k.last - k.first) as i64
+                                }),
+                            ),
+                            (bulk("keystep"), Reply::Integer(k.step as i64)),
+                            (bulk("limit"), Reply::Integer(0)),
+                        ]),
+                    ),
+                ]),
+            ),
+        ])]
+    } else {
+        Vec::new()
+    };
+    Reply::Array(vec![
+        Reply::bulk_str(table.full_name(id)),
+        Reply::Integer(spec.arity as i64),
+        Reply::Set(flag_words(spec)),
+        Reply::Integer(spec.keys.first as i64),
+        Reply::Integer(spec.keys.last as i64),
+        Reply::Integer(spec.keys.step as i64),
+        Reply::Set(acl_categories(spec)),
+        Reply::Set(Vec::new()),
+        Reply::Array(key_specs),
+        Reply::Array(subcommands),
+    ])
+}
+
+fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let table = &ctx.shared.table;
+    let ids: Vec<CommandId> = if args.len() == 2 {
+        table.top_level().collect()
+    } else {
+        args[2..]
+            .iter()
+            .filter_map(|name| table.lookup(name))
+            .collect()
+    };
+    Reply::Map(
+        ids.into_iter()
+            .map(|id| {
+                (
+                    Reply::bulk_str(table.full_name(id)),
+                    docs_entry(ctx.shared, id),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn docs_entry(shared: &Shared, id: CommandId) -> Reply {
+    let table = &shared.table;
+    let spec = table.spec(id);
+    let mut fields = vec![
+        (Reply::bulk_str("summary"), Reply::bulk_str(spec.summary)),
+        (Reply::bulk_str("since"), Reply::bulk_str(spec.since)),
+        (Reply::bulk_str("group"), Reply::bulk_str(spec.group)),
+    ];
+    if !spec.subcommands.is_empty() {
+        let subs = spec
+            .subcommands
+            .iter()
+            .filter_map(|sub| table.lookup(format!("{}|{}", spec.name, sub.name).as_bytes()))
+            .map(|sub| {
+                (
+                    Reply::bulk_str(table.full_name(sub)),
+                    docs_entry(shared, sub),
+                )
+            })
+            .collect();
+        fields.push((Reply::bulk_str("subcommands"), Reply::Map(subs)));
+    }
+    Reply::Map(fields)
+}
+
+fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let table = &ctx.shared.table;
+    let filter: Option<(String, Bytes)> = match args.len() {
+        2 => None,
+        5 if args::is(&args[2], "filterby") => Some((
+            String::from_utf8_lossy(&args[3]).to_ascii_lowercase(),
+            args[4].clone(),
+        )),
+        _ => return error::syntax(),
+    };
+    let mut names = Vec::new();
+    for id in table.top_level() {
+        let spec = table.spec(id);
+        let keep = match &filter {
+            None => true,
+            Some((kind, value)) => match kind.as_str() {
+                "module" => false,
+                "pattern" => crate::glob::matches(value, spec.name.as_bytes(), true),
+                "aclcat" => {
+                    let wanted =
+                        format!("@{}", String::from_utf8_lossy(value).to_ascii_lowercase());
+                    acl_categories(spec)
+                        .iter()
+                        .any(|c| matches!(c, Reply::Simple(s) if *s == wanted))
+                }
+                _ => return error::syntax(),
+            },
+        };
+        if keep {
+            names.push(Reply::bulk_str(spec.name));
+        }
+    }
+    Reply::Array(names)
+}
+
+fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let table = &ctx.shared.table;
+    let target = &args[2..];
+    let id = match table.resolve(target) {
+        Ok(id) => id,
+        Err(Reply::Error(msg)) if msg.starts_with("ERR wrong number") => {
+            return Reply::error("ERR Invalid number of arguments specified for command")
+        }
+        Err(_) => return Reply::error("ERR Invalid command specified"),
+    };
+    let positions = table.spec(id).key_positions(target.len());
+    if positions.is_empty() {
+        return Reply::error("ERR The command has no key arguments");
+    }
+    Reply::Array(
+        positions
+            .into_iter()
+            .map(|i| Reply::Bulk(target[i].clone()))
+            .collect(),
+    )
+}
+
+fn command_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    conn::help_reply(ctx, "COMMAND")
+}

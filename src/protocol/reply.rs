@@ -28,6 +28,8 @@ pub enum Reply {
     Verbatim(Bytes),
     /// Out-of-band data (`>` in RESP3); an array in RESP2.
     Push(Vec<Reply>),
+    /// Nothing is written (SHUTDOWN closes the connection instead of answering).
+    NoReply,
 }
 
 /// Static text where possible, owned where the text is built.
@@ -104,6 +106,7 @@ impl Reply {
                 out.put_slice(b"\r\n");
             }
             Reply::Verbatim(text) => bulk(out, text),
+            Reply::NoReply => {}
         }
     }
 }

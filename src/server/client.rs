@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -29,8 +29,8 @@ pub struct ClientInfo {
     pub proto: AtomicU8,
     /// Unix ms of the last command.
     pub last_interaction_ms: AtomicU64,
-    /// Full name of the last command (`client|list`).
-    pub last_command: Mutex<String>,
+    /// Table id of the last command run, +1; 0 before the first (CLIENT LIST `cmd=`).
+    pub last_command: AtomicU32,
     pub in_multi: AtomicBool,
     pub multi_len: AtomicUsize,
     pub no_evict: AtomicBool,
@@ -73,7 +73,7 @@ impl Registry {
             db: AtomicUsize::new(0),
             proto: AtomicU8::new(2),
             last_interaction_ms: AtomicU64::new(now),
-            last_command: Mutex::new("NULL".into()),
+            last_command: AtomicU32::new(0),
             in_multi: AtomicBool::new(false),
             multi_len: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
@@ -133,8 +133,6 @@ pub struct Client {
     pub watched: Vec<WatchedKey>,
     /// Close the connection once the pending replies are written (QUIT, errors).
     pub close_after_reply: bool,
-    /// The command being executed, for CLIENT LIST's `cmd=`.
-    pub current_command: CommandId,
 }
 
 impl Client {
@@ -149,7 +147,6 @@ impl Client {
             watch_flag: Arc::new(WatchFlag::default()),
             watched: Vec::new(),
             close_after_reply: false,
-            current_command: 0,
         }
     }
 
