@@ -86,12 +86,6 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
                         .stats
                         .total_commands_processed
                         .fetch_add(1, Ordering::Relaxed);
-                    if reply.is_error() {
-                        shared
-                            .stats
-                            .total_error_replies
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
                     reply.encode(client.proto, &mut output);
                     if client.close_after_reply {
                         break;

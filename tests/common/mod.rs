@@ -26,6 +26,7 @@ impl TestServer {
             ..Config::default()
         };
         adjust(&mut config);
+        roost::log::set_level(roost::log::Level::Warning);
         TestServer {
             server: Background::start(config).expect("start roost"),
         }
