@@ -198,7 +198,11 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         .info
         .last_command
         .store(id as u32 + 1, Ordering::Relaxed);
-    let reply = (spec.handler)(ctx, args);
+    let reply = if ctx.client.info.no_touch.load(Ordering::Relaxed) {
+        crate::store::with_touch(false, || (spec.handler)(ctx, args))
+    } else {
+        (spec.handler)(ctx, args)
+    };
     let stats = ctx.shared.table.stats(id);
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats

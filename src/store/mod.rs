@@ -65,8 +65,29 @@ impl Entry {
     }
 
     fn touch_access(&self) {
-        self.access.store(lru_clock(), Ordering::Relaxed);
+        if !NO_TOUCH.with(|n| n.get()) {
+            self.access.store(lru_clock(), Ordering::Relaxed);
+        }
     }
+}
+
+thread_local! {
+    /// Set while a CLIENT NO-TOUCH client's command runs: its reads leave access times
+    /// alone. Handlers are synchronous, so the command runs wholly on this thread.
+    static NO_TOUCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with access-time updates on or off (CLIENT NO-TOUCH).
+pub fn with_touch<R>(touch: bool, f: impl FnOnce() -> R) -> R {
+    let previous = NO_TOUCH.with(|n| n.replace(!touch));
+    let result = f();
+    NO_TOUCH.with(|n| n.set(previous));
+    result
+}
+
+/// Marks an entry as accessed even for a NO-TOUCH client (the TOUCH command).
+pub fn force_touch(entry: &Entry) {
+    entry.access.store(lru_clock(), Ordering::Relaxed);
 }
 
 fn lru_clock() -> u32 {
