@@ -1,15 +1,43 @@
-//! The `roost` binary: flags -> Config -> server.
+//! The `roost` binary: flags (and an optional redis.conf) -> Config -> server.
 
 use std::process::ExitCode;
 
 use roost::config::Config;
+use roost::log;
 use roost::server::Server;
 
 #[global_allocator]
 static ALLOCATOR: roost::alloc::CountingAllocator = roost::alloc::CountingAllocator;
 
 fn main() -> ExitCode {
-    let config = Config::default();
+    let (config, ignored) = match Config::from_args(std::env::args_os()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            // clap formats help and version requests itself, with exit code 0.
+            if let Some(clap_error) = e.downcast_ref::<clap::Error>() {
+                let _ = clap_error.print();
+                return if clap_error.use_stderr() {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            eprintln!("roost: configuration error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(level) = log::Level::parse(&config.loglevel) {
+        log::set_level(level);
+    }
+    for directive in ignored {
+        log::warning(&format!(
+            "Config directive '{directive}' is a Redis setting Roost does not implement; ignored"
+        ));
+    }
+    if let Err(e) = std::fs::create_dir_all(&config.dir) {
+        eprintln!("roost: cannot create dir {}: {e}", config.dir.display());
+        return ExitCode::from(1);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,6 +56,12 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let shared = server.shared();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            log::warning("Received a shutdown signal, scheduling shutdown...");
+            shared.request_shutdown();
+        });
         match server.run().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -36,4 +70,20 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
 }

@@ -1,5 +1,176 @@
-//! CONFIG GET / SET / RESETSTAT / REWRITE.
+//! CONFIG GET / SET / RESETSTAT / REWRITE / HELP.
+//!
+//! Values go through `Config::apply`, the same validation the config file and flags
+//! use; CONFIG SET of several parameters is all-or-nothing, as in Redis 7.
 
-use super::Spec;
+use std::sync::atomic::Ordering;
 
-pub const COMMANDS: &[Spec] = &[];
+use bytes::Bytes;
+
+use super::{conn, flags::*, Ctx, Spec, NO_KEYS};
+use crate::config::{ApplyError, Config};
+use crate::protocol::Reply;
+
+pub const COMMANDS: &[Spec] = &[Spec {
+    name: "config",
+    arity: -2,
+    flags: 0,
+    keys: NO_KEYS,
+    handler: conn::container,
+    group: "server",
+    summary: "A container for server configuration commands.",
+    since: "2.0.0",
+    subcommands: SUBCOMMANDS,
+}];
+
+const SUBCOMMANDS: &[Spec] = &[
+    Spec {
+        name: "get",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        keys: NO_KEYS,
+        handler: config_get,
+        group: "server",
+        summary: "Returns the effective values of configuration parameters.",
+        since: "2.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "set",
+        arity: -4,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        keys: NO_KEYS,
+        handler: config_set,
+        group: "server",
+        summary: "Sets configuration parameters in-flight.",
+        since: "2.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "resetstat",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        keys: NO_KEYS,
+        handler: config_resetstat,
+        group: "server",
+        summary: "Resets the server's statistics.",
+        since: "2.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "rewrite",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        keys: NO_KEYS,
+        handler: config_rewrite,
+        group: "server",
+        summary: "Persists the effective configuration to file.",
+        since: "2.8.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: config_help,
+        group: "server",
+        summary: "Returns helpful text about the different subcommands.",
+        since: "5.0.0",
+        subcommands: &[],
+    },
+];
+
+fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let config = ctx.shared.config();
+    let mut pairs = Vec::new();
+    let mut seen = Vec::new();
+    for pattern in &args[2..] {
+        for name in config.names() {
+            if !seen.contains(&name) && crate::glob::matches(pattern, name.as_bytes(), true) {
+                let value = config.get(&name).unwrap_or_default();
+                pairs.push((Reply::bulk_str(&name), Reply::bulk_str(&value)));
+                seen.push(name);
+            }
+        }
+    }
+    Reply::Map(pairs)
+}
+
+fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 != 0 {
+        return super::error::wrong_arity("config|set");
+    }
+    let mut updated: Config = ctx.shared.config().clone();
+    let mut names: Vec<String> = Vec::new();
+    for pair in args[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(&pair[1]).into_owned();
+        let failed = |why: &str| {
+            Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        if names.contains(&name) {
+            return failed("duplicate parameter");
+        }
+        let result = if Config::is_mutable(&name) {
+            let values = if name == "bind" || name == "replicaof" || name == "save" {
+                value.split_whitespace().map(str::to_string).collect()
+            } else {
+                vec![value]
+            };
+            updated.apply(&name, &values).map(|_| ())
+        } else {
+            Err(ApplyError::Immutable)
+        };
+        match result {
+            Ok(()) => names.push(name),
+            Err(ApplyError::Unknown) => {
+                return Reply::error(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ))
+            }
+            Err(ApplyError::Immutable) => return failed("can't set immutable config"),
+            Err(ApplyError::Invalid(why)) => return failed(&why),
+        }
+    }
+    if let Some(level) = crate::log::Level::parse(&updated.loglevel) {
+        crate::log::set_level(level);
+    }
+    ctx.shared.hz.store(updated.hz, Ordering::Relaxed);
+    *ctx.shared.config_mut() = updated;
+    Reply::OK
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let shared = ctx.shared;
+    for id in shared.table.all() {
+        shared.table.stats(id).reset();
+    }
+    shared.stats.reset();
+    shared.keyspace.stats.reset();
+    Reply::OK
+}
+
+fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let config = ctx.shared.config();
+    let Some(path) = config.config_file.clone() else {
+        return Reply::error("ERR The server is running without a config file");
+    };
+    let text = config.to_file_text();
+    drop(config);
+    let temp = path.with_extension("rewrite.tmp");
+    let written = std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, &path));
+    match written {
+        Ok(()) => {
+            crate::log::notice("CONFIG REWRITE executed with success.");
+            Reply::OK
+        }
+        Err(e) => Reply::error(format!("ERR Rewriting config file: {e}")),
+    }
+}
+
+fn config_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    conn::help_reply(ctx, "CONFIG")
+}

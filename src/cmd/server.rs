@@ -364,7 +364,14 @@ fn server_section(shared: &Shared, field: &mut Field<'_>) {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
     );
-    field("config_file", &"");
+    field(
+        "config_file",
+        &config
+            .config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
     field("io_threads_active", &0);
 }
 

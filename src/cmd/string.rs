@@ -1,58 +1,571 @@
-//! String commands.
+//! String commands: the heart of session storage (`SET k v EX ttl`, `GET k`, `SETEX`).
+//!
+//! Option parsing follows Redis's `parseExtendedStringArgumentsOrReply`: every option
+//! word is validated first (syntax errors win), then the expiry value is parsed.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
-use super::{error, flags::*, Ctx, KeySpec, Spec};
+use super::{args, error, flags::*, Ctx, KeySpec, Spec};
 use crate::clock;
+use crate::longdouble::{self, FloatAddError};
+use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
-use crate::store::Value;
+use crate::store::{own, Db, Value};
 
 const ONE_KEY: KeySpec = KeySpec {
     first: 1,
     last: 1,
     step: 1,
 };
+const ALL_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+const KEY_VALUE_PAIRS: KeySpec = KeySpec {
+    first: 1,
+    last: -1,
+    step: 2,
+};
+
+macro_rules! string_command {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr, $since:literal, $summary:literal) => {
+        Spec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            handler: $handler,
+            group: "string",
+            summary: $summary,
+            since: $since,
+            subcommands: &[],
+        }
+    };
+}
 
 pub const COMMANDS: &[Spec] = &[
-    Spec {
-        name: "get",
-        arity: 2,
-        flags: READONLY | FAST,
-        keys: ONE_KEY,
-        handler: get,
-        group: "string",
-        summary: "Returns the string value of a key.",
-        since: "1.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "set",
-        arity: -3,
-        flags: WRITE | DENYOOM,
-        keys: ONE_KEY,
-        handler: set,
-        group: "string",
-        summary: "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-        since: "1.0.0",
-        subcommands: &[],
-    },
+    string_command!("get", 2, READONLY | FAST, ONE_KEY, get, "1.0.0", "Returns the string value of a key."),
+    string_command!("set", -3, WRITE | DENYOOM, ONE_KEY, set, "1.0.0",
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+    string_command!("setex", 4, WRITE | DENYOOM, ONE_KEY, setex, "2.0.0",
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
+    string_command!("psetex", 4, WRITE | DENYOOM, ONE_KEY, psetex, "2.6.0",
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
+    string_command!("setnx", 3, WRITE | DENYOOM | FAST, ONE_KEY, setnx, "1.0.0",
+        "Set the string value of a key only when the key doesn't exist."),
+    string_command!("getset", 3, WRITE | DENYOOM | FAST, ONE_KEY, getset, "1.0.0",
+        "Returns the previous string value of a key after setting it to a new value."),
+    string_command!("getdel", 2, WRITE | FAST, ONE_KEY, getdel, "6.2.0",
+        "Returns the string value of a key after deleting the key."),
+    string_command!("getex", -2, WRITE | FAST, ONE_KEY, getex, "6.2.0",
+        "Returns the string value of a key after setting its expiration time."),
+    string_command!("mget", -2, READONLY | FAST, ALL_KEYS, mget, "1.0.0",
+        "Atomically returns the string values of one or more keys."),
+    string_command!("mset", -3, WRITE | DENYOOM, KEY_VALUE_PAIRS, mset, "1.0.1",
+        "Atomically creates or modifies the string values of one or more keys."),
+    string_command!("msetnx", -3, WRITE | DENYOOM, KEY_VALUE_PAIRS, msetnx, "1.0.1",
+        "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    string_command!("append", 3, WRITE | DENYOOM | FAST, ONE_KEY, append, "2.0.0",
+        "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    string_command!("strlen", 2, READONLY | FAST, ONE_KEY, strlen, "2.2.0",
+        "Returns the length of a string value."),
+    string_command!("incr", 2, WRITE | DENYOOM | FAST, ONE_KEY, incr, "1.0.0",
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    string_command!("decr", 2, WRITE | DENYOOM | FAST, ONE_KEY, decr, "1.0.0",
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    string_command!("incrby", 3, WRITE | DENYOOM | FAST, ONE_KEY, incrby, "1.0.0",
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    string_command!("decrby", 3, WRITE | DENYOOM | FAST, ONE_KEY, decrby, "1.0.0",
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+    string_command!("incrbyfloat", 3, WRITE | DENYOOM | FAST, ONE_KEY, incrbyfloat, "2.6.0",
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    string_command!("getrange", 4, READONLY, ONE_KEY, getrange, "2.4.0",
+        "Returns a substring of the string stored at a key."),
+    string_command!("setrange", 4, WRITE | DENYOOM, ONE_KEY, setrange, "2.2.0",
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
 ];
 
-fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match ctx.db().lookup_read(&args[1], clock::now_ms()) {
-        None => Reply::Null,
+/// The string stored at `key`: `Ok(None)` if absent, WRONGTYPE if not a string.
+fn read_string(db: &Db, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+    match db.lookup_read(key, clock::now_ms()) {
+        None => Ok(None),
         Some(entry) => match &entry.value {
-            Value::Str(s) => Reply::Bulk(s.clone()),
-            _ => error::wrongtype(),
+            Value::Str(s) => Ok(Some(s.clone())),
+            _ => Err(error::wrongtype()),
         },
     }
 }
 
-fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    if args.len() != 3 {
-        return error::syntax();
+fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read_string(ctx.db(), &args[1]) {
+        Ok(value) => Reply::opt_bulk(value),
+        Err(reply) => reply,
     }
-    ctx.db()
-        .insert(&args[1], Value::Str(crate::store::own(&args[2])), None);
+}
+
+/// What SET, GETEX and friends were asked to do with the TTL.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ttl {
+    /// Clear it (SET without options).
+    Clear,
+    /// Leave it as is (KEEPTTL, GETEX without options).
+    Keep,
+    /// Remove it (GETEX PERSIST).
+    Persist,
+    /// Absolute unix ms.
+    At(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Unit {
+    Seconds,
+    Milliseconds,
+}
+
+/// The expiry options of SET / GETEX, validated as Redis validates them.
+#[derive(Default)]
+struct Options {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    /// (value argument, unit, relative?)
+    expire: Option<(Bytes, Unit, bool)>,
+}
+
+#[derive(PartialEq)]
+enum Caller {
+    Set,
+    GetEx,
+}
+
+fn parse_options(args: &[Bytes], caller: Caller) -> Result<Options, Reply> {
+    let mut o = Options::default();
+    let mut j = 0;
+    while j < args.len() {
+        let opt = args[j].to_ascii_uppercase();
+        let next = args.get(j + 1);
+        let has_expire = o.expire.is_some();
+        let expire_word = match opt.as_slice() {
+            b"EX" => Some((Unit::Seconds, true)),
+            b"PX" => Some((Unit::Milliseconds, true)),
+            b"EXAT" => Some((Unit::Seconds, false)),
+            b"PXAT" => Some((Unit::Milliseconds, false)),
+            _ => None,
+        };
+        match opt.as_slice() {
+            b"NX" if caller == Caller::Set && !o.xx => o.nx = true,
+            b"XX" if caller == Caller::Set && !o.nx => o.xx = true,
+            b"GET" if caller == Caller::Set => o.get = true,
+            b"KEEPTTL" if caller == Caller::Set && !o.persist && !has_expire => o.keepttl = true,
+            b"PERSIST" if caller == Caller::GetEx && !has_expire && !o.keepttl => o.persist = true,
+            _ => match (expire_word, next) {
+                (Some((unit, relative)), Some(value))
+                    if !o.keepttl
+                        && !o.persist
+                        && o.expire
+                            .as_ref()
+                            .is_none_or(|(_, u, r)| (*u, *r) == (unit, relative)) =>
+                {
+                    o.expire = Some((value.clone(), unit, relative));
+                    j += 1;
+                }
+                _ => return Err(error::syntax()),
+            },
+        }
+        j += 1;
+    }
+    Ok(o)
+}
+
+/// Turns an EX/PX/EXAT/PXAT value into absolute unix ms, with Redis's checks.
+fn expire_at(
+    value: &[u8],
+    unit: Unit,
+    relative: bool,
+    command: &str,
+    now: u64,
+) -> Result<u64, Reply> {
+    let n = args::int(value)?;
+    let invalid = || error::invalid_expire(command);
+    if n <= 0 || (unit == Unit::Seconds && n > i64::MAX / 1000) {
+        return Err(invalid());
+    }
+    let ms = if unit == Unit::Seconds { n * 1000 } else { n };
+    let at = if relative {
+        ms.checked_add(now as i64).ok_or_else(invalid)?
+    } else {
+        ms
+    };
+    if at <= 0 {
+        return Err(invalid());
+    }
+    Ok(at as u64)
+}
+
+/// Stores a string, keeping or replacing the TTL as `ttl` says.
+fn store_string(db: &Db, key: &Bytes, value: Bytes, ttl: Ttl, now: u64) {
+    let expire = match ttl {
+        Ttl::At(at) => Some(at),
+        Ttl::Keep => db.peek(key, now).and_then(|e| e.expire_at()),
+        Ttl::Clear | Ttl::Persist => None,
+    };
+    db.insert(key, Value::Str(value), expire);
+}
+
+fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let options = match parse_options(&args[3..], Caller::Set) {
+        Ok(o) => o,
+        Err(reply) => return reply,
+    };
+    let now = clock::now_ms();
+    let ttl = match &options.expire {
+        Some((value, unit, relative)) => match expire_at(value, *unit, *relative, "set", now) {
+            Ok(at) => Ttl::At(at),
+            Err(reply) => return reply,
+        },
+        None if options.keepttl => Ttl::Keep,
+        None => Ttl::Clear,
+    };
+    let db = ctx.db();
+    let old = if options.get {
+        match read_string(db, &args[1]) {
+            Ok(old) => Some(old),
+            Err(reply) => return reply,
+        }
+    } else {
+        None
+    };
+    let found = db.exists(&args[1], now);
+    if (options.nx && found) || (options.xx && !found) {
+        return match old {
+            Some(old) => Reply::opt_bulk(old),
+            None => Reply::Null,
+        };
+    }
+    store_string(db, &args[1], own(&args[2]), ttl, now);
+    match old {
+        Some(old) => Reply::opt_bulk(old),
+        None => Reply::OK,
+    }
+}
+
+fn setex_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit: Unit, command: &str) -> Reply {
+    let now = clock::now_ms();
+    match expire_at(&args[2], unit, true, command, now) {
+        Ok(at) => {
+            ctx.db()
+                .insert(&args[1], Value::Str(own(&args[3])), Some(at));
+            Reply::OK
+        }
+        Err(reply) => reply,
+    }
+}
+
+fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    setex_generic(ctx, args, Unit::Seconds, "setex")
+}
+
+fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    setex_generic(ctx, args, Unit::Milliseconds, "psetex")
+}
+
+fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    if db.exists(&args[1], clock::now_ms()) {
+        return Reply::Integer(0);
+    }
+    db.insert(&args[1], Value::Str(own(&args[2])), None);
+    Reply::Integer(1)
+}
+
+fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    match read_string(db, &args[1]) {
+        Ok(old) => {
+            db.insert(&args[1], Value::Str(own(&args[2])), None);
+            Reply::opt_bulk(old)
+        }
+        Err(reply) => reply,
+    }
+}
+
+fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    match read_string(db, &args[1]) {
+        Ok(Some(value)) => {
+            db.remove(&args[1], clock::now_ms());
+            Reply::Bulk(value)
+        }
+        Ok(None) => Reply::Null,
+        Err(reply) => reply,
+    }
+}
+
+fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let options = match parse_options(&args[2..], Caller::GetEx) {
+        Ok(o) => o,
+        Err(reply) => return reply,
+    };
+    let now = clock::now_ms();
+    let ttl = match &options.expire {
+        Some((value, unit, relative)) => match expire_at(value, *unit, *relative, "getex", now) {
+            Ok(at) => Ttl::At(at),
+            Err(reply) => return reply,
+        },
+        None if options.persist => Ttl::Persist,
+        None => Ttl::Keep,
+    };
+    let db = ctx.db();
+    let value = match read_string(db, &args[1]) {
+        Ok(Some(value)) => value,
+        Ok(None) => return Reply::Null,
+        Err(reply) => return reply,
+    };
+    match ttl {
+        // An absolute time already past deletes the key, as Redis does.
+        Ttl::At(at) if at <= now => {
+            db.remove(&args[1], now);
+        }
+        Ttl::At(at) => {
+            db.set_expire(&args[1], Some(at), now);
+        }
+        Ttl::Persist => {
+            if db
+                .peek(&args[1], now)
+                .is_some_and(|e| e.expire_at().is_some())
+            {
+                db.set_expire(&args[1], None, now);
+            }
+        }
+        Ttl::Keep | Ttl::Clear => {}
+    }
+    Reply::Bulk(value)
+}
+
+fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    Reply::Array(
+        args[1..]
+            .iter()
+            .map(|key| match read_string(db, key) {
+                Ok(Some(value)) => Reply::Bulk(value),
+                _ => Reply::Null,
+            })
+            .collect(),
+    )
+}
+
+fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 0 {
+        return error::wrong_arity("mset");
+    }
+    let db = ctx.db();
+    for pair in args[1..].chunks(2) {
+        db.insert(&pair[0], Value::Str(own(&pair[1])), None);
+    }
     Reply::OK
+}
+
+fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 0 {
+        return error::wrong_arity("msetnx");
+    }
+    let db = ctx.db();
+    let now = clock::now_ms();
+    if args[1..].chunks(2).any(|pair| db.exists(&pair[0], now)) {
+        return Reply::Integer(0);
+    }
+    for pair in args[1..].chunks(2) {
+        db.insert(&pair[0], Value::Str(own(&pair[1])), None);
+    }
+    Reply::Integer(1)
+}
+
+/// `ERR string exceeds maximum allowed size (proto-max-bulk-len)` if a string would
+/// grow past the configured limit.
+fn check_length(ctx: &Ctx<'_>, total: u64) -> Result<(), Reply> {
+    if total > ctx.shared.config().proto_max_bulk_len {
+        return Err(Reply::error(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces the value of an existing string key in place, keeping its TTL.
+fn replace_in_place(db: &Db, key: &[u8], value: Bytes, now: u64) {
+    if let Some(mut entry) = db.get_mut(key, now) {
+        entry.value = Value::Str(value);
+    }
+    db.signal_modified(key);
+}
+
+fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let now = clock::now_ms();
+    let current = match read_string(ctx.db(), &args[1]) {
+        Ok(current) => current,
+        Err(reply) => return reply,
+    };
+    let db = ctx.db();
+    match current {
+        None => {
+            db.insert(&args[1], Value::Str(own(&args[2])), None);
+            Reply::Integer(args[2].len() as i64)
+        }
+        Some(current) => {
+            if let Err(reply) = check_length(ctx, (current.len() + args[2].len()) as u64) {
+                return reply;
+            }
+            let mut joined = BytesMut::with_capacity(current.len() + args[2].len());
+            joined.extend_from_slice(&current);
+            joined.extend_from_slice(&args[2]);
+            let len = joined.len();
+            replace_in_place(db, &args[1], joined.freeze(), now);
+            Reply::Integer(len as i64)
+        }
+    }
+}
+
+fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read_string(ctx.db(), &args[1]) {
+        Ok(value) => Reply::Integer(value.map_or(0, |v| v.len()) as i64),
+        Err(reply) => reply,
+    }
+}
+
+/// Adds `delta` to the integer at `key`, keeping its TTL.
+fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> Reply {
+    let db = ctx.db();
+    let now = clock::now_ms();
+    let current = match read_string(db, key) {
+        Ok(Some(value)) => match parse_i64(&value) {
+            Some(n) => Some(n),
+            None => return error::not_integer(),
+        },
+        Ok(None) => None,
+        Err(reply) => return reply,
+    };
+    let Some(result) = current.unwrap_or(0).checked_add(delta) else {
+        return Reply::error(error::OVERFLOW);
+    };
+    let text = Bytes::from(result.to_string());
+    if current.is_some() {
+        replace_in_place(db, key, text, now);
+    } else {
+        db.insert(key, Value::Str(text), None);
+    }
+    Reply::Integer(result)
+}
+
+fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    incr_by(ctx, &args[1], 1)
+}
+
+fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    incr_by(ctx, &args[1], -1)
+}
+
+fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match args::int(&args[2]) {
+        Ok(delta) => incr_by(ctx, &args[1], delta),
+        Err(reply) => reply,
+    }
+}
+
+fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match args::int(&args[2]) {
+        Ok(i64::MIN) => Reply::error("ERR decrement would overflow"),
+        Ok(delta) => incr_by(ctx, &args[1], -delta),
+        Err(reply) => reply,
+    }
+}
+
+fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    let now = clock::now_ms();
+    let current = match read_string(db, &args[1]) {
+        Ok(current) => current,
+        Err(reply) => return reply,
+    };
+    let base = current.clone().unwrap_or_else(|| Bytes::from_static(b"0"));
+    let result = match longdouble::add(&base, &args[2]) {
+        Ok(result) => result,
+        Err(FloatAddError::BadValue | FloatAddError::BadIncrement) => return error::not_float(),
+        Err(FloatAddError::NanOrInfinity) => {
+            return Reply::error("ERR increment would produce NaN or Infinity")
+        }
+    };
+    if current.is_some() {
+        replace_in_place(db, &args[1], result.clone(), now);
+    } else {
+        db.insert(&args[1], Value::Str(result.clone()), None);
+    }
+    Reply::Bulk(result)
+}
+
+fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (start, end) = match (args::int(&args[2]), args::int(&args[3])) {
+        (Ok(s), Ok(e)) => (s, e),
+        _ => return error::not_integer(),
+    };
+    let value = match read_string(ctx.db(), &args[1]) {
+        Ok(Some(value)) => value,
+        Ok(None) => return Reply::Bulk(Bytes::new()),
+        Err(reply) => return reply,
+    };
+    if start < 0 && end < 0 && start > end {
+        return Reply::Bulk(Bytes::new());
+    }
+    let len = value.len() as i64;
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let mut end = if end < 0 { (len + end).max(0) } else { end };
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        return Reply::Bulk(Bytes::new());
+    }
+    Reply::Bulk(value.slice(start as usize..=end as usize))
+}
+
+fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let offset = match args::int(&args[2]) {
+        Ok(n) if n < 0 => return Reply::error("ERR offset is out of range"),
+        Ok(n) => n as u64,
+        Err(reply) => return reply,
+    };
+    let patch = &args[3];
+    let now = clock::now_ms();
+    let current = match read_string(ctx.db(), &args[1]) {
+        Ok(current) => current,
+        Err(reply) => return reply,
+    };
+    if patch.is_empty() {
+        return Reply::Integer(current.map_or(0, |c| c.len()) as i64);
+    }
+    if let Err(reply) = check_length(ctx, offset + patch.len() as u64) {
+        return reply;
+    }
+    let offset = offset as usize;
+    let old = current.clone().unwrap_or_default();
+    let mut buf = BytesMut::from(&old[..]);
+    if buf.len() < offset + patch.len() {
+        buf.resize(offset + patch.len(), 0);
+    }
+    buf[offset..offset + patch.len()].copy_from_slice(patch);
+    let len = buf.len();
+    let db = ctx.db();
+    if current.is_some() {
+        replace_in_place(db, &args[1], buf.freeze(), now);
+    } else {
+        db.insert(&args[1], Value::Str(buf.freeze()), None);
+    }
+    Reply::Integer(len as i64)
 }

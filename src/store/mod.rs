@@ -124,6 +124,19 @@ pub struct KeyspaceStats {
     pub keyspace_misses: AtomicU64,
 }
 
+impl KeyspaceStats {
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for c in [
+            &self.expired_keys,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Db {
     fn new(id: usize, watches: Arc<watch::Watches>, stats: Arc<KeyspaceStats>) -> Db {
         Db {
