@@ -1,5 +1,731 @@
-//! keys commands.
+//! Generic key commands: existence, deletion, TTLs, iteration, renaming, databases.
 
-use super::Spec;
+use bytes::Bytes;
 
-pub const COMMANDS: &[Spec] = &[];
+use super::{args, conn, error, flags::*, scan, Ctx, KeySpec, Spec, NO_KEYS};
+use crate::clock;
+use crate::protocol::decode::parse_i64;
+use crate::protocol::Reply;
+use crate::rand::Rng;
+use crate::store::{self, Db, Value};
+
+const ONE_KEY: KeySpec = KeySpec {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+const ALL_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+const TWO_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+
+macro_rules! key_command {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr, $since:literal, $summary:literal) => {
+        Spec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            handler: $handler,
+            group: "generic",
+            summary: $summary,
+            since: $since,
+            subcommands: &[],
+        }
+    };
+}
+
+pub const COMMANDS: &[Spec] = &[
+    key_command!("del", -2, WRITE, ALL_KEYS, del, "1.0.0", "Deletes one or more keys."),
+    key_command!("unlink", -2, WRITE | FAST, ALL_KEYS, del, "4.0.0",
+        "Asynchronously deletes one or more keys."),
+    key_command!("exists", -2, READONLY | FAST, ALL_KEYS, exists, "1.0.0",
+        "Determines whether one or more keys exist."),
+    key_command!("type", 2, READONLY | FAST, ONE_KEY, type_of, "1.0.0",
+        "Determines the type of value stored at a key."),
+    key_command!("expire", -3, WRITE | FAST, ONE_KEY, expire, "1.0.0",
+        "Sets the expiration time of a key in seconds."),
+    key_command!("pexpire", -3, WRITE | FAST, ONE_KEY, pexpire, "2.6.0",
+        "Sets the expiration time of a key in milliseconds."),
+    key_command!("expireat", -3, WRITE | FAST, ONE_KEY, expireat, "1.2.0",
+        "Sets the expiration time of a key to a Unix timestamp."),
+    key_command!("pexpireat", -3, WRITE | FAST, ONE_KEY, pexpireat, "2.6.0",
+        "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    key_command!("ttl", 2, READONLY | FAST, ONE_KEY, ttl, "1.0.0",
+        "Returns the expiration time in seconds of a key."),
+    key_command!("pttl", 2, READONLY | FAST, ONE_KEY, pttl, "2.6.0",
+        "Returns the expiration time in milliseconds of a key."),
+    key_command!("expiretime", 2, READONLY | FAST, ONE_KEY, expiretime, "7.0.0",
+        "Returns the expiration time of a key as a Unix timestamp."),
+    key_command!("pexpiretime", 2, READONLY | FAST, ONE_KEY, pexpiretime, "7.0.0",
+        "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    key_command!("persist", 2, WRITE | FAST, ONE_KEY, persist, "2.2.0",
+        "Removes the expiration time of a key."),
+    key_command!("touch", -2, READONLY | FAST, ALL_KEYS, touch, "3.2.1",
+        "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    key_command!("keys", 2, READONLY, NO_KEYS, keys, "1.0.0",
+        "Returns all key names that match a pattern."),
+    key_command!("scan", -2, READONLY, NO_KEYS, scan_keys, "2.8.0",
+        "Iterates over the key names in the database."),
+    key_command!("rename", 3, WRITE, TWO_KEYS, rename, "1.0.0",
+        "Renames a key and overwrites the destination."),
+    key_command!("renamenx", 3, WRITE | FAST, TWO_KEYS, renamenx, "1.0.0",
+        "Renames a key only when the target key name doesn't exist."),
+    key_command!("copy", -3, WRITE | DENYOOM, TWO_KEYS, copy, "6.2.0",
+        "Copies the value of a key to a new key."),
+    key_command!("move", 3, WRITE | FAST, ONE_KEY, move_key, "1.0.0",
+        "Moves a key to another database."),
+    key_command!("randomkey", 1, READONLY, NO_KEYS, randomkey, "1.0.0",
+        "Returns a random key name from the database."),
+    key_command!("dbsize", 1, READONLY | FAST, NO_KEYS, dbsize, "1.0.0",
+        "Returns the number of keys in the database."),
+    Spec {
+        name: "flushdb",
+        arity: -1,
+        flags: WRITE,
+        keys: NO_KEYS,
+        handler: flushdb,
+        group: "server",
+        summary: "Remove all keys from the current database.",
+        since: "1.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "flushall",
+        arity: -1,
+        flags: WRITE,
+        keys: NO_KEYS,
+        handler: flushall,
+        group: "server",
+        summary: "Removes all keys from all databases.",
+        since: "1.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "swapdb",
+        arity: 3,
+        flags: WRITE | FAST,
+        keys: NO_KEYS,
+        handler: swapdb,
+        group: "server",
+        summary: "Swaps two Redis databases.",
+        since: "4.0.0",
+        subcommands: &[],
+    },
+    Spec {
+        name: "object",
+        arity: -2,
+        flags: 0,
+        keys: NO_KEYS,
+        handler: conn::container,
+        group: "generic",
+        summary: "A container for object introspection commands.",
+        since: "2.2.3",
+        subcommands: OBJECT_SUBCOMMANDS,
+    },
+];
+
+const KEY_AT_2: KeySpec = KeySpec {
+    first: 2,
+    last: 2,
+    step: 1,
+};
+
+const OBJECT_SUBCOMMANDS: &[Spec] = &[
+    key_command!(
+        "encoding",
+        3,
+        READONLY,
+        KEY_AT_2,
+        object_encoding,
+        "2.2.3",
+        "Returns the internal encoding of a Redis object."
+    ),
+    key_command!(
+        "freq",
+        3,
+        READONLY,
+        KEY_AT_2,
+        object_freq,
+        "4.0.0",
+        "Returns the logarithmic access frequency counter of a Redis object."
+    ),
+    key_command!(
+        "idletime",
+        3,
+        READONLY,
+        KEY_AT_2,
+        object_idletime,
+        "2.2.3",
+        "Returns the time since the last access to a Redis object."
+    ),
+    key_command!(
+        "refcount",
+        3,
+        READONLY,
+        KEY_AT_2,
+        object_refcount,
+        "2.2.3",
+        "Returns the reference count of a value of a key."
+    ),
+    key_command!(
+        "help",
+        2,
+        LOADING | STALE,
+        NO_KEYS,
+        object_help,
+        "6.2.0",
+        "Returns helpful text about the different subcommands."
+    ),
+];
+
+fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    let now = clock::now_ms();
+    let removed = args[1..]
+        .iter()
+        .filter(|key| db.remove(key, now).is_some())
+        .count();
+    Reply::Integer(removed as i64)
+}
+
+fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    let now = clock::now_ms();
+    let found = args[1..]
+        .iter()
+        .filter(|key| db.get(key, now).is_some())
+        .count();
+    Reply::Integer(found as i64)
+}
+
+fn type_of(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match ctx.db().peek(&args[1], clock::now_ms()) {
+        Some(entry) => Reply::simple(entry.value.type_name()),
+        None => Reply::simple("none"),
+    }
+}
+
+/// Which of EXPIRE's NX / XX / GT / LT was given.
+#[derive(Default)]
+struct ExpireCondition {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+fn parse_expire_condition(options: &[Bytes]) -> Result<ExpireCondition, Reply> {
+    let mut c = ExpireCondition::default();
+    for opt in options {
+        match opt.to_ascii_uppercase().as_slice() {
+            b"NX" => c.nx = true,
+            b"XX" => c.xx = true,
+            b"GT" => c.gt = true,
+            b"LT" => c.lt = true,
+            _ => {
+                return Err(Reply::error(format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(opt)
+                )))
+            }
+        }
+    }
+    if c.nx && (c.xx || c.gt || c.lt) {
+        return Err(Reply::error(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if c.gt && c.lt {
+        return Err(Reply::error(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
+    }
+    Ok(c)
+}
+
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT: `seconds` says the unit, `relative` whether
+/// the time counts from now.
+fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], seconds: bool, relative: bool) -> Reply {
+    let condition = match parse_expire_condition(&args[3..]) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    let mut when = match args::int(&args[2]) {
+        Ok(n) => n,
+        Err(reply) => return reply,
+    };
+    let command = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let invalid = || error::invalid_expire(&command);
+    if seconds {
+        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+            return invalid();
+        }
+        when *= 1000;
+    }
+    let now = clock::now_ms();
+    let base = if relative { now as i64 } else { 0 };
+    if when > i64::MAX - base {
+        return invalid();
+    }
+    when += base;
+
+    let db = ctx.db();
+    let current = match db.get(&args[1], now) {
+        Some(entry) => entry.expire_at(),
+        None => return Reply::Integer(0),
+    };
+    let refused = (condition.nx && current.is_some())
+        || (condition.xx && current.is_none())
+        || (condition.gt && current.is_none_or(|c| when <= c as i64))
+        || (condition.lt && current.is_some_and(|c| when >= c as i64));
+    if refused {
+        return Reply::Integer(0);
+    }
+    if when <= now as i64 {
+        db.remove(&args[1], now);
+    } else {
+        db.set_expire(&args[1], Some(when as u64), now);
+    }
+    Reply::Integer(1)
+}
+
+fn expire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, true, true)
+}
+
+fn pexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, false, true)
+}
+
+fn expireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, true, false)
+}
+
+fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, false, false)
+}
+
+/// -2 for a missing key, -1 for no TTL, else `f(expire_at, now)`.
+fn ttl_reply(ctx: &Ctx<'_>, key: &[u8], f: impl Fn(u64, u64) -> i64) -> Reply {
+    let now = clock::now_ms();
+    match ctx.db().peek(key, now) {
+        None => Reply::Integer(-2),
+        Some(entry) => match entry.expire_at() {
+            None => Reply::Integer(-1),
+            Some(at) => Reply::Integer(f(at, now)),
+        },
+    }
+}
+
+fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    ttl_reply(ctx, &args[1], |at, now| {
+        (at.saturating_sub(now) as i64 + 500) / 1000
+    })
+}
+
+fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    ttl_reply(ctx, &args[1], |at, now| at.saturating_sub(now) as i64)
+}
+
+fn expiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    ttl_reply(ctx, &args[1], |at, _| (at as i64 + 500) / 1000)
+}
+
+fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    ttl_reply(ctx, &args[1], |at, _| at as i64)
+}
+
+fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    let now = clock::now_ms();
+    let has_ttl = db
+        .peek(&args[1], now)
+        .is_some_and(|e| e.expire_at().is_some());
+    if has_ttl {
+        db.set_expire(&args[1], None, now);
+    }
+    Reply::Integer(has_ttl as i64)
+}
+
+fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    let now = clock::now_ms();
+    let mut found = 0;
+    for key in &args[1..] {
+        if let Some(entry) = db.peek(key, now) {
+            store::force_touch(&entry);
+            found += 1;
+        }
+    }
+    Reply::Integer(found)
+}
+
+fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let now = clock::now_ms();
+    let pattern = &args[1];
+    let match_all = pattern.as_ref() == b"*";
+    let mut found = Vec::new();
+    ctx.db().for_each_key(|key, entry| {
+        if !entry.is_expired(now) && (match_all || crate::glob::matches(pattern, key, false)) {
+            found.push(Reply::Bulk(key.clone()));
+        }
+    });
+    Reply::Array(found)
+}
+
+/// Bits of a SCAN cursor that hold the position inside a shard (the rest is the shard).
+const SHARD_SHIFT: u32 = 56;
+const POSITION_MASK: u64 = (1 << SHARD_SHIFT) - 1;
+
+/// SCAN's options, shared with HSCAN and SSCAN.
+pub struct ScanOptions {
+    pub pattern: Option<Bytes>,
+    pub count: usize,
+    pub type_name: Option<String>,
+}
+
+/// Parses `[MATCH pattern] [COUNT n] [TYPE t]`; TYPE only where `allow_type`.
+pub fn parse_scan_options(options: &[Bytes], allow_type: bool) -> Result<ScanOptions, Reply> {
+    let mut parsed = ScanOptions {
+        pattern: None,
+        count: 10,
+        type_name: None,
+    };
+    let mut i = 0;
+    while i < options.len() {
+        let Some(value) = options.get(i + 1) else {
+            return Err(error::syntax());
+        };
+        if args::is(&options[i], "match") {
+            parsed.pattern = (value.as_ref() != b"*").then(|| value.clone());
+        } else if args::is(&options[i], "count") {
+            match args::int(value)? {
+                n if n < 1 => return Err(error::syntax()),
+                n => parsed.count = n as usize,
+            }
+        } else if allow_type && args::is(&options[i], "type") {
+            parsed.type_name = Some(String::from_utf8_lossy(value).to_ascii_lowercase());
+        } else {
+            return Err(error::syntax());
+        }
+        i += 2;
+    }
+    Ok(parsed)
+}
+
+/// A SCAN cursor argument: an unsigned decimal number.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
+    std::str::from_utf8(arg)
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| Reply::error("ERR invalid cursor"))
+}
+
+fn scan_keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let cursor = match parse_cursor(&args[1]) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    let options = match parse_scan_options(&args[2..], true) {
+        Ok(o) => o,
+        Err(reply) => return reply,
+    };
+    let db = ctx.db();
+    let now = clock::now_ms();
+    let mut shard = (cursor >> SHARD_SHIFT) as usize;
+    let mut from = cursor & POSITION_MASK;
+    let mut keys: Vec<Bytes> = Vec::new();
+    let mut next_cursor = 0;
+    while shard < db.shard_count() {
+        let mut candidates = Vec::new();
+        db.visit_shard(shard, |key, entry| {
+            if !entry.is_expired(now) {
+                candidates.push((
+                    db.key_hash(key) >> (64 - SHARD_SHIFT),
+                    (key.clone(), entry.value.type_name()),
+                ));
+            }
+        });
+        // A page never costs more than a sixteenth of a shard's walk per key returned,
+        // so a full iteration stays linear however small COUNT is.
+        let want = (options.count.saturating_sub(keys.len()))
+            .max(candidates.len() / 16)
+            .max(1);
+        let (page, resume) = scan::page(candidates.into_iter(), from, want);
+        keys.extend(
+            page.into_iter()
+                .filter(|(_, t)| options.type_name.as_deref().is_none_or(|want| want == *t))
+                .map(|(k, _)| k),
+        );
+        match resume {
+            Some(position) => {
+                next_cursor = (shard as u64) << SHARD_SHIFT | position;
+                break;
+            }
+            None => {
+                shard += 1;
+                from = 0;
+                if keys.len() >= options.count {
+                    if shard < db.shard_count() {
+                        next_cursor = (shard as u64) << SHARD_SHIFT;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(pattern) = &options.pattern {
+        keys.retain(|k| crate::glob::matches(pattern, k, false));
+    }
+    Reply::Array(vec![
+        Reply::bulk_str(&next_cursor.to_string()),
+        Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
+    ])
+}
+
+fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
+    let db = ctx.db();
+    let now = clock::now_ms();
+    if !db.exists(&args[1], now) {
+        return Reply::error(error::NO_SUCH_KEY);
+    }
+    if args[1] == args[2] {
+        return if nx { Reply::Integer(0) } else { Reply::OK };
+    }
+    if nx && db.exists(&args[2], now) {
+        return Reply::Integer(0);
+    }
+    if let Some(entry) = db.remove(&args[1], now) {
+        db.insert_entry(&args[2], entry);
+    }
+    if nx {
+        Reply::Integer(1)
+    } else {
+        Reply::OK
+    }
+}
+
+fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rename_generic(ctx, args, false)
+}
+
+fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rename_generic(ctx, args, true)
+}
+
+/// A database number argument: not an integer, or out of range, with Redis's errors.
+fn parse_db_index(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize, Reply> {
+    let n = args::int(arg)?;
+    if n < 0 || n as usize >= ctx.shared.keyspace.databases() || n > i32::MAX as i64 {
+        return Err(Reply::error(error::DB_INDEX));
+    }
+    Ok(n as usize)
+}
+
+fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut target_db = ctx.client.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if args::is(&args[i], "replace") {
+            replace = true;
+            i += 1;
+        } else if args::is(&args[i], "db") && i + 1 < args.len() {
+            match parse_db_index(ctx, &args[i + 1]) {
+                Ok(n) => target_db = n,
+                Err(reply) => return reply,
+            }
+            i += 2;
+        } else {
+            return error::syntax();
+        }
+    }
+    if target_db == ctx.client.db && args[1] == args[2] {
+        return Reply::error("ERR source and destination objects are the same");
+    }
+    let now = clock::now_ms();
+    let (value, expire_at) = match ctx.db().peek(&args[1], now) {
+        Some(entry) => (entry.value.clone(), entry.expire_at()),
+        None => return Reply::Integer(0),
+    };
+    let target = ctx.shared.keyspace.db(target_db);
+    if target.exists(&args[2], now) {
+        if !replace {
+            return Reply::Integer(0);
+        }
+        target.remove(&args[2], now);
+    }
+    target.insert(&args[2], value, expire_at);
+    Reply::Integer(1)
+}
+
+fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let target_db = match parse_db_index(ctx, &args[2]) {
+        Ok(n) => n,
+        Err(reply) => return reply,
+    };
+    if target_db == ctx.client.db {
+        return Reply::error("ERR source and destination objects are the same");
+    }
+    let now = clock::now_ms();
+    let source = ctx.db();
+    let target = ctx.shared.keyspace.db(target_db);
+    if !source.exists(&args[1], now) || target.exists(&args[1], now) {
+        return Reply::Integer(0);
+    }
+    if let Some(entry) = source.remove(&args[1], now) {
+        target.insert_entry(&args[1], entry);
+    }
+    Reply::Integer(1)
+}
+
+/// A random live key, removing expired keys it meets; `None` for an empty database.
+fn random_key(db: &Db, now: u64) -> Option<Bytes> {
+    let mut rng = Rng::from_entropy();
+    for _ in 0..100 {
+        if db.is_empty() {
+            return None;
+        }
+        let start = rng.below(db.shard_count());
+        let mut picked = None;
+        for offset in 0..db.shard_count() {
+            let shard = (start + offset) % db.shard_count();
+            let mut entries = Vec::new();
+            db.visit_shard(shard, |key, entry| {
+                entries.push((key.clone(), entry.is_expired(now)))
+            });
+            if !entries.is_empty() {
+                picked = Some(entries.swap_remove(rng.below(entries.len())));
+                break;
+            }
+        }
+        match picked {
+            None => return None,
+            Some((key, false)) => return Some(key),
+            Some((key, true)) => {
+                db.purge_expired(std::slice::from_ref(&key), now);
+            }
+        }
+    }
+    None
+}
+
+fn randomkey(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::opt_bulk(random_key(ctx.db(), clock::now_ms()))
+}
+
+fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::Integer(ctx.db().len() as i64)
+}
+
+/// FLUSHDB / FLUSHALL accept ASYNC or SYNC; both free memory before replying here.
+fn flush_mode_ok(args: &[Bytes]) -> bool {
+    match args.len() {
+        1 => true,
+        2 => args::is(&args[1], "async") || args::is(&args[1], "sync"),
+        _ => false,
+    }
+}
+
+fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if !flush_mode_ok(args) {
+        return error::syntax();
+    }
+    ctx.db().clear();
+    Reply::OK
+}
+
+fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if !flush_mode_ok(args) {
+        return error::syntax();
+    }
+    for n in 0..ctx.shared.keyspace.databases() {
+        ctx.shared.keyspace.db(n).clear();
+    }
+    Reply::OK
+}
+
+fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(a) = parse_i64(&args[1]).filter(|n| (0..=i32::MAX as i64).contains(n) || *n < 0)
+    else {
+        return Reply::error("ERR invalid first DB index");
+    };
+    let Some(b) = parse_i64(&args[2]).filter(|n| (0..=i32::MAX as i64).contains(n) || *n < 0)
+    else {
+        return Reply::error("ERR invalid second DB index");
+    };
+    let databases = ctx.shared.keyspace.databases() as i64;
+    if !(0..databases).contains(&a) || !(0..databases).contains(&b) {
+        return Reply::error(error::DB_INDEX);
+    }
+    if a != b {
+        ctx.shared.keyspace.swap(a as usize, b as usize);
+    }
+    Reply::OK
+}
+
+fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match ctx.db().peek(&args[2], clock::now_ms()) {
+        Some(entry) => Reply::bulk_str(entry.value.encoding()),
+        None => Reply::Null,
+    }
+}
+
+fn is_lfu(ctx: &Ctx<'_>) -> bool {
+    ctx.shared.config().maxmemory_policy.contains("lfu")
+}
+
+fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(entry) = ctx.db().peek(&args[2], clock::now_ms()) else {
+        return Reply::Null;
+    };
+    if !is_lfu(ctx) {
+        return Reply::error(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+             Please note that when switching between policies at runtime LRU and LFU data \
+             will take some time to adjust.",
+        );
+    }
+    drop(entry);
+    // Roost tracks access times but not LFU counters yet.
+    Reply::error("ERR Roost does not track LFU access frequency yet")
+}
+
+fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(entry) = ctx.db().peek(&args[2], clock::now_ms()) else {
+        return Reply::Null;
+    };
+    if is_lfu(ctx) {
+        return Reply::error(
+            "ERR An LRU maxmemory policy is not selected, access time not tracked. \
+             Please note that when switching between policies at runtime LRU and LFU data \
+             will take some time to adjust.",
+        );
+    }
+    Reply::Integer(entry.idle_seconds() as i64)
+}
+
+fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match ctx.db().peek(&args[2], clock::now_ms()) {
+        None => Reply::Null,
+        // Redis shares the objects of small integers and reports them as immortal.
+        Some(entry) => match &entry.value {
+            Value::Str(s) if parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) => {
+                Reply::Integer(i32::MAX as i64)
+            }
+            _ => Reply::Integer(1),
+        },
+    }
+}
+
+fn object_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    conn::help_reply(ctx, "OBJECT")
+}

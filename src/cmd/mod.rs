@@ -178,13 +178,13 @@ fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, reply: Reply) -> Reply {
 pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     let spec = ctx.shared.table.spec(id);
     let keyspace = &ctx.shared.keyspace;
+    // Readers hold the gate shared so that a key they expire lazily is not recreated by
+    // a writer in between (the log must see the deletion before the new value).
     if spec.has(flags::WRITE) || spec.has(flags::EXCLUSIVE) {
         let _gate = keyspace.write_gate();
         call(ctx, id, args)
-    } else if spec.keys.first > 0 {
-        let _gate = keyspace.read_gate();
-        call(ctx, id, args)
     } else {
+        let _gate = keyspace.read_gate();
         call(ctx, id, args)
     }
 }
