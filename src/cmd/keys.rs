@@ -264,7 +264,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], seconds: bool, relative: bo
     let command = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let invalid = || error::invalid_expire(&command);
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return invalid();
         }
         when *= 1000;
