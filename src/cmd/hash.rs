@@ -1,5 +1,417 @@
-//! hash commands.
+//! Hash commands (Spring Session keeps a session as a hash of attributes).
 
-use super::Spec;
+use bytes::Bytes;
 
-pub const COMMANDS: &[Spec] = &[];
+use super::keys::{parse_cursor, parse_scan_options};
+use super::{args, error, flags::*, Ctx, KeySpec, Spec};
+use crate::clock;
+use crate::longdouble::{self, FloatAddError};
+use crate::protocol::decode::parse_i64;
+use crate::protocol::Reply;
+use crate::rand::Rng;
+use crate::store::{own, Db, HashObj, Value};
+
+const ONE_KEY: KeySpec = KeySpec {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+
+macro_rules! hash_command {
+    ($name:literal, $arity:expr, $flags:expr, $handler:expr, $since:literal, $summary:literal) => {
+        Spec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: ONE_KEY,
+            handler: $handler,
+            group: "hash",
+            summary: $summary,
+            since: $since,
+            subcommands: &[],
+        }
+    };
+}
+
+pub const COMMANDS: &[Spec] = &[
+    hash_command!("hset", -4, WRITE | DENYOOM | FAST, hset, "2.0.0",
+        "Creates or modifies the value of a field in a hash."),
+    hash_command!("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx, "2.0.0",
+        "Sets the value of a field in a hash only when the field doesn't exist."),
+    hash_command!("hmset", -4, WRITE | DENYOOM | FAST, hmset, "2.0.0",
+        "Sets the values of multiple fields."),
+    hash_command!("hget", 3, READONLY | FAST, hget, "2.0.0", "Returns the value of a field in a hash."),
+    hash_command!("hmget", -3, READONLY | FAST, hmget, "2.0.0",
+        "Returns the values of all fields in a hash."),
+    hash_command!("hgetall", 2, READONLY, hgetall, "2.0.0",
+        "Returns all fields and values in a hash."),
+    hash_command!("hdel", -3, WRITE | FAST, hdel, "2.0.0",
+        "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
+    hash_command!("hexists", 3, READONLY | FAST, hexists, "2.0.0",
+        "Determines whether a field exists in a hash."),
+    hash_command!("hlen", 2, READONLY | FAST, hlen, "2.0.0", "Returns the number of fields in a hash."),
+    hash_command!("hkeys", 2, READONLY, hkeys, "2.0.0", "Returns all fields in a hash."),
+    hash_command!("hvals", 2, READONLY, hvals, "2.0.0", "Returns all values in a hash."),
+    hash_command!("hstrlen", 3, READONLY | FAST, hstrlen, "3.2.0",
+        "Returns the length of the value of a field."),
+    hash_command!("hincrby", 4, WRITE | DENYOOM | FAST, hincrby, "2.0.0",
+        "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+    hash_command!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat, "2.6.0",
+        "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+    hash_command!("hscan", -3, READONLY, hscan, "2.8.0",
+        "Iterates over fields and values of a hash."),
+    hash_command!("hrandfield", -2, READONLY, hrandfield, "6.2.0",
+        "Returns one or more random fields from a hash."),
+];
+
+/// Runs `f` on the hash at `key` (`None` if absent); WRONGTYPE for another type.
+fn read_hash(db: &Db, key: &[u8], f: impl FnOnce(Option<&HashObj>) -> Reply) -> Reply {
+    match db.lookup_read(key, clock::now_ms()) {
+        None => f(None),
+        Some(entry) => match &entry.value {
+            Value::Hash(h) => f(Some(h)),
+            _ => error::wrongtype(),
+        },
+    }
+}
+
+/// Runs `f` on the hash at `key`, creating an empty one first if `create`. `f` returns
+/// its reply and whether it changed the hash; an emptied hash is deleted.
+fn write_hash(
+    db: &Db,
+    key: &Bytes,
+    create: bool,
+    f: impl FnOnce(&mut HashObj) -> (Reply, bool),
+) -> Reply {
+    let now = clock::now_ms();
+    let exists = match db.peek(key, now) {
+        None => false,
+        Some(entry) if matches!(entry.value, Value::Hash(_)) => true,
+        Some(_) => return error::wrongtype(),
+    };
+    if !exists {
+        if !create {
+            return f(&mut HashObj::new()).0;
+        }
+        db.insert(key, Value::Hash(Box::new(HashObj::new())), None);
+    }
+    let (reply, changed, emptied) = {
+        let Some(mut entry) = db.get_mut(key, now) else {
+            return f(&mut HashObj::new()).0;
+        };
+        let Value::Hash(hash) = &mut entry.value else {
+            return error::wrongtype();
+        };
+        let (reply, changed) = f(hash);
+        if changed {
+            hash.update_encoding();
+        }
+        (reply, changed, hash.map.is_empty())
+    };
+    if emptied {
+        db.remove(key, now);
+    } else if changed {
+        db.signal_modified(key);
+    }
+    reply
+}
+
+fn set_pairs(hash: &mut HashObj, pairs: &[Bytes]) -> usize {
+    let mut added = 0;
+    for pair in pairs.chunks(2) {
+        if hash.map.insert(own(&pair[0]), own(&pair[1])).is_none() {
+            added += 1;
+        }
+    }
+    added
+}
+
+fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 != 0 {
+        return error::wrong_arity("hset");
+    }
+    write_hash(ctx.db(), &args[1], true, |h| {
+        (Reply::Integer(set_pairs(h, &args[2..]) as i64), true)
+    })
+}
+
+fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 != 0 {
+        return error::wrong_arity("hmset");
+    }
+    write_hash(ctx.db(), &args[1], true, |h| {
+        set_pairs(h, &args[2..]);
+        (Reply::OK, true)
+    })
+}
+
+fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    write_hash(ctx.db(), &args[1], true, |h| {
+        if h.map.contains_key(&args[2]) {
+            (Reply::Integer(0), false)
+        } else {
+            h.map.insert(own(&args[2]), own(&args[3]));
+            (Reply::Integer(1), true)
+        }
+    })
+}
+
+fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx.db(), &args[1], |h| {
+        Reply::opt_bulk(h.and_then(|h| h.map.get(&args[2]).cloned()))
+    })
+}
+
+fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx.db(), &args[1], |h| {
+        Reply::Array(
+            args[2..]
+                .iter()
+                .map(|f| Reply::opt_bulk(h.and_then(|h| h.map.get(f).cloned())))
+                .collect(),
+        )
+    })
+}
+
+fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx.db(), &args[1], |h| {
+        Reply::Map(h.map_or(Vec::new(), |h| {
+            h.map
+                .iter()
+                .map(|(f, v)| (Reply::Bulk(f.clone()), Reply::Bulk(v.clone())))
+                .collect()
+        }))
+    })
+}
+
+fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    write_hash(ctx.db(), &args[1], false, |h| {
+        let removed = args[2..]
+            .iter()
+            .filter(|f| h.map.remove(*f).is_some())
+            .count();
+        (Reply::Integer(removed as i64), removed > 0)
+    })
+}
+
+fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx.db(), &args[1], |h| {
+        Reply::Integer(h.is_some_and(|h| h.map.contains_key(&args[2])) as i64)
+    })
+}
+
+fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx.db(), &args[1], |h| {
+        Reply::Integer(h.map_or(0, |h| h.map.len()) as i64)
+    })
+}
+
+fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx.db(), &args[1], |h| {
+        Reply::Array(h.map_or(Vec::new(), |h| {
+            h.map.keys().cloned().map(Reply::Bulk).collect()
+        }))
+    })
+}
+
+fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx.db(), &args[1], |h| {
+        Reply::Array(h.map_or(Vec::new(), |h| {
+            h.map.values().cloned().map(Reply::Bulk).collect()
+        }))
+    })
+}
+
+fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx.db(), &args[1], |h| {
+        Reply::Integer(h.and_then(|h| h.map.get(&args[2])).map_or(0, |v| v.len()) as i64)
+    })
+}
+
+fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let delta = match args::int(&args[3]) {
+        Ok(d) => d,
+        Err(reply) => return reply,
+    };
+    write_hash(ctx.db(), &args[1], true, |h| {
+        let current = match h.map.get(&args[2]) {
+            None => 0,
+            Some(v) => match parse_i64(v) {
+                Some(n) => n,
+                None => return (Reply::error("ERR hash value is not an integer"), false),
+            },
+        };
+        match current.checked_add(delta) {
+            Some(n) => {
+                h.map.insert(own(&args[2]), Bytes::from(n.to_string()));
+                (Reply::Integer(n), true)
+            }
+            None => (Reply::error(error::OVERFLOW), false),
+        }
+    })
+}
+
+fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match args::parse_f64(&args[3]) {
+        None => return error::not_float(),
+        Some(d) if d.is_infinite() => return Reply::error("ERR value is NaN or Infinity"),
+        Some(_) => {}
+    }
+    write_hash(ctx.db(), &args[1], true, |h| {
+        let current = h
+            .map
+            .get(&args[2])
+            .cloned()
+            .unwrap_or_else(|| Bytes::from_static(b"0"));
+        match longdouble::add(&current, &args[3]) {
+            Ok(result) => {
+                h.map.insert(own(&args[2]), result.clone());
+                (Reply::Bulk(result), true)
+            }
+            Err(FloatAddError::BadValue) => (Reply::error("ERR hash value is not a float"), false),
+            Err(FloatAddError::BadIncrement) => (error::not_float(), false),
+            Err(FloatAddError::NanOrInfinity) => (
+                Reply::error("ERR increment would produce NaN or Infinity"),
+                false,
+            ),
+        }
+    })
+}
+
+/// A stable hash of a field or member, the order HSCAN/SSCAN walk a collection in.
+pub fn element_hash(element: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    element.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// One HSCAN/SSCAN page over `elements`: everything at once for a compact collection
+/// (as Redis does for listpacks and intsets), else a page in element-hash order.
+pub fn scan_collection<T: Clone>(
+    elements: impl Iterator<Item = (Bytes, T)>,
+    compact: bool,
+    cursor: u64,
+    count: usize,
+) -> (u64, Vec<(Bytes, T)>) {
+    let all: Vec<(Bytes, T)> = elements.collect();
+    if compact {
+        return (0, all);
+    }
+    let want = count.max(all.len() / 16).max(1);
+    let hashed = all.into_iter().map(|(k, v)| (element_hash(&k), (k, v)));
+    let (page, resume) = super::scan::page(hashed, cursor, want);
+    (resume.unwrap_or(0), page)
+}
+
+fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk_str(&cursor.to_string()),
+        Reply::Array(items),
+    ])
+}
+
+fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let cursor = match parse_cursor(&args[2]) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    read_hash(ctx.db(), &args[1], |h| {
+        let Some(h) = h else {
+            return scan_reply(0, Vec::new());
+        };
+        let options = match parse_scan_options(&args[3..], false) {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let (next, page) = scan_collection(
+            h.map.iter().map(|(k, v)| (k.clone(), v.clone())),
+            h.compact,
+            cursor,
+            options.count,
+        );
+        let mut items = Vec::new();
+        for (field, value) in page {
+            if options
+                .pattern
+                .as_ref()
+                .is_none_or(|p| crate::glob::matches(p, &field, false))
+            {
+                items.push(Reply::Bulk(field));
+                items.push(Reply::Bulk(value));
+            }
+        }
+        scan_reply(next, items)
+    })
+}
+
+/// The count argument of HRANDFIELD and SRANDMEMBER: any i64 but i64::MIN.
+pub fn parse_signed_count(arg: &[u8]) -> Result<i64, Reply> {
+    match args::int(arg)? {
+        i64::MIN => Err(Reply::error(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        )),
+        n => Ok(n),
+    }
+}
+
+/// Picks `count` random items as Redis's random-member commands do: a negative count
+/// allows repeats and returns exactly |count| items; a positive one returns distinct
+/// items, at most all of them.
+pub fn pick_random<T: Clone>(items: &[T], count: i64) -> Vec<T> {
+    let mut rng = Rng::from_entropy();
+    if items.is_empty() || count == 0 {
+        return Vec::new();
+    }
+    if count < 0 {
+        return (0..count.unsigned_abs())
+            .map(|_| items[rng.below(items.len())].clone())
+            .collect();
+    }
+    let count = (count as usize).min(items.len());
+    let mut pool: Vec<T> = items.to_vec();
+    for i in 0..count {
+        let j = i + rng.below(pool.len() - i);
+        pool.swap(i, j);
+    }
+    pool.truncate(count);
+    pool
+}
+
+fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let resp3 = ctx.client.proto >= 3;
+    let count = match args.get(2) {
+        None => None,
+        Some(arg) => match parse_signed_count(arg) {
+            Ok(n) => Some(n),
+            Err(reply) => return reply,
+        },
+    };
+    let with_values = match args.len() {
+        2 | 3 => false,
+        4 if args::is(&args[3], "withvalues") => true,
+        _ => return error::syntax(),
+    };
+    read_hash(ctx.db(), &args[1], |h| {
+        let pairs: Vec<(Bytes, Bytes)> = h.map_or(Vec::new(), |h| {
+            h.map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        });
+        let Some(count) = count else {
+            return Reply::opt_bulk(pick_random(&pairs, 1).pop().map(|(k, _)| k));
+        };
+        let picked = pick_random(&pairs, count);
+        let items = picked
+            .into_iter()
+            .flat_map(|(k, v)| {
+                if !with_values {
+                    vec![Reply::Bulk(k)]
+                } else if resp3 {
+                    vec![Reply::Array(vec![Reply::Bulk(k), Reply::Bulk(v)])]
+                } else {
+                    vec![Reply::Bulk(k), Reply::Bulk(v)]
+                }
+            })
+            .collect();
+        Reply::Array(items)
+    })
+}

@@ -1,5 +1,335 @@
-//! set commands.
+//! Set commands (Spring Session indexes sessions by principal in sets).
 
-use super::Spec;
+use std::collections::HashSet;
 
-pub const COMMANDS: &[Spec] = &[];
+use bytes::Bytes;
+
+use super::hash::{parse_signed_count, pick_random, scan_collection};
+use super::keys::{parse_cursor, parse_scan_options};
+use super::{error, flags::*, Ctx, KeySpec, Spec};
+use crate::clock;
+use crate::protocol::Reply;
+use crate::store::{own, Db, SetObj, Value};
+
+const ONE_KEY: KeySpec = KeySpec {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+const ALL_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+const TWO_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+
+macro_rules! set_command {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr, $since:literal, $summary:literal) => {
+        Spec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            handler: $handler,
+            group: "set",
+            summary: $summary,
+            since: $since,
+            subcommands: &[],
+        }
+    };
+}
+
+pub const COMMANDS: &[Spec] = &[
+    set_command!("sadd", -3, WRITE | DENYOOM | FAST, ONE_KEY, sadd, "1.0.0",
+        "Adds one or more members to a set. Creates the key if it doesn't exist."),
+    set_command!("srem", -3, WRITE | FAST, ONE_KEY, srem, "1.0.0",
+        "Removes one or more members from a set. Deletes the set if the last member was removed."),
+    set_command!("smembers", 2, READONLY, ONE_KEY, smembers, "1.0.0", "Returns all members of a set."),
+    set_command!("sismember", 3, READONLY | FAST, ONE_KEY, sismember, "1.0.0",
+        "Determines whether a member belongs to a set."),
+    set_command!("smismember", -3, READONLY | FAST, ONE_KEY, smismember, "6.2.0",
+        "Determines whether multiple members belong to a set."),
+    set_command!("scard", 2, READONLY | FAST, ONE_KEY, scard, "1.0.0",
+        "Returns the number of members in a set."),
+    set_command!("sscan", -3, READONLY, ONE_KEY, sscan, "2.8.0", "Iterates over members of a set."),
+    set_command!("spop", -2, WRITE | FAST, ONE_KEY, spop, "1.0.0",
+        "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+    set_command!("srandmember", -2, READONLY, ONE_KEY, srandmember, "1.0.0",
+        "Get one or multiple random members from a set"),
+    set_command!("sinter", -2, READONLY, ALL_KEYS, sinter, "1.0.0",
+        "Returns the intersect of multiple sets."),
+    set_command!("sunion", -2, READONLY, ALL_KEYS, sunion, "1.0.0",
+        "Returns the union of multiple sets."),
+    set_command!("sdiff", -2, READONLY, ALL_KEYS, sdiff, "1.0.0",
+        "Returns the difference of multiple sets."),
+    set_command!("smove", 4, WRITE | FAST, TWO_KEYS, smove, "1.0.0",
+        "Moves a member from one set to another."),
+];
+
+/// Runs `f` on the set at `key` (`None` if absent); WRONGTYPE for another type.
+fn read_set(db: &Db, key: &[u8], f: impl FnOnce(Option<&SetObj>) -> Reply) -> Reply {
+    match db.lookup_read(key, clock::now_ms()) {
+        None => f(None),
+        Some(entry) => match &entry.value {
+            Value::Set(s) => f(Some(s)),
+            _ => error::wrongtype(),
+        },
+    }
+}
+
+/// Runs `f` on the set at `key`, creating it first if `create`. `f` returns its reply
+/// and whether it changed the set; an emptied set is deleted.
+fn write_set(
+    db: &Db,
+    key: &Bytes,
+    create: bool,
+    f: impl FnOnce(&mut SetObj) -> (Reply, bool),
+) -> Reply {
+    let now = clock::now_ms();
+    match db.peek(key, now) {
+        None if !create => return f(&mut SetObj::new()).0,
+        None => db.insert(key, Value::Set(Box::new(SetObj::new())), None),
+        Some(entry) if !matches!(entry.value, Value::Set(_)) => return error::wrongtype(),
+        Some(_) => {}
+    }
+    let (reply, changed, emptied) = {
+        let Some(mut entry) = db.get_mut(key, now) else {
+            return f(&mut SetObj::new()).0;
+        };
+        let Value::Set(set) = &mut entry.value else {
+            return error::wrongtype();
+        };
+        let (reply, changed) = f(set);
+        if changed {
+            set.update_encoding();
+        }
+        (reply, changed, set.members.is_empty())
+    };
+    if emptied {
+        db.remove(key, now);
+    } else if changed {
+        db.signal_modified(key);
+    }
+    reply
+}
+
+fn members_reply(members: impl Iterator<Item = Bytes>) -> Reply {
+    Reply::Set(members.map(Reply::Bulk).collect())
+}
+
+fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    write_set(ctx.db(), &args[1], true, |s| {
+        let added = args[2..]
+            .iter()
+            .filter(|m| s.members.insert(own(m)))
+            .count();
+        (Reply::Integer(added as i64), added > 0)
+    })
+}
+
+fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    write_set(ctx.db(), &args[1], false, |s| {
+        let removed = args[2..].iter().filter(|m| s.members.remove(*m)).count();
+        (Reply::Integer(removed as i64), removed > 0)
+    })
+}
+
+fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_set(ctx.db(), &args[1], |s| {
+        members_reply(s.into_iter().flat_map(|s| s.members.iter().cloned()))
+    })
+}
+
+fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_set(ctx.db(), &args[1], |s| {
+        Reply::Integer(s.is_some_and(|s| s.members.contains(&args[2])) as i64)
+    })
+}
+
+fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_set(ctx.db(), &args[1], |s| {
+        Reply::Array(
+            args[2..]
+                .iter()
+                .map(|m| Reply::Integer(s.is_some_and(|s| s.members.contains(m)) as i64))
+                .collect(),
+        )
+    })
+}
+
+fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_set(ctx.db(), &args[1], |s| {
+        Reply::Integer(s.map_or(0, |s| s.members.len()) as i64)
+    })
+}
+
+fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let cursor = match parse_cursor(&args[2]) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    read_set(ctx.db(), &args[1], |s| {
+        let empty = Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(Vec::new())]);
+        let Some(s) = s else {
+            return empty;
+        };
+        let options = match parse_scan_options(&args[3..], false) {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        let (next, page) = scan_collection(
+            s.members.iter().map(|m| (m.clone(), ())),
+            s.compact,
+            cursor,
+            options.count,
+        );
+        let items = page
+            .into_iter()
+            .filter(|(m, _)| {
+                options
+                    .pattern
+                    .as_ref()
+                    .is_none_or(|p| crate::glob::matches(p, m, false))
+            })
+            .map(|(m, _)| Reply::Bulk(m))
+            .collect();
+        Reply::Array(vec![
+            Reply::bulk_str(&next.to_string()),
+            Reply::Array(items),
+        ])
+    })
+}
+
+fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let count = match args.len() {
+        2 => None,
+        3 => match crate::protocol::decode::parse_i64(&args[2]) {
+            Some(n) if n >= 0 => Some(n),
+            _ => return Reply::error(error::NOT_POSITIVE),
+        },
+        _ => return error::syntax(),
+    };
+    write_set(ctx.db(), &args[1], false, |s| {
+        let members: Vec<Bytes> = s.members.iter().cloned().collect();
+        let picked = pick_random(&members, count.unwrap_or(1));
+        for m in &picked {
+            s.members.remove(m);
+        }
+        let changed = !picked.is_empty();
+        let reply = match count {
+            None => Reply::opt_bulk(picked.into_iter().next()),
+            Some(_) => members_reply(picked.into_iter()),
+        };
+        (reply, changed)
+    })
+}
+
+fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let count = match args.len() {
+        2 => None,
+        3 => match parse_signed_count(&args[2]) {
+            Ok(n) => Some(n),
+            Err(reply) => return reply,
+        },
+        _ => return error::syntax(),
+    };
+    read_set(ctx.db(), &args[1], |s| {
+        let members: Vec<Bytes> = s.map_or(Vec::new(), |s| s.members.iter().cloned().collect());
+        match count {
+            None => Reply::opt_bulk(pick_random(&members, 1).pop()),
+            Some(n) => Reply::Array(
+                pick_random(&members, n)
+                    .into_iter()
+                    .map(Reply::Bulk)
+                    .collect(),
+            ),
+        }
+    })
+}
+
+/// The sets named by `keys` (empty for a missing key); WRONGTYPE if any is not a set.
+fn load_sets(db: &Db, keys: &[Bytes]) -> Result<Vec<HashSet<Bytes>>, Reply> {
+    let now = clock::now_ms();
+    keys.iter()
+        .map(|key| match db.lookup_read(key, now) {
+            None => Ok(HashSet::new()),
+            Some(entry) => match &entry.value {
+                Value::Set(s) => Ok(s.members.clone()),
+                _ => Err(error::wrongtype()),
+            },
+        })
+        .collect()
+}
+
+fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match load_sets(ctx.db(), &args[1..]) {
+        Err(reply) => reply,
+        Ok(mut sets) => {
+            sets.sort_by_key(|s| s.len());
+            let (first, rest) = sets.split_first().expect("arity guarantees one key");
+            members_reply(
+                first
+                    .iter()
+                    .filter(|m| rest.iter().all(|s| s.contains(*m)))
+                    .cloned(),
+            )
+        }
+    }
+}
+
+fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match load_sets(ctx.db(), &args[1..]) {
+        Err(reply) => reply,
+        Ok(sets) => {
+            let union: HashSet<Bytes> = sets.into_iter().flatten().collect();
+            members_reply(union.into_iter())
+        }
+    }
+}
+
+fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match load_sets(ctx.db(), &args[1..]) {
+        Err(reply) => reply,
+        Ok(sets) => {
+            let (first, rest) = sets.split_first().expect("arity guarantees one key");
+            members_reply(
+                first
+                    .iter()
+                    .filter(|m| !rest.iter().any(|s| s.contains(*m)))
+                    .cloned(),
+            )
+        }
+    }
+}
+
+fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    let now = clock::now_ms();
+    let (source, destination, member) = (&args[1], &args[2], &args[3]);
+    let is_set = |key: &[u8]| db.peek(key, now).map(|e| matches!(e.value, Value::Set(_)));
+    match (is_set(source), is_set(destination)) {
+        (None, _) => return Reply::Integer(0),
+        (Some(false), _) | (_, Some(false)) => return error::wrongtype(),
+        _ => {}
+    }
+    if source == destination {
+        return read_set(db, source, |s| {
+            Reply::Integer(s.is_some_and(|s| s.members.contains(member)) as i64)
+        });
+    }
+    let removed = write_set(db, source, false, |s| {
+        let removed = s.members.remove(member);
+        (Reply::Integer(removed as i64), removed)
+    });
+    if removed != Reply::Integer(1) {
+        return removed;
+    }
+    write_set(db, destination, true, |s| {
+        s.members.insert(own(member));
+        (Reply::Integer(1), true)
+    })
+}
