@@ -93,17 +93,26 @@ fn active_expiry_reclaims_a_million_sessions_without_reads() {
         }
         thread::sleep(Duration::from_millis(100));
     }
-    println!("DBSIZE reached {size} {:?} after loading", started.elapsed());
+    println!(
+        "DBSIZE reached {size} {:?} after loading",
+        started.elapsed()
+    );
     stop.store(true, Ordering::Relaxed);
     let mut latencies = pinger.join().unwrap();
     assert_eq!(size, 0, "active expiry left keys behind");
     latencies.sort();
     let worst = *latencies.last().unwrap();
     let p99 = latencies[latencies.len() * 99 / 100];
-    println!("{} PINGs during expiry: p99 {p99:?}, worst {worst:?}", latencies.len());
+    println!(
+        "{} PINGs during expiry: p99 {p99:?}, worst {worst:?}",
+        latencies.len()
+    );
     assert!(latencies.len() > 10);
     // A loose bound: timing goals belong in benchmarks, this only catches a stalled server.
-    assert!(worst < Duration::from_millis(500), "a PING waited {worst:?}");
+    assert!(
+        worst < Duration::from_millis(500),
+        "a PING waited {worst:?}"
+    );
 
     let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
     let expired: u64 = info

@@ -674,7 +674,7 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match ctx.db().peek(&args[2], clock::now_ms()) {
-        Some(entry) => Reply::bulk_str(entry.value.encoding()),
+        Some(entry) => Reply::bulk_str(entry.encoding()),
         None => Reply::Null,
     }
 }

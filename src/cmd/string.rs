@@ -395,10 +395,13 @@ fn check_length(ctx: &Ctx<'_>, total: u64) -> Result<(), Reply> {
     Ok(())
 }
 
-/// Replaces the value of an existing string key in place, keeping its TTL.
-fn replace_in_place(db: &Db, key: &[u8], value: Bytes, now: u64) {
+/// Replaces the value of an existing string key, keeping its TTL. `edited` marks an
+/// APPEND or SETRANGE, after which Redis reports the "raw" encoding; a computed value
+/// (INCR) gets a fresh encoding.
+fn replace_in_place(db: &Db, key: &[u8], value: Bytes, edited: bool, now: u64) {
     if let Some(mut entry) = db.get_mut(key, now) {
         entry.value = Value::Str(value);
+        entry.modified_in_place = edited;
     }
     db.signal_modified(key);
 }
@@ -423,7 +426,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             joined.extend_from_slice(&current);
             joined.extend_from_slice(&args[2]);
             let len = joined.len();
-            replace_in_place(db, &args[1], joined.freeze(), now);
+            replace_in_place(db, &args[1], joined.freeze(), true, now);
             Reply::Integer(len as i64)
         }
     }
@@ -453,7 +456,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> Reply {
     };
     let text = Bytes::from(result.to_string());
     if current.is_some() {
-        replace_in_place(db, key, text, now);
+        replace_in_place(db, key, text, false, now);
     } else {
         db.insert(key, Value::Str(text), None);
     }
@@ -499,7 +502,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
     };
     if current.is_some() {
-        replace_in_place(db, &args[1], result.clone(), now);
+        replace_in_place(db, &args[1], result.clone(), false, now);
     } else {
         db.insert(&args[1], Value::Str(result.clone()), None);
     }
@@ -563,7 +566,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let len = buf.len();
     let db = ctx.db();
     if current.is_some() {
-        replace_in_place(db, &args[1], buf.freeze(), now);
+        replace_in_place(db, &args[1], buf.freeze(), true, now);
     } else {
         db.insert(&args[1], Value::Str(buf.freeze()), None);
     }

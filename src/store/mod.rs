@@ -40,6 +40,9 @@ pub struct Entry {
     expire_at: u64,
     /// Seconds clock of the last access, for OBJECT IDLETIME.
     access: AtomicU32,
+    /// A string changed in place (APPEND, SETRANGE), which Redis keeps in its "raw"
+    /// encoding whatever its length.
+    pub modified_in_place: bool,
 }
 
 impl Entry {
@@ -48,6 +51,7 @@ impl Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
             access: AtomicU32::new(lru_clock()),
+            modified_in_place: false,
         }
     }
 
@@ -58,6 +62,14 @@ impl Entry {
     /// Redis treats a key as expired strictly after its expiry time.
     pub fn is_expired(&self, now: u64) -> bool {
         self.expire_at != 0 && now > self.expire_at
+    }
+
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self.value {
+            Value::Str(_) if self.modified_in_place => "raw",
+            _ => self.value.encoding(),
+        }
     }
 
     pub fn idle_seconds(&self) -> u64 {
