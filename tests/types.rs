@@ -1,0 +1,353 @@
+//! Strings, hashes and sets through the `redis` crate in RESP2 and RESP3: the values a
+//! session store reads back, TTLs, and the RESP3 reply types.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use common::TestServer;
+
+#[test]
+fn session_shaped_string_flow_in_both_protocols() {
+    let server = TestServer::start();
+    for (n, mut con) in [server.client(), server.client_resp3()]
+        .into_iter()
+        .enumerate()
+    {
+        let key = format!("session:{n}");
+        let payload: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(&payload)
+            .arg("EX")
+            .arg(1800)
+            .query(&mut con)
+            .unwrap();
+        let back: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
+        assert_eq!(back, payload, "binary-safe values");
+        let ttl: i64 = redis::cmd("TTL").arg(&key).query(&mut con).unwrap();
+        assert!((1799..=1800).contains(&ttl));
+        // Django's create: SET .. NX fails on an existing key with a null reply.
+        let created: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg("x")
+            .arg("NX")
+            .arg("EX")
+            .arg(5)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(created, None);
+        // phpredis: SETEX then EXPIRE on touch.
+        let _: () = redis::cmd("SETEX")
+            .arg(&key)
+            .arg(60)
+            .arg("php")
+            .query(&mut con)
+            .unwrap();
+        let touched: i64 = redis::cmd("EXPIRE")
+            .arg(&key)
+            .arg(1440)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(touched, 1);
+        let ttl: i64 = redis::cmd("TTL").arg(&key).query(&mut con).unwrap();
+        assert!((1439..=1440).contains(&ttl));
+        // GETEX refreshes; GETDEL ends the session.
+        let v: String = redis::cmd("GETEX")
+            .arg(&key)
+            .arg("PX")
+            .arg(5000)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(v, "php");
+        let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut con).unwrap();
+        assert!((4900..=5000).contains(&pttl));
+        let v: String = redis::cmd("GETDEL").arg(&key).query(&mut con).unwrap();
+        assert_eq!(v, "php");
+        let gone: Option<String> = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
+        assert_eq!(gone, None);
+    }
+}
+
+#[test]
+fn counters_and_floats() {
+    let server = TestServer::start();
+    let mut con = server.client_resp3();
+    let n: i64 = redis::cmd("INCRBY")
+        .arg("c")
+        .arg(10)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 10);
+    let n: i64 = redis::cmd("DECR").arg("c").query(&mut con).unwrap();
+    assert_eq!(n, 9);
+    let f: String = redis::cmd("INCRBYFLOAT")
+        .arg("c")
+        .arg("0.1")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(f, "9.1");
+    let _: String = redis::cmd("INCRBYFLOAT")
+        .arg("f")
+        .arg("0.1")
+        .query(&mut con)
+        .unwrap();
+    let f: String = redis::cmd("INCRBYFLOAT")
+        .arg("f")
+        .arg("0.2")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(f, "0.3", "long double arithmetic, as Redis");
+    let err = redis::cmd("INCR")
+        .arg("f")
+        .query::<i64>(&mut con)
+        .unwrap_err();
+    assert_eq!(
+        err.detail(),
+        Some("value is not an integer or out of range")
+    );
+    let _: () = redis::cmd("MSET")
+        .arg("a")
+        .arg("1")
+        .arg("b")
+        .arg("2")
+        .query(&mut con)
+        .unwrap();
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg("a")
+        .arg("nope")
+        .arg("b")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(values, [Some("1".into()), None, Some("2".into())]);
+    let len: i64 = redis::cmd("APPEND")
+        .arg("a")
+        .arg("23")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(len, 3);
+    let part: String = redis::cmd("GETRANGE")
+        .arg("a")
+        .arg(1)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(part, "23");
+    let len: i64 = redis::cmd("SETRANGE")
+        .arg("pad")
+        .arg(3)
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(len, 4);
+    let padded: Vec<u8> = redis::cmd("GET").arg("pad").query(&mut con).unwrap();
+    assert_eq!(padded, b"\0\0\0x");
+}
+
+#[test]
+fn spring_session_hash_flow() {
+    let server = TestServer::start();
+    for mut con in [server.client(), server.client_resp3()] {
+        let key = "spring:session:sessions:abc";
+        let _: () = redis::cmd("DEL").arg(key).query(&mut con).unwrap();
+        let _: () = redis::cmd("HMSET")
+            .arg(key)
+            .arg("creationTime")
+            .arg("1700000000000")
+            .arg("lastAccessedTime")
+            .arg("1700000000000")
+            .arg("maxInactiveInterval")
+            .arg("1800")
+            .arg("sessionAttr:user")
+            .arg(b"\xac\xed\x00\x05t\x00\x05alice".as_slice())
+            .query(&mut con)
+            .unwrap();
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            + 1_800_000;
+        let set: i64 = redis::cmd("PEXPIREAT")
+            .arg(key)
+            .arg(at)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(set, 1);
+        let all: HashMap<String, Vec<u8>> = redis::cmd("HGETALL").arg(key).query(&mut con).unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all["sessionAttr:user"], b"\xac\xed\x00\x05t\x00\x05alice");
+        let expiretime: i64 = redis::cmd("PEXPIRETIME").arg(key).query(&mut con).unwrap();
+        assert_eq!(expiretime as u64, at);
+        let n: i64 = redis::cmd("HINCRBY")
+            .arg(key)
+            .arg("maxInactiveInterval")
+            .arg(60)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(n, 1860);
+        let f: String = redis::cmd("HINCRBYFLOAT")
+            .arg(key)
+            .arg("score")
+            .arg("1.5")
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(f, "1.5");
+        let fields: HashSet<String> = redis::cmd("HKEYS").arg(key).query(&mut con).unwrap();
+        assert!(fields.contains("creationTime") && fields.contains("score"));
+        let deleted: i64 = redis::cmd("HDEL")
+            .arg(key)
+            .arg("score")
+            .arg("nope")
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(deleted, 1);
+        let picked: Vec<String> = redis::cmd("HRANDFIELD")
+            .arg(key)
+            .arg(-10)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(picked.len(), 10);
+        let picked: Vec<String> = redis::cmd("HRANDFIELD")
+            .arg(key)
+            .arg(10)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(picked.iter().collect::<HashSet<_>>().len(), 4);
+        // A hash emptied by HDEL is gone.
+        let _: i64 = redis::cmd("HDEL")
+            .arg(key)
+            .arg("creationTime")
+            .arg("lastAccessedTime")
+            .arg("maxInactiveInterval")
+            .arg("sessionAttr:user")
+            .query(&mut con)
+            .unwrap();
+        let exists: i64 = redis::cmd("EXISTS").arg(key).query(&mut con).unwrap();
+        assert_eq!(exists, 0);
+    }
+}
+
+#[test]
+fn resp3_reply_types() {
+    let server = TestServer::start();
+    let mut con = server.client_resp3();
+    let _: () = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg("s")
+        .arg("a")
+        .arg("b")
+        .query(&mut con)
+        .unwrap();
+    let map: redis::Value = redis::cmd("HGETALL").arg("h").query(&mut con).unwrap();
+    assert!(
+        matches!(map, redis::Value::Map(ref m) if m.len() == 1),
+        "{map:?}"
+    );
+    let set: redis::Value = redis::cmd("SMEMBERS").arg("s").query(&mut con).unwrap();
+    assert!(
+        matches!(set, redis::Value::Set(ref s) if s.len() == 2),
+        "{set:?}"
+    );
+    let null: redis::Value = redis::cmd("GET").arg("missing").query(&mut con).unwrap();
+    assert_eq!(null, redis::Value::Nil);
+    let pairs: redis::Value = redis::cmd("HRANDFIELD")
+        .arg("h")
+        .arg(1)
+        .arg("WITHVALUES")
+        .query(&mut con)
+        .unwrap();
+    let redis::Value::Array(outer) = pairs else {
+        panic!("{pairs:?}")
+    };
+    assert!(matches!(&outer[0], redis::Value::Array(inner) if inner.len() == 2));
+    let popped: redis::Value = redis::cmd("SPOP").arg("s").arg(5).query(&mut con).unwrap();
+    assert!(
+        matches!(popped, redis::Value::Set(ref s) if s.len() == 2),
+        "{popped:?}"
+    );
+    let exists: i64 = redis::cmd("EXISTS").arg("s").query(&mut con).unwrap();
+    assert_eq!(exists, 0, "a set emptied by SPOP is deleted");
+}
+
+#[test]
+fn set_algebra_and_moves() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let _: () = redis::cmd("SADD")
+        .arg("a")
+        .arg(&["1", "2", "3"])
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg("b")
+        .arg(&["2", "3", "4"])
+        .query(&mut con)
+        .unwrap();
+    let inter: HashSet<String> = redis::cmd("SINTER")
+        .arg("a")
+        .arg("b")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(inter, HashSet::from(["2".into(), "3".into()]));
+    let union: HashSet<String> = redis::cmd("SUNION")
+        .arg("a")
+        .arg("b")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(union.len(), 4);
+    let diff: HashSet<String> = redis::cmd("SDIFF")
+        .arg("a")
+        .arg("b")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(diff, HashSet::from(["1".into()]));
+    let moved: i64 = redis::cmd("SMOVE")
+        .arg("a")
+        .arg("c")
+        .arg("1")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(moved, 1);
+    let flags: Vec<i64> = redis::cmd("SMISMEMBER")
+        .arg("c")
+        .arg("1")
+        .arg("2")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(flags, [1, 0]);
+    let mut seen = HashSet::new();
+    let mut cursor = 0u64;
+    let _: () = redis::cmd("SADD")
+        .arg("big")
+        .arg((0..2000).map(|i| format!("m{i}")).collect::<Vec<_>>())
+        .query(&mut con)
+        .unwrap();
+    loop {
+        let (next, page): (u64, Vec<String>) = redis::cmd("SSCAN")
+            .arg("big")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(50)
+            .query(&mut con)
+            .unwrap();
+        seen.extend(page);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(seen.len(), 2000);
+    let sampled: Vec<String> = redis::cmd("SRANDMEMBER")
+        .arg("big")
+        .arg(-3000)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(sampled.len(), 3000);
+    let card: i64 = redis::cmd("SCARD").arg("big").query(&mut con).unwrap();
+    assert_eq!(card, 2000);
+}
