@@ -37,10 +37,20 @@ fn bench_decoder(c: &mut Criterion) {
     group.bench_function("set_1kb_ex", |b| b.iter(|| decode_all(&set)));
     group.bench_function("inline_ping", |b| b.iter(|| decode_all(b"PING\r\n")));
     group.bench_function("redis_protocol_crate/get", |b| {
-        b.iter(|| redis_protocol::resp2::decode::decode(&get).unwrap().unwrap().1)
+        b.iter(|| {
+            redis_protocol::resp2::decode::decode(&get)
+                .unwrap()
+                .unwrap()
+                .1
+        })
     });
     group.bench_function("redis_protocol_crate/set_1kb_ex", |b| {
-        b.iter(|| redis_protocol::resp2::decode::decode(&set).unwrap().unwrap().1)
+        b.iter(|| {
+            redis_protocol::resp2::decode::decode(&set)
+                .unwrap()
+                .unwrap()
+                .1
+        })
     });
     group.throughput(Throughput::Elements(100));
     group.bench_function("pipeline_100_sets", |b| b.iter(|| decode_all(&pipeline)));

@@ -9,7 +9,9 @@ fn bench_store(c: &mut Criterion) {
     let keyspace = Keyspace::new(1);
     let db = keyspace.db(0);
     let value = Bytes::from(vec![b'v'; 1024]);
-    let keys: Vec<Bytes> = (0..100_000).map(|i| Bytes::from(format!("session:{i}"))).collect();
+    let keys: Vec<Bytes> = (0..100_000)
+        .map(|i| Bytes::from(format!("session:{i}")))
+        .collect();
     for k in &keys {
         db.insert(k, Value::Str(value.clone()), None);
     }
@@ -21,7 +23,9 @@ fn bench_store(c: &mut Criterion) {
             db.get(&keys[i], now).is_some()
         })
     });
-    c.bench_function("store/get_miss", |b| b.iter(|| db.get(b"no-such-session", now).is_some()));
+    c.bench_function("store/get_miss", |b| {
+        b.iter(|| db.get(b"no-such-session", now).is_some())
+    });
     c.bench_function("store/insert_overwrite", |b| {
         b.iter(|| {
             i = (i + 1) % keys.len();
@@ -39,7 +43,11 @@ fn bench_store(c: &mut Criterion) {
     let big_db = big.db(0);
     let small = Bytes::from_static(b"x");
     for n in 0..1_000_000u32 {
-        big_db.insert(&Bytes::from(n.to_be_bytes().to_vec()), Value::Str(small.clone()), Some(now + 3_600_000));
+        big_db.insert(
+            &Bytes::from(n.to_be_bytes().to_vec()),
+            Value::Str(small.clone()),
+            Some(now + 3_600_000),
+        );
     }
     c.bench_function("store/walk_1m_keys_all_shards", |b| {
         b.iter(|| {
