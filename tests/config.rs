@@ -1,0 +1,259 @@
+//! Configuration: CONFIG GET/SET on a running server, and the binary's startup with
+//! flags and redis.conf files (good, Redis-only, unknown and invalid directives).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+
+#[test]
+fn config_get_patterns_and_resp3_map() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.roundtrip(
+        &[b"CONFIG", b"GET", b"maxmemory"],
+        b"*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n",
+    );
+    raw.roundtrip(
+        &[b"CONFIG", b"GET", b"APPENDFSYNC", b"timeout"],
+        b"*4\r\n$11\r\nappendfsync\r\n$8\r\neverysec\r\n$7\r\ntimeout\r\n$1\r\n0\r\n",
+    );
+    raw.roundtrip(&[b"CONFIG", b"GET", b"nosuch*"], b"*0\r\n");
+    let mut con = server.client_resp3();
+    let map: std::collections::HashMap<String, String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory*")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(map["maxmemory"], "0");
+    assert_eq!(map["maxmemory-policy"], "noeviction");
+}
+
+#[test]
+fn config_set_validates_and_is_all_or_nothing() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.roundtrip(
+        &[b"CONFIG", b"SET", b"maxmemory", b"1gb", b"timeout", b"30"],
+        b"+OK\r\n",
+    );
+    raw.roundtrip(
+        &[b"CONFIG", b"GET", b"maxmemory"],
+        b"*2\r\n$9\r\nmaxmemory\r\n$10\r\n1073741824\r\n",
+    );
+    raw.roundtrip(
+        &[b"CONFIG", b"SET", b"timeout", b"5", b"maxmemory", b"lots"],
+        b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value\r\n",
+    );
+    // The failed CONFIG SET changed nothing.
+    raw.roundtrip(
+        &[b"CONFIG", b"GET", b"timeout"],
+        b"*2\r\n$7\r\ntimeout\r\n$2\r\n30\r\n",
+    );
+    raw.roundtrip(
+        &[b"CONFIG", b"SET", b"port", b"1234"],
+        b"-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config\r\n",
+    );
+    raw.roundtrip(
+        &[b"CONFIG", b"SET", b"frobnicate", b"yes"],
+        b"-ERR Unknown option or number of arguments for CONFIG SET - 'frobnicate'\r\n",
+    );
+    raw.roundtrip(
+        &[b"CONFIG", b"SET", b"notify-keyspace-events", b"Egx"],
+        b"+OK\r\n",
+    );
+    raw.roundtrip(
+        &[b"CONFIG", b"GET", b"notify-keyspace-events"],
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nEgx\r\n",
+    );
+    // requirepass takes effect for new connections.
+    raw.roundtrip(&[b"CONFIG", b"SET", b"requirepass", b"pw"], b"+OK\r\n");
+    let mut other = server.raw();
+    other.roundtrip(&[b"GET", b"k"], b"-NOAUTH Authentication required.\r\n");
+    raw.roundtrip(
+        &[b"CONFIG", b"REWRITE"],
+        b"-ERR The server is running without a config file\r\n",
+    );
+}
+
+#[test]
+fn config_resetstat_clears_counters() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let _: Option<String> = redis::cmd("GET").arg("x").query(&mut con).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut con)
+        .unwrap();
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut con)
+        .unwrap();
+    assert!(!stats.contains("cmdstat_get"), "{stats}");
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
+    assert!(info.contains("keyspace_misses:0"), "{info}");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs the roost binary and returns (exit code, stderr) if it exits within 10 s.
+fn run_expecting_exit(args: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args(args)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_flags_and_directives_stop_startup_naming_them() {
+    let (code, err) = run_expecting_exit(&["--appendfsync", "sometimes"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--appendfsync"), "{err}");
+    let (code, err) = run_expecting_exit(&["--no-such-flag"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--no-such-flag"), "{err}");
+
+    let dir = std::env::temp_dir().join(format!("roost-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("bad.conf");
+    std::fs::write(&conf, "port 7000\nfrobnicate yes\n").unwrap();
+    let (code, err) = run_expecting_exit(&[conf.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("bad.conf:2") && err.contains("frobnicate"),
+        "{err}"
+    );
+    std::fs::write(&conf, "maxmemory lots\n").unwrap();
+    let (code, err) = run_expecting_exit(&[conf.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("bad.conf:1") && err.contains("maxmemory"),
+        "{err}"
+    );
+    let (code, err) = run_expecting_exit(&["/no/such/file.conf"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("/no/such/file.conf"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_debian_redis_conf_starts_roost_with_warnings_and_flags_override_it() {
+    let text = std::fs::read_to_string("/etc/redis/redis.conf").expect(
+        "Debian's redis-server package provides /etc/redis/redis.conf; .ci/run installs it",
+    );
+    let dir = std::env::temp_dir().join(format!("roost-debian-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Keep the user's settings but not paths that need root or a daemon supervisor.
+    let adapted: String = text
+        .lines()
+        .filter(|l| {
+            let word = l.split_whitespace().next().unwrap_or("");
+            !matches!(
+                word,
+                "dir" | "logfile" | "pidfile" | "unixsocket" | "include"
+            )
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let conf = dir.join("redis.conf");
+    // `save` twice: a directive repeated in a file is still warned about once.
+    let extra = format!("save 900 1\nsave 300 10\ndir {}\n", dir.display());
+    std::fs::write(&conf, adapted + &extra).unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roost"))
+        .arg(&conf)
+        .args(["--port", &port.to_string(), "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut warnings = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if line.contains("Ready to accept connections") {
+            break;
+        }
+        warnings.push(line);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut con = loop {
+        match redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+        {
+            Ok(c) => break c,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("roost did not start: {e} {warnings:?}"),
+        }
+    };
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    let save_warnings = warnings.iter().filter(|w| w.contains("'save'")).count();
+    assert_eq!(save_warnings, 1, "one warning per directive: {warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("'tcp-backlog'")),
+        "{warnings:?}"
+    );
+    let file: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("port")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        file[1],
+        port.to_string(),
+        "the flag overrides the file's port 6379"
+    );
+    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut con);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("roost-sigterm-{}", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--dir",
+            dir.to_str().unwrap(),
+            "--loglevel",
+            "warning",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(dir.is_dir(), "--dir is created at startup");
+    Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
