@@ -409,3 +409,19 @@ fn idle_clients_time_out() {
         .unwrap();
     assert!(raw.read_to_close().is_empty());
 }
+
+#[test]
+fn listens_on_every_bind_address_and_skips_optional_ones() {
+    let server = TestServer::with_config(|c| {
+        c.bind = vec!["127.0.0.1".into(), "127.0.0.2".into(), "-192.0.2.1".into()];
+    });
+    let port = server.addr().port();
+    for host in ["127.0.0.1", "127.0.0.2"] {
+        let mut con = redis::Client::open(format!("redis://{host}:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+        assert_eq!(pong, "PONG");
+    }
+}

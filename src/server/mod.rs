@@ -123,20 +123,44 @@ impl Shared {
 
 /// A bound, not yet running server.
 pub struct Server {
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     shared: Arc<Shared>,
 }
 
 impl Server {
-    /// Binds the listener (port 0 picks a free port) and builds the shared state.
+    /// Binds every `bind` address (port 0 picks a free port) and builds the shared
+    /// state. As in Redis, an address written `-addr` is skipped if it is unavailable.
     pub async fn bind(config: Config) -> io::Result<Server> {
-        let host = config
-            .bind
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "127.0.0.1".into());
-        let listener = TcpListener::bind((host.as_str(), config.port)).await?;
-        let local_addr = listener.local_addr()?;
+        let mut listeners = Vec::new();
+        let mut port = config.port;
+        for address in &config.bind {
+            let (optional, host) = match address.strip_prefix('-') {
+                Some(host) => (true, host),
+                None => (false, address.as_str()),
+            };
+            match TcpListener::bind((host, port)).await {
+                Ok(listener) => {
+                    // With port 0, the other addresses share the port the first one got.
+                    port = listener.local_addr()?.port();
+                    listeners.push(listener);
+                }
+                Err(e) if optional => {
+                    log::warning(&format!(
+                        "Skipping optional bind address {host}:{port}: {e}"
+                    ));
+                }
+                Err(e) => {
+                    return Err(io::Error::new(e.kind(), format!("{host}:{port}: {e}")));
+                }
+            }
+        }
+        let Some(first) = listeners.first() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no address to listen on",
+            ));
+        };
+        let local_addr = first.local_addr()?;
         let shared = Arc::new(Shared {
             keyspace: Arc::new(Keyspace::new(config.databases)),
             table: Table::new(),
@@ -151,7 +175,7 @@ impl Server {
             shutdown: Notify::new(),
             config: RwLock::new(config),
         });
-        Ok(Server { listener, shared })
+        Ok(Server { listeners, shared })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -166,33 +190,44 @@ impl Server {
     pub async fn run(self) -> io::Result<()> {
         let shared = self.shared;
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
-        log::notice(&format!(
-            "Ready to accept connections tcp on {}",
-            shared.local_addr
-        ));
+        for listener in self.listeners {
+            let address = listener.local_addr()?;
+            log::notice(&format!("Ready to accept connections tcp on {address}"));
+            tokio::spawn(accept_loop(shared.clone(), listener));
+        }
         loop {
             let shutdown = shared.shutdown.notified();
             if shared.is_shutting_down() {
                 break;
             }
-            let (stream, addr) = tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        log::warning(&format!("Accepting client connection: {e}"));
-                        continue;
-                    }
-                },
-                _ = shutdown => break,
-            };
-            shared
-                .stats
-                .total_connections_received
-                .fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(connection::serve(shared.clone(), stream, addr));
+            shutdown.await;
         }
         log::notice("Roost is now ready to exit, bye bye...");
         Ok(())
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let shutdown = shared.shutdown.notified();
+        if shared.is_shutting_down() {
+            return;
+        }
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    log::warning(&format!("Accepting client connection: {e}"));
+                    continue;
+                }
+            },
+            _ = shutdown => return,
+        };
+        shared
+            .stats
+            .total_connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(connection::serve(shared.clone(), stream, addr));
     }
 }
 
