@@ -128,8 +128,12 @@ impl Table {
 
     /// Looks up a command or `container|sub` name, case-insensitively.
     pub fn lookup(&self, name: &[u8]) -> Option<CommandId> {
-        let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
-        self.by_name.get(&lower).copied()
+        // Lower-cased on the stack: this runs for every request.
+        let mut buf = [0u8; 48];
+        let lower = buf.get_mut(..name.len())?;
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        self.by_name.get(std::str::from_utf8(lower).ok()?).copied()
     }
 
     /// Finds the command `args` names and checks its arity, with Redis's errors.
@@ -140,11 +144,11 @@ impl Table {
         let mut spec = self.spec(id);
         let mut id = id;
         if !spec.subcommands.is_empty() && args.len() >= 2 {
-            let mut name = spec.name.to_string();
-            name.push('|');
-            name.push_str(&String::from_utf8_lossy(&args[1]).to_ascii_lowercase());
-            match self.by_name.get(&name) {
-                Some(&sub) => {
+            let mut name = spec.name.as_bytes().to_vec();
+            name.push(b'|');
+            name.extend_from_slice(&args[1]);
+            match self.lookup(&name) {
+                Some(sub) => {
                     id = sub;
                     spec = self.spec(sub);
                 }
