@@ -71,11 +71,7 @@ fn info_has_redis_sections_and_fields() {
 fn info_is_verbatim_in_resp3() {
     let server = TestServer::start();
     let mut raw = server.raw();
-    raw.send(b"HELLO 3\r\n");
-    let mut got = Vec::new();
-    while !got.ends_with(b"modules\r\n*0\r\n") {
-        got.extend(raw.read_exact(1));
-    }
+    raw.hello3();
     raw.send(b"INFO cluster\r\n");
     raw.expect(b"=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n");
 }

@@ -104,11 +104,7 @@ fn watch_aborts_when_another_client_writes() {
 fn watch_abort_is_a_resp3_null() {
     let server = TestServer::start();
     let mut raw = server.raw();
-    raw.send(b"HELLO 3\r\n");
-    let mut got = Vec::new();
-    while !got.ends_with(b"modules\r\n*0\r\n") {
-        got.extend(raw.read_exact(1));
-    }
+    raw.hello3();
     raw.roundtrip(&[b"WATCH", b"w"], b"+OK\r\n");
     server.raw().roundtrip(&[b"SET", b"w", b"x"], b"+OK\r\n");
     raw.roundtrip(&[b"MULTI"], b"+OK\r\n");

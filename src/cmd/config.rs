@@ -68,17 +68,7 @@ const SUBCOMMANDS: &[Spec] = &[
         since: "2.8.0",
         subcommands: &[],
     },
-    Spec {
-        name: "help",
-        arity: 2,
-        flags: LOADING | STALE,
-        keys: NO_KEYS,
-        handler: config_help,
-        group: "server",
-        summary: "Returns helpful text about the different subcommands.",
-        since: "5.0.0",
-        subcommands: &[],
-    },
+    conn::help_subcommand("server", "5.0.0"),
 ];
 
 fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -169,8 +159,4 @@ fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
         }
         Err(e) => Reply::error(format!("ERR Rewriting config file: {e}")),
     }
-}
-
-fn config_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    conn::help_reply(ctx, "CONFIG")
 }

@@ -207,17 +207,7 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         since: "7.2.0",
         subcommands: &[],
     },
-    Spec {
-        name: "help",
-        arity: 2,
-        flags: LOADING | STALE,
-        keys: NO_KEYS,
-        handler: client_help,
-        group: "connection",
-        summary: "Returns helpful text about the different subcommands.",
-        since: "5.0.0",
-        subcommands: &[],
-    },
+    help_subcommand("connection", "5.0.0"),
 ];
 
 /// Container commands are resolved to a subcommand by the table; this only runs if a
@@ -673,8 +663,23 @@ fn client_no_touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
 }
 
-fn client_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    help_reply(ctx, "CLIENT")
+/// The `HELP` subcommand every container declares.
+pub const fn help_subcommand(group: &'static str, since: &'static str) -> Spec {
+    Spec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        keys: NO_KEYS,
+        handler: help,
+        group,
+        summary: "Returns helpful text about the different subcommands.",
+        since,
+        subcommands: &[],
+    }
+}
+
+fn help(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    help_reply(ctx, &String::from_utf8_lossy(&args[0]).to_ascii_uppercase())
 }
 
 /// The `<CONTAINER> HELP` reply: one line per subcommand with its summary.

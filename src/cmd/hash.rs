@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::keys::{parse_cursor, parse_scan_options};
-use super::{args, error, flags::*, Ctx, KeySpec, Spec};
+use super::{args, command, error, flags::*, Ctx, Spec, ONE_KEY};
 use crate::clock;
 use crate::longdouble::{self, FloatAddError};
 use crate::protocol::decode::parse_i64;
@@ -11,56 +11,34 @@ use crate::protocol::Reply;
 use crate::rand::Rng;
 use crate::store::{own, Db, HashObj, Value};
 
-const ONE_KEY: KeySpec = KeySpec {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-
-macro_rules! hash_command {
-    ($name:literal, $arity:expr, $flags:expr, $handler:expr, $since:literal, $summary:literal) => {
-        Spec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: ONE_KEY,
-            handler: $handler,
-            group: "hash",
-            summary: $summary,
-            since: $since,
-            subcommands: &[],
-        }
-    };
-}
-
 pub const COMMANDS: &[Spec] = &[
-    hash_command!("hset", -4, WRITE | DENYOOM | FAST, hset, "2.0.0",
+    command!("hash", "hset", -4, WRITE | DENYOOM | FAST, ONE_KEY, hset, "2.0.0",
         "Creates or modifies the value of a field in a hash."),
-    hash_command!("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx, "2.0.0",
+    command!("hash", "hsetnx", 4, WRITE | DENYOOM | FAST, ONE_KEY, hsetnx, "2.0.0",
         "Sets the value of a field in a hash only when the field doesn't exist."),
-    hash_command!("hmset", -4, WRITE | DENYOOM | FAST, hmset, "2.0.0",
+    command!("hash", "hmset", -4, WRITE | DENYOOM | FAST, ONE_KEY, hmset, "2.0.0",
         "Sets the values of multiple fields."),
-    hash_command!("hget", 3, READONLY | FAST, hget, "2.0.0", "Returns the value of a field in a hash."),
-    hash_command!("hmget", -3, READONLY | FAST, hmget, "2.0.0",
+    command!("hash", "hget", 3, READONLY | FAST, ONE_KEY, hget, "2.0.0", "Returns the value of a field in a hash."),
+    command!("hash", "hmget", -3, READONLY | FAST, ONE_KEY, hmget, "2.0.0",
         "Returns the values of all fields in a hash."),
-    hash_command!("hgetall", 2, READONLY, hgetall, "2.0.0",
+    command!("hash", "hgetall", 2, READONLY, ONE_KEY, hgetall, "2.0.0",
         "Returns all fields and values in a hash."),
-    hash_command!("hdel", -3, WRITE | FAST, hdel, "2.0.0",
+    command!("hash", "hdel", -3, WRITE | FAST, ONE_KEY, hdel, "2.0.0",
         "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
-    hash_command!("hexists", 3, READONLY | FAST, hexists, "2.0.0",
+    command!("hash", "hexists", 3, READONLY | FAST, ONE_KEY, hexists, "2.0.0",
         "Determines whether a field exists in a hash."),
-    hash_command!("hlen", 2, READONLY | FAST, hlen, "2.0.0", "Returns the number of fields in a hash."),
-    hash_command!("hkeys", 2, READONLY, hkeys, "2.0.0", "Returns all fields in a hash."),
-    hash_command!("hvals", 2, READONLY, hvals, "2.0.0", "Returns all values in a hash."),
-    hash_command!("hstrlen", 3, READONLY | FAST, hstrlen, "3.2.0",
+    command!("hash", "hlen", 2, READONLY | FAST, ONE_KEY, hlen, "2.0.0", "Returns the number of fields in a hash."),
+    command!("hash", "hkeys", 2, READONLY, ONE_KEY, hkeys, "2.0.0", "Returns all fields in a hash."),
+    command!("hash", "hvals", 2, READONLY, ONE_KEY, hvals, "2.0.0", "Returns all values in a hash."),
+    command!("hash", "hstrlen", 3, READONLY | FAST, ONE_KEY, hstrlen, "3.2.0",
         "Returns the length of the value of a field."),
-    hash_command!("hincrby", 4, WRITE | DENYOOM | FAST, hincrby, "2.0.0",
+    command!("hash", "hincrby", 4, WRITE | DENYOOM | FAST, ONE_KEY, hincrby, "2.0.0",
         "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
-    hash_command!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat, "2.6.0",
+    command!("hash", "hincrbyfloat", 4, WRITE | DENYOOM | FAST, ONE_KEY, hincrbyfloat, "2.6.0",
         "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
-    hash_command!("hscan", -3, READONLY, hscan, "2.8.0",
+    command!("hash", "hscan", -3, READONLY, ONE_KEY, hscan, "2.8.0",
         "Iterates over fields and values of a hash."),
-    hash_command!("hrandfield", -2, READONLY, hrandfield, "6.2.0",
+    command!("hash", "hrandfield", -2, READONLY, ONE_KEY, hrandfield, "6.2.0",
         "Returns one or more random fields from a hash."),
 ];
 

@@ -2,88 +2,59 @@
 
 use bytes::Bytes;
 
-use super::{args, conn, error, flags::*, scan, Ctx, KeySpec, Spec, NO_KEYS};
+use super::{
+    args, command, conn, error, flags::*, scan, Ctx, KeySpec, Spec, ALL_KEYS, NO_KEYS, ONE_KEY,
+    TWO_KEYS,
+};
 use crate::clock;
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
 use crate::rand::Rng;
 use crate::store::{self, Db, Value};
 
-const ONE_KEY: KeySpec = KeySpec {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const ALL_KEYS: KeySpec = KeySpec {
-    first: 1,
-    last: -1,
-    step: 1,
-};
-const TWO_KEYS: KeySpec = KeySpec {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-
-macro_rules! key_command {
-    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr, $since:literal, $summary:literal) => {
-        Spec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $keys,
-            handler: $handler,
-            group: "generic",
-            summary: $summary,
-            since: $since,
-            subcommands: &[],
-        }
-    };
-}
-
 pub const COMMANDS: &[Spec] = &[
-    key_command!("del", -2, WRITE, ALL_KEYS, del, "1.0.0", "Deletes one or more keys."),
-    key_command!("unlink", -2, WRITE | FAST, ALL_KEYS, del, "4.0.0",
+    command!("generic", "del", -2, WRITE, ALL_KEYS, del, "1.0.0", "Deletes one or more keys."),
+    command!("generic", "unlink", -2, WRITE | FAST, ALL_KEYS, del, "4.0.0",
         "Asynchronously deletes one or more keys."),
-    key_command!("exists", -2, READONLY | FAST, ALL_KEYS, exists, "1.0.0",
+    command!("generic", "exists", -2, READONLY | FAST, ALL_KEYS, exists, "1.0.0",
         "Determines whether one or more keys exist."),
-    key_command!("type", 2, READONLY | FAST, ONE_KEY, type_of, "1.0.0",
+    command!("generic", "type", 2, READONLY | FAST, ONE_KEY, type_of, "1.0.0",
         "Determines the type of value stored at a key."),
-    key_command!("expire", -3, WRITE | FAST, ONE_KEY, expire, "1.0.0",
+    command!("generic", "expire", -3, WRITE | FAST, ONE_KEY, expire, "1.0.0",
         "Sets the expiration time of a key in seconds."),
-    key_command!("pexpire", -3, WRITE | FAST, ONE_KEY, pexpire, "2.6.0",
+    command!("generic", "pexpire", -3, WRITE | FAST, ONE_KEY, pexpire, "2.6.0",
         "Sets the expiration time of a key in milliseconds."),
-    key_command!("expireat", -3, WRITE | FAST, ONE_KEY, expireat, "1.2.0",
+    command!("generic", "expireat", -3, WRITE | FAST, ONE_KEY, expireat, "1.2.0",
         "Sets the expiration time of a key to a Unix timestamp."),
-    key_command!("pexpireat", -3, WRITE | FAST, ONE_KEY, pexpireat, "2.6.0",
+    command!("generic", "pexpireat", -3, WRITE | FAST, ONE_KEY, pexpireat, "2.6.0",
         "Sets the expiration time of a key to a Unix milliseconds timestamp."),
-    key_command!("ttl", 2, READONLY | FAST, ONE_KEY, ttl, "1.0.0",
+    command!("generic", "ttl", 2, READONLY | FAST, ONE_KEY, ttl, "1.0.0",
         "Returns the expiration time in seconds of a key."),
-    key_command!("pttl", 2, READONLY | FAST, ONE_KEY, pttl, "2.6.0",
+    command!("generic", "pttl", 2, READONLY | FAST, ONE_KEY, pttl, "2.6.0",
         "Returns the expiration time in milliseconds of a key."),
-    key_command!("expiretime", 2, READONLY | FAST, ONE_KEY, expiretime, "7.0.0",
+    command!("generic", "expiretime", 2, READONLY | FAST, ONE_KEY, expiretime, "7.0.0",
         "Returns the expiration time of a key as a Unix timestamp."),
-    key_command!("pexpiretime", 2, READONLY | FAST, ONE_KEY, pexpiretime, "7.0.0",
+    command!("generic", "pexpiretime", 2, READONLY | FAST, ONE_KEY, pexpiretime, "7.0.0",
         "Returns the expiration time of a key as a Unix milliseconds timestamp."),
-    key_command!("persist", 2, WRITE | FAST, ONE_KEY, persist, "2.2.0",
+    command!("generic", "persist", 2, WRITE | FAST, ONE_KEY, persist, "2.2.0",
         "Removes the expiration time of a key."),
-    key_command!("touch", -2, READONLY | FAST, ALL_KEYS, touch, "3.2.1",
+    command!("generic", "touch", -2, READONLY | FAST, ALL_KEYS, touch, "3.2.1",
         "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
-    key_command!("keys", 2, READONLY, NO_KEYS, keys, "1.0.0",
+    command!("generic", "keys", 2, READONLY, NO_KEYS, keys, "1.0.0",
         "Returns all key names that match a pattern."),
-    key_command!("scan", -2, READONLY, NO_KEYS, scan_keys, "2.8.0",
+    command!("generic", "scan", -2, READONLY, NO_KEYS, scan_keys, "2.8.0",
         "Iterates over the key names in the database."),
-    key_command!("rename", 3, WRITE, TWO_KEYS, rename, "1.0.0",
+    command!("generic", "rename", 3, WRITE, TWO_KEYS, rename, "1.0.0",
         "Renames a key and overwrites the destination."),
-    key_command!("renamenx", 3, WRITE | FAST, TWO_KEYS, renamenx, "1.0.0",
+    command!("generic", "renamenx", 3, WRITE | FAST, TWO_KEYS, renamenx, "1.0.0",
         "Renames a key only when the target key name doesn't exist."),
-    key_command!("copy", -3, WRITE | DENYOOM, TWO_KEYS, copy, "6.2.0",
+    command!("generic", "copy", -3, WRITE | DENYOOM, TWO_KEYS, copy, "6.2.0",
         "Copies the value of a key to a new key."),
-    key_command!("move", 3, WRITE | FAST, ONE_KEY, move_key, "1.0.0",
+    command!("generic", "move", 3, WRITE | FAST, ONE_KEY, move_key, "1.0.0",
         "Moves a key to another database."),
-    key_command!("randomkey", 1, READONLY, NO_KEYS, randomkey, "1.0.0",
+    command!("generic", "randomkey", 1, READONLY, NO_KEYS, randomkey, "1.0.0",
         "Returns a random key name from the database."),
-    key_command!("dbsize", 1, READONLY | FAST, NO_KEYS, dbsize, "1.0.0",
+    command!("generic", "dbsize", 1, READONLY | FAST, NO_KEYS, dbsize, "1.0.0",
         "Returns the number of keys in the database."),
     Spec {
         name: "flushdb",
@@ -138,7 +109,8 @@ const KEY_AT_2: KeySpec = KeySpec {
 };
 
 const OBJECT_SUBCOMMANDS: &[Spec] = &[
-    key_command!(
+    command!(
+        "generic",
         "encoding",
         3,
         READONLY,
@@ -147,7 +119,8 @@ const OBJECT_SUBCOMMANDS: &[Spec] = &[
         "2.2.3",
         "Returns the internal encoding of a Redis object."
     ),
-    key_command!(
+    command!(
+        "generic",
         "freq",
         3,
         READONLY,
@@ -156,7 +129,8 @@ const OBJECT_SUBCOMMANDS: &[Spec] = &[
         "4.0.0",
         "Returns the logarithmic access frequency counter of a Redis object."
     ),
-    key_command!(
+    command!(
+        "generic",
         "idletime",
         3,
         READONLY,
@@ -165,7 +139,8 @@ const OBJECT_SUBCOMMANDS: &[Spec] = &[
         "2.2.3",
         "Returns the time since the last access to a Redis object."
     ),
-    key_command!(
+    command!(
+        "generic",
         "refcount",
         3,
         READONLY,
@@ -174,15 +149,7 @@ const OBJECT_SUBCOMMANDS: &[Spec] = &[
         "2.2.3",
         "Returns the reference count of a value of a key."
     ),
-    key_command!(
-        "help",
-        2,
-        LOADING | STALE,
-        NO_KEYS,
-        object_help,
-        "6.2.0",
-        "Returns helpful text about the different subcommands."
-    ),
+    conn::help_subcommand("generic", "6.2.0"),
 ];
 
 fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -724,8 +691,4 @@ fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             _ => Reply::Integer(1),
         },
     }
-}
-
-fn object_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    conn::help_reply(ctx, "OBJECT")
 }

@@ -74,6 +74,49 @@ pub const NO_KEYS: KeySpec = KeySpec {
     last: 0,
     step: 0,
 };
+/// The key is the first argument.
+pub const ONE_KEY: KeySpec = KeySpec {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+/// The first two arguments are keys (RENAME, SMOVE).
+pub const TWO_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+/// Every argument is a key (DEL, MGET).
+pub const ALL_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+/// Key, value, key, value... (MSET).
+pub const KEY_VALUE_PAIRS: KeySpec = KeySpec {
+    first: 1,
+    last: -1,
+    step: 2,
+};
+
+/// Declares a command without subcommands:
+/// `command!(group, name, arity, flags, keys, handler, since, summary)`.
+macro_rules! command {
+    ($group:literal, $name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr, $since:literal, $summary:literal) => {
+        $crate::cmd::Spec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            handler: $handler,
+            group: $group,
+            summary: $summary,
+            since: $since,
+            subcommands: &[],
+        }
+    };
+}
+pub(crate) use command;
 
 /// One command's declaration.
 pub struct Spec {

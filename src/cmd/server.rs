@@ -128,17 +128,7 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         since: "2.8.13",
         subcommands: &[],
     },
-    Spec {
-        name: "help",
-        arity: 2,
-        flags: LOADING | STALE,
-        keys: NO_KEYS,
-        handler: command_help,
-        group: "server",
-        summary: "Returns helpful text about the different subcommands.",
-        since: "5.0.0",
-        subcommands: &[],
-    },
+    conn::help_subcommand("server", "5.0.0"),
 ];
 
 fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
@@ -729,8 +719,4 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             .map(|i| Reply::Bulk(target[i].clone()))
             .collect(),
     )
-}
-
-fn command_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    conn::help_reply(ctx, "COMMAND")
 }

@@ -6,67 +6,35 @@ use bytes::Bytes;
 
 use super::hash::{parse_signed_count, pick_random, scan_collection};
 use super::keys::{parse_cursor, parse_scan_options};
-use super::{error, flags::*, Ctx, KeySpec, Spec};
+use super::{command, error, flags::*, Ctx, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
 use crate::clock;
 use crate::protocol::Reply;
 use crate::store::{own, Db, SetObj, Value};
 
-const ONE_KEY: KeySpec = KeySpec {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const ALL_KEYS: KeySpec = KeySpec {
-    first: 1,
-    last: -1,
-    step: 1,
-};
-const TWO_KEYS: KeySpec = KeySpec {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-
-macro_rules! set_command {
-    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr, $since:literal, $summary:literal) => {
-        Spec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $keys,
-            handler: $handler,
-            group: "set",
-            summary: $summary,
-            since: $since,
-            subcommands: &[],
-        }
-    };
-}
-
 pub const COMMANDS: &[Spec] = &[
-    set_command!("sadd", -3, WRITE | DENYOOM | FAST, ONE_KEY, sadd, "1.0.0",
+    command!("set", "sadd", -3, WRITE | DENYOOM | FAST, ONE_KEY, sadd, "1.0.0",
         "Adds one or more members to a set. Creates the key if it doesn't exist."),
-    set_command!("srem", -3, WRITE | FAST, ONE_KEY, srem, "1.0.0",
+    command!("set", "srem", -3, WRITE | FAST, ONE_KEY, srem, "1.0.0",
         "Removes one or more members from a set. Deletes the set if the last member was removed."),
-    set_command!("smembers", 2, READONLY, ONE_KEY, smembers, "1.0.0", "Returns all members of a set."),
-    set_command!("sismember", 3, READONLY | FAST, ONE_KEY, sismember, "1.0.0",
+    command!("set", "smembers", 2, READONLY, ONE_KEY, smembers, "1.0.0", "Returns all members of a set."),
+    command!("set", "sismember", 3, READONLY | FAST, ONE_KEY, sismember, "1.0.0",
         "Determines whether a member belongs to a set."),
-    set_command!("smismember", -3, READONLY | FAST, ONE_KEY, smismember, "6.2.0",
+    command!("set", "smismember", -3, READONLY | FAST, ONE_KEY, smismember, "6.2.0",
         "Determines whether multiple members belong to a set."),
-    set_command!("scard", 2, READONLY | FAST, ONE_KEY, scard, "1.0.0",
+    command!("set", "scard", 2, READONLY | FAST, ONE_KEY, scard, "1.0.0",
         "Returns the number of members in a set."),
-    set_command!("sscan", -3, READONLY, ONE_KEY, sscan, "2.8.0", "Iterates over members of a set."),
-    set_command!("spop", -2, WRITE | FAST, ONE_KEY, spop, "1.0.0",
+    command!("set", "sscan", -3, READONLY, ONE_KEY, sscan, "2.8.0", "Iterates over members of a set."),
+    command!("set", "spop", -2, WRITE | FAST, ONE_KEY, spop, "1.0.0",
         "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
-    set_command!("srandmember", -2, READONLY, ONE_KEY, srandmember, "1.0.0",
+    command!("set", "srandmember", -2, READONLY, ONE_KEY, srandmember, "1.0.0",
         "Get one or multiple random members from a set"),
-    set_command!("sinter", -2, READONLY, ALL_KEYS, sinter, "1.0.0",
+    command!("set", "sinter", -2, READONLY, ALL_KEYS, sinter, "1.0.0",
         "Returns the intersect of multiple sets."),
-    set_command!("sunion", -2, READONLY, ALL_KEYS, sunion, "1.0.0",
+    command!("set", "sunion", -2, READONLY, ALL_KEYS, sunion, "1.0.0",
         "Returns the union of multiple sets."),
-    set_command!("sdiff", -2, READONLY, ALL_KEYS, sdiff, "1.0.0",
+    command!("set", "sdiff", -2, READONLY, ALL_KEYS, sdiff, "1.0.0",
         "Returns the difference of multiple sets."),
-    set_command!("smove", 4, WRITE | FAST, TWO_KEYS, smove, "1.0.0",
+    command!("set", "smove", 4, WRITE | FAST, TWO_KEYS, smove, "1.0.0",
         "Moves a member from one set to another."),
 ];
 

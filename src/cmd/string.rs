@@ -5,84 +5,52 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{args, error, flags::*, Ctx, KeySpec, Spec};
+use super::{args, command, error, flags::*, Ctx, Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY};
 use crate::clock;
 use crate::longdouble::{self, FloatAddError};
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
 use crate::store::{own, Db, Value};
 
-const ONE_KEY: KeySpec = KeySpec {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const ALL_KEYS: KeySpec = KeySpec {
-    first: 1,
-    last: -1,
-    step: 1,
-};
-const KEY_VALUE_PAIRS: KeySpec = KeySpec {
-    first: 1,
-    last: -1,
-    step: 2,
-};
-
-macro_rules! string_command {
-    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr, $since:literal, $summary:literal) => {
-        Spec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $keys,
-            handler: $handler,
-            group: "string",
-            summary: $summary,
-            since: $since,
-            subcommands: &[],
-        }
-    };
-}
-
 pub const COMMANDS: &[Spec] = &[
-    string_command!("get", 2, READONLY | FAST, ONE_KEY, get, "1.0.0", "Returns the string value of a key."),
-    string_command!("set", -3, WRITE | DENYOOM, ONE_KEY, set, "1.0.0",
+    command!("string", "get", 2, READONLY | FAST, ONE_KEY, get, "1.0.0", "Returns the string value of a key."),
+    command!("string", "set", -3, WRITE | DENYOOM, ONE_KEY, set, "1.0.0",
         "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
-    string_command!("setex", 4, WRITE | DENYOOM, ONE_KEY, setex, "2.0.0",
+    command!("string", "setex", 4, WRITE | DENYOOM, ONE_KEY, setex, "2.0.0",
         "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
-    string_command!("psetex", 4, WRITE | DENYOOM, ONE_KEY, psetex, "2.6.0",
+    command!("string", "psetex", 4, WRITE | DENYOOM, ONE_KEY, psetex, "2.6.0",
         "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
-    string_command!("setnx", 3, WRITE | DENYOOM | FAST, ONE_KEY, setnx, "1.0.0",
+    command!("string", "setnx", 3, WRITE | DENYOOM | FAST, ONE_KEY, setnx, "1.0.0",
         "Set the string value of a key only when the key doesn't exist."),
-    string_command!("getset", 3, WRITE | DENYOOM | FAST, ONE_KEY, getset, "1.0.0",
+    command!("string", "getset", 3, WRITE | DENYOOM | FAST, ONE_KEY, getset, "1.0.0",
         "Returns the previous string value of a key after setting it to a new value."),
-    string_command!("getdel", 2, WRITE | FAST, ONE_KEY, getdel, "6.2.0",
+    command!("string", "getdel", 2, WRITE | FAST, ONE_KEY, getdel, "6.2.0",
         "Returns the string value of a key after deleting the key."),
-    string_command!("getex", -2, WRITE | FAST, ONE_KEY, getex, "6.2.0",
+    command!("string", "getex", -2, WRITE | FAST, ONE_KEY, getex, "6.2.0",
         "Returns the string value of a key after setting its expiration time."),
-    string_command!("mget", -2, READONLY | FAST, ALL_KEYS, mget, "1.0.0",
+    command!("string", "mget", -2, READONLY | FAST, ALL_KEYS, mget, "1.0.0",
         "Atomically returns the string values of one or more keys."),
-    string_command!("mset", -3, WRITE | DENYOOM, KEY_VALUE_PAIRS, mset, "1.0.1",
+    command!("string", "mset", -3, WRITE | DENYOOM, KEY_VALUE_PAIRS, mset, "1.0.1",
         "Atomically creates or modifies the string values of one or more keys."),
-    string_command!("msetnx", -3, WRITE | DENYOOM, KEY_VALUE_PAIRS, msetnx, "1.0.1",
+    command!("string", "msetnx", -3, WRITE | DENYOOM, KEY_VALUE_PAIRS, msetnx, "1.0.1",
         "Atomically modifies the string values of one or more keys only when all keys don't exist."),
-    string_command!("append", 3, WRITE | DENYOOM | FAST, ONE_KEY, append, "2.0.0",
+    command!("string", "append", 3, WRITE | DENYOOM | FAST, ONE_KEY, append, "2.0.0",
         "Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    string_command!("strlen", 2, READONLY | FAST, ONE_KEY, strlen, "2.2.0",
+    command!("string", "strlen", 2, READONLY | FAST, ONE_KEY, strlen, "2.2.0",
         "Returns the length of a string value."),
-    string_command!("incr", 2, WRITE | DENYOOM | FAST, ONE_KEY, incr, "1.0.0",
+    command!("string", "incr", 2, WRITE | DENYOOM | FAST, ONE_KEY, incr, "1.0.0",
         "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    string_command!("decr", 2, WRITE | DENYOOM | FAST, ONE_KEY, decr, "1.0.0",
+    command!("string", "decr", 2, WRITE | DENYOOM | FAST, ONE_KEY, decr, "1.0.0",
         "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    string_command!("incrby", 3, WRITE | DENYOOM | FAST, ONE_KEY, incrby, "1.0.0",
+    command!("string", "incrby", 3, WRITE | DENYOOM | FAST, ONE_KEY, incrby, "1.0.0",
         "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    string_command!("decrby", 3, WRITE | DENYOOM | FAST, ONE_KEY, decrby, "1.0.0",
+    command!("string", "decrby", 3, WRITE | DENYOOM | FAST, ONE_KEY, decrby, "1.0.0",
         "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
-    string_command!("incrbyfloat", 3, WRITE | DENYOOM | FAST, ONE_KEY, incrbyfloat, "2.6.0",
+    command!("string", "incrbyfloat", 3, WRITE | DENYOOM | FAST, ONE_KEY, incrbyfloat, "2.6.0",
         "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    string_command!("getrange", 4, READONLY, ONE_KEY, getrange, "2.4.0",
+    command!("string", "getrange", 4, READONLY, ONE_KEY, getrange, "2.4.0",
         "Returns a substring of the string stored at a key."),
-    string_command!("setrange", 4, WRITE | DENYOOM, ONE_KEY, setrange, "2.2.0",
+    command!("string", "setrange", 4, WRITE | DENYOOM, ONE_KEY, setrange, "2.2.0",
         "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
 ];
 

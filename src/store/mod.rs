@@ -172,22 +172,27 @@ impl Db {
         self.expires.load(Ordering::Relaxed)
     }
 
-    /// The live entry for `key`, removing it first if it has expired. Updates the access
-    /// time unless `touch` is false (CLIENT NO-TOUCH, OBJECT).
+    /// The live entry for `key`, removing it first if it has expired, and counting as
+    /// an access (OBJECT IDLETIME) unless the client is NO-TOUCH.
     pub fn get(&self, key: &[u8], now: u64) -> Option<Ref<'_, Bytes, Entry>> {
-        let entry = self.map.get(key)?;
-        if entry.is_expired(now) {
-            drop(entry);
-            self.remove_expired(key, now);
-            return None;
-        }
+        let entry = self.peek(key, now)?;
         entry.touch_access();
         Some(entry)
     }
 
     /// Like `get`, but does not count as an access.
     pub fn peek(&self, key: &[u8], now: u64) -> Option<Ref<'_, Bytes, Entry>> {
-        let entry = self.map.get(key)?;
+        self.live(self.map.get(key), key, now)
+    }
+
+    /// `entry` if it is live; an expired one is dropped and removed.
+    fn live<E: std::ops::Deref<Target = Entry>>(
+        &self,
+        entry: Option<E>,
+        key: &[u8],
+        now: u64,
+    ) -> Option<E> {
+        let entry = entry?;
         if entry.is_expired(now) {
             drop(entry);
             self.remove_expired(key, now);
@@ -211,12 +216,7 @@ impl Db {
     /// The live entry for in-place changes to its value. The caller holds the exclusive
     /// gate and calls `signal_modified` when it changed something.
     pub fn get_mut(&self, key: &[u8], now: u64) -> Option<RefMut<'_, Bytes, Entry>> {
-        let entry = self.map.get_mut(key)?;
-        if entry.is_expired(now) {
-            drop(entry);
-            self.remove_expired(key, now);
-            return None;
-        }
+        let entry = self.live(self.map.get_mut(key), key, now)?;
         entry.touch_access();
         Some(entry)
     }

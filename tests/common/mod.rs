@@ -103,6 +103,20 @@ impl Raw {
         self.expect(expected);
     }
 
+    /// Switches to RESP3 with HELLO 3 and reads past its reply map.
+    pub fn hello3(&mut self) {
+        self.send(b"HELLO 3\r\n");
+        let mut got = Vec::new();
+        while !got.ends_with(b"modules\r\n*0\r\n") {
+            got.extend(self.read_exact(1));
+        }
+        assert!(
+            got.starts_with(b"%7\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+
     /// Reads until the server closes the connection; returns everything received.
     pub fn read_to_close(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
