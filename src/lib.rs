@@ -8,13 +8,16 @@
 //!
 //! Modules: `config` (flags and redis.conf -> `Config`), `protocol` (wire format),
 //! `server` (listener, connections, clients), `cmd` (command table and handlers),
-//! `store` (databases, values, expiry), `clock`, `log`, `rand`.
+//! `store` (databases, values, expiry), `journal` (orders writes for the log), `aof`
+//! (the append-only log), `clock`, `log`, `rand`.
 
 pub mod alloc;
+pub mod aof;
 pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod glob;
+pub mod journal;
 pub mod log;
 pub mod longdouble;
 pub mod protocol;

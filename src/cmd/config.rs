@@ -129,6 +129,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         crate::log::set_level(level);
     }
     ctx.shared.hz.store(updated.hz, Ordering::Relaxed);
+    ctx.shared.aof.set_policy(updated.appendfsync);
     *ctx.shared.config_mut() = updated;
     Reply::OK
 }

@@ -108,30 +108,47 @@ fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if args.len() % 2 != 0 {
         return error::wrong_arity("hset");
     }
-    write_hash(ctx.db(), &args[1], true, |h| {
+    let reply = write_hash(ctx.db(), &args[1], true, |h| {
         (Reply::Integer(set_pairs(h, &args[2..]) as i64), true)
-    })
+    });
+    log_hset(ctx, &reply, &args[1], &args[2..]);
+    reply
+}
+
+/// Logs `HSET key field value...` unless the command failed.
+fn log_hset(ctx: &mut Ctx<'_>, reply: &Reply, key: &[u8], pairs: &[Bytes]) {
+    if !reply.is_error() {
+        let mut record: Vec<&[u8]> = vec![b"HSET", key];
+        record.extend(pairs.iter().map(|a| a.as_ref()));
+        ctx.propagate(&record);
+    }
 }
 
 fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if args.len() % 2 != 0 {
         return error::wrong_arity("hmset");
     }
-    write_hash(ctx.db(), &args[1], true, |h| {
+    let reply = write_hash(ctx.db(), &args[1], true, |h| {
         set_pairs(h, &args[2..]);
         (Reply::OK, true)
-    })
+    });
+    log_hset(ctx, &reply, &args[1], &args[2..]);
+    reply
 }
 
 fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    write_hash(ctx.db(), &args[1], true, |h| {
+    let reply = write_hash(ctx.db(), &args[1], true, |h| {
         if h.map.contains_key(&args[2]) {
             (Reply::Integer(0), false)
         } else {
             h.map.insert(own(&args[2]), own(&args[3]));
             (Reply::Integer(1), true)
         }
-    })
+    });
+    if reply == Reply::Integer(1) {
+        log_hset(ctx, &reply, &args[1], &args[2..4]);
+    }
+    reply
 }
 
 fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -163,13 +180,19 @@ fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    write_hash(ctx.db(), &args[1], false, |h| {
+    let reply = write_hash(ctx.db(), &args[1], false, |h| {
         let removed = args[2..]
             .iter()
             .filter(|f| h.map.remove(*f).is_some())
             .count();
         (Reply::Integer(removed as i64), removed > 0)
-    })
+    });
+    if matches!(reply, Reply::Integer(n) if n > 0) {
+        let mut record: Vec<&[u8]> = vec![b"HDEL"];
+        record.extend(args[1..].iter().map(|a| a.as_ref()));
+        ctx.propagate(&record);
+    }
+    reply
 }
 
 fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -211,7 +234,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(d) => d,
         Err(reply) => return reply,
     };
-    write_hash(ctx.db(), &args[1], true, |h| {
+    let reply = write_hash(ctx.db(), &args[1], true, |h| {
         let current = match h.map.get(&args[2]) {
             None => 0,
             Some(v) => match parse_i64(v) {
@@ -226,7 +249,11 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
             None => (Reply::error(error::OVERFLOW), false),
         }
-    })
+    });
+    if let Reply::Integer(n) = reply {
+        ctx.propagate(&[b"HSET", &args[1], &args[2], n.to_string().as_bytes()]);
+    }
+    reply
 }
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -235,7 +262,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(d) if d.is_infinite() => return Reply::error("ERR value is NaN or Infinity"),
         Some(_) => {}
     }
-    write_hash(ctx.db(), &args[1], true, |h| {
+    let reply = write_hash(ctx.db(), &args[1], true, |h| {
         let current = h
             .map
             .get(&args[2])
@@ -253,7 +280,11 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 false,
             ),
         }
-    })
+    });
+    if let Reply::Bulk(result) = &reply {
+        ctx.propagate(&[b"HSET", &args[1], &args[2], result]);
+    }
+    reply
 }
 
 /// A stable hash of a field or member, the order HSCAN/SSCAN walk a collection in.

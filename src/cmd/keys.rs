@@ -155,11 +155,17 @@ const OBJECT_SUBCOMMANDS: &[Spec] = &[
 fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let db = ctx.db();
     let now = clock::now_ms();
-    let removed = args[1..]
+    let removed: Vec<&[u8]> = args[1..]
         .iter()
         .filter(|key| db.remove(key, now).is_some())
-        .count();
-    Reply::Integer(removed as i64)
+        .map(|key| key.as_ref())
+        .collect();
+    if !removed.is_empty() {
+        let mut record: Vec<&[u8]> = vec![b"DEL"];
+        record.extend(&removed);
+        ctx.propagate(&record);
+    }
+    Reply::Integer(removed.len() as i64)
 }
 
 fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -257,8 +263,10 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], seconds: bool, relative: bo
     }
     if when <= now as i64 {
         db.remove(&args[1], now);
+        ctx.propagate(&[b"DEL", &args[1]]);
     } else {
         db.set_expire(&args[1], Some(when as u64), now);
+        ctx.propagate(&[b"PEXPIREAT", &args[1], when.to_string().as_bytes()]);
     }
     Reply::Integer(1)
 }
@@ -317,6 +325,7 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .is_some_and(|e| e.expire_at().is_some());
     if has_ttl {
         db.set_expire(&args[1], None, now);
+        ctx.propagate(&[b"PERSIST", &args[1]]);
     }
     Reply::Integer(has_ttl as i64)
 }
@@ -473,6 +482,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
     if let Some(entry) = db.remove(&args[1], now) {
         db.insert_entry(&args[2], entry);
     }
+    ctx.propagate(&[b"RENAME", &args[1], &args[2]]);
     if nx {
         Reply::Integer(1)
     } else {
@@ -531,6 +541,15 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         target.remove(&args[2], now);
     }
     target.insert(&args[2], value, expire_at);
+    let target_db = target_db.to_string();
+    ctx.propagate(&[
+        b"COPY",
+        &args[1],
+        &args[2],
+        b"DB",
+        target_db.as_bytes(),
+        b"REPLACE",
+    ]);
     Reply::Integer(1)
 }
 
@@ -551,6 +570,7 @@ fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if let Some(entry) = source.remove(&args[1], now) {
         target.insert_entry(&args[1], entry);
     }
+    ctx.propagate(&[b"MOVE", &args[1], target_db.to_string().as_bytes()]);
     Reply::Integer(1)
 }
 
@@ -607,6 +627,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return error::syntax();
     }
     ctx.db().clear();
+    ctx.propagate(&[b"FLUSHDB"]);
     Reply::OK
 }
 
@@ -617,6 +638,7 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     for n in 0..ctx.shared.keyspace.databases() {
         ctx.shared.keyspace.db(n).clear();
     }
+    ctx.propagate(&[b"FLUSHALL"]);
     Reply::OK
 }
 
@@ -635,6 +657,7 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if a != b {
         ctx.shared.keyspace.swap(a as usize, b as usize);
+        ctx.propagate(&[b"SWAPDB", &args[1], &args[2]]);
     }
     Reply::OK
 }

@@ -169,6 +169,13 @@ impl Ctx<'_> {
     pub fn db(&self) -> &crate::store::Db {
         self.shared.keyspace.db(self.client.db)
     }
+
+    /// Logs the canonical form of a write this command made to the selected database.
+    pub fn propagate(&mut self, args: &[&[u8]]) {
+        if let Some(lsn) = self.shared.aof.journal.append(self.client.db, args) {
+            self.client.pending_lsn = Some(lsn);
+        }
+    }
 }
 
 /// Runs one request from a client: lookup, arity, the gates the flags drive, MULTI
@@ -187,6 +194,21 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
             Some(id),
             Reply::error("NOAUTH Authentication required."),
         );
+    }
+
+    if ctx.shared.is_loading() && !spec.has(flags::LOADING) {
+        return reject(
+            ctx,
+            Some(id),
+            Reply::error("LOADING Redis is loading the dataset in memory"),
+        );
+    }
+
+    if spec.has(flags::WRITE) {
+        if let Some(error) = ctx.shared.aof.write_error() {
+            let reply = Reply::error(format!("MISCONF Errors writing to the AOF file: {error}"));
+            return reject(ctx, Some(id), reply);
+        }
     }
 
     if ctx.client.in_multi() && !spec.has(flags::TXN_CONTROL) {
@@ -225,6 +247,10 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     // a writer in between (the log must see the deletion before the new value).
     if spec.has(flags::WRITE) || spec.has(flags::EXCLUSIVE) {
         let _gate = keyspace.write_gate();
+        // Checked under the gate: shutdown takes it before the log's final fsync.
+        if ctx.shared.is_shutting_down() {
+            return Reply::error("ERR Roost is shutting down");
+        }
         call(ctx, id, args)
     } else {
         let _gate = keyspace.read_gate();

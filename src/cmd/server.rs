@@ -402,20 +402,67 @@ fn memory_section(shared: &Shared, field: &mut Field<'_>) {
 }
 
 fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
-    field("loading", &0);
+    let (aof_enabled, dir) = {
+        let config = shared.config();
+        (config.appendonly, config.dir.clone())
+    };
+    let loading = shared.is_loading();
+    field("loading", &(loading as u8));
     field("async_loading", &0);
+    if loading {
+        let state = *shared
+            .loading_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let p = state.progress;
+        let elapsed = clock::now_ms().saturating_sub(state.start_ms) as f64 / 1000.0;
+        let fraction = if p.total_bytes > 0 {
+            p.loaded_bytes as f64 / p.total_bytes as f64
+        } else {
+            0.0
+        };
+        let eta = if fraction > 0.0 {
+            (elapsed / fraction - elapsed).max(0.0) as u64
+        } else {
+            1
+        };
+        field("loading_start_time", &(state.start_ms / 1000));
+        field("loading_total_bytes", &p.total_bytes);
+        field("loading_rdb_used_mem", &0);
+        field("loading_loaded_bytes", &p.loaded_bytes);
+        field("loading_loaded_perc", &format!("{:.2}", fraction * 100.0));
+        field("loading_eta_seconds", &eta);
+    }
     field("rdb_changes_since_last_save", &0);
     field("rdb_bgsave_in_progress", &0);
     field("rdb_last_save_time", &(shared.started_ms / 1000));
     field("rdb_last_bgsave_status", &"ok");
-    field("aof_enabled", &0);
+    field("aof_enabled", &(aof_enabled as u8));
     field("aof_rewrite_in_progress", &0);
     field("aof_rewrite_scheduled", &0);
     field("aof_last_rewrite_time_sec", &-1);
     field("aof_current_rewrite_time_sec", &-1);
     field("aof_last_bgrewrite_status", &"ok");
     field("aof_rewrites", &0);
-    field("aof_last_write_status", &"ok");
+    let write_ok = shared.aof.write_error().is_none();
+    field(
+        "aof_last_write_status",
+        &if write_ok { "ok" } else { "err" },
+    );
+    if aof_enabled {
+        let size: u64 = crate::aof::segments(&dir)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(_, p)| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        field("aof_current_size", &size);
+        field("aof_base_size", &0);
+        field("aof_pending_rewrite", &0);
+        field("aof_buffer_length", &0);
+        field("aof_pending_bio_fsync", &0);
+        field("aof_delayed_fsync", &0);
+    }
 }
 
 fn stats_section(shared: &Shared, field: &mut Field<'_>) {

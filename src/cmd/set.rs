@@ -90,20 +90,35 @@ fn members_reply(members: impl Iterator<Item = Bytes>) -> Reply {
 }
 
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    write_set(ctx.db(), &args[1], true, |s| {
+    let reply = write_set(ctx.db(), &args[1], true, |s| {
         let added = args[2..]
             .iter()
             .filter(|m| s.members.insert(own(m)))
             .count();
         (Reply::Integer(added as i64), added > 0)
-    })
+    });
+    if matches!(reply, Reply::Integer(n) if n > 0) {
+        log_members(ctx, b"SADD", &args[1], &args[2..]);
+    }
+    reply
+}
+
+/// Logs `SADD`/`SREM key member...`.
+fn log_members(ctx: &mut Ctx<'_>, command: &[u8], key: &[u8], members: &[Bytes]) {
+    let mut record: Vec<&[u8]> = vec![command, key];
+    record.extend(members.iter().map(|m| m.as_ref()));
+    ctx.propagate(&record);
 }
 
 fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    write_set(ctx.db(), &args[1], false, |s| {
+    let reply = write_set(ctx.db(), &args[1], false, |s| {
         let removed = args[2..].iter().filter(|m| s.members.remove(*m)).count();
         (Reply::Integer(removed as i64), removed > 0)
-    })
+    });
+    if matches!(reply, Reply::Integer(n) if n > 0) {
+        log_members(ctx, b"SREM", &args[1], &args[2..]);
+    }
+    reply
 }
 
 fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -181,7 +196,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         },
         _ => return error::syntax(),
     };
-    write_set(ctx.db(), &args[1], false, |s| {
+    let reply = write_set(ctx.db(), &args[1], false, |s| {
         let members: Vec<Bytes> = s.members.iter().cloned().collect();
         let picked = pick_random(&members, count.unwrap_or(1));
         for m in &picked {
@@ -193,7 +208,22 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             Some(_) => members_reply(picked.into_iter()),
         };
         (reply, changed)
-    })
+    });
+    let popped: Vec<Bytes> = match &reply {
+        Reply::Bulk(m) => vec![m.clone()],
+        Reply::Set(items) => items
+            .iter()
+            .filter_map(|i| match i {
+                Reply::Bulk(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if !popped.is_empty() {
+        log_members(ctx, b"SREM", &args[1], &popped);
+    }
+    reply
 }
 
 fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -296,8 +326,10 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if removed != Reply::Integer(1) {
         return removed;
     }
-    write_set(db, destination, true, |s| {
+    let reply = write_set(db, destination, true, |s| {
         s.members.insert(own(member));
         (Reply::Integer(1), true)
-    })
+    });
+    ctx.propagate(&[b"SMOVE", source, destination, member]);
+    reply
 }

@@ -173,6 +173,16 @@ fn expire_at(
     Ok(at as u64)
 }
 
+/// Logs a string write in its canonical form: `SET key value` with the TTL made
+/// absolute (`PXAT`), kept (`KEEPTTL`) or cleared.
+fn log_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: Ttl) {
+    match ttl {
+        Ttl::At(at) => ctx.propagate(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]),
+        Ttl::Keep => ctx.propagate(&[b"SET", key, value, b"KEEPTTL"]),
+        Ttl::Clear | Ttl::Persist => ctx.propagate(&[b"SET", key, value]),
+    }
+}
+
 /// Stores a string, keeping or replacing the TTL as `ttl` says.
 fn store_string(db: &Db, key: &Bytes, value: Bytes, ttl: Ttl, now: u64) {
     let expire = match ttl {
@@ -214,6 +224,7 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         };
     }
     store_string(db, &args[1], own(&args[2]), ttl, now);
+    log_set(ctx, &args[1], &args[2], ttl);
     match old {
         Some(old) => Reply::opt_bulk(old),
         None => Reply::OK,
@@ -226,6 +237,7 @@ fn setex_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit: Unit, command: &str) -
         Ok(at) => {
             ctx.db()
                 .insert(&args[1], Value::Str(own(&args[3])), Some(at));
+            log_set(ctx, &args[1], &args[3], Ttl::At(at));
             Reply::OK
         }
         Err(reply) => reply,
@@ -246,6 +258,7 @@ fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::Integer(0);
     }
     db.insert(&args[1], Value::Str(own(&args[2])), None);
+    log_set(ctx, &args[1], &args[2], Ttl::Clear);
     Reply::Integer(1)
 }
 
@@ -254,6 +267,7 @@ fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match read_string(db, &args[1]) {
         Ok(old) => {
             db.insert(&args[1], Value::Str(own(&args[2])), None);
+            log_set(ctx, &args[1], &args[2], Ttl::Clear);
             Reply::opt_bulk(old)
         }
         Err(reply) => reply,
@@ -265,6 +279,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match read_string(db, &args[1]) {
         Ok(Some(value)) => {
             db.remove(&args[1], clock::now_ms());
+            ctx.propagate(&[b"DEL", &args[1]]);
             Reply::Bulk(value)
         }
         Ok(None) => Reply::Null,
@@ -296,9 +311,11 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         // An absolute time already past deletes the key, as Redis does.
         Ttl::At(at) if at <= now => {
             db.remove(&args[1], now);
+            ctx.propagate(&[b"DEL", &args[1]]);
         }
         Ttl::At(at) => {
             db.set_expire(&args[1], Some(at), now);
+            ctx.propagate(&[b"PEXPIREAT", &args[1], at.to_string().as_bytes()]);
         }
         Ttl::Persist => {
             if db
@@ -306,6 +323,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 .is_some_and(|e| e.expire_at().is_some())
             {
                 db.set_expire(&args[1], None, now);
+                ctx.propagate(&[b"PERSIST", &args[1]]);
             }
         }
         Ttl::Keep | Ttl::Clear => {}
@@ -334,7 +352,15 @@ fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     for pair in args[1..].chunks(2) {
         db.insert(&pair[0], Value::Str(own(&pair[1])), None);
     }
+    log_mset(ctx, &args[1..]);
     Reply::OK
+}
+
+/// `MSET k v ...` for the pairs that were stored.
+fn log_mset(ctx: &mut Ctx<'_>, pairs: &[Bytes]) {
+    let mut record: Vec<&[u8]> = vec![b"MSET"];
+    record.extend(pairs.iter().map(|a| a.as_ref()));
+    ctx.propagate(&record);
 }
 
 fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -349,6 +375,7 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     for pair in args[1..].chunks(2) {
         db.insert(&pair[0], Value::Str(own(&pair[1])), None);
     }
+    log_mset(ctx, &args[1..]);
     Reply::Integer(1)
 }
 
@@ -384,6 +411,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match current {
         None => {
             db.insert(&args[1], Value::Str(own(&args[2])), None);
+            ctx.propagate(&[b"APPEND", &args[1], &args[2]]);
             Reply::Integer(args[2].len() as i64)
         }
         Some(current) => {
@@ -395,6 +423,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             joined.extend_from_slice(&args[2]);
             let len = joined.len();
             replace_in_place(db, &args[1], joined.freeze(), true, now);
+            ctx.propagate(&[b"APPEND", &args[1], &args[2]]);
             Reply::Integer(len as i64)
         }
     }
@@ -424,10 +453,11 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> Reply {
     };
     let text = Bytes::from(result.to_string());
     if current.is_some() {
-        replace_in_place(db, key, text, false, now);
+        replace_in_place(db, key, text.clone(), false, now);
     } else {
-        db.insert(key, Value::Str(text), None);
+        db.insert(key, Value::Str(text.clone()), None);
     }
+    log_set(ctx, key, &text, Ttl::Keep);
     Reply::Integer(result)
 }
 
@@ -474,6 +504,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     } else {
         db.insert(&args[1], Value::Str(result.clone()), None);
     }
+    log_set(ctx, &args[1], &result, Ttl::Keep);
     Reply::Bulk(result)
 }
 
@@ -538,5 +569,6 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     } else {
         db.insert(&args[1], Value::Str(buf.freeze()), None);
     }
+    ctx.propagate(&[b"SETRANGE", &args[1], &args[2], patch]);
     Reply::Integer(len as i64)
 }

@@ -100,11 +100,16 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     if aborted_by_watch {
         return Reply::NullArray;
     }
+    let journal = &ctx.shared.aof.journal;
+    journal.begin_transaction();
     let replies = multi
         .queued
         .into_iter()
         .map(|(id, args)| call(ctx, id, &args))
         .collect();
+    if let Some(lsn) = ctx.shared.aof.journal.end_transaction() {
+        ctx.client.pending_lsn = Some(lsn);
+    }
     Reply::Array(replies)
 }
 

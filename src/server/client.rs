@@ -41,6 +41,35 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// A client not listed in CLIENT LIST (the log loader's); id 0.
+    pub fn detached() -> ClientInfo {
+        let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+        ClientInfo::new(0, nowhere, nowhere)
+    }
+
+    fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> ClientInfo {
+        let now = crate::clock::now_ms();
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            created_ms: now,
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            proto: AtomicU8::new(2),
+            last_interaction_ms: AtomicU64::new(now),
+            last_command: AtomicU32::new(0),
+            in_multi: AtomicBool::new(false),
+            multi_len: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        }
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill.notify_one();
@@ -61,26 +90,7 @@ pub struct Registry {
 impl Registry {
     pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientInfo> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = crate::clock::now_ms();
-        let info = Arc::new(ClientInfo {
-            id,
-            addr,
-            laddr,
-            created_ms: now,
-            name: Mutex::new(None),
-            lib_name: Mutex::new(None),
-            lib_ver: Mutex::new(None),
-            db: AtomicUsize::new(0),
-            proto: AtomicU8::new(2),
-            last_interaction_ms: AtomicU64::new(now),
-            last_command: AtomicU32::new(0),
-            in_multi: AtomicBool::new(false),
-            multi_len: AtomicUsize::new(0),
-            no_evict: AtomicBool::new(false),
-            no_touch: AtomicBool::new(false),
-            killed: AtomicBool::new(false),
-            kill: Notify::new(),
-        });
+        let info = Arc::new(ClientInfo::new(id, addr, laddr));
         self.lock().insert(id, info.clone());
         info
     }
@@ -133,6 +143,9 @@ pub struct Client {
     pub watched: Vec<WatchedKey>,
     /// Close the connection once the pending replies are written (QUIT, errors).
     pub close_after_reply: bool,
+    /// LSN of this client's latest logged write; its replies wait until it is durable
+    /// (under `appendfsync always`).
+    pub pending_lsn: Option<u64>,
 }
 
 impl Client {
@@ -147,6 +160,7 @@ impl Client {
             watch_flag: Arc::new(WatchFlag::default()),
             watched: Vec::new(),
             close_after_reply: false,
+            pending_lsn: None,
         }
     }
 

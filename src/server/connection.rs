@@ -108,6 +108,10 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
             ));
             break 'connection;
         }
+        // Under appendfsync always, no reply to a write leaves before its fsync.
+        if let Some(lsn) = client.pending_lsn.take() {
+            shared.aof.wait_durable(lsn).await;
+        }
         if !output.is_empty() {
             shared
                 .stats

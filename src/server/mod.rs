@@ -5,18 +5,20 @@
 
 mod client;
 mod connection;
+mod loading;
 
 pub use client::{Client, ClientInfo, Multi, Registry};
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::aof::{Aof, Progress};
 use crate::cmd::Table;
 use crate::config::Config;
 use crate::store::{ActiveExpiry, Keyspace};
@@ -91,6 +93,19 @@ pub struct Shared {
     pub local_addr: SocketAddr,
     shutting_down: AtomicBool,
     shutdown: Notify,
+    pub aof: Arc<Aof>,
+    /// True while the log is being replayed: commands without the LOADING flag wait.
+    loading: AtomicBool,
+    pub loading_progress: Mutex<LoadingProgress>,
+    /// Set when startup fails after the listener is up (a corrupt log): `run` returns it.
+    fatal: Mutex<Option<String>>,
+}
+
+/// What INFO persistence reports about a load in progress or the last one.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LoadingProgress {
+    pub start_ms: u64,
+    pub progress: Progress,
 }
 
 impl Shared {
@@ -114,6 +129,10 @@ impl Shared {
         for client in self.clients.snapshot() {
             client.kill();
         }
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Acquire)
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -173,6 +192,10 @@ impl Server {
             local_addr,
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
+            aof: Arc::new(Aof::new(config.appendfsync)),
+            loading: AtomicBool::new(config.appendonly),
+            loading_progress: Mutex::new(LoadingProgress::default()),
+            fatal: Mutex::new(None),
             config: RwLock::new(config),
         });
         Ok(Server { listeners, shared })
@@ -189,7 +212,23 @@ impl Server {
     /// Accepts connections until SHUTDOWN or `request_shutdown`.
     pub async fn run(self) -> io::Result<()> {
         let shared = self.shared;
+        install_expiry_logging(&shared);
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
+        if shared.is_loading() {
+            let loader = shared.clone();
+            let loaded = tokio::task::spawn_blocking(move || loading::load_log(&loader));
+            let failed = shared.clone();
+            tokio::spawn(async move {
+                let error = match loaded.await {
+                    Ok(Ok(())) => return,
+                    Ok(Err(e)) => e,
+                    Err(e) => format!("loading the log failed: {e}"),
+                };
+                log::warning(&error);
+                *failed.fatal.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+                failed.request_shutdown();
+            });
+        }
         for listener in self.listeners {
             let address = listener.local_addr()?;
             log::notice(&format!("Ready to accept connections tcp on {address}"));
@@ -202,9 +241,35 @@ impl Server {
             }
             shutdown.await;
         }
+        {
+            // No write may start once the log's last fsync has begun.
+            let _no_more_writes = shared.keyspace.write_gate();
+            shared.aof.shutdown();
+        }
+        if let Some(error) = shared
+            .fatal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            return Err(io::Error::other(error));
+        }
         log::notice("Roost is now ready to exit, bye bye...");
         Ok(())
     }
+}
+
+/// Keys removed because they expired are logged as DEL, so a replayed log (or a
+/// replica) drops them at the same point in the sequence.
+fn install_expiry_logging(shared: &Arc<Shared>) {
+    let weak = Arc::downgrade(shared);
+    shared
+        .keyspace
+        .set_expired_hook(Box::new(move |logical_db, key| {
+            if let Some(shared) = weak.upgrade() {
+                shared.aof.journal.append(logical_db, &[b"DEL", key]);
+            }
+        }));
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {

@@ -116,6 +116,30 @@ pub fn own(b: &Bytes) -> Bytes {
     }
 }
 
+/// Called with (logical database, key) when a key is removed because it expired.
+pub type ExpiredHook = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
+
+/// The hook and the logical->physical mapping it needs, shared by all databases.
+#[derive(Default)]
+struct ExpiryListener {
+    hook: std::sync::OnceLock<ExpiredHook>,
+    slots: Vec<AtomicUsize>,
+}
+
+impl ExpiryListener {
+    fn expired(&self, physical: usize, key: &[u8]) {
+        if let Some(hook) = self.hook.get() {
+            if let Some(logical) = self
+                .slots
+                .iter()
+                .position(|s| s.load(Ordering::Acquire) == physical)
+            {
+                hook(logical, key);
+            }
+        }
+    }
+}
+
 /// One numbered database.
 pub struct Db {
     map: DashMap<Bytes, Entry, RandomState>,
@@ -126,6 +150,7 @@ pub struct Db {
     /// Physical index, the identity WATCH uses.
     id: usize,
     stats: Arc<KeyspaceStats>,
+    listener: Arc<ExpiryListener>,
 }
 
 /// Counters INFO reports.
@@ -150,13 +175,19 @@ impl KeyspaceStats {
 }
 
 impl Db {
-    fn new(id: usize, watches: Arc<watch::Watches>, stats: Arc<KeyspaceStats>) -> Db {
+    fn new(
+        id: usize,
+        watches: Arc<watch::Watches>,
+        stats: Arc<KeyspaceStats>,
+        listener: Arc<ExpiryListener>,
+    ) -> Db {
         Db {
             map: DashMap::with_hasher_and_shard_amount(RandomState::new(), SHARDS),
             expires: AtomicUsize::new(0),
             watches,
             id,
             stats,
+            listener,
         }
     }
 
@@ -288,6 +319,7 @@ impl Db {
             self.expires.fetch_sub(1, Ordering::Relaxed);
             self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
             self.signal_modified(key);
+            self.listener.expired(self.id, key);
         }
         removed.is_some()
     }
@@ -347,8 +379,9 @@ impl Db {
 /// All databases, the gate, and the WATCH registry.
 pub struct Keyspace {
     dbs: Vec<Db>,
-    /// Logical database number -> physical `dbs` index; SWAPDB swaps two entries.
-    slots: Vec<AtomicUsize>,
+    /// Logical database number -> physical `dbs` index (SWAPDB swaps two entries), and
+    /// the expired-key hook.
+    listener: Arc<ExpiryListener>,
     gate: RwLock<()>,
     watches: Arc<watch::Watches>,
     pub stats: Arc<KeyspaceStats>,
@@ -358,11 +391,15 @@ impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         let watches = Arc::new(watch::Watches::default());
         let stats = Arc::new(KeyspaceStats::default());
+        let listener = Arc::new(ExpiryListener {
+            hook: std::sync::OnceLock::new(),
+            slots: (0..databases).map(AtomicUsize::new).collect(),
+        });
         Keyspace {
             dbs: (0..databases)
-                .map(|i| Db::new(i, watches.clone(), stats.clone()))
+                .map(|i| Db::new(i, watches.clone(), stats.clone(), listener.clone()))
                 .collect(),
-            slots: (0..databases).map(AtomicUsize::new).collect(),
+            listener,
             gate: RwLock::new(()),
             watches,
             stats,
@@ -375,7 +412,7 @@ impl Keyspace {
 
     /// The database a client selected with SELECT `index`.
     pub fn db(&self, index: usize) -> &Db {
-        &self.dbs[self.slots[index].load(Ordering::Acquire)]
+        &self.dbs[self.listener.slots[index].load(Ordering::Acquire)]
     }
 
     /// Held by commands that only read keys.
@@ -391,20 +428,20 @@ impl Keyspace {
     /// SWAPDB; the caller holds the write gate.
     pub fn swap(&self, a: usize, b: usize) {
         let (pa, pb) = (
-            self.slots[a].load(Ordering::Acquire),
-            self.slots[b].load(Ordering::Acquire),
+            self.listener.slots[a].load(Ordering::Acquire),
+            self.listener.slots[b].load(Ordering::Acquire),
         );
         let (da, db) = (&self.dbs[pa], &self.dbs[pb]);
         let exists_either = |k: &[u8]| da.map.contains_key(k) || db.map.contains_key(k);
         self.watches.touch_db(pa, exists_either);
         self.watches.touch_db(pb, exists_either);
-        self.slots[a].store(pb, Ordering::Release);
-        self.slots[b].store(pa, Ordering::Release);
+        self.listener.slots[a].store(pb, Ordering::Release);
+        self.listener.slots[b].store(pa, Ordering::Release);
     }
 
     /// Registers `flag` as watching `key` in logical database `db`.
     pub fn watch(&self, db: usize, key: &Bytes, flag: &Arc<WatchFlag>, now: u64) -> WatchedKey {
-        let physical = self.slots[db].load(Ordering::Acquire);
+        let physical = self.listener.slots[db].load(Ordering::Acquire);
         let d = &self.dbs[physical];
         let expired = d.map.get(key.as_ref()).is_some_and(|e| e.is_expired(now));
         self.watches.add(physical, own(key), flag, expired)
@@ -425,6 +462,11 @@ impl Keyspace {
                     .get(wk.key.as_ref())
                     .is_some_and(|e| e.is_expired(now))
         })
+    }
+
+    /// Installs the function told about every key removed because it expired.
+    pub fn set_expired_hook(&self, hook: ExpiredHook) {
+        let _ = self.listener.hook.set(hook);
     }
 
     pub fn physical(&self, index: usize) -> &Db {

@@ -1,0 +1,272 @@
+//! The log's record format and a reader that tells a torn tail from corruption.
+//!
+//! A record is `len u32 | crc32 u32 | lsn u64 | payload` (little endian), where `len` is
+//! the payload length, the CRC covers `len`, `lsn` and the payload, and the payload is
+//! the command as a RESP array of bulk strings, the same bytes a client would send.
+//!
+//! A crash can leave the last record incomplete. Such a torn tail is dropped with a
+//! warning. Anything else that does not check out (a bad CRC, an LSN out of sequence,
+//! or an "incomplete" record followed by a valid one, as a damaged length field would
+//! look) is corruption, which the reader reports with the offset instead of guessing.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::protocol::{Decoder, Limits};
+
+pub const HEADER_LEN: usize = 16;
+/// No command Roost writes is near this; a larger length is damage, not data.
+pub const MAX_PAYLOAD: usize = 1 << 30;
+
+/// Appends one record for `args` to `out`.
+pub fn encode(lsn: u64, args: &[&[u8]], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; HEADER_LEN]);
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    let payload_len = (out.len() - start - HEADER_LEN) as u32;
+    out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
+    out[start + 8..start + 16].copy_from_slice(&lsn.to_le_bytes());
+    let crc = checksum(&out[start..start + 4], &out[start + 8..]);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn checksum(len: &[u8], rest: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(len);
+    hasher.update(rest);
+    hasher.finalize()
+}
+
+/// One decoded record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub lsn: u64,
+    pub args: Vec<Bytes>,
+    /// Offset of the record's first byte in the file.
+    pub offset: usize,
+}
+
+/// Why reading stopped before the end of the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// The last record is incomplete: a crash during its write. Safe to truncate here.
+    TornTail { offset: usize },
+    /// Damage before the end of the log.
+    Corrupt { offset: usize, reason: String },
+}
+
+/// Reads the records in `data`, in order. Stops at the first torn or corrupt record.
+pub struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    expected_lsn: Option<u64>,
+}
+
+impl<'a> Reader<'a> {
+    /// `first_lsn` is the LSN the first record must carry, if known.
+    pub fn new(data: &'a [u8], first_lsn: Option<u64>) -> Reader<'a> {
+        Reader {
+            data,
+            pos: 0,
+            expected_lsn: first_lsn,
+        }
+    }
+
+    /// Offset just past the last good record.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The next record, `Ok(None)` at a clean end, or why reading must stop.
+    pub fn next_record(&mut self) -> Result<Option<Record>, Stop> {
+        let offset = self.pos;
+        let rest = &self.data[offset..];
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        let parsed = parse_at(rest);
+        match parsed {
+            Parsed::Complete {
+                lsn,
+                payload,
+                total,
+            } => {
+                if let Some(expected) = self.expected_lsn {
+                    if lsn != expected {
+                        return Err(Stop::Corrupt {
+                            offset,
+                            reason: format!("expected LSN {expected}, found {lsn}"),
+                        });
+                    }
+                }
+                let Some(args) = decode_payload(payload) else {
+                    return Err(Stop::Corrupt {
+                        offset,
+                        reason: "payload is not a command".into(),
+                    });
+                };
+                self.pos += total;
+                self.expected_lsn = Some(lsn + 1);
+                Ok(Some(Record { lsn, args, offset }))
+            }
+            Parsed::Incomplete => {
+                if valid_record_after(rest) {
+                    Err(Stop::Corrupt {
+                        offset,
+                        reason: "record length runs past a valid record".into(),
+                    })
+                } else {
+                    Err(Stop::TornTail { offset })
+                }
+            }
+            Parsed::BadChecksum => Err(Stop::Corrupt {
+                offset,
+                reason: "checksum mismatch".into(),
+            }),
+            Parsed::BadLength => Err(Stop::Corrupt {
+                offset,
+                reason: "impossible record length".into(),
+            }),
+        }
+    }
+}
+
+enum Parsed<'a> {
+    Complete {
+        lsn: u64,
+        payload: &'a [u8],
+        total: usize,
+    },
+    Incomplete,
+    BadChecksum,
+    BadLength,
+}
+
+fn parse_at(rest: &[u8]) -> Parsed<'_> {
+    if rest.len() < HEADER_LEN {
+        return Parsed::Incomplete;
+    }
+    let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+    if len > MAX_PAYLOAD {
+        return Parsed::BadLength;
+    }
+    let total = HEADER_LEN + len;
+    if rest.len() < total {
+        return Parsed::Incomplete;
+    }
+    let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+    if checksum(&rest[0..4], &rest[8..total]) != crc {
+        return Parsed::BadChecksum;
+    }
+    let lsn = u64::from_le_bytes(rest[8..16].try_into().expect("8 bytes"));
+    Parsed::Complete {
+        lsn,
+        payload: &rest[HEADER_LEN..total],
+        total,
+    }
+}
+
+/// True if a complete record with a valid checksum starts anywhere after the first byte
+/// of `rest`. Only runs when a record looks torn, which for a real torn tail means
+/// scanning less than one record.
+fn valid_record_after(rest: &[u8]) -> bool {
+    (1..rest.len()).any(|i| matches!(parse_at(&rest[i..]), Parsed::Complete { .. }))
+}
+
+/// The command in a payload, or `None` if it is not exactly one RESP array.
+fn decode_payload(payload: &[u8]) -> Option<Vec<Bytes>> {
+    let mut buf = BytesMut::from(payload);
+    let mut decoder = Decoder::new();
+    let limits = Limits {
+        max_bulk_len: i64::MAX,
+        authenticated: true,
+    };
+    let args = decoder.decode(&mut buf, limits).ok()??;
+    (buf.is_empty() && !args.is_empty()).then_some(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_of(commands: &[&[&[u8]]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, c) in commands.iter().enumerate() {
+            encode(i as u64 + 1, c, &mut out);
+        }
+        out
+    }
+
+    fn read_all(data: &[u8]) -> (Vec<Record>, Option<Stop>) {
+        let mut reader = Reader::new(data, Some(1));
+        let mut records = Vec::new();
+        loop {
+            match reader.next_record() {
+                Ok(Some(r)) => records.push(r),
+                Ok(None) => return (records, None),
+                Err(stop) => return (records, Some(stop)),
+            }
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let data = log_of(&[&[b"SET", b"k", b"v"], &[b"DEL", b"k"]]);
+        let (records, stop) = read_all(&data);
+        assert_eq!(stop, None);
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].args, vec![Bytes::from("DEL"), Bytes::from("k")]);
+        assert_eq!(records[1].lsn, 2);
+    }
+
+    #[test]
+    fn every_truncation_of_the_last_record_is_a_torn_tail() {
+        let data = log_of(&[&[b"SET", b"a", b"1"], &[b"SET", b"b", b"22222222"]]);
+        let first_len = {
+            let mut one = Vec::new();
+            encode(1, &[b"SET", b"a", b"1"], &mut one);
+            one.len()
+        };
+        for cut in first_len + 1..data.len() {
+            let (records, stop) = read_all(&data[..cut]);
+            assert_eq!(records.len(), 1, "cut at {cut}");
+            assert_eq!(
+                stop,
+                Some(Stop::TornTail { offset: first_len }),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_flipped_byte_mid_file_is_corruption() {
+        let data = log_of(&[
+            &[b"SET", b"a", b"1"],
+            &[b"SET", b"b", b"2"],
+            &[b"SET", b"c", b"3"],
+        ]);
+        for at in 0..data.len() * 2 / 3 {
+            let mut damaged = data.clone();
+            damaged[at] ^= 0x40;
+            let (_, stop) = read_all(&damaged);
+            assert!(
+                matches!(stop, Some(Stop::Corrupt { .. })),
+                "flip at {at}: {stop:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lsn_gaps_are_corruption() {
+        let mut data = Vec::new();
+        encode(1, &[b"PING"], &mut data);
+        encode(3, &[b"PING"], &mut data);
+        let (records, stop) = read_all(&data);
+        assert_eq!(records.len(), 1);
+        assert!(matches!(stop, Some(Stop::Corrupt { .. })));
+    }
+}
