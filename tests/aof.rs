@@ -1,0 +1,513 @@
+//! Durability, end to end with the real binary: restarts keep every write, `kill -9`
+//! under `appendfsync always` loses nothing acknowledged, a torn tail is dropped, a
+//! corrupt log refuses startup unless repaired, and clients see LOADING while it loads.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use roost::aof::record::Reader;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("roost-aof-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The roost binary on a free port with its log in `dir`; killed on drop.
+struct Roost {
+    child: Child,
+    port: u16,
+}
+
+impl Roost {
+    fn start(dir: &Path, extra: &[&str]) -> Roost {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_roost"))
+            .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
+            .args(["--loglevel", "warning"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let roost = Roost { child, port };
+        roost.wait_until_ready();
+        roost
+    }
+
+    fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut con) = self.try_client() {
+                let info: redis::RedisResult<String> =
+                    redis::cmd("INFO").arg("persistence").query(&mut con);
+                if info.is_ok_and(|i| i.contains("\r\nloading:0\r\n")) {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "roost did not become ready");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn try_client(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
+    }
+
+    fn client(&self) -> redis::Connection {
+        self.try_client().unwrap()
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn shutdown(mut self) {
+        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut self.client());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+}
+
+impl Drop for Roost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    roost::aof::segments(dir)
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// A representative write of every kind, then the checks that it all came back.
+fn write_everything(con: &mut redis::Connection) {
+    let cmds: &[&[&str]] = &[
+        &["SET", "plain", "v"],
+        &["SET", "ttl", "v", "EX", "1000"],
+        &["SETEX", "setex", "1000", "v"],
+        &["SET", "gone", "v", "PX", "1"],
+        &["INCR", "counter"],
+        &["INCRBY", "counter", "41"],
+        &["INCRBYFLOAT", "float", "0.1"],
+        &["INCRBYFLOAT", "float", "0.2"],
+        &["APPEND", "plain", "w"],
+        &["SETRANGE", "range", "2", "xy"],
+        &["MSET", "m1", "1", "m2", "2"],
+        &["HSET", "h", "a", "1", "b", "2"],
+        &["HDEL", "h", "b"],
+        &["HINCRBY", "h", "n", "5"],
+        &["SADD", "s", "x", "y", "z"],
+        &["SREM", "s", "z"],
+        &["EXPIRE", "h", "2000"],
+        &["SET", "renamed-from", "r"],
+        &["RENAME", "renamed-from", "renamed-to"],
+        &["SET", "deleted", "d"],
+        &["DEL", "deleted"],
+        &["SELECT", "3"],
+        &["SET", "in-db-3", "three"],
+        &["SELECT", "0"],
+        &["SET", "persisted", "p", "EX", "100"],
+        &["PERSIST", "persisted"],
+    ];
+    for c in cmds {
+        let _: redis::Value = redis::cmd(c[0]).arg(&c[1..]).query(con).unwrap();
+    }
+    let (): () = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("tx1")
+        .arg("1")
+        .ignore()
+        .cmd("SET")
+        .arg("tx2")
+        .arg("2")
+        .ignore()
+        .query(con)
+        .unwrap();
+    // Let "gone" (PX 1) pass its expiry time.
+    thread::sleep(Duration::from_millis(5));
+}
+
+fn check_everything(con: &mut redis::Connection) {
+    let get = |con: &mut redis::Connection, k: &str| -> Option<String> {
+        redis::cmd("GET").arg(k).query(con).unwrap()
+    };
+    assert_eq!(get(con, "plain").as_deref(), Some("vw"));
+    assert_eq!(get(con, "counter").as_deref(), Some("42"));
+    assert_eq!(get(con, "float").as_deref(), Some("0.3"));
+    assert_eq!(get(con, "range").as_deref(), Some("\0\0xy"));
+    assert_eq!(get(con, "m2").as_deref(), Some("2"));
+    assert_eq!(
+        get(con, "gone"),
+        None,
+        "pttl {:?}",
+        redis::cmd("PTTL").arg("gone").query::<i64>(con)
+    );
+    assert_eq!(get(con, "deleted"), None);
+    assert_eq!(get(con, "renamed-to").as_deref(), Some("r"));
+    assert_eq!(get(con, "tx2").as_deref(), Some("2"));
+    let ttl: i64 = redis::cmd("TTL").arg("ttl").query(con).unwrap();
+    assert!((990..=1000).contains(&ttl), "ttl {ttl}");
+    let ttl: i64 = redis::cmd("TTL").arg("setex").query(con).unwrap();
+    assert!((990..=1000).contains(&ttl), "setex ttl {ttl}");
+    let ttl: i64 = redis::cmd("TTL").arg("persisted").query(con).unwrap();
+    assert_eq!(ttl, -1);
+    let h: std::collections::HashMap<String, String> =
+        redis::cmd("HGETALL").arg("h").query(con).unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h["n"], "5");
+    let ttl: i64 = redis::cmd("TTL").arg("h").query(con).unwrap();
+    assert!((1990..=2000).contains(&ttl));
+    let members: std::collections::HashSet<String> =
+        redis::cmd("SMEMBERS").arg("s").query(con).unwrap();
+    assert_eq!(members.len(), 2);
+    let _: () = redis::cmd("SELECT").arg(3).query(con).unwrap();
+    assert_eq!(get(con, "in-db-3").as_deref(), Some("three"));
+    let _: () = redis::cmd("SELECT").arg(0).query(con).unwrap();
+}
+
+#[test]
+fn every_write_survives_a_restart_under_each_policy() {
+    for policy in ["always", "everysec", "no"] {
+        let dir = TempDir::new(&format!("restart-{policy}"));
+        let roost = Roost::start(&dir.0, &["--appendfsync", policy]);
+        let mut con = roost.client();
+        write_everything(&mut con);
+        check_everything(&mut con);
+        roost.shutdown();
+        let roost = Roost::start(&dir.0, &["--appendfsync", policy]);
+        check_everything(&mut roost.client());
+        // And again: a log that was loaded and appended to loads too.
+        let _: () = redis::cmd("SET")
+            .arg("after")
+            .arg("restart")
+            .query(&mut roost.client())
+            .unwrap();
+        roost.shutdown();
+        let roost = Roost::start(&dir.0, &["--appendfsync", policy]);
+        let mut con = roost.client();
+        check_everything(&mut con);
+        let v: String = redis::cmd("GET").arg("after").query(&mut con).unwrap();
+        assert_eq!(v, "restart");
+    }
+}
+
+#[test]
+fn sigterm_flushes_everything_under_everysec() {
+    let dir = TempDir::new("sigterm");
+    let roost = Roost::start(&dir.0, &["--appendfsync", "everysec"]);
+    let mut con = roost.client();
+    for i in 0..2000 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut con)
+            .unwrap();
+    }
+    let pid = roost.child.id();
+    Command::new("kill").arg(pid.to_string()).status().unwrap();
+    let mut roost = roost;
+    assert!(roost.child.wait().unwrap().success());
+    let roost = Roost::start(&dir.0, &[]);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut roost.client()).unwrap();
+    assert_eq!(size, 2000);
+}
+
+#[test]
+fn kill9_under_always_loses_no_acknowledged_write() {
+    let dir = TempDir::new("kill9");
+    let roost = Roost::start(&dir.0, &["--appendfsync", "always"]);
+    let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let mut con = roost.client();
+            let acknowledged = acknowledged.clone();
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("w{w}:{i}");
+                    let value = format!("value-{w}-{i}");
+                    let result: redis::RedisResult<()> = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(&value)
+                        .arg("EX")
+                        .arg(3600)
+                        .query(&mut con);
+                    if result.is_err() {
+                        break; // the server is gone; this write was not acknowledged
+                    }
+                    acknowledged.lock().unwrap().push((key, value));
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(1500));
+    roost.kill9();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 100,
+        "only {} writes",
+        acknowledged.len()
+    );
+
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    for chunk in acknowledged.chunks(500) {
+        let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
+        let values: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query(&mut con).unwrap();
+        for ((key, expected), got) in chunk.iter().zip(values) {
+            assert_eq!(
+                got.as_deref(),
+                Some(expected.as_str()),
+                "acknowledged {key} lost"
+            );
+        }
+    }
+    let (key, _) = &acknowledged[acknowledged.len() - 1];
+    let ttl: i64 = redis::cmd("TTL").arg(key).query(&mut con).unwrap();
+    assert!((3500..=3600).contains(&ttl), "ttl {ttl}");
+    println!(
+        "{} acknowledged writes, all present after kill -9",
+        acknowledged.len()
+    );
+}
+
+/// Writes `n` keys under `always`, stops, and returns the log file with its records'
+/// offsets.
+fn prepared_log(dir: &Path, n: usize) -> (PathBuf, Vec<usize>) {
+    let roost = Roost::start(dir, &["--appendfsync", "always"]);
+    let mut con = roost.client();
+    for i in 0..n {
+        let _: () = redis::cmd("SET")
+            .arg(format!("key{i}"))
+            .arg(format!("value{i}"))
+            .query(&mut con)
+            .unwrap();
+    }
+    roost.shutdown();
+    let files = segment_files(dir);
+    assert_eq!(files.len(), 1);
+    let data = std::fs::read(&files[0]).unwrap();
+    let mut reader = Reader::new(&data, Some(1));
+    let mut offsets = Vec::new();
+    while let Ok(Some(record)) = reader.next_record() {
+        offsets.push(record.offset);
+    }
+    offsets.push(data.len());
+    (files[0].clone(), offsets)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("appendonly")).unwrap();
+    for file in segment_files(from) {
+        std::fs::copy(&file, to.join("appendonly").join(file.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn a_torn_last_record_is_dropped_at_every_offset() {
+    let dir = TempDir::new("torn");
+    let (log, offsets) = prepared_log(&dir.0, 5);
+    let last_start = offsets[offsets.len() - 2];
+    let end = offsets[offsets.len() - 1];
+    for cut in last_start + 1..end {
+        let copy = TempDir::new(&format!("torn-{cut}"));
+        copy_dir(&dir.0, &copy.0);
+        let copied_log = copy.0.join("appendonly").join(log.file_name().unwrap());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&copied_log)
+            .unwrap()
+            .set_len(cut as u64)
+            .unwrap();
+        let roost = Roost::start(&copy.0, &[]);
+        let mut con = roost.client();
+        for i in 0..4 {
+            let v: Option<String> = redis::cmd("GET")
+                .arg(format!("key{i}"))
+                .query(&mut con)
+                .unwrap();
+            assert_eq!(v, Some(format!("value{i}")), "cut at {cut}");
+        }
+        let last: Option<String> = redis::cmd("GET").arg("key4").query(&mut con).unwrap();
+        assert_eq!(last, None, "cut at {cut}");
+        // The torn bytes are gone, so new writes append cleanly.
+        let _: () = redis::cmd("SET")
+            .arg("new")
+            .arg("1")
+            .query(&mut con)
+            .unwrap();
+        roost.shutdown();
+        let roost = Roost::start(&copy.0, &[]);
+        let v: Option<String> = redis::cmd("GET")
+            .arg("new")
+            .query(&mut roost.client())
+            .unwrap();
+        assert_eq!(v.as_deref(), Some("1"), "cut at {cut}");
+    }
+}
+
+#[test]
+fn corruption_mid_file_refuses_startup_unless_repaired() {
+    let dir = TempDir::new("corrupt");
+    let (log, offsets) = prepared_log(&dir.0, 10);
+    let damaged_at = offsets[4] + 20;
+    let mut data = std::fs::read(&log).unwrap();
+    data[damaged_at] ^= 0xff;
+    std::fs::write(&log, &data).unwrap();
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--dir",
+            dir.0.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(log.file_name().unwrap().to_str().unwrap()),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("offset {}", offsets[4])),
+        "{stderr}"
+    );
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+
+    let roost = Roost::start(&dir.0, &["--aof-repair"]);
+    let mut con = roost.client();
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(
+        size, 3,
+        "the records before the damage (SELECT + 3 SETs) are kept"
+    );
+    let v: String = redis::cmd("GET").arg("key2").query(&mut con).unwrap();
+    assert_eq!(v, "value2");
+    roost.shutdown();
+    // The repaired log now loads without the flag.
+    let roost = Roost::start(&dir.0, &[]);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut roost.client()).unwrap();
+    assert_eq!(size, 3);
+}
+
+#[test]
+fn clients_see_loading_while_a_large_log_loads() {
+    let dir = TempDir::new("loading");
+    let roost = Roost::start(&dir.0, &["--appendfsync", "no"]);
+    let mut con = roost.client();
+    for batch in 0..60 {
+        let mut pipe = redis::pipe();
+        for i in 0..10_000 {
+            pipe.cmd("SET")
+                .arg(format!("k{batch}:{i}"))
+                .arg("session-payload")
+                .ignore();
+        }
+        let _: () = pipe.query(&mut con).unwrap();
+    }
+    roost.shutdown();
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--dir",
+            dir.0.to_str().unwrap(),
+            "--loglevel",
+            "warning",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut con = loop {
+        if let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection())
+        {
+            break c;
+        }
+        assert!(Instant::now() < deadline);
+        thread::sleep(Duration::from_millis(5));
+    };
+    let mut saw_loading = false;
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut con)
+            .unwrap();
+        let loading = info.contains("\r\nloading:1\r\n");
+        if loading {
+            assert!(info.contains("loading_loaded_perc:"), "{info}");
+        }
+        match redis::cmd("GET")
+            .arg("k0:0")
+            .query::<Option<String>>(&mut con)
+        {
+            Err(err) => {
+                assert_eq!(err.code(), Some("LOADING"), "{err}");
+                saw_loading = true;
+            }
+            Ok(value) => {
+                assert_eq!(value.as_deref(), Some("session-payload"));
+                break;
+            }
+        }
+        let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+        assert_eq!(pong, "PONG");
+    }
+    assert!(
+        saw_loading,
+        "the load finished before a client could see it"
+    );
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, 600_000);
+    let _ = child.kill();
+    let _ = child.wait();
+}
