@@ -56,6 +56,10 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // A file size limit (ulimit -f) must reach the log writer as a write error it can
+        // report and retry, not kill the process with SIGXFSZ.
+        let _file_size_signal =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(25));
         let shared = server.shared();
         tokio::spawn(async move {
             wait_for_signal().await;

@@ -508,6 +508,95 @@ fn clients_see_loading_while_a_large_log_loads() {
     );
     let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(size, 600_000);
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+#[test]
+fn a_full_disk_refuses_writes_with_misconf_then_recovers() {
+    let dir = TempDir::new("diskfull");
+    let roost = Roost::start(&dir.0, &["--appendfsync", "always"]);
+    let pid = roost.child.id().to_string();
+    let mut con = roost.client();
+    let _: () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut con)
+        .unwrap();
+    // Simulate a full disk: the log may not grow past its current size.
+    let size = std::fs::metadata(&segment_files(&dir.0)[0]).unwrap().len();
+    let limited = Command::new("prlimit")
+        .args([&format!("--fsize={size}:unlimited"), "--pid", &pid])
+        .status()
+        .expect("prlimit (util-linux) is needed for this test");
+    assert!(limited.success());
+
+    // This write cannot be logged: it is not acknowledged while the disk is full.
+    let mut stuck = roost.client();
+    let stuck_write = thread::spawn(move || {
+        let reply: redis::RedisResult<()> =
+            redis::cmd("SET").arg("during").arg("2").query(&mut stuck);
+        reply
+    });
+    // Wait (with reads only: an accepted write would wait for the disk too) until the
+    // writer has reported the failure.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut con)
+            .unwrap();
+        if info.contains("aof_last_write_status:err") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the failed write was not reported"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let err = redis::cmd("SET")
+        .arg("probe")
+        .arg("x")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MISCONF"), "{err}");
+    assert!(
+        err.to_string().contains("Errors writing to the AOF file"),
+        "{err}"
+    );
+    // Reads keep working, and INFO says why.
+    let v: String = redis::cmd("GET").arg("before").query(&mut con).unwrap();
+    assert_eq!(v, "1");
+    assert!(
+        !stuck_write.is_finished(),
+        "a write was acknowledged that is not on disk"
+    );
+
+    // Space comes back: the pending write is logged and acknowledged, writes resume.
+    let lifted = Command::new("prlimit")
+        .args(["--fsize=unlimited", "--pid", &pid])
+        .status()
+        .unwrap();
+    assert!(lifted.success());
+    stuck_write.join().unwrap().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis::cmd("SET")
+        .arg("after")
+        .arg("3")
+        .query::<()>(&mut con)
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "writes did not resume");
+        thread::sleep(Duration::from_millis(20));
+    }
+    roost.shutdown();
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&["before", "during", "after"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        values,
+        [Some("1".into()), Some("2".into()), Some("3".into())]
+    );
 }
