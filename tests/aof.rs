@@ -453,7 +453,7 @@ fn clients_see_loading_while_a_large_log_loads() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roost"))
+    let child = Command::new(env!("CARGO_BIN_EXE_roost"))
         .args([
             "--port",
             &port.to_string(),
@@ -466,6 +466,7 @@ fn clients_see_loading_while_a_large_log_loads() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _guard = Roost { child, port };
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut con = loop {
         if let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
