@@ -10,7 +10,11 @@ use roost::server::Server;
 static ALLOCATOR: roost::alloc::CountingAllocator = roost::alloc::CountingAllocator;
 
 fn main() -> ExitCode {
-    let (config, ignored) = match Config::from_args(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "check-aof") {
+        return check_aof(&args[2..]);
+    }
+    let (config, ignored) = match Config::from_args(args) {
         Ok(parsed) => parsed,
         Err(e) => {
             // clap formats help and version requests itself, with exit code 0.
@@ -89,5 +93,33 @@ async fn wait_for_signal() {
             }
         }
         _ => std::future::pending().await,
+    }
+}
+
+/// `roost check-aof [--fix] FILE`: reports what a log segment holds and where it is
+/// damaged; exits non-zero if it is damaged and was not fixed.
+fn check_aof(args: &[std::ffi::OsString]) -> ExitCode {
+    let fix = args.iter().any(|a| a == "--fix");
+    let files: Vec<&std::ffi::OsString> = args.iter().filter(|a| *a != "--fix").collect();
+    let [file] = files.as_slice() else {
+        eprintln!("usage: roost check-aof [--fix] FILE");
+        return ExitCode::from(2);
+    };
+    match roost::aof::check::check(std::path::Path::new(file), fix) {
+        Ok(report) => {
+            print!("{}", report.text);
+            if report.valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "roost check-aof: {}: {e}",
+                std::path::Path::new(file).display()
+            );
+            ExitCode::from(2)
+        }
     }
 }

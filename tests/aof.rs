@@ -601,3 +601,49 @@ fn a_full_disk_refuses_writes_with_misconf_then_recovers() {
         [Some("1".into()), Some("2".into()), Some("3".into())]
     );
 }
+
+#[test]
+fn check_aof_reports_and_fixes() {
+    let dir = TempDir::new("check");
+    let (log, offsets) = prepared_log(&dir.0, 3);
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_roost"))
+            .arg("check-aof")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let path = log.to_str().unwrap();
+    let (code, text) = run(&[path]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("4 records, LSN 1..4"), "{text}");
+    assert!(
+        text.contains("SET: 3") && text.contains("The log is valid."),
+        "{text}"
+    );
+
+    let len = std::fs::metadata(&log).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let (code, text) = run(&[path]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!("incomplete last record at offset {}", offsets[3])),
+        "{text}"
+    );
+    let (code, text) = run(&["--fix", path]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), offsets[3] as u64);
+    let (code, _) = run(&[path]);
+    assert_eq!(code, Some(0));
+    let (code, _) = run(&[]);
+    assert_eq!(code, Some(2));
+}

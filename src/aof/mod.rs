@@ -6,6 +6,7 @@
 //! a client's replies wait until the fsync covering its writes is done; one fsync covers
 //! everything queued while the previous one ran (group commit).
 
+pub mod check;
 pub mod record;
 
 use std::fs::{self, File, OpenOptions};
