@@ -24,6 +24,18 @@ struct State {
     last_lsn: u64,
     /// Inside EXEC: `Some(false)` until its first write emits MULTI.
     transaction: Option<bool>,
+    /// A new segment starts at this LSN, whose record begins at this offset of `pending`.
+    rotation: Option<(u64, usize)>,
+}
+
+/// What the writer takes from the journal in one go.
+#[derive(Debug, Default)]
+pub struct Taken {
+    pub bytes: Vec<u8>,
+    /// LSN of the last record in `bytes`.
+    pub last_lsn: u64,
+    /// (first LSN of a new segment, offset in `bytes` where its records begin).
+    pub rotation: Option<(u64, usize)>,
 }
 
 pub struct Journal {
@@ -105,18 +117,35 @@ impl Journal {
     }
 
     /// Takes everything queued, waiting up to `timeout` for something to arrive.
-    /// Returns the bytes and the LSN of the last record in them.
-    pub fn take(&self, timeout: std::time::Duration) -> (Vec<u8>, u64) {
+    pub fn take(&self, timeout: std::time::Duration) -> Taken {
         let mut state = self.lock();
-        if state.pending.is_empty() {
+        if state.pending.is_empty() && state.rotation.is_none() {
             state = self
                 .queued
                 .wait_timeout(state, timeout)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        let last = state.last_lsn;
-        (std::mem::take(&mut state.pending), last)
+        Taken {
+            bytes: std::mem::take(&mut state.pending),
+            last_lsn: state.last_lsn,
+            rotation: state.rotation.take(),
+        }
+    }
+
+    /// Asks the writer to start a new segment with the next record; returns that
+    /// record's LSN. The caller holds the keyspace gate exclusively, so the segment
+    /// boundary falls exactly between two writes.
+    pub fn request_rotation(&self) -> u64 {
+        let mut state = self.lock();
+        let lsn = state.next_lsn;
+        let offset = state.pending.len();
+        state.rotation = Some((lsn, offset));
+        // A segment must not depend on the SELECT of the one before it.
+        state.db = None;
+        drop(state);
+        self.queued.notify_one();
+        lsn
     }
 
     /// Wakes a writer blocked in `take` (shutdown).

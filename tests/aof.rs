@@ -647,3 +647,213 @@ fn check_aof_reports_and_fixes() {
     let (code, _) = run(&[]);
     assert_eq!(code, Some(2));
 }
+
+fn info_field(con: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("persistence").query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .trim()
+        .to_string()
+}
+
+fn wait_for_rewrites(con: &mut redis::Connection, count: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while info_field(con, "aof_rewrites").parse::<u64>().unwrap() < count
+        || info_field(con, "aof_rewrite_in_progress") == "1"
+    {
+        assert!(Instant::now() < deadline, "the rewrite did not finish");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(info_field(con, "aof_last_bgrewrite_status"), "ok");
+}
+
+fn log_size(dir: &Path) -> u64 {
+    let (base, incr) = roost::aof::sizes(dir);
+    base + incr
+}
+
+#[test]
+fn rewrite_during_a_write_load_keeps_everything_and_shrinks_the_log() {
+    let dir = TempDir::new("rewrite");
+    let roost = Roost::start(&dir.0, &["--appendfsync", "everysec"]);
+    let mut con = roost.client();
+    // History to compact: every key written several times, some with short TTLs.
+    for round in 0..4 {
+        let mut pipe = redis::pipe();
+        for i in 0..5000 {
+            pipe.cmd("SET")
+                .arg(format!("k{i}"))
+                .arg(format!("v{round}-{i}"))
+                .ignore();
+        }
+        let _: () = pipe.query(&mut con).unwrap();
+    }
+    for i in 0..100 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("short{i}"))
+            .arg("x")
+            .arg("PX")
+            .arg(1)
+            .query(&mut con)
+            .unwrap();
+    }
+    let _: () = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg("s")
+        .arg((0..200).map(|i| i.to_string()).collect::<Vec<_>>())
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("EXPIRE")
+        .arg("s")
+        .arg(5000)
+        .query(&mut con)
+        .unwrap();
+    thread::sleep(Duration::from_millis(1100)); // let everysec write it all out
+    let before = log_size(&dir.0);
+
+    // Writers keep going while the rewrite runs; each remembers what was acknowledged.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let mut con = roost.client();
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut last = std::collections::HashMap::new();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    // Each writer owns its keys, so its last acknowledged value is final.
+                    let key = format!("w{w}:{}", n % 1000);
+                    let value = format!("w{w}-{n}");
+                    let _: () = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(&value)
+                        .query(&mut con)
+                        .unwrap();
+                    last.insert(key, value);
+                    n += 1;
+                }
+                last
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(100));
+    let started: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
+    assert_eq!(started, "Background append only file rewriting started");
+    wait_for_rewrites(&mut con, 1);
+    thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let mut expected = std::collections::HashMap::new();
+    for w in writers {
+        expected.extend(w.join().unwrap());
+    }
+    let base_size: u64 = info_field(&mut con, "aof_base_size").parse().unwrap();
+    assert!(base_size > 0);
+    roost.shutdown();
+    let after = log_size(&dir.0);
+    assert!(
+        after < before,
+        "the log did not shrink: {before} -> {after} bytes"
+    );
+
+    // No expired key was carried into the base.
+    let (_, base) = roost::aof::newest_base(&dir.0).unwrap().unwrap();
+    let data = std::fs::read(&base).unwrap();
+    let mut reader = Reader::new(&data, Some(1));
+    while let Some(record) = reader.next_record().unwrap() {
+        assert!(
+            !record.args.iter().any(|a| a.starts_with(b"short")),
+            "expired key in the base"
+        );
+    }
+
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    for (key, value) in &expected {
+        let got: Option<String> = redis::cmd("GET").arg(key).query(&mut con).unwrap();
+        assert_eq!(got.as_ref(), Some(value), "{key}");
+    }
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size as usize, 5002 + expected.len());
+    let v: String = redis::cmd("GET").arg("k4999").query(&mut con).unwrap();
+    assert_eq!(v, "v3-4999");
+    let ttl: i64 = redis::cmd("TTL").arg("s").query(&mut con).unwrap();
+    assert!(ttl > 4900, "set TTL carried: {ttl}");
+    let members: i64 = redis::cmd("SCARD").arg("s").query(&mut con).unwrap();
+    assert_eq!(members, 200);
+}
+
+#[test]
+fn save_bgsave_lastsave_and_automatic_rewrite() {
+    let dir = TempDir::new("save");
+    let roost = Roost::start(
+        &dir.0,
+        &[
+            "--auto-aof-rewrite-min-size",
+            "1mb",
+            "--auto-aof-rewrite-percentage",
+            "100",
+        ],
+    );
+    let mut con = roost.client();
+    let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut con).unwrap();
+    let before: i64 = redis::cmd("LASTSAVE").query(&mut con).unwrap();
+    thread::sleep(Duration::from_millis(1100));
+    let ok: String = redis::cmd("SAVE").query(&mut con).unwrap();
+    assert_eq!(ok, "OK");
+    let after: i64 = redis::cmd("LASTSAVE").query(&mut con).unwrap();
+    assert!(after > before, "LASTSAVE {before} -> {after}");
+    let started: String = redis::cmd("BGSAVE").query(&mut con).unwrap();
+    assert_eq!(started, "Background saving started");
+    wait_for_rewrites(&mut con, 2);
+    // Growing the log past the minimum size and 100% of the base triggers a rewrite.
+    let value = "x".repeat(1000);
+    for i in 0..1500 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("big{}", i % 10))
+            .arg(&value)
+            .query(&mut con)
+            .unwrap();
+    }
+    wait_for_rewrites(&mut con, 3);
+    assert!(log_size(&dir.0) < 1 << 20);
+    roost.shutdown();
+    let roost = Roost::start(&dir.0, &["--appendonly", "no"]);
+    let mut con = roost.client();
+    let err = redis::cmd("BGREWRITEAOF")
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("appendonly no"), "{err}");
+}
+
+#[test]
+fn kill9_during_rewrites_always_leaves_a_loadable_log() {
+    let dir = TempDir::new("rewrite-crash");
+    let mut written = 0usize;
+    for round in 0..6 {
+        let roost = Roost::start(&dir.0, &["--appendfsync", "always"]);
+        let mut con = roost.client();
+        let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+        assert_eq!(size as usize, written, "round {round}");
+        let mut pipe = redis::pipe();
+        for i in 0..3000 {
+            pipe.cmd("SET")
+                .arg(format!("k{}", written + i))
+                .arg("v")
+                .ignore();
+        }
+        let _: () = pipe.query(&mut con).unwrap();
+        written += 3000;
+        let _: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
+        thread::sleep(Duration::from_millis(round as u64 * 7));
+        roost.kill9();
+    }
+    let roost = Roost::start(&dir.0, &[]);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut roost.client()).unwrap();
+    assert_eq!(size as usize, written);
+}

@@ -16,10 +16,15 @@ pub struct Report {
 
 pub fn check(path: &Path, fix: bool) -> std::io::Result<Report> {
     let data = std::fs::read(path)?;
-    let first_lsn = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.parse::<u64>().ok());
+    // A segment is named by its first LSN; a base numbers its records from 1.
+    let is_base = path.extension().is_some_and(|e| e == "base");
+    let first_lsn = if is_base {
+        Some(1)
+    } else {
+        path.file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u64>().ok())
+    };
     let mut reader = Reader::new(&data, first_lsn);
     let mut records = 0u64;
     let mut lsns = None;

@@ -51,6 +51,80 @@ pub fn segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
+const BASE_EXT: &str = "base";
+
+/// The newest base (a rewrite's snapshot) and the LSN the segments after it start at.
+pub fn newest_base(dir: &Path) -> io::Result<Option<(u64, PathBuf)>> {
+    let seg_dir = dir.join(SEGMENT_DIR);
+    if !seg_dir.is_dir() {
+        return Ok(None);
+    }
+    let mut newest: Option<(u64, PathBuf)> = None;
+    for entry in fs::read_dir(&seg_dir)? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some(BASE_EXT) {
+            continue;
+        }
+        if let Some(lsn) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            if newest.as_ref().is_none_or(|(n, _)| lsn > *n) {
+                newest = Some((lsn, path));
+            }
+        }
+    }
+    Ok(newest)
+}
+
+/// Where a rewrite writes its base before the atomic switch.
+pub fn base_temp_path(dir: &Path, lsn: u64) -> PathBuf {
+    dir.join(SEGMENT_DIR)
+        .join(format!("{lsn:020}.{BASE_EXT}.tmp"))
+}
+
+/// Makes a finished base (fsynced at `temp`) the log's starting point: rename it into
+/// place, fsync the directory, then remove what it replaces. A crash at any step leaves
+/// either the old log or the new one complete.
+pub fn install_base(dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
+    let seg_dir = dir.join(SEGMENT_DIR);
+    let base = seg_dir.join(format!("{lsn:020}.{BASE_EXT}"));
+    fs::rename(temp, &base)?;
+    sync_dir(&seg_dir)?;
+    remove_replaced(dir, lsn)
+}
+
+/// Deletes segments and bases older than the base at `lsn`, and stray temp files.
+fn remove_replaced(dir: &Path, lsn: u64) -> io::Result<()> {
+    for entry in fs::read_dir(dir.join(SEGMENT_DIR))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let first: Option<u64> = name.split('.').next().and_then(|n| n.parse().ok());
+        let older = first.is_some_and(|n| n < lsn);
+        if name.ends_with(".tmp") || (older && (name.ends_with(".aof") || name.ends_with(".base")))
+        {
+            fs::remove_file(&path)?;
+        }
+    }
+    sync_dir(&dir.join(SEGMENT_DIR))
+}
+
+/// Bytes in the base and in the segments after it.
+pub fn sizes(dir: &Path) -> (u64, u64) {
+    let len = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let base = newest_base(dir).ok().flatten();
+    let base_size = base.as_ref().map_or(0, |(_, p)| len(p));
+    let from = base.map_or(0, |(n, _)| n);
+    let incr = segments(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter(|(lsn, _)| *lsn >= from)
+        .map(|(_, p)| len(p))
+        .sum();
+    (base_size, incr)
+}
+
 fn segment_path(dir: &Path, first_lsn: u64) -> PathBuf {
     dir.join(SEGMENT_DIR)
         .join(format!("{first_lsn:020}.{SEGMENT_EXT}"))
@@ -115,15 +189,46 @@ pub fn load(
     mut apply: impl FnMut(&Record),
     mut progress: impl FnMut(Progress),
 ) -> Result<Loaded, LoadError> {
-    let segs = segments(dir).map_err(|e| LoadError::Io(dir.to_path_buf(), e))?;
+    let io_error = |e| LoadError::Io(dir.to_path_buf(), e);
+    let base = newest_base(dir).map_err(io_error)?;
+    if let Some((lsn, _)) = &base {
+        // Leftovers of a crash between installing a base and removing what it replaced.
+        remove_replaced(dir, *lsn).map_err(io_error)?;
+    }
+    let segs = segments(dir).map_err(io_error)?;
     let total_bytes: u64 = segs
         .iter()
-        .map(|(_, p)| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .map(|(_, p)| p)
+        .chain(base.iter().map(|(_, p)| p))
+        .map(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
     let mut loaded = Loaded {
         next_lsn: segs.first().map_or(1, |(lsn, _)| *lsn),
         ..Loaded::default()
     };
+    if let Some((lsn, path)) = &base {
+        let data = fs::read(path).map_err(|e| LoadError::Io(path.clone(), e))?;
+        let mut reader = Reader::new(&data, Some(1));
+        loop {
+            match reader.next_record() {
+                Ok(Some(record)) => {
+                    apply(&record);
+                    loaded.records += 1;
+                }
+                Ok(None) => break,
+                // A base is fsynced before it is installed: any damage is corruption.
+                Err(Stop::TornTail { offset }) | Err(Stop::Corrupt { offset, .. }) => {
+                    return Err(LoadError::Corrupt {
+                        file: path.clone(),
+                        offset,
+                        reason: "damaged base".into(),
+                    });
+                }
+            }
+        }
+        loaded.bytes += data.len() as u64;
+        loaded.next_lsn = *lsn;
+    }
     let mut last_report = Instant::now();
     for (index, (first_lsn, path)) in segs.iter().enumerate() {
         let file = File::open(path).map_err(|e| LoadError::Io(path.clone(), e))?;
@@ -245,6 +350,23 @@ pub struct Aof {
     error: Arc<Mutex<Option<String>>>,
     stop: Arc<AtomicBool>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
+    /// The data directory, once the log is open.
+    dir: Mutex<PathBuf>,
+    /// First LSN of the segment being written.
+    current_segment: std::sync::atomic::AtomicU64,
+    pub rewrites: RewriteStatus,
+}
+
+/// What INFO persistence and LASTSAVE report about rewrites.
+#[derive(Default)]
+pub struct RewriteStatus {
+    pub in_progress: AtomicBool,
+    pub last_failed: AtomicBool,
+    pub count: std::sync::atomic::AtomicU64,
+    /// Duration of the last rewrite in seconds, -1 before the first.
+    pub last_seconds: std::sync::atomic::AtomicI64,
+    /// Unix seconds of the last successful rewrite (LASTSAVE), 0 before the first.
+    pub last_success: std::sync::atomic::AtomicU64,
 }
 
 fn policy_code(p: AppendFsync) -> u8 {
@@ -266,6 +388,12 @@ impl Aof {
             error: Arc::new(Mutex::new(None)),
             stop: Arc::new(AtomicBool::new(false)),
             writer: Mutex::new(None),
+            dir: Mutex::new(PathBuf::new()),
+            current_segment: std::sync::atomic::AtomicU64::new(0),
+            rewrites: RewriteStatus {
+                last_seconds: std::sync::atomic::AtomicI64::new(-1),
+                ..RewriteStatus::default()
+            },
         }
     }
 
@@ -286,16 +414,18 @@ impl Aof {
     pub fn start(self: &Arc<Self>, dir: &Path, next_lsn: u64) -> io::Result<()> {
         let seg_dir = dir.join(SEGMENT_DIR);
         fs::create_dir_all(&seg_dir)?;
-        let path = match segments(dir)?.pop() {
-            Some((_, path)) => path,
+        let (first, path) = match segments(dir)?.pop() {
+            Some(newest) => newest,
             None => {
                 let path = segment_path(dir, next_lsn);
                 File::create(&path)?.sync_all()?;
                 sync_dir(&seg_dir)?;
-                path
+                (next_lsn, path)
             }
         };
+        self.current_segment.store(first, Ordering::Release);
         let file = OpenOptions::new().append(true).open(&path)?;
+        *self.dir.lock().unwrap_or_else(|e| e.into_inner()) = dir.to_path_buf();
         let _ = self.durable_tx.send(next_lsn.saturating_sub(1));
         self.journal.enable(next_lsn);
         let aof = self.clone();
@@ -306,32 +436,58 @@ impl Aof {
         Ok(())
     }
 
-    fn write_loop(&self, mut file: File, path: PathBuf) {
+    fn write_loop(&self, mut file: File, mut path: PathBuf) {
         let mut good_len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut unwritten: Vec<u8> = Vec::new();
         let mut unwritten_lsn = 0;
+        // (first LSN of the next segment, offset in `unwritten` where it begins)
+        let mut rotation: Option<(u64, usize)> = None;
         let mut written_lsn = *self.durable_rx.borrow();
         let mut synced_lsn = written_lsn;
         let mut last_sync = Instant::now();
         loop {
             let stopping = self.stop.load(Ordering::Acquire);
-            let (bytes, last) = self.journal.take(Duration::from_millis(50));
-            if !bytes.is_empty() {
-                unwritten.extend_from_slice(&bytes);
-                unwritten_lsn = last;
+            let taken = self.journal.take(Duration::from_millis(50));
+            if let Some((lsn, offset)) = taken.rotation {
+                rotation = Some((lsn, unwritten.len() + offset));
             }
-            if !unwritten.is_empty() {
-                match file.write_all(&unwritten) {
-                    Ok(()) => {
-                        good_len += unwritten.len() as u64;
-                        unwritten.clear();
-                        written_lsn = unwritten_lsn;
+            if !taken.bytes.is_empty() {
+                unwritten.extend_from_slice(&taken.bytes);
+                unwritten_lsn = taken.last_lsn;
+            }
+            // Records for the current segment: up to a pending rotation, or all.
+            let upto = rotation.map_or(unwritten.len(), |(_, offset)| offset);
+            if upto > 0 {
+                if let Err(e) = file.write_all(&unwritten[..upto]) {
+                    // Cut any partial record so the next attempt appends cleanly.
+                    let _ = file.set_len(good_len);
+                    self.report_error(&path, "write", &e);
+                    thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+                good_len += upto as u64;
+                unwritten.drain(..upto);
+                written_lsn = match rotation {
+                    Some((lsn, _)) => lsn - 1,
+                    None => unwritten_lsn,
+                };
+                self.clear_error();
+            }
+            if let Some((lsn, _)) = rotation {
+                match self.rotate(&file, lsn) {
+                    Ok((next_file, next_path)) => {
+                        self.current_segment.store(lsn, Ordering::Release);
+                        synced_lsn = written_lsn;
+                        file = next_file;
+                        path = next_path;
+                        good_len = 0;
+                        rotation = None;
                         self.clear_error();
+                        continue;
                     }
                     Err(e) => {
-                        // Cut any partial record so the next attempt appends cleanly.
-                        let _ = file.set_len(good_len);
-                        self.report_error(&path, "write", &e);
+                        rotation = Some((lsn, 0));
+                        self.report_error(&path, "rotat", &e);
                         thread::sleep(Duration::from_millis(100));
                         continue;
                     }
@@ -361,14 +517,28 @@ impl Aof {
                 let _ = self.durable_tx.send(visible);
             }
             if stopping && unwritten.is_empty() && written_lsn == synced_lsn {
-                let (rest, last) = self.journal.take(Duration::ZERO);
-                if rest.is_empty() {
+                let rest = self.journal.take(Duration::ZERO);
+                if rest.bytes.is_empty() && rest.rotation.is_none() {
                     return;
                 }
-                unwritten.extend_from_slice(&rest);
-                unwritten_lsn = last;
+                if let Some((lsn, offset)) = rest.rotation {
+                    rotation = Some((lsn, offset));
+                }
+                unwritten.extend_from_slice(&rest.bytes);
+                unwritten_lsn = rest.last_lsn;
             }
         }
+    }
+
+    /// Finishes the current segment (fsync) and creates the next, starting at `lsn`.
+    fn rotate(&self, current: &File, lsn: u64) -> io::Result<(File, PathBuf)> {
+        current.sync_data()?;
+        let dir = self.dir.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let path = segment_path(&dir, lsn);
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        file.sync_all()?;
+        sync_dir(&dir.join(SEGMENT_DIR))?;
+        Ok((file, path))
     }
 
     fn report_error(&self, path: &Path, what: &str, e: &io::Error) {
@@ -387,6 +557,19 @@ impl Aof {
         if error.take().is_some() {
             log::warning("The log can be written again; accepting writes.");
         }
+    }
+
+    /// Waits (up to `timeout`) until the writer has started the segment beginning at
+    /// `lsn`; a rewrite may only remove older segments after that.
+    pub fn wait_for_segment(&self, lsn: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.current_segment.load(Ordering::Acquire) < lsn {
+            if Instant::now() > deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        true
     }
 
     /// Waits until the record `lsn` is durable, when the policy asks replies to wait.

@@ -58,6 +58,9 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 13;
     /// Touches no keys but must run alone, like a write (EXEC, SWAPDB, FLUSHALL).
     pub const EXCLUSIVE: u32 = 1 << 14;
+    /// Runs without holding the keyspace gate, because it takes it itself in steps
+    /// (SAVE runs a rewrite, which must let writers through between shards).
+    pub const UNGATED: u32 = 1 << 15;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with
@@ -245,7 +248,9 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     let keyspace = &ctx.shared.keyspace;
     // Readers hold the gate shared so that a key they expire lazily is not recreated by
     // a writer in between (the log must see the deletion before the new value).
-    if spec.has(flags::WRITE) || spec.has(flags::EXCLUSIVE) {
+    if spec.has(flags::UNGATED) {
+        call(ctx, id, args)
+    } else if spec.has(flags::WRITE) || spec.has(flags::EXCLUSIVE) {
         let _gate = keyspace.write_gate();
         // Checked under the gate: shutdown takes it before the log's final fsync.
         if ctx.shared.is_shutting_down() {

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{args, conn, error, flags::*, CommandId, Ctx, Spec, NO_KEYS};
+use super::{args, command, conn, error, flags::*, CommandId, Ctx, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::server::Shared;
 use crate::{alloc, clock, VERSION, VERSION_COMPAT};
@@ -59,6 +59,36 @@ pub const COMMANDS: &[Spec] = &[
         since: "1.0.0",
         subcommands: &[],
     },
+    command!(
+        "server",
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | UNGATED,
+        NO_KEYS,
+        bgrewriteaof,
+        "1.0.0",
+        "Asynchronously rewrites the append-only file to disk."
+    ),
+    command!(
+        "server",
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT | UNGATED,
+        NO_KEYS,
+        bgsave,
+        "1.0.0",
+        "Asynchronously saves the database(s) to disk."
+    ),
+    command!(
+        "server",
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI | UNGATED,
+        NO_KEYS,
+        save,
+        "1.0.0",
+        "Synchronously saves the database(s) to disk."
+    ),
     Spec {
         name: "shutdown",
         arity: -1,
@@ -140,7 +170,69 @@ fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 }
 
 fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Integer((ctx.shared.started_ms / 1000) as i64)
+    Reply::Integer(last_save(ctx.shared) as i64)
+}
+
+/// Unix seconds of the last successful rewrite, or of startup before the first.
+fn last_save(shared: &Shared) -> u64 {
+    let rewritten = shared.aof.rewrites.last_success.load(Ordering::Relaxed);
+    rewritten.max(shared.started_ms / 1000)
+}
+
+/// The log is Roost's only persistence: SAVE, BGSAVE and BGREWRITEAOF all rewrite it.
+fn log_is_off(ctx: &Ctx<'_>) -> Option<Reply> {
+    (!ctx.shared.config().appendonly).then(|| {
+        Reply::error(
+            "ERR Roost persists only through its append-only log, which is off (appendonly no)",
+        )
+    })
+}
+
+fn start_rewrite(ctx: &Ctx<'_>) -> bool {
+    ctx.shared
+        .arc()
+        .is_some_and(|shared| crate::server::rewrite::start_background(&shared))
+}
+
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    if let Some(reply) = log_is_off(ctx) {
+        return reply;
+    }
+    if start_rewrite(ctx) {
+        Reply::simple("Background append only file rewriting started")
+    } else {
+        Reply::error("ERR Background append only file rewriting already in progress")
+    }
+}
+
+fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() > 2 || (args.len() == 2 && !args::is(&args[1], "schedule")) {
+        return error::syntax();
+    }
+    if let Some(reply) = log_is_off(ctx) {
+        return reply;
+    }
+    if start_rewrite(ctx) {
+        Reply::simple("Background saving started")
+    } else if args.len() == 2 {
+        Reply::simple("Background saving scheduled")
+    } else {
+        Reply::error("ERR Background save already in progress")
+    }
+}
+
+fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    if let Some(reply) = log_is_off(ctx) {
+        return reply;
+    }
+    let status = &ctx.shared.aof.rewrites;
+    if status.in_progress.swap(true, Ordering::AcqRel) {
+        return Reply::error("ERR Background save already in progress");
+    }
+    match crate::server::rewrite::run(ctx.shared) {
+        Ok(()) => Reply::OK,
+        Err(e) => Reply::error(format!("ERR {e}")),
+    }
 }
 
 fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -435,29 +527,34 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
     }
     field("rdb_changes_since_last_save", &0);
     field("rdb_bgsave_in_progress", &0);
-    field("rdb_last_save_time", &(shared.started_ms / 1000));
-    field("rdb_last_bgsave_status", &"ok");
+    let rewrites = &shared.aof.rewrites;
+    let in_progress = rewrites.in_progress.load(Ordering::Relaxed);
+    let status = if rewrites.last_failed.load(Ordering::Relaxed) {
+        "err"
+    } else {
+        "ok"
+    };
+    field("rdb_last_save_time", &last_save(shared));
+    field("rdb_last_bgsave_status", &status);
     field("aof_enabled", &(aof_enabled as u8));
-    field("aof_rewrite_in_progress", &0);
+    field("aof_rewrite_in_progress", &(in_progress as u8));
     field("aof_rewrite_scheduled", &0);
-    field("aof_last_rewrite_time_sec", &-1);
+    field(
+        "aof_last_rewrite_time_sec",
+        &rewrites.last_seconds.load(Ordering::Relaxed),
+    );
     field("aof_current_rewrite_time_sec", &-1);
-    field("aof_last_bgrewrite_status", &"ok");
-    field("aof_rewrites", &0);
+    field("aof_last_bgrewrite_status", &status);
+    field("aof_rewrites", &rewrites.count.load(Ordering::Relaxed));
     let write_ok = shared.aof.write_error().is_none();
     field(
         "aof_last_write_status",
         &if write_ok { "ok" } else { "err" },
     );
     if aof_enabled {
-        let size: u64 = crate::aof::segments(&dir)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|(_, p)| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum();
-        field("aof_current_size", &size);
-        field("aof_base_size", &0);
+        let (base, incr) = crate::aof::sizes(&dir);
+        field("aof_current_size", &(base + incr));
+        field("aof_base_size", &base);
         field("aof_pending_rewrite", &0);
         field("aof_buffer_length", &0);
         field("aof_pending_bio_fsync", &0);

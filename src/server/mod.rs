@@ -6,6 +6,7 @@
 mod client;
 mod connection;
 mod loading;
+pub mod rewrite;
 
 pub use client::{Client, ClientInfo, Multi, Registry};
 
@@ -16,7 +17,6 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::aof::{Aof, Progress};
 use crate::cmd::Table;
@@ -92,13 +92,16 @@ pub struct Shared {
     /// The address the listener is bound to.
     pub local_addr: SocketAddr,
     shutting_down: AtomicBool,
-    shutdown: Notify,
+    /// Becomes true once; a watch channel cannot lose the wakeup.
+    shutdown: tokio::sync::watch::Sender<bool>,
     pub aof: Arc<Aof>,
     /// True while the log is being replayed: commands without the LOADING flag wait.
     loading: AtomicBool,
     pub loading_progress: Mutex<LoadingProgress>,
     /// Set when startup fails after the listener is up (a corrupt log): `run` returns it.
     fatal: Mutex<Option<String>>,
+    /// This server's own `Arc`, for work handed to other threads (a rewrite).
+    me: std::sync::Weak<Shared>,
 }
 
 /// What INFO persistence reports about a load in progress or the last one.
@@ -125,10 +128,15 @@ impl Shared {
     /// Asks the server to stop (SHUTDOWN, signals).
     pub fn request_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
-        self.shutdown.notify_waiters();
+        self.shutdown.send_replace(true);
         for client in self.clients.snapshot() {
             client.kill();
         }
+    }
+
+    /// This server as an `Arc`, for handing work to another thread.
+    pub fn arc(&self) -> Option<Arc<Shared>> {
+        self.me.upgrade()
     }
 
     pub fn is_loading(&self) -> bool {
@@ -180,7 +188,8 @@ impl Server {
             ));
         };
         let local_addr = first.local_addr()?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
             keyspace: Arc::new(Keyspace::new(config.databases)),
             table: Table::new(),
             clients: Registry::default(),
@@ -191,7 +200,7 @@ impl Server {
             hz: Arc::new(AtomicU32::new(config.hz)),
             local_addr,
             shutting_down: AtomicBool::new(false),
-            shutdown: Notify::new(),
+            shutdown: tokio::sync::watch::channel(false).0,
             aof: Arc::new(Aof::new(config.appendfsync)),
             loading: AtomicBool::new(config.appendonly),
             loading_progress: Mutex::new(LoadingProgress::default()),
@@ -214,6 +223,7 @@ impl Server {
         let shared = self.shared;
         install_expiry_logging(&shared);
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
+        tokio::spawn(auto_rewrite(shared.clone()));
         if shared.is_loading() {
             let loader = shared.clone();
             let loaded = tokio::task::spawn_blocking(move || loading::load_log(&loader));
@@ -234,13 +244,7 @@ impl Server {
             log::notice(&format!("Ready to accept connections tcp on {address}"));
             tokio::spawn(accept_loop(shared.clone(), listener));
         }
-        loop {
-            let shutdown = shared.shutdown.notified();
-            if shared.is_shutting_down() {
-                break;
-            }
-            shutdown.await;
-        }
+        let _ = shared.shutdown.subscribe().wait_for(|stop| *stop).await;
         {
             // No write may start once the log's last fsync has begun.
             let _no_more_writes = shared.keyspace.write_gate();
@@ -259,6 +263,39 @@ impl Server {
     }
 }
 
+/// Starts a rewrite when the log has grown by `auto-aof-rewrite-percentage` over its
+/// base and is at least `auto-aof-rewrite-min-size`, as Redis does.
+async fn auto_rewrite(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if shared.is_shutting_down() {
+            return;
+        }
+        let (enabled, dir, percentage, min_size) = {
+            let c = shared.config();
+            (
+                c.appendonly,
+                c.dir.clone(),
+                c.auto_aof_rewrite_percentage,
+                c.auto_aof_rewrite_min_size,
+            )
+        };
+        if !enabled || percentage == 0 || shared.is_loading() || !shared.aof.journal.is_enabled() {
+            continue;
+        }
+        let (base, incr) = crate::aof::sizes(&dir);
+        let total = base + incr;
+        if total >= min_size && total.saturating_mul(100) >= base.saturating_mul(100 + percentage) {
+            let growth = ((total - base) * 100).checked_div(base).unwrap_or(100);
+            log::notice(&format!(
+                "Starting automatic rewriting of AOF on {growth}% growth"
+            ));
+            rewrite::start_background(&shared);
+        }
+    }
+}
+
 /// Keys removed because they expired are logged as DEL, so a replayed log (or a
 /// replica) drops them at the same point in the sequence.
 fn install_expiry_logging(shared: &Arc<Shared>) {
@@ -273,8 +310,8 @@ fn install_expiry_logging(shared: &Arc<Shared>) {
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut shutdown = shared.shutdown.subscribe();
     loop {
-        let shutdown = shared.shutdown.notified();
         if shared.is_shutting_down() {
             return;
         }
@@ -286,7 +323,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                     continue;
                 }
             },
-            _ = shutdown => return,
+            _ = shutdown.wait_for(|stop| *stop) => return,
         };
         shared
             .stats

@@ -10,10 +10,12 @@
 //! This module knows nothing of RESP: it stores bytes and reports facts.
 
 mod expire;
+mod snapshot;
 mod value;
 mod watch;
 
 pub use expire::ActiveExpiry;
+pub use snapshot::Image;
 pub use value::{HashObj, SetObj, Value};
 pub use watch::{WatchFlag, WatchedKey};
 
@@ -151,6 +153,7 @@ pub struct Db {
     id: usize,
     stats: Arc<KeyspaceStats>,
     listener: Arc<ExpiryListener>,
+    snapshot: Arc<snapshot::Snapshot>,
 }
 
 /// Counters INFO reports.
@@ -180,6 +183,7 @@ impl Db {
         watches: Arc<watch::Watches>,
         stats: Arc<KeyspaceStats>,
         listener: Arc<ExpiryListener>,
+        snapshot: Arc<snapshot::Snapshot>,
     ) -> Db {
         Db {
             map: DashMap::with_hasher_and_shard_amount(RandomState::new(), SHARDS),
@@ -188,6 +192,20 @@ impl Db {
             id,
             stats,
             listener,
+            snapshot,
+        }
+    }
+
+    /// Saves `key`'s current entry for a snapshot in progress, before a write changes it.
+    fn before_change(&self, key: &[u8], now: u64) {
+        if self.snapshot.is_active() {
+            self.snapshot
+                .before_change(self.id, self.shard_of(key), key, || {
+                    self.map
+                        .get(key)
+                        .filter(|e| !e.is_expired(now))
+                        .map(|e| (e.value.clone(), e.expire_at()))
+                });
         }
     }
 
@@ -247,6 +265,7 @@ impl Db {
     /// The live entry for in-place changes to its value. The caller holds the exclusive
     /// gate and calls `signal_modified` when it changed something.
     pub fn get_mut(&self, key: &[u8], now: u64) -> Option<RefMut<'_, Bytes, Entry>> {
+        self.before_change(key, now);
         let entry = self.live(self.map.get_mut(key), key, now)?;
         entry.touch_access();
         Some(entry)
@@ -258,6 +277,7 @@ impl Db {
 
     /// Stores `value` under `key`, replacing any previous value and TTL.
     pub fn insert(&self, key: &Bytes, value: Value, expire_at: Option<u64>) {
+        self.before_change(key, clock::now_ms());
         if expire_at.is_some() {
             self.expires.fetch_add(1, Ordering::Relaxed);
         }
@@ -277,6 +297,7 @@ impl Db {
 
     /// Removes a key whether or not it has expired; returns the entry if it was live.
     pub fn remove(&self, key: &[u8], now: u64) -> Option<Entry> {
+        self.before_change(key, now);
         let (_, entry) = self.map.remove(key)?;
         if entry.expire_at != 0 {
             self.expires.fetch_sub(1, Ordering::Relaxed);
@@ -326,6 +347,7 @@ impl Db {
 
     /// Removes every key; returns how many there were.
     pub fn clear(&self) -> usize {
+        self.snapshot.abort();
         let n = self.map.len();
         self.watches.touch_db(self.id, |k| self.map.contains_key(k));
         self.map.clear();
@@ -385,6 +407,7 @@ pub struct Keyspace {
     gate: RwLock<()>,
     watches: Arc<watch::Watches>,
     pub stats: Arc<KeyspaceStats>,
+    snapshot: Arc<snapshot::Snapshot>,
 }
 
 impl Keyspace {
@@ -395,10 +418,20 @@ impl Keyspace {
             hook: std::sync::OnceLock::new(),
             slots: (0..databases).map(AtomicUsize::new).collect(),
         });
+        let snapshot = Arc::new(snapshot::Snapshot::new(databases));
         Keyspace {
             dbs: (0..databases)
-                .map(|i| Db::new(i, watches.clone(), stats.clone(), listener.clone()))
+                .map(|i| {
+                    Db::new(
+                        i,
+                        watches.clone(),
+                        stats.clone(),
+                        listener.clone(),
+                        snapshot.clone(),
+                    )
+                })
                 .collect(),
+            snapshot,
             listener,
             gate: RwLock::new(()),
             watches,
@@ -427,6 +460,7 @@ impl Keyspace {
 
     /// SWAPDB; the caller holds the write gate.
     pub fn swap(&self, a: usize, b: usize) {
+        self.snapshot.abort();
         let (pa, pb) = (
             self.listener.slots[a].load(Ordering::Acquire),
             self.listener.slots[b].load(Ordering::Acquire),
@@ -462,6 +496,42 @@ impl Keyspace {
                     .get(wk.key.as_ref())
                     .is_some_and(|e| e.is_expired(now))
         })
+    }
+
+    /// Starts a point-in-time snapshot; the caller holds the write gate.
+    pub fn begin_snapshot(&self) {
+        self.snapshot.begin();
+    }
+
+    /// Copies one shard of logical database `db` into the snapshot: `emit` gets every
+    /// live entry as of the snapshot's start. The caller holds the gate shared.
+    pub fn snapshot_shard(
+        &self,
+        db: usize,
+        shard: usize,
+        now: u64,
+        mut emit: impl FnMut(&Bytes, &Value, Option<u64>),
+    ) {
+        let physical = self.listener.slots[db].load(Ordering::Acquire);
+        let d = &self.dbs[physical];
+        d.visit_shard(shard, |key, entry| {
+            if !entry.is_expired(now) && !self.snapshot.has_preimage(physical, key) {
+                emit(key, &entry.value, entry.expire_at());
+            }
+        });
+        self.snapshot.advance(physical, shard);
+    }
+
+    /// The entries of logical database `db` that changed after the snapshot began, as
+    /// they were then. Call after its last shard.
+    pub fn snapshot_preimages(&self, db: usize) -> Vec<(Bytes, Image)> {
+        let physical = self.listener.slots[db].load(Ordering::Acquire);
+        self.snapshot.preimages_of(physical)
+    }
+
+    /// Ends the snapshot; false if a FLUSHDB, FLUSHALL or SWAPDB invalidated it.
+    pub fn end_snapshot(&self) -> bool {
+        self.snapshot.end()
     }
 
     /// Installs the function told about every key removed because it expired.
