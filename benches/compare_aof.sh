@@ -20,16 +20,18 @@ trap cleanup EXIT
 
 start_roost() { # policy dir
     taskset -c 0 ./target/release/roost --port "$roost_port" --dir "$2" --appendfsync "$1" \
-        --loglevel warning &
+        --loglevel warning >/dev/null &
     pids+=($!)
 }
 start_redis() { # policy dir
     taskset -c 0 redis-server --port "$redis_port" --dir "$2" --save '' --appendonly yes \
-        --appendfsync "$1" --aof-use-rdb-preamble yes --loglevel warning &
+        --appendfsync "$1" --aof-use-rdb-preamble yes --loglevel warning >/dev/null &
     pids+=($!)
 }
+# INFO is captured first: with pipefail, `redis-cli | grep -q` can fail on SIGPIPE.
+persistence() { redis-cli -p "$1" info persistence 2>/dev/null | tr -d '\r' || true; }
 wait_ready() { # port
-    until redis-cli -p "$1" info persistence 2>/dev/null | grep -q '^loading:0'; do sleep 0.05; done
+    until [[ "$(persistence "$1")" == *$'\nloading:0'* ]]; do sleep 0.05; done
 }
 stop_all() { redis-cli -p "$roost_port" shutdown >/dev/null 2>&1 || true
              redis-cli -p "$redis_port" shutdown >/dev/null 2>&1 || true
@@ -69,6 +71,7 @@ redis-cli -p "$roost_port" --pipe < "$work/sessions.resp" >/dev/null
 redis-cli -p "$redis_port" --pipe < "$work/sessions.resp" >/dev/null
 stop_all
 roost_log=$(du -sb "$work/roost" | cut -f1); redis_log=$(du -sb "$work/redis" | cut -f1)
+# The servers' stdout goes to /dev/null: inside $(...) it would hold the substitution open.
 load_time() { # start-function port dir
     local t0 t1; t0=$(date +%s.%N); "$1" everysec "$3"; wait_ready "$2"; t1=$(date +%s.%N)
     echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }'
@@ -77,8 +80,24 @@ roost_s=$(load_time start_roost "$roost_port" "$work/roost")
 roost_keys=$(redis-cli -p "$roost_port" dbsize)
 redis_s=$(load_time start_redis "$redis_port" "$work/redis")
 redis_keys=$(redis-cli -p "$redis_port" dbsize)
-stop_all
 printf '%-6s %10s %12s %14s\n' server keys load_s log_mb
 printf '%-6s %10s %12s %14.1f\n' roost "$roost_keys" "$roost_s" "${roost_log}e-6"
 printf '%-6s %10s %12s %14.1f\n' redis "$redis_keys" "$redis_s" "${redis_log}e-6"
-echo "(Redis's log after --pipe is an RDB preamble only if it rewrote; here it is its AOF as written)"
+
+echo
+echo "rewrite (BGREWRITEAOF) of the same $sessions sessions"
+rewrite_time() { # port
+    local t0 t1; t0=$(date +%s.%N)
+    redis-cli -p "$1" bgrewriteaof >/dev/null
+    sleep 0.2
+    while [[ "$(persistence "$1")" == *$'\naof_rewrite_in_progress:1'* ]]; do sleep 0.05; done
+    t1=$(date +%s.%N); echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }'
+}
+roost_rw=$(rewrite_time "$roost_port"); redis_rw=$(rewrite_time "$redis_port")
+sleep 1
+roost_after=$(du -sb "$work/roost" | cut -f1); redis_after=$(du -sb "$work/redis" | cut -f1)
+stop_all
+printf '%-6s %12s %18s\n' server rewrite_s log_after_mb
+printf '%-6s %12s %18.1f\n' roost "$roost_rw" "${roost_after}e-6"
+printf '%-6s %12s %18.1f\n' redis "$redis_rw" "${redis_after}e-6"
+echo "(Redis rewrites to an RDB preamble, a binary snapshot; Roost's base is command records)"

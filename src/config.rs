@@ -155,7 +155,8 @@ const PARAMS: &[(&str, bool)] = &[
     ("dir", false),
     ("databases", false),
     ("requirepass", true),
-    ("appendonly", true),
+    // Switching the log on or off at run time needs a rewrite Roost does not do yet.
+    ("appendonly", false),
     ("appendfsync", true),
     ("replicaof", false),
     ("masterauth", true),

@@ -752,14 +752,15 @@ fn rewrite_during_a_write_load_keeps_everything_and_shrinks_the_log() {
     for w in writers {
         expected.extend(w.join().unwrap());
     }
+    // The base holds one record per live key where the log held the whole history.
+    // (The segment after it grows with the writers' load, so the total is not compared.)
     let base_size: u64 = info_field(&mut con, "aof_base_size").parse().unwrap();
     assert!(base_size > 0);
-    roost.shutdown();
-    let after = log_size(&dir.0);
     assert!(
-        after < before,
-        "the log did not shrink: {before} -> {after} bytes"
+        base_size < before / 2,
+        "the base ({base_size} bytes) is not smaller than the log ({before} bytes)"
     );
+    roost.shutdown();
 
     // No expired key was carried into the base.
     let (_, base) = roost::aof::newest_base(&dir.0).unwrap().unwrap();

@@ -104,15 +104,19 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if names.contains(&name) {
             return failed("duplicate parameter");
         }
+        let values: Vec<String> = if name == "bind" || name == "replicaof" || name == "save" {
+            value.split_whitespace().map(str::to_string).collect()
+        } else {
+            vec![value]
+        };
+        // A bad value is reported as such even for a parameter that cannot change now.
         let result = if Config::is_mutable(&name) {
-            let values = if name == "bind" || name == "replicaof" || name == "save" {
-                value.split_whitespace().map(str::to_string).collect()
-            } else {
-                vec![value]
-            };
             updated.apply(&name, &values).map(|_| ())
         } else {
-            Err(ApplyError::Immutable)
+            updated
+                .clone()
+                .apply(&name, &values)
+                .and(Err(ApplyError::Immutable))
         };
         match result {
             Ok(()) => names.push(name),

@@ -63,8 +63,11 @@ fn report(shared: &Shared, progress: Progress, started: Instant) {
         .progress = progress;
     if progress.total_bytes > 0 && progress.loaded_bytes < progress.total_bytes {
         let seconds = started.elapsed().as_secs_f64().max(0.001);
+        let keys: usize = (0..shared.keyspace.databases())
+            .map(|n| shared.keyspace.db(n).len())
+            .sum();
         log::notice(&format!(
-            "Loading the log: {:.1}% ({} records, {:.0} records/s)",
+            "Loading the log: {:.1}% ({} records, {keys} keys, {:.0} records/s)",
             100.0 * progress.loaded_bytes as f64 / progress.total_bytes as f64,
             progress.records,
             progress.records as f64 / seconds
