@@ -197,8 +197,9 @@ impl Db {
     }
 
     /// Saves `key`'s current entry for a snapshot in progress, before a write changes it.
-    fn before_change(&self, key: &[u8], now: u64) {
+    fn before_change(&self, key: &[u8]) {
         if self.snapshot.is_active() {
+            let now = clock::now_ms();
             self.snapshot
                 .before_change(self.id, self.shard_of(key), key, || {
                     self.map
@@ -265,7 +266,7 @@ impl Db {
     /// The live entry for in-place changes to its value. The caller holds the exclusive
     /// gate and calls `signal_modified` when it changed something.
     pub fn get_mut(&self, key: &[u8], now: u64) -> Option<RefMut<'_, Bytes, Entry>> {
-        self.before_change(key, now);
+        self.before_change(key);
         let entry = self.live(self.map.get_mut(key), key, now)?;
         entry.touch_access();
         Some(entry)
@@ -277,7 +278,7 @@ impl Db {
 
     /// Stores `value` under `key`, replacing any previous value and TTL.
     pub fn insert(&self, key: &Bytes, value: Value, expire_at: Option<u64>) {
-        self.before_change(key, clock::now_ms());
+        self.before_change(key);
         if expire_at.is_some() {
             self.expires.fetch_add(1, Ordering::Relaxed);
         }
@@ -297,7 +298,7 @@ impl Db {
 
     /// Removes a key whether or not it has expired; returns the entry if it was live.
     pub fn remove(&self, key: &[u8], now: u64) -> Option<Entry> {
-        self.before_change(key, now);
+        self.before_change(key);
         let (_, entry) = self.map.remove(key)?;
         if entry.expire_at != 0 {
             self.expires.fetch_sub(1, Ordering::Relaxed);
