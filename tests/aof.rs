@@ -12,6 +12,14 @@ use std::time::{Duration, Instant};
 
 use roost::aof::record::Reader;
 
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 struct TempDir(PathBuf);
 
 impl TempDir {
@@ -36,12 +44,9 @@ struct Roost {
 }
 
 impl Roost {
-    fn start(dir: &Path, extra: &[&str]) -> Roost {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+    /// Starts the binary and returns at once (it may still be loading its log).
+    fn spawn(dir: &Path, extra: &[&str]) -> Roost {
+        let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_roost"))
             .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
             .args(["--loglevel", "warning"])
@@ -50,7 +55,12 @@ impl Roost {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let roost = Roost { child, port };
+        Roost { child, port }
+    }
+
+    /// Starts the binary and waits until it has loaded its log.
+    fn start(dir: &Path, extra: &[&str]) -> Roost {
+        let roost = Roost::spawn(dir, extra);
         roost.wait_until_ready();
         roost
     }
@@ -389,11 +399,7 @@ fn corruption_mid_file_refuses_startup_unless_repaired() {
     data[damaged_at] ^= 0xff;
     std::fs::write(&log, &data).unwrap();
 
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let output = Command::new(env!("CARGO_BIN_EXE_roost"))
         .args([
             "--port",
@@ -448,30 +454,10 @@ fn clients_see_loading_while_a_large_log_loads() {
     }
     roost.shutdown();
 
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_roost"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--dir",
-            dir.0.to_str().unwrap(),
-            "--loglevel",
-            "warning",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Roost { child, port };
+    let roost = Roost::spawn(&dir.0, &[]);
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut con = loop {
-        if let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .and_then(|c| c.get_connection())
-        {
+        if let Ok(c) = roost.try_client() {
             break c;
         }
         assert!(Instant::now() < deadline);
