@@ -351,3 +351,20 @@ fn set_algebra_and_moves() {
     let card: i64 = redis::cmd("SCARD").arg("big").query(&mut con).unwrap();
     assert_eq!(card, 2000);
 }
+
+#[test]
+fn huge_negative_random_counts_are_refused_not_fatal() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.roundtrip(&[b"HSET", b"h", b"f", b"v"], b":1\r\n");
+    raw.roundtrip(&[b"SADD", b"s", b"m"], b":1\r\n");
+    raw.roundtrip(
+        &[b"HRANDFIELD", b"h", b"-4611686018427387904", b"WITHVALUES"],
+        b"-ERR value is out of range\r\n",
+    );
+    raw.roundtrip(
+        &[b"SRANDMEMBER", b"s", b"-4611686018427387904"],
+        b"-ERR value is out of range\r\n",
+    );
+    raw.roundtrip(&[b"PING"], b"+PONG\r\n");
+}

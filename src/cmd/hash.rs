@@ -360,9 +360,15 @@ pub fn parse_signed_count(arg: &[u8]) -> Result<i64, Reply> {
         i64::MIN => Err(Reply::error(
             "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
         )),
+        // A negative count asks for that many replies, repeats allowed. Redis tries and
+        // exhausts memory; Roost refuses counts no reply could hold.
+        n if n < -MAX_RANDOM_REPLIES => Err(Reply::error("ERR value is out of range")),
         n => Ok(n),
     }
 }
+
+/// The most elements a random-member reply with repeats may carry.
+const MAX_RANDOM_REPLIES: i64 = 1 << 27;
 
 /// Picks `count` random items as Redis's random-member commands do: a negative count
 /// allows repeats and returns exactly |count| items; a positive one returns distinct
