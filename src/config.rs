@@ -69,6 +69,14 @@ pub struct Config {
     pub hz: u32,
     pub notify_keyspace_events: String,
     pub repl_backlog_size: u64,
+    pub replica_read_only: bool,
+    pub replica_serve_stale_data: bool,
+    pub replica_priority: u64,
+    pub replica_announced: bool,
+    /// Seconds without news from the other side before a replication link is dropped.
+    pub repl_timeout: u64,
+    /// `client-output-buffer-limit` for the classes normal, replica, pubsub.
+    pub output_limits: [OutputLimit; 3],
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
     /// Start even if the log has a bad record before its end, keeping the good prefix.
@@ -102,6 +110,24 @@ impl Default for Config {
             hz: 10,
             notify_keyspace_events: String::new(),
             repl_backlog_size: 1024 * 1024,
+            replica_read_only: true,
+            replica_serve_stale_data: true,
+            replica_priority: 100,
+            replica_announced: true,
+            repl_timeout: 60,
+            output_limits: [
+                OutputLimit::default(),
+                OutputLimit {
+                    hard: 256 << 20,
+                    soft: 64 << 20,
+                    soft_seconds: 60,
+                },
+                OutputLimit {
+                    hard: 32 << 20,
+                    soft: 8 << 20,
+                    soft_seconds: 60,
+                },
+            ],
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             aof_repair: false,
@@ -110,6 +136,20 @@ impl Default for Config {
         }
     }
 }
+
+/// One class of `client-output-buffer-limit`: a connection whose pending output passes
+/// `hard` bytes, or stays over `soft` for `soft_seconds`, is closed. 0 = no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// Index of a class in `Config::output_limits`.
+pub const OUTPUT_NORMAL: usize = 0;
+pub const OUTPUT_REPLICA: usize = 1;
+pub const OUTPUT_PUBSUB: usize = 2;
 
 /// A configuration problem, naming the directive (and file:line for files).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,9 +211,19 @@ const PARAMS: &[(&str, bool)] = &[
     ("hz", true),
     ("notify-keyspace-events", true),
     ("repl-backlog-size", true),
+    ("replica-read-only", true),
+    ("replica-serve-stale-data", true),
+    ("replica-priority", true),
+    ("replica-announced", true),
+    ("repl-timeout", true),
+    ("client-output-buffer-limit", true),
     ("auto-aof-rewrite-percentage", true),
     ("auto-aof-rewrite-min-size", true),
 ];
+
+fn yes_no(v: bool) -> String {
+    if v { "yes" } else { "no" }.into()
+}
 
 /// Old names Redis still accepts.
 fn canonical(name: &str) -> &str {
@@ -225,7 +275,6 @@ const REDIS_ONLY: &[&str] = &[
     "bind-source-addr",
     "bio_cpulist",
     "busy-reply-threshold",
-    "client-output-buffer-limit",
     "cluster-allow-pubsubshard-when-down",
     "cluster-allow-reads-when-down",
     "cluster-allow-replica-migration",
@@ -303,15 +352,10 @@ const REDIS_ONLY: &[&str] = &[
     "repl-diskless-sync-delay",
     "repl-diskless-sync-max-replicas",
     "repl-ping-replica-period",
-    "repl-timeout",
     "replica-announce-ip",
     "replica-announce-port",
-    "replica-announced",
     "replica-ignore-maxmemory",
     "replica-lazy-flush",
-    "replica-priority",
-    "replica-read-only",
-    "replica-serve-stale-data",
     "sanitize-dump-payload",
     "save",
     "set-max-intset-entries",
@@ -541,7 +585,55 @@ impl Config {
                 }
                 self.notify_keyspace_events = v.to_string();
             }
-            "repl-backlog-size" => self.repl_backlog_size = parse_bytes(one()?)?,
+            "repl-backlog-size" => {
+                let n = parse_bytes(one()?)?;
+                if n < 1 {
+                    return Err(ApplyError::Invalid(
+                        "argument must be between 1 and 9223372036854775807 inclusive".into(),
+                    ));
+                }
+                self.repl_backlog_size = n;
+            }
+            "replica-read-only" => self.replica_read_only = parse_bool(one()?)?,
+            "replica-serve-stale-data" => self.replica_serve_stale_data = parse_bool(one()?)?,
+            "replica-announced" => self.replica_announced = parse_bool(one()?)?,
+            "replica-priority" => {
+                let n: i64 = parse_number(one()?)?;
+                if !(0..=i32::MAX as i64).contains(&n) {
+                    return Err(ApplyError::Invalid(
+                        "argument must be between 0 and 2147483647 inclusive".into(),
+                    ));
+                }
+                self.replica_priority = n as u64;
+            }
+            "repl-timeout" => {
+                let n: i64 = parse_number(one()?)?;
+                if !(1..=i32::MAX as i64).contains(&n) {
+                    return Err(ApplyError::Invalid(
+                        "argument must be between 1 and 2147483647 inclusive".into(),
+                    ));
+                }
+                self.repl_timeout = n as u64;
+            }
+            "client-output-buffer-limit" => {
+                let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+                if words.is_empty() || words.len() % 4 != 0 {
+                    return Err(ApplyError::Invalid("Wrong number of arguments in buffer limit configuration.".into()));
+                }
+                let mut limits = self.output_limits;
+                for class in words.chunks(4) {
+                    let index = match class[0].to_ascii_lowercase().as_str() {
+                        "normal" => OUTPUT_NORMAL,
+                        "replica" | "slave" => OUTPUT_REPLICA,
+                        "pubsub" => OUTPUT_PUBSUB,
+                        _ => return Err(ApplyError::Invalid("Invalid client class specified in buffer limit configuration.".into())),
+                    };
+                    let bytes = |w: &str| parse_memory(w).ok_or_else(|| ApplyError::Invalid("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()));
+                    let seconds: u64 = class[3].parse().map_err(|_| ApplyError::Invalid("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()))?;
+                    limits[index] = OutputLimit { hard: bytes(class[1])?, soft: bytes(class[2])?, soft_seconds: seconds };
+                }
+                self.output_limits = limits;
+            }
             "auto-aof-rewrite-percentage" => {
                 self.auto_aof_rewrite_percentage = parse_number(one()?)?
             }
@@ -587,6 +679,23 @@ impl Config {
             "hz" => self.hz.to_string(),
             "notify-keyspace-events" => self.notify_keyspace_events.clone(),
             "repl-backlog-size" => self.repl_backlog_size.to_string(),
+            "replica-read-only" => yes_no(self.replica_read_only),
+            "replica-serve-stale-data" => yes_no(self.replica_serve_stale_data),
+            "replica-announced" => yes_no(self.replica_announced),
+            "replica-priority" => self.replica_priority.to_string(),
+            "repl-timeout" => self.repl_timeout.to_string(),
+            "client-output-buffer-limit" => {
+                let l = &self.output_limits;
+                let class = |name: &str, l: &OutputLimit| {
+                    format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds)
+                };
+                format!(
+                    "{} {} {}",
+                    class("normal", &l[OUTPUT_NORMAL]),
+                    class("slave", &l[OUTPUT_REPLICA]),
+                    class("pubsub", &l[OUTPUT_PUBSUB])
+                )
+            }
             "auto-aof-rewrite-percentage" => self.auto_aof_rewrite_percentage.to_string(),
             "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size.to_string(),
             other => return self.ignored.get(other).cloned(),

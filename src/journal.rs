@@ -1,15 +1,21 @@
-//! The journal: the single place that orders writes and hands them to the log.
+//! The journal: the single place that orders writes and hands them to the log and to
+//! replicas.
 //!
 //! Write handlers call `Ctx::propagate` with the canonical form of what they did
 //! (relative TTLs made absolute, `SET .. GET` as a plain SET, ...). The journal gives
 //! each record the next LSN, puts a `SELECT` in front when the database changes and
-//! wraps the writes of one EXEC in MULTI/EXEC, then queues the encoded bytes for the log
-//! writer. Callers hold the keyspace gate (exclusive for writes, shared for expiry
-//! deletions, which cannot race a writer), so the order of records is the order in
-//! which the keyspace changed.
+//! wraps the writes of one EXEC in MULTI/EXEC. The encoded record then goes to three
+//! places: the queue the log writer takes from (when `appendonly` is on), the
+//! replication backlog, and the outgoing queue of every attached replica. Callers hold
+//! the keyspace gate (exclusive for writes, shared for expiry deletions, which cannot
+//! race a writer), so the order of records is the order in which the keyspace changed.
+//!
+//! On a replica the records come from the primary already numbered: `append_raw` passes
+//! them on unchanged, so a replica's log and its own replicas see the primary's LSNs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::aof::record;
 
@@ -18,7 +24,9 @@ struct State {
     next_lsn: u64,
     /// Database of the last record, so SELECT is written only on a change.
     db: Option<usize>,
-    /// Encoded records not yet taken by the writer.
+    /// True when the log writer takes `pending` (appendonly yes).
+    logging: bool,
+    /// Encoded records not yet taken by the log writer.
     pending: Vec<u8>,
     /// LSN of the last record in `pending` (or taken from it).
     last_lsn: u64,
@@ -26,6 +34,11 @@ struct State {
     transaction: Option<bool>,
     /// A new segment starts at this LSN, whose record begins at this offset of `pending`.
     rotation: Option<(u64, usize)>,
+    /// Recent records for partial resynchronisation; created when a replica first
+    /// attaches, as Redis does.
+    backlog: Option<Backlog>,
+    /// Outgoing queues of attached replicas.
+    replicas: Vec<Arc<ReplicaQueue>>,
 }
 
 /// What the writer takes from the journal in one go.
@@ -38,11 +51,134 @@ pub struct Taken {
     pub rotation: Option<(u64, usize)>,
 }
 
+/// Where the stream stood when a replica attached or a rewrite began: the LSN of the
+/// next record and the database the records before it left selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pub next_lsn: u64,
+    pub db: Option<usize>,
+}
+
+/// The records a replica has yet to be sent. The journal fills it; the replica's
+/// connection drains it. Past `limit` bytes the replica is cut off rather than let
+/// memory grow (Redis's `client-output-buffer-limit replica`).
+pub struct ReplicaQueue {
+    bytes: Mutex<Vec<u8>>,
+    pub ready: tokio::sync::Notify,
+    pub overflowed: AtomicBool,
+    limit: u64,
+    /// Highest size reached, for INFO.
+    pub peak: AtomicU64,
+}
+
+impl ReplicaQueue {
+    pub fn new(limit: u64) -> Arc<ReplicaQueue> {
+        Arc::new(ReplicaQueue {
+            bytes: Mutex::new(Vec::new()),
+            ready: tokio::sync::Notify::new(),
+            overflowed: AtomicBool::new(false),
+            limit,
+            peak: AtomicU64::new(0),
+        })
+    }
+
+    /// Everything queued so far.
+    pub fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Queues `bytes`; false once the limit is passed (the replica must be dropped).
+    fn push(&self, bytes: &[u8]) -> bool {
+        let mut queued = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        queued.extend_from_slice(bytes);
+        let len = queued.len() as u64;
+        drop(queued);
+        self.peak.fetch_max(len, Ordering::Relaxed);
+        if self.limit > 0 && len > self.limit {
+            self.overflowed.store(true, Ordering::Release);
+        }
+        self.ready.notify_one();
+        !self.overflowed.load(Ordering::Acquire)
+    }
+}
+
+/// The last `limit` bytes of records, whole records only.
+struct Backlog {
+    data: VecDeque<u8>,
+    /// Length of each record in `data`, oldest first.
+    lens: VecDeque<usize>,
+    /// LSN the next record will carry; the first held is `next_lsn - lens.len()`.
+    next_lsn: u64,
+    limit: usize,
+}
+
+impl Backlog {
+    fn new(next_lsn: u64, limit: usize) -> Backlog {
+        Backlog {
+            data: VecDeque::new(),
+            lens: VecDeque::new(),
+            next_lsn,
+            limit: limit.max(1),
+        }
+    }
+
+    fn first_lsn(&self) -> u64 {
+        self.next_lsn - self.lens.len() as u64
+    }
+
+    fn push(&mut self, lsn: u64, record: &[u8]) {
+        if lsn != self.next_lsn {
+            // The numbering jumped (a replica's full sync): older records no longer fit.
+            self.data.clear();
+            self.lens.clear();
+        }
+        self.data.extend(record);
+        self.lens.push_back(record.len());
+        self.next_lsn = lsn + 1;
+        while self.data.len() > self.limit && self.lens.len() > 1 {
+            let n = self.lens.pop_front().unwrap_or(0);
+            self.data.drain(..n);
+        }
+    }
+
+    /// The records from `lsn` on, if the backlog still holds them all.
+    fn since(&self, lsn: u64) -> Option<Vec<u8>> {
+        if lsn < self.first_lsn() || lsn > self.next_lsn {
+            return None;
+        }
+        let skip: usize = self
+            .lens
+            .iter()
+            .take((lsn - self.first_lsn()) as usize)
+            .sum();
+        Some(self.data.iter().skip(skip).copied().collect())
+    }
+}
+
+/// What INFO replication reports about the backlog.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BacklogInfo {
+    pub active: bool,
+    pub size: usize,
+    pub first_lsn: u64,
+    pub histlen: usize,
+}
+
 pub struct Journal {
     enabled: AtomicBool,
     state: Mutex<State>,
-    /// Signalled when records are queued.
+    /// Signalled when records are queued for the log writer.
     queued: Condvar,
+    /// LSN of the last record, readable without the lock (INFO, WAIT).
+    last: AtomicU64,
 }
 
 impl Journal {
@@ -56,6 +192,7 @@ impl Journal {
                 ..State::default()
             }),
             queued: Condvar::new(),
+            last: AtomicU64::new(next_lsn.saturating_sub(1)),
         }
     }
 
@@ -63,12 +200,15 @@ impl Journal {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts recording (after the log has been loaded), continuing at `next_lsn`.
-    pub fn enable(&self, next_lsn: u64) {
+    /// Starts numbering records at `next_lsn` (after the log has been loaded); `logging`
+    /// when the log writer will take them.
+    pub fn enable(&self, next_lsn: u64, logging: bool) {
         let mut state = self.lock();
         state.next_lsn = next_lsn;
         state.last_lsn = next_lsn.saturating_sub(1);
         state.db = None;
+        state.logging = logging;
+        self.last.store(state.last_lsn, Ordering::Release);
         self.enabled.store(true, Ordering::Release);
     }
 
@@ -76,8 +216,13 @@ impl Journal {
         self.enabled.load(Ordering::Acquire)
     }
 
+    /// True when records go to the append-only log.
+    pub fn is_logging(&self) -> bool {
+        self.is_enabled() && self.lock().logging
+    }
+
     /// Records `args` as a write to database `db`; returns its LSN, or `None` when the
-    /// journal is off (no log, or the log is being replayed).
+    /// journal is off (the log is being replayed).
     pub fn append(&self, db: usize, args: &[&[u8]]) -> Option<u64> {
         if !self.is_enabled() {
             return None;
@@ -85,17 +230,50 @@ impl Journal {
         let mut state = self.lock();
         if state.transaction == Some(false) {
             state.transaction = Some(true);
-            push(&mut state, &[b"MULTI"]);
+            self.push(&mut state, &[b"MULTI"]);
         }
         if state.db != Some(db) {
             state.db = Some(db);
             let index = db.to_string();
-            push(&mut state, &[b"SELECT", index.as_bytes()]);
+            self.push(&mut state, &[b"SELECT", index.as_bytes()]);
         }
-        let lsn = push(&mut state, args);
+        let lsn = self.push(&mut state, args);
         drop(state);
         self.queued.notify_one();
         Some(lsn)
+    }
+
+    /// Passes on records received from a primary, already encoded and numbered up to
+    /// `last_lsn`; `db` is the database they leave selected.
+    pub fn append_raw(&self, records: &[u8], first_lsn: u64, last_lsn: u64, db: Option<usize>) {
+        if !self.is_enabled() || records.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        if state.logging {
+            state.pending.extend_from_slice(records);
+        }
+        state.next_lsn = last_lsn + 1;
+        state.last_lsn = last_lsn;
+        state.db = db;
+        self.last.store(last_lsn, Ordering::Release);
+        if let Some(backlog) = &mut state.backlog {
+            // Split per record so the backlog can resume at any of them.
+            let mut rest = records;
+            let mut lsn = first_lsn;
+            while rest.len() >= record::HEADER_LEN {
+                let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                let total = (record::HEADER_LEN + len).min(rest.len());
+                backlog.push(lsn, &rest[..total]);
+                rest = &rest[total..];
+                lsn += 1;
+            }
+        }
+        state
+            .replicas
+            .retain(|replica| replica.push(records) || drop_replica());
+        drop(state);
+        self.queued.notify_one();
     }
 
     /// EXEC begins: its writes, if any, are logged between MULTI and EXEC.
@@ -110,13 +288,13 @@ impl Journal {
         if !wrote || !self.is_enabled() {
             return None;
         }
-        let lsn = push(&mut state, &[b"EXEC"]);
+        let lsn = self.push(&mut state, &[b"EXEC"]);
         drop(state);
         self.queued.notify_one();
         Some(lsn)
     }
 
-    /// Takes everything queued, waiting up to `timeout` for something to arrive.
+    /// Takes everything queued for the log, waiting up to `timeout` for something.
     pub fn take(&self, timeout: std::time::Duration) -> Taken {
         let mut state = self.lock();
         if state.pending.is_empty() && state.rotation.is_none() {
@@ -133,19 +311,100 @@ impl Journal {
         }
     }
 
-    /// Asks the writer to start a new segment with the next record; returns that
-    /// record's LSN. The caller holds the keyspace gate exclusively, so the segment
+    /// Asks the writer to start a new segment with the next record; returns where the
+    /// stream stands. The caller holds the keyspace gate exclusively, so the segment
     /// boundary falls exactly between two writes.
-    pub fn request_rotation(&self) -> u64 {
+    pub fn request_rotation(&self) -> Mark {
         let mut state = self.lock();
-        let lsn = state.next_lsn;
+        let mark = Mark {
+            next_lsn: state.next_lsn,
+            db: state.db,
+        };
         let offset = state.pending.len();
-        state.rotation = Some((lsn, offset));
-        // A segment must not depend on the SELECT of the one before it.
-        state.db = None;
+        state.rotation = Some((mark.next_lsn, offset));
+        if state.logging {
+            // A primary's segment does not depend on the SELECT of the one before it.
+            // (A replica's records come numbered; its base ends with the SELECT instead.)
+            state.db = None;
+        }
         drop(state);
         self.queued.notify_one();
-        lsn
+        mark
+    }
+
+    /// A replica's full sync replaced the data set: numbering continues at `next_lsn`
+    /// with `db` selected, the backlog restarts and replicas of this one must resync.
+    pub fn restart_at(&self, next_lsn: u64, db: Option<usize>) {
+        let mut state = self.lock();
+        state.next_lsn = next_lsn;
+        state.last_lsn = next_lsn.saturating_sub(1);
+        state.db = db;
+        state.pending.clear();
+        state.rotation = None;
+        if let Some(backlog) = &mut state.backlog {
+            *backlog = Backlog::new(next_lsn, backlog.limit);
+        }
+        for replica in state.replicas.drain(..) {
+            replica.overflowed.store(true, Ordering::Release);
+            replica.ready.notify_one();
+        }
+        self.last.store(state.last_lsn, Ordering::Release);
+    }
+
+    /// Attaches a replica that will first receive a snapshot taken now: it gets every
+    /// record from the returned mark on. The caller holds the keyspace gate exclusively.
+    pub fn attach_for_full_sync(&self, replica: Arc<ReplicaQueue>, backlog_size: usize) -> Mark {
+        let mut state = self.lock();
+        let next_lsn = state.next_lsn;
+        state
+            .backlog
+            .get_or_insert_with(|| Backlog::new(next_lsn, backlog_size));
+        state.replicas.push(replica);
+        Mark {
+            next_lsn,
+            db: state.db,
+        }
+    }
+
+    /// Attaches a replica that has every record before `from_lsn`, if the backlog
+    /// still holds the rest; false means it needs a full sync.
+    pub fn attach_partial(&self, replica: Arc<ReplicaQueue>, from_lsn: u64) -> bool {
+        let mut state = self.lock();
+        let tail = if from_lsn == state.next_lsn {
+            Some(Vec::new())
+        } else {
+            state.backlog.as_ref().and_then(|b| b.since(from_lsn))
+        };
+        let Some(tail) = tail else {
+            return false;
+        };
+        replica.push(&tail);
+        state.replicas.push(replica);
+        true
+    }
+
+    /// Stops feeding a replica.
+    pub fn detach(&self, replica: &Arc<ReplicaQueue>) {
+        self.lock().replicas.retain(|r| !Arc::ptr_eq(r, replica));
+    }
+
+    pub fn resize_backlog(&self, size: usize) {
+        if let Some(backlog) = &mut self.lock().backlog {
+            backlog.limit = size.max(1);
+        }
+    }
+
+    pub fn backlog_info(&self) -> BacklogInfo {
+        let state = self.lock();
+        match &state.backlog {
+            Some(b) => BacklogInfo {
+                active: true,
+                size: b.limit,
+                first_lsn: b.first_lsn(),
+                histlen: b.data.len(),
+            },
+            None => BacklogInfo::default(),
+        }
     }
 
     /// Wakes a writer blocked in `take` (shutdown).
@@ -153,16 +412,48 @@ impl Journal {
         self.queued.notify_all();
     }
 
+    /// The database the stream has selected, if a record selected one.
+    pub fn current_db(&self) -> Option<usize> {
+        self.lock().db
+    }
+
     /// The LSN the next record will get.
     pub fn next_lsn(&self) -> u64 {
         self.lock().next_lsn
     }
+
+    /// The LSN of the last record (0 before the first): the replication offset.
+    pub fn last_lsn(&self) -> u64 {
+        self.last.load(Ordering::Acquire)
+    }
+
+    fn push(&self, state: &mut State, args: &[&[u8]]) -> u64 {
+        let lsn = state.next_lsn;
+        state.next_lsn += 1;
+        state.last_lsn = lsn;
+        self.last.store(lsn, Ordering::Release);
+        let start = state.pending.len();
+        record::encode(lsn, args, &mut state.pending);
+        let State {
+            pending,
+            backlog,
+            replicas,
+            logging,
+            ..
+        } = state;
+        let encoded = &pending[start..];
+        if let Some(backlog) = backlog {
+            backlog.push(lsn, encoded);
+        }
+        replicas.retain(|replica| replica.push(encoded) || drop_replica());
+        if !*logging {
+            pending.truncate(start);
+        }
+        lsn
+    }
 }
 
-fn push(state: &mut State, args: &[&[u8]]) -> u64 {
-    let lsn = state.next_lsn;
-    state.next_lsn += 1;
-    state.last_lsn = lsn;
-    record::encode(lsn, args, &mut state.pending);
-    lsn
+/// `retain` helper: a replica whose queue overflowed is no longer fed.
+fn drop_replica() -> bool {
+    false
 }

@@ -22,6 +22,7 @@ pub mod log;
 pub mod longdouble;
 pub mod protocol;
 pub mod rand;
+pub mod repl;
 pub mod server;
 pub mod store;
 

@@ -427,7 +427,7 @@ impl Aof {
         let file = OpenOptions::new().append(true).open(&path)?;
         *self.dir.lock().unwrap_or_else(|e| e.into_inner()) = dir.to_path_buf();
         let _ = self.durable_tx.send(next_lsn.saturating_sub(1));
-        self.journal.enable(next_lsn);
+        self.journal.enable(next_lsn, true);
         let aof = self.clone();
         let handle = thread::Builder::new()
             .name("roost-aof".into())
@@ -579,6 +579,28 @@ impl Aof {
         }
         let mut rx = self.durable_rx.clone();
         let _ = rx.wait_for(|durable| *durable >= lsn).await;
+    }
+
+    /// A replica's full sync: the log becomes the snapshot received (fsynced at
+    /// `temp`) as a base at `lsn`, with an empty segment after it. Called with the
+    /// keyspace gate held exclusively, so nothing is written meanwhile. A crash part way
+    /// leaves a log the replica loads and then resynchronises from in full.
+    pub fn restart_with_base(self: &Arc<Self>, dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
+        self.shutdown();
+        let seg_dir = dir.join(SEGMENT_DIR);
+        for entry in fs::read_dir(&seg_dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.ends_with(".aof") || name.ends_with(".base") {
+                fs::remove_file(&path)?;
+            }
+        }
+        sync_dir(&seg_dir)?;
+        let base = seg_dir.join(format!("{lsn:020}.{BASE_EXT}"));
+        fs::rename(temp, &base)?;
+        sync_dir(&seg_dir)?;
+        self.stop.store(false, Ordering::Release);
+        self.start(dir, lsn)
     }
 
     /// Writes and fsyncs everything queued, then stops the writer (clean shutdown).

@@ -270,3 +270,22 @@ mod tests {
         assert!(matches!(stop, Some(Stop::Corrupt { .. })));
     }
 }
+
+/// Parses the first record of a stream (replication): `Ok(None)` when more bytes are
+/// needed, else the record and its length in bytes. Unlike a file there is no torn tail
+/// to forgive: anything that does not check out is an error.
+pub fn parse_stream(data: &[u8]) -> Result<Option<(u64, Vec<Bytes>, usize)>, String> {
+    match parse_at(data) {
+        Parsed::Complete {
+            lsn,
+            payload,
+            total,
+        } => match decode_payload(payload) {
+            Some(args) => Ok(Some((lsn, args, total))),
+            None => Err("record payload is not a command".into()),
+        },
+        Parsed::Incomplete => Ok(None),
+        Parsed::BadChecksum => Err("record checksum mismatch".into()),
+        Parsed::BadLength => Err("impossible record length".into()),
+    }
+}

@@ -14,6 +14,7 @@ pub mod conn;
 pub mod error;
 pub mod hash;
 pub mod keys;
+pub mod repl;
 pub mod scan;
 pub mod server;
 pub mod set;
@@ -175,8 +176,12 @@ impl Ctx<'_> {
 
     /// Logs the canonical form of a write this command made to the selected database.
     pub fn propagate(&mut self, args: &[&[u8]]) {
+        if self.client.from_primary {
+            return;
+        }
         if let Some(lsn) = self.shared.aof.journal.append(self.client.db, args) {
             self.client.pending_lsn = Some(lsn);
+            self.client.last_write_lsn = lsn;
         }
     }
 }
@@ -205,6 +210,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
             Some(id),
             Reply::error("LOADING Redis is loading the dataset in memory"),
         );
+    }
+
+    if spec.has(flags::WRITE) && ctx.shared.repl.is_replica() && ctx.shared.config().replica_read_only {
+        let reply = Reply::error("READONLY You can't write against a read only replica.");
+        return reject(ctx, Some(id), reply);
     }
 
     if spec.has(flags::WRITE) {

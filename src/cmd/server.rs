@@ -340,22 +340,7 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
         "memory" => memory_section(shared, &mut field),
         "persistence" => persistence_section(shared, &mut field),
         "stats" => stats_section(shared, &mut field),
-        "replication" => {
-            field("role", &"master");
-            field("connected_slaves", &0);
-            field("master_failover_state", &"no-failover");
-            field("master_replid", &shared.run_id);
-            field(
-                "master_replid2",
-                &"0000000000000000000000000000000000000000",
-            );
-            field("master_repl_offset", &0);
-            field("second_repl_offset", &-1);
-            field("repl_backlog_active", &0);
-            field("repl_backlog_size", &1048576);
-            field("repl_backlog_first_byte_offset", &0);
-            field("repl_backlog_histlen", &0);
-        }
+        "replication" => super::repl::info_section(shared, &mut field),
         "cpu" => {
             let (user, sys) = cpu_seconds();
             field("used_cpu_sys", &format!("{sys:.6}"));
@@ -578,9 +563,10 @@ fn stats_section(shared: &Shared, field: &mut Field<'_>) {
     field("total_net_input_bytes", &load(&s.net_input_bytes));
     field("total_net_output_bytes", &load(&s.net_output_bytes));
     field("rejected_connections", &load(&s.rejected_connections));
-    field("sync_full", &0);
-    field("sync_partial_ok", &0);
-    field("sync_partial_err", &0);
+    let repl = &shared.repl;
+    field("sync_full", &load(&repl.sync_full));
+    field("sync_partial_ok", &load(&repl.sync_partial_ok));
+    field("sync_partial_err", &load(&repl.sync_partial_err));
     field("expired_keys", &load(&ks.expired_keys));
     field("evicted_keys", &0);
     field("keyspace_hits", &load(&ks.keyspace_hits));

@@ -48,7 +48,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 8] {
+fn families() -> [&'static [Spec]; 9] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -58,6 +58,7 @@ fn families() -> [&'static [Spec]; 8] {
         super::server::COMMANDS,
         super::txn::COMMANDS,
         super::config::COMMANDS,
+        super::repl::COMMANDS,
     ]
 }
 

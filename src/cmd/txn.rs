@@ -109,6 +109,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
         .collect();
     if let Some(lsn) = ctx.shared.aof.journal.end_transaction() {
         ctx.client.pending_lsn = Some(lsn);
+        ctx.client.last_write_lsn = lsn;
     }
     Reply::Array(replies)
 }

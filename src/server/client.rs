@@ -15,6 +15,10 @@ use tokio::sync::Notify;
 use crate::cmd::CommandId;
 use crate::store::{WatchFlag, WatchedKey};
 
+pub const KIND_NORMAL: u8 = 0;
+/// A replica fed by this server.
+pub const KIND_REPLICA: u8 = 1;
+
 /// What other connections may read about a client.
 pub struct ClientInfo {
     pub id: u64,
@@ -35,6 +39,10 @@ pub struct ClientInfo {
     pub multi_len: AtomicUsize,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// What CLIENT LIST / KILL TYPE call it: `KIND_NORMAL`, `KIND_REPLICA`, ...
+    pub kind: AtomicU8,
+    /// Channels + patterns subscribed to (pub/sub).
+    pub subscriptions: AtomicUsize,
     /// Set by CLIENT KILL; the connection task closes when notified.
     pub killed: AtomicBool,
     pub kill: Notify,
@@ -65,6 +73,8 @@ impl ClientInfo {
             multi_len: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            kind: AtomicU8::new(KIND_NORMAL),
+            subscriptions: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
         }
@@ -146,6 +156,27 @@ pub struct Client {
     /// LSN of this client's latest logged write; its replies wait until it is durable
     /// (under `appendfsync always`).
     pub pending_lsn: Option<u64>,
+    /// LSN of this client's latest write, which WAIT counts acknowledgements for.
+    pub last_write_lsn: u64,
+    /// Applies a primary's stream: its writes are not journaled again.
+    pub from_primary: bool,
+    /// Port given with `REPLCONF listening-port`.
+    pub repl_listening_port: u16,
+    /// Set by PSYNC: the connection becomes a replica feed after this batch.
+    pub handoff: Option<crate::repl::primary::Psync>,
+    /// Set by a command that waits (WAIT): no further request is read until it ends.
+    pub blocked: Option<Blocked>,
+}
+
+/// A command waiting for something before it can answer.
+#[derive(Debug, Clone)]
+pub enum Blocked {
+    /// WAIT: until `replicas` have acknowledged `lsn`, or the deadline.
+    Wait {
+        replicas: usize,
+        lsn: u64,
+        deadline: Option<std::time::Instant>,
+    },
 }
 
 impl Client {
@@ -161,6 +192,11 @@ impl Client {
             watched: Vec::new(),
             close_after_reply: false,
             pending_lsn: None,
+            last_write_lsn: 0,
+            from_primary: false,
+            repl_listening_port: 0,
+            handoff: None,
+            blocked: None,
         }
     }
 

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{Client, Shared};
+use super::{Blocked, Client, Shared};
 use crate::cmd::{self, Ctx};
 use crate::protocol::{Decoder, Limits, Reply};
 use crate::{clock, log};
@@ -37,28 +37,34 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
 
+    // After a blocked command answers, the requests already read are served before
+    // reading again.
+    let mut resume = false;
     'connection: loop {
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
-        let idle_limit = idle_timeout(&shared, &client);
-        let read = tokio::select! {
-            read = stream.read_buf(&mut input) => read,
-            _ = info.kill.notified() => break,
-            _ = sleep_or_forever(idle_limit) => {
-                log::verbose(&format!("Closing idle client id={}", client.id));
-                break;
-            }
-        };
-        match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                shared
-                    .stats
-                    .net_input_bytes
-                    .fetch_add(n as u64, Ordering::Relaxed);
+        if !resume {
+            let idle_limit = idle_timeout(&shared, &client);
+            let read = tokio::select! {
+                read = stream.read_buf(&mut input) => read,
+                _ = info.kill.notified() => break,
+                _ = sleep_or_forever(idle_limit) => {
+                    log::verbose(&format!("Closing idle client id={}", client.id));
+                    break;
+                }
+            };
+            match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    shared
+                        .stats
+                        .net_input_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
             }
         }
+        resume = false;
         if info.killed.load(Ordering::Acquire) {
             break;
         }
@@ -87,7 +93,10 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
                         .total_commands_processed
                         .fetch_add(1, Ordering::Relaxed);
                     reply.encode(client.proto, &mut output);
-                    if client.close_after_reply {
+                    if client.close_after_reply
+                        || client.blocked.is_some()
+                        || client.handoff.is_some()
+                    {
                         break;
                     }
                 }
@@ -125,9 +134,36 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
         if client.close_after_reply {
             break;
         }
+        if let Some(psync) = client.handoff.take() {
+            cmd::txn::discard_state(&shared, &mut client);
+            crate::repl::primary::serve(shared, stream, info, psync, input).await;
+            return;
+        }
+        if let Some(blocked) = client.blocked.take() {
+            let reply = tokio::select! {
+                reply = wait_blocked(&shared, blocked) => reply,
+                _ = info.kill.notified() => break,
+            };
+            reply.encode(client.proto, &mut output);
+            if stream.write_all(&output).await.is_err() {
+                break;
+            }
+            output.clear();
+            resume = true;
+        }
     }
     cmd::txn::discard_state(&shared, &mut client);
     shared.clients.unregister(client.id);
+}
+
+async fn wait_blocked(shared: &Shared, blocked: Blocked) -> Reply {
+    match blocked {
+        Blocked::Wait {
+            replicas,
+            lsn,
+            deadline,
+        } => cmd::repl::wait_until(shared, replicas, lsn, deadline).await,
+    }
 }
 
 /// How long this client may stay idle: `timeout` seconds, but never for a client in

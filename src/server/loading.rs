@@ -51,6 +51,17 @@ pub(super) fn load_log(shared: &Arc<Shared>) -> Result<(), String> {
         .aof
         .start(&dir, loaded.next_lsn)
         .map_err(|e| format!("cannot open the log in {}: {e}", dir.display()))?;
+    // The log's LSNs continue the history of the id saved beside it. A replica keeps
+    // following it; a primary starts a new branch, which replicas that are not ahead
+    // of this log may still continue from.
+    let saved = crate::repl::load_id(&dir);
+    if let Some(id) = &saved {
+        shared.repl.adopt_replid(id, None);
+    }
+    if !shared.repl.is_replica() && saved.is_some() {
+        shared.repl.new_branch(loaded.next_lsn);
+    }
+    crate::repl::save_id(&dir, &shared.repl.ids().replid);
     shared.loading.store(false, Ordering::Release);
     Ok(())
 }
@@ -75,6 +86,32 @@ fn report(shared: &Shared, progress: Progress, started: Instant) {
     }
 }
 
+/// The client that applies a stream of records: authenticated, and not journaling
+/// what it applies (the records are already in the log, or come from the primary).
+pub(crate) fn stream_client() -> Client {
+    let mut client = Client::new(Arc::new(ClientInfo::detached()), true);
+    client.from_primary = true;
+    client
+}
+
+/// Applies one logged or replicated record through its command's handler, with every
+/// key live (see `store::applying_stream`). The caller holds the write gate.
+pub(crate) fn apply_record(shared: &Shared, client: &mut Client, lsn: u64, args: &[Bytes]) {
+    let table = &shared.table;
+    let spec = match table.resolve(args) {
+        Ok(id) => table.spec(id),
+        Err(reply) => {
+            log::warning(&format!("Record {lsn} is not a valid command: {reply:?}"));
+            return;
+        }
+    };
+    let mut ctx = Ctx { shared, client };
+    let reply = crate::store::applying_stream(|| (spec.handler)(&mut ctx, args));
+    if let Reply::Error(e) = reply {
+        log::warning(&format!("Record {lsn} failed when applied: {e}"));
+    }
+}
+
 /// Applies records in order; the commands between MULTI and EXEC are held back until
 /// the EXEC, so a transaction cut off by a crash is not half applied.
 struct Replayer<'a> {
@@ -87,7 +124,7 @@ impl<'a> Replayer<'a> {
     fn new(shared: &'a Shared) -> Replayer<'a> {
         Replayer {
             shared,
-            client: Client::new(Arc::new(ClientInfo::detached()), true),
+            client: stream_client(),
             transaction: None,
         }
     }
@@ -107,24 +144,8 @@ impl<'a> Replayer<'a> {
     }
 
     fn run(&mut self, lsn: u64, args: &[Bytes]) {
-        let table = &self.shared.table;
-        let spec = match table.resolve(args) {
-            Ok(id) => table.spec(id),
-            Err(reply) => {
-                log::warning(&format!(
-                    "Log record {lsn} is not a valid command: {reply:?}"
-                ));
-                return;
-            }
-        };
         let _gate = self.shared.keyspace.write_gate();
-        let mut ctx = Ctx {
-            shared: self.shared,
-            client: &mut self.client,
-        };
-        if let Reply::Error(e) = (spec.handler)(&mut ctx, args) {
-            log::warning(&format!("Log record {lsn} failed on replay: {e}"));
-        }
+        apply_record(self.shared, &mut self.client, lsn, args);
     }
 
     fn finish(self) {

@@ -5,10 +5,10 @@
 
 mod client;
 mod connection;
-mod loading;
+pub(crate) mod loading;
 pub mod rewrite;
 
-pub use client::{Client, ClientInfo, Multi, Registry};
+pub use client::{Blocked, Client, ClientInfo, Multi, Registry, KIND_NORMAL, KIND_REPLICA};
 
 use std::io;
 use std::net::SocketAddr;
@@ -32,6 +32,8 @@ pub struct Stats {
     pub rejected_connections: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
+    pub net_repl_input_bytes: AtomicU64,
+    pub net_repl_output_bytes: AtomicU64,
     pub total_error_replies: AtomicU64,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`), for INFO errorstats.
     errors_by_code: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
@@ -66,6 +68,8 @@ impl Stats {
             &self.rejected_connections,
             &self.net_input_bytes,
             &self.net_output_bytes,
+            &self.net_repl_input_bytes,
+            &self.net_repl_output_bytes,
             &self.total_error_replies,
         ] {
             c.store(0, Ordering::Relaxed);
@@ -102,6 +106,10 @@ pub struct Shared {
     fatal: Mutex<Option<String>>,
     /// This server's own `Arc`, for work handed to other threads (a rewrite).
     me: std::sync::Weak<Shared>,
+    /// Held while a point-in-time snapshot (rewrite, full sync) is being copied: the
+    /// keyspace keeps pre-images for one at a time.
+    snapshots: Mutex<()>,
+    pub repl: crate::repl::Replication,
 }
 
 /// What INFO persistence reports about a load in progress or the last one.
@@ -139,8 +147,18 @@ impl Shared {
         self.me.upgrade()
     }
 
+    /// Clients get `-LOADING` while true (the log replays, a full sync loads).
+    pub fn set_loading(&self, loading: bool) {
+        self.loading.store(loading, Ordering::Release);
+    }
+
     pub fn is_loading(&self) -> bool {
         self.loading.load(Ordering::Acquire)
+    }
+
+    /// Waits for any snapshot in progress, then holds the right to take one.
+    pub fn lock_snapshot(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.snapshots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -205,6 +223,8 @@ impl Server {
             loading: AtomicBool::new(config.appendonly),
             loading_progress: Mutex::new(LoadingProgress::default()),
             fatal: Mutex::new(None),
+            snapshots: Mutex::new(()),
+            repl: crate::repl::Replication::new(&config),
             config: RwLock::new(config),
         });
         Ok(Server { listeners, shared })
@@ -224,6 +244,14 @@ impl Server {
         install_expiry_logging(&shared);
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
         tokio::spawn(auto_rewrite(shared.clone()));
+        if !shared.is_loading() {
+            // No log: records are still numbered, for replicas.
+            shared.aof.journal.enable(1, false);
+        }
+        if shared.repl.is_replica() {
+            shared.keyspace.set_passive_expiry(true);
+            crate::repl::replica::start(&shared);
+        }
         if shared.is_loading() {
             let loader = shared.clone();
             let loaded = tokio::task::spawn_blocking(move || loading::load_log(&loader));

@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use super::Shared;
 use crate::aof::{self, record};
+use crate::journal::Mark;
 use crate::store::Value;
 use crate::{clock, log};
 
@@ -71,13 +72,15 @@ fn rewrite(shared: &Shared) -> Result<u64, String> {
     }
     let dir = shared.config().dir.clone();
     let keyspace = &shared.keyspace;
-    let lsn = {
+    let _one_snapshot_at_a_time = shared.lock_snapshot();
+    let mark = {
         let _gate = keyspace.write_gate();
         keyspace.begin_snapshot();
         shared.aof.journal.request_rotation()
     };
+    let lsn = mark.next_lsn;
     let temp = aof::base_temp_path(&dir, lsn);
-    let written = write_base(shared, &temp);
+    let written = write_base(shared, &temp, mark);
     let consistent = keyspace.end_snapshot();
     let size = match written {
         Ok(size) if consistent => size,
@@ -100,10 +103,23 @@ fn rewrite(shared: &Shared) -> Result<u64, String> {
     Ok(size)
 }
 
-/// Writes the snapshot as records, one database and shard at a time; returns its size.
-fn write_base(shared: &Shared, path: &std::path::Path) -> std::io::Result<u64> {
-    let keyspace = &shared.keyspace;
+/// Writes the snapshot begun at `mark` to `path` as a base; returns its size.
+fn write_base(shared: &Shared, path: &std::path::Path, mark: Mark) -> std::io::Result<u64> {
     let mut file = File::create(path)?;
+    let size = stream_snapshot(shared, mark, |chunk| file.write_all(chunk))?;
+    file.sync_all()?;
+    Ok(size)
+}
+
+/// Emits the snapshot begun at `mark` as records, one database and shard at a time, in
+/// chunks of about a megabyte; returns its size. The last record selects the database
+/// the stream after `mark` continues in, so base + stream replay as they ran.
+pub fn stream_snapshot(
+    shared: &Shared,
+    mark: Mark,
+    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    let keyspace = &shared.keyspace;
     let mut out = Vec::with_capacity(1 << 20);
     let mut lsn = 1u64;
     let mut size = 0u64;
@@ -129,7 +145,7 @@ fn write_base(shared: &Shared, path: &std::path::Path) -> std::io::Result<u64> {
                 keyspace.snapshot_shard(db, shard, now, |k, v, e| write_entry(&mut out, k, v, e));
             }
             if out.len() >= 1 << 20 {
-                file.write_all(&out)?;
+                sink(&out)?;
                 size += out.len() as u64;
                 out.clear();
             }
@@ -146,9 +162,11 @@ fn write_base(shared: &Shared, path: &std::path::Path) -> std::io::Result<u64> {
             }
         }
     }
-    file.write_all(&out)?;
+    if let Some(db) = mark.db {
+        emit(&mut out, &[b"SELECT", db.to_string().as_bytes()]);
+    }
+    sink(&out)?;
     size += out.len() as u64;
-    file.sync_all()?;
     Ok(size)
 }
 

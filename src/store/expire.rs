@@ -67,6 +67,9 @@ pub struct Cursor {
 /// Walks shards from `cursor` until `budget` is spent or every shard has been seen once.
 /// Returns the number of keys removed.
 pub fn run_cycle(keyspace: &Keyspace, cursor: &mut Cursor, budget: Duration) -> usize {
+    if keyspace.passive_expiry() {
+        return 0;
+    }
     let started = Instant::now();
     let databases = keyspace.databases();
     let mut removed = 0;

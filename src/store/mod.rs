@@ -61,9 +61,10 @@ impl Entry {
         (self.expire_at != 0).then_some(self.expire_at)
     }
 
-    /// Redis treats a key as expired strictly after its expiry time.
+    /// Redis treats a key as expired strictly after its expiry time. While a replayed
+    /// or replicated stream is applied, nothing is: each record was valid when written.
     pub fn is_expired(&self, now: u64) -> bool {
-        self.expire_at != 0 && now > self.expire_at
+        self.expire_at != 0 && now > self.expire_at && !APPLYING_STREAM.with(|a| a.get())
     }
 
     /// The name OBJECT ENCODING reports.
@@ -89,6 +90,20 @@ thread_local! {
     /// Set while a CLIENT NO-TOUCH client's command runs: its reads leave access times
     /// alone. Handlers are synchronous, so the command runs wholly on this thread.
     static NO_TOUCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+thread_local! {
+    /// Set while records from the log or from a primary are applied on this thread.
+    static APPLYING_STREAM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (applying logged or replicated writes) with every key treated as live: a
+/// record was valid when written, and the expiry of a key arrives as its own DEL.
+pub fn applying_stream<R>(f: impl FnOnce() -> R) -> R {
+    let previous = APPLYING_STREAM.with(|a| a.replace(true));
+    let result = f();
+    APPLYING_STREAM.with(|a| a.set(previous));
+    result
 }
 
 /// Runs `f` with access-time updates on or off (CLIENT NO-TOUCH).
@@ -126,6 +141,8 @@ pub type ExpiredHook = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
 struct ExpiryListener {
     hook: std::sync::OnceLock<ExpiredHook>,
     slots: Vec<AtomicUsize>,
+    /// On a replica expired keys are hidden but kept until the primary's DEL arrives.
+    passive: std::sync::atomic::AtomicBool,
 }
 
 impl ExpiryListener {
@@ -336,6 +353,9 @@ impl Db {
 
     /// Removes `key` if it is (still) expired; counts it and tells watchers.
     fn remove_expired(&self, key: &[u8], now: u64) -> bool {
+        if self.listener.passive.load(Ordering::Acquire) {
+            return false;
+        }
         let removed = self.map.remove_if(key, |_, e| e.is_expired(now));
         if removed.is_some() {
             self.expires.fetch_sub(1, Ordering::Relaxed);
@@ -418,6 +438,7 @@ impl Keyspace {
         let listener = Arc::new(ExpiryListener {
             hook: std::sync::OnceLock::new(),
             slots: (0..databases).map(AtomicUsize::new).collect(),
+            passive: std::sync::atomic::AtomicBool::new(false),
         });
         let snapshot = Arc::new(snapshot::Snapshot::new(databases));
         Keyspace {
@@ -533,6 +554,16 @@ impl Keyspace {
     /// Ends the snapshot; false if a FLUSHDB, FLUSHALL or SWAPDB invalidated it.
     pub fn end_snapshot(&self) -> bool {
         self.snapshot.end()
+    }
+
+    /// Replica mode: expired keys are hidden from reads but only removed by the
+    /// primary's DEL. Off again on promotion.
+    pub fn set_passive_expiry(&self, passive: bool) {
+        self.listener.passive.store(passive, Ordering::Release);
+    }
+
+    pub fn passive_expiry(&self) -> bool {
+        self.listener.passive.load(Ordering::Acquire)
     }
 
     /// Installs the function told about every key removed because it expired.

@@ -1,0 +1,304 @@
+//! REPLICAOF / SLAVEOF, ROLE, WAIT, and what replicas send: REPLCONF, PSYNC, SYNC.
+//! Also the `INFO replication` section, in Redis's field names (Sentinel parses them).
+
+use std::fmt::Display;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::flags::*;
+use super::{args, error, Ctx, Spec, NO_KEYS};
+use crate::protocol::Reply;
+use crate::repl::{self, primary::Psync, LinkState};
+use crate::server::{Blocked, Shared};
+use crate::{clock, log};
+
+pub const COMMANDS: &[Spec] = &[
+    super::command!("server", "replicaof", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, replicaof, "5.0.0", "Configures a server as replica of another, or promotes it to a primary."),
+    super::command!("server", "slaveof", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, replicaof, "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a primary."),
+    super::command!("server", "role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "2.8.12", "Returns the replication role."),
+    super::command!("generic", "wait", 3, NOSCRIPT, NO_KEYS, wait, "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
+    super::command!("server", "replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, NO_KEYS, replconf, "3.0.0", "An internal command for configuring the replication stream."),
+    super::command!("server", "psync", -3, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, psync, "2.8.0", "An internal command used in replication."),
+    super::command!("server", "sync", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, sync, "1.0.0", "An internal command used in replication."),
+];
+
+fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let shared = ctx.shared;
+    if args::is(&args[1], "no") && args::is(&args[2], "one") {
+        if shared.repl.is_replica() {
+            promote(shared);
+        }
+        return Reply::OK;
+    }
+    let host = args::text(&args[1]);
+    let port = match crate::protocol::decode::parse_i64(&args[2]) {
+        Some(p) if (0..=65535).contains(&p) => p as u16,
+        _ => return Reply::error("ERR Invalid master port"),
+    };
+    {
+        let mut ids = shared.repl.ids();
+        if ids.primary.as_ref() == Some(&(host.clone(), port)) {
+            return Reply::simple("OK Already connected to specified master");
+        }
+        ids.primary = Some((host.clone(), port));
+        ids.generation += 1;
+    }
+    shared.config_mut().replicaof = Some((host.clone(), port));
+    shared.keyspace.set_passive_expiry(true);
+    shared.repl.link.set_state(LinkState::Connect);
+    log::notice(&format!(
+        "Before turning into a replica, using my own primary parameters to synthesize a cached primary: I may be able to synchronize with the new primary with just a partial transfer. REPLICAOF {host}:{port} enabled (user request from 'id={}')",
+        ctx.client.id
+    ));
+    if let Some(shared) = shared.arc() {
+        repl::replica::start(&shared);
+    }
+    Reply::OK
+}
+
+/// REPLICAOF NO ONE: stop following, keep the data, take writes under a new id.
+pub fn promote(shared: &Shared) {
+    {
+        let _gate = shared.keyspace.write_gate();
+        let mut ids = shared.repl.ids();
+        ids.primary = None;
+        ids.generation += 1;
+        drop(ids);
+        shared
+            .repl
+            .new_branch(shared.aof.journal.last_lsn() + 1);
+        shared.keyspace.set_passive_expiry(false);
+    }
+    shared.config_mut().replicaof = None;
+    shared.repl.link.set_state(LinkState::Connect);
+    let (dir, logging) = {
+        let c = shared.config();
+        (c.dir.clone(), c.appendonly)
+    };
+    if logging {
+        repl::save_id(&dir, &shared.repl.ids().replid);
+    }
+    log::notice("PRIMARY MODE enabled (user request)");
+}
+
+fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let shared = ctx.shared;
+    let offset = shared.aof.journal.last_lsn() as i64;
+    let primary = shared.repl.ids().primary.clone();
+    match primary {
+        None => {
+            let replicas = shared
+                .repl
+                .attached()
+                .iter()
+                .filter(|r| r.online.load(Ordering::Acquire))
+                .map(|r| {
+                    Reply::Array(vec![
+                        Reply::bulk_str(&r.ip),
+                        Reply::bulk_str(&r.listening_port.to_string()),
+                        Reply::bulk_str(&r.ack_lsn.load(Ordering::Acquire).to_string()),
+                    ])
+                })
+                .collect();
+            Reply::Array(vec![
+                Reply::bulk_str("master"),
+                Reply::Integer(offset),
+                Reply::Array(replicas),
+            ])
+        }
+        Some((host, port)) => {
+            let state = shared.repl.link.state();
+            let offset = if state == LinkState::Connected { offset } else { -1 };
+            Reply::Array(vec![
+                Reply::bulk_str("slave"),
+                Reply::bulk_str(&host),
+                Reply::Integer(port as i64),
+                Reply::bulk_str(state.name()),
+                Reply::Integer(offset),
+            ])
+        }
+    }
+}
+
+fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let shared = ctx.shared;
+    if shared.repl.is_replica() {
+        return Reply::error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let wanted = match args::int(&args[1]) {
+        Ok(n) => n,
+        Err(reply) => return reply,
+    };
+    let timeout = match crate::protocol::decode::parse_i64(&args[2]) {
+        Some(t) if t < 0 => return Reply::error("ERR timeout is negative"),
+        Some(t) => t as u64,
+        None => return Reply::error("ERR timeout is not an integer or out of range"),
+    };
+    let lsn = ctx.client.last_write_lsn;
+    let acked = shared.repl.acknowledged(lsn);
+    if ctx.client.in_multi() || wanted <= 0 || acked >= wanted as usize {
+        return Reply::Integer(acked as i64);
+    }
+    ctx.client.blocked = Some(Blocked::Wait {
+        replicas: wanted as usize,
+        lsn,
+        deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout)),
+    });
+    Reply::NoReply
+}
+
+/// Waits until a blocked WAIT can answer; called by the connection.
+pub async fn wait_until(shared: &Shared, replicas: usize, lsn: u64, deadline: Option<Instant>) -> Reply {
+    let mut acks = shared.repl.acks.subscribe();
+    loop {
+        let acked = shared.repl.acknowledged(lsn);
+        if acked >= replicas {
+            return Reply::Integer(acked as i64);
+        }
+        let changed = acks.changed();
+        match deadline {
+            Some(deadline) => {
+                let deadline = tokio::time::Instant::from_std(deadline);
+                if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                    return Reply::Integer(shared.repl.acknowledged(lsn) as i64);
+                }
+            }
+            None => {
+                let _ = changed.await;
+            }
+        }
+    }
+}
+
+fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 0 {
+        return error::syntax();
+    }
+    for pair in args[1..].chunks(2) {
+        let option = pair[0].to_ascii_lowercase();
+        match option.as_slice() {
+            b"listening-port" => match crate::protocol::decode::parse_i64(&pair[1]) {
+                Some(p) if (0..=65535).contains(&p) => ctx.client.repl_listening_port = p as u16,
+                _ => return Reply::error("ERR value is not an integer or out of range"),
+            },
+            // Acks arrive on the replica's feed connection, not here; GETACK is for
+            // replicas. Both are accepted without an answer, as Redis does.
+            b"ack" | b"getack" => return Reply::NoReply,
+            b"capa" | b"ip-address" | b"rdb-only" | b"rdb-filter-only" => {}
+            _ => {
+                return Reply::error(format!(
+                    "ERR Unrecognized REPLCONF option: {}",
+                    error::truncate_lossy(&pair[0], 128)
+                ))
+            }
+        }
+    }
+    Reply::OK
+}
+
+fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if ctx.shared.repl.is_replica() && ctx.shared.repl.link.state() != LinkState::Connected {
+        return Reply::error("NOMASTERLINK Can't SYNC while not connected with my master");
+    }
+    let offset = crate::protocol::decode::parse_i64(&args[2]).unwrap_or(-1);
+    hand_off(ctx, args::text(&args[1]), offset)
+}
+
+fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    if ctx.shared.repl.is_replica() && ctx.shared.repl.link.state() != LinkState::Connected {
+        return Reply::error("NOMASTERLINK Can't SYNC while not connected with my master");
+    }
+    hand_off(ctx, "?".into(), -1)
+}
+
+fn hand_off(ctx: &mut Ctx<'_>, replid: String, offset: i64) -> Reply {
+    ctx.client.handoff = Some(Psync {
+        replid,
+        offset,
+        listening_port: ctx.client.repl_listening_port,
+    });
+    Reply::NoReply
+}
+
+/// The `INFO replication` section.
+pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) {
+    let ids = shared.repl.ids().clone();
+    let offset = shared.aof.journal.last_lsn();
+    let config = shared.config();
+    let replicas = shared.repl.attached();
+    match &ids.primary {
+        None => field("role", &"master"),
+        Some((host, port)) => {
+            let link = &shared.repl.link;
+            let state = link.state();
+            let up = state == LinkState::Connected;
+            let now = clock::now_ms();
+            field("role", &"slave");
+            field("master_host", host);
+            field("master_port", port);
+            field("master_link_status", &if up { "up" } else { "down" });
+            let last_io = link.last_io_ms.load(Ordering::Relaxed);
+            let io_ago = if last_io == 0 {
+                -1
+            } else {
+                (now.saturating_sub(last_io) / 1000) as i64
+            };
+            field("master_last_io_seconds_ago", &io_ago);
+            field("master_sync_in_progress", &u8::from(state == LinkState::Sync));
+            field("slave_read_repl_offset", &offset);
+            field("slave_repl_offset", &offset);
+            if state == LinkState::Sync {
+                field("master_sync_total_bytes", &-1);
+                field(
+                    "master_sync_read_bytes",
+                    &link.sync_read_bytes.load(Ordering::Relaxed),
+                );
+                field("master_sync_left_bytes", &-1);
+                field("master_sync_perc", &"0.00");
+                field("master_sync_last_io_seconds_ago", &io_ago.max(0));
+            }
+            if !up {
+                let since = link.down_since_ms.load(Ordering::Relaxed);
+                field(
+                    "master_link_down_since_seconds",
+                    &(now.saturating_sub(since) / 1000),
+                );
+            }
+            field("slave_priority", &config.replica_priority);
+            field("slave_read_only", &u8::from(config.replica_read_only));
+            field("replica_announced", &u8::from(config.replica_announced));
+        }
+    }
+    field("connected_slaves", &replicas.len());
+    let now = clock::now_ms();
+    for (i, r) in replicas.iter().enumerate() {
+        let online = r.online.load(Ordering::Acquire);
+        let lag = now.saturating_sub(r.last_ack_ms.load(Ordering::Relaxed)) / 1000;
+        field(
+            &format!("slave{i}"),
+            &format!(
+                "ip={},port={},state={},offset={},lag={}",
+                r.ip,
+                r.listening_port,
+                if online { "online" } else { "send_bulk" },
+                r.ack_lsn.load(Ordering::Acquire),
+                lag
+            ),
+        );
+    }
+    field("master_failover_state", &"no-failover");
+    field("master_replid", &ids.replid);
+    field("master_replid2", &ids.replid2);
+    field("master_repl_offset", &offset);
+    field("second_repl_offset", &ids.second_offset);
+    let backlog = shared.aof.journal.backlog_info();
+    field("repl_backlog_active", &u8::from(backlog.active));
+    field(
+        "repl_backlog_size",
+        &if backlog.active { backlog.size as u64 } else { config.repl_backlog_size },
+    );
+    field("repl_backlog_first_byte_offset", &backlog.first_lsn);
+    field("repl_backlog_histlen", &backlog.histlen);
+}

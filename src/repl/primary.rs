@@ -1,0 +1,283 @@
+//! The primary's side: a connection that sent `PSYNC` becomes a replica feed.
+//!
+//! Partial resync: if the replica's id is this server's (or the previous one, up to
+//! where the histories part) and the backlog still holds the records after its offset,
+//! it gets `+CONTINUE` and those records. Otherwise `+FULLRESYNC <id> <offset>`: a
+//! snapshot taken at that offset without stopping writers (the log rewrite's), then an
+//! end marker, then every record written since, which the journal queued for it
+//! meanwhile. A replica whose queue passes `client-output-buffer-limit replica` is cut
+//! off: writers never wait for a replica.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::{AttachedReplica, CONTROL_PING, CONTROL_SNAPSHOT_END};
+use crate::aof::record;
+use crate::config::OUTPUT_REPLICA;
+use crate::journal::ReplicaQueue;
+use crate::protocol::{Decoder, Limits};
+use crate::server::{ClientInfo, Shared};
+use crate::{clock, log};
+
+/// What a replica asked for with `PSYNC <replid> <offset>`.
+#[derive(Debug, Clone)]
+pub struct Psync {
+    pub replid: String,
+    /// The first LSN the replica does not have.
+    pub offset: i64,
+    pub listening_port: u16,
+}
+
+/// Serves one replica until it disconnects, is killed or falls too far behind.
+pub async fn serve(
+    shared: Arc<Shared>,
+    mut stream: TcpStream,
+    info: Arc<ClientInfo>,
+    request: Psync,
+    mut input: BytesMut,
+) {
+    let limit = shared.config().output_limits[OUTPUT_REPLICA].hard;
+    let queue = ReplicaQueue::new(limit);
+    let replica = Arc::new(AttachedReplica {
+        client_id: info.id,
+        ip: info.addr.ip().to_string(),
+        listening_port: request.listening_port,
+        online: false.into(),
+        ack_lsn: 0.into(),
+        last_ack_ms: clock::now_ms().into(),
+        queue: queue.clone(),
+    });
+    info.kind.store(crate::server::KIND_REPLICA, Ordering::Relaxed);
+    let name = format!("{}:{}", replica.ip, request.listening_port);
+
+    let (replid, partial) = try_partial(&shared, &request, &queue);
+    let result = if partial {
+        shared.repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+        log::notice(&format!(
+            "Partial resynchronization request from {name} accepted, sending the records from offset {}.",
+            request.offset
+        ));
+        replica.online.store(true, Ordering::Release);
+        register(&shared, &replica);
+        stream
+            .write_all(format!("+CONTINUE {replid}\r\n").as_bytes())
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        if request.replid != "?" {
+            shared.repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+        }
+        shared.repl.sync_full.fetch_add(1, Ordering::Relaxed);
+        log::notice(&format!("Starting a full sync for replica {name}."));
+        register(&shared, &replica);
+        full_sync(&shared, &mut stream, &queue, &replid, &info).await
+    };
+    let result = match result {
+        Ok(()) => {
+            replica.online.store(true, Ordering::Release);
+            if !partial {
+                log::notice(&format!("Synchronization with replica {name} succeeded"));
+            }
+            stream_records(&shared, &mut stream, &replica, &info, &mut input).await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        log::warning(&format!("Connection with replica {name} lost: {e}"));
+    }
+    shared.aof.journal.detach(&queue);
+    shared
+        .repl
+        .replicas
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|r| !Arc::ptr_eq(r, &replica));
+    shared.clients.unregister(info.id);
+}
+
+fn register(shared: &Shared, replica: &Arc<AttachedReplica>) {
+    shared
+        .repl
+        .replicas
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(replica.clone());
+}
+
+/// Attaches `queue` at the replica's offset if this server can continue its history;
+/// returns the id to answer with and whether it did.
+fn try_partial(shared: &Shared, request: &Psync, queue: &Arc<ReplicaQueue>) -> (String, bool) {
+    // The id lock is held across the attach so a promotion cannot slip in between.
+    let ids = shared.repl.ids();
+    let offset = request.offset;
+    let same_history = (request.replid == ids.replid)
+        || (request.replid == ids.replid2 && offset >= 1 && offset <= ids.second_offset);
+    let attached = same_history
+        && offset >= 1
+        && shared
+            .aof
+            .journal
+            .attach_partial(queue.clone(), offset as u64);
+    (ids.replid.clone(), attached)
+}
+
+/// Sends `+FULLRESYNC`, the snapshot and its end marker. The snapshot is produced on a
+/// blocking thread in chunks; a bounded channel keeps at most a few in memory.
+async fn full_sync(
+    shared: &Arc<Shared>,
+    stream: &mut TcpStream,
+    queue: &Arc<ReplicaQueue>,
+    replid: &str,
+    info: &Arc<ClientInfo>,
+) -> Result<(), String> {
+    let (chunks_tx, mut chunks) = mpsc::channel::<Vec<u8>>(4);
+    let (mark_tx, mark_rx) = tokio::sync::oneshot::channel();
+    let producer = {
+        let shared = shared.clone();
+        let queue = queue.clone();
+        tokio::task::spawn_blocking(move || -> Result<u64, String> {
+            let _one_at_a_time = shared.lock_snapshot();
+            let backlog_size = shared.config().repl_backlog_size as usize;
+            let mark = {
+                let _gate = shared.keyspace.write_gate();
+                shared.keyspace.begin_snapshot();
+                shared
+                    .aof
+                    .journal
+                    .attach_for_full_sync(queue, backlog_size)
+            };
+            let _ = mark_tx.send(mark);
+            let streamed = crate::server::rewrite::stream_snapshot(&shared, mark, |chunk| {
+                chunks_tx
+                    .blocking_send(chunk.to_vec())
+                    .map_err(|_| std::io::Error::other("replica went away"))
+            });
+            let consistent = shared.keyspace.end_snapshot();
+            match streamed {
+                Ok(size) if consistent => Ok(size),
+                Ok(_) => Err("FLUSHALL, FLUSHDB or SWAPDB ran during the snapshot".into()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    };
+    let mark = mark_rx
+        .await
+        .map_err(|_| "the snapshot did not start".to_string())?;
+    let header = format!("+FULLRESYNC {replid} {}\r\n", mark.next_lsn - 1);
+    stream
+        .write_all(header.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            chunk = chunks.recv() => match chunk {
+                Some(chunk) => stream.write_all(&chunk).await.map_err(|e| e.to_string())?,
+                None => break,
+            },
+            _ = info.kill.notified() => return Err("killed".into()),
+        }
+    }
+    let size = producer
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r)?;
+    let mut end = Vec::new();
+    record::encode(0, &[CONTROL_SNAPSHOT_END], &mut end);
+    stream.write_all(&end).await.map_err(|e| e.to_string())?;
+    log::notice(&format!(
+        "Snapshot of {size} bytes sent to the replica; streaming from offset {}",
+        mark.next_lsn
+    ));
+    Ok(())
+}
+
+/// The live stream: queued records out, `REPLCONF ACK` in, a heartbeat every second.
+async fn stream_records(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    replica: &AttachedReplica,
+    info: &ClientInfo,
+    input: &mut BytesMut,
+) -> Result<(), String> {
+    let (mut reader, mut writer) = stream.split();
+    let mut decoder = Decoder::new();
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
+    let mut last_write = Instant::now();
+    let mut ping = Vec::new();
+    record::encode(0, &[CONTROL_PING], &mut ping);
+    loop {
+        if replica.queue.overflowed.load(Ordering::Acquire) {
+            return Err(format!(
+                "its output buffer passed client-output-buffer-limit replica ({} bytes queued), closing; it will resync",
+                replica.queue.len()
+            ));
+        }
+        let pending = replica.queue.take();
+        if !pending.is_empty() {
+            writer
+                .write_all(&pending)
+                .await
+                .map_err(|e| e.to_string())?;
+            last_write = Instant::now();
+            shared
+                .stats
+                .net_repl_output_bytes
+                .fetch_add(pending.len() as u64, Ordering::Relaxed);
+            continue;
+        }
+        tokio::select! {
+            _ = replica.queue.ready.notified() => {}
+            read = reader.read_buf(input) => {
+                match read {
+                    Ok(0) => return Err("the replica closed the connection".into()),
+                    Err(e) => return Err(e.to_string()),
+                    Ok(_) => read_acks(shared, replica, &mut decoder, input)?,
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_write.elapsed() >= Duration::from_secs(1) {
+                    writer.write_all(&ping).await.map_err(|e| e.to_string())?;
+                    last_write = Instant::now();
+                }
+                let timeout = shared.config().repl_timeout;
+                let silent = clock::now_ms().saturating_sub(replica.last_ack_ms.load(Ordering::Relaxed));
+                if silent > timeout * 1000 {
+                    return Err(format!("no acknowledgement for {timeout} seconds (repl-timeout)"));
+                }
+            }
+            _ = info.kill.notified() => return Err("killed".into()),
+        }
+    }
+}
+
+/// Handles what a replica sends: `REPLCONF ACK <offset>` (anything else is ignored).
+fn read_acks(
+    shared: &Shared,
+    replica: &AttachedReplica,
+    decoder: &mut Decoder,
+    input: &mut BytesMut,
+) -> Result<(), String> {
+    let limits = Limits {
+        max_bulk_len: 1 << 20,
+        authenticated: true,
+    };
+    while let Some(args) = decoder.decode(input, limits).map_err(|e| e.to_string())? {
+        replica.last_ack_ms.store(clock::now_ms(), Ordering::Relaxed);
+        if args.len() >= 3
+            && args[0].eq_ignore_ascii_case(b"replconf")
+            && args[1].eq_ignore_ascii_case(b"ack")
+        {
+            if let Some(lsn) = crate::protocol::decode::parse_i64(&args[2]) {
+                replica.ack_lsn.fetch_max(lsn.max(0) as u64, Ordering::AcqRel);
+                shared.repl.acks.send_modify(|n| *n += 1);
+            }
+        }
+    }
+    Ok(())
+}

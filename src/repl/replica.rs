@@ -1,0 +1,481 @@
+//! The replica's side: one task keeps a link to the primary, resynchronises when it
+//! breaks, and applies the stream.
+//!
+//! Handshake as a Redis replica does it: `PING`, `AUTH` (masterauth / masteruser),
+//! `REPLCONF listening-port`, `REPLCONF capa roost`, `PSYNC <replid> <offset>`. A full
+//! sync is received into a file first (as Redis's disk-based load), then the data set
+//! is replaced from it while clients get `-LOADING`, and with `appendonly yes` that file
+//! becomes the replica's log base. Records are applied whole transactions at a time and
+//! passed to the journal unchanged, so the replica's log and its own replicas carry the
+//! primary's LSNs. `REPLCONF ACK <offset>` goes back after every batch applied and
+//! every second.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use super::{LinkState, CONTROL_SNAPSHOT_END};
+use crate::aof::record;
+use crate::server::loading::{apply_record, stream_client};
+use crate::server::{Client, Shared};
+use crate::{clock, log};
+
+type Link = BufReader<TcpStream>;
+
+/// Starts the link task for the primary configured now; it ends when the primary
+/// changes (its generation is stale) or the server shuts down.
+pub fn start(shared: &Arc<Shared>) {
+    let generation = shared.repl.ids().generation;
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        while shared.is_loading() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut attempt_logged = false;
+        while current(&shared, generation) && !shared.is_shutting_down() {
+            let result = follow(&shared, generation).await;
+            shared.repl.link.set_state(LinkState::Connect);
+            match result {
+                Ok(()) => return,
+                Err(e) => {
+                    if !attempt_logged || shared.repl.link.last_io_ms.load(Ordering::Relaxed) > 0 {
+                        log::warning(&format!("Replication link: {e}"));
+                    }
+                    attempt_logged = true;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+fn current(shared: &Shared, generation: u64) -> bool {
+    let ids = shared.repl.ids();
+    ids.generation == generation && ids.primary.is_some()
+}
+
+/// One connection to the primary: handshake, sync, then the stream until it breaks.
+/// `Ok` means this link is no longer wanted.
+async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
+    let Some((host, port)) = shared.repl.ids().primary.clone() else {
+        return Ok(());
+    };
+    shared.repl.link.set_state(LinkState::Connecting);
+    log::notice(&format!("Connecting to PRIMARY {host}:{port}"));
+    let connect = TcpStream::connect((host.as_str(), port));
+    let stream = tokio::time::timeout(Duration::from_secs(5), connect)
+        .await
+        .map_err(|_| format!("timed out connecting to {host}:{port}"))?
+        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let mut link = BufReader::with_capacity(64 * 1024, stream);
+    handshake(shared, &mut link).await?;
+
+    let (replid, offset) = {
+        let ids = shared.repl.ids();
+        (ids.replid.clone(), shared.aof.journal.last_lsn() + 1)
+    };
+    send(&mut link, &["PSYNC", &replid, &offset.to_string()]).await?;
+    // Bytes already read past the snapshot: the start of the live stream.
+    let mut leftover = Vec::new();
+    let answer = read_line(&mut link).await?;
+    let mut words = answer.split_whitespace();
+    match words.next() {
+        Some("+FULLRESYNC") => {
+            let id = words.next().ok_or("FULLRESYNC without an id")?.to_string();
+            let at: u64 = words
+                .next()
+                .and_then(|w| w.parse().ok())
+                .ok_or("FULLRESYNC without an offset")?;
+            log::notice(&format!(
+                "Full resync from primary: {id}:{at}"
+            ));
+            shared.repl.link.set_state(LinkState::Sync);
+            receive_snapshot(shared, &mut link, &id, at, generation, &mut leftover).await?;
+        }
+        Some("+CONTINUE") => {
+            if let Some(id) = words.next() {
+                let next = shared.aof.journal.last_lsn() + 1;
+                shared.repl.adopt_replid(id, Some(next as i64));
+                save_id_if_logging(shared);
+            }
+            log::notice(&format!(
+                "Successful partial resynchronization with primary, continuing from offset {offset}."
+            ));
+        }
+        _ => return Err(format!("unexpected answer to PSYNC: {answer}")),
+    }
+    if !current(shared, generation) {
+        return Ok(());
+    }
+    shared.repl.link.set_state(LinkState::Connected);
+    log::notice("PRIMARY <-> REPLICA sync: primary accepted, streaming");
+    apply_stream(shared, link, leftover, generation).await
+}
+
+async fn handshake(shared: &Shared, link: &mut Link) -> Result<(), String> {
+    send(link, &["PING"]).await?;
+    let pong = read_line(link).await?;
+    if !(pong.starts_with("+PONG") || pong.starts_with("-NOAUTH")) {
+        return Err(format!("the primary answered PING with {pong}"));
+    }
+    let (user, password, port) = {
+        let c = shared.config();
+        (c.masteruser.clone(), c.masterauth.clone(), shared.local_addr.port())
+    };
+    if let Some(password) = password {
+        match &user {
+            Some(user) => send(link, &["AUTH", user, &password]).await?,
+            None => send(link, &["AUTH", &password]).await?,
+        }
+        let answer = read_line(link).await?;
+        if !answer.starts_with("+OK") {
+            return Err(format!("authentication with the primary failed: {answer}"));
+        }
+    }
+    send(link, &["REPLCONF", "listening-port", &port.to_string()]).await?;
+    expect_ok(link, "REPLCONF listening-port").await?;
+    send(link, &["REPLCONF", "capa", "roost"]).await?;
+    expect_ok(link, "REPLCONF capa").await
+}
+
+async fn expect_ok(link: &mut Link, what: &str) -> Result<(), String> {
+    let answer = read_line(link).await?;
+    if answer.starts_with('-') {
+        return Err(format!("the primary refused {what}: {answer}"));
+    }
+    Ok(())
+}
+
+async fn send(link: &mut Link, args: &[&str]) -> Result<(), String> {
+    let mut out = format!("*{}\r\n", args.len());
+    for arg in args {
+        out.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    link.get_mut()
+        .write_all(out.as_bytes())
+        .await
+        .map_err(|e| format!("writing to the primary: {e}"))
+}
+
+async fn read_line(link: &mut Link) -> Result<String, String> {
+    let mut line = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), link.read_line(&mut line))
+        .await
+        .map_err(|_| "the primary did not answer".to_string())?
+        .map_err(|e| format!("reading from the primary: {e}"))?;
+    if read == 0 {
+        return Err("the primary closed the connection".into());
+    }
+    Ok(line.trim_end().to_string())
+}
+
+/// Receives the snapshot into a file, then replaces the data set with it.
+async fn receive_snapshot(
+    shared: &Arc<Shared>,
+    link: &mut Link,
+    replid: &str,
+    at: u64,
+    generation: u64,
+    leftover: &mut Vec<u8>,
+) -> Result<(), String> {
+    let (dir, logging) = {
+        let c = shared.config();
+        (c.dir.clone(), c.appendonly)
+    };
+    let temp = if logging {
+        crate::aof::base_temp_path(&dir, at + 1)
+    } else {
+        dir.join(format!("roost-sync-{}.tmp", std::process::id()))
+    };
+    if let Some(parent) = temp.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let received = receive_into(shared, link, &temp, leftover).await;
+    let size = match received {
+        Ok(size) => size,
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
+        }
+    };
+    if !current(shared, generation) {
+        let _ = std::fs::remove_file(&temp);
+        return Ok(());
+    }
+    log::notice(&format!(
+        "PRIMARY <-> REPLICA sync: received {size} bytes of snapshot, loading it"
+    ));
+    let loader = shared.clone();
+    let replid = replid.to_string();
+    tokio::task::spawn_blocking(move || load_snapshot(&loader, &temp, &replid, at, logging))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// Reads records up to the end marker into `path`; returns the bytes written.
+async fn receive_into(
+    shared: &Shared,
+    link: &mut Link,
+    path: &std::path::Path,
+    leftover: &mut Vec<u8>,
+) -> Result<u64, String> {
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut buffer: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut written = 0u64;
+    let link_info = &shared.repl.link;
+    link_info.sync_read_bytes.store(0, Ordering::Relaxed);
+    loop {
+        // Write out every complete record, stopping at the end marker.
+        let mut consumed = 0;
+        let mut finished = false;
+        while let Some((lsn, args, len)) = record::parse_stream(&buffer[consumed..])? {
+            if lsn == 0 {
+                if args[0].as_ref() == CONTROL_SNAPSHOT_END {
+                    finished = true;
+                    let records = &buffer[..consumed];
+                    tokio::io::AsyncWriteExt::write_all(&mut file, records)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    written += consumed as u64;
+                    // Anything after the marker is the live stream: keep it.
+                    *leftover = buffer.split_off(consumed + len);
+                    break;
+                }
+                // A heartbeat inside the snapshot is dropped from the file.
+                let records = &buffer[..consumed];
+                tokio::io::AsyncWriteExt::write_all(&mut file, records)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                written += consumed as u64;
+                buffer.drain(..consumed + len);
+                consumed = 0;
+                continue;
+            }
+            consumed += len;
+        }
+        if finished {
+            break;
+        }
+        if consumed > 0 {
+            tokio::io::AsyncWriteExt::write_all(&mut file, &buffer[..consumed])
+                .await
+                .map_err(|e| e.to_string())?;
+            written += consumed as u64;
+            buffer.drain(..consumed);
+        }
+        let timeout = Duration::from_secs(shared.config().repl_timeout);
+        let read = tokio::time::timeout(
+            timeout,
+            link.read_buf(&mut buffer),
+        )
+        .await
+        .map_err(|_| "timeout receiving the snapshot".to_string())?
+        .map_err(|e| e.to_string())?;
+        if read == 0 {
+            return Err("the primary closed the connection during the snapshot".into());
+        }
+        link_info.last_io_ms.store(clock::now_ms(), Ordering::Relaxed);
+        link_info
+            .sync_read_bytes
+            .fetch_add(read as u64, Ordering::Relaxed);
+    }
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(|e| e.to_string())?;
+    file.sync_all().await.map_err(|e| e.to_string())?;
+    Ok(written)
+}
+
+/// Replaces the data set with the snapshot in `path` (clients see `-LOADING`), makes it
+/// the log's base when logging, and takes the primary's id and offset.
+fn load_snapshot(
+    shared: &Shared,
+    path: &std::path::Path,
+    replid: &str,
+    at: u64,
+    logging: bool,
+) -> Result<(), String> {
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let dir = shared.config().dir.clone();
+    shared.set_loading(true);
+    let mut client = stream_client();
+    let result = (|| -> Result<(), String> {
+        let _gate = shared.keyspace.write_gate();
+        for db in 0..shared.keyspace.databases() {
+            shared.keyspace.db(db).clear();
+        }
+        let mut reader = record::Reader::new(&data, None);
+        while let Some(rec) = reader.next_record().map_err(|e| format!("{e:?}"))? {
+            apply_record(shared, &mut client, rec.lsn, &rec.args);
+        }
+        let db = Some(client.db);
+        if logging {
+            crate::repl::forget_id(&dir);
+            shared
+                .aof
+                .restart_with_base(&dir, at + 1, path)
+                .map_err(|e| format!("installing the snapshot as the log's base: {e}"))?;
+        }
+        shared.aof.journal.restart_at(at + 1, db);
+        Ok(())
+    })();
+    if !logging {
+        let _ = std::fs::remove_file(path);
+    }
+    shared.set_loading(false);
+    result?;
+    shared.repl.adopt_replid(replid, None);
+    save_id_if_logging(shared);
+    let keys: usize = (0..shared.keyspace.databases())
+        .map(|n| shared.keyspace.db(n).len())
+        .sum();
+    log::notice(&format!(
+        "PRIMARY <-> REPLICA sync: finished with success, {keys} keys, offset {at}"
+    ));
+    Ok(())
+}
+
+fn save_id_if_logging(shared: &Shared) {
+    let (dir, logging) = {
+        let c = shared.config();
+        (c.dir.clone(), c.appendonly)
+    };
+    if logging {
+        crate::repl::save_id(&dir, &shared.repl.ids().replid);
+    }
+}
+
+/// A transaction being received: its commands and raw records, applied at EXEC.
+struct Transaction {
+    first_lsn: u64,
+    commands: Vec<(u64, Vec<Bytes>)>,
+    raw: Vec<u8>,
+}
+
+/// Applies the live stream until the link breaks or is no longer wanted.
+async fn apply_stream(
+    shared: &Arc<Shared>,
+    link: Link,
+    mut buffer: Vec<u8>,
+    generation: u64,
+) -> Result<(), String> {
+    buffer.extend_from_slice(link.buffer());
+    let mut stream = link.into_inner();
+    let mut client = stream_client();
+    client.db = shared.aof.journal.current_db().unwrap_or(0);
+    let mut transaction: Option<Transaction> = None;
+    let mut acked = u64::MAX;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let link_info = &shared.repl.link;
+    link_info.last_io_ms.store(clock::now_ms(), Ordering::Relaxed);
+    loop {
+        let mut consumed = 0;
+        let mut expected = shared.aof.journal.last_lsn() + 1;
+        if let Some(t) = &transaction {
+            expected = t.first_lsn + t.commands.len() as u64 + 1;
+        }
+        while let Some((lsn, args, len)) = record::parse_stream(&buffer[consumed..])? {
+            let raw = &buffer[consumed..consumed + len];
+            consumed += len;
+            if lsn == 0 {
+                continue;
+            }
+            if lsn != expected {
+                return Err(format!("expected record {expected} from the primary, got {lsn}"));
+            }
+            expected += 1;
+            apply(shared, &mut client, &mut transaction, lsn, args, raw);
+        }
+        buffer.drain(..consumed);
+        let offset = shared.aof.journal.last_lsn();
+        if offset != acked {
+            send_ack(&mut stream, offset).await?;
+            acked = offset;
+        }
+        if !current(shared, generation) {
+            return Ok(());
+        }
+        tokio::select! {
+            read = stream.read_buf(&mut buffer) => {
+                match read {
+                    Ok(0) => return Err("the primary closed the connection".into()),
+                    Err(e) => return Err(format!("reading from the primary: {e}")),
+                    Ok(n) => {
+                        link_info.last_io_ms.store(clock::now_ms(), Ordering::Relaxed);
+                        shared.stats.net_repl_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                send_ack(&mut stream, offset).await?;
+                let timeout = shared.config().repl_timeout;
+                let silent = clock::now_ms().saturating_sub(link_info.last_io_ms.load(Ordering::Relaxed));
+                if silent > timeout * 1000 {
+                    return Err(format!("no data from the primary for {timeout} seconds (repl-timeout)"));
+                }
+            }
+        }
+    }
+}
+
+/// Applies one record; a transaction's records wait for its EXEC and then run under
+/// one hold of the gate.
+fn apply(
+    shared: &Shared,
+    client: &mut Client,
+    transaction: &mut Option<Transaction>,
+    lsn: u64,
+    args: Vec<Bytes>,
+    raw: &[u8],
+) {
+    if args[0].eq_ignore_ascii_case(b"multi") {
+        *transaction = Some(Transaction {
+            first_lsn: lsn,
+            commands: Vec::new(),
+            raw: raw.to_vec(),
+        });
+        return;
+    }
+    if let Some(t) = transaction {
+        t.raw.extend_from_slice(raw);
+        if !args[0].eq_ignore_ascii_case(b"exec") {
+            t.commands.push((lsn, args));
+            return;
+        }
+        let t = transaction.take().expect("in a transaction");
+        let _gate = shared.keyspace.write_gate();
+        for (lsn, args) in &t.commands {
+            apply_record(shared, client, *lsn, args);
+        }
+        shared
+            .aof
+            .journal
+            .append_raw(&t.raw, t.first_lsn, lsn, Some(client.db));
+        return;
+    }
+    let _gate = shared.keyspace.write_gate();
+    apply_record(shared, client, lsn, &args);
+    shared
+        .aof
+        .journal
+        .append_raw(raw, lsn, lsn, Some(client.db));
+}
+
+async fn send_ack(stream: &mut TcpStream, offset: u64) -> Result<(), String> {
+    let offset = offset.to_string();
+    let message = format!(
+        "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{offset}\r\n",
+        offset.len()
+    );
+    stream
+        .write_all(message.as_bytes())
+        .await
+        .map_err(|e| format!("writing to the primary: {e}"))
+}
