@@ -618,7 +618,9 @@ impl Config {
             "client-output-buffer-limit" => {
                 let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
                 if words.is_empty() || words.len() % 4 != 0 {
-                    return Err(ApplyError::Invalid("Wrong number of arguments in buffer limit configuration.".into()));
+                    return Err(ApplyError::Invalid(
+                        "Wrong number of arguments in buffer limit configuration.".into(),
+                    ));
                 }
                 let mut limits = self.output_limits;
                 for class in words.chunks(4) {
@@ -626,11 +628,22 @@ impl Config {
                         "normal" => OUTPUT_NORMAL,
                         "replica" | "slave" => OUTPUT_REPLICA,
                         "pubsub" => OUTPUT_PUBSUB,
-                        _ => return Err(ApplyError::Invalid("Invalid client class specified in buffer limit configuration.".into())),
+                        _ => {
+                            return Err(ApplyError::Invalid(
+                                "Invalid client class specified in buffer limit configuration."
+                                    .into(),
+                            ))
+                        }
                     };
-                    let bytes = |w: &str| parse_memory(w).ok_or_else(|| ApplyError::Invalid("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()));
+                    let bytes = |w: &str| {
+                        parse_memory(w).ok_or_else(|| ApplyError::Invalid("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()))
+                    };
                     let seconds: u64 = class[3].parse().map_err(|_| ApplyError::Invalid("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()))?;
-                    limits[index] = OutputLimit { hard: bytes(class[1])?, soft: bytes(class[2])?, soft_seconds: seconds };
+                    limits[index] = OutputLimit {
+                        hard: bytes(class[1])?,
+                        soft: bytes(class[2])?,
+                        soft_seconds: seconds,
+                    };
                 }
                 self.output_limits = limits;
             }

@@ -368,7 +368,12 @@ impl Journal {
 
     /// Attaches a replica that has every record before `from_lsn`, if the backlog
     /// still holds the rest; false means it needs a full sync.
-    pub fn attach_partial(&self, replica: Arc<ReplicaQueue>, from_lsn: u64) -> bool {
+    pub fn attach_partial(
+        &self,
+        replica: Arc<ReplicaQueue>,
+        from_lsn: u64,
+        backlog_size: usize,
+    ) -> bool {
         let mut state = self.lock();
         let tail = if from_lsn == state.next_lsn {
             Some(Vec::new())
@@ -379,6 +384,10 @@ impl Journal {
             return false;
         };
         replica.push(&tail);
+        let next_lsn = state.next_lsn;
+        state
+            .backlog
+            .get_or_insert_with(|| Backlog::new(next_lsn, backlog_size));
         state.replicas.push(replica);
         true
     }
@@ -386,6 +395,16 @@ impl Journal {
     /// Stops feeding a replica.
     pub fn detach(&self, replica: &Arc<ReplicaQueue>) {
         self.lock().replicas.retain(|r| !Arc::ptr_eq(r, replica));
+    }
+
+    /// Creates the backlog if there is none. A replica keeps one too, so that after a
+    /// promotion its former siblings can continue from it.
+    pub fn ensure_backlog(&self, size: usize) {
+        let mut state = self.lock();
+        let next_lsn = state.next_lsn;
+        state
+            .backlog
+            .get_or_insert_with(|| Backlog::new(next_lsn, size));
     }
 
     pub fn resize_backlog(&self, size: usize) {

@@ -2,9 +2,9 @@
 //! under `appendfsync always` loses nothing acknowledged, a torn tail is dropped, a
 //! corrupt log refuses startup unless repaired, and clients see LOADING while it loads.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -12,100 +12,8 @@ use std::time::{Duration, Instant};
 
 use roost::aof::record::Reader;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("roost-aof-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The roost binary on a free port with its log in `dir`; killed on drop.
-struct Roost {
-    child: Child,
-    port: u16,
-}
-
-impl Roost {
-    /// Starts the binary and returns at once (it may still be loading its log).
-    fn spawn(dir: &Path, extra: &[&str]) -> Roost {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_roost"))
-            .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
-            .args(["--loglevel", "warning"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Roost { child, port }
-    }
-
-    /// Starts the binary and waits until it has loaded its log.
-    fn start(dir: &Path, extra: &[&str]) -> Roost {
-        let roost = Roost::spawn(dir, extra);
-        roost.wait_until_ready();
-        roost
-    }
-
-    fn wait_until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(mut con) = self.try_client() {
-                let info: redis::RedisResult<String> =
-                    redis::cmd("INFO").arg("persistence").query(&mut con);
-                if info.is_ok_and(|i| i.contains("\r\nloading:0\r\n")) {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "roost did not become ready");
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn try_client(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
-    }
-
-    fn client(&self) -> redis::Connection {
-        self.try_client().unwrap()
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn shutdown(mut self) {
-        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut self.client());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "{status:?}");
-    }
-}
-
-impl Drop for Roost {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::process::{free_port, Roost, TempDir};
 
 fn segment_files(dir: &Path) -> Vec<PathBuf> {
     roost::aof::segments(dir)

@@ -585,7 +585,12 @@ impl Aof {
     /// `temp`) as a base at `lsn`, with an empty segment after it. Called with the
     /// keyspace gate held exclusively, so nothing is written meanwhile. A crash part way
     /// leaves a log the replica loads and then resynchronises from in full.
-    pub fn restart_with_base(self: &Arc<Self>, dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
+    pub fn restart_with_base(
+        self: &Arc<Self>,
+        dir: &Path,
+        lsn: u64,
+        temp: &Path,
+    ) -> io::Result<()> {
         self.shutdown();
         let seg_dir = dir.join(SEGMENT_DIR);
         for entry in fs::read_dir(&seg_dir)? {

@@ -189,6 +189,25 @@ fn decode_payload(payload: &[u8]) -> Option<Vec<Bytes>> {
     (buf.is_empty() && !args.is_empty()).then_some(args)
 }
 
+/// Parses the first record of a stream (replication): `Ok(None)` when more bytes are
+/// needed, else the record and its length in bytes. Unlike a file there is no torn tail
+/// to forgive: anything that does not check out is an error.
+pub fn parse_stream(data: &[u8]) -> Result<Option<(u64, Vec<Bytes>, usize)>, String> {
+    match parse_at(data) {
+        Parsed::Complete {
+            lsn,
+            payload,
+            total,
+        } => match decode_payload(payload) {
+            Some(args) => Ok(Some((lsn, args, total))),
+            None => Err("record payload is not a command".into()),
+        },
+        Parsed::Incomplete => Ok(None),
+        Parsed::BadChecksum => Err("record checksum mismatch".into()),
+        Parsed::BadLength => Err("impossible record length".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,24 +287,5 @@ mod tests {
         let (records, stop) = read_all(&data);
         assert_eq!(records.len(), 1);
         assert!(matches!(stop, Some(Stop::Corrupt { .. })));
-    }
-}
-
-/// Parses the first record of a stream (replication): `Ok(None)` when more bytes are
-/// needed, else the record and its length in bytes. Unlike a file there is no torn tail
-/// to forgive: anything that does not check out is an error.
-pub fn parse_stream(data: &[u8]) -> Result<Option<(u64, Vec<Bytes>, usize)>, String> {
-    match parse_at(data) {
-        Parsed::Complete {
-            lsn,
-            payload,
-            total,
-        } => match decode_payload(payload) {
-            Some(args) => Ok(Some((lsn, args, total))),
-            None => Err("record payload is not a command".into()),
-        },
-        Parsed::Incomplete => Ok(None),
-        Parsed::BadChecksum => Err("record checksum mismatch".into()),
-        Parsed::BadLength => Err("impossible record length".into()),
     }
 }

@@ -134,6 +134,10 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     ctx.shared.hz.store(updated.hz, Ordering::Relaxed);
     ctx.shared.aof.set_policy(updated.appendfsync);
+    ctx.shared
+        .aof
+        .journal
+        .resize_backlog(updated.repl_backlog_size as usize);
     *ctx.shared.config_mut() = updated;
     Reply::OK
 }

@@ -212,7 +212,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         );
     }
 
-    if spec.has(flags::WRITE) && ctx.shared.repl.is_replica() && ctx.shared.config().replica_read_only {
+    if spec.has(flags::WRITE)
+        && ctx.shared.repl.is_replica()
+        && ctx.shared.config().replica_read_only
+    {
         let reply = Reply::error("READONLY You can't write against a read only replica.");
         return reject(ctx, Some(id), reply);
     }

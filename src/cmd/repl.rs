@@ -15,8 +15,8 @@ use crate::server::{Blocked, Shared};
 use crate::{clock, log};
 
 pub const COMMANDS: &[Spec] = &[
-    super::command!("server", "replicaof", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, replicaof, "5.0.0", "Configures a server as replica of another, or promotes it to a primary."),
-    super::command!("server", "slaveof", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, replicaof, "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a primary."),
+    super::command!("server", "replicaof", 3, ADMIN | NOSCRIPT | STALE | UNGATED, NO_KEYS, replicaof, "5.0.0", "Configures a server as replica of another, or promotes it to a primary."),
+    super::command!("server", "slaveof", 3, ADMIN | NOSCRIPT | STALE | UNGATED, NO_KEYS, replicaof, "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a primary."),
     super::command!("server", "role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "2.8.12", "Returns the replication role."),
     super::command!("generic", "wait", 3, NOSCRIPT, NO_KEYS, wait, "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
     super::command!("server", "replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, NO_KEYS, replconf, "3.0.0", "An internal command for configuring the replication stream."),
@@ -66,9 +66,7 @@ pub fn promote(shared: &Shared) {
         ids.primary = None;
         ids.generation += 1;
         drop(ids);
-        shared
-            .repl
-            .new_branch(shared.aof.journal.last_lsn() + 1);
+        shared.repl.new_branch(shared.aof.journal.last_lsn() + 1);
         shared.keyspace.set_passive_expiry(false);
     }
     shared.config_mut().replicaof = None;
@@ -110,7 +108,11 @@ fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
         }
         Some((host, port)) => {
             let state = shared.repl.link.state();
-            let offset = if state == LinkState::Connected { offset } else { -1 };
+            let offset = if state == LinkState::Connected {
+                offset
+            } else {
+                -1
+            };
             Reply::Array(vec![
                 Reply::bulk_str("slave"),
                 Reply::bulk_str(&host),
@@ -150,7 +152,12 @@ fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 /// Waits until a blocked WAIT can answer; called by the connection.
-pub async fn wait_until(shared: &Shared, replicas: usize, lsn: u64, deadline: Option<Instant>) -> Reply {
+pub async fn wait_until(
+    shared: &Shared,
+    replicas: usize,
+    lsn: u64,
+    deadline: Option<Instant>,
+) -> Reply {
     let mut acks = shared.repl.acks.subscribe();
     loop {
         let acked = shared.repl.acknowledged(lsn);
@@ -246,7 +253,10 @@ pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) 
                 (now.saturating_sub(last_io) / 1000) as i64
             };
             field("master_last_io_seconds_ago", &io_ago);
-            field("master_sync_in_progress", &u8::from(state == LinkState::Sync));
+            field(
+                "master_sync_in_progress",
+                &u8::from(state == LinkState::Sync),
+            );
             field("slave_read_repl_offset", &offset);
             field("slave_repl_offset", &offset);
             if state == LinkState::Sync {
@@ -297,7 +307,11 @@ pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) 
     field("repl_backlog_active", &u8::from(backlog.active));
     field(
         "repl_backlog_size",
-        &if backlog.active { backlog.size as u64 } else { config.repl_backlog_size },
+        &if backlog.active {
+            backlog.size as u64
+        } else {
+            config.repl_backlog_size
+        },
     );
     field("repl_backlog_first_byte_offset", &backlog.first_lsn);
     field("repl_backlog_histlen", &backlog.histlen);

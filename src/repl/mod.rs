@@ -15,7 +15,7 @@ pub mod primary;
 pub mod replica;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::config::Config;
@@ -111,8 +111,9 @@ pub struct Replication {
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
-    /// The port replicas of this server should be told to use (its own listening port).
-    pub announce_port: AtomicU16,
+    /// True until this server has a history worth resuming: a fresh replica asks for
+    /// `PSYNC ? -1` as Redis's do.
+    pub fresh: AtomicBool,
 }
 
 impl Replication {
@@ -137,7 +138,7 @@ impl Replication {
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
-            announce_port: AtomicU16::new(0),
+            fresh: AtomicBool::new(config.replicaof.is_some()),
         }
     }
 
@@ -167,6 +168,7 @@ impl Replication {
     /// Takes the history of another server (a full sync) or adopts a new id for the
     /// same history (the primary was promoted): the old id stays valid up to `offset`.
     pub fn adopt_replid(&self, replid: &str, keep_old_until: Option<i64>) {
+        self.fresh.store(false, Ordering::Release);
         let mut ids = self.ids();
         if ids.replid == replid {
             return;
@@ -219,7 +221,10 @@ pub fn save_id(dir: &Path, replid: &str) {
         Ok(())
     })();
     if let Err(e) = result {
-        log::warning(&format!("Cannot save the replication id in {}: {e}", path.display()));
+        log::warning(&format!(
+            "Cannot save the replication id in {}: {e}",
+            path.display()
+        ));
     }
 }
 

@@ -53,7 +53,8 @@ pub async fn serve(
         last_ack_ms: clock::now_ms().into(),
         queue: queue.clone(),
     });
-    info.kind.store(crate::server::KIND_REPLICA, Ordering::Relaxed);
+    info.kind
+        .store(crate::server::KIND_REPLICA, Ordering::Relaxed);
     let name = format!("{}:{}", replica.ip, request.listening_port);
 
     let (replid, partial) = try_partial(&shared, &request, &queue);
@@ -114,6 +115,7 @@ fn register(shared: &Shared, replica: &Arc<AttachedReplica>) {
 /// returns the id to answer with and whether it did.
 fn try_partial(shared: &Shared, request: &Psync, queue: &Arc<ReplicaQueue>) -> (String, bool) {
     // The id lock is held across the attach so a promotion cannot slip in between.
+    let backlog_size = shared.config().repl_backlog_size as usize;
     let ids = shared.repl.ids();
     let offset = request.offset;
     let same_history = (request.replid == ids.replid)
@@ -123,7 +125,7 @@ fn try_partial(shared: &Shared, request: &Psync, queue: &Arc<ReplicaQueue>) -> (
         && shared
             .aof
             .journal
-            .attach_partial(queue.clone(), offset as u64);
+            .attach_partial(queue.clone(), offset as u64, backlog_size);
     (ids.replid.clone(), attached)
 }
 
@@ -147,10 +149,7 @@ async fn full_sync(
             let mark = {
                 let _gate = shared.keyspace.write_gate();
                 shared.keyspace.begin_snapshot();
-                shared
-                    .aof
-                    .journal
-                    .attach_for_full_sync(queue, backlog_size)
+                shared.aof.journal.attach_for_full_sync(queue, backlog_size)
             };
             let _ = mark_tx.send(mark);
             let streamed = crate::server::rewrite::stream_snapshot(&shared, mark, |chunk| {
@@ -183,10 +182,7 @@ async fn full_sync(
             _ = info.kill.notified() => return Err("killed".into()),
         }
     }
-    let size = producer
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r)?;
+    let size = producer.await.map_err(|e| e.to_string()).and_then(|r| r)?;
     let mut end = Vec::new();
     record::encode(0, &[CONTROL_SNAPSHOT_END], &mut end);
     stream.write_all(&end).await.map_err(|e| e.to_string())?;
@@ -268,13 +264,17 @@ fn read_acks(
         authenticated: true,
     };
     while let Some(args) = decoder.decode(input, limits).map_err(|e| e.to_string())? {
-        replica.last_ack_ms.store(clock::now_ms(), Ordering::Relaxed);
+        replica
+            .last_ack_ms
+            .store(clock::now_ms(), Ordering::Relaxed);
         if args.len() >= 3
             && args[0].eq_ignore_ascii_case(b"replconf")
             && args[1].eq_ignore_ascii_case(b"ack")
         {
             if let Some(lsn) = crate::protocol::decode::parse_i64(&args[2]) {
-                replica.ack_lsn.fetch_max(lsn.max(0) as u64, Ordering::AcqRel);
+                replica
+                    .ack_lsn
+                    .fetch_max(lsn.max(0) as u64, Ordering::AcqRel);
                 shared.repl.acks.send_modify(|n| *n += 1);
             }
         }

@@ -75,9 +75,11 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
     let mut link = BufReader::with_capacity(64 * 1024, stream);
     handshake(shared, &mut link).await?;
 
-    let (replid, offset) = {
-        let ids = shared.repl.ids();
-        (ids.replid.clone(), shared.aof.journal.last_lsn() + 1)
+    let (replid, offset) = if shared.repl.fresh.load(Ordering::Acquire) {
+        ("?".to_string(), -1)
+    } else {
+        let replid = shared.repl.ids().replid.clone();
+        (replid, shared.aof.journal.last_lsn() as i64 + 1)
     };
     send(&mut link, &["PSYNC", &replid, &offset.to_string()]).await?;
     // Bytes already read past the snapshot: the start of the live stream.
@@ -91,9 +93,7 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
                 .next()
                 .and_then(|w| w.parse().ok())
                 .ok_or("FULLRESYNC without an offset")?;
-            log::notice(&format!(
-                "Full resync from primary: {id}:{at}"
-            ));
+            log::notice(&format!("Full resync from primary: {id}:{at}"));
             shared.repl.link.set_state(LinkState::Sync);
             receive_snapshot(shared, &mut link, &id, at, generation, &mut leftover).await?;
         }
@@ -112,6 +112,8 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
     if !current(shared, generation) {
         return Ok(());
     }
+    let backlog_size = shared.config().repl_backlog_size as usize;
+    shared.aof.journal.ensure_backlog(backlog_size);
     shared.repl.link.set_state(LinkState::Connected);
     log::notice("PRIMARY <-> REPLICA sync: primary accepted, streaming");
     apply_stream(shared, link, leftover, generation).await
@@ -125,7 +127,11 @@ async fn handshake(shared: &Shared, link: &mut Link) -> Result<(), String> {
     }
     let (user, password, port) = {
         let c = shared.config();
-        (c.masteruser.clone(), c.masterauth.clone(), shared.local_addr.port())
+        (
+            c.masteruser.clone(),
+            c.masterauth.clone(),
+            shared.local_addr.port(),
+        )
     };
     if let Some(password) = password {
         match &user {
@@ -271,17 +277,16 @@ async fn receive_into(
             buffer.drain(..consumed);
         }
         let timeout = Duration::from_secs(shared.config().repl_timeout);
-        let read = tokio::time::timeout(
-            timeout,
-            link.read_buf(&mut buffer),
-        )
-        .await
-        .map_err(|_| "timeout receiving the snapshot".to_string())?
-        .map_err(|e| e.to_string())?;
+        let read = tokio::time::timeout(timeout, link.read_buf(&mut buffer))
+            .await
+            .map_err(|_| "timeout receiving the snapshot".to_string())?
+            .map_err(|e| e.to_string())?;
         if read == 0 {
             return Err("the primary closed the connection during the snapshot".into());
         }
-        link_info.last_io_ms.store(clock::now_ms(), Ordering::Relaxed);
+        link_info
+            .last_io_ms
+            .store(clock::now_ms(), Ordering::Relaxed);
         link_info
             .sync_read_bytes
             .fetch_add(read as u64, Ordering::Relaxed);
@@ -374,7 +379,9 @@ async fn apply_stream(
     let mut acked = u64::MAX;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let link_info = &shared.repl.link;
-    link_info.last_io_ms.store(clock::now_ms(), Ordering::Relaxed);
+    link_info
+        .last_io_ms
+        .store(clock::now_ms(), Ordering::Relaxed);
     loop {
         let mut consumed = 0;
         let mut expected = shared.aof.journal.last_lsn() + 1;
@@ -388,7 +395,9 @@ async fn apply_stream(
                 continue;
             }
             if lsn != expected {
-                return Err(format!("expected record {expected} from the primary, got {lsn}"));
+                return Err(format!(
+                    "expected record {expected} from the primary, got {lsn}"
+                ));
             }
             expected += 1;
             apply(shared, &mut client, &mut transaction, lsn, args, raw);

@@ -1,6 +1,8 @@
 //! Shared test support: a real Roost server on 127.0.0.1:0 and clients to talk to it.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;

@@ -1,0 +1,552 @@
+//! Replication end to end with real binaries: a primary and replicas as separate
+//! processes, real clients, `kill -9`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::process::{Roost, TempDir};
+
+fn replica_of(primary: &Roost) -> String {
+    format!("127.0.0.1 {}", primary.port)
+}
+
+fn info_field(con: &mut redis::Connection, section: &str, name: &str) -> Option<String> {
+    let info: String = redis::cmd("INFO").arg(section).query(con).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(|v| v.trim().to_string())
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the replica's link is up and it has applied everything the primary has.
+fn wait_in_sync(primary: &Roost, replica: &Roost) {
+    let mut p = primary.client();
+    let mut r = replica.client();
+    wait_for("the replica to catch up", Duration::from_secs(60), || {
+        let up = info_field(&mut r, "replication", "master_link_status").as_deref() == Some("up");
+        let want = info_field(&mut p, "replication", "master_repl_offset");
+        let have = info_field(&mut r, "replication", "slave_repl_offset");
+        up && want.is_some() && want == have
+    });
+}
+
+/// Every key of database 0 with its type, value and absolute expiry time.
+fn dump(con: &mut redis::Connection) -> BTreeMap<String, (String, String, i64)> {
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(con).unwrap();
+    let mut out = BTreeMap::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query(con).unwrap();
+        let value = match kind.as_str() {
+            "string" => redis::cmd("GET")
+                .arg(&key)
+                .query::<Option<String>>(con)
+                .unwrap()
+                .unwrap_or_default(),
+            "hash" => {
+                let map: BTreeMap<String, String> =
+                    redis::cmd("HGETALL").arg(&key).query(con).unwrap();
+                format!("{map:?}")
+            }
+            "set" => {
+                let mut members: Vec<String> = redis::cmd("SMEMBERS").arg(&key).query(con).unwrap();
+                members.sort();
+                format!("{members:?}")
+            }
+            "none" => continue,
+            other => panic!("unexpected type {other}"),
+        };
+        let at: i64 = redis::cmd("PEXPIRETIME").arg(&key).query(con).unwrap();
+        out.insert(key, (kind, value, at));
+    }
+    out
+}
+
+#[test]
+fn a_new_replica_receives_100000_sessions_then_the_live_stream() {
+    let (pdir, rdir) = (
+        TempDir::new("repl-initial-p"),
+        TempDir::new("repl-initial-r"),
+    );
+    let primary = Roost::start(&pdir.0, &[]);
+    let mut p = primary.client();
+    for batch in 0..100 {
+        let mut pipe = redis::pipe();
+        for i in batch * 1000..(batch + 1) * 1000 {
+            pipe.cmd("SET")
+                .arg(format!("session:{i}"))
+                .arg(format!("{{\"user\":{i},\"cart\":[1,2,3]}}"))
+                .arg("EX")
+                .arg(3600)
+                .ignore();
+        }
+        let () = pipe.query(&mut p).unwrap();
+    }
+    let () = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v")
+        .query(&mut p)
+        .unwrap();
+    let () = redis::cmd("SADD")
+        .arg("s")
+        .arg("a")
+        .arg("b")
+        .query(&mut p)
+        .unwrap();
+
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    wait_in_sync(&primary, &replica);
+    let mut r = replica.client();
+    let size: u64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
+    assert_eq!(size, 100_002);
+    for i in [0, 4242, 99_999] {
+        let key = format!("session:{i}");
+        let want: String = redis::cmd("GET").arg(&key).query(&mut p).unwrap();
+        let have: String = redis::cmd("GET").arg(&key).query(&mut r).unwrap();
+        assert_eq!(have, want);
+        let want_at: i64 = redis::cmd("PEXPIRETIME").arg(&key).query(&mut p).unwrap();
+        let have_at: i64 = redis::cmd("PEXPIRETIME").arg(&key).query(&mut r).unwrap();
+        assert_eq!(have_at, want_at, "TTL of {key}");
+    }
+    assert_eq!(
+        info_field(&mut p, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+
+    // The live stream follows, and WAIT counts the replica's acknowledgement.
+    let () = redis::cmd("SET")
+        .arg("after")
+        .arg("sync")
+        .query(&mut p)
+        .unwrap();
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut p).unwrap();
+    assert_eq!(acked, 1);
+    let after: String = redis::cmd("GET").arg("after").query(&mut r).unwrap();
+    assert_eq!(after, "sync");
+    let role: redis::Value = redis::cmd("ROLE").query(&mut r).unwrap();
+    let role = format!("{role:?}");
+    assert!(
+        role.contains("slave") && role.contains("connected"),
+        "{role}"
+    );
+    let role: redis::Value = redis::cmd("ROLE").query(&mut p).unwrap();
+    assert!(format!("{role:?}").contains(&replica.port.to_string()));
+}
+
+#[test]
+fn replicas_refuse_writes_and_serve_reads() {
+    let (pdir, rdir) = (TempDir::new("repl-ro-p"), TempDir::new("repl-ro-r"));
+    let primary = Roost::start(&pdir.0, &[]);
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    let () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut primary.client())
+        .unwrap();
+    wait_in_sync(&primary, &replica);
+    let mut r = replica.client();
+    let err = redis::cmd("SET")
+        .arg("k")
+        .arg("x")
+        .query::<()>(&mut r)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("READONLY"));
+    assert_eq!(
+        err.detail(),
+        Some("You can't write against a read only replica.")
+    );
+    let v: String = redis::cmd("GET").arg("k").query(&mut r).unwrap();
+    assert_eq!(v, "v");
+    let err = redis::cmd("WAIT")
+        .arg(0)
+        .arg(0)
+        .query::<i64>(&mut r)
+        .unwrap_err();
+    assert!(err
+        .to_string()
+        .contains("WAIT cannot be used with replica instances"));
+    assert_eq!(
+        info_field(&mut r, "replication", "role").as_deref(),
+        Some("slave")
+    );
+    assert_eq!(
+        info_field(&mut r, "replication", "slave_read_only").as_deref(),
+        Some("1")
+    );
+}
+
+#[test]
+fn the_stream_under_a_concurrent_write_load_converges() {
+    let (pdir, rdir) = (TempDir::new("repl-load-p"), TempDir::new("repl-load-r"));
+    let primary = Roost::start(&pdir.0, &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let mut con = primary.client();
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("w{w}:{}", i % 500);
+                    let _: redis::Value = match i % 7 {
+                        0 => redis::cmd("DEL").arg(&key).query(&mut con),
+                        1 => redis::cmd("HSET")
+                            .arg(format!("h{w}:{}", i % 50))
+                            .arg(i % 13)
+                            .arg(i)
+                            .query(&mut con),
+                        2 => redis::cmd("SADD")
+                            .arg(format!("s{w}:{}", i % 50))
+                            .arg(i % 17)
+                            .query(&mut con),
+                        3 => redis::cmd("EXPIRE")
+                            .arg(&key)
+                            .arg(1000 + i % 100)
+                            .query(&mut con),
+                        4 => redis::pipe()
+                            .atomic()
+                            .cmd("INCR")
+                            .arg(format!("c{w}"))
+                            .cmd("SET")
+                            .arg(&key)
+                            .arg(i)
+                            .query(&mut con),
+                        _ => redis::cmd("SET")
+                            .arg(&key)
+                            .arg(format!("value-{i}"))
+                            .arg("PX")
+                            .arg(500_000 + i)
+                            .query(&mut con),
+                    }
+                    .unwrap();
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    // The replica attaches mid-load: its snapshot and the stream after it must meet.
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    wait_in_sync(&primary, &replica);
+    let want = dump(&mut primary.client());
+    assert!(
+        want.len() > 100,
+        "the load wrote too little: {}",
+        want.len()
+    );
+    assert_eq!(dump(&mut replica.client()), want);
+}
+
+#[test]
+fn expiry_reaches_the_replica_as_a_del_from_the_primary() {
+    let (pdir, rdir) = (TempDir::new("repl-exp-p"), TempDir::new("repl-exp-r"));
+    let primary = Roost::start(&pdir.0, &[]);
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    let mut p = primary.client();
+    let () = redis::cmd("SET")
+        .arg("short")
+        .arg("v")
+        .arg("PX")
+        .arg(300)
+        .query(&mut p)
+        .unwrap();
+    let () = redis::cmd("SET")
+        .arg("long")
+        .arg("v")
+        .query(&mut p)
+        .unwrap();
+    wait_in_sync(&primary, &replica);
+    let mut r = replica.client();
+    let size: u64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
+    assert_eq!(size, 2);
+    // The primary's active expiry removes the key and streams a DEL, which is what
+    // removes it on the replica (replicas never delete expired keys themselves).
+    wait_for(
+        "the replica to drop the expired key",
+        Duration::from_secs(10),
+        || redis::cmd("DBSIZE").query::<u64>(&mut r).unwrap() == 1,
+    );
+    let v: Option<String> = redis::cmd("GET").arg("short").query(&mut r).unwrap();
+    assert_eq!(v, None);
+}
+
+#[test]
+fn a_replica_hides_an_expired_key_until_the_primarys_del_arrives() {
+    let (pdir, rdir) = (TempDir::new("repl-hide-p"), TempDir::new("repl-hide-r"));
+    // hz 1 with a busy keyspace would still expire; stop the primary's active expiry
+    // by pausing it instead: a key the primary has not deleted yet.
+    let primary = Roost::start(&pdir.0, &[]);
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    let mut p = primary.client();
+    let () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .arg("PX")
+        .arg(200)
+        .query(&mut p)
+        .unwrap();
+    wait_in_sync(&primary, &replica);
+    // Stop the link so no DEL can arrive, then let the key expire.
+    let mut r = replica.client();
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(1)
+        .query(&mut r)
+        .unwrap();
+    thread::sleep(Duration::from_millis(400));
+    let v: Option<String> = redis::cmd("GET").arg("k").query(&mut r).unwrap();
+    assert_eq!(v, None, "an expired key reads as absent on a replica");
+    let size: u64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
+    assert_eq!(size, 1, "but stays until the primary deletes it");
+}
+
+#[test]
+fn a_replica_killed_and_restarted_resumes_with_a_partial_resync() {
+    let (pdir, rdir) = (
+        TempDir::new("repl-partial-p"),
+        TempDir::new("repl-partial-r"),
+    );
+    let primary = Roost::start(&pdir.0, &[]);
+    let replica = Roost::start(
+        &rdir.0,
+        &[
+            "--replicaof",
+            &replica_of(&primary),
+            "--appendfsync",
+            "always",
+        ],
+    );
+    let mut p = primary.client();
+    for i in 0..200 {
+        let () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut p)
+            .unwrap();
+    }
+    wait_in_sync(&primary, &replica);
+    replica.kill9();
+    for i in 200..400 {
+        let () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut p)
+            .unwrap();
+    }
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    wait_in_sync(&primary, &replica);
+    assert_eq!(
+        info_field(&mut p, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut p, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+    let mut r = replica.client();
+    let size: u64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
+    assert_eq!(size, 400);
+    let v: String = redis::cmd("GET").arg("k399").query(&mut r).unwrap();
+    assert_eq!(v, "399");
+}
+
+#[test]
+fn a_replica_too_far_behind_for_the_backlog_gets_a_full_sync() {
+    let (pdir, rdir) = (TempDir::new("repl-behind-p"), TempDir::new("repl-behind-r"));
+    let primary = Roost::start(&pdir.0, &["--repl-backlog-size", "16kb"]);
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    let mut p = primary.client();
+    let () = redis::cmd("SET")
+        .arg("first")
+        .arg("1")
+        .query(&mut p)
+        .unwrap();
+    wait_in_sync(&primary, &replica);
+    replica.kill9();
+    for i in 0..2000 {
+        let () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg("x".repeat(50))
+            .query(&mut p)
+            .unwrap();
+    }
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    wait_in_sync(&primary, &replica);
+    assert_eq!(
+        info_field(&mut p, "stats", "sync_full").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        info_field(&mut p, "stats", "sync_partial_err").as_deref(),
+        Some("1")
+    );
+    let size: u64 = redis::cmd("DBSIZE").query(&mut replica.client()).unwrap();
+    assert_eq!(size, 2001);
+}
+
+#[test]
+fn after_the_primary_dies_a_promoted_replica_has_every_wait_acknowledged_write() {
+    let (pdir, rdir) = (
+        TempDir::new("repl-promote-p"),
+        TempDir::new("repl-promote-r"),
+    );
+    let primary = Roost::start(&pdir.0, &[]);
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    wait_in_sync(&primary, &replica);
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let written = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let mut con = primary.client();
+        let (acked, written) = (acked.clone(), written.clone());
+        thread::spawn(move || {
+            for i in 0u64.. {
+                let key = format!("session:{i}");
+                if redis::cmd("SET")
+                    .arg(&key)
+                    .arg(i)
+                    .query::<()>(&mut con)
+                    .is_err()
+                {
+                    return;
+                }
+                written.store(i + 1, Ordering::Relaxed);
+                match redis::cmd("WAIT").arg(1).arg(2000).query::<i64>(&mut con) {
+                    Ok(1) => acked.lock().unwrap().push(key),
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        })
+    };
+    wait_for("some acknowledged writes", Duration::from_secs(20), || {
+        acked.lock().unwrap().len() >= 300
+    });
+    primary.kill9();
+    writer.join().unwrap();
+    let mut r = replica.client();
+    let () = redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(
+        info_field(&mut r, "replication", "role").as_deref(),
+        Some("master")
+    );
+    let acked = acked.lock().unwrap().clone();
+    for key in &acked {
+        let v: Option<String> = redis::cmd("GET").arg(key).query(&mut r).unwrap();
+        assert!(v.is_some(), "{key} was acknowledged by WAIT but is missing");
+    }
+    // The promoted replica takes writes, under a new replication id.
+    let () = redis::cmd("SET")
+        .arg("after")
+        .arg("promotion")
+        .query(&mut r)
+        .unwrap();
+    let replid2 = info_field(&mut r, "replication", "master_replid2").unwrap();
+    assert_ne!(replid2, "0".repeat(40));
+}
+
+#[test]
+fn a_promoted_replica_feeds_a_replica_of_its_own_and_keeps_its_data_across_restarts() {
+    let dirs = [
+        TempDir::new("repl-chain-a"),
+        TempDir::new("repl-chain-b"),
+        TempDir::new("repl-chain-c"),
+    ];
+    let a = Roost::start(&dirs[0].0, &[]);
+    let b = Roost::start(&dirs[1].0, &["--replicaof", &replica_of(&a)]);
+    let c = Roost::start(&dirs[2].0, &["--replicaof", &replica_of(&a)]);
+    let mut pa = a.client();
+    for i in 0..100 {
+        let () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut pa)
+            .unwrap();
+    }
+    wait_in_sync(&a, &b);
+    wait_in_sync(&a, &c);
+    a.kill9();
+    // As Sentinel does it: promote b, point c at b. c continues b's history (b kept
+    // a's id as its second id), so it needs no full sync.
+    let () = redis::cmd("SLAVEOF")
+        .arg("NO")
+        .arg("ONE")
+        .query(&mut b.client())
+        .unwrap();
+    let () = redis::cmd("SLAVEOF")
+        .arg("127.0.0.1")
+        .arg(b.port)
+        .query(&mut c.client())
+        .unwrap();
+    let mut pb = b.client();
+    let () = redis::cmd("SET")
+        .arg("new")
+        .arg("primary")
+        .query(&mut pb)
+        .unwrap();
+    wait_in_sync(&b, &c);
+    assert_eq!(
+        info_field(&mut pb, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+    let v: String = redis::cmd("GET").arg("new").query(&mut c.client()).unwrap();
+    assert_eq!(v, "primary");
+    let size: u64 = redis::cmd("DBSIZE").query(&mut c.client()).unwrap();
+    assert_eq!(size, 101);
+    // A restarted replica keeps what it had from its log, then resumes.
+    c.shutdown();
+    let c = Roost::start(&dirs[2].0, &["--replicaof", &replica_of(&b)]);
+    let size: u64 = redis::cmd("DBSIZE").query(&mut c.client()).unwrap();
+    assert_eq!(size, 101);
+    wait_in_sync(&b, &c);
+    assert_eq!(
+        info_field(&mut pb, "stats", "sync_partial_ok").as_deref(),
+        Some("2")
+    );
+}
+
+#[test]
+fn a_replica_authenticates_with_masterauth() {
+    let (pdir, rdir) = (TempDir::new("repl-auth-p"), TempDir::new("repl-auth-r"));
+    let primary = Roost::start(&pdir.0, &["--requirepass", "s3cret"]);
+    let replica = Roost::start(
+        &rdir.0,
+        &[
+            "--replicaof",
+            &replica_of(&primary),
+            "--masterauth",
+            "s3cret",
+        ],
+    );
+    let mut p = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/", primary.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let () = redis::cmd("SET").arg("k").arg("v").query(&mut p).unwrap();
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(10_000).query(&mut p).unwrap();
+    assert_eq!(acked, 1);
+    let v: String = redis::cmd("GET")
+        .arg("k")
+        .query(&mut replica.client())
+        .unwrap();
+    assert_eq!(v, "v");
+}
