@@ -113,6 +113,22 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     Reply::Array(replies)
 }
 
+/// EXEC refused before running (wrong arity, NOAUTH, ...): like Redis, the transaction
+/// and the watched keys are dropped, whether or not MULTI was open, and the reason is
+/// reported as `EXECABORT Transaction discarded because of: <reason>`. Reasons with the
+/// generic `ERR` code lose it; any other code (NOAUTH, LOADING) stays in the text.
+pub fn abort_exec(ctx: &mut Ctx<'_>, reason: Reply) -> Reply {
+    discard_state(ctx.shared, ctx.client);
+    ctx.client.info.multi_len.store(0, Ordering::Relaxed);
+    let Reply::Error(message) = &reason else {
+        return reason;
+    };
+    let message = message.strip_prefix("ERR ").unwrap_or(message);
+    Reply::error(format!(
+        "EXECABORT Transaction discarded because of: {message}"
+    ))
+}
+
 fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     if ctx.client.multi.take().is_none() {
         return Reply::error("ERR DISCARD without MULTI");
