@@ -397,12 +397,30 @@ pub fn parse_scan_options(options: &[Bytes], allow_type: bool) -> Result<ScanOpt
 }
 
 /// A SCAN cursor argument: an unsigned decimal number.
+/// A SCAN cursor read as Redis reads it (`strtoul`, base 10): an optional sign, then
+/// digits, nothing before or after; the empty string is cursor 0, a negative number
+/// wraps around, and a number past 2^64-1 is invalid.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    std::str::from_utf8(arg)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| Reply::error("ERR invalid cursor"))
+    let invalid = || Reply::error("ERR invalid cursor");
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut value: u64 = 0;
+    for &d in digits {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative { value.wrapping_neg() } else { value })
 }
 
 fn scan_keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
