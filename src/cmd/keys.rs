@@ -420,7 +420,11 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
             .and_then(|v| v.checked_add(u64::from(d - b'0')))
             .ok_or_else(invalid)?;
     }
-    Ok(if negative { value.wrapping_neg() } else { value })
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 fn scan_keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
