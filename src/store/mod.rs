@@ -42,9 +42,10 @@ pub struct Entry {
     expire_at: u64,
     /// Seconds clock of the last access, for OBJECT IDLETIME.
     access: AtomicU32,
-    /// A string changed in place (APPEND, SETRANGE), which Redis keeps in its "raw"
-    /// encoding whatever its length.
-    pub modified_in_place: bool,
+    /// The encoding Redis reports for a string whose history decides it rather than its
+    /// content: "raw" once changed in place (APPEND, SETRANGE) whatever its length;
+    /// "embstr" or "raw" for an INCRBYFLOAT result, never "int". `None`: by content.
+    pub string_encoding: Option<&'static str>,
 }
 
 impl Entry {
@@ -53,7 +54,7 @@ impl Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
             access: AtomicU32::new(lru_clock()),
-            modified_in_place: false,
+            string_encoding: None,
         }
     }
 
@@ -68,8 +69,8 @@ impl Entry {
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
-        match self.value {
-            Value::Str(_) if self.modified_in_place => "raw",
+        match (&self.value, self.string_encoding) {
+            (Value::Str(_), Some(encoding)) => encoding,
             _ => self.value.encoding(),
         }
     }
