@@ -691,9 +691,37 @@ pub fn help_reply(ctx: &Ctx<'_>, container: &str) -> Reply {
     let mut lines = vec![Reply::Simple(
         format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
     )];
+    if let Some(text) = exact_help(container) {
+        lines.extend(text.iter().map(|&line| Reply::simple(line)));
+        lines.push(Reply::simple("HELP"));
+        lines.push(Reply::simple("    Prints this help."));
+        return Reply::Array(lines);
+    }
     for sub in spec.subcommands {
         lines.push(Reply::Simple(sub.name.to_ascii_uppercase().into()));
         lines.push(Reply::Simple(format!("    {}", sub.summary).into()));
     }
     Reply::Array(lines)
+}
+
+/// Containers whose HELP Roost answers with Redis's own lines (between the first line
+/// and the closing HELP entry) rather than one line per subcommand summary.
+fn exact_help(container: &str) -> Option<&'static [&'static str]> {
+    match container {
+        "OBJECT" => Some(&[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ]),
+        _ => None,
+    }
 }
