@@ -717,7 +717,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     if is_lfu(ctx) {
         return Reply::error(
-            "ERR An LRU maxmemory policy is not selected, access time not tracked. \
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. \
              Please note that when switching between policies at runtime LRU and LFU data \
              will take some time to adjust.",
         );
