@@ -14,6 +14,7 @@ pub mod conn;
 pub mod error;
 pub mod hash;
 pub mod keys;
+pub mod redis_meta;
 pub mod scan;
 pub mod server;
 pub mod set;
