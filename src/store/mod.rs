@@ -42,10 +42,19 @@ pub struct Entry {
     expire_at: u64,
     /// Seconds clock of the last access, for OBJECT IDLETIME.
     access: AtomicU32,
-    /// The encoding Redis reports for a string whose history decides it rather than its
-    /// content: "raw" once changed in place (APPEND, SETRANGE) whatever its length;
-    /// "embstr" or "raw" for an INCRBYFLOAT result, never "int". `None`: by content.
-    pub string_encoding: Option<&'static str>,
+    /// For a string, what decides the encoding Redis would report (one byte per key).
+    pub string_encoding: StringEncoding,
+}
+
+/// What decides the encoding OBJECT ENCODING reports for a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StringEncoding {
+    /// Its content: int, embstr or raw.
+    ByContent,
+    /// Changed in place (APPEND, SETRANGE): raw whatever its length.
+    Raw,
+    /// Stored as a number's text (INCRBYFLOAT): embstr or raw by length, never int.
+    NotInt,
 }
 
 impl Entry {
@@ -54,7 +63,7 @@ impl Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
             access: AtomicU32::new(lru_clock()),
-            string_encoding: None,
+            string_encoding: StringEncoding::ByContent,
         }
     }
 
@@ -70,7 +79,9 @@ impl Entry {
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
         match (&self.value, self.string_encoding) {
-            (Value::Str(_), Some(encoding)) => encoding,
+            (Value::Str(_), StringEncoding::Raw) => "raw",
+            (Value::Str(s), StringEncoding::NotInt) if s.len() <= 44 => "embstr",
+            (Value::Str(_), StringEncoding::NotInt) => "raw",
             _ => self.value.encoding(),
         }
     }
