@@ -147,6 +147,9 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     ctx.shared.hz.store(updated.hz, Ordering::Relaxed);
     ctx.shared.aof.set_policy(updated.appendfsync);
+    ctx.shared
+        .keyspace
+        .set_lfu(updated.maxmemory_policy.contains("lfu"));
     *ctx.shared.config_mut() = updated;
     Reply::OK
 }

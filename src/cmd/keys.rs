@@ -336,7 +336,7 @@ fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut found = 0;
     for key in &args[1..] {
         if let Some(entry) = db.peek(key, now) {
-            store::force_touch(&entry);
+            store::force_touch(db, &entry);
             found += 1;
         }
     }
@@ -706,9 +706,7 @@ fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
              will take some time to adjust.",
         );
     }
-    drop(entry);
-    // Roost tracks access times but not LFU counters yet.
-    Reply::error("ERR Roost does not track LFU access frequency yet")
+    Reply::Integer(entry.frequency() as i64)
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
