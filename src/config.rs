@@ -444,6 +444,21 @@ fn parse_bytes(value: &str) -> Result<u64, ApplyError> {
     parse_memory(value).ok_or_else(|| ApplyError::Invalid("argument must be a memory value".into()))
 }
 
+/// notify-keyspace-events as Redis prints its flags back: "A" when every class it
+/// stands for is on (and then no `n`), else the classes in a fixed order; then K, E, m.
+fn keyspace_events_text(value: &str) -> String {
+    const ALL: &str = "g$lshzxetd";
+    let on = |c: char| value.contains(c) || (value.contains('A') && ALL.contains(c));
+    let mut text = String::new();
+    if ALL.chars().all(on) {
+        text.push('A');
+    } else {
+        text.extend(ALL.chars().chain(['n']).filter(|&c| on(c)));
+    }
+    text.extend("KEm".chars().filter(|&c| on(c)));
+    text
+}
+
 fn one_of(value: &str, choices: &[&str]) -> Result<String, ApplyError> {
     let lower = value.to_ascii_lowercase();
     if choices.contains(&lower.as_str()) {
@@ -508,7 +523,7 @@ impl Config {
             }
             "appendonly" => self.appendonly = parse_bool(one()?)?,
             "appendfsync" => {
-                self.appendfsync = match one_of(one()?, &["always", "everysec", "no"])?.as_str() {
+                self.appendfsync = match one_of(one()?, &["everysec", "always", "no"])?.as_str() {
                     "always" => AppendFsync::Always,
                     "everysec" => AppendFsync::Everysec,
                     _ => AppendFsync::No,
@@ -690,7 +705,7 @@ impl Config {
             "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
             "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
             "hz" => self.hz.to_string(),
-            "notify-keyspace-events" => self.notify_keyspace_events.clone(),
+            "notify-keyspace-events" => keyspace_events_text(&self.notify_keyspace_events),
             "repl-backlog-size" => self.repl_backlog_size.to_string(),
             "replica-read-only" => yes_no(self.replica_read_only),
             "replica-serve-stale-data" => yes_no(self.replica_serve_stale_data),
@@ -1060,5 +1075,19 @@ mod tests {
         assert_eq!(c.get("requirepass").unwrap(), "");
         assert_eq!(c.get("proto-max-bulk-len").unwrap(), "536870912");
         assert_eq!(c.get("nonexistent"), None);
+    }
+
+    #[test]
+    fn keyspace_events_read_back_as_redis_prints_them() {
+        for (set, shown) in [
+            ("KEA", "AKE"),
+            ("Ex", "xE"),
+            ("An", "A"),
+            ("g$lshzxetd", "A"),
+            ("dtmn", "tdnm"),
+            ("", ""),
+        ] {
+            assert_eq!(keyspace_events_text(set), shown, "{set}");
+        }
     }
 }

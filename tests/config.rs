@@ -18,9 +18,10 @@ fn config_get_patterns_and_resp3_map() {
         &[b"CONFIG", b"GET", b"maxmemory"],
         b"*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n",
     );
+    // An exact name comes back as the client spelled it, as in Redis.
     raw.roundtrip(
         &[b"CONFIG", b"GET", b"APPENDFSYNC", b"timeout"],
-        b"*4\r\n$11\r\nappendfsync\r\n$8\r\neverysec\r\n$7\r\ntimeout\r\n$1\r\n0\r\n",
+        b"*4\r\n$11\r\nAPPENDFSYNC\r\n$8\r\neverysec\r\n$7\r\ntimeout\r\n$1\r\n0\r\n",
     );
     raw.roundtrip(&[b"CONFIG", b"GET", b"nosuch*"], b"*0\r\n");
     let mut con = server.client_resp3();
@@ -66,9 +67,10 @@ fn config_set_validates_and_is_all_or_nothing() {
         &[b"CONFIG", b"SET", b"notify-keyspace-events", b"Egx"],
         b"+OK\r\n",
     );
+    // Read back as Redis prints the flags: classes first, then K and E.
     raw.roundtrip(
         &[b"CONFIG", b"GET", b"notify-keyspace-events"],
-        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nEgx\r\n",
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\ngxE\r\n",
     );
     // requirepass takes effect for new connections.
     raw.roundtrip(&[b"CONFIG", b"SET", b"requirepass", b"pw"], b"+OK\r\n");

@@ -87,7 +87,10 @@ fn scan_skips_expired_keys_and_validates_arguments() {
     raw.roundtrip(&[b"SET", b"dead", b"1", b"PX", b"1"], b"+OK\r\n");
     std::thread::sleep(std::time::Duration::from_millis(10));
     raw.roundtrip(&[b"SCAN", b"0"], b"*2\r\n$1\r\n0\r\n*1\r\n$4\r\nlive\r\n");
-    raw.roundtrip(&[b"SCAN", b"-1"], b"-ERR invalid cursor\r\n");
+    // Read as strtoul reads it: a sign alone is invalid, "" is cursor 0 (as in Redis).
+    raw.roundtrip(&[b"SCAN", b"+"], b"-ERR invalid cursor\r\n");
+    raw.roundtrip(&[b"SCAN", b"1x"], b"-ERR invalid cursor\r\n");
+    raw.roundtrip(&[b"SCAN", b""], b"*2\r\n$1\r\n0\r\n*1\r\n$4\r\nlive\r\n");
     raw.roundtrip(&[b"SCAN", b"0", b"COUNT", b"0"], b"-ERR syntax error\r\n");
     raw.roundtrip(&[b"SCAN", b"0", b"MATCH"], b"-ERR syntax error\r\n");
     raw.roundtrip(&[b"KEYS", b"*"], b"*1\r\n$4\r\nlive\r\n");

@@ -550,3 +550,84 @@ fn a_replica_authenticates_with_masterauth() {
         .unwrap();
     assert_eq!(v, "v");
 }
+
+/// Reads one replication record from a raw connection.
+fn read_record(raw: &mut common::Raw) -> (u64, Vec<Vec<u8>>) {
+    let header = raw.read_exact(16);
+    let len = u32::from_le_bytes(header[0..4].try_into().unwrap()) as usize;
+    let mut record = header;
+    record.extend(raw.read_exact(len));
+    let (lsn, args, total) = roost::aof::record::parse_stream(&record).unwrap().unwrap();
+    assert_eq!(total, record.len());
+    (lsn, args.into_iter().map(|a| a.to_vec()).collect())
+}
+
+#[test]
+fn the_replication_stream_on_the_wire() {
+    let server = common::TestServer::start();
+    let mut con = server.client();
+    let () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut con)
+        .unwrap();
+    let mut raw = server.raw();
+    raw.roundtrip(&[b"REPLCONF", b"listening-port", b"4321"], b"+OK\r\n");
+    raw.roundtrip(&[b"REPLCONF", b"capa", b"roost"], b"+OK\r\n");
+    raw.roundtrip(
+        &[b"REPLCONF", b"no-such-option", b"1"],
+        b"-ERR Unrecognized REPLCONF option: no-such-option\r\n",
+    );
+    raw.send_cmd(&[b"PSYNC", b"?", b"-1"]);
+    let mut line = Vec::new();
+    while !line.ends_with(b"\r\n") {
+        line.extend(raw.read_exact(1));
+    }
+    let line = String::from_utf8(line).unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[0], "+FULLRESYNC");
+    assert_eq!(words[1].len(), 40);
+    assert_eq!(words[2], "2", "SELECT and SET were written before: {line}");
+    // The snapshot: records numbered from 1, then the end marker (LSN 0).
+    let mut snapshot = Vec::new();
+    loop {
+        let (lsn, args) = read_record(&mut raw);
+        if lsn == 0 {
+            assert_eq!(args, vec![b"SNAPSHOT-END".to_vec()]);
+            break;
+        }
+        snapshot.push(args);
+    }
+    assert!(snapshot.contains(&vec![b"SET".to_vec(), b"before".to_vec(), b"1".to_vec()]));
+    // The live stream continues at the offset FULLRESYNC named.
+    let () = redis::cmd("SET")
+        .arg("after")
+        .arg("2")
+        .query(&mut con)
+        .unwrap();
+    let (lsn, args) = read_record(&mut raw);
+    assert_eq!(lsn, 3);
+    assert_eq!(
+        args,
+        vec![b"SET".to_vec(), b"after".to_vec(), b"2".to_vec()]
+    );
+    // The primary lists the replica by the port it announced, and counts its ACK.
+    raw.send_cmd(&[b"REPLCONF", b"ACK", b"3"]);
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut con).unwrap();
+    assert_eq!(acked, 1);
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut con)
+        .unwrap();
+    assert!(
+        info.contains("slave0:ip=127.0.0.1,port=4321,state=online,offset=3,"),
+        "{info}"
+    );
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("replica")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+}

@@ -136,9 +136,10 @@ fn command_introspection_comes_from_the_table() {
     raw.expect(
         b"*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n",
     );
-    // The key spec and subcommands follow; then the null for the unknown command.
+    // The key spec and subcommands follow; then the null bulk Redis sends for the unknown
+    // command.
     let mut tail = Vec::new();
-    while !tail.ends_with(b"*-1\r\n") {
+    while !tail.ends_with(b"$-1\r\n") {
         tail.extend(raw.read_exact(1));
     }
     let client_info: Vec<redis::Value> = redis::cmd("COMMAND")

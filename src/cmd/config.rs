@@ -76,6 +76,19 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut pairs = Vec::new();
     let mut seen = Vec::new();
     for pattern in &args[2..] {
+        // A name without glob characters is looked up as such (aliases too) and echoed
+        // as the client spelled it, as Redis does; patterns match the canonical names.
+        if !pattern.iter().any(|b| matches!(b, b'[' | b'*' | b'?')) {
+            let asked = String::from_utf8_lossy(pattern).into_owned();
+            let lower = asked.to_ascii_lowercase();
+            if !seen.contains(&lower) {
+                if let Some(value) = config.get(&lower) {
+                    pairs.push((Reply::bulk_str(&asked), Reply::bulk_str(&value)));
+                    seen.push(lower);
+                }
+            }
+            continue;
+        }
         for name in config.names() {
             if !seen.contains(&name) && crate::glob::matches(pattern, name.as_bytes(), true) {
                 let value = config.get(&name).unwrap_or_default();
@@ -89,7 +102,7 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if args.len() % 2 != 0 {
-        return super::error::wrong_arity("config|set");
+        return super::error::syntax();
     }
     let mut updated: Config = ctx.shared.config().clone();
     let mut names: Vec<String> = Vec::new();
@@ -138,6 +151,9 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .aof
         .journal
         .resize_backlog(updated.repl_backlog_size as usize);
+    ctx.shared
+        .keyspace
+        .set_lfu(updated.maxmemory_policy.contains("lfu"));
     *ctx.shared.config_mut() = updated;
     Reply::OK
 }

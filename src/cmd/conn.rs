@@ -429,6 +429,11 @@ fn describe(shared: &Shared, c: &ClientInfo) -> String {
     if c.no_touch.load(Ordering::Relaxed) {
         flags.push('T');
     }
+    match client_type(c) {
+        "replica" => flags.push('S'),
+        "pubsub" => flags.push('P'),
+        _ => {}
+    }
     if flags.is_empty() {
         flags.push('N');
     }
@@ -442,7 +447,7 @@ fn describe(shared: &Shared, c: &ClientInfo) -> String {
         -1
     };
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
          multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 \
          tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
@@ -453,6 +458,8 @@ fn describe(shared: &Shared, c: &ClientInfo) -> String {
         now.saturating_sub(c.last_interaction_ms.load(Ordering::Relaxed)) / 1000,
         flags,
         c.db.load(Ordering::Relaxed),
+        c.channels.load(Ordering::Relaxed),
+        c.patterns.load(Ordering::Relaxed),
         multi,
         cmd,
         c.proto.load(Ordering::Relaxed),
@@ -483,8 +490,14 @@ fn parse_client_type(arg: &[u8]) -> Result<&'static str, Reply> {
     }
 }
 
-fn client_type(_c: &ClientInfo) -> &'static str {
-    "normal"
+fn client_type(c: &ClientInfo) -> &'static str {
+    if c.kind.load(Ordering::Relaxed) == crate::server::KIND_REPLICA {
+        "replica"
+    } else if c.channels.load(Ordering::Relaxed) + c.patterns.load(Ordering::Relaxed) > 0 {
+        "pubsub"
+    } else {
+        "normal"
+    }
 }
 
 fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -691,9 +704,37 @@ pub fn help_reply(ctx: &Ctx<'_>, container: &str) -> Reply {
     let mut lines = vec![Reply::Simple(
         format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
     )];
+    if let Some(text) = exact_help(container) {
+        lines.extend(text.iter().map(|&line| Reply::simple(line)));
+        lines.push(Reply::simple("HELP"));
+        lines.push(Reply::simple("    Prints this help."));
+        return Reply::Array(lines);
+    }
     for sub in spec.subcommands {
         lines.push(Reply::Simple(sub.name.to_ascii_uppercase().into()));
         lines.push(Reply::Simple(format!("    {}", sub.summary).into()));
     }
     Reply::Array(lines)
+}
+
+/// Containers whose HELP Roost answers with Redis's own lines (between the first line
+/// and the closing HELP entry) rather than one line per subcommand summary.
+fn exact_help(container: &str) -> Option<&'static [&'static str]> {
+    match container {
+        "OBJECT" => Some(&[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ]),
+        _ => None,
+    }
 }

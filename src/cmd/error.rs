@@ -51,7 +51,13 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> Reply {
     ))
 }
 
-/// Text of a client-supplied argument for an error message, cut at `max` bytes.
+/// Text of a client-supplied argument for an error message, cut at `max` bytes and, as
+/// Redis's `%.128s` formatting does, at the first NUL byte.
 pub fn truncate_lossy(arg: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&arg[..arg.len().min(max)]).into_owned()
+    let end = arg
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(arg.len())
+        .min(max);
+    String::from_utf8_lossy(&arg[..end]).into_owned()
 }

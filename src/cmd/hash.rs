@@ -257,10 +257,13 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match args::parse_f64(&args[3]) {
-        None => return error::not_float(),
-        Some(d) if d.is_infinite() => return Reply::error("ERR value is NaN or Infinity"),
-        Some(_) => {}
+    // The increment is read as a long double (strtold: hex like 0x10 too), as Redis does.
+    match longdouble::add(b"0", &args[3]) {
+        Ok(_) => {}
+        Err(FloatAddError::NanOrInfinity) => {
+            return Reply::error("ERR value is NaN or Infinity");
+        }
+        Err(_) => return error::not_float(),
     }
     let reply = write_hash(ctx.db(), &args[1], true, |h| {
         let current = h

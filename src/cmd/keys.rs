@@ -336,7 +336,7 @@ fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut found = 0;
     for key in &args[1..] {
         if let Some(entry) = db.peek(key, now) {
-            store::force_touch(&entry);
+            store::force_touch(db, &entry);
             found += 1;
         }
     }
@@ -397,12 +397,34 @@ pub fn parse_scan_options(options: &[Bytes], allow_type: bool) -> Result<ScanOpt
 }
 
 /// A SCAN cursor argument: an unsigned decimal number.
+/// A SCAN cursor read as Redis reads it (`strtoul`, base 10): an optional sign, then
+/// digits, nothing before or after; the empty string is cursor 0, a negative number
+/// wraps around, and a number past 2^64-1 is invalid.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    std::str::from_utf8(arg)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| Reply::error("ERR invalid cursor"))
+    let invalid = || Reply::error("ERR invalid cursor");
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut value: u64 = 0;
+    for &d in digits {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 fn scan_keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -684,9 +706,7 @@ fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
              will take some time to adjust.",
         );
     }
-    drop(entry);
-    // Roost tracks access times but not LFU counters yet.
-    Reply::error("ERR Roost does not track LFU access frequency yet")
+    Reply::Integer(entry.frequency() as i64)
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -695,7 +715,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     if is_lfu(ctx) {
         return Reply::error(
-            "ERR An LRU maxmemory policy is not selected, access time not tracked. \
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. \
              Please note that when switching between policies at runtime LRU and LFU data \
              will take some time to adjust.",
         );

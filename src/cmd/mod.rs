@@ -14,6 +14,7 @@ pub mod conn;
 pub mod error;
 pub mod hash;
 pub mod keys;
+pub mod redis_meta;
 pub mod repl;
 pub mod scan;
 pub mod server;
@@ -192,7 +193,15 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     let table = &ctx.shared.table;
     let id = match table.resolve(&args) {
         Ok(id) => id,
-        Err(reply) => return reject(ctx, None, reply),
+        Err(reply) => {
+            // EXEC's own arity error ends the transaction as any refused EXEC does.
+            let exec = table.lookup(&args[0]).filter(|&id| is_exec(ctx, id));
+            let reply = match exec {
+                Some(_) => txn::abort_exec(ctx, reply),
+                None => reply,
+            };
+            return reject(ctx, None, reply);
+        }
     };
     let spec = table.spec(id);
 
@@ -240,8 +249,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 }
 
 /// A command refused before running: counted, and it dooms an open transaction.
+/// A refused EXEC (NOAUTH, LOADING, ...) discards the transaction with EXECABORT.
 fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, reply: Reply) -> Reply {
     ctx.client.flag_multi_error();
+    let reply = match id {
+        Some(id) if is_exec(ctx, id) => txn::abort_exec(ctx, reply),
+        _ => reply,
+    };
     if let Some(id) = id {
         ctx.shared
             .table
@@ -253,6 +267,10 @@ fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, reply: Reply) -> Reply {
         ctx.shared.stats.record_error(message);
     }
     reply
+}
+
+fn is_exec(ctx: &Ctx<'_>, id: CommandId) -> bool {
+    ctx.shared.table.spec(id).name == "exec"
 }
 
 /// Runs a resolved command under the gate its flags ask for.

@@ -28,7 +28,13 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let shared = ctx.shared;
     if args::is(&args[1], "no") && args::is(&args[2], "one") {
         if shared.repl.is_replica() {
-            promote(shared);
+            if ctx.client.in_exec {
+                // EXEC already holds the gate (Sentinel promotes inside MULTI).
+                promote(shared);
+            } else {
+                let _gate = shared.keyspace.write_gate();
+                promote(shared);
+            }
         }
         return Reply::OK;
     }
@@ -58,10 +64,10 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::OK
 }
 
-/// REPLICAOF NO ONE: stop following, keep the data, take writes under a new id.
+/// REPLICAOF NO ONE: stop following, keep the data, take writes under a new id. The
+/// caller holds the write gate, so the branch point falls between two applied records.
 pub fn promote(shared: &Shared) {
     {
-        let _gate = shared.keyspace.write_gate();
         let mut ids = shared.repl.ids();
         ids.primary = None;
         ids.generation += 1;

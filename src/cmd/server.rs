@@ -624,7 +624,7 @@ fn command_info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             .iter()
             .map(|name| match table.lookup(name) {
                 Some(id) => command_entry(ctx.shared, id),
-                None => Reply::NullArray,
+                None => Reply::Null,
             })
             .collect(),
     )
@@ -693,45 +693,31 @@ fn command_entry(shared: &Shared, id: CommandId) -> Reply {
         .filter_map(|sub| table.lookup(format!("{}|{}", spec.name, sub.name).as_bytes()))
         .map(|sub| command_entry(shared, sub))
         .collect();
-    let key_specs = if spec.keys.first > 0 {
-        let k = spec.keys;
-        let bulk = Reply::bulk_str;
-        vec![Reply::Map(vec![
-            (bulk("flags"), Reply::Set(Vec::new())),
-            (
-                bulk("begin_search"),
-                Reply::Map(vec![
-                    (bulk("type"), bulk("index")),
-                    (
-                        bulk("spec"),
-                        Reply::Map(vec![(bulk("index"), Reply::Integer(k.first as i64))]),
-                    ),
-                ]),
-            ),
-            (
-                bulk("find_keys"),
-                Reply::Map(vec![
-                    (bulk("type"), bulk("range")),
-                    (
-                        bulk("spec"),
-                        Reply::Map(vec![
-                            (
-                                bulk("lastkey"),
-                                Reply::Integer(if k.last < 0 {
-                                    k.last as i64
-                                } else {
-                                    (k.last - k.first) as i64
-                                }),
-                            ),
-                            (bulk("keystep"), Reply::Integer(k.step as i64)),
-                            (bulk("limit"), Reply::Integer(0)),
-                        ]),
-                    ),
-                ]),
-            ),
-        ])]
+    let key_specs = match super::redis_meta::key_specs(table.full_name(id)) {
+        Some(specs) => specs.iter().map(key_spec_reply).collect(),
+        None if spec.keys.first > 0 => {
+            let k = spec.keys;
+            vec![key_spec_reply(&super::redis_meta::KeySpecInfo {
+                notes: None,
+                flags: &[],
+                index: k.first as i64,
+                lastkey: if k.last < 0 {
+                    k.last as i64
+                } else {
+                    (k.last - k.first) as i64
+                },
+                keystep: k.step as i64,
+                limit: 0,
+            })]
+        }
+        None => Vec::new(),
+    };
+    let tips = super::redis_meta::tips(table.full_name(id));
+    // As Redis 7.0 does in RESP3: key specs are a set, and so is an empty subcommand list.
+    let subcommands = if spec.subcommands.is_empty() {
+        Reply::Set(Vec::new())
     } else {
-        Vec::new()
+        Reply::Array(subcommands)
     };
     Reply::Array(vec![
         Reply::bulk_str(table.full_name(id)),
@@ -741,10 +727,49 @@ fn command_entry(shared: &Shared, id: CommandId) -> Reply {
         Reply::Integer(spec.keys.last as i64),
         Reply::Integer(spec.keys.step as i64),
         Reply::Set(acl_categories(spec)),
-        Reply::Set(Vec::new()),
-        Reply::Array(key_specs),
-        Reply::Array(subcommands),
+        Reply::Set(tips.iter().map(|&tip| Reply::bulk_str(tip)).collect()),
+        Reply::Set(key_specs),
+        subcommands,
     ])
+}
+
+/// One key specification as COMMAND INFO prints it: a map of its notes (if any), flags,
+/// begin_search (an index) and find_keys (a range).
+fn key_spec_reply(k: &super::redis_meta::KeySpecInfo) -> Reply {
+    let bulk = Reply::bulk_str;
+    let mut fields = Vec::new();
+    if let Some(notes) = k.notes {
+        fields.push((bulk("notes"), bulk(notes)));
+    }
+    fields.push((
+        bulk("flags"),
+        Reply::Set(k.flags.iter().map(|&f| Reply::simple(f)).collect()),
+    ));
+    fields.push((
+        bulk("begin_search"),
+        Reply::Map(vec![
+            (bulk("type"), bulk("index")),
+            (
+                bulk("spec"),
+                Reply::Map(vec![(bulk("index"), Reply::Integer(k.index))]),
+            ),
+        ]),
+    ));
+    fields.push((
+        bulk("find_keys"),
+        Reply::Map(vec![
+            (bulk("type"), bulk("range")),
+            (
+                bulk("spec"),
+                Reply::Map(vec![
+                    (bulk("lastkey"), Reply::Integer(k.lastkey)),
+                    (bulk("keystep"), Reply::Integer(k.keystep)),
+                    (bulk("limit"), Reply::Integer(k.limit)),
+                ]),
+            ),
+        ]),
+    ));
+    Reply::Map(fields)
 }
 
 fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

@@ -326,9 +326,10 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if removed != Reply::Integer(1) {
         return removed;
     }
+    // A member already in the destination leaves it unmodified: WATCH is not signalled.
     let reply = write_set(db, destination, true, |s| {
-        s.members.insert(own(member));
-        (Reply::Integer(1), true)
+        let added = s.members.insert(own(member));
+        (Reply::Integer(1), added)
     });
     ctx.propagate(&[b"SMOVE", source, destination, member]);
     reply

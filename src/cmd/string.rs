@@ -10,7 +10,7 @@ use crate::clock;
 use crate::longdouble::{self, FloatAddError};
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
-use crate::store::{own, Db, Value};
+use crate::store::{own, Db, StringEncoding, Value};
 
 pub const COMMANDS: &[Spec] = &[
     command!("string", "get", 2, READONLY | FAST, ONE_KEY, get, "1.0.0", "Returns the string value of a key."),
@@ -393,10 +393,11 @@ fn check_length(ctx: &Ctx<'_>, total: u64) -> Result<(), Reply> {
 /// Replaces the value of an existing string key, keeping its TTL. `edited` marks an
 /// APPEND or SETRANGE, after which Redis reports the "raw" encoding; a computed value
 /// (INCR) gets a fresh encoding.
-fn replace_in_place(db: &Db, key: &[u8], value: Bytes, edited: bool, now: u64) {
+/// Stores a new value for an existing string key, with what decides its encoding.
+fn replace_in_place(db: &Db, key: &[u8], value: Bytes, encoding: StringEncoding, now: u64) {
     if let Some(mut entry) = db.get_mut(key, now) {
         entry.value = Value::Str(value);
-        entry.modified_in_place = edited;
+        entry.string_encoding = encoding;
     }
     db.signal_modified(key);
 }
@@ -422,7 +423,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             joined.extend_from_slice(&current);
             joined.extend_from_slice(&args[2]);
             let len = joined.len();
-            replace_in_place(db, &args[1], joined.freeze(), true, now);
+            replace_in_place(db, &args[1], joined.freeze(), StringEncoding::Raw, now);
             ctx.propagate(&[b"APPEND", &args[1], &args[2]]);
             Reply::Integer(len as i64)
         }
@@ -453,7 +454,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> Reply {
     };
     let text = Bytes::from(result.to_string());
     if current.is_some() {
-        replace_in_place(db, key, text.clone(), false, now);
+        replace_in_place(db, key, text.clone(), StringEncoding::ByContent, now);
     } else {
         db.insert(key, Value::Str(text.clone()), None);
     }
@@ -499,11 +500,11 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return Reply::error("ERR increment would produce NaN or Infinity")
         }
     };
-    if current.is_some() {
-        replace_in_place(db, &args[1], result.clone(), false, now);
-    } else {
+    // Redis stores the printed result as a string object, never int-encoded.
+    if current.is_none() {
         db.insert(&args[1], Value::Str(result.clone()), None);
     }
+    replace_in_place(db, &args[1], result.clone(), StringEncoding::NotInt, now);
     log_set(ctx, &args[1], &result, Ttl::Keep);
     Reply::Bulk(result)
 }
@@ -565,7 +566,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let len = buf.len();
     let db = ctx.db();
     if current.is_some() {
-        replace_in_place(db, &args[1], buf.freeze(), true, now);
+        replace_in_place(db, &args[1], buf.freeze(), StringEncoding::Raw, now);
     } else {
         db.insert(&args[1], Value::Str(buf.freeze()), None);
     }

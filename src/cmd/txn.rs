@@ -105,13 +105,34 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     let replies = multi
         .queued
         .into_iter()
-        .map(|(id, args)| call(ctx, id, &args))
+        .map(|(id, args)| {
+            ctx.client.in_exec = true;
+            let reply = call(ctx, id, &args);
+            ctx.client.in_exec = false;
+            reply
+        })
         .collect();
     if let Some(lsn) = ctx.shared.aof.journal.end_transaction() {
         ctx.client.pending_lsn = Some(lsn);
         ctx.client.last_write_lsn = lsn;
     }
     Reply::Array(replies)
+}
+
+/// EXEC refused before running (wrong arity, NOAUTH, ...): like Redis, the transaction
+/// and the watched keys are dropped, whether or not MULTI was open, and the reason is
+/// reported as `EXECABORT Transaction discarded because of: <reason>`. Reasons with the
+/// generic `ERR` code lose it; any other code (NOAUTH, LOADING) stays in the text.
+pub fn abort_exec(ctx: &mut Ctx<'_>, reason: Reply) -> Reply {
+    discard_state(ctx.shared, ctx.client);
+    ctx.client.info.multi_len.store(0, Ordering::Relaxed);
+    let Reply::Error(message) = &reason else {
+        return reason;
+    };
+    let message = message.strip_prefix("ERR ").unwrap_or(message);
+    Reply::error(format!(
+        "EXECABORT Transaction discarded because of: {message}"
+    ))
 }
 
 fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {

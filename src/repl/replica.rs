@@ -400,7 +400,17 @@ async fn apply_stream(
                 ));
             }
             expected += 1;
-            apply(shared, &mut client, &mut transaction, lsn, args, raw);
+            if !apply(
+                shared,
+                generation,
+                &mut client,
+                &mut transaction,
+                lsn,
+                args,
+                raw,
+            ) {
+                return Ok(());
+            }
         }
         buffer.drain(..consumed);
         let offset = shared.aof.journal.last_lsn();
@@ -435,31 +445,36 @@ async fn apply_stream(
 }
 
 /// Applies one record; a transaction's records wait for its EXEC and then run under
-/// one hold of the gate.
+/// one hold of the gate. False if this link was replaced meanwhile (nothing applied).
 fn apply(
     shared: &Shared,
+    generation: u64,
     client: &mut Client,
     transaction: &mut Option<Transaction>,
     lsn: u64,
     args: Vec<Bytes>,
     raw: &[u8],
-) {
+) -> bool {
     if args[0].eq_ignore_ascii_case(b"multi") {
         *transaction = Some(Transaction {
             first_lsn: lsn,
             commands: Vec::new(),
             raw: raw.to_vec(),
         });
-        return;
+        return true;
     }
     if let Some(t) = transaction {
         t.raw.extend_from_slice(raw);
         if !args[0].eq_ignore_ascii_case(b"exec") {
             t.commands.push((lsn, args));
-            return;
+            return true;
         }
         let t = transaction.take().expect("in a transaction");
         let _gate = shared.keyspace.write_gate();
+        // Checked under the gate: a promotion takes it too.
+        if !current(shared, generation) {
+            return false;
+        }
         for (lsn, args) in &t.commands {
             apply_record(shared, client, *lsn, args);
         }
@@ -467,14 +482,18 @@ fn apply(
             .aof
             .journal
             .append_raw(&t.raw, t.first_lsn, lsn, Some(client.db));
-        return;
+        return true;
     }
     let _gate = shared.keyspace.write_gate();
+    if !current(shared, generation) {
+        return false;
+    }
     apply_record(shared, client, lsn, &args);
     shared
         .aof
         .journal
         .append_raw(raw, lsn, lsn, Some(client.db));
+    true
 }
 
 async fn send_ack(stream: &mut TcpStream, offset: u64) -> Result<(), String> {

@@ -41,8 +41,9 @@ pub struct ClientInfo {
     pub no_touch: AtomicBool,
     /// What CLIENT LIST / KILL TYPE call it: `KIND_NORMAL`, `KIND_REPLICA`, ...
     pub kind: AtomicU8,
-    /// Channels + patterns subscribed to (pub/sub).
-    pub subscriptions: AtomicUsize,
+    /// Channels and patterns subscribed to (pub/sub).
+    pub channels: AtomicUsize,
+    pub patterns: AtomicUsize,
     /// Set by CLIENT KILL; the connection task closes when notified.
     pub killed: AtomicBool,
     pub kill: Notify,
@@ -74,7 +75,8 @@ impl ClientInfo {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             kind: AtomicU8::new(KIND_NORMAL),
-            subscriptions: AtomicUsize::new(0),
+            channels: AtomicUsize::new(0),
+            patterns: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
         }
@@ -164,6 +166,8 @@ pub struct Client {
     pub repl_listening_port: u16,
     /// Set by PSYNC: the connection becomes a replica feed after this batch.
     pub handoff: Option<crate::repl::primary::Psync>,
+    /// True while EXEC runs this client's queued commands (it holds the write gate).
+    pub in_exec: bool,
     /// Set by a command that waits (WAIT): no further request is read until it ends.
     pub blocked: Option<Blocked>,
 }
@@ -196,6 +200,7 @@ impl Client {
             from_primary: false,
             repl_listening_port: 0,
             handoff: None,
+            in_exec: false,
             blocked: None,
         }
     }

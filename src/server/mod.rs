@@ -206,9 +206,11 @@ impl Server {
             ));
         };
         let local_addr = first.local_addr()?;
+        let keyspace = Arc::new(Keyspace::new(config.databases));
+        keyspace.set_lfu(config.maxmemory_policy.contains("lfu"));
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
-            keyspace: Arc::new(Keyspace::new(config.databases)),
+            keyspace,
             table: Table::new(),
             clients: Registry::default(),
             stats: Stats::default(),

@@ -21,7 +21,7 @@ pub use watch::{WatchFlag, WatchedKey};
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
@@ -40,20 +40,36 @@ pub struct Entry {
     pub value: Value,
     /// Unix ms after which the key is gone; 0 when it has no TTL.
     expire_at: u64,
-    /// Seconds clock of the last access, for OBJECT IDLETIME.
+    /// Seconds clock of the last access, for OBJECT IDLETIME; under an LFU policy, as in
+    /// Redis, the access frequency instead: minutes clock << 8 | logarithmic counter.
     access: AtomicU32,
-    /// A string changed in place (APPEND, SETRANGE), which Redis keeps in its "raw"
-    /// encoding whatever its length.
-    pub modified_in_place: bool,
+    /// For a string, what decides the encoding Redis would report (one byte per key).
+    pub string_encoding: StringEncoding,
+}
+
+/// What decides the encoding OBJECT ENCODING reports for a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StringEncoding {
+    /// Its content: int, embstr or raw.
+    ByContent,
+    /// Changed in place (APPEND, SETRANGE): raw whatever its length.
+    Raw,
+    /// Stored as a number's text (INCRBYFLOAT): embstr or raw by length, never int.
+    NotInt,
 }
 
 impl Entry {
-    pub fn new(value: Value, expire_at: Option<u64>) -> Entry {
+    pub fn new(value: Value, expire_at: Option<u64>, lfu: bool) -> Entry {
+        let access = if lfu {
+            lfu_stamp(LFU_INIT_VAL)
+        } else {
+            lru_clock()
+        };
         Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
-            access: AtomicU32::new(lru_clock()),
-            modified_in_place: false,
+            access: AtomicU32::new(access),
+            string_encoding: StringEncoding::ByContent,
         }
     }
 
@@ -69,8 +85,10 @@ impl Entry {
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
-        match self.value {
-            Value::Str(_) if self.modified_in_place => "raw",
+        match (&self.value, self.string_encoding) {
+            (Value::Str(_), StringEncoding::Raw) => "raw",
+            (Value::Str(s), StringEncoding::NotInt) if s.len() <= 44 => "embstr",
+            (Value::Str(_), StringEncoding::NotInt) => "raw",
             _ => self.value.encoding(),
         }
     }
@@ -79,14 +97,73 @@ impl Entry {
         lru_clock().saturating_sub(self.access.load(Ordering::Relaxed)) as u64
     }
 
-    fn touch_access(&self) {
+    /// OBJECT FREQ under an LFU policy: the counter, decayed by one per idle minute.
+    pub fn frequency(&self) -> u64 {
+        lfu_decayed(self.access.load(Ordering::Relaxed)) as u64
+    }
+
+    fn touch_access(&self, lfu: bool) {
         if !NO_TOUCH.with(|n| n.get()) {
-            self.access.store(lru_clock(), Ordering::Relaxed);
+            self.record_access(lfu);
         }
+    }
+
+    fn record_access(&self, lfu: bool) {
+        let stamp = if lfu {
+            lfu_stamp(lfu_log_incr(lfu_decayed(
+                self.access.load(Ordering::Relaxed),
+            )))
+        } else {
+            lru_clock()
+        };
+        self.access.store(stamp, Ordering::Relaxed);
+    }
+}
+
+/// The counter a key starts with under an LFU policy (Redis's LFU_INIT_VAL).
+const LFU_INIT_VAL: u8 = 5;
+/// Redis's lfu-log-factor default: how slowly the counter grows.
+const LFU_LOG_FACTOR: f64 = 10.0;
+
+fn lfu_minutes() -> u32 {
+    ((clock::now_ms() / 60_000) & 0xFFFF) as u32
+}
+
+fn lfu_stamp(counter: u8) -> u32 {
+    lfu_minutes() << 8 | counter as u32
+}
+
+/// The counter of an LFU stamp less one per minute since the stamp (lfu-decay-time 1),
+/// the 16-bit minutes clock wrapping around.
+fn lfu_decayed(stamp: u32) -> u8 {
+    let (then, counter) = ((stamp >> 8) & 0xFFFF, (stamp & 0xFF) as u8);
+    let now = lfu_minutes();
+    let elapsed = if now >= then {
+        now - then
+    } else {
+        0xFFFF - then + now
+    };
+    counter.saturating_sub(elapsed.min(255) as u8)
+}
+
+/// One access: the counter grows with probability 1 / ((counter - 5) * factor + 1).
+fn lfu_log_incr(counter: u8) -> u8 {
+    if counter == u8::MAX {
+        return counter;
+    }
+    let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+    let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
+    let r = LFU_RNG.with(|rng| rng.borrow_mut().next_u64()) as f64 / u64::MAX as f64;
+    if r < p {
+        counter + 1
+    } else {
+        counter
     }
 }
 
 thread_local! {
+    static LFU_RNG: std::cell::RefCell<crate::rand::Rng> =
+        std::cell::RefCell::new(crate::rand::Rng::from_entropy());
     /// Set while a CLIENT NO-TOUCH client's command runs: its reads leave access times
     /// alone. Handlers are synchronous, so the command runs wholly on this thread.
     static NO_TOUCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -114,9 +191,9 @@ pub fn with_touch<R>(touch: bool, f: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Marks an entry as accessed even for a NO-TOUCH client (the TOUCH command).
-pub fn force_touch(entry: &Entry) {
-    entry.access.store(lru_clock(), Ordering::Relaxed);
+/// Marks an entry of `db` as accessed even for a NO-TOUCH client (the TOUCH command).
+pub fn force_touch(db: &Db, entry: &Entry) {
+    entry.record_access(db.is_lfu());
 }
 
 fn lru_clock() -> u32 {
@@ -171,6 +248,8 @@ pub struct Db {
     stats: Arc<KeyspaceStats>,
     listener: Arc<ExpiryListener>,
     snapshot: Arc<snapshot::Snapshot>,
+    /// Whether an LFU maxmemory policy is selected (shared by all databases).
+    lfu: Arc<AtomicBool>,
 }
 
 /// Counters INFO reports.
@@ -201,6 +280,7 @@ impl Db {
         stats: Arc<KeyspaceStats>,
         listener: Arc<ExpiryListener>,
         snapshot: Arc<snapshot::Snapshot>,
+        lfu: Arc<AtomicBool>,
     ) -> Db {
         Db {
             map: DashMap::with_hasher_and_shard_amount(RandomState::new(), SHARDS),
@@ -210,7 +290,13 @@ impl Db {
             stats,
             listener,
             snapshot,
+            lfu,
         }
+    }
+
+    /// Whether accesses are counted as frequencies (an LFU policy) rather than times.
+    pub fn is_lfu(&self) -> bool {
+        self.lfu.load(Ordering::Relaxed)
     }
 
     /// Saves `key`'s current entry for a snapshot in progress, before a write changes it.
@@ -243,7 +329,7 @@ impl Db {
     /// an access (OBJECT IDLETIME) unless the client is NO-TOUCH.
     pub fn get(&self, key: &[u8], now: u64) -> Option<Ref<'_, Bytes, Entry>> {
         let entry = self.peek(key, now)?;
-        entry.touch_access();
+        entry.touch_access(self.is_lfu());
         Some(entry)
     }
 
@@ -285,7 +371,7 @@ impl Db {
     pub fn get_mut(&self, key: &[u8], now: u64) -> Option<RefMut<'_, Bytes, Entry>> {
         self.before_change(key);
         let entry = self.live(self.map.get_mut(key), key, now)?;
-        entry.touch_access();
+        entry.touch_access(self.is_lfu());
         Some(entry)
     }
 
@@ -299,7 +385,10 @@ impl Db {
         if expire_at.is_some() {
             self.expires.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(old) = self.map.insert(own(key), Entry::new(value, expire_at)) {
+        if let Some(old) = self
+            .map
+            .insert(own(key), Entry::new(value, expire_at, self.is_lfu()))
+        {
             if old.expire_at != 0 {
                 self.expires.fetch_sub(1, Ordering::Relaxed);
             }
@@ -429,6 +518,7 @@ pub struct Keyspace {
     watches: Arc<watch::Watches>,
     pub stats: Arc<KeyspaceStats>,
     snapshot: Arc<snapshot::Snapshot>,
+    lfu: Arc<AtomicBool>,
 }
 
 impl Keyspace {
@@ -441,6 +531,7 @@ impl Keyspace {
             passive: std::sync::atomic::AtomicBool::new(false),
         });
         let snapshot = Arc::new(snapshot::Snapshot::new(databases));
+        let lfu = Arc::new(AtomicBool::new(false));
         Keyspace {
             dbs: (0..databases)
                 .map(|i| {
@@ -450,6 +541,7 @@ impl Keyspace {
                         stats.clone(),
                         listener.clone(),
                         snapshot.clone(),
+                        lfu.clone(),
                     )
                 })
                 .collect(),
@@ -458,7 +550,14 @@ impl Keyspace {
             gate: RwLock::new(()),
             watches,
             stats,
+            lfu,
         }
+    }
+
+    /// Selects how key accesses are recorded: frequencies under an LFU maxmemory policy,
+    /// times otherwise. Existing keys keep their value until next accessed, as in Redis.
+    pub fn set_lfu(&self, on: bool) {
+        self.lfu.store(on, Ordering::Relaxed);
     }
 
     pub fn databases(&self) -> usize {
@@ -573,5 +672,37 @@ impl Keyspace {
 
     pub fn physical(&self, index: usize) -> &Db {
         &self.dbs[index]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lfu_counters_start_at_five_grow_then_decay() {
+        let keyspace = Keyspace::new(1);
+        keyspace.set_lfu(true);
+        let db = keyspace.db(0);
+        let key = Bytes::from_static(b"k");
+        // Retried if the minutes clock ticks meanwhile (that decays the counter).
+        let observed = loop {
+            let minute = lfu_minutes();
+            db.insert(&key, Value::Str(Bytes::from_static(b"v")), None);
+            let now = clock::now_ms();
+            let fresh = db.peek(&key, now).unwrap().frequency();
+            // The first access past the initial value always counts.
+            drop(db.get(&key, now));
+            let accessed = db.peek(&key, now).unwrap().frequency();
+            if lfu_minutes() == minute {
+                break (fresh, accessed);
+            }
+        };
+        assert_eq!(observed, (5, 6));
+        // One per idle minute is taken off, never below zero.
+        let stamp = lfu_minutes().wrapping_sub(3) & 0xFFFF;
+        assert_eq!(lfu_decayed(stamp << 8 | 6), 3);
+        assert_eq!(lfu_decayed(stamp << 8 | 2), 0);
+        assert_eq!(lfu_log_incr(255), 255);
     }
 }

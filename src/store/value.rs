@@ -8,8 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 
-/// Redis's `hash-max-listpack-entries` / `-value` defaults.
-pub const HASH_MAX_LISTPACK_ENTRIES: usize = 128;
+/// Redis's `hash-max-listpack-entries` / `-value` defaults: redis-server's built-in
+/// values (its sample redis.conf lowers the entries to 128).
+pub const HASH_MAX_LISTPACK_ENTRIES: usize = 512;
 pub const HASH_MAX_LISTPACK_VALUE: usize = 64;
 /// Redis's `set-max-intset-entries` default.
 pub const SET_MAX_INTSET_ENTRIES: usize = 512;
