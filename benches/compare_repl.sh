@@ -39,7 +39,7 @@ cleanup() {
     local status=$?
     kill "${pids[@]}" 2>/dev/null || true
     wait 2>/dev/null || true
-    if (( status != 0 )); then
+    if (( status != 0 && status != 130 && status != 143 )); then # failed: show the logs
         for log in "$work"/*.log; do
             [[ -s "$log" ]] && { echo "--- ${log##*/}"; tail -n 20 "$log"; }
         done >&2
@@ -101,7 +101,11 @@ kv() { # "k=v k=v ..." key
 }
 
 echo "1. replication lag: SET on the primary acknowledged -> visible on the replica"
-echo "   ($probes probes, background redis-benchmark -t set -c $load_clients -d 1024 on the primary)"
+if (( load_clients > 0 )); then
+    echo "   ($probes probes, background redis-benchmark -t set -c $load_clients -d 1024 on the primary)"
+else
+    echo "   ($probes probes, no background load)"
+fi
 start roost primary "$roost_port"; start roost replica "$roost_replica_port"
 start redis primary "$redis_port"; start redis replica "$redis_replica_port"
 attach "$roost_port" "$roost_replica_port"; attach "$redis_port" "$redis_replica_port"
