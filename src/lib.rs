@@ -21,6 +21,7 @@ pub mod journal;
 pub mod log;
 pub mod longdouble;
 pub mod protocol;
+pub mod pubsub;
 pub mod rand;
 pub mod repl;
 pub mod server;

@@ -216,7 +216,12 @@ pub fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     error::wrong_arity(&String::from_utf8_lossy(&args[0]).to_ascii_lowercase())
 }
 
-fn ping(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if ctx.client.proto == 2 && ctx.client.subscription_count() > 0 && args.len() <= 2 {
+        // A subscribed RESP2 connection can only carry arrays.
+        let payload = args.get(1).cloned().unwrap_or_default();
+        return Reply::Array(vec![Reply::bulk_str("pong"), Reply::Bulk(payload)]);
+    }
     match args.len() {
         1 => Reply::simple("PONG"),
         2 => Reply::Bulk(args[1].clone()),
@@ -235,6 +240,7 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     super::txn::discard_state(ctx.shared, ctx.client);
+    super::pubsub::unsubscribe_all(ctx.shared, ctx.client);
     ctx.client.select(0);
     ctx.client.set_proto(2);
     ctx.client.authenticated = !ctx.shared.requires_auth();

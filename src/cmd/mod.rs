@@ -14,6 +14,7 @@ pub mod conn;
 pub mod error;
 pub mod hash;
 pub mod keys;
+pub mod pubsub;
 pub mod redis_meta;
 pub mod repl;
 pub mod scan;
@@ -219,6 +220,17 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
             Some(id),
             Reply::error("LOADING Redis is loading the dataset in memory"),
         );
+    }
+
+    if ctx.client.proto == 2
+        && ctx.client.subscription_count() > 0
+        && !pubsub::allowed_while_subscribed(spec.name)
+    {
+        let reply = Reply::error(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            table.full_name(id)
+        ));
+        return reject(ctx, Some(id), reply);
     }
 
     if spec.has(flags::WRITE)

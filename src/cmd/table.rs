@@ -48,7 +48,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 9] {
+fn families() -> [&'static [Spec]; 10] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -59,6 +59,7 @@ fn families() -> [&'static [Spec]; 9] {
         super::txn::COMMANDS,
         super::config::COMMANDS,
         super::repl::COMMANDS,
+        super::pubsub::COMMANDS,
     ]
 }
 

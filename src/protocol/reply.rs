@@ -30,6 +30,9 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Nothing is written (SHUTDOWN closes the connection instead of answering).
     NoReply,
+    /// Several replies to one command, one after the other (SUBSCRIBE answers once
+    /// per channel).
+    Many(Vec<Reply>),
 }
 
 /// Static text where possible, owned where the text is built.
@@ -107,6 +110,11 @@ impl Reply {
             }
             Reply::Verbatim(text) => bulk(out, text),
             Reply::NoReply => {}
+            Reply::Many(replies) => {
+                for reply in replies {
+                    reply.encode(proto, out);
+                }
+            }
         }
     }
 }

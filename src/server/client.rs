@@ -166,6 +166,11 @@ pub struct Client {
     pub repl_listening_port: u16,
     /// Set by PSYNC: the connection becomes a replica feed after this batch.
     pub handoff: Option<crate::repl::primary::Psync>,
+    /// This connection's outbox for pub/sub messages, once it has subscribed.
+    pub subscriber: Option<Arc<crate::pubsub::Subscriber>>,
+    /// Channels and patterns subscribed to, in subscription order.
+    pub channels: Vec<Bytes>,
+    pub patterns: Vec<Bytes>,
     /// True while EXEC runs this client's queued commands (it holds the write gate).
     pub in_exec: bool,
     /// Set by a command that waits (WAIT): no further request is read until it ends.
@@ -200,6 +205,9 @@ impl Client {
             from_primary: false,
             repl_listening_port: 0,
             handoff: None,
+            subscriber: None,
+            channels: Vec::new(),
+            patterns: Vec::new(),
             in_exec: false,
             blocked: None,
         }
@@ -231,5 +239,13 @@ impl Client {
     pub fn set_proto(&mut self, proto: u8) {
         self.proto = proto;
         self.info.proto.store(proto, Ordering::Relaxed);
+        if let Some(subscriber) = &self.subscriber {
+            subscriber.proto.store(proto, Ordering::Relaxed);
+        }
+    }
+
+    /// Channels plus patterns: what (UN)SUBSCRIBE replies count.
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
     }
 }

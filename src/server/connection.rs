@@ -46,8 +46,15 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
         }
         if !resume {
             let idle_limit = idle_timeout(&shared, &client);
+            let subscriber = client.subscriber.clone();
             let read = tokio::select! {
                 read = stream.read_buf(&mut input) => read,
+                _ = messages(&subscriber) => {
+                    if !flush_messages(&shared, &client, &mut stream, &mut output).await {
+                        break;
+                    }
+                    continue;
+                }
                 _ = info.kill.notified() => break,
                 _ = sleep_or_forever(idle_limit) => {
                     log::verbose(&format!("Closing idle client id={}", client.id));
@@ -121,15 +128,9 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
         if let Some(lsn) = client.pending_lsn.take() {
             shared.aof.wait_durable(lsn).await;
         }
-        if !output.is_empty() {
-            shared
-                .stats
-                .net_output_bytes
-                .fetch_add(output.len() as u64, Ordering::Relaxed);
-            if stream.write_all(&output).await.is_err() {
-                break;
-            }
-            output.clear();
+        // Messages published to this client go after the replies that subscribed it.
+        if !flush_messages(&shared, &client, &mut stream, &mut output).await {
+            break;
         }
         if client.close_after_reply {
             break;
@@ -153,7 +154,49 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
         }
     }
     cmd::txn::discard_state(&shared, &mut client);
+    cmd::pubsub::unsubscribe_all(&shared, &mut client);
     shared.clients.unregister(client.id);
+}
+
+/// Resolves when messages wait in the subscriber's outbox; never without one.
+async fn messages(subscriber: &Option<Arc<crate::pubsub::Subscriber>>) {
+    match subscriber {
+        Some(s) => s.ready.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Appends waiting pub/sub messages to `output` and writes it all out; false if the
+/// connection must close (write error, or the subscriber passed its output limit).
+async fn flush_messages(
+    shared: &Shared,
+    client: &Client,
+    stream: &mut TcpStream,
+    output: &mut BytesMut,
+) -> bool {
+    if let Some(subscriber) = &client.subscriber {
+        if subscriber.overflowed.load(Ordering::Acquire) {
+            log::warning(&format!(
+                "Client id={} closed for overcoming of output buffer limits (pubsub).",
+                client.id
+            ));
+            return false;
+        }
+        subscriber.drain_into(output);
+    }
+    if output.is_empty() {
+        return true;
+    }
+    shared
+        .stats
+        .net_output_bytes
+        .fetch_add(output.len() as u64, Ordering::Relaxed);
+    let written = tokio::select! {
+        written = stream.write_all(output) => written.is_ok(),
+        _ = client.info.kill.notified() => false,
+    };
+    output.clear();
+    written
 }
 
 async fn wait_blocked(shared: &Shared, blocked: Blocked) -> Reply {

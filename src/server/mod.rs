@@ -110,6 +110,7 @@ pub struct Shared {
     /// keyspace keeps pre-images for one at a time.
     snapshots: Mutex<()>,
     pub repl: crate::repl::Replication,
+    pub pubsub: crate::pubsub::Hub,
 }
 
 /// What INFO persistence reports about a load in progress or the last one.
@@ -227,6 +228,7 @@ impl Server {
             fatal: Mutex::new(None),
             snapshots: Mutex::new(()),
             repl: crate::repl::Replication::new(&config),
+            pubsub: crate::pubsub::Hub::default(),
             config: RwLock::new(config),
         });
         Ok(Server { listeners, shared })

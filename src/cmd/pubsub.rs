@@ -1,0 +1,271 @@
+//! SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
+//!
+//! Confirmations are push frames (arrays in RESP2), one per channel, each carrying the
+//! client's subscription count after that step. A RESP2 client with subscriptions may
+//! only (un)subscribe, PING, QUIT or RESET; `dispatch` enforces that.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::flags::*;
+use super::{conn, Ctx, Spec, NO_KEYS};
+use crate::config::OUTPUT_PUBSUB;
+use crate::protocol::Reply;
+use crate::pubsub::Subscriber;
+use crate::server::{Client, Shared};
+
+pub const COMMANDS: &[Spec] = &[
+    super::command!(
+        "pubsub",
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        subscribe,
+        "2.0.0",
+        "Listens for messages published to channels."
+    ),
+    super::command!(
+        "pubsub",
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        unsubscribe,
+        "2.0.0",
+        "Stops listening to messages posted to channels."
+    ),
+    super::command!(
+        "pubsub",
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        psubscribe,
+        "2.0.0",
+        "Listens for messages published to channels that match one or more patterns."
+    ),
+    super::command!(
+        "pubsub",
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        punsubscribe,
+        "2.0.0",
+        "Stops listening to messages published to channels that match one or more patterns."
+    ),
+    super::command!(
+        "pubsub",
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST,
+        NO_KEYS,
+        publish,
+        "2.0.0",
+        "Posts a message to a channel."
+    ),
+    Spec {
+        name: "pubsub",
+        arity: -2,
+        flags: 0,
+        keys: NO_KEYS,
+        handler: conn::container,
+        group: "pubsub",
+        summary: "A container for Pub/Sub commands.",
+        since: "2.8.0",
+        subcommands: PUBSUB_SUBCOMMANDS,
+    },
+];
+
+const PUBSUB_SUBCOMMANDS: &[Spec] = &[
+    super::command!(
+        "pubsub",
+        "channels",
+        -2,
+        PUBSUB | LOADING | STALE,
+        NO_KEYS,
+        channels,
+        "2.8.0",
+        "Returns the active channels."
+    ),
+    super::command!(
+        "pubsub",
+        "numsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        NO_KEYS,
+        numsub,
+        "2.8.0",
+        "Returns a count of subscribers to channels."
+    ),
+    super::command!(
+        "pubsub",
+        "numpat",
+        2,
+        PUBSUB | LOADING | STALE,
+        NO_KEYS,
+        numpat,
+        "2.8.0",
+        "Returns a count of unique pattern subscriptions."
+    ),
+    conn::help_subcommand("pubsub", "6.2.0"),
+];
+
+/// Commands a RESP2 client may send while subscribed.
+pub fn allowed_while_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
+fn subscriber(shared: &Shared, client: &mut Client) -> std::sync::Arc<Subscriber> {
+    client
+        .subscriber
+        .get_or_insert_with(|| {
+            let limit = shared.config().output_limits[OUTPUT_PUBSUB].hard;
+            Subscriber::new(client.info.clone(), client.proto, limit)
+        })
+        .clone()
+}
+
+fn confirmation(kind: &'static str, name: Option<Bytes>, count: usize) -> Reply {
+    Reply::Push(vec![
+        Reply::bulk_str(kind),
+        Reply::opt_bulk(name),
+        Reply::Integer(count as i64),
+    ])
+}
+
+fn publish_counts(client: &Client) {
+    let info = &client.info;
+    info.channels
+        .store(client.channels.len(), Ordering::Relaxed);
+    info.patterns
+        .store(client.patterns.len(), Ordering::Relaxed);
+}
+
+fn subscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = subscriber(ctx.shared, ctx.client);
+    let mut replies = Vec::new();
+    for channel in &args[1..] {
+        if !ctx.client.channels.contains(channel) {
+            ctx.shared.pubsub.subscribe(channel, &sub);
+            ctx.client.channels.push(channel.clone());
+        }
+        let count = ctx.client.subscription_count();
+        replies.push(confirmation("subscribe", Some(channel.clone()), count));
+    }
+    publish_counts(ctx.client);
+    Reply::Many(replies)
+}
+
+fn psubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = subscriber(ctx.shared, ctx.client);
+    let mut replies = Vec::new();
+    for pattern in &args[1..] {
+        if !ctx.client.patterns.contains(pattern) {
+            ctx.shared.pubsub.psubscribe(pattern, &sub);
+            ctx.client.patterns.push(pattern.clone());
+        }
+        let count = ctx.client.subscription_count();
+        replies.push(confirmation("psubscribe", Some(pattern.clone()), count));
+    }
+    publish_counts(ctx.client);
+    Reply::Many(replies)
+}
+
+fn unsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let names: Vec<Bytes> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        ctx.client.channels.clone()
+    };
+    if names.is_empty() {
+        let count = ctx.client.subscription_count();
+        return Reply::Many(vec![confirmation("unsubscribe", None, count)]);
+    }
+    let mut replies = Vec::new();
+    for channel in names {
+        ctx.shared.pubsub.unsubscribe(&channel, ctx.client.id);
+        ctx.client.channels.retain(|c| *c != channel);
+        let count = ctx.client.subscription_count();
+        replies.push(confirmation("unsubscribe", Some(channel), count));
+    }
+    publish_counts(ctx.client);
+    Reply::Many(replies)
+}
+
+fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let names: Vec<Bytes> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        ctx.client.patterns.clone()
+    };
+    if names.is_empty() {
+        let count = ctx.client.subscription_count();
+        return Reply::Many(vec![confirmation("punsubscribe", None, count)]);
+    }
+    let mut replies = Vec::new();
+    for pattern in names {
+        ctx.shared.pubsub.punsubscribe(&pattern, ctx.client.id);
+        ctx.client.patterns.retain(|p| *p != pattern);
+        let count = ctx.client.subscription_count();
+        replies.push(confirmation("punsubscribe", Some(pattern), count));
+    }
+    publish_counts(ctx.client);
+    Reply::Many(replies)
+}
+
+/// Drops every subscription of a client (disconnect, RESET).
+pub fn unsubscribe_all(shared: &Shared, client: &mut Client) {
+    for channel in client.channels.drain(..) {
+        shared.pubsub.unsubscribe(&channel, client.id);
+    }
+    for pattern in client.patterns.drain(..) {
+        shared.pubsub.punsubscribe(&pattern, client.id);
+    }
+    publish_counts(client);
+}
+
+fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Integer(ctx.shared.pubsub.publish(&args[1], &args[2]) as i64)
+}
+
+fn channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() > 3 {
+        return super::error::wrong_arity("pubsub|channels");
+    }
+    let pattern = args.get(2).map(|p| p.as_ref());
+    Reply::Array(
+        ctx.shared
+            .pubsub
+            .active_channels(pattern)
+            .into_iter()
+            .map(Reply::Bulk)
+            .collect(),
+    )
+}
+
+fn numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut pairs = Vec::new();
+    for channel in &args[2..] {
+        let n = ctx.shared.pubsub.subscribers_of(channel);
+        pairs.push((Reply::Bulk(channel.clone()), Reply::Integer(n as i64)));
+    }
+    Reply::Map(pairs)
+}
+
+fn numpat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::Integer(ctx.shared.pubsub.pattern_count() as i64)
+}

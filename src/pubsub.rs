@@ -1,0 +1,168 @@
+//! Pub/sub delivery: who listens to which channel or pattern, and each listener's
+//! outbox.
+//!
+//! PUBLISH runs on the publisher's connection; it encodes the message once per
+//! receiving protocol into each subscriber's outbox and wakes that subscriber's
+//! connection, which writes the outbox after its own replies. An outbox past the
+//! `client-output-buffer-limit pubsub` hard limit marks its client for closing, so a
+//! slow subscriber cannot grow the server's memory without bound.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+
+use crate::protocol::Reply;
+
+/// One subscribed connection's end of the hub.
+pub struct Subscriber {
+    pub client_id: u64,
+    /// The connection, closed when the outbox passes its limit.
+    client: Arc<crate::server::ClientInfo>,
+    outbox: Mutex<BytesMut>,
+    pub ready: Notify,
+    /// RESP version the messages are encoded for.
+    pub proto: AtomicU8,
+    pub overflowed: AtomicBool,
+    /// Hard limit in bytes (0 = none).
+    pub limit: AtomicU64,
+}
+
+impl Subscriber {
+    pub fn new(client: Arc<crate::server::ClientInfo>, proto: u8, limit: u64) -> Arc<Subscriber> {
+        Arc::new(Subscriber {
+            client_id: client.id,
+            client,
+            outbox: Mutex::new(BytesMut::new()),
+            ready: Notify::new(),
+            proto: AtomicU8::new(proto),
+            overflowed: AtomicBool::new(false),
+            limit: AtomicU64::new(limit),
+        })
+    }
+
+    fn deliver(&self, message: &Reply) {
+        if self.overflowed.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        message.encode(self.proto.load(Ordering::Relaxed), &mut outbox);
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit > 0 && outbox.len() as u64 > limit {
+            self.overflowed.store(true, Ordering::Release);
+            outbox.clear();
+            // Its connection may be stuck writing to a reader that never reads.
+            self.client.kill();
+        }
+        drop(outbox);
+        self.ready.notify_one();
+    }
+
+    /// Moves everything waiting into `out`.
+    pub fn drain_into(&self, out: &mut BytesMut) {
+        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        out.extend_from_slice(&outbox);
+        outbox.clear();
+    }
+}
+
+#[derive(Default)]
+pub struct Hub {
+    channels: RwLock<HashMap<Bytes, Vec<Arc<Subscriber>>>>,
+    patterns: RwLock<Vec<(Bytes, Arc<Subscriber>)>>,
+}
+
+impl Hub {
+    pub fn subscribe(&self, channel: &Bytes, subscriber: &Arc<Subscriber>) {
+        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        let list = channels.entry(channel.clone()).or_default();
+        if !list.iter().any(|s| s.client_id == subscriber.client_id) {
+            list.push(subscriber.clone());
+        }
+    }
+
+    pub fn unsubscribe(&self, channel: &[u8], client_id: u64) {
+        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = channels.get_mut(channel) {
+            list.retain(|s| s.client_id != client_id);
+            if list.is_empty() {
+                channels.remove(channel);
+            }
+        }
+    }
+
+    pub fn psubscribe(&self, pattern: &Bytes, subscriber: &Arc<Subscriber>) {
+        let mut patterns = self.patterns.write().unwrap_or_else(|e| e.into_inner());
+        if !patterns
+            .iter()
+            .any(|(p, s)| p == pattern && s.client_id == subscriber.client_id)
+        {
+            patterns.push((pattern.clone(), subscriber.clone()));
+        }
+    }
+
+    pub fn punsubscribe(&self, pattern: &[u8], client_id: u64) {
+        self.patterns
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(p, s)| !(p == pattern && s.client_id == client_id));
+    }
+
+    /// Delivers `message` on `channel`; returns how many subscriptions received it.
+    pub fn publish(&self, channel: &Bytes, message: &Bytes) -> usize {
+        let mut receivers = 0;
+        {
+            let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(list) = channels.get(channel) {
+                let push = Reply::Push(vec![
+                    Reply::bulk_str("message"),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Bulk(message.clone()),
+                ]);
+                for subscriber in list {
+                    subscriber.deliver(&push);
+                    receivers += 1;
+                }
+            }
+        }
+        let patterns = self.patterns.read().unwrap_or_else(|e| e.into_inner());
+        for (pattern, subscriber) in patterns.iter() {
+            if crate::glob::matches(pattern, channel, false) {
+                subscriber.deliver(&Reply::Push(vec![
+                    Reply::bulk_str("pmessage"),
+                    Reply::Bulk(pattern.clone()),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Bulk(message.clone()),
+                ]));
+                receivers += 1;
+            }
+        }
+        receivers
+    }
+
+    /// Channels with at least one subscriber, optionally matching a glob pattern.
+    pub fn active_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        channels
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| crate::glob::matches(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn subscribers_of(&self, channel: &[u8]) -> usize {
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        channels.get(channel).map_or(0, Vec::len)
+    }
+
+    /// Pattern subscriptions across all clients (PUBSUB NUMPAT counts unique patterns).
+    pub fn pattern_count(&self) -> usize {
+        let patterns = self.patterns.read().unwrap_or_else(|e| e.into_inner());
+        let mut unique: Vec<&Bytes> = patterns.iter().map(|(p, _)| p).collect();
+        unique.sort();
+        unique.dedup();
+        unique.len()
+    }
+}
