@@ -631,3 +631,35 @@ fn the_replication_stream_on_the_wire() {
         .unwrap();
     assert_eq!(list.lines().count(), 1, "{list}");
 }
+
+#[test]
+fn a_replica_that_stops_reading_is_dropped_at_its_output_limit_without_stalling_writers() {
+    let server = common::TestServer::start();
+    let mut con = server.client();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("replica 1mb 0 0")
+        .query(&mut con)
+        .unwrap();
+    // A replica that asks for the stream and then never reads it.
+    let mut stuck = server.raw();
+    stuck.send_cmd(&[b"PSYNC", b"?", b"-1"]);
+    wait_for("the replica to attach", Duration::from_secs(5), || {
+        info_field(&mut con, "replication", "connected_slaves").as_deref() == Some("1")
+    });
+    let value = "v".repeat(16 * 1024);
+    for i in 0..2000 {
+        let () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(&value)
+            .query(&mut con)
+            .unwrap();
+    }
+    // 32 MB went through while the replica read nothing (writers never waited for
+    // it), and it was dropped once 1 MB was queued for it.
+    wait_for("the replica to be dropped", Duration::from_secs(10), || {
+        info_field(&mut con, "replication", "connected_slaves").as_deref() == Some("0")
+    });
+    drop(stuck);
+}

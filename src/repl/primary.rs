@@ -176,7 +176,12 @@ async fn full_sync(
     loop {
         tokio::select! {
             chunk = chunks.recv() => match chunk {
-                Some(chunk) => stream.write_all(&chunk).await.map_err(|e| e.to_string())?,
+                Some(chunk) => tokio::select! {
+                    written = stream.write_all(&chunk) => written.map_err(|e| e.to_string())?,
+                    _ = overflow(queue) => {
+                        return Err("its output buffer passed client-output-buffer-limit replica during the snapshot".into())
+                    }
+                },
                 None => break,
             },
             _ = info.kill.notified() => return Err("killed".into()),
@@ -216,10 +221,13 @@ async fn stream_records(
         }
         let pending = replica.queue.take();
         if !pending.is_empty() {
-            writer
-                .write_all(&pending)
-                .await
-                .map_err(|e| e.to_string())?;
+            // A replica that stops reading must not hold this task in a write forever:
+            // the write gives way when its queue overflows or it is killed.
+            tokio::select! {
+                written = writer.write_all(&pending) => written.map_err(|e| e.to_string())?,
+                _ = overflow(&replica.queue) => continue,
+                _ = info.kill.notified() => return Err("killed".into()),
+            }
             last_write = Instant::now();
             shared
                 .stats
@@ -249,6 +257,13 @@ async fn stream_records(
             }
             _ = info.kill.notified() => return Err("killed".into()),
         }
+    }
+}
+
+/// Resolves once `queue` has passed its limit.
+async fn overflow(queue: &ReplicaQueue) {
+    while !queue.overflowed.load(Ordering::Acquire) {
+        queue.ready.notified().await;
     }
 }
 
