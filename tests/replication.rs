@@ -605,7 +605,14 @@ fn the_replication_stream_on_the_wire() {
         .arg("2")
         .query(&mut con)
         .unwrap();
-    let (lsn, args) = read_record(&mut raw);
+    let (lsn, args) = loop {
+        // Heartbeats (LSN 0) may come first.
+        let (lsn, args) = read_record(&mut raw);
+        if lsn != 0 {
+            break (lsn, args);
+        }
+        assert_eq!(args, vec![b"PING".to_vec()]);
+    };
     assert_eq!(lsn, 3);
     assert_eq!(
         args,

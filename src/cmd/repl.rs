@@ -149,6 +149,7 @@ fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if ctx.client.in_multi() || wanted <= 0 || acked >= wanted as usize {
         return Reply::Integer(acked as i64);
     }
+    shared.repl.ack_requests.send_modify(|n| *n += 1);
     ctx.client.blocked = Some(Blocked::Wait {
         replicas: wanted as usize,
         lsn,

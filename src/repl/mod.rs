@@ -24,6 +24,8 @@ use crate::{clock, log};
 
 /// An LSN-0 record's first argument: a heartbeat from the primary.
 pub const CONTROL_PING: &[u8] = b"PING";
+/// An LSN-0 record's first argument: acknowledge your offset now (a WAIT is waiting).
+pub const CONTROL_GETACK: &[u8] = b"GETACK";
 /// An LSN-0 record's first argument: the snapshot of a full sync is complete.
 pub const CONTROL_SNAPSHOT_END: &[u8] = b"SNAPSHOT-END";
 
@@ -107,6 +109,8 @@ pub struct Replication {
     pub replicas: Mutex<Vec<Arc<AttachedReplica>>>,
     /// Bumped on every acknowledgement, so WAIT can sleep until one arrives.
     pub acks: tokio::sync::watch::Sender<u64>,
+    /// Bumped by a WAIT that has to wait: every feed asks its replica for an ACK.
+    pub ack_requests: tokio::sync::watch::Sender<u64>,
     pub link: Link,
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
@@ -128,6 +132,7 @@ impl Replication {
             }),
             replicas: Mutex::new(Vec::new()),
             acks: tokio::sync::watch::channel(0).0,
+            ack_requests: tokio::sync::watch::channel(0).0,
             link: Link {
                 state: AtomicU8::new(0),
                 last_io_ms: AtomicU64::new(0),

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::{AttachedReplica, CONTROL_PING, CONTROL_SNAPSHOT_END};
+use super::{AttachedReplica, CONTROL_GETACK, CONTROL_PING, CONTROL_SNAPSHOT_END};
 use crate::aof::record;
 use crate::config::OUTPUT_REPLICA;
 use crate::journal::ReplicaQueue;
@@ -212,6 +212,9 @@ async fn stream_records(
     let mut last_write = Instant::now();
     let mut ping = Vec::new();
     record::encode(0, &[CONTROL_PING], &mut ping);
+    let mut getack = Vec::new();
+    record::encode(0, &[CONTROL_GETACK], &mut getack);
+    let mut ack_requests = shared.repl.ack_requests.subscribe();
     loop {
         if replica.queue.overflowed.load(Ordering::Acquire) {
             return Err(format!(
@@ -237,6 +240,13 @@ async fn stream_records(
         }
         tokio::select! {
             _ = replica.queue.ready.notified() => {}
+            _ = ack_requests.changed() => {
+                // After everything queued, so the ACK covers the waiting writes.
+                let mut out = replica.queue.take();
+                out.extend_from_slice(&getack);
+                writer.write_all(&out).await.map_err(|e| e.to_string())?;
+                last_write = Instant::now();
+            }
             read = reader.read_buf(input) => {
                 match read {
                     Ok(0) => return Err("the replica closed the connection".into()),

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::{LinkState, CONTROL_SNAPSHOT_END};
+use super::{LinkState, CONTROL_GETACK, CONTROL_SNAPSHOT_END};
 use crate::aof::record;
 use crate::server::loading::{apply_record, stream_client};
 use crate::server::{Client, Shared};
@@ -376,7 +376,8 @@ async fn apply_stream(
     let mut client = stream_client();
     client.db = shared.aof.journal.current_db().unwrap_or(0);
     let mut transaction: Option<Transaction> = None;
-    let mut acked = u64::MAX;
+    // Acknowledged every second, and at once when the primary asks (a WAIT).
+    let mut ack_now = true;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let link_info = &shared.repl.link;
     link_info
@@ -392,6 +393,7 @@ async fn apply_stream(
             let raw = &buffer[consumed..consumed + len];
             consumed += len;
             if lsn == 0 {
+                ack_now |= args[0].as_ref() == CONTROL_GETACK;
                 continue;
             }
             if lsn != expected {
@@ -414,9 +416,9 @@ async fn apply_stream(
         }
         buffer.drain(..consumed);
         let offset = shared.aof.journal.last_lsn();
-        if offset != acked {
+        if ack_now {
             send_ack(&mut stream, offset).await?;
-            acked = offset;
+            ack_now = false;
         }
         if !current(shared, generation) {
             return Ok(());
