@@ -32,7 +32,7 @@ impl Sentinel {
             format!(
                 "port {port}\nbind 127.0.0.1\ndir {}\n\
                  sentinel monitor mymaster 127.0.0.1 {primary_port} 1\n\
-                 sentinel down-after-milliseconds mymaster 1000\n\
+                 sentinel down-after-milliseconds mymaster 2000\n\
                  sentinel failover-timeout mymaster 10000\n",
                 dir.display()
             ),
@@ -174,10 +174,35 @@ fn sentinel_fails_a_roost_pair_over_and_clients_keep_writing() {
         let old = primary.port;
         thread::spawn(move || sentinel_client(port, stop, acked, after, old))
     };
+    // redis-py's Sentinel client writes beside it.
+    let stop_file = dirs[3].0.join("stop-python-client");
+    let python = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/compat/sentinel_client.py"
+        ))
+        .arg(sentinel.port.to_string())
+        .arg(&stop_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed");
     wait_for(
         "writes through the first primary",
         Duration::from_secs(10),
         || acknowledged.lock().unwrap().len() > 50,
+    );
+    wait_for(
+        "redis-py writes through the first primary",
+        Duration::from_secs(20),
+        || {
+            let mut con = connect(primary.port).unwrap();
+            redis::cmd("EXISTS")
+                .arg("py:20")
+                .query::<i64>(&mut con)
+                .unwrap()
+                == 1
+        },
     );
 
     let old_port = primary.port;
@@ -209,6 +234,39 @@ fn sentinel_fails_a_roost_pair_over_and_clients_keep_writing() {
     );
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
+    // redis-py found the new primary by itself and kept writing to it.
+    let python_writes = |port: u16| -> usize {
+        let mut con = connect(port).unwrap();
+        redis::cmd("KEYS")
+            .arg("py:*")
+            .query::<Vec<String>>(&mut con)
+            .unwrap()
+            .len()
+    };
+    let before = python_writes(new_port);
+    wait_for(
+        "redis-py to write to the new primary",
+        Duration::from_secs(30),
+        || python_writes(new_port) > before + 20,
+    );
+    std::fs::write(&stop_file, b"").unwrap();
+    let output = python.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "redis-py client failed (pip install -r tests/compat/requirements.txt; .ci/run does): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        report.contains(&format!("\"primaries\": [{old_port}, {new_port}]")),
+        "{report}"
+    );
+    let last_py = report
+        .split("\"last\": ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap()
+        .to_string();
 
     // Everything the client wrote to the new primary is there and on the other replica.
     let mut con = redis::Client::open(format!("redis://127.0.0.1:{new_port}/"))
@@ -221,6 +279,12 @@ fn sentinel_fails_a_roost_pair_over_and_clients_keep_writing() {
         .query(&mut con)
         .unwrap();
     assert_eq!(v, last.to_string());
+    // WAIT counts this connection's writes: one more write makes it cover all before.
+    let () = redis::cmd("SET")
+        .arg("checked")
+        .arg("1")
+        .query(&mut con)
+        .unwrap();
     let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut con).unwrap();
     assert_eq!(acked, 1);
     let other = replica_ports
@@ -237,4 +301,9 @@ fn sentinel_fails_a_roost_pair_over_and_clients_keep_writing() {
         .query(&mut follower)
         .unwrap();
     assert_eq!(v, last.to_string());
+    let v: String = redis::cmd("GET")
+        .arg(format!("py:{last_py}"))
+        .query(&mut follower)
+        .unwrap();
+    assert_eq!(v, last_py);
 }
