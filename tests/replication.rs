@@ -314,6 +314,21 @@ fn a_replica_hides_an_expired_key_until_the_primarys_del_arrives() {
     assert_eq!(v, None, "an expired key reads as absent on a replica");
     let size: u64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
     assert_eq!(size, 1, "but stays until the primary deletes it");
+    // With replica-serve-stale-data no, a replica without its primary refuses reads.
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("replica-serve-stale-data")
+        .arg("no")
+        .query(&mut r)
+        .unwrap();
+    let err = redis::cmd("GET")
+        .arg("k")
+        .query::<Option<String>>(&mut r)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MASTERDOWN"));
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut r).unwrap();
+    assert!(info.contains("master_link_status:down"), "{info}");
+    assert!(info.contains("master_link_down_since_seconds:"), "{info}");
 }
 
 #[test]

@@ -233,6 +233,17 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         return reject(ctx, Some(id), reply);
     }
 
+    if !spec.has(flags::STALE)
+        && ctx.shared.repl.is_replica()
+        && ctx.shared.repl.link.state() != crate::repl::LinkState::Connected
+        && !ctx.shared.config().replica_serve_stale_data
+    {
+        let reply = Reply::error(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
+        return reject(ctx, Some(id), reply);
+    }
+
     if spec.has(flags::WRITE)
         && ctx.shared.repl.is_replica()
         && ctx.shared.config().replica_read_only
