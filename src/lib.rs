@@ -20,6 +20,7 @@ pub mod glob;
 pub mod journal;
 pub mod log;
 pub mod longdouble;
+pub mod notify;
 pub mod protocol;
 pub mod pubsub;
 pub mod rand;

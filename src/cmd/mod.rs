@@ -14,6 +14,7 @@ pub mod conn;
 pub mod error;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod pubsub;
 pub mod redis_meta;
 pub mod repl;
@@ -23,6 +24,7 @@ pub mod set;
 pub mod string;
 pub mod table;
 pub mod txn;
+pub mod zset;
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -174,6 +176,12 @@ impl Ctx<'_> {
     /// The database the client has selected.
     pub fn db(&self) -> &crate::store::Db {
         self.shared.keyspace.db(self.client.db)
+    }
+
+    /// Tells keyspace-notification subscribers that `event` (of `class`, a
+    /// `crate::notify` constant) happened to `key` in the selected database.
+    pub fn notify(&self, class: u16, event: &str, key: &[u8]) {
+        crate::notify::emit(self.shared, class, event, self.client.db, key);
     }
 
     /// Logs the canonical form of a write this command made to the selected database.

@@ -48,7 +48,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 10] {
+fn families() -> [&'static [Spec]; 12] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -60,6 +60,8 @@ fn families() -> [&'static [Spec]; 10] {
         super::config::COMMANDS,
         super::repl::COMMANDS,
         super::pubsub::COMMANDS,
+        super::list::COMMANDS,
+        super::zset::COMMANDS,
     ]
 }
 

@@ -202,8 +202,12 @@ fn entry_records(
                 emit(&args);
             }
         }
+        Value::List(l) => l.base_records(key, &mut emit),
+        Value::ZSet(z) => z.base_records(key, &mut emit),
     }
-    if let (Some(t), Value::Hash(_) | Value::Set(_)) = (&at, value) {
+    if let (Some(t), Value::Hash(_) | Value::Set(_) | Value::List(_) | Value::ZSet(_)) =
+        (&at, value)
+    {
         emit(&[b"PEXPIREAT", key, t.as_bytes()]);
     }
 }

@@ -10,9 +10,11 @@
 //! This module knows nothing of RESP: it stores bytes and reports facts.
 
 mod expire;
+pub mod list;
 mod snapshot;
 mod value;
 mod watch;
+pub mod zset;
 
 pub use expire::ActiveExpiry;
 pub use snapshot::Image;

@@ -20,6 +20,8 @@ pub enum Value {
     Str(Bytes),
     Hash(Box<HashObj>),
     Set(Box<SetObj>),
+    List(Box<super::list::ListObj>),
+    ZSet(Box<super::zset::ZSetObj>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -80,6 +82,8 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -99,6 +103,8 @@ impl Value {
             Value::Hash(_) => "hashtable",
             Value::Set(s) if s.compact => "intset",
             Value::Set(_) => "hashtable",
+            Value::List(l) => l.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }

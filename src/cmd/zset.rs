@@ -1,0 +1,5 @@
+//! Sorted-set commands.
+
+use super::Spec;
+
+pub const COMMANDS: &[Spec] = &[];

@@ -1,0 +1,27 @@
+//! Lists: a deque of elements, and the encoding name Redis would report.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+#[derive(Debug, Clone, Default)]
+pub struct ListObj {
+    pub items: VecDeque<Bytes>,
+}
+
+impl ListObj {
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        "listpack"
+    }
+
+    /// The records that recreate this list in a log base (`RPUSH` in chunks).
+    pub fn base_records(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
+        let items: Vec<&Bytes> = self.items.iter().collect();
+        for chunk in items.chunks(64) {
+            let mut args: Vec<&[u8]> = vec![b"RPUSH", key];
+            args.extend(chunk.iter().map(|m| m.as_ref()));
+            emit(&args);
+        }
+    }
+}
