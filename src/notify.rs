@@ -20,7 +20,58 @@ pub const KEYSPACE: u16 = 1 << 12; // K
 /// Deliver on `__keyevent@..`.
 pub const KEYEVENT: u16 = 1 << 13; // E
 
+use bytes::Bytes;
+
 use crate::server::Shared;
 
+/// The classes `A` stands for.
+const ALL: u16 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+
+/// The flags of a `notify-keyspace-events` value (validated by the config).
+pub fn parse(text: &str) -> u16 {
+    text.chars().fold(0, |flags, c| {
+        flags
+            | match c {
+                'A' => ALL,
+                'g' => GENERIC,
+                '$' => STRING,
+                'l' => LIST,
+                's' => SET,
+                'h' => HASH,
+                'z' => ZSET,
+                'x' => EXPIRED,
+                'e' => EVICTED,
+                't' => STREAM,
+                'm' => KEY_MISS,
+                'd' => MODULE,
+                'n' => NEW,
+                'K' => KEYSPACE,
+                'E' => KEYEVENT,
+                _ => 0,
+            }
+    })
+}
+
 /// Publishes the notifications for one event, if its class is enabled.
-pub fn emit(_shared: &Shared, _class: u16, _event: &str, _db: usize, _key: &[u8]) {}
+pub fn emit(shared: &Shared, class: u16, event: &str, db: usize, key: &[u8]) {
+    let flags = shared
+        .notify_flags
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if flags & class == 0 {
+        return;
+    }
+    if flags & KEYSPACE != 0 {
+        let mut channel = format!("__keyspace@{db}__:").into_bytes();
+        channel.extend_from_slice(key);
+        shared.pubsub.publish(
+            &Bytes::from(channel),
+            &Bytes::copy_from_slice(event.as_bytes()),
+        );
+    }
+    if flags & KEYEVENT != 0 {
+        let channel = Bytes::from(format!("__keyevent@{db}__:{event}"));
+        shared
+            .pubsub
+            .publish(&channel, &Bytes::copy_from_slice(key));
+    }
+}

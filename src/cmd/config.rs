@@ -154,6 +154,10 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     ctx.shared
         .keyspace
         .set_lfu(updated.maxmemory_policy.contains("lfu"));
+    ctx.shared.notify_flags.store(
+        crate::notify::parse(&updated.notify_keyspace_events),
+        Ordering::Relaxed,
+    );
     *ctx.shared.config_mut() = updated;
     Reply::OK
 }

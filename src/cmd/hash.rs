@@ -6,6 +6,7 @@ use super::keys::{parse_cursor, parse_scan_options};
 use super::{args, command, error, flags::*, Ctx, Spec, ONE_KEY};
 use crate::clock;
 use crate::longdouble::{self, FloatAddError};
+use crate::notify;
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
 use crate::rand::Rng;
@@ -121,6 +122,7 @@ fn log_hset(ctx: &mut Ctx<'_>, reply: &Reply, key: &[u8], pairs: &[Bytes]) {
         let mut record: Vec<&[u8]> = vec![b"HSET", key];
         record.extend(pairs.iter().map(|a| a.as_ref()));
         ctx.propagate(&record);
+        ctx.notify(notify::HASH, "hset", key);
     }
 }
 
@@ -191,6 +193,10 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let mut record: Vec<&[u8]> = vec![b"HDEL"];
         record.extend(args[1..].iter().map(|a| a.as_ref()));
         ctx.propagate(&record);
+        ctx.notify(notify::HASH, "hdel", &args[1]);
+        if !ctx.db().exists(&args[1], crate::clock::now_ms()) {
+            ctx.notify(notify::GENERIC, "del", &args[1]);
+        }
     }
     reply
 }
@@ -252,6 +258,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     });
     if let Reply::Integer(n) = reply {
         ctx.propagate(&[b"HSET", &args[1], &args[2], n.to_string().as_bytes()]);
+        ctx.notify(notify::HASH, "hincrby", &args[1]);
     }
     reply
 }
@@ -286,6 +293,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     });
     if let Reply::Bulk(result) = &reply {
         ctx.propagate(&[b"HSET", &args[1], &args[2], result]);
+        ctx.notify(notify::HASH, "hincrbyfloat", &args[1]);
     }
     reply
 }

@@ -7,6 +7,7 @@ use super::{
     TWO_KEYS,
 };
 use crate::clock;
+use crate::notify;
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
 use crate::rand::Rng;
@@ -164,6 +165,9 @@ fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let mut record: Vec<&[u8]> = vec![b"DEL"];
         record.extend(&removed);
         ctx.propagate(&record);
+        for key in &removed {
+            ctx.notify(notify::GENERIC, "del", key);
+        }
     }
     Reply::Integer(removed.len() as i64)
 }
@@ -264,9 +268,11 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], seconds: bool, relative: bo
     if when <= now as i64 {
         db.remove(&args[1], now);
         ctx.propagate(&[b"DEL", &args[1]]);
+        ctx.notify(notify::GENERIC, "del", &args[1]);
     } else {
         db.set_expire(&args[1], Some(when as u64), now);
         ctx.propagate(&[b"PEXPIREAT", &args[1], when.to_string().as_bytes()]);
+        ctx.notify(notify::GENERIC, "expire", &args[1]);
     }
     Reply::Integer(1)
 }
@@ -326,6 +332,7 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if has_ttl {
         db.set_expire(&args[1], None, now);
         ctx.propagate(&[b"PERSIST", &args[1]]);
+        ctx.notify(notify::GENERIC, "persist", &args[1]);
     }
     Reply::Integer(has_ttl as i64)
 }
@@ -505,6 +512,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
         db.insert_entry(&args[2], entry);
     }
     ctx.propagate(&[b"RENAME", &args[1], &args[2]]);
+    ctx.notify(notify::GENERIC, "rename_from", &args[1]);
+    ctx.notify(notify::GENERIC, "rename_to", &args[2]);
     if nx {
         Reply::Integer(1)
     } else {
@@ -572,6 +581,9 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         target_db.as_bytes(),
         b"REPLACE",
     ]);
+    if let Ok(db) = target_db.parse() {
+        notify::emit(ctx.shared, notify::GENERIC, "copy_to", db, &args[2]);
+    }
     Reply::Integer(1)
 }
 
@@ -593,6 +605,8 @@ fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         target.insert_entry(&args[1], entry);
     }
     ctx.propagate(&[b"MOVE", &args[1], target_db.to_string().as_bytes()]);
+    ctx.notify(notify::GENERIC, "move_from", &args[1]);
+    notify::emit(ctx.shared, notify::GENERIC, "move_to", target_db, &args[1]);
     Reply::Integer(1)
 }
 

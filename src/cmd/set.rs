@@ -8,6 +8,7 @@ use super::hash::{parse_signed_count, pick_random, scan_collection};
 use super::keys::{parse_cursor, parse_scan_options};
 use super::{command, error, flags::*, Ctx, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
 use crate::clock;
+use crate::notify;
 use crate::protocol::Reply;
 use crate::store::{own, Db, SetObj, Value};
 
@@ -98,16 +99,20 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         (Reply::Integer(added as i64), added > 0)
     });
     if matches!(reply, Reply::Integer(n) if n > 0) {
-        log_members(ctx, b"SADD", &args[1], &args[2..]);
+        log_members(ctx, b"SADD", &args[1], &args[2..], "sadd");
     }
     reply
 }
 
-/// Logs `SADD`/`SREM key member...`.
-fn log_members(ctx: &mut Ctx<'_>, command: &[u8], key: &[u8], members: &[Bytes]) {
+/// Logs `SADD`/`SREM key member...` and notifies `event` (and `del` if the set is gone).
+fn log_members(ctx: &mut Ctx<'_>, command: &[u8], key: &[u8], members: &[Bytes], event: &str) {
     let mut record: Vec<&[u8]> = vec![command, key];
     record.extend(members.iter().map(|m| m.as_ref()));
     ctx.propagate(&record);
+    ctx.notify(notify::SET, event, key);
+    if !ctx.db().exists(key, clock::now_ms()) {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
 }
 
 fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -116,7 +121,7 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         (Reply::Integer(removed as i64), removed > 0)
     });
     if matches!(reply, Reply::Integer(n) if n > 0) {
-        log_members(ctx, b"SREM", &args[1], &args[2..]);
+        log_members(ctx, b"SREM", &args[1], &args[2..], "srem");
     }
     reply
 }
@@ -221,7 +226,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         _ => Vec::new(),
     };
     if !popped.is_empty() {
-        log_members(ctx, b"SREM", &args[1], &popped);
+        log_members(ctx, b"SREM", &args[1], &popped, "spop");
     }
     reply
 }
@@ -327,10 +332,18 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return removed;
     }
     // A member already in the destination leaves it unmodified: WATCH is not signalled.
+    let mut added = false;
     let reply = write_set(db, destination, true, |s| {
-        let added = s.members.insert(own(member));
+        added = s.members.insert(own(member));
         (Reply::Integer(1), added)
     });
     ctx.propagate(&[b"SMOVE", source, destination, member]);
+    ctx.notify(notify::SET, "srem", source);
+    if !ctx.db().exists(source, now) {
+        ctx.notify(notify::GENERIC, "del", source);
+    }
+    if added {
+        ctx.notify(notify::SET, "sadd", destination);
+    }
     reply
 }

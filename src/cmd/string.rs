@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use super::{args, command, error, flags::*, Ctx, Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY};
 use crate::clock;
 use crate::longdouble::{self, FloatAddError};
+use crate::notify;
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
 use crate::store::{own, Db, StringEncoding, Value};
@@ -174,12 +175,17 @@ fn expire_at(
 }
 
 /// Logs a string write in its canonical form: `SET key value` with the TTL made
-/// absolute (`PXAT`), kept (`KEEPTTL`) or cleared.
-fn log_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: Ttl) {
+/// absolute (`PXAT`), kept (`KEEPTTL`) or cleared; notifies `event` (and `expire` for a
+/// SET that gave the key a TTL).
+fn log_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: Ttl, event: &str) {
     match ttl {
         Ttl::At(at) => ctx.propagate(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]),
         Ttl::Keep => ctx.propagate(&[b"SET", key, value, b"KEEPTTL"]),
         Ttl::Clear | Ttl::Persist => ctx.propagate(&[b"SET", key, value]),
+    }
+    ctx.notify(notify::STRING, event, key);
+    if matches!(ttl, Ttl::At(_)) && event == "set" {
+        ctx.notify(notify::GENERIC, "expire", key);
     }
 }
 
@@ -224,7 +230,7 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         };
     }
     store_string(db, &args[1], own(&args[2]), ttl, now);
-    log_set(ctx, &args[1], &args[2], ttl);
+    log_set(ctx, &args[1], &args[2], ttl, "set");
     match old {
         Some(old) => Reply::opt_bulk(old),
         None => Reply::OK,
@@ -237,7 +243,7 @@ fn setex_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit: Unit, command: &str) -
         Ok(at) => {
             ctx.db()
                 .insert(&args[1], Value::Str(own(&args[3])), Some(at));
-            log_set(ctx, &args[1], &args[3], Ttl::At(at));
+            log_set(ctx, &args[1], &args[3], Ttl::At(at), "set");
             Reply::OK
         }
         Err(reply) => reply,
@@ -258,7 +264,7 @@ fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::Integer(0);
     }
     db.insert(&args[1], Value::Str(own(&args[2])), None);
-    log_set(ctx, &args[1], &args[2], Ttl::Clear);
+    log_set(ctx, &args[1], &args[2], Ttl::Clear, "set");
     Reply::Integer(1)
 }
 
@@ -267,7 +273,7 @@ fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match read_string(db, &args[1]) {
         Ok(old) => {
             db.insert(&args[1], Value::Str(own(&args[2])), None);
-            log_set(ctx, &args[1], &args[2], Ttl::Clear);
+            log_set(ctx, &args[1], &args[2], Ttl::Clear, "set");
             Reply::opt_bulk(old)
         }
         Err(reply) => reply,
@@ -280,6 +286,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(Some(value)) => {
             db.remove(&args[1], clock::now_ms());
             ctx.propagate(&[b"DEL", &args[1]]);
+            ctx.notify(notify::GENERIC, "del", &args[1]);
             Reply::Bulk(value)
         }
         Ok(None) => Reply::Null,
@@ -312,10 +319,12 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ttl::At(at) if at <= now => {
             db.remove(&args[1], now);
             ctx.propagate(&[b"DEL", &args[1]]);
+            ctx.notify(notify::GENERIC, "del", &args[1]);
         }
         Ttl::At(at) => {
             db.set_expire(&args[1], Some(at), now);
             ctx.propagate(&[b"PEXPIREAT", &args[1], at.to_string().as_bytes()]);
+            ctx.notify(notify::GENERIC, "expire", &args[1]);
         }
         Ttl::Persist => {
             if db
@@ -324,6 +333,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             {
                 db.set_expire(&args[1], None, now);
                 ctx.propagate(&[b"PERSIST", &args[1]]);
+                ctx.notify(notify::GENERIC, "persist", &args[1]);
             }
         }
         Ttl::Keep | Ttl::Clear => {}
@@ -361,6 +371,9 @@ fn log_mset(ctx: &mut Ctx<'_>, pairs: &[Bytes]) {
     let mut record: Vec<&[u8]> = vec![b"MSET"];
     record.extend(pairs.iter().map(|a| a.as_ref()));
     ctx.propagate(&record);
+    for pair in pairs.chunks(2) {
+        ctx.notify(notify::STRING, "set", &pair[0]);
+    }
 }
 
 fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -413,6 +426,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         None => {
             db.insert(&args[1], Value::Str(own(&args[2])), None);
             ctx.propagate(&[b"APPEND", &args[1], &args[2]]);
+            ctx.notify(notify::STRING, "append", &args[1]);
             Reply::Integer(args[2].len() as i64)
         }
         Some(current) => {
@@ -425,6 +439,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             let len = joined.len();
             replace_in_place(db, &args[1], joined.freeze(), StringEncoding::Raw, now);
             ctx.propagate(&[b"APPEND", &args[1], &args[2]]);
+            ctx.notify(notify::STRING, "append", &args[1]);
             Reply::Integer(len as i64)
         }
     }
@@ -458,7 +473,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> Reply {
     } else {
         db.insert(key, Value::Str(text.clone()), None);
     }
-    log_set(ctx, key, &text, Ttl::Keep);
+    log_set(ctx, key, &text, Ttl::Keep, "incrby");
     Reply::Integer(result)
 }
 
@@ -505,7 +520,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         db.insert(&args[1], Value::Str(result.clone()), None);
     }
     replace_in_place(db, &args[1], result.clone(), StringEncoding::NotInt, now);
-    log_set(ctx, &args[1], &result, Ttl::Keep);
+    log_set(ctx, &args[1], &result, Ttl::Keep, "incrbyfloat");
     Reply::Bulk(result)
 }
 
@@ -571,5 +586,6 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         db.insert(&args[1], Value::Str(buf.freeze()), None);
     }
     ctx.propagate(&[b"SETRANGE", &args[1], &args[2], patch]);
+    ctx.notify(notify::STRING, "setrange", &args[1]);
     Reply::Integer(len as i64)
 }

@@ -111,6 +111,8 @@ pub struct Shared {
     snapshots: Mutex<()>,
     pub repl: crate::repl::Replication,
     pub pubsub: crate::pubsub::Hub,
+    /// `notify-keyspace-events` as `crate::notify` flags (0: off, the common case).
+    pub notify_flags: std::sync::atomic::AtomicU16,
 }
 
 /// What INFO persistence reports about a load in progress or the last one.
@@ -229,6 +231,7 @@ impl Server {
             snapshots: Mutex::new(()),
             repl: crate::repl::Replication::new(&config),
             pubsub: crate::pubsub::Hub::default(),
+            notify_flags: crate::notify::parse(&config.notify_keyspace_events).into(),
             config: RwLock::new(config),
         });
         Ok(Server { listeners, shared })
@@ -337,6 +340,7 @@ fn install_expiry_logging(shared: &Arc<Shared>) {
         .set_expired_hook(Box::new(move |logical_db, key| {
             if let Some(shared) = weak.upgrade() {
                 shared.aof.journal.append(logical_db, &[b"DEL", key]);
+                crate::notify::emit(&shared, crate::notify::EXPIRED, "expired", logical_db, key);
             }
         }));
 }

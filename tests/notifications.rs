@@ -1,0 +1,203 @@
+//! Keyspace notifications, differentially: the same commands run against a real
+//! redis-server and against Roost with `notify-keyspace-events KEA`, and the messages a
+//! pattern subscriber receives must be the same, in the same order.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::process::free_port;
+use common::TestServer;
+
+struct RedisServer(Child);
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_redis() -> (RedisServer, String) {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is needed (.ci/run installs it)");
+    let url = format!("redis://127.0.0.1:{port}/");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis::Client::open(url.as_str())
+        .and_then(|c| c.get_connection())
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (RedisServer(child), url)
+}
+
+/// The commands, one per line (split at spaces).
+const SCRIPT: &str = "
+SET s1 v
+SET s2 v EX 100
+SETEX s3 100 v
+SETNX s4 v
+SETNX s4 v2
+GETSET s4 v3
+MSET m1 a m2 b
+MSETNX m3 c m4 d
+SET s1 w KEEPTTL
+APPEND s1 more
+SETRANGE s1 0 X
+INCR n
+INCRBY n 5
+DECR n
+INCRBYFLOAT f 1.5
+GETDEL s4
+GETDEL s4
+GETEX s1 EX 100
+GETEX s1 PERSIST
+GETEX s1
+EXPIRE s2 200
+PEXPIRE s2 200000
+EXPIREAT s3 99999999999
+PERSIST s2
+PERSIST s2
+EXPIRE m1 -1
+DEL m2 m3 missing
+UNLINK m4
+RENAME s1 r1
+SET m5 x
+RENAMENX r1 m5
+COPY r1 c1
+MOVE c1 1
+HSET h a 1 b 2
+HSETNX h a 3
+HSETNX h c 3
+HMSET h d 4
+HINCRBY h a 2
+HINCRBYFLOAT h a 1.5
+HDEL h a b
+HDEL h nope
+HDEL h c d
+SADD st a b c
+SADD st a
+SREM st a
+SREM st zz
+SADD x 1
+SMOVE x y 1
+SADD z 1
+SADD w 1
+SMOVE z w 1
+SET e v PX 50
+";
+
+/// Runs the script against the server at `url`; returns every notification received.
+fn notifications(url: &str) -> Vec<(String, String)> {
+    let client = redis::Client::open(url).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query(&mut con)
+        .unwrap();
+    let mut sub_con = client.get_connection().unwrap();
+    let mut pubsub = sub_con.as_pubsub();
+    pubsub.psubscribe("__key*__:*").unwrap();
+    pubsub.subscribe("end-of-script").unwrap();
+    for line in SCRIPT.lines().filter(|l| !l.trim().is_empty()) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let _: redis::Value = redis::cmd(words[0])
+            .arg(&words[1..])
+            .query(&mut con)
+            .unwrap();
+    }
+    // Let `e` expire and the server's active expiry find it.
+    std::thread::sleep(Duration::from_millis(500));
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg("end-of-script")
+        .arg("done")
+        .query(&mut con)
+        .unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let message = pubsub.get_message().unwrap();
+        let channel = message.get_channel_name().to_string();
+        let payload: String = message.get_payload().unwrap();
+        if channel == "end-of-script" {
+            return seen;
+        }
+        seen.push((channel, payload));
+    }
+}
+
+#[test]
+fn keyspace_and_keyevent_messages_match_redis() {
+    let (_redis, redis_url) = start_redis();
+    let roost = TestServer::start();
+    let expected = notifications(&redis_url);
+    let got = notifications(&roost.url());
+    assert!(expected.len() > 100, "{expected:?}");
+    if got != expected {
+        let width = expected.len().max(got.len());
+        let mut report = String::new();
+        for i in 0..width {
+            let e = expected.get(i).map(|(c, p)| format!("{c} {p}"));
+            let g = got.get(i).map(|(c, p)| format!("{c} {p}"));
+            let mark = if e == g { " " } else { "!" };
+            report.push_str(&format!("{mark} redis: {e:?}\n  roost: {g:?}\n"));
+        }
+        panic!("notifications differ:\n{report}");
+    }
+}
+
+#[test]
+fn notifications_are_off_by_default_and_follow_the_class_letters() {
+    let roost = TestServer::start();
+    let client = redis::Client::open(roost.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let mut sub_con = client.get_connection().unwrap();
+    let mut pubsub = sub_con.as_pubsub();
+    pubsub.psubscribe("__key*__:*").unwrap();
+    pubsub.subscribe("marker").unwrap();
+    let () = redis::cmd("SET")
+        .arg("quiet")
+        .arg("1")
+        .query(&mut con)
+        .unwrap();
+    // Only keyevent messages for generic commands.
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("Eg")
+        .query(&mut con)
+        .unwrap();
+    let () = redis::cmd("SET").arg("k").arg("1").query(&mut con).unwrap();
+    let _: i64 = redis::cmd("DEL").arg("k").query(&mut con).unwrap();
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg("marker")
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let message = pubsub.get_message().unwrap();
+    assert_eq!(message.get_channel_name(), "__keyevent@0__:del");
+    assert_eq!(message.get_payload::<String>().unwrap(), "k");
+    let message = pubsub.get_message().unwrap();
+    assert_eq!(message.get_channel_name(), "marker");
+}
