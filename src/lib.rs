@@ -26,6 +26,7 @@ pub mod pubsub;
 pub mod rand;
 pub mod repl;
 pub mod server;
+pub mod sha1;
 pub mod store;
 
 /// The Redis version Roost answers as (INFO `redis_version`, HELLO `version`): clients

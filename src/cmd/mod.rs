@@ -19,6 +19,7 @@ pub mod pubsub;
 pub mod redis_meta;
 pub mod repl;
 pub mod scan;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod string;

@@ -48,7 +48,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 12] {
+fn families() -> [&'static [Spec]; 13] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -62,6 +62,7 @@ fn families() -> [&'static [Spec]; 12] {
         super::pubsub::COMMANDS,
         super::list::COMMANDS,
         super::zset::COMMANDS,
+        super::scripting::COMMANDS,
     ]
 }
 

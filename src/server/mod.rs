@@ -111,6 +111,7 @@ pub struct Shared {
     snapshots: Mutex<()>,
     pub repl: crate::repl::Replication,
     pub pubsub: crate::pubsub::Hub,
+    pub scripts: crate::cmd::scripting::Scripts,
     /// `notify-keyspace-events` as `crate::notify` flags (0: off, the common case).
     pub notify_flags: std::sync::atomic::AtomicU16,
 }
@@ -231,6 +232,7 @@ impl Server {
             snapshots: Mutex::new(()),
             repl: crate::repl::Replication::new(&config),
             pubsub: crate::pubsub::Hub::default(),
+            scripts: crate::cmd::scripting::Scripts::default(),
             notify_flags: crate::notify::parse(&config.notify_keyspace_events).into(),
             config: RwLock::new(config),
         });

@@ -1,0 +1,585 @@
+//! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT: Lua 5.1 scripts, as Redis runs them.
+//!
+//! A script runs atomically: EVAL holds the keyspace gate exclusively and its
+//! `redis.call`s run the command handlers directly. What the script changes is logged
+//! and replicated as its effects (the commands' canonical records, between MULTI and
+//! EXEC), never as the script, so a replica or a replayed log needs no script cache.
+//!
+//! Each worker thread keeps its own Lua state (a Lua state cannot move between
+//! threads); the scripts themselves, by SHA-1, are shared, and every thread compiles a
+//! script the first time it runs it. SCRIPT FLUSH bumps a generation that makes every
+//! thread start a fresh state.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use bytes::{Bytes, BytesMut};
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic};
+
+use super::flags::*;
+use super::{args, conn, Ctx, Spec, NO_KEYS};
+use crate::protocol::Reply;
+use crate::server::Shared;
+
+pub const COMMANDS: &[Spec] = &[
+    super::command!(
+        "scripting",
+        "eval",
+        -3,
+        NOSCRIPT | STALE | EXCLUSIVE,
+        NO_KEYS,
+        eval,
+        "2.6.0",
+        "Executes a server-side Lua script."
+    ),
+    super::command!(
+        "scripting",
+        "evalsha",
+        -3,
+        NOSCRIPT | STALE | EXCLUSIVE,
+        NO_KEYS,
+        evalsha,
+        "2.6.0",
+        "Executes a server-side Lua script by SHA1 digest."
+    ),
+    super::command!(
+        "scripting",
+        "eval_ro",
+        -3,
+        NOSCRIPT | STALE | READONLY | EXCLUSIVE,
+        NO_KEYS,
+        eval_ro,
+        "7.0.0",
+        "Executes a read-only server-side Lua script."
+    ),
+    super::command!(
+        "scripting",
+        "evalsha_ro",
+        -3,
+        NOSCRIPT | STALE | READONLY | EXCLUSIVE,
+        NO_KEYS,
+        evalsha_ro,
+        "7.0.0",
+        "Executes a read-only server-side Lua script by SHA1 digest."
+    ),
+    Spec {
+        name: "script",
+        arity: -2,
+        flags: 0,
+        keys: NO_KEYS,
+        handler: conn::container,
+        group: "scripting",
+        summary: "A container for Lua scripts management commands.",
+        since: "2.6.0",
+        subcommands: SCRIPT_SUBCOMMANDS,
+    },
+];
+
+const SCRIPT_SUBCOMMANDS: &[Spec] = &[
+    super::command!(
+        "scripting",
+        "load",
+        3,
+        NOSCRIPT | STALE,
+        NO_KEYS,
+        script_load,
+        "2.6.0",
+        "Loads a server-side Lua script to the script cache."
+    ),
+    super::command!(
+        "scripting",
+        "exists",
+        -3,
+        NOSCRIPT | STALE,
+        NO_KEYS,
+        script_exists,
+        "2.6.0",
+        "Determines whether server-side Lua scripts exist in the script cache."
+    ),
+    super::command!(
+        "scripting",
+        "flush",
+        -2,
+        NOSCRIPT,
+        NO_KEYS,
+        script_flush,
+        "2.6.0",
+        "Removes all server-side Lua scripts from the script cache."
+    ),
+    super::command!(
+        "scripting",
+        "kill",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        NO_KEYS,
+        script_kill,
+        "2.6.0",
+        "Terminates a server-side Lua script during execution."
+    ),
+    conn::help_subcommand("scripting", "5.0.0"),
+];
+
+/// The script cache: bodies by SHA-1, shared by all connections.
+#[derive(Default)]
+pub struct Scripts {
+    bodies: Mutex<HashMap<String, Bytes>>,
+    /// Bumped by SCRIPT FLUSH: thread-local Lua states older than this are rebuilt.
+    generation: AtomicU64,
+}
+
+impl Scripts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bytes>> {
+        self.bodies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Caches `body`; returns its id.
+    pub fn load(&self, body: &Bytes) -> String {
+        let sha = crate::sha1::hex(body);
+        self.lock()
+            .entry(sha.clone())
+            .or_insert_with(|| body.clone());
+        sha
+    }
+
+    fn get(&self, sha: &str) -> Option<Bytes> {
+        self.lock().get(&sha.to_ascii_lowercase()).cloned()
+    }
+}
+
+/// One thread's Lua state and the functions compiled in it.
+struct State {
+    lua: Lua,
+    functions: HashMap<String, Function>,
+    generation: u64,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+}
+
+/// The `redis` library's parts that need no connection (`redis.call` and `redis.pcall`
+/// are bound to the calling client for each run), and `__roost_run`, which runs a
+/// script and turns `error({err = ...})` into a value Rust can read.
+const PRELUDE: &str = r#"
+__roost_run = function(script)
+    local ok, result = pcall(script)
+    if ok then
+        return result
+    end
+    if type(result) == 'table' and type(result.err) == 'string' then
+        return { __roost_error = result.err }
+    end
+    error(result, 0)
+end
+redis.error_reply = function(message)
+    return { err = message }
+end
+redis.status_reply = function(message)
+    return { ok = message }
+end
+redis.setresp = function(version) end
+redis.set_repl = function(flags) end
+redis.replicate_commands = function() return true end
+redis.log = function(level, ...) end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+setmetatable(_G, {
+    __index = function(_, name)
+        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+    end,
+    __newindex = function()
+        error("Attempt to modify a readonly table", 2)
+    end,
+})
+"#;
+
+fn new_state(generation: u64) -> mlua::Result<State> {
+    let lua = Lua::new_with(
+        StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+        LuaOptions::default(),
+    )?;
+    let redis = lua.create_table()?;
+    redis.set(
+        "sha1hex",
+        lua.create_function(|_, text: mlua::String| Ok(crate::sha1::hex(&text.as_bytes())))?,
+    )?;
+    redis.set("REDIS_VERSION", crate::VERSION_COMPAT)?;
+    lua.globals().set("redis", redis)?;
+    lua.load(PRELUDE).set_name("@roost_prelude").exec()?;
+    Ok(State {
+        lua,
+        functions: HashMap::new(),
+        generation,
+    })
+}
+
+fn eval(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sha = ctx.shared.scripts.load(&args[1]);
+    run(ctx, &sha, args, false)
+}
+
+fn eval_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sha = ctx.shared.scripts.load(&args[1]);
+    run(ctx, &sha, args, true)
+}
+
+fn evalsha(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    run(ctx, &args::text(&args[1]).to_ascii_lowercase(), args, false)
+}
+
+fn evalsha_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    run(ctx, &args::text(&args[1]).to_ascii_lowercase(), args, true)
+}
+
+/// Runs script `sha` with `args` = [command, script-or-sha, numkeys, keys..., argv...].
+fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Reply {
+    let numkeys = match args::int(&args[2]) {
+        Ok(n) if n < 0 => return Reply::error("ERR Number of keys can't be negative"),
+        Ok(n) if n as usize > args.len() - 3 => {
+            return Reply::error("ERR Number of keys can't be greater than number of args")
+        }
+        Ok(n) => n as usize,
+        Err(reply) => return reply,
+    };
+    let Some(body) = ctx.shared.scripts.get(sha) else {
+        return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
+    };
+    let (keys, argv) = args[3..].split_at(numkeys);
+    let generation = ctx.shared.scripts.generation.load(Ordering::Acquire);
+    STATE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|s| s.generation != generation) {
+            match new_state(generation) {
+                Ok(state) => *slot = Some(state),
+                Err(e) => return Reply::error(format!("ERR cannot start Lua: {e}")),
+            }
+        }
+        let state = slot.as_mut().expect("just created");
+        let function = match state.functions.get(sha) {
+            Some(f) => f.clone(),
+            None => match state
+                .lua
+                .load(body.as_ref())
+                .set_name("@user_script")
+                .into_function()
+            {
+                Ok(f) => {
+                    state.functions.insert(sha.to_string(), f.clone());
+                    f
+                }
+                Err(e) => {
+                    return Reply::error(format!(
+                        "ERR Error compiling script (new function): {}",
+                        lua_message(&e)
+                    ))
+                }
+            },
+        };
+        invoke(ctx, &state.lua, &function, sha, keys, argv, read_only)
+    })
+}
+
+/// Calls a compiled script with KEYS and ARGV set and `redis.call` bound to `ctx`.
+fn invoke(
+    ctx: &mut Ctx<'_>,
+    lua: &Lua,
+    function: &Function,
+    sha: &str,
+    keys: &[Bytes],
+    argv: &[Bytes],
+    read_only: bool,
+) -> Reply {
+    let set_globals = || -> mlua::Result<()> {
+        let globals = lua.globals();
+        globals.raw_set("KEYS", string_table(lua, keys)?)?;
+        globals.raw_set("ARGV", string_table(lua, argv)?)?;
+        Ok(())
+    };
+    if let Err(e) = set_globals() {
+        return Reply::error(format!("ERR {e}"));
+    }
+    // The script's writes are one transaction in the log, unless it runs inside EXEC,
+    // which already is one. Blocking commands do not block inside a script.
+    let in_exec = ctx.client.in_exec;
+    let journal = &ctx.shared.aof.journal;
+    if !in_exec {
+        journal.begin_transaction();
+    }
+    ctx.client.in_exec = true;
+    let db = ctx.client.db;
+    let ctx_cell = RefCell::new(&mut *ctx);
+    // The script line of the latest redis.call, for the error Redis reports.
+    let call_line = std::cell::Cell::new(None);
+    let run_command = |lua: &Lua, args: &[Value]| {
+        // Level 1 is the script line that called redis.call.
+        call_line.set(lua.inspect_stack(1, |d| d.current_line()).flatten());
+        let mut ctx = ctx_cell.borrow_mut();
+        call_from_script(&mut ctx, args, read_only)
+    };
+    let result = lua.scope(|scope| {
+        let call =
+            scope.create_function(|lua, args: Variadic<Value>| match run_command(lua, &args) {
+                Reply::Error(e) => Err(mlua::Error::RuntimeError(e.into_owned())),
+                reply => reply_to_lua(lua, &reply),
+            })?;
+        let pcall = scope.create_function(|lua, args: Variadic<Value>| {
+            reply_to_lua(lua, &run_command(lua, &args))
+        })?;
+        let redis: Table = lua.globals().raw_get("redis")?;
+        redis.raw_set("call", call)?;
+        redis.raw_set("pcall", pcall)?;
+        let run: Function = lua.globals().raw_get("__roost_run")?;
+        run.call::<Value>(function.clone())
+    });
+    if let Ok(redis) = lua.globals().raw_get::<Table>("redis") {
+        let _ = redis.raw_set("call", Value::Nil);
+        let _ = redis.raw_set("pcall", Value::Nil);
+    }
+    ctx.client.in_exec = in_exec;
+    ctx.client.select(db);
+    if !in_exec {
+        if let Some(lsn) = ctx.shared.aof.journal.end_transaction() {
+            ctx.client.pending_lsn = Some(lsn);
+            ctx.client.last_write_lsn = lsn;
+        }
+    }
+    match result {
+        Ok(Value::Table(t))
+            if t.raw_get::<Value>("__roost_error")
+                .is_ok_and(|v| !v.is_nil()) =>
+        {
+            let message: String = t.raw_get("__roost_error").unwrap_or_default();
+            // Redis names the line of the error() call. Without Lua's debug library
+            // (unsafe to load) Roost cannot see it, and names line 1.
+            Reply::error(format!("{message} script: {sha}, on @user_script:1."))
+        }
+        Ok(value) => lua_to_reply(&value),
+        Err(e) => script_error(&e, sha, call_line.get()),
+    }
+}
+
+fn string_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let table = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        table.raw_set(i + 1, lua.create_string(item.as_ref())?)?;
+    }
+    Ok(table)
+}
+
+/// `redis.call` / `redis.pcall`: runs one command for the script; errors come back as
+/// error replies (the Lua side raises them for `call`).
+fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Reply {
+    if args.is_empty() {
+        return Reply::error("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for value in args {
+        match value {
+            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
+            Value::Number(n) => argv.push(Bytes::from(format_lua_number(*n))),
+            _ => {
+                return Reply::error(
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                )
+            }
+        }
+    }
+    let table = &ctx.shared.table;
+    let id = match table.resolve(&argv) {
+        Ok(id) => id,
+        Err(Reply::Error(e)) if e.contains("wrong number of arguments") => {
+            return Reply::error("ERR Wrong number of args calling Redis command from script")
+        }
+        Err(_) => return Reply::error("ERR Unknown Redis command called from script"),
+    };
+    let spec = table.spec(id);
+    if spec.has(NOSCRIPT) {
+        return Reply::error("ERR This Redis command is not allowed from script");
+    }
+    if spec.has(WRITE) {
+        if read_only {
+            return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+        }
+        if ctx.shared.repl.is_replica() && !ctx.client.from_primary {
+            return Reply::error("READONLY You can't write against a read only replica.");
+        }
+        if let Some(e) = ctx.shared.aof.write_error() {
+            return Reply::error(format!("MISCONF Errors writing to the AOF file: {e}"));
+        }
+    }
+    let reply = super::call(ctx, id, &argv);
+    // A blocking command that found nothing answers as its non-blocking form would.
+    if ctx.client.blocked.take().is_some() {
+        return Reply::Null;
+    }
+    reply
+}
+
+/// Lua prints integral numbers without a fraction; Redis passes them on that way.
+fn format_lua_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e17 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// A command's reply as the script sees it (Redis's RESP2-to-Lua conversion).
+fn reply_to_lua(lua: &Lua, reply: &Reply) -> mlua::Result<Value> {
+    Ok(match reply {
+        Reply::Integer(n) => Value::Integer(*n),
+        Reply::Bulk(b) | Reply::Verbatim(b) => Value::String(lua.create_string(b.as_ref())?),
+        Reply::Null | Reply::NullArray | Reply::NoReply => Value::Boolean(false),
+        Reply::Simple(s) => {
+            let t = lua.create_table()?;
+            t.set("ok", s.as_ref())?;
+            Value::Table(t)
+        }
+        Reply::Error(e) => {
+            let t = lua.create_table()?;
+            t.set("err", e.as_ref())?;
+            Value::Table(t)
+        }
+        Reply::Bool(b) => {
+            if *b {
+                Value::Integer(1)
+            } else {
+                Value::Boolean(false)
+            }
+        }
+        Reply::Double(_) => {
+            // As RESP2 sends it: a bulk string.
+            let mut out = BytesMut::new();
+            reply.encode(2, &mut out);
+            let text = out[..].split(|&b| b == b'\n').nth(1).unwrap_or_default();
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            Value::String(lua.create_string(text)?)
+        }
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, reply_to_lua(lua, item)?)?;
+            }
+            Value::Table(t)
+        }
+        Reply::Map(pairs) => {
+            let t = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                t.raw_set(2 * i + 1, reply_to_lua(lua, k)?)?;
+                t.raw_set(2 * i + 2, reply_to_lua(lua, v)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
+
+/// A script's return value as a reply (Redis's Lua-to-RESP conversion).
+fn lua_to_reply(value: &Value) -> Reply {
+    match value {
+        Value::Integer(n) => Reply::Integer(*n),
+        Value::Number(n) => Reply::Integer(n.trunc() as i64),
+        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Boolean(true) => Reply::Integer(1),
+        Value::Table(t) => {
+            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                return Reply::Error(String::from_utf8_lossy(&e.as_bytes()).into_owned().into());
+            }
+            if let Ok(Value::String(ok)) = t.raw_get::<Value>("ok") {
+                return Reply::Simple(String::from_utf8_lossy(&ok.as_bytes()).into_owned().into());
+            }
+            let mut items = Vec::new();
+            for i in 1.. {
+                match t.raw_get::<Value>(i) {
+                    Ok(Value::Nil) | Err(_) => break,
+                    Ok(v) => items.push(lua_to_reply(&v)),
+                }
+            }
+            Reply::Array(items)
+        }
+        _ => Reply::Null,
+    }
+}
+
+/// The text of a Lua error, without mlua's wrapping.
+fn lua_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::RuntimeError(m) | mlua::Error::SyntaxError { message: m, .. } => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_message(cause),
+        other => other.to_string(),
+    }
+}
+
+/// A failed script's error reply, in Redis 7's form: the message, then which script
+/// and line. `call_line` is the line of the last redis.call, for errors it raised.
+fn script_error(e: &mlua::Error, sha: &str, call_line: Option<usize>) -> Reply {
+    let message = lua_message(e);
+    let message = message.lines().next().unwrap_or_default();
+    // A Lua error names its position ("user_script:3: ..."); one raised by redis.call
+    // or error({err=...}) already has its code ("ERR", "WRONGTYPE", ...) instead.
+    let position: Option<usize> = message
+        .strip_prefix("user_script:")
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok());
+    match position {
+        Some(line) => Reply::error(format!(
+            "ERR {message} script: {sha}, on @user_script:{line}."
+        )),
+        None => {
+            let line = call_line.unwrap_or(1);
+            let message = if message.starts_with(|c: char| c.is_ascii_uppercase()) {
+                message.to_string()
+            } else {
+                format!("ERR {message}")
+            };
+            Reply::error(format!("{message} script: {sha}, on @user_script:{line}."))
+        }
+    }
+}
+
+fn script_load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    // Compiled here once so a syntax error is reported at load time, as Redis does.
+    if let Err(e) = Lua::new_with(StdLib::NONE, LuaOptions::default()).and_then(|lua| {
+        lua.load(args[2].as_ref())
+            .set_name("@user_script")
+            .into_function()
+            .map(|_| ())
+    }) {
+        return Reply::error(format!(
+            "ERR Error compiling script (new function): {}",
+            lua_message(&e)
+        ));
+    }
+    Reply::Bulk(Bytes::from(ctx.shared.scripts.load(&args[2])))
+}
+
+fn script_exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Array(
+        args[2..]
+            .iter()
+            .map(|sha| Reply::Integer(ctx.shared.scripts.get(&args::text(sha)).is_some() as i64))
+            .collect(),
+    )
+}
+
+fn script_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match args.get(2) {
+        None => {}
+        Some(mode) if args.len() == 3 && (args::is(mode, "sync") || args::is(mode, "async")) => {}
+        Some(_) => return Reply::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
+    }
+    flush(ctx.shared);
+    Reply::OK
+}
+
+/// Empties the script cache (SCRIPT FLUSH).
+pub fn flush(shared: &Shared) {
+    shared.scripts.lock().clear();
+    shared.scripts.generation.fetch_add(1, Ordering::AcqRel);
+}
+
+fn script_kill(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::error("NOTBUSY No scripts in execution right now.")
+}
