@@ -28,6 +28,7 @@ pub mod repl;
 pub mod server;
 pub mod sha1;
 pub mod store;
+pub mod tracking;
 
 /// The Redis version Roost answers as (INFO `redis_version`, HELLO `version`): clients
 /// gate features on it, and Roost implements the 7.2 command set they use.

@@ -43,7 +43,8 @@ impl Subscriber {
         })
     }
 
-    fn deliver(&self, message: &Reply) {
+    /// Queues one message for the connection (and wakes it).
+    pub fn push(&self, message: &Reply) {
         if self.overflowed.load(Ordering::Relaxed) {
             return;
         }
@@ -122,7 +123,7 @@ impl Hub {
                     Reply::Bulk(message.clone()),
                 ]);
                 for subscriber in list {
-                    subscriber.deliver(&push);
+                    subscriber.push(&push);
                     receivers += 1;
                 }
             }
@@ -130,7 +131,7 @@ impl Hub {
         let patterns = self.patterns.read().unwrap_or_else(|e| e.into_inner());
         for (pattern, subscriber) in patterns.iter() {
             if crate::glob::matches(pattern, channel, false) {
-                subscriber.deliver(&Reply::Push(vec![
+                subscriber.push(&Reply::Push(vec![
                     Reply::bulk_str("pmessage"),
                     Reply::Bulk(pattern.clone()),
                     Reply::Bulk(channel.clone()),
@@ -140,6 +141,18 @@ impl Hub {
             }
         }
         receivers
+    }
+
+    /// Sends `message` to client `client_id` if it is subscribed to `channel` (client
+    /// tracking's REDIRECT to a `__redis__:invalidate` subscriber).
+    pub fn deliver_to(&self, channel: &[u8], client_id: u64, message: &Reply) {
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(subscriber) = channels
+            .get(channel)
+            .and_then(|list| list.iter().find(|s| s.client_id == client_id))
+        {
+            subscriber.push(message);
+        }
     }
 
     /// Channels with at least one subscriber, optionally matching a glob pattern.

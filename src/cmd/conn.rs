@@ -207,6 +207,10 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         since: "7.2.0",
         subcommands: &[],
     },
+    super::tracking::TRACKING,
+    super::tracking::CACHING,
+    super::tracking::GETREDIR,
+    super::tracking::TRACKINGINFO,
     help_subcommand("connection", "5.0.0"),
 ];
 
@@ -241,6 +245,8 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     super::txn::discard_state(ctx.shared, ctx.client);
     super::pubsub::unsubscribe_all(ctx.shared, ctx.client);
+    ctx.shared.tracking.disable(ctx.client.id);
+    ctx.client.tracking = None;
     ctx.client.select(0);
     ctx.client.set_proto(2);
     ctx.client.authenticated = !ctx.shared.requires_auth();

@@ -664,6 +664,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     ctx.db().clear();
     ctx.propagate(&[b"FLUSHDB"]);
+    ctx.shared.tracking.invalidate_all(&ctx.shared.pubsub);
     Reply::OK
 }
 
@@ -675,6 +676,7 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.shared.keyspace.db(n).clear();
     }
     ctx.propagate(&[b"FLUSHALL"]);
+    ctx.shared.tracking.invalidate_all(&ctx.shared.pubsub);
     Reply::OK
 }
 

@@ -24,6 +24,7 @@ pub mod server;
 pub mod set;
 pub mod string;
 pub mod table;
+pub mod tracking;
 pub mod txn;
 pub mod zset;
 
@@ -335,11 +336,17 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         .info
         .last_command
         .store(id as u32 + 1, Ordering::Relaxed);
-    let reply = if ctx.client.info.no_touch.load(Ordering::Relaxed) {
-        crate::store::with_touch(false, || (spec.handler)(ctx, args))
-    } else {
-        (spec.handler)(ctx, args)
-    };
+    let client_id = ctx.client.id;
+    let reply = crate::tracking::as_client(client_id, || {
+        if ctx.client.info.no_touch.load(Ordering::Relaxed) {
+            crate::store::with_touch(false, || (spec.handler)(ctx, args))
+        } else {
+            (spec.handler)(ctx, args)
+        }
+    });
+    if ctx.client.tracking.is_some() {
+        tracking::after_command(ctx, spec, args, &reply);
+    }
     let stats = ctx.shared.table.stats(id);
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats

@@ -171,6 +171,10 @@ pub struct Client {
     /// Channels and patterns subscribed to, in subscription order.
     pub channels: Vec<Bytes>,
     pub patterns: Vec<Bytes>,
+    /// CLIENT TRACKING mode, when on.
+    pub tracking: Option<crate::tracking::Mode>,
+    /// CLIENT CACHING yes/no, for the next command only.
+    pub caching: Option<bool>,
     /// True while EXEC runs this client's queued commands (it holds the write gate).
     pub in_exec: bool,
     /// Set by a command that waits (WAIT): no further request is read until it ends.
@@ -208,6 +212,8 @@ impl Client {
             subscriber: None,
             channels: Vec::new(),
             patterns: Vec::new(),
+            tracking: None,
+            caching: None,
             in_exec: false,
             blocked: None,
         }

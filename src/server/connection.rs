@@ -155,6 +155,7 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
     }
     cmd::txn::discard_state(&shared, &mut client);
     cmd::pubsub::unsubscribe_all(&shared, &mut client);
+    shared.tracking.disable(client.id);
     shared.clients.unregister(client.id);
 }
 

@@ -110,7 +110,8 @@ pub struct Shared {
     /// keyspace keeps pre-images for one at a time.
     snapshots: Mutex<()>,
     pub repl: crate::repl::Replication,
-    pub pubsub: crate::pubsub::Hub,
+    pub pubsub: Arc<crate::pubsub::Hub>,
+    pub tracking: Arc<crate::tracking::Tracking>,
     pub scripts: crate::cmd::scripting::Scripts,
     /// `notify-keyspace-events` as `crate::notify` flags (0: off, the common case).
     pub notify_flags: std::sync::atomic::AtomicU16,
@@ -231,7 +232,8 @@ impl Server {
             fatal: Mutex::new(None),
             snapshots: Mutex::new(()),
             repl: crate::repl::Replication::new(&config),
-            pubsub: crate::pubsub::Hub::default(),
+            pubsub: Arc::default(),
+            tracking: Arc::default(),
             scripts: crate::cmd::scripting::Scripts::default(),
             notify_flags: crate::notify::parse(&config.notify_keyspace_events).into(),
             config: RwLock::new(config),
@@ -251,6 +253,10 @@ impl Server {
     pub async fn run(self) -> io::Result<()> {
         let shared = self.shared;
         install_expiry_logging(&shared);
+        let (tracking, hub) = (shared.tracking.clone(), shared.pubsub.clone());
+        shared
+            .keyspace
+            .set_modified_hook(Box::new(move |key| tracking.invalidate(&hub, key)));
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
         tokio::spawn(auto_rewrite(shared.clone()));
         if !shared.is_loading() {

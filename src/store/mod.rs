@@ -212,6 +212,9 @@ pub fn own(b: &Bytes) -> Bytes {
     }
 }
 
+/// Called with the key whenever a key changes.
+pub type ModifiedHook = Box<dyn Fn(&[u8]) + Send + Sync>;
+
 /// Called with (logical database, key) when a key is removed because it expired.
 pub type ExpiredHook = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
 
@@ -222,6 +225,8 @@ struct ExpiryListener {
     slots: Vec<AtomicUsize>,
     /// On a replica expired keys are hidden but kept until the primary's DEL arrives.
     passive: std::sync::atomic::AtomicBool,
+    /// Told about every changed key (client-side caching invalidation).
+    modified: std::sync::OnceLock<ModifiedHook>,
 }
 
 impl ExpiryListener {
@@ -440,6 +445,9 @@ impl Db {
     pub fn signal_modified(&self, key: &[u8]) {
         self.watches
             .touch(self.id, key, |k| self.map.contains_key(k));
+        if let Some(hook) = self.listener.modified.get() {
+            hook(key);
+        }
     }
 
     /// Removes `key` if it is (still) expired; counts it and tells watchers.
@@ -531,6 +539,7 @@ impl Keyspace {
             hook: std::sync::OnceLock::new(),
             slots: (0..databases).map(AtomicUsize::new).collect(),
             passive: std::sync::atomic::AtomicBool::new(false),
+            modified: std::sync::OnceLock::new(),
         });
         let snapshot = Arc::new(snapshot::Snapshot::new(databases));
         let lfu = Arc::new(AtomicBool::new(false));
@@ -665,6 +674,11 @@ impl Keyspace {
 
     pub fn passive_expiry(&self) -> bool {
         self.listener.passive.load(Ordering::Acquire)
+    }
+
+    /// Installs the function told about every changed key.
+    pub fn set_modified_hook(&self, hook: ModifiedHook) {
+        let _ = self.listener.modified.set(hook);
     }
 
     /// Installs the function told about every key removed because it expired.

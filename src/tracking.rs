@@ -1,0 +1,170 @@
+//! Client-side caching (CLIENT TRACKING): the server remembers which keys a tracking
+//! client has read, and tells it when one changes so it can drop its local copy.
+//!
+//! Default mode remembers each key a tracking client reads (all of them, or only after
+//! `CLIENT CACHING yes` in OPTIN mode, or all but those after `CLIENT CACHING no` in
+//! OPTOUT mode) and sends one invalidation per key change, then forgets the key. BCAST
+//! mode remembers nothing and announces every change to a key under one of the client's
+//! prefixes. Messages are RESP3 `invalidate` pushes to the client itself, or, with
+//! REDIRECT, `message` frames on `__redis__:invalidate` to a RESP2 client subscribed to
+//! that channel. The table is global across databases, as in Redis.
+
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use crate::protocol::Reply;
+use crate::pubsub::{Hub, Subscriber};
+
+pub const INVALIDATE_CHANNEL: &[u8] = b"__redis__:invalidate";
+
+/// How one client tracks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mode {
+    pub bcast: bool,
+    pub optin: bool,
+    pub optout: bool,
+    pub noloop: bool,
+    pub redirect: Option<u64>,
+    pub prefixes: Vec<Bytes>,
+}
+
+struct Tracker {
+    mode: Mode,
+    /// Where its own pushes go when it does not redirect (a RESP3 connection).
+    outbox: Arc<Subscriber>,
+}
+
+#[derive(Default)]
+struct Table {
+    clients: HashMap<u64, Tracker>,
+    /// Default mode: key -> ids of the clients that read it since its last change.
+    keys: HashMap<Bytes, HashSet<u64>>,
+}
+
+#[derive(Default)]
+pub struct Tracking {
+    /// Tracking clients; 0 makes every hook a single load.
+    active: AtomicUsize,
+    table: Mutex<Table>,
+}
+
+thread_local! {
+    /// The client whose command is running on this thread, for NOLOOP.
+    static CURRENT_CLIENT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Runs `f` as client `id`'s command (changes it makes are its own, for NOLOOP).
+pub fn as_client<R>(id: u64, f: impl FnOnce() -> R) -> R {
+    let previous = CURRENT_CLIENT.with(|c| c.replace(id));
+    let result = f();
+    CURRENT_CLIENT.with(|c| c.set(previous));
+    result
+}
+
+fn invalidation(keys: Reply) -> Reply {
+    Reply::Push(vec![Reply::bulk_str("invalidate"), keys])
+}
+
+impl Tracking {
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Relaxed) > 0
+    }
+
+    /// CLIENT TRACKING ON (again, with a new mode) for client `id`.
+    pub fn enable(&self, id: u64, mode: Mode, outbox: Arc<Subscriber>) {
+        let mut table = self.lock();
+        if table.clients.insert(id, Tracker { mode, outbox }).is_none() {
+            self.active.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// CLIENT TRACKING OFF, or the client went away.
+    pub fn disable(&self, id: u64) {
+        if self.lock().clients.remove(&id).is_some() {
+            self.active.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A tracking client in default mode read `keys`.
+    pub fn remember(&self, id: u64, keys: impl Iterator<Item = Bytes>) {
+        let mut table = self.lock();
+        for key in keys {
+            table.keys.entry(key).or_default().insert(id);
+        }
+    }
+
+    /// `key` changed: tell whoever tracks it.
+    pub fn invalidate(&self, hub: &Hub, key: &[u8]) {
+        if !self.is_active() {
+            return;
+        }
+        let modifier = CURRENT_CLIENT.with(|c| c.get());
+        let mut table = self.lock();
+        let mut targets: Vec<u64> = table
+            .keys
+            .remove(key)
+            .map(|ids| ids.into_iter().collect())
+            .unwrap_or_default();
+        for (id, tracker) in &table.clients {
+            if tracker.mode.bcast
+                && (tracker.mode.prefixes.is_empty()
+                    || tracker.mode.prefixes.iter().any(|p| key.starts_with(p)))
+            {
+                targets.push(*id);
+            }
+        }
+        let keys = Reply::Array(vec![Reply::Bulk(Bytes::copy_from_slice(key))]);
+        for id in targets {
+            if let Some(tracker) = table.clients.get(&id) {
+                if tracker.mode.noloop && id == modifier {
+                    continue;
+                }
+                deliver(hub, tracker, keys.clone());
+            }
+        }
+        table.keys.retain(|_, ids| !ids.is_empty());
+    }
+
+    /// FLUSHDB / FLUSHALL: every tracking client drops everything (a null key list).
+    pub fn invalidate_all(&self, hub: &Hub) {
+        if !self.is_active() {
+            return;
+        }
+        let mut table = self.lock();
+        table.keys.clear();
+        for tracker in table.clients.values() {
+            deliver(hub, tracker, Reply::NullArray);
+        }
+    }
+}
+
+fn deliver(hub: &Hub, tracker: &Tracker, keys: Reply) {
+    let as_message = |keys| {
+        Reply::Push(vec![
+            Reply::bulk_str("message"),
+            Reply::Bulk(Bytes::from_static(INVALIDATE_CHANNEL)),
+            keys,
+        ])
+    };
+    match tracker.mode.redirect {
+        Some(target) => hub.deliver_to(INVALIDATE_CHANNEL, target, &as_message(keys)),
+        None if tracker.outbox.proto.load(Ordering::Relaxed) >= 3 => {
+            tracker.outbox.push(&invalidation(keys))
+        }
+        // A RESP2 connection can only take it as a message on the channel, if it
+        // listens there; otherwise, as in Redis, it is not told.
+        None => hub.deliver_to(
+            INVALIDATE_CHANNEL,
+            tracker.outbox.client_id,
+            &as_message(keys),
+        ),
+    }
+}
