@@ -94,6 +94,39 @@ fn redis_cli_scan_and_repeat() {
 }
 
 #[test]
+fn redis_cli_bigkeys_finds_the_biggest_key_of_each_type() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let mut pipe = redis::pipe();
+    for i in 0..200 {
+        pipe.cmd("SET")
+            .arg(format!("s:{i}"))
+            .arg("x".repeat(i))
+            .ignore();
+        pipe.cmd("HSET")
+            .arg("h:big")
+            .arg(format!("f{i}"))
+            .arg(i)
+            .ignore();
+        pipe.cmd("SADD").arg("set:big").arg(i).ignore();
+    }
+    pipe.cmd("HSET").arg("h:small").arg("f").arg(1).ignore();
+    let _: () = pipe.query(&mut con).unwrap();
+    let out = cli(&server, &["--bigkeys"], b"");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for line in [
+        "Sampled 203 keys in the keyspace!",
+        "Biggest string found '\"s:199\"' has 199 bytes",
+        "Biggest   hash found '\"h:big\"' has 200 fields",
+        "Biggest    set found '\"set:big\"' has 200 members",
+        "2 hashs with 201 fields",
+    ] {
+        assert!(stdout.contains(line), "{line} not in {stdout}");
+    }
+}
+
+#[test]
 fn redis_benchmark_runs_without_errors() {
     let server = TestServer::start();
     let port = server.addr().port().to_string();
