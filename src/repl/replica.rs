@@ -309,6 +309,8 @@ fn load_snapshot(
 ) -> Result<(), String> {
     let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let dir = shared.config().dir.clone();
+    // A log rewrite in progress would install a base of the data being replaced.
+    let _no_rewrite = shared.lock_snapshot();
     shared.set_loading(true);
     let mut client = stream_client();
     let result = (|| -> Result<(), String> {

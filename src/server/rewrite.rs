@@ -67,7 +67,7 @@ pub fn run(shared: &Shared) -> Result<(), String> {
 }
 
 fn rewrite(shared: &Shared) -> Result<u64, String> {
-    if !shared.aof.journal.is_enabled() {
+    if !shared.aof.journal.is_logging() {
         return Err("the append-only log is off (appendonly no)".into());
     }
     let dir = shared.config().dir.clone();
