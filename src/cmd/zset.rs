@@ -104,9 +104,7 @@ fn write_zset(
     match db.peek(key, now) {
         None if !create => return done(f(None).0),
         None => db.insert(key, Value::ZSet(Box::default()), None),
-        Some(entry) if !matches!(entry.value, Value::ZSet(_)) => {
-            return done(error::wrongtype())
-        }
+        Some(entry) if !matches!(entry.value, Value::ZSet(_)) => return done(error::wrongtype()),
         Some(_) => {}
     }
     let (reply, changed, emptied) = {
@@ -186,7 +184,10 @@ pub fn parse_score(arg: &[u8]) -> Option<f64> {
     }
     if value == 0.0 {
         let body = lower.trim_ascii_start();
-        let body = body.strip_prefix(b"-").or(body.strip_prefix(b"+")).unwrap_or(body);
+        let body = body
+            .strip_prefix(b"-")
+            .or(body.strip_prefix(b"+"))
+            .unwrap_or(body);
         let nonzero = if let Some(hex) = body.strip_prefix(b"0x") {
             hex.iter()
                 .take_while(|&&c| c != b'p')
@@ -248,7 +249,11 @@ fn parse_lex_range(min: &Bytes, max: &Bytes) -> Result<LexRange, Reply> {
 /// the range is empty.
 fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let end = if end < 0 { len + end } else { end };
     if start > end || start >= len {
         return None;
@@ -267,7 +272,10 @@ fn elements_reply(items: Vec<(Bytes, f64)>, with_scores: bool, resp3: bool) -> R
         if !with_scores {
             out.push(Reply::Bulk(member));
         } else if resp3 {
-            out.push(Reply::Array(vec![Reply::Bulk(member), Reply::Double(score)]));
+            out.push(Reply::Array(vec![
+                Reply::Bulk(member),
+                Reply::Double(score),
+            ]));
         } else {
             out.push(Reply::Bulk(member));
             out.push(Reply::Double(score));
@@ -340,7 +348,14 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
     let written = write_zset(ctx.db(), &args[1], !flags.xx, |z| {
         let Some(z) = z else {
             // XX on a missing key: nothing to do.
-            return (if flags.incr { Reply::Null } else { Reply::Integer(0) }, false);
+            return (
+                if flags.incr {
+                    Reply::Null
+                } else {
+                    Reply::Integer(0)
+                },
+                false,
+            );
         };
         let mut result = None;
         for (score, member) in pairs {
@@ -372,7 +387,11 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
         (reply, added + updated > 0)
     });
     if added + updated > 0 {
-        ctx.notify(notify::ZSET, if flags.incr { "zincr" } else { "zadd" }, &args[1]);
+        ctx.notify(
+            notify::ZSET,
+            if flags.incr { "zincr" } else { "zadd" },
+            &args[1],
+        );
         propagate_as_is(ctx, if zincrby { b"ZINCRBY" } else { b"ZADD" }, args);
     }
     written.reply
@@ -383,10 +402,7 @@ fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let Some(z) = z else {
             return (Reply::Integer(0), false);
         };
-        let removed = args[2..]
-            .iter()
-            .filter(|m| z.remove(m).is_some())
-            .count();
+        let removed = args[2..].iter().filter(|m| z.remove(m).is_some()).count();
         (Reply::Integer(removed as i64), removed > 0)
     });
     if matches!(written.reply, Reply::Integer(n) if n > 0) {
@@ -602,9 +618,7 @@ fn zrange_generic(
                 None => Vec::new(),
                 Some((start, end)) => z.range_by_rank(start, end, rev),
             },
-            Range::Score(r) => {
-                limited(z, offset, limit, || z.range_by_score(r, rev))
-            }
+            Range::Score(r) => limited(z, offset, limit, || z.range_by_score(r, rev)),
             Range::Lex(r) => limited(z, offset, limit, || z.range_by_lex(r, rev)),
         };
         elements_reply(items, with_scores, resp3)
@@ -622,7 +636,11 @@ fn limited<'a, I: Iterator<Item = (&'a Bytes, f64)>>(
     if offset < 0 || (offset > 0 && offset as u64 >= z.len() as u64) {
         return Vec::new();
     }
-    let take = if limit < 0 { usize::MAX } else { limit as usize };
+    let take = if limit < 0 {
+        usize::MAX
+    } else {
+        limit as usize
+    };
     walk()
         .skip(offset as usize)
         .take(take)
@@ -750,7 +768,11 @@ fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
         };
         let n = count.unwrap_or(1).min(z.len() as u64) as usize;
         let items: Vec<(Bytes, f64)> = if max {
-            z.iter().rev().take(n).map(|(m, s)| (m.clone(), s)).collect()
+            z.iter()
+                .rev()
+                .take(n)
+                .map(|(m, s)| (m.clone(), s))
+                .collect()
         } else {
             z.iter().take(n).map(|(m, s)| (m.clone(), s)).collect()
         };
@@ -821,12 +843,14 @@ fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             Ok(o) => o,
             Err(reply) => return reply,
         };
-        let (next, page) = scan_collection(
-            z.pairs().map(|(m, s)| (m.clone(), s)),
-            z.is_compact(),
-            cursor,
-            options.count,
-        );
+        // A listpack is returned whole, in its (sorted) order.
+        let (next, page) = if z.is_compact() {
+            let all = z.iter().map(|(m, s)| (m.clone(), s));
+            scan_collection(all, true, cursor, options.count)
+        } else {
+            let all = z.pairs().map(|(m, s)| (m.clone(), s));
+            scan_collection(all, false, cursor, options.count)
+        };
         let mut items = Vec::new();
         for (member, score) in page {
             if options
@@ -835,7 +859,7 @@ fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 .is_none_or(|p| crate::glob::matches(p, &member, false))
             {
                 items.push(Reply::Bulk(member));
-                items.push(Reply::bulk_str(&format_double(score)));
+                items.push(Reply::bulk_str(&scan_score_text(score, z.is_compact())));
             }
         }
         Reply::Array(vec![
@@ -845,9 +869,40 @@ fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
+/// A score as ZSCAN shows it: a listpack holds the text Redis's `d2string` made (whole
+/// numbers up to 2^62 as integers, so `-0` is `0`); a skiplist's is printed with `%.17g`.
+fn scan_score_text(score: f64, compact: bool) -> String {
+    const LIMIT: f64 = 4611686018427387904.0; // (double)(LLONG_MAX / 2)
+    if compact && (-LIMIT..=LIMIT).contains(&score) && score.trunc() == score {
+        (score as i64).to_string()
+    } else {
+        format_double(score)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_scores_follow_the_encoding() {
+        assert_eq!(scan_score_text(-0.0, true), "0");
+        assert_eq!(scan_score_text(-0.0, false), "-0");
+        assert_eq!(
+            scan_score_text(123456789012345678.0, true),
+            "123456789012345680"
+        );
+        assert_eq!(
+            scan_score_text(123456789012345678.0, false),
+            "1.2345678901234568e+17"
+        );
+        assert_eq!(
+            scan_score_text(4611686018427387904.0, true),
+            "4611686018427387904"
+        );
+        assert_eq!(scan_score_text(1e19, true), "1e+19");
+        assert_eq!(scan_score_text(0.1, true), "0.10000000000000001");
+    }
 
     #[test]
     fn scores_parse_as_redis_reads_them() {
@@ -856,7 +911,16 @@ mod tests {
         assert_eq!(parse_score(b"-inf"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_score(b"Infinity"), Some(f64::INFINITY));
         assert_eq!(parse_score(b"4.9e-324"), Some(5e-324));
-        for bad in [&b""[..], b" 1", b"1 ", b"nan", b"1e400", b"1e-400", b"x", b"1\x002"] {
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"nan",
+            b"1e400",
+            b"1e-400",
+            b"x",
+            b"1\x002",
+        ] {
             assert_eq!(parse_score(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(parse_score(b"0e500"), Some(0.0));
@@ -870,6 +934,9 @@ mod tests {
         assert_eq!(parse_score_bound(b" 2").map(|b| b.value), Some(2.0));
         assert!(parse_score_bound(b"2 ").is_none());
         assert!(parse_score_bound(b"nan").is_none());
-        assert_eq!(parse_score_bound(b"1e400").map(|b| b.value), Some(f64::INFINITY));
+        assert_eq!(
+            parse_score_bound(b"1e400").map(|b| b.value),
+            Some(f64::INFINITY)
+        );
     }
 }

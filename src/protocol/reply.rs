@@ -268,7 +268,10 @@ mod tests {
         assert_eq!(format_double(-0.0), "-0");
         assert_eq!(format_double(1e300), "1.0000000000000001e+300");
         assert_eq!(format_double(1.5e-7), "1.4999999999999999e-07");
-        assert_eq!(format_double(123456789012345678.0), "1.2345678901234568e+17");
+        assert_eq!(
+            format_double(123456789012345678.0),
+            "1.2345678901234568e+17"
+        );
         assert_eq!(format_double(0.0001), "0.0001");
         assert_eq!(format_double(-2.5), "-2.5");
         assert_eq!(format_double(1e16), "10000000000000000");

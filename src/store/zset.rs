@@ -211,7 +211,8 @@ impl ZSetObj {
             score = 0.0;
         }
         if let Some(old) = self.scores.insert(member.clone(), score) {
-            self.order.remove(&(Score(old), Member::Real(member.clone())));
+            self.order
+                .remove(&(Score(old), Member::Real(member.clone())));
         }
         self.order.insert((Score(score), Member::Real(member)));
     }
@@ -371,11 +372,15 @@ impl ZSetObj {
                 LexBound::Inclusive(m) => Bound::Included((score, Member::Real(m.clone()))),
                 LexBound::Exclusive(m) => Bound::Excluded((score, Member::Real(m.clone()))),
             };
-            if let (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) =
-                (&lower, &upper)
+            if let (
+                Bound::Included(l) | Bound::Excluded(l),
+                Bound::Included(u) | Bound::Excluded(u),
+            ) = (&lower, &upper)
             {
                 // BTreeSet::range panics on reversed or empty-exclusive bounds.
-                if l > u || (l == u && !matches!((&lower, &upper), (Bound::Included(_), Bound::Included(_))))
+                if l > u
+                    || (l == u
+                        && !matches!((&lower, &upper), (Bound::Included(_), Bound::Included(_))))
                 {
                     return Box::new(std::iter::empty());
                 }
@@ -447,7 +452,11 @@ mod tests {
     fn zset(items: &[(&str, f64)]) -> ZSetObj {
         let mut z = ZSetObj::new();
         for (m, s) in items {
-            z.add(&Bytes::copy_from_slice(m.as_bytes()), *s, AddFlags::default());
+            z.add(
+                &Bytes::copy_from_slice(m.as_bytes()),
+                *s,
+                AddFlags::default(),
+            );
         }
         z
     }
@@ -468,8 +477,14 @@ mod tests {
         assert_eq!(r[0].0, "a");
         assert_eq!(r[1].0, "c");
         let range = ScoreRange {
-            min: ScoreBound { value: 0.5, exclusive: true },
-            max: ScoreBound { value: 2.0, exclusive: false },
+            min: ScoreBound {
+                value: 0.5,
+                exclusive: true,
+            },
+            max: ScoreBound {
+                value: 2.0,
+                exclusive: false,
+            },
         };
         let got: Vec<&Bytes> = z.range_by_score(&range, false).map(|(m, _)| m).collect();
         assert_eq!(got, ["b", "c", "a"]);
@@ -479,7 +494,17 @@ mod tests {
 
     #[test]
     fn score_text_round_trips() {
-        for s in [0.1, -0.0, 0.0, 1e300, -1e-300, 5e-324, 1.0 / 3.0, 123456789.0, f64::MAX] {
+        for s in [
+            0.1,
+            -0.0,
+            0.0,
+            1e300,
+            -1e-300,
+            5e-324,
+            1.0 / 3.0,
+            123456789.0,
+            f64::MAX,
+        ] {
             let t = score_text(s);
             let back: f64 = t.parse().unwrap();
             assert_eq!(back.to_bits(), s.to_bits(), "{t}");
