@@ -330,7 +330,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
     if flags.nx && flags.xx {
         return Reply::error("ERR XX and NX options at the same time are not compatible");
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if ((flags.gt || flags.lt) && flags.nx) || (flags.gt && flags.lt) {
         return Reply::error("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if flags.incr && elements > 2 {

@@ -413,10 +413,10 @@ impl ZSetObj {
     /// `-0` scores (only a skiplist has them) come last, once the set being rebuilt has
     /// outgrown the listpack form that would turn them into `0`.
     pub fn base_records(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
-        let (mut items, negative_zeros): (Vec<(&Bytes, f64)>, Vec<(&Bytes, f64)>) = self
-            .iter()
-            .partition(|(_, s)| !(*s == 0.0 && s.is_sign_negative()));
-        items.extend(negative_zeros);
+        let negative_zero = |s: f64| s == 0.0 && s.is_sign_negative();
+        let mut items: Vec<(&Bytes, f64)> =
+            self.iter().filter(|(_, s)| !negative_zero(*s)).collect();
+        items.extend(self.iter().filter(|(_, s)| negative_zero(*s)));
         for chunk in items.chunks(64) {
             let scores: Vec<String> = chunk.iter().map(|(_, s)| score_text(*s)).collect();
             let mut args: Vec<&[u8]> = vec![b"ZADD", key];
