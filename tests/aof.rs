@@ -752,3 +752,120 @@ fn kill9_during_rewrites_always_leaves_a_loadable_log() {
     let size: i64 = redis::cmd("DBSIZE").query(&mut roost.client()).unwrap();
     assert_eq!(size as usize, written);
 }
+
+/// Every sorted set as a client sees it: members and score texts in order (`%.17g`
+/// identifies a double exactly, sign of zero included), encoding and TTL.
+fn zset_state(con: &mut redis::Connection) -> Vec<(String, Vec<Vec<u8>>, String, i64)> {
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("z*").query(con).unwrap();
+    keys.sort();
+    keys.into_iter()
+        .map(|key| {
+            let items: Vec<Vec<u8>> = redis::cmd("ZRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query(con)
+                .unwrap();
+            let encoding: String = redis::cmd("OBJECT")
+                .arg("ENCODING")
+                .arg(&key)
+                .query(con)
+                .unwrap();
+            let ttl: i64 = redis::cmd("TTL").arg(&key).query(con).unwrap();
+            (key, items, encoding, ttl.min(0))
+        })
+        .collect()
+}
+
+#[test]
+fn sorted_sets_survive_restarts_and_rewrites_exactly() {
+    let dir = TempDir::new("zsets");
+    let roost = Roost::start(&dir.0, &["--appendfsync", "always"]);
+    let mut con = roost.client();
+    let scores = [
+        "0.1",
+        "-0",
+        "inf",
+        "-inf",
+        "1e300",
+        "4.9e-324",
+        "0.30000000000000004",
+        "123456789012345678",
+        "-2.5",
+        "0x10",
+        "1.7976931348623157e308",
+        "-1e-300",
+    ];
+    let mut cmds: Vec<Vec<String>> = Vec::new();
+    let mut zadd = vec!["ZADD".to_string(), "zsmall".to_string()];
+    for (i, s) in scores.iter().enumerate() {
+        zadd.push(s.to_string());
+        zadd.push(format!("m{i}"));
+    }
+    cmds.push(zadd);
+    // A skiplist with a -0 score, equal scores ordered by member, and removals.
+    let mut zadd = vec!["ZADD".to_string(), "zbig".to_string()];
+    for i in 0..300 {
+        zadd.push(((i % 7) as f64 / 3.0).to_string());
+        zadd.push(format!("member:{i}"));
+    }
+    cmds.push(zadd);
+    for c in [
+        "ZADD zbig -0 negzero 1e-300 tiny",
+        "ZINCRBY zsmall 0.2 m0",
+        "ZADD zsmall INCR 1 m8",
+        "ZADD zsmall GT CH 5 m8 -1 m10",
+        "ZREM zbig member:1 member:2",
+        "ZPOPMIN zbig 3",
+        "ZPOPMAX zbig",
+        "ZREMRANGEBYSCORE zbig (1.5 2",
+        "ZREMRANGEBYRANK zbig 0 9",
+        "ZADD zlex 0 a 0 b 0 c 0 d",
+        "ZREMRANGEBYLEX zlex [b [c",
+        "ZADD zgone 1 x",
+        "ZREM zgone x",
+        "ZADD zttl 1 a 2 b",
+        "EXPIRE zttl 5000",
+    ] {
+        cmds.push(c.split(' ').map(str::to_string).collect());
+    }
+    let long_member = "x".repeat(100);
+    cmds.push(vec!["ZADD".into(), "zlong".into(), "1".into(), long_member]);
+    for c in &cmds {
+        let _: redis::Value = redis::cmd(&c[0]).arg(&c[1..]).query(&mut con).unwrap();
+    }
+    let expected = zset_state(&mut con);
+    assert_eq!(expected.len(), 5, "{expected:?}");
+    let big = expected.iter().find(|(k, ..)| k == "zbig").unwrap();
+    assert_eq!(big.2, "skiplist");
+    assert!(big.1.contains(&b"-0".to_vec()), "a skiplist keeps -0");
+    roost.shutdown();
+
+    // Replaying the log of commands.
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    assert_eq!(zset_state(&mut con), expected);
+
+    // And a rewritten base.
+    let started: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
+    assert_eq!(started, "Background append only file rewriting started");
+    wait_for_rewrites(&mut con, 1);
+    roost.shutdown();
+    let (_, base) = roost::aof::newest_base(&dir.0).unwrap().unwrap();
+    let data = std::fs::read(&base).unwrap();
+    let mut reader = Reader::new(&data, Some(1));
+    let mut zadds = 0;
+    while let Some(record) = reader.next_record().unwrap() {
+        if record.args[0].eq_ignore_ascii_case(b"ZADD") {
+            zadds += 1;
+        }
+        assert!(!record.args[0].eq_ignore_ascii_case(b"ZREM"));
+    }
+    assert!(zadds >= 5, "{zadds} ZADD records in the base");
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    assert_eq!(zset_state(&mut con), expected);
+    let ttl: i64 = redis::cmd("TTL").arg("zttl").query(&mut con).unwrap();
+    assert!(ttl > 4900, "sorted set TTL carried: {ttl}");
+}

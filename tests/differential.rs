@@ -30,7 +30,7 @@
 //!   a key another client WATCHes. Each client connects on first use.
 //! - `@expand`     an argument holding `{N..M}` becomes one copy per number, each split at
 //!   spaces: `@expand hset h "f{1..200} v"` sends 200 field/value pairs.
-//! - `@scanall`    SCAN/HSCAN/SSCAN from cursor 0 until the cursor is 0 again, on each
+//! - `@scanall`    SCAN/HSCAN/SSCAN/ZSCAN from cursor 0 until the cursor is 0 again, on each
 //!   server with its own cursors; compare the sorted distinct elements seen.
 //! - `@inline TEXT`   send TEXT as written plus CRLF (an inline command).
 //! - `@raw "BYTES"`   send the bytes of one quoted string (escapes decoded) as they are.
@@ -672,11 +672,12 @@ impl Clients {
 
     /// `@scanall`: runs a SCAN-like command from cursor 0 until the cursor comes back to
     /// 0 on each server, and returns for each the elements seen (duplicates removed;
-    /// HSCAN's field/value pairs kept together), or the first error reply.
+    /// HSCAN's field/value and ZSCAN's member/score pairs kept together), or the first
+    /// error reply.
     fn scan_all(&mut self, client: usize, args: &[Vec<u8>]) -> Result<(Reply, Reply), String> {
         let name = args[0].to_ascii_lowercase();
         let at = if name == b"scan" { 1 } else { 2 };
-        let pairs = name == b"hscan";
+        let pairs = name == b"hscan" || name == b"zscan";
         let (redis, roost) = self.get(client)?;
         Ok((
             scan_one(redis, args, at, pairs),
@@ -935,8 +936,9 @@ fn parse_line(line: &str) -> Result<Option<Step>, String> {
     let scan_all = if scan_all {
         let name = args[0].to_ascii_lowercase();
         let cursor_at = if name == b"scan" { 1 } else { 2 };
-        if !matches!(&name[..], b"scan" | b"hscan" | b"sscan") || args.len() <= cursor_at {
-            return Err("@scanall takes SCAN, HSCAN or SSCAN with a cursor".into());
+        if !matches!(&name[..], b"scan" | b"hscan" | b"sscan" | b"zscan") || args.len() <= cursor_at
+        {
+            return Err("@scanall takes SCAN, HSCAN, SSCAN or ZSCAN with a cursor".into());
         }
         Some(args.clone())
     } else {

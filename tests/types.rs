@@ -368,3 +368,49 @@ fn huge_negative_random_counts_are_refused_not_fatal() {
     );
     raw.roundtrip(&[b"PING"], b"+PONG\r\n");
 }
+
+/// ZRANK/ZREVRANK WITHSCORE is Redis 7.2's (the differential reference is 7.0, where
+/// ZRANK takes exactly two arguments), so its replies are checked here, byte for byte.
+#[test]
+fn zrank_withscore_as_redis_7_2() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.roundtrip(
+        &[b"ZADD", b"z", b"1.5", b"a", b"2", b"b", b"2", b"c"],
+        b":3\r\n",
+    );
+    raw.roundtrip(&[b"ZRANK", b"z", b"a"], b":0\r\n");
+    raw.roundtrip(
+        &[b"ZRANK", b"z", b"a", b"WITHSCORE"],
+        b"*2\r\n:0\r\n$3\r\n1.5\r\n",
+    );
+    raw.roundtrip(
+        &[b"zrevrank", b"z", b"a", b"withscore"],
+        b"*2\r\n:2\r\n$3\r\n1.5\r\n",
+    );
+    raw.roundtrip(
+        &[b"ZREVRANK", b"z", b"c", b"withscore"],
+        b"*2\r\n:0\r\n$1\r\n2\r\n",
+    );
+    raw.roundtrip(&[b"ZRANK", b"z", b"nope", b"WITHSCORE"], b"*-1\r\n");
+    raw.roundtrip(&[b"ZRANK", b"nokey", b"a", b"WITHSCORE"], b"*-1\r\n");
+    raw.roundtrip(&[b"ZRANK", b"nokey", b"a"], b"$-1\r\n");
+    raw.roundtrip(&[b"ZRANK", b"z", b"a", b"foo"], b"-ERR syntax error\r\n");
+    raw.roundtrip(
+        &[b"ZRANK", b"z", b"a", b"withscore", b"x"],
+        b"-ERR wrong number of arguments for 'zrank' command\r\n",
+    );
+    raw.roundtrip(
+        &[b"ZREVRANK", b"z", b"a", b"withscore", b"x"],
+        b"-ERR wrong number of arguments for 'zrevrank' command\r\n",
+    );
+    raw.roundtrip(&[b"SET", b"s", b"v"], b"+OK\r\n");
+    raw.roundtrip(
+        &[b"ZRANK", b"s", b"a", b"withscore"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    raw.hello3();
+    raw.roundtrip(&[b"ZRANK", b"z", b"b", b"WITHSCORE"], b"*2\r\n:1\r\n,2\r\n");
+    raw.roundtrip(&[b"ZRANK", b"z", b"nope", b"WITHSCORE"], b"_\r\n");
+    raw.roundtrip(&[b"ZREVRANK", b"z", b"nope"], b"_\r\n");
+}

@@ -19,7 +19,9 @@ pub fn tips(full_name: &str) -> &'static [&'static str] {
     match full_name {
         "client|info" | "client|list" | "hrandfield" | "hscan" | "lastsave" | "object|encoding"
         | "object|freq" | "object|idletime" | "object|refcount" | "pttl" | "spop"
-        | "srandmember" | "sscan" | "time" | "ttl" => &["nondeterministic_output"],
+        | "srandmember" | "sscan" | "time" | "ttl" | "zrandmember" | "zscan" => {
+            &["nondeterministic_output"]
+        }
         "command" | "command|docs" | "command|info" | "command|list" | "hgetall" | "hkeys"
         | "hvals" | "sdiff" | "sinter" | "smembers" | "sunion" => {
             &["nondeterministic_output_order"]
@@ -81,7 +83,7 @@ pub fn key_specs(full_name: &str) -> Option<&'static [KeySpecInfo]> {
             },
         ],
         "decr" | "decrby" | "getset" | "hincrby" | "hincrbyfloat" | "incr" | "incrby"
-        | "incrbyfloat" | "move" => &[KeySpecInfo {
+        | "incrbyfloat" | "move" | "zincrby" => &[KeySpecInfo {
             notes: None,
             flags: &["RW", "access", "update"],
             index: 1,
@@ -106,7 +108,7 @@ pub fn key_specs(full_name: &str) -> Option<&'static [KeySpecInfo]> {
             limit: 0,
         }],
         "expire" | "expireat" | "hmset" | "hset" | "persist" | "pexpire" | "pexpireat"
-        | "setrange" => &[KeySpecInfo {
+        | "setrange" | "zadd" => &[KeySpecInfo {
             notes: None,
             flags: &["RW", "update"],
             index: 1,
@@ -116,7 +118,9 @@ pub fn key_specs(full_name: &str) -> Option<&'static [KeySpecInfo]> {
         }],
         "expiretime" | "get" | "getrange" | "hget" | "hgetall" | "hkeys" | "hmget"
         | "hrandfield" | "hscan" | "hvals" | "pexpiretime" | "pttl" | "smembers" | "smismember"
-        | "srandmember" | "sscan" | "ttl" => &[KeySpecInfo {
+        | "srandmember" | "sscan" | "ttl" | "zcount" | "zlexcount" | "zmscore" | "zrandmember"
+        | "zrange" | "zrangebylex" | "zrangebyscore" | "zrank" | "zrevrange" | "zrevrangebylex"
+        | "zrevrangebyscore" | "zrevrank" | "zscan" | "zscore" => &[KeySpecInfo {
             notes: None,
             flags: &["RO", "access"],
             index: 1,
@@ -124,7 +128,7 @@ pub fn key_specs(full_name: &str) -> Option<&'static [KeySpecInfo]> {
             keystep: 1,
             limit: 0,
         }],
-        "getdel" | "spop" => &[KeySpecInfo {
+        "getdel" | "spop" | "zpopmax" | "zpopmin" => &[KeySpecInfo {
             notes: None,
             flags: &["RW", "access", "delete"],
             index: 1,
@@ -140,15 +144,17 @@ pub fn key_specs(full_name: &str) -> Option<&'static [KeySpecInfo]> {
             keystep: 1,
             limit: 0,
         }],
-        "hdel" | "srem" => &[KeySpecInfo {
-            notes: None,
-            flags: &["RW", "delete"],
-            index: 1,
-            lastkey: 0,
-            keystep: 1,
-            limit: 0,
-        }],
-        "hexists" | "hlen" | "hstrlen" | "scard" | "sismember" | "strlen" | "type" => {
+        "hdel" | "srem" | "zrem" | "zremrangebylex" | "zremrangebyrank" | "zremrangebyscore" => {
+            &[KeySpecInfo {
+                notes: None,
+                flags: &["RW", "delete"],
+                index: 1,
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            }]
+        }
+        "hexists" | "hlen" | "hstrlen" | "scard" | "sismember" | "strlen" | "type" | "zcard" => {
             &[KeySpecInfo {
                 notes: None,
                 flags: &["RO"],

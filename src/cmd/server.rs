@@ -667,6 +667,7 @@ fn acl_categories(spec: &Spec) -> Vec<Reply> {
         "string" => cats.push("@string"),
         "hash" => cats.push("@hash"),
         "set" => cats.push("@set"),
+        "sorted-set" => cats.push("@sortedset"),
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         "transactions" => cats.push("@transaction"),

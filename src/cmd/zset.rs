@@ -1,5 +1,942 @@
 //! Sorted-set commands.
 
-use super::Spec;
+use bytes::Bytes;
 
-pub const COMMANDS: &[Spec] = &[];
+use super::hash::{parse_signed_count, pick_random, scan_collection};
+use super::keys::{parse_cursor, parse_scan_options};
+use super::{args, command, error, flags::*, Ctx, Spec, ONE_KEY};
+use crate::clock;
+use crate::notify;
+use crate::protocol::reply::format_double;
+use crate::protocol::Reply;
+use crate::store::zset::{
+    AddFlags, AddOutcome, LexBound, LexRange, ScoreBound, ScoreRange, ZSetObj,
+};
+use crate::store::{Db, Value};
+
+pub const COMMANDS: &[Spec] = &[
+    command!("sorted-set", "zadd", -4, WRITE | DENYOOM | FAST, ONE_KEY, zadd, "1.2.0",
+        "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
+    command!("sorted-set", "zincrby", 4, WRITE | DENYOOM | FAST, ONE_KEY, zincrby, "1.2.0",
+        "Increments the score of a member in a sorted set."),
+    command!("sorted-set", "zrem", -3, WRITE | FAST, ONE_KEY, zrem, "1.2.0",
+        "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
+    command!("sorted-set", "zcard", 2, READONLY | FAST, ONE_KEY, zcard, "1.2.0",
+        "Returns the number of members in a sorted set."),
+    command!("sorted-set", "zscore", 3, READONLY | FAST, ONE_KEY, zscore, "1.2.0",
+        "Returns the score of a member in a sorted set."),
+    command!("sorted-set", "zmscore", -3, READONLY | FAST, ONE_KEY, zmscore, "6.2.0",
+        "Returns the score of one or more members in a sorted set."),
+    command!("sorted-set", "zcount", 4, READONLY | FAST, ONE_KEY, zcount, "2.0.0",
+        "Returns the count of members in a sorted set that have scores within a range."),
+    command!("sorted-set", "zlexcount", 4, READONLY | FAST, ONE_KEY, zlexcount, "2.8.9",
+        "Returns the number of members in a sorted set within a lexicographical range."),
+    command!("sorted-set", "zrank", -3, READONLY | FAST, ONE_KEY, zrank, "2.0.0",
+        "Returns the index of a member in a sorted set ordered by ascending scores."),
+    command!("sorted-set", "zrevrank", -3, READONLY | FAST, ONE_KEY, zrevrank, "2.0.0",
+        "Returns the index of a member in a sorted set ordered by descending scores."),
+    command!("sorted-set", "zrange", -4, READONLY, ONE_KEY, zrange, "1.2.0",
+        "Returns members in a sorted set within a range of indexes."),
+    command!("sorted-set", "zrevrange", -4, READONLY, ONE_KEY, zrevrange, "1.2.0",
+        "Returns members in a sorted set within a range of indexes in reverse order."),
+    command!("sorted-set", "zrangebyscore", -4, READONLY, ONE_KEY, zrangebyscore, "1.0.5",
+        "Returns members in a sorted set within a range of scores."),
+    command!("sorted-set", "zrevrangebyscore", -4, READONLY, ONE_KEY, zrevrangebyscore, "2.2.0",
+        "Returns members in a sorted set within a range of scores in reverse order."),
+    command!("sorted-set", "zrangebylex", -4, READONLY, ONE_KEY, zrangebylex, "2.8.9",
+        "Returns members in a sorted set within a lexicographical range."),
+    command!("sorted-set", "zrevrangebylex", -4, READONLY, ONE_KEY, zrevrangebylex, "2.8.9",
+        "Returns members in a sorted set within a lexicographical range in reverse order."),
+    command!("sorted-set", "zremrangebyscore", 4, WRITE, ONE_KEY, zremrangebyscore, "1.2.0",
+        "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
+    command!("sorted-set", "zremrangebyrank", 4, WRITE, ONE_KEY, zremrangebyrank, "2.0.0",
+        "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
+    command!("sorted-set", "zremrangebylex", 4, WRITE, ONE_KEY, zremrangebylex, "2.8.9",
+        "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
+    command!("sorted-set", "zpopmin", -2, WRITE | FAST, ONE_KEY, zpopmin, "5.0.0",
+        "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    command!("sorted-set", "zpopmax", -2, WRITE | FAST, ONE_KEY, zpopmax, "5.0.0",
+        "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    command!("sorted-set", "zrandmember", -2, READONLY, ONE_KEY, zrandmember, "6.2.0",
+        "Returns one or more random members from a sorted set."),
+    command!("sorted-set", "zscan", -3, READONLY, ONE_KEY, zscan, "2.8.0",
+        "Iterates over members and scores of a sorted set."),
+];
+
+const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
+const RANGE_NOT_LEX: &str = "ERR min or max not valid string range item";
+
+// ---------------------------------------------------------------------------------------
+// Access
+// ---------------------------------------------------------------------------------------
+
+/// Runs `f` on the sorted set at `key` (`None` if absent); WRONGTYPE for another type.
+fn read_zset(db: &Db, key: &[u8], f: impl FnOnce(Option<&ZSetObj>) -> Reply) -> Reply {
+    match db.lookup_read(key, clock::now_ms()) {
+        None => f(None),
+        Some(entry) => match &entry.value {
+            Value::ZSet(z) => f(Some(z)),
+            _ => error::wrongtype(),
+        },
+    }
+}
+
+/// What a write did: its reply, and whether it removed the emptied key.
+struct Written {
+    reply: Reply,
+    emptied: bool,
+}
+
+/// Runs `f` on the sorted set at `key`, creating an empty one first if `create`; `None`
+/// when the key is absent and not created. `f` returns its reply and whether it changed
+/// the set; an emptied sorted set is deleted.
+fn write_zset(
+    db: &Db,
+    key: &Bytes,
+    create: bool,
+    f: impl FnOnce(Option<&mut ZSetObj>) -> (Reply, bool),
+) -> Written {
+    let now = clock::now_ms();
+    let done = |reply| Written {
+        reply,
+        emptied: false,
+    };
+    match db.peek(key, now) {
+        None if !create => return done(f(None).0),
+        None => db.insert(key, Value::ZSet(Box::default()), None),
+        Some(entry) if !matches!(entry.value, Value::ZSet(_)) => return done(error::wrongtype()),
+        Some(_) => {}
+    }
+    let (reply, changed, emptied) = {
+        let Some(mut entry) = db.get_mut(key, now) else {
+            return done(f(None).0);
+        };
+        let Value::ZSet(zset) = &mut entry.value else {
+            return done(error::wrongtype());
+        };
+        let (reply, changed) = f(Some(zset));
+        (reply, changed, zset.is_empty())
+    };
+    if emptied {
+        db.remove(key, now);
+    } else if changed {
+        db.signal_modified(key);
+    }
+    Written {
+        reply,
+        emptied: emptied && changed,
+    }
+}
+
+/// Logs `args` as they are, under the canonical (upper-case) command name.
+fn propagate_as_is(ctx: &mut Ctx<'_>, name: &[u8], args: &[Bytes]) {
+    let mut record: Vec<&[u8]> = vec![name];
+    record.extend(args[1..].iter().map(|a| a.as_ref()));
+    ctx.propagate(&record);
+}
+
+/// The keyspace events of a write that removed members: `event`, then `del` if the
+/// sorted set was emptied and removed.
+fn notify_removal(ctx: &Ctx<'_>, event: &str, key: &[u8], emptied: bool) {
+    ctx.notify(notify::ZSET, event, key);
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------
+
+extern "C" {
+    fn strtod(s: *const std::os::raw::c_char, end: *mut *mut std::os::raw::c_char) -> f64;
+}
+
+/// C's `strtod` on the argument as Redis sees it (a NUL-terminated string, so parsing
+/// stops at an embedded NUL): the value, and whether it consumed everything up to the
+/// terminating NUL. Leading white space, hex and `inf`/`nan` are accepted as `strtod`
+/// accepts them.
+fn c_strtod(arg: &[u8]) -> (f64, usize, bool) {
+    let mut text = Vec::with_capacity(arg.len() + 1);
+    text.extend_from_slice(arg);
+    text.push(0);
+    let mut end: *mut std::os::raw::c_char = std::ptr::null_mut();
+    // SAFETY: `text` is NUL-terminated and outlives the call; strtod only reads it and
+    // sets `end` to a position inside it.
+    let value = unsafe { strtod(text.as_ptr().cast(), &mut end) };
+    let consumed = end as usize - text.as_ptr() as usize;
+    (value, consumed, text[consumed] == 0)
+}
+
+/// A score as Redis's `getDoubleFromObject` reads it (`string2d`): all of the argument,
+/// no leading space, not NaN, no overflow to infinity or underflow to zero.
+pub fn parse_score(arg: &[u8]) -> Option<f64> {
+    if arg.is_empty() || arg[0].is_ascii_whitespace() || arg[0] == 0x0b {
+        return None;
+    }
+    let (value, consumed, _) = c_strtod(arg);
+    if consumed != arg.len() || value.is_nan() {
+        return None;
+    }
+    let lower = arg.to_ascii_lowercase();
+    if value.is_infinite() && !lower.windows(3).any(|w| w == b"inf") {
+        return None; // ERANGE: overflow
+    }
+    if value == 0.0 {
+        let body = lower.trim_ascii_start();
+        let body = body
+            .strip_prefix(b"-")
+            .or(body.strip_prefix(b"+"))
+            .unwrap_or(body);
+        let nonzero = if let Some(hex) = body.strip_prefix(b"0x") {
+            hex.iter()
+                .take_while(|&&c| c != b'p')
+                .any(|c| c.is_ascii_hexdigit() && *c != b'0')
+        } else {
+            body.iter()
+                .take_while(|&&c| c != b'e')
+                .any(|c| (b'1'..=b'9').contains(c))
+        };
+        if nonzero {
+            return None; // ERANGE: underflow to zero
+        }
+    }
+    Some(value)
+}
+
+fn score_arg(arg: &[u8]) -> Result<f64, Reply> {
+    parse_score(arg).ok_or_else(error::not_float)
+}
+
+/// One end of a score range (`zslParseRange`): `1.5`, `(1.5`, `-inf`, `+inf`.
+fn parse_score_bound(arg: &[u8]) -> Option<ScoreBound> {
+    let (exclusive, text) = match arg.first() {
+        Some(b'(') => (true, &arg[1..]),
+        _ => (false, arg),
+    };
+    let (value, _, complete) = c_strtod(text);
+    (complete && !value.is_nan()).then_some(ScoreBound { value, exclusive })
+}
+
+fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, Reply> {
+    match (parse_score_bound(min), parse_score_bound(max)) {
+        (Some(min), Some(max)) => Ok(ScoreRange { min, max }),
+        _ => Err(Reply::error(RANGE_NOT_FLOAT)),
+    }
+}
+
+/// One end of a lex range (`zslParseLexRangeItem`): `-`, `+`, `[member`, `(member`.
+fn parse_lex_bound(arg: &Bytes) -> Option<LexBound> {
+    // Redis looks at the byte after `+`/`-` in a NUL-terminated string.
+    let alone = arg.get(1).is_none_or(|&c| c == 0);
+    match arg.first()? {
+        b'+' if alone => Some(LexBound::PosInf),
+        b'-' if alone => Some(LexBound::NegInf),
+        b'(' => Some(LexBound::Exclusive(arg.slice(1..))),
+        b'[' => Some(LexBound::Inclusive(arg.slice(1..))),
+        _ => None,
+    }
+}
+
+fn parse_lex_range(min: &Bytes, max: &Bytes) -> Result<LexRange, Reply> {
+    match (parse_lex_bound(min), parse_lex_bound(max)) {
+        (Some(min), Some(max)) => Ok(LexRange { min, max }),
+        _ => Err(Reply::error(RANGE_NOT_LEX)),
+    }
+}
+
+/// Rank indexes as Redis sanitizes them: negative from the end, clamped; `None` when
+/// the range is empty.
+fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let end = if end < 0 { len + end } else { end };
+    if start > end || start >= len {
+        return None;
+    }
+    Some((start as usize, end.min(len - 1) as usize))
+}
+
+// ---------------------------------------------------------------------------------------
+// Replies
+// ---------------------------------------------------------------------------------------
+
+/// Members, with their scores if `with_scores`: pairs in RESP3, flat in RESP2.
+fn elements_reply(items: Vec<(Bytes, f64)>, with_scores: bool, resp3: bool) -> Reply {
+    let mut out = Vec::with_capacity(items.len() * if with_scores { 2 } else { 1 });
+    for (member, score) in items {
+        if !with_scores {
+            out.push(Reply::Bulk(member));
+        } else if resp3 {
+            out.push(Reply::Array(vec![
+                Reply::Bulk(member),
+                Reply::Double(score),
+            ]));
+        } else {
+            out.push(Reply::Bulk(member));
+            out.push(Reply::Double(score));
+        }
+    }
+    Reply::Array(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// ZADD / ZINCRBY / ZREM
+// ---------------------------------------------------------------------------------------
+
+fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zadd_generic(ctx, args, false)
+}
+
+fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zadd_generic(ctx, args, true)
+}
+
+/// ZADD and ZINCRBY (Redis's `zaddGenericCommand`; ZINCRBY is ZADD INCR).
+fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
+    let mut flags = AddFlags {
+        incr: zincrby,
+        ..AddFlags::default()
+    };
+    let mut ch = false;
+    let mut i = 2;
+    while i < args.len() {
+        let word = &args[i];
+        if args::is(word, "nx") {
+            flags.nx = true;
+        } else if args::is(word, "xx") {
+            flags.xx = true;
+        } else if args::is(word, "ch") {
+            ch = true;
+        } else if args::is(word, "incr") {
+            flags.incr = true;
+        } else if args::is(word, "gt") {
+            flags.gt = true;
+        } else if args::is(word, "lt") {
+            flags.lt = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let elements = args.len() - i;
+    if elements == 0 || elements % 2 != 0 {
+        return error::syntax();
+    }
+    if flags.nx && flags.xx {
+        return Reply::error("ERR XX and NX options at the same time are not compatible");
+    }
+    if ((flags.gt || flags.lt) && flags.nx) || (flags.gt && flags.lt) {
+        return Reply::error("ERR GT, LT, and/or NX options at the same time are not compatible");
+    }
+    if flags.incr && elements > 2 {
+        return Reply::error("ERR INCR option supports a single increment-element pair");
+    }
+    let mut pairs = Vec::with_capacity(elements / 2);
+    for pair in args[i..].chunks(2) {
+        match score_arg(&pair[0]) {
+            Ok(score) => pairs.push((score, &pair[1])),
+            Err(reply) => return reply,
+        }
+    }
+    let mut added = 0;
+    let mut updated = 0;
+    let written = write_zset(ctx.db(), &args[1], !flags.xx, |z| {
+        let Some(z) = z else {
+            // XX on a missing key: nothing to do.
+            return (
+                if flags.incr {
+                    Reply::Null
+                } else {
+                    Reply::Integer(0)
+                },
+                false,
+            );
+        };
+        let mut result = None;
+        for (score, member) in pairs {
+            match z.add(member, score, flags) {
+                AddOutcome::Added(s) => {
+                    added += 1;
+                    result = Some(s);
+                }
+                AddOutcome::Updated(s) => {
+                    updated += 1;
+                    result = Some(s);
+                }
+                AddOutcome::Unchanged(s) => result = Some(s),
+                AddOutcome::Skipped => {}
+                AddOutcome::NaN => {
+                    let changed = added + updated > 0;
+                    return (
+                        Reply::error("ERR resulting score is not a number (NaN)"),
+                        changed,
+                    );
+                }
+            }
+        }
+        let reply = if flags.incr {
+            result.map_or(Reply::Null, Reply::Double)
+        } else {
+            Reply::Integer(if ch { added + updated } else { added })
+        };
+        (reply, added + updated > 0)
+    });
+    if added + updated > 0 {
+        ctx.notify(
+            notify::ZSET,
+            if flags.incr { "zincr" } else { "zadd" },
+            &args[1],
+        );
+        propagate_as_is(ctx, if zincrby { b"ZINCRBY" } else { b"ZADD" }, args);
+    }
+    written.reply
+}
+
+fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let written = write_zset(ctx.db(), &args[1], false, |z| {
+        let Some(z) = z else {
+            return (Reply::Integer(0), false);
+        };
+        let removed = args[2..].iter().filter(|m| z.remove(m).is_some()).count();
+        (Reply::Integer(removed as i64), removed > 0)
+    });
+    if matches!(written.reply, Reply::Integer(n) if n > 0) {
+        notify_removal(ctx, "zrem", &args[1], written.emptied);
+        propagate_as_is(ctx, b"ZREM", args);
+    }
+    written.reply
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads by member
+// ---------------------------------------------------------------------------------------
+
+fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_zset(ctx.db(), &args[1], |z| {
+        Reply::Integer(z.map_or(0, |z| z.len()) as i64)
+    })
+}
+
+fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_zset(ctx.db(), &args[1], |z| {
+        z.and_then(|z| z.score(&args[2]))
+            .map_or(Reply::Null, Reply::Double)
+    })
+}
+
+fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_zset(ctx.db(), &args[1], |z| {
+        Reply::Array(
+            args[2..]
+                .iter()
+                .map(|m| {
+                    z.and_then(|z| z.score(m))
+                        .map_or(Reply::Null, Reply::Double)
+                })
+                .collect(),
+        )
+    })
+}
+
+fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zrank_generic(ctx, args, false)
+}
+
+fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zrank_generic(ctx, args, true)
+}
+
+/// ZRANK/ZREVRANK, with Redis 7.2's WITHSCORE.
+fn zrank_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> Reply {
+    if args.len() > 4 {
+        return error::wrong_arity(if rev { "zrevrank" } else { "zrank" });
+    }
+    let with_score = match args.get(3) {
+        None => false,
+        Some(word) if args::is(word, "withscore") => true,
+        Some(_) => return error::syntax(),
+    };
+    let missing = if with_score {
+        Reply::NullArray
+    } else {
+        Reply::Null
+    };
+    read_zset(ctx.db(), &args[1], |z| {
+        let Some(z) = z else {
+            return missing;
+        };
+        let Some(rank) = z.rank(&args[2]) else {
+            return missing;
+        };
+        let rank = if rev { z.len() - 1 - rank } else { rank };
+        if with_score {
+            let score = z.score(&args[2]).expect("ranked member has a score");
+            Reply::Array(vec![Reply::Integer(rank as i64), Reply::Double(score)])
+        } else {
+            Reply::Integer(rank as i64)
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Ranges
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RangeType {
+    Auto,
+    Rank,
+    Score,
+    Lex,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Direction {
+    Auto,
+    Forward,
+    Reverse,
+}
+
+fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zrange_generic(ctx, args, RangeType::Auto, Direction::Auto)
+}
+
+fn zrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zrange_generic(ctx, args, RangeType::Rank, Direction::Reverse)
+}
+
+fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zrange_generic(ctx, args, RangeType::Score, Direction::Forward)
+}
+
+fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zrange_generic(ctx, args, RangeType::Score, Direction::Reverse)
+}
+
+fn zrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zrange_generic(ctx, args, RangeType::Lex, Direction::Forward)
+}
+
+fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zrange_generic(ctx, args, RangeType::Lex, Direction::Reverse)
+}
+
+/// A parsed range argument pair.
+enum Range {
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange),
+}
+
+/// ZRANGE and its older forms (Redis's `zrangeGenericCommand`): options, then the range,
+/// then the key.
+fn zrange_generic(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    mut range_type: RangeType,
+    mut direction: Direction,
+) -> Reply {
+    let resp3 = ctx.client.proto >= 3;
+    let mut with_scores = false;
+    let mut offset: i64 = 0;
+    let mut limit: i64 = -1;
+    let mut j = 4;
+    while j < args.len() {
+        let word = &args[j];
+        let left = args.len() - j - 1;
+        if args::is(word, "withscores") {
+            with_scores = true;
+        } else if args::is(word, "limit") && left >= 2 {
+            offset = match args::int(&args[j + 1]) {
+                Ok(n) => n,
+                Err(reply) => return reply,
+            };
+            limit = match args::int(&args[j + 2]) {
+                Ok(n) => n,
+                Err(reply) => return reply,
+            };
+            j += 2;
+        } else if direction == Direction::Auto && args::is(word, "rev") {
+            direction = Direction::Reverse;
+        } else if range_type == RangeType::Auto && args::is(word, "bylex") {
+            range_type = RangeType::Lex;
+        } else if range_type == RangeType::Auto && args::is(word, "byscore") {
+            range_type = RangeType::Score;
+        } else {
+            return error::syntax();
+        }
+        j += 1;
+    }
+    if direction == Direction::Auto {
+        direction = Direction::Forward;
+    }
+    if range_type == RangeType::Auto {
+        range_type = RangeType::Rank;
+    }
+    if limit != -1 && range_type == RangeType::Rank {
+        return Reply::error(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        );
+    }
+    if with_scores && range_type == RangeType::Lex {
+        return Reply::error(
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        );
+    }
+    let rev = direction == Direction::Reverse;
+    // Score and lex ranges are given as max, min in reverse.
+    let (min, max) = if rev && range_type != RangeType::Rank {
+        (&args[3], &args[2])
+    } else {
+        (&args[2], &args[3])
+    };
+    let range = match range_type {
+        RangeType::Auto | RangeType::Rank => match (args::int(min), args::int(max)) {
+            (Ok(start), Ok(end)) => Range::Rank(start, end),
+            (Err(reply), _) | (_, Err(reply)) => return reply,
+        },
+        RangeType::Score => match parse_score_range(min, max) {
+            Ok(r) => Range::Score(r),
+            Err(reply) => return reply,
+        },
+        RangeType::Lex => match parse_lex_range(min, max) {
+            Ok(r) => Range::Lex(r),
+            Err(reply) => return reply,
+        },
+    };
+    read_zset(ctx.db(), &args[1], |z| {
+        let Some(z) = z else {
+            return Reply::Array(Vec::new());
+        };
+        let items = match &range {
+            Range::Rank(start, end) => match rank_range(*start, *end, z.len()) {
+                None => Vec::new(),
+                Some((start, end)) => z.range_by_rank(start, end, rev),
+            },
+            Range::Score(r) => limited(z, offset, limit, || z.range_by_score(r, rev)),
+            Range::Lex(r) => limited(z, offset, limit, || z.range_by_lex(r, rev)),
+        };
+        elements_reply(items, with_scores, resp3)
+    })
+}
+
+/// Applies LIMIT offset count to a range walk as Redis does: a negative offset, or one
+/// past the set's size, gives nothing; a negative count means all.
+fn limited<'a, I: Iterator<Item = (&'a Bytes, f64)>>(
+    z: &ZSetObj,
+    offset: i64,
+    limit: i64,
+    walk: impl FnOnce() -> I,
+) -> Vec<(Bytes, f64)> {
+    if offset < 0 || (offset > 0 && offset as u64 >= z.len() as u64) {
+        return Vec::new();
+    }
+    let take = if limit < 0 {
+        usize::MAX
+    } else {
+        limit as usize
+    };
+    walk()
+        .skip(offset as usize)
+        .take(take)
+        .map(|(m, s)| (m.clone(), s))
+        .collect()
+}
+
+fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let range = match parse_score_range(&args[2], &args[3]) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    read_zset(ctx.db(), &args[1], |z| {
+        Reply::Integer(z.map_or(0, |z| z.range_by_score(&range, false).count()) as i64)
+    })
+}
+
+fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let range = match parse_lex_range(&args[2], &args[3]) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    read_zset(ctx.db(), &args[1], |z| {
+        Reply::Integer(z.map_or(0, |z| z.range_by_lex(&range, false).count()) as i64)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Removing ranges, popping
+// ---------------------------------------------------------------------------------------
+
+fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let range = match parse_score_range(&args[2], &args[3]) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    zremrange(ctx, args, "zremrangebyscore", |z| {
+        z.range_by_score(&range, false)
+            .map(|(m, _)| m.clone())
+            .collect()
+    })
+}
+
+fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let range = match parse_lex_range(&args[2], &args[3]) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    zremrange(ctx, args, "zremrangebylex", |z| {
+        z.range_by_lex(&range, false)
+            .map(|(m, _)| m.clone())
+            .collect()
+    })
+}
+
+fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (start, end) = match (args::int(&args[2]), args::int(&args[3])) {
+        (Ok(start), Ok(end)) => (start, end),
+        (Err(reply), _) | (_, Err(reply)) => return reply,
+    };
+    zremrange(ctx, args, "zremrangebyrank", |z| {
+        match rank_range(start, end, z.len()) {
+            None => Vec::new(),
+            Some((start, end)) => z
+                .range_by_rank(start, end, false)
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect(),
+        }
+    })
+}
+
+/// The ZREMRANGEBY* commands once their range is parsed: `select` names the members
+/// to remove.
+fn zremrange(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    event: &str,
+    select: impl FnOnce(&ZSetObj) -> Vec<Bytes>,
+) -> Reply {
+    let written = write_zset(ctx.db(), &args[1], false, |z| {
+        let Some(z) = z else {
+            return (Reply::Integer(0), false);
+        };
+        let members = select(z);
+        for m in &members {
+            z.remove(m);
+        }
+        (Reply::Integer(members.len() as i64), !members.is_empty())
+    });
+    if matches!(written.reply, Reply::Integer(n) if n > 0) {
+        notify_removal(ctx, event, &args[1], written.emptied);
+        let name = event.to_ascii_uppercase();
+        propagate_as_is(ctx, name.as_bytes(), args);
+    }
+    written.reply
+}
+
+fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zpop(ctx, args, false)
+}
+
+fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zpop(ctx, args, true)
+}
+
+/// ZPOPMIN/ZPOPMAX: without a count one flat member/score pair, with one a list of them
+/// (pairs in RESP3).
+fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
+    if args.len() > 3 {
+        return error::syntax();
+    }
+    let count = match args.get(2) {
+        None => None,
+        Some(arg) => match crate::protocol::decode::parse_i64(arg) {
+            Some(n) if n >= 0 => Some(n as u64),
+            _ => return Reply::error(error::NOT_POSITIVE),
+        },
+    };
+    let resp3 = ctx.client.proto >= 3;
+    let mut popped = 0;
+    let written = write_zset(ctx.db(), &args[1], false, |z| {
+        let Some(z) = z else {
+            return (Reply::Array(Vec::new()), false);
+        };
+        let n = count.unwrap_or(1).min(z.len() as u64) as usize;
+        let items: Vec<(Bytes, f64)> = if max {
+            z.iter()
+                .rev()
+                .take(n)
+                .map(|(m, s)| (m.clone(), s))
+                .collect()
+        } else {
+            z.iter().take(n).map(|(m, s)| (m.clone(), s)).collect()
+        };
+        for (m, _) in &items {
+            z.remove(m);
+        }
+        popped = items.len();
+        let reply = if count.is_some() {
+            elements_reply(items, true, resp3)
+        } else {
+            elements_reply(items, true, false)
+        };
+        (reply, popped > 0)
+    });
+    if popped > 0 {
+        let event = if max { "zpopmax" } else { "zpopmin" };
+        notify_removal(ctx, event, &args[1], written.emptied);
+        propagate_as_is(ctx, if max { b"ZPOPMAX" } else { b"ZPOPMIN" }, args);
+    }
+    written.reply
+}
+
+// ---------------------------------------------------------------------------------------
+// Random members, scanning
+// ---------------------------------------------------------------------------------------
+
+fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let resp3 = ctx.client.proto >= 3;
+    let count = match args.get(2) {
+        None => None,
+        Some(arg) => match parse_signed_count(arg) {
+            Ok(n) => Some(n),
+            Err(reply) => return reply,
+        },
+    };
+    let with_scores = match args.len() {
+        2 | 3 => false,
+        4 if args::is(&args[3], "withscores") => true,
+        _ => return error::syntax(),
+    };
+    if with_scores {
+        let n = count.unwrap_or(0);
+        if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
+            return Reply::error("ERR value is out of range");
+        }
+    }
+    read_zset(ctx.db(), &args[1], |z| {
+        let pairs: Vec<(Bytes, f64)> = z.map_or(Vec::new(), |z| {
+            z.pairs().map(|(m, s)| (m.clone(), s)).collect()
+        });
+        let Some(count) = count else {
+            return Reply::opt_bulk(pick_random(&pairs, 1).pop().map(|(m, _)| m));
+        };
+        elements_reply(pick_random(&pairs, count), with_scores, resp3)
+    })
+}
+
+fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let cursor = match parse_cursor(&args[2]) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    read_zset(ctx.db(), &args[1], |z| {
+        let Some(z) = z else {
+            return Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(Vec::new())]);
+        };
+        let options = match parse_scan_options(&args[3..], false) {
+            Ok(o) => o,
+            Err(reply) => return reply,
+        };
+        // A listpack is returned whole, in its (sorted) order.
+        let (next, page) = if z.is_compact() {
+            let all = z.iter().map(|(m, s)| (m.clone(), s));
+            scan_collection(all, true, cursor, options.count)
+        } else {
+            let all = z.pairs().map(|(m, s)| (m.clone(), s));
+            scan_collection(all, false, cursor, options.count)
+        };
+        let mut items = Vec::new();
+        for (member, score) in page {
+            if options
+                .pattern
+                .as_ref()
+                .is_none_or(|p| crate::glob::matches(p, &member, false))
+            {
+                items.push(Reply::Bulk(member));
+                items.push(Reply::bulk_str(&scan_score_text(score, z.is_compact())));
+            }
+        }
+        Reply::Array(vec![
+            Reply::bulk_str(&next.to_string()),
+            Reply::Array(items),
+        ])
+    })
+}
+
+/// A score as ZSCAN shows it: a listpack holds the text Redis's `d2string` made (whole
+/// numbers up to 2^62 as integers, so `-0` is `0`); a skiplist's is printed with `%.17g`.
+fn scan_score_text(score: f64, compact: bool) -> String {
+    const LIMIT: f64 = 4611686018427387904.0; // (double)(LLONG_MAX / 2)
+    if compact && (-LIMIT..=LIMIT).contains(&score) && score.trunc() == score {
+        (score as i64).to_string()
+    } else {
+        format_double(score)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_scores_follow_the_encoding() {
+        assert_eq!(scan_score_text(-0.0, true), "0");
+        assert_eq!(scan_score_text(-0.0, false), "-0");
+        assert_eq!(
+            scan_score_text(123456789012345678.0, true),
+            "123456789012345680"
+        );
+        assert_eq!(
+            scan_score_text(123456789012345678.0, false),
+            "1.2345678901234568e+17"
+        );
+        assert_eq!(
+            scan_score_text(4611686018427387904.0, true),
+            "4611686018427387904"
+        );
+        assert_eq!(scan_score_text(1e19, true), "1e+19");
+        assert_eq!(scan_score_text(0.1, true), "0.10000000000000001");
+    }
+
+    #[test]
+    fn scores_parse_as_redis_reads_them() {
+        assert_eq!(parse_score(b"1.5"), Some(1.5));
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score(b"Infinity"), Some(f64::INFINITY));
+        assert_eq!(parse_score(b"4.9e-324"), Some(5e-324));
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"nan",
+            b"1e400",
+            b"1e-400",
+            b"x",
+            b"1\x002",
+        ] {
+            assert_eq!(parse_score(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(parse_score(b"0e500"), Some(0.0));
+    }
+
+    #[test]
+    fn range_bounds_parse_as_strtod_does() {
+        let b = parse_score_bound(b"(1.5").unwrap();
+        assert!(b.exclusive && b.value == 1.5);
+        assert_eq!(parse_score_bound(b"").map(|b| b.value), Some(0.0));
+        assert_eq!(parse_score_bound(b" 2").map(|b| b.value), Some(2.0));
+        assert!(parse_score_bound(b"2 ").is_none());
+        assert!(parse_score_bound(b"nan").is_none());
+        assert_eq!(
+            parse_score_bound(b"1e400").map(|b| b.value),
+            Some(f64::INFINITY)
+        );
+    }
+}

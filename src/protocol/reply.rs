@@ -199,22 +199,46 @@ fn itoa_buf(n: i64) -> Digits {
     Digits { buf, start: i }
 }
 
-/// Formats a double as Redis 7 does in replies: `inf`, `-inf`, `nan`, integers without a
-/// fraction, otherwise the shortest text that reads back as the same value.
+/// Formats a double as Redis 7.0 does in replies (`addReplyDouble`): `inf`, `-inf`,
+/// `nan`, otherwise C's `%.17g` (17 significant digits, trailing zeros dropped,
+/// exponent form below 1e-4 and from 1e17): `0.10000000000000001`, `3`, `-0`,
+/// `1.0000000000000001e+300`.
 pub fn format_double(d: f64) -> String {
     if d.is_nan() {
-        "nan".into()
-    } else if d.is_infinite() {
-        if d > 0.0 { "inf" } else { "-inf" }.into()
-    } else if d == d.trunc() && d.abs() < 1e17 {
-        format!("{}", d as i64)
+        return "nan".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    // Rust's exponent form rounds exactly, as glibc's printf does.
+    let sci = format!("{d:.16e}");
+    let (mantissa, exp) = sci.split_once('e').expect("exponent form");
+    let exp: i32 = exp.parse().expect("exponent");
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if !(-4..17).contains(&exp) {
+        let mantissa = trim_fraction(mantissa);
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{mantissa}e{esign}{:02}", exp.abs());
+    }
+    let fixed = if exp >= 0 {
+        let split = exp as usize + 1;
+        format!("{}.{}", &digits[..split], &digits[split..])
     } else {
-        let s = format!("{d}");
-        if s.len() > 24 {
-            format!("{d:e}")
-        } else {
-            s
-        }
+        format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+    };
+    format!("{sign}{}", trim_fraction(&fixed))
+}
+
+/// Drops trailing zeros after a decimal point, and the point if nothing follows it.
+fn trim_fraction(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
     }
 }
 
@@ -239,6 +263,18 @@ mod tests {
         assert_eq!(wire(&Reply::Double(1.5), 2), "$3\r\n1.5\r\n");
         assert_eq!(wire(&Reply::Double(1.5), 3), ",1.5\r\n");
         assert_eq!(wire(&Reply::Bool(true), 2), ":1\r\n");
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(-0.0), "-0");
+        assert_eq!(format_double(1e300), "1.0000000000000001e+300");
+        assert_eq!(format_double(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(
+            format_double(123456789012345678.0),
+            "1.2345678901234568e+17"
+        );
+        assert_eq!(format_double(0.0001), "0.0001");
+        assert_eq!(format_double(-2.5), "-2.5");
+        assert_eq!(format_double(1e16), "10000000000000000");
         assert_eq!(
             wire(&Reply::Integer(i64::MIN), 2),
             ":-9223372036854775808\r\n"
