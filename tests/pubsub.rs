@@ -130,6 +130,13 @@ fn pubsub_introspection_and_client_list() {
             redis::Value::Int(0),
         ]
     );
+    // In RESP3 too it is a flat array (redis-py slices it as one), not a map.
+    let mut raw = server.raw();
+    raw.hello3();
+    raw.roundtrip(
+        &[b"PUBSUB", b"NUMSUB", b"s1", b"s3"],
+        b"*4\r\n$2\r\ns1\r\n:2\r\n$2\r\ns3\r\n:0\r\n",
+    );
     let numpat: i64 = redis::cmd("PUBSUB").arg("NUMPAT").query(&mut con).unwrap();
     assert_eq!(numpat, 1);
     let list: String = redis::cmd("CLIENT")

@@ -257,13 +257,16 @@ fn channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     )
 }
 
+/// Channel, count, channel, count...: a flat array in RESP3 too, as Redis 7 sends it
+/// (redis-py parses it as one).
 fn numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut pairs = Vec::new();
+    let mut items = Vec::new();
     for channel in &args[2..] {
         let n = ctx.shared.pubsub.subscribers_of(channel);
-        pairs.push((Reply::Bulk(channel.clone()), Reply::Integer(n as i64)));
+        items.push(Reply::Bulk(channel.clone()));
+        items.push(Reply::Integer(n as i64));
     }
-    Reply::Map(pairs)
+    Reply::Array(items)
 }
 
 fn numpat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
