@@ -244,7 +244,10 @@ fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if args.len() > 3 {
-        return super::error::wrong_arity("pubsub|channels");
+        // Redis declares CHANNELS with arity -2 and refuses extra arguments itself.
+        return Reply::error(
+            "ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP.",
+        );
     }
     let pattern = args.get(2).map(|p| p.as_ref());
     Reply::Array(
