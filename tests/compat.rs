@@ -171,6 +171,7 @@ const WIRED: &[&str] = &[
     "flask_session_app.py",
     "django_sessions.py",
     "express_session.mjs",
+    "node_redis.mjs",
     "ioredis.mjs",
     "redis_rb.rb",
     "php_session.php",
@@ -200,6 +201,11 @@ fn express_session_with_connect_redis_on_node_redis() {
         Tool::Node(&["redis", "connect-redis", "express", "express-session"]),
         "express_session.mjs",
     );
+}
+
+#[test]
+fn node_redis() {
+    run(Tool::Node(&["redis"]), "node_redis.mjs");
 }
 
 #[test]
