@@ -4,7 +4,9 @@ Usage: python3 redis_py.py PORT
 
 Covers the handshake (HELLO 3 / CLIENT SETINFO / CLIENT SETNAME / SELECT), transactional
 and plain pipelines, WATCH-based transactions, pub/sub (subscribe, get_message,
-psubscribe) and the session-shaped commands the session plugins built on redis-py send.
+psubscribe), keyspace notifications (del and expired keyevents, as Spring's indexed
+repository uses them) and the session-shaped commands the session plugins built on redis-py
+send.
 Exits non-zero with a traceback on the first assertion that fails.
 """
 
@@ -205,6 +207,29 @@ def sessions(r: redis.Redis) -> None:
     r.delete("compat:h")
 
 
+def keyspace_events(r: redis.Redis) -> None:
+    """What Spring's indexed repository listens to: del and expired keyevents."""
+    old = r.config_get("notify-keyspace-events")["notify-keyspace-events"]
+    expect(r.config_set("notify-keyspace-events", "Egx"), True, "CONFIG SET notify-keyspace-events")
+    try:
+        flags = r.config_get("notify-keyspace-events")["notify-keyspace-events"]
+        expect(sorted(flags), sorted("gxE"), "CONFIG GET notify-keyspace-events")
+        p = r.pubsub(ignore_subscribe_messages=True)
+        p.subscribe("__keyevent@0__:del", "__keyevent@0__:expired")
+        r.set("compat:ev:gone", "1")
+        r.delete("compat:ev:gone")
+        r.set("compat:ev:short", "1", px=100)
+        got = [wait_message(p), wait_message(p)]
+        expect(
+            [(m["channel"], m["data"]) for m in got],
+            [(b"__keyevent@0__:del", b"compat:ev:gone"), (b"__keyevent@0__:expired", b"compat:ev:short")],
+            "keyevent notifications",
+        )
+        p.close()
+    finally:
+        r.config_set("notify-keyspace-events", old)
+
+
 def main() -> None:
     port = int(sys.argv[1])
     for protocol in (2, 3):
@@ -213,6 +238,7 @@ def main() -> None:
         pipelines(r)
         pubsub(r, protocol)
         sessions(r)
+        keyspace_events(r)
         r.close()
         print(f"redis-py {redis.__version__} RESP{protocol}: ok")
 
