@@ -7,7 +7,8 @@
 // by hand (no cookies in the CLI). Checks what the application sees in $_SESSION and what
 // the server holds through its own phpredis connection: the key PHPREDIS_SESSION:<id>, the
 // serialized data, a TTL equal to session.gc_maxlifetime (SETEX on a write, EXPIRE when
-// lazy_write finds the data unchanged), regenerate, destroy, expiry and strict mode (EXISTS).
+// lazy_write finds the data unchanged), regenerate, destroy, expiry, strict mode (EXISTS) and
+// a persistent connection with a database number and a prefix.
 // Locking (EVALSHA/EVAL) is in php_session_locking.php.
 
 declare(strict_types=1);
@@ -161,6 +162,27 @@ if ($fresh === 'unknownsessionid0123456789abcdef') {
 }
 expect($server->exists(PREFIX . 'unknownsessionid0123456789abcdef'), 0, 'no key for the unknown id');
 expect($server->exists(PREFIX . $fresh), 1, 'key for the replacement id');
+
+// A persistent connection (reused with an ECHO liveness check), database 2 (SELECT before
+// every command in phpredis 5.3.7) and a custom prefix.
+ini_set('session.use_strict_mode', '0');
+ini_set('session.save_path', "tcp://127.0.0.1:$port?persistent=1&database=2&prefix=APP:&timeout=2");
+$server->flushDB();
+$server->select(2);
+$server->flushDB();
+$pid = request(null, function () {
+    $_SESSION['n'] = 1;
+});
+for ($i = 0; $i < 3; $i++) {
+    request($pid, function () {
+        $_SESSION['n']++;
+    });
+}
+expect($server->get('APP:' . $pid), 'n|i:4;', 'session through a persistent connection in db 2');
+expect_ttl($server, 'APP:' . $pid, 600);
+$server->flushDB();
+$server->select(0);
+expect($server->dbSize(), 0, 'nothing written to db 0');
 
 $server->flushDB();
 echo 'PHP ' . PHP_VERSION . ' session handler with phpredis ' . phpversion('redis') . ": ok\n";
