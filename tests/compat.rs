@@ -116,9 +116,17 @@ impl Tool {
 /// Starts Roost, runs `script` against it and fails with the script's output unless it
 /// exits 0.
 fn run(tool: Tool, script: &str) {
+    run_with(tool, script, &[]);
+}
+
+/// The password the `auth_*` scripts use.
+const PASSWORD: &str = "compat-secret";
+
+/// As `run`, with these extra flags for Roost.
+fn run_with(tool: Tool, script: &str, roost_flags: &[&str]) {
     let program = tool.check();
     let dir = TempDir::new(&format!("compat-{}", script.replace('.', "-")));
-    let roost = Roost::start(&dir.0, &[]);
+    let roost = Roost::start(&dir.0, roost_flags);
     let mut child = Command::new(program)
         .arg(compat_dir().join(script))
         .arg(roost.port.to_string())
@@ -175,6 +183,10 @@ const WIRED: &[&str] = &[
     "ioredis.mjs",
     "redis_rb.rb",
     "php_session.php",
+    "auth_py.py",
+    "auth_node.mjs",
+    "auth_rb.rb",
+    "auth_php.php",
 ];
 
 #[test]
@@ -221,6 +233,34 @@ fn redis_rb() {
 #[test]
 fn php_native_sessions_with_phpredis() {
     run(Tool::Php, "php_session.php");
+}
+
+#[test]
+fn redis_py_with_requirepass() {
+    run_with(
+        Tool::Python(&["redis"]),
+        "auth_py.py",
+        &["--requirepass", PASSWORD],
+    );
+}
+
+#[test]
+fn node_redis_and_ioredis_with_requirepass() {
+    run_with(
+        Tool::Node(&["redis", "ioredis"]),
+        "auth_node.mjs",
+        &["--requirepass", PASSWORD],
+    );
+}
+
+#[test]
+fn redis_rb_with_requirepass() {
+    run_with(Tool::Ruby, "auth_rb.rb", &["--requirepass", PASSWORD]);
+}
+
+#[test]
+fn php_sessions_with_requirepass() {
+    run_with(Tool::Php, "auth_php.php", &["--requirepass", PASSWORD]);
 }
 
 /// A script added to tests/compat must either be run above or be listed in NOT_WIRED.
