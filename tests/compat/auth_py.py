@@ -10,8 +10,11 @@ the URL form Flask-Session and Django configure, and AUTH with the user name.
 import sys
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 PASSWORD = "compat-secret"
+NO_RETRY = Retry(NoBackoff(), 0)
 
 
 def expect(actual, expected, what):
@@ -35,7 +38,8 @@ def main() -> None:
         expect(url.get("auth:k"), b"v", "password in the URL")
         url.close()
 
-        wrong = redis.Redis(port=port, protocol=protocol, password="wrong")
+        # No retries: redis-py 8 otherwise retries a failed connect for about 4 s.
+        wrong = redis.Redis(port=port, protocol=protocol, password="wrong", retry=NO_RETRY)
         try:
             wrong.ping()
             raise AssertionError("a wrong password was accepted")
@@ -44,7 +48,7 @@ def main() -> None:
         wrong.close()
 
         # No password: RESP3's HELLO 3 is refused (NOAUTH), RESP2 fails at the first command.
-        anonymous = redis.Redis(port=port, protocol=protocol)
+        anonymous = redis.Redis(port=port, protocol=protocol, retry=NO_RETRY)
         try:
             anonymous.get("auth:k")
             raise AssertionError("a command without AUTH was accepted")
