@@ -1,0 +1,290 @@
+//! The compatibility suite: real client libraries and session plugins, unchanged, against
+//! the roost binary.
+//!
+//! Each test starts its own Roost (on a free port, with its own data directory) and runs
+//! one script from `tests/compat/` with that port as its only argument. The script asserts
+//! what a user of the library sees and what the server stores; a non-zero exit fails the
+//! test with the script's output. A missing interpreter or package fails the test with
+//! what to install: `.ci/run` installs all of it (see `tests/compat/README.md`).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::process::{Roost, TempDir};
+
+/// Longest a script may run before it is killed and the test fails.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Scripts in tests/compat that no test here runs yet, with the reason. Every other
+/// script there must be run by a test (checked by `every_script_is_accounted_for`).
+const NOT_WIRED: &[(&str, &str)] = &[("sentinel_client.py", "run by tests/sentinel.rs")];
+
+fn compat_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat")
+}
+
+/// An interpreter and what the script needs from it.
+enum Tool {
+    /// python3 with these modules importable.
+    Python(&'static [&'static str]),
+    /// node with these packages in tests/compat/node_modules.
+    Node(&'static [&'static str]),
+    /// ruby with the redis gem (Debian's ruby-redis).
+    Ruby,
+    /// php-cli with the redis extension (Debian's php-redis).
+    Php,
+}
+
+impl Tool {
+    /// The interpreter command, or a panic that says what to install.
+    fn check(&self) -> &'static str {
+        let (program, probe, install): (&str, Vec<String>, &str) = match self {
+            Tool::Python(modules) => (
+                "python3",
+                vec!["-c".into(), format!("import {}", modules.join(", "))],
+                "python3 -m pip install -r tests/compat/requirements.txt",
+            ),
+            Tool::Node(packages) => {
+                let missing: Vec<_> = packages
+                    .iter()
+                    .filter(|p| !compat_dir().join("node_modules").join(p).is_dir())
+                    .collect();
+                assert!(
+                    missing.is_empty(),
+                    "npm packages {missing:?} are missing from tests/compat/node_modules: \
+                     install them with `npm ci --prefix tests/compat` (Debian: apt-get install \
+                     nodejs npm), or run .ci/run"
+                );
+                (
+                    "node",
+                    vec!["--version".into()],
+                    "apt-get install nodejs npm && npm ci --prefix tests/compat",
+                )
+            }
+            Tool::Ruby => (
+                "ruby",
+                vec!["-e".into(), "require 'redis'".into()],
+                "apt-get install ruby ruby-redis",
+            ),
+            Tool::Php => (
+                "php",
+                vec![
+                    "-r".into(),
+                    "exit(extension_loaded('redis') ? 0 : 1);".into(),
+                ],
+                "apt-get install php-cli php-redis",
+            ),
+        };
+        let probed = Command::new(program)
+            .args(&probe)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output();
+        match probed {
+            Ok(out) if out.status.success() => program,
+            Ok(out) => panic!(
+                "{program} lacks what this compat test needs ({}): install it with `{install}`, \
+                 or run .ci/run",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => panic!(
+                "{program} is needed by this compat test ({e}): install it with `{install}`, \
+                 or run .ci/run"
+            ),
+        }
+    }
+}
+
+/// Starts Roost, runs `script` against it and fails with the script's output unless it
+/// exits 0.
+fn run(tool: Tool, script: &str) {
+    run_with(tool, script, &[]);
+}
+
+/// The password the `auth_*` scripts use.
+const PASSWORD: &str = "compat-secret";
+
+/// As `run`, with these extra flags for Roost.
+fn run_with(tool: Tool, script: &str, roost_flags: &[&str]) {
+    let program = tool.check();
+    let dir = TempDir::new(&format!("compat-{}", script.replace('.', "-")));
+    let roost = Roost::start(&dir.0, roost_flags);
+    let mut child = Command::new(program)
+        .arg(compat_dir().join(script))
+        .arg(roost.port.to_string())
+        .current_dir(compat_dir())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program} {script}: {e}"));
+    let readers = [
+        drain(child.stdout.take().unwrap()),
+        drain(child.stderr.take().unwrap()),
+    ];
+    let deadline = Instant::now() + SCRIPT_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let [stdout, stderr] = readers.map(|r| r.join().unwrap());
+    match status {
+        Some(s) if s.success() => print!("{stdout}"),
+        Some(s) => panic!(
+            "{script} failed against Roost ({s}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        ),
+        None => panic!(
+            "{script} did not finish within {SCRIPT_TIMEOUT:?}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        ),
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// The scripts the tests below run.
+const WIRED: &[&str] = &[
+    "redis_py.py",
+    "flask_session_app.py",
+    "django_sessions.py",
+    "express_session.mjs",
+    "node_redis.mjs",
+    "ioredis.mjs",
+    "redis_rb.rb",
+    "php_session.php",
+    "auth_py.py",
+    "auth_node.mjs",
+    "auth_rb.rb",
+    "auth_php.php",
+    "redis_py_scripting.py",
+    "php_session_locking.php",
+];
+
+#[test]
+fn redis_py_scripts() {
+    run(Tool::Python(&["redis"]), "redis_py_scripting.py");
+}
+
+#[test]
+fn php_sessions_with_locking() {
+    run(Tool::Php, "php_session_locking.php");
+}
+
+#[test]
+fn redis_py_resp2_and_resp3() {
+    run(Tool::Python(&["redis"]), "redis_py.py");
+}
+
+#[test]
+fn flask_session_redis_backend() {
+    run(
+        Tool::Python(&["redis", "flask", "flask_session", "msgspec"]),
+        "flask_session_app.py",
+    );
+}
+
+#[test]
+fn django_cache_sessions_on_redis_cache() {
+    run(Tool::Python(&["redis", "django"]), "django_sessions.py");
+}
+
+#[test]
+fn express_session_with_connect_redis_on_node_redis() {
+    run(
+        Tool::Node(&["redis", "connect-redis", "express", "express-session"]),
+        "express_session.mjs",
+    );
+}
+
+#[test]
+fn node_redis() {
+    run(Tool::Node(&["redis"]), "node_redis.mjs");
+}
+
+#[test]
+fn ioredis() {
+    run(Tool::Node(&["ioredis"]), "ioredis.mjs");
+}
+
+#[test]
+fn redis_rb() {
+    run(Tool::Ruby, "redis_rb.rb");
+}
+
+#[test]
+fn php_native_sessions_with_phpredis() {
+    run(Tool::Php, "php_session.php");
+}
+
+#[test]
+fn redis_py_with_requirepass() {
+    run_with(
+        Tool::Python(&["redis"]),
+        "auth_py.py",
+        &["--requirepass", PASSWORD],
+    );
+}
+
+#[test]
+fn node_redis_and_ioredis_with_requirepass() {
+    run_with(
+        Tool::Node(&["redis", "ioredis"]),
+        "auth_node.mjs",
+        &["--requirepass", PASSWORD],
+    );
+}
+
+#[test]
+fn redis_rb_with_requirepass() {
+    run_with(Tool::Ruby, "auth_rb.rb", &["--requirepass", PASSWORD]);
+}
+
+#[test]
+fn php_sessions_with_requirepass() {
+    run_with(Tool::Php, "auth_php.php", &["--requirepass", PASSWORD]);
+}
+
+/// A script added to tests/compat must either be run above or be listed in NOT_WIRED.
+#[test]
+fn every_script_is_accounted_for() {
+    let mut unaccounted = Vec::new();
+    for entry in std::fs::read_dir(compat_dir()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let is_script = [".py", ".mjs", ".rb", ".php"]
+            .iter()
+            .any(|ext| name.ends_with(ext));
+        if is_script
+            && !WIRED.contains(&name.as_str())
+            && !NOT_WIRED.iter().any(|(n, _)| *n == name)
+        {
+            unaccounted.push(name);
+        }
+    }
+    assert!(
+        unaccounted.is_empty(),
+        "scripts in tests/compat neither run by tests/compat.rs nor listed in NOT_WIRED: {unaccounted:?}"
+    );
+    for name in WIRED.iter().chain(NOT_WIRED.iter().map(|(n, _)| n)) {
+        assert!(
+            compat_dir().join(name).is_file(),
+            "{name} is listed but missing"
+        );
+    }
+}

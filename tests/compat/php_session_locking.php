@@ -1,0 +1,88 @@
+<?php
+// phpredis session locking (redis.session.locking_enabled = 1).
+//
+// Usage: php php_session_locking.php PORT
+//
+// NOT yet called from tests/compat.rs: the lock is released with EVALSHA (then EVAL after
+// NOSCRIPT), which Roost is getting now. Add it to tests/compat.rs once EVAL/EVALSHA land.
+// The lock is taken with SET <id>_LOCK <secret> NX PX <ms>, checked with GET before the
+// write, and released with the compare-and-delete script.
+
+declare(strict_types=1);
+
+set_error_handler(function (int $no, string $msg, string $file, int $line): bool {
+    throw new ErrorException($msg, 0, $no, $file, $line);
+});
+
+$port = (int) ($argv[1] ?? 0);
+if ($port <= 0) {
+    fwrite(STDERR, "usage: php php_session_locking.php PORT\n");
+    exit(2);
+}
+
+const PREFIX = 'PHPREDIS_SESSION:';
+
+function expect($actual, $expected, string $what): void
+{
+    if ($actual !== $expected) {
+        throw new RuntimeException($what . ': expected ' . var_export($expected, true) . ', got ' . var_export($actual, true));
+    }
+}
+
+ini_set('session.save_handler', 'redis');
+ini_set('session.save_path', "tcp://127.0.0.1:$port");
+ini_set('session.gc_maxlifetime', '600');
+ini_set('session.use_cookies', '0');
+ini_set('session.cache_limiter', '');
+ini_set('redis.session.locking_enabled', '1');
+ini_set('redis.session.lock_expire', '30');
+ini_set('redis.session.lock_wait_time', '20000');
+ini_set('redis.session.lock_retries', '5');
+
+$server = new Redis();
+$server->connect('127.0.0.1', $port);
+$server->flushDB();
+$server->script('flush');
+
+// Two requests: the first release goes EVALSHA -> NOSCRIPT -> EVAL, the second hits EVALSHA.
+$id = null;
+foreach (['ann', 'bob'] as $i => $user) {
+    if ($id !== null) {
+        session_id($id);
+    }
+    session_start();
+    $id = session_id();
+    $lock = PREFIX . $id . '_LOCK';
+    expect($server->exists($lock), 1, 'lock key while the session is open');
+    $pttl = $server->pttl($lock);
+    if ($pttl <= 0 || $pttl > 30000) {
+        throw new RuntimeException("PTTL of the lock: $pttl");
+    }
+    if ($i === 1) {
+        expect($_SESSION['user'], 'ann', 'session read under the lock');
+    }
+    $_SESSION['user'] = $user;
+    session_write_close();
+    expect($server->exists($lock), 0, 'lock released after session_write_close');
+    expect($server->get(PREFIX . $id), 'user|s:3:"' . $user . '";', 'stored session');
+}
+
+// A lock held by someone else: session_start waits, then gives up (lock_retries).
+$server->set(PREFIX . $id . '_LOCK', 'other-host|1', ['nx', 'px' => 30000]);
+session_id($id);
+$failed = false;
+try {
+    $failed = !session_start();
+} catch (ErrorException $e) {
+    $failed = true; // "Failed to read session data"
+}
+if (!$failed) {
+    throw new RuntimeException('session_start succeeded while another process held the lock');
+}
+if (session_status() === PHP_SESSION_ACTIVE) {
+    session_abort();
+}
+expect($server->get(PREFIX . $id . '_LOCK'), 'other-host|1', 'a foreign lock is left alone');
+
+$server->flushDB();
+echo 'phpredis ' . phpversion('redis') . " session locking: ok\n";
