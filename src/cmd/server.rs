@@ -333,7 +333,7 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
             field("maxclients", &config.maxclients);
             field("client_recent_max_input_buffer", &0);
             field("client_recent_max_output_buffer", &0);
-            field("blocked_clients", &0);
+            field("blocked_clients", &shared.blocking.blocked_clients());
             field("tracking_clients", &0);
             field("clients_in_timeout_table", &0);
         }
@@ -667,6 +667,7 @@ fn acl_categories(spec: &Spec) -> Vec<Reply> {
         "string" => cats.push("@string"),
         "hash" => cats.push("@hash"),
         "set" => cats.push("@set"),
+        "list" => cats.push("@list"),
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         "transactions" => cats.push("@transaction"),
@@ -680,6 +681,9 @@ fn acl_categories(spec: &Spec) -> Vec<Reply> {
         cats.push("@fast");
     } else {
         cats.push("@slow");
+    }
+    if spec.has(BLOCKING) {
+        cats.push("@blocking");
     }
     cats.into_iter().map(Reply::simple).collect()
 }

@@ -186,6 +186,15 @@ pub enum Blocked {
         lsn: u64,
         deadline: Option<std::time::Instant>,
     },
+    /// BLPOP, BLMOVE, ...: until one of `keys` (in database `db`) has data, or the
+    /// deadline; `waiter` is the client's place in the queues of those keys.
+    List {
+        db: usize,
+        keys: Vec<Bytes>,
+        op: crate::cmd::list::BlockedPop,
+        deadline: Option<std::time::Instant>,
+        waiter: super::blocking::Waiter,
+    },
 }
 
 impl Client {

@@ -142,10 +142,14 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
         }
         if let Some(blocked) = client.blocked.take() {
             let reply = tokio::select! {
-                reply = wait_blocked(&shared, blocked) => reply,
+                reply = wait_blocked(&shared, &mut client, blocked) => reply,
                 _ = info.kill.notified() => break,
             };
             reply.encode(client.proto, &mut output);
+            // A served pop is a write: under appendfsync always it is durable first.
+            if let Some(lsn) = client.pending_lsn.take() {
+                shared.aof.wait_durable(lsn).await;
+            }
             if stream.write_all(&output).await.is_err() {
                 break;
             }
@@ -199,13 +203,20 @@ async fn flush_messages(
     written
 }
 
-async fn wait_blocked(shared: &Shared, blocked: Blocked) -> Reply {
+async fn wait_blocked(shared: &Shared, client: &mut Client, blocked: Blocked) -> Reply {
     match blocked {
         Blocked::Wait {
             replicas,
             lsn,
             deadline,
         } => cmd::repl::wait_until(shared, replicas, lsn, deadline).await,
+        Blocked::List {
+            db,
+            keys,
+            op,
+            deadline,
+            waiter,
+        } => cmd::list::wait_pop(shared, client, db, keys, op, deadline, waiter).await,
     }
 }
 

@@ -3,6 +3,7 @@
 //! `Shared` is everything a command may touch beyond its own client. One `Arc<Shared>`
 //! per server; several servers can run in one process (the integration tests do).
 
+pub mod blocking;
 mod client;
 mod connection;
 pub(crate) mod loading;
@@ -111,6 +112,8 @@ pub struct Shared {
     snapshots: Mutex<()>,
     pub repl: crate::repl::Replication,
     pub pubsub: crate::pubsub::Hub,
+    /// Clients blocked on list keys (BLPOP and friends).
+    pub blocking: blocking::Blocking,
 }
 
 /// What INFO persistence reports about a load in progress or the last one.
@@ -229,6 +232,7 @@ impl Server {
             snapshots: Mutex::new(()),
             repl: crate::repl::Replication::new(&config),
             pubsub: crate::pubsub::Hub::default(),
+            blocking: blocking::Blocking::default(),
             config: RwLock::new(config),
         });
         Ok(Server { listeners, shared })
@@ -246,6 +250,7 @@ impl Server {
     pub async fn run(self) -> io::Result<()> {
         let shared = self.shared;
         install_expiry_logging(&shared);
+        install_list_wakeups(&shared);
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
         tokio::spawn(auto_rewrite(shared.clone()));
         if !shared.is_loading() {
@@ -337,6 +342,19 @@ fn install_expiry_logging(shared: &Arc<Shared>) {
         .set_expired_hook(Box::new(move |logical_db, key| {
             if let Some(shared) = weak.upgrade() {
                 shared.aof.journal.append(logical_db, &[b"DEL", key]);
+            }
+        }));
+}
+
+/// A list stored under a key by any command (a push, RENAME, MOVE, COPY, RESTORE, a
+/// replicated or replayed write) wakes the clients blocked on that key.
+fn install_list_wakeups(shared: &Arc<Shared>) {
+    let weak = Arc::downgrade(shared);
+    shared
+        .keyspace
+        .set_list_ready_hook(Box::new(move |logical_db, key| {
+            if let Some(shared) = weak.upgrade() {
+                shared.blocking.signal(logical_db, key);
             }
         }));
 }
