@@ -141,9 +141,29 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
             return;
         }
         if let Some(blocked) = client.blocked.take() {
-            let reply = tokio::select! {
-                reply = wait_blocked(&shared, &mut client, blocked) => reply,
-                _ = info.kill.notified() => break,
+            // While blocked the socket is still read: a client that hangs up is gone
+            // (and leaves its place in line), and what it pipelines waits in `input`.
+            let reply = {
+                let wait = wait_blocked(&shared, &mut client, blocked);
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        reply = &mut wait => break Some(reply),
+                        _ = info.kill.notified() => break None,
+                        read = stream.read_buf(&mut input) => match read {
+                            Ok(n) if n > 0 && input.len() as u64 <= query_limit => {
+                                shared
+                                    .stats
+                                    .net_input_bytes
+                                    .fetch_add(n as u64, Ordering::Relaxed);
+                            }
+                            _ => break None,
+                        },
+                    }
+                }
+            };
+            let Some(reply) = reply else {
+                break;
             };
             reply.encode(client.proto, &mut output);
             // A served pop is a write: under appendfsync always it is durable first.
