@@ -646,6 +646,7 @@ fn flag_words(spec: &Spec) -> Vec<Reply> {
         (FAST, "fast"),
         (ALLOW_BUSY, "allow_busy"),
         (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
     ];
     WORDS
         .iter()
@@ -868,7 +869,15 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         Err(_) => return Reply::error("ERR Invalid command specified"),
     };
-    let positions = table.spec(id).key_positions(target.len());
+    let spec = table.spec(id);
+    let positions = if spec.has(MOVABLE_KEYS) {
+        match super::list::movable_key_positions(spec.name, target) {
+            Some(positions) => positions,
+            None => return Reply::error("ERR Invalid arguments specified for command"),
+        }
+    } else {
+        spec.key_positions(target.len())
+    };
     if positions.is_empty() {
         return Reply::error("ERR The command has no key arguments");
     }
