@@ -67,6 +67,16 @@ fn blpop_is_woken_by_a_push_from_another_client() {
     a.send_cmd(&[b"BLPOP", b"k1", b"k2", b"0"]);
     wait_blocked(&server, 1);
     assert_silent(&mut a);
+    let list = cmd(&server, &["CLIENT", "LIST"]);
+    let redis::Value::BulkString(list) = list else {
+        panic!("{list:?}")
+    };
+    let list = String::from_utf8(list).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.contains(" flags=b ") && l.contains(" cmd=blpop ")),
+        "{list}"
+    );
     cmd(&server, &["RPUSH", "k2", "x", "y"]);
     a.expect(b"*2\r\n$2\r\nk2\r\n$1\r\nx\r\n");
     assert_eq!(lrange(&server, "k2"), ["y"]);

@@ -47,6 +47,8 @@ pub struct ClientInfo {
     /// Set by CLIENT KILL; the connection task closes when notified.
     pub killed: AtomicBool,
     pub kill: Notify,
+    /// Waiting in a blocking command (BLPOP, WAIT): CLIENT LIST flag `b`.
+    pub blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -79,6 +81,7 @@ impl ClientInfo {
             patterns: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            blocked: AtomicBool::new(false),
         }
     }
 

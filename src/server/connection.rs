@@ -143,6 +143,7 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
         if let Some(blocked) = client.blocked.take() {
             // While blocked the socket is still read: a client that hangs up is gone
             // (and leaves its place in line), and what it pipelines waits in `input`.
+            info.blocked.store(true, Ordering::Relaxed);
             let reply = {
                 let wait = wait_blocked(&shared, &mut client, blocked);
                 tokio::pin!(wait);
@@ -162,6 +163,7 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
                     }
                 }
             };
+            info.blocked.store(false, Ordering::Relaxed);
             let Some(reply) = reply else {
                 break;
             };
