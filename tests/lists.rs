@@ -296,3 +296,54 @@ fn shutdown_ends_a_blocked_client() {
     server.server.shared.request_shutdown();
     assert!(a.read_to_close().is_empty());
 }
+
+#[test]
+fn many_blocked_clients_get_every_element_exactly_once() {
+    let server = TestServer::start();
+    let url = server.url();
+    let clients: Vec<_> = (0..20)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+                let keys = if i % 2 == 0 {
+                    vec!["a", "b"]
+                } else {
+                    vec!["b", "a"]
+                };
+                let got: Option<(String, String)> = redis::cmd("BLPOP")
+                    .arg(keys)
+                    .arg(10)
+                    .query(&mut con)
+                    .unwrap();
+                got.expect("timed out").1
+            })
+        })
+        .collect();
+    wait_blocked(&server, 20);
+    let pushers: Vec<_> = (0..4)
+        .map(|p| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+                for i in 0..5 {
+                    let key = if (p + i) % 2 == 0 { "a" } else { "b" };
+                    let _: i64 = redis::cmd("RPUSH")
+                        .arg(key)
+                        .arg(format!("{p}-{i}"))
+                        .query(&mut con)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().unwrap();
+    }
+    let mut got: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 20);
+    assert_eq!(info_blocked(&server), 0);
+    assert_eq!(cmd(&server, &["EXISTS", "a", "b"]), redis::Value::Int(0));
+}
