@@ -50,3 +50,18 @@ long roost_long_double_add(const char *a, size_t alen, const char *b, size_t ble
     }
     return len;
 }
+
+/* A blocking command's timeout in milliseconds as Redis 7.0 computes it: the seconds read
+ * with strtold, times 1000, rounded up (0.0001 is 1 ms; -0.0001 is 0, no timeout). A
+ * value a long long cannot hold becomes LLONG_MIN, as the x86 conversion makes it (Redis
+ * then answers "timeout is negative"). Returns 0 if the text is not a float. */
+int roost_timeout_ms(const char *s, size_t len, long long *out) {
+    long double v;
+    if (!parse_long_double(s, len, &v)) return 0;
+    v = ceill(v * 1000.0L);
+    if (!(v >= -9223372036854775808.0L && v < 9223372036854775808.0L))
+        *out = (-9223372036854775807LL - 1);
+    else
+        *out = (long long)v;
+    return 1;
+}

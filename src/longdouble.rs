@@ -12,6 +12,16 @@ extern "C" {
         out: *mut u8,
         outlen: usize,
     ) -> std::os::raw::c_long;
+    fn roost_timeout_ms(s: *const u8, len: usize, out: *mut i64) -> std::os::raw::c_int;
+}
+
+/// A blocking command's timeout argument (seconds) in milliseconds, as Redis 7.0 reads
+/// it (long double, rounded up; out of range is `i64::MIN`); None if not a float.
+pub fn timeout_ms(arg: &[u8]) -> Option<i64> {
+    let mut out = 0i64;
+    // SAFETY: the pointer and length describe a live slice; `out` is a valid i64.
+    let ok = unsafe { roost_timeout_ms(arg.as_ptr(), arg.len(), &mut out) };
+    (ok != 0).then_some(out)
 }
 
 #[derive(Debug, PartialEq, Eq)]

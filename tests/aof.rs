@@ -869,3 +869,101 @@ fn sorted_sets_survive_restarts_and_rewrites_exactly() {
     let ttl: i64 = redis::cmd("TTL").arg("zttl").query(&mut con).unwrap();
     assert!(ttl > 4900, "sorted set TTL carried: {ttl}");
 }
+
+/// Lists come back after a restart (each write replayed, a served BLPOP logged as LPOP)
+/// and after a rewrite (the base holds RPUSH records, in chunks for a long list).
+#[test]
+fn lists_survive_a_restart_and_a_rewrite() {
+    let dir = TempDir::new("lists");
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    let cmds: &[&[&str]] = &[
+        &["RPUSH", "l", "a", "b", "c", "d", "e"],
+        &["LPUSH", "l", "z"],
+        &["LPOP", "l"],
+        &["RPOP", "l", "1"],
+        &["LSET", "l", "0", "A"],
+        &["LINSERT", "l", "AFTER", "A", "a2"],
+        &["LREM", "l", "0", "b"],
+        &["RPUSH", "moved", "m"],
+        &["LMOVE", "l", "moved", "RIGHT", "LEFT"],
+        &["RPOPLPUSH", "moved", "moved"],
+        &["RPUSH", "trimmed", "1", "2", "3", "4"],
+        &["LTRIM", "trimmed", "1", "2"],
+        &["RPUSH", "mpop", "1", "2", "3"],
+        &["LMPOP", "2", "nokey", "mpop", "RIGHT", "COUNT", "2"],
+        &["RPUSH", "emptied", "x"],
+        &["BLPOP", "emptied", "0"],
+        &["RPUSH", "ttl", "x"],
+        &["EXPIRE", "ttl", "1000"],
+    ];
+    for c in cmds {
+        let _: redis::Value = redis::cmd(c[0]).arg(&c[1..]).query(&mut con).unwrap();
+    }
+    let long: Vec<String> = (0..300).map(|i| format!("e{i}")).collect();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("long")
+        .arg(&long)
+        .arg(b"\x00\xff\r\n".as_slice())
+        .query(&mut con)
+        .unwrap();
+    // A client served while blocked: its pop reaches the log too.
+    let addr = format!("redis://127.0.0.1:{}/", roost.port);
+    let blocked = thread::spawn(move || {
+        let mut con = redis::Client::open(addr).unwrap().get_connection().unwrap();
+        let got: (String, String) = redis::cmd("BRPOP")
+            .arg("served")
+            .arg(0)
+            .query(&mut con)
+            .unwrap();
+        got
+    });
+    thread::sleep(Duration::from_millis(200));
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("served")
+        .arg("1")
+        .arg("2")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(blocked.join().unwrap(), ("served".into(), "2".into()));
+
+    let check = |con: &mut redis::Connection| {
+        let range = |con: &mut redis::Connection, k: &str| -> Vec<Vec<u8>> {
+            redis::cmd("LRANGE")
+                .arg(k)
+                .arg(0)
+                .arg(-1)
+                .query(con)
+                .unwrap()
+        };
+        let strings = |v: Vec<Vec<u8>>| -> Vec<String> {
+            v.into_iter()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .collect()
+        };
+        assert_eq!(strings(range(con, "l")), ["A", "a2", "c"]);
+        assert_eq!(strings(range(con, "moved")), ["m", "d"]);
+        assert_eq!(strings(range(con, "trimmed")), ["2", "3"]);
+        assert_eq!(strings(range(con, "mpop")), ["1"]);
+        assert_eq!(strings(range(con, "served")), ["1"]);
+        let exists: i64 = redis::cmd("EXISTS").arg("emptied").query(con).unwrap();
+        assert_eq!(exists, 0);
+        let ttl: i64 = redis::cmd("TTL").arg("ttl").query(con).unwrap();
+        assert!((990..=1000).contains(&ttl), "ttl {ttl}");
+        let long_now = range(con, "long");
+        assert_eq!(long_now.len(), 301);
+        assert_eq!(long_now[299], b"e299");
+        assert_eq!(long_now[300], b"\x00\xff\r\n");
+    };
+    check(&mut con);
+    roost.shutdown();
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    check(&mut con);
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
+    wait_for_rewrites(&mut con, 1);
+    roost.shutdown();
+    let roost = Roost::start(&dir.0, &[]);
+    check(&mut roost.client());
+    roost.shutdown();
+}

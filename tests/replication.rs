@@ -685,3 +685,69 @@ fn a_replica_that_stops_reading_is_dropped_at_its_output_limit_without_stalling_
     });
     drop(stuck);
 }
+
+/// A blocked pop served on the primary reaches the replica as what it did (LPOP,
+/// LMOVE), and WAIT after it counts the replica's acknowledgement of that write.
+#[test]
+fn served_blocking_pops_replicate() {
+    let (pdir, rdir) = (TempDir::new("repl-lists-p"), TempDir::new("repl-lists-r"));
+    let primary = Roost::start(&pdir.0, &[]);
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    wait_in_sync(&primary, &replica);
+    let url = format!("redis://127.0.0.1:{}/", primary.port);
+    let (url1, url2) = (url.clone(), url);
+    let mover = thread::spawn(move || {
+        let mut con = redis::Client::open(url1).unwrap().get_connection().unwrap();
+        let moved: String = redis::cmd("BLMOVE")
+            .arg("src")
+            .arg("dst")
+            .arg("RIGHT")
+            .arg("LEFT")
+            .arg(0)
+            .query(&mut con)
+            .unwrap();
+        let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut con).unwrap();
+        (moved, acked)
+    });
+    let popper = thread::spawn(move || {
+        let mut con = redis::Client::open(url2).unwrap().get_connection().unwrap();
+        let popped: (String, String) = redis::cmd("BLPOP")
+            .arg("other")
+            .arg(0)
+            .query(&mut con)
+            .unwrap();
+        popped
+    });
+    let mut p = primary.client();
+    wait_for("two blocked clients", Duration::from_secs(5), || {
+        info_field(&mut p, "clients", "blocked_clients").as_deref() == Some("2")
+    });
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("src")
+        .arg("a")
+        .arg("b")
+        .query(&mut p)
+        .unwrap();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("other")
+        .arg("x")
+        .arg("y")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(mover.join().unwrap(), ("b".to_string(), 1));
+    assert_eq!(
+        popper.join().unwrap(),
+        ("other".to_string(), "x".to_string())
+    );
+    wait_in_sync(&primary, &replica);
+    let mut r = replica.client();
+    for (key, expected) in [("src", vec!["a"]), ("dst", vec!["b"]), ("other", vec!["y"])] {
+        let got: Vec<String> = redis::cmd("LRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .query(&mut r)
+            .unwrap();
+        assert_eq!(got, expected, "{key}");
+    }
+}

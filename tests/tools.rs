@@ -127,7 +127,7 @@ fn redis_cli_bigkeys_finds_the_biggest_key_of_each_type() {
 }
 
 #[test]
-fn redis_benchmark_runs_without_errors() {
+fn the_full_default_redis_benchmark_runs_without_errors() {
     let server = TestServer::start();
     let port = server.addr().port().to_string();
     let out = tool("redis-benchmark")
@@ -142,7 +142,6 @@ fn redis_benchmark_runs_without_errors() {
             "10",
             "--csv",
         ])
-        .args(["-t", "ping,set,get,incr,sadd,hset,spop,mset"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -158,15 +157,26 @@ fn redis_benchmark_runs_without_errors() {
         .filter_map(|l| l.split(',').next())
         .map(|t| t.trim_matches('"'))
         .collect();
+    // The full default run: every test redis-benchmark has, lists and sorted sets too.
     for expected in [
         "PING_INLINE",
         "PING_MBULK",
         "SET",
         "GET",
         "INCR",
+        "LPUSH",
+        "RPUSH",
+        "LPOP",
+        "RPOP",
         "SADD",
         "HSET",
         "SPOP",
+        "ZADD",
+        "ZPOPMIN",
+        "LRANGE_100 (first 100 elements)",
+        "LRANGE_300 (first 300 elements)",
+        "LRANGE_500 (first 500 elements)",
+        "LRANGE_600 (first 600 elements)",
         "MSET (10 keys)",
     ] {
         assert!(

@@ -435,6 +435,9 @@ fn describe(shared: &Shared, c: &ClientInfo) -> String {
     if in_multi {
         flags.push('x');
     }
+    if c.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
+    }
     if c.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }

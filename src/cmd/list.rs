@@ -1,5 +1,1038 @@
-//! List commands.
+//! List commands, blocking pops included.
+//!
+//! A blocking command that finds its keys empty registers its client with
+//! `server::blocking` and returns no reply; the connection then awaits `wait_pop`, which
+//! retries the pop under the write gate whenever a push lands on one of the keys. What
+//! a pop did is logged in its canonical form: a served BLPOP as `LPOP key`, LMPOP as
+//! `LPOP key count`, BLMOVE as `LMOVE`, BRPOPLPUSH as `RPOPLPUSH`, as Redis propagates them.
 
-use super::Spec;
+use std::time::{Duration, Instant};
 
-pub const COMMANDS: &[Spec] = &[];
+use bytes::Bytes;
+
+use super::{args, command, error, flags::*, Ctx, KeySpec, Spec, NO_KEYS, ONE_KEY, TWO_KEYS};
+use crate::protocol::decode::parse_i64;
+use crate::protocol::Reply;
+use crate::server::blocking::Waiter;
+use crate::server::{Blocked, Client, Shared};
+use crate::store::list::ListObj;
+use crate::store::{own, Db, Value};
+use crate::{clock, notify};
+
+/// BLPOP/BRPOP: every argument but the first and the last is a key.
+const BLOCKING_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: -2,
+    step: 1,
+};
+
+pub const COMMANDS: &[Spec] = &[
+    command!("list", "lpush", -3, WRITE | DENYOOM | FAST, ONE_KEY, lpush, "1.0.0",
+        "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+    command!("list", "rpush", -3, WRITE | DENYOOM | FAST, ONE_KEY, rpush, "1.0.0",
+        "Appends one or more elements to a list. Creates the key if it doesn't exist."),
+    command!("list", "lpushx", -3, WRITE | DENYOOM | FAST, ONE_KEY, lpushx, "2.2.0",
+        "Prepends one or more elements to a list only when the list exists."),
+    command!("list", "rpushx", -3, WRITE | DENYOOM | FAST, ONE_KEY, rpushx, "2.2.0",
+        "Appends an element to a list only when the list exists."),
+    command!("list", "lpop", -2, WRITE | FAST, ONE_KEY, lpop, "1.0.0",
+        "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
+    command!("list", "rpop", -2, WRITE | FAST, ONE_KEY, rpop, "1.0.0",
+        "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
+    command!("list", "lrange", 4, READONLY, ONE_KEY, lrange, "1.0.0",
+        "Returns a range of elements from a list."),
+    command!("list", "llen", 2, READONLY | FAST, ONE_KEY, llen, "1.0.0", "Returns the length of a list."),
+    command!("list", "lindex", 3, READONLY, ONE_KEY, lindex, "1.0.0",
+        "Returns an element from a list by its index."),
+    command!("list", "lset", 4, WRITE | DENYOOM, ONE_KEY, lset, "1.0.0",
+        "Sets the value of an element in a list by its index."),
+    command!("list", "lrem", 4, WRITE, ONE_KEY, lrem, "1.0.0",
+        "Removes elements from a list. Deletes the list if the last element was removed."),
+    command!("list", "ltrim", 4, WRITE, ONE_KEY, ltrim, "1.0.0",
+        "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    command!("list", "linsert", 5, WRITE | DENYOOM, ONE_KEY, linsert, "2.2.0",
+        "Inserts an element before or after another element in a list."),
+    command!("list", "lpos", -3, READONLY, ONE_KEY, lpos, "6.0.6",
+        "Returns the index of matching elements in a list."),
+    command!("list", "lmove", 5, WRITE | DENYOOM, TWO_KEYS, lmove, "6.2.0",
+        "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+    command!("list", "rpoplpush", 3, WRITE | DENYOOM, TWO_KEYS, rpoplpush, "1.2.0",
+        "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    command!("list", "lmpop", -4, WRITE | MOVABLE_KEYS, NO_KEYS, lmpop, "7.0.0",
+        "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    command!("list", "blpop", -3, WRITE | NOSCRIPT | BLOCKING, BLOCKING_KEYS, blpop, "2.0.0",
+        "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("list", "brpop", -3, WRITE | NOSCRIPT | BLOCKING, BLOCKING_KEYS, brpop, "2.0.0",
+        "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("list", "blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, TWO_KEYS, blmove, "6.2.0",
+        "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    command!("list", "brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, TWO_KEYS, brpoplpush, "2.2.0",
+        "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("list", "blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, NO_KEYS, blmpop, "7.0.0",
+        "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+];
+
+/// What a blocked client will do once one of its keys has data.
+#[derive(Debug, Clone)]
+pub enum BlockedPop {
+    /// BLPOP / BRPOP: one element, answered with its key.
+    One { left: bool },
+    /// BLMPOP: up to `count` elements of one key.
+    Many { left: bool, count: usize },
+    /// BLMOVE / BRPOPLPUSH: one element moved to `dst`.
+    Move {
+        dst: Bytes,
+        from_left: bool,
+        to_left: bool,
+        rpoplpush: bool,
+    },
+}
+
+/// What a key holds, as far as list commands care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Missing,
+    List,
+    Other,
+}
+
+fn kind(db: &Db, key: &[u8]) -> Kind {
+    match db.peek(key, clock::now_ms()) {
+        None => Kind::Missing,
+        Some(entry) if matches!(entry.value, Value::List(_)) => Kind::List,
+        Some(_) => Kind::Other,
+    }
+}
+
+/// Runs `f` on the list at `key` (`None` if absent); WRONGTYPE for another type.
+fn read_list(db: &Db, key: &[u8], f: impl FnOnce(Option<&ListObj>) -> Reply) -> Reply {
+    match db.lookup_read(key, clock::now_ms()) {
+        None => f(None),
+        Some(entry) => match &entry.value {
+            Value::List(l) => f(Some(l)),
+            _ => error::wrongtype(),
+        },
+    }
+}
+
+/// Why `modify` did not run.
+enum Miss {
+    Missing,
+    WrongType,
+}
+
+impl Miss {
+    fn wrongtype_or(self, missing: Reply) -> Reply {
+        match self {
+            Miss::Missing => missing,
+            Miss::WrongType => error::wrongtype(),
+        }
+    }
+}
+
+/// Runs `f` on the list at `key`, creating an empty one first if `create`. `f` returns
+/// its result and whether it changed the list (WATCH is told). An emptied list is
+/// deleted; the second value says so.
+fn modify<R>(
+    db: &Db,
+    key: &Bytes,
+    create: bool,
+    f: impl FnOnce(&mut ListObj) -> (R, bool),
+) -> Result<(R, bool), Miss> {
+    let now = clock::now_ms();
+    match db.peek(key, now) {
+        None if !create => return Err(Miss::Missing),
+        None => db.insert(key, Value::List(Box::default()), None),
+        Some(entry) if !matches!(entry.value, Value::List(_)) => return Err(Miss::WrongType),
+        Some(_) => {}
+    }
+    let (result, changed, emptied) = {
+        let Some(mut entry) = db.get_mut(key, now) else {
+            return Err(Miss::Missing);
+        };
+        let Value::List(list) = &mut entry.value else {
+            return Err(Miss::WrongType);
+        };
+        let (result, changed) = f(list);
+        (result, changed, list.items.is_empty())
+    };
+    if emptied {
+        db.remove(key, now);
+    } else if changed {
+        db.signal_modified(key);
+    }
+    Ok((result, emptied))
+}
+
+fn side(left: bool) -> &'static [u8] {
+    if left {
+        b"LEFT"
+    } else {
+        b"RIGHT"
+    }
+}
+
+fn pop_event(left: bool) -> &'static str {
+    if left {
+        "lpop"
+    } else {
+        "rpop"
+    }
+}
+
+fn push_event(left: bool) -> &'static str {
+    if left {
+        "lpush"
+    } else {
+        "rpush"
+    }
+}
+
+/// `LEFT` or `RIGHT`, case-insensitively; a syntax error otherwise.
+fn parse_side(arg: &[u8]) -> Result<bool, Reply> {
+    if args::is(arg, "left") {
+        Ok(true)
+    } else if args::is(arg, "right") {
+        Ok(false)
+    } else {
+        Err(error::syntax())
+    }
+}
+
+fn push_generic(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool, create: bool) -> Reply {
+    let key = &args[1];
+    let pushed = modify(ctx.db(), key, create, |l| {
+        for value in &args[2..] {
+            if left {
+                l.items.push_front(own(value));
+            } else {
+                l.items.push_back(own(value));
+            }
+        }
+        (l.items.len(), true)
+    });
+    match pushed {
+        Err(miss) => miss.wrongtype_or(Reply::Integer(0)),
+        Ok((len, _)) => {
+            let mut record: Vec<&[u8]> = vec![if left { b"LPUSH" } else { b"RPUSH" }, key];
+            record.extend(args[2..].iter().map(|a| a.as_ref()));
+            ctx.propagate(&record);
+            ctx.notify(notify::LIST, push_event(left), key);
+            ctx.shared.blocking.signal(ctx.client.db, key);
+            Reply::Integer(len as i64)
+        }
+    }
+}
+
+fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    push_generic(ctx, args, true, true)
+}
+
+fn rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    push_generic(ctx, args, false, true)
+}
+
+fn lpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    push_generic(ctx, args, true, false)
+}
+
+fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    push_generic(ctx, args, false, false)
+}
+
+/// Pops up to `count` elements from one end of the list at `key`, with the events
+/// Redis emits; `None` if the key is absent. Logging is the caller's.
+fn pop_n(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    left: bool,
+    count: usize,
+) -> Result<Option<Vec<Bytes>>, Reply> {
+    let popped = modify(ctx.db(), key, false, |l| {
+        let n = count.min(l.items.len());
+        let items: Vec<Bytes> = if left {
+            l.items.drain(..n).collect()
+        } else {
+            let at = l.items.len() - n;
+            l.items.drain(at..).rev().collect()
+        };
+        (items, n > 0)
+    });
+    match popped {
+        Err(Miss::Missing) => Ok(None),
+        Err(Miss::WrongType) => Err(error::wrongtype()),
+        Ok((items, deleted)) => {
+            ctx.notify(notify::LIST, pop_event(left), key);
+            if deleted {
+                ctx.notify(notify::GENERIC, "del", key);
+            }
+            Ok(Some(items))
+        }
+    }
+}
+
+fn pop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> Reply {
+    let name = if left { "lpop" } else { "rpop" };
+    if args.len() > 3 {
+        return error::wrong_arity(name);
+    }
+    let count = match args.get(2) {
+        None => None,
+        Some(arg) => match parse_i64(arg) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return Reply::error(error::NOT_POSITIVE),
+        },
+    };
+    let key = &args[1];
+    if count == Some(0) {
+        return match kind(ctx.db(), key) {
+            Kind::Missing => Reply::NullArray,
+            Kind::Other => error::wrongtype(),
+            Kind::List => Reply::Array(Vec::new()),
+        };
+    }
+    match pop_n(ctx, key, left, count.unwrap_or(1)) {
+        Err(reply) => reply,
+        Ok(None) if count.is_some() => Reply::NullArray,
+        Ok(None) => Reply::Null,
+        Ok(Some(items)) => {
+            let command: &[u8] = if left { b"LPOP" } else { b"RPOP" };
+            match &args[2..] {
+                [count] => ctx.propagate(&[command, key, count]),
+                _ => ctx.propagate(&[command, key]),
+            }
+            match count {
+                Some(_) => Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
+                None => Reply::opt_bulk(items.into_iter().next()),
+            }
+        }
+    }
+}
+
+fn lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    pop_generic(ctx, args, true)
+}
+
+fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    pop_generic(ctx, args, false)
+}
+
+/// The inclusive index range `start..=end` (negative counts from the end) selects in a
+/// list of `len`, as LRANGE and LTRIM clamp it; None if it selects nothing.
+fn clamp_range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut start = if start < 0 { len + start } else { start };
+    let mut end = if end < 0 { len + end } else { end };
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= len {
+        return None;
+    }
+    if end >= len {
+        end = len - 1;
+    }
+    Some((start as usize, end as usize))
+}
+
+fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (start, end) = match (args::int(&args[2]), args::int(&args[3])) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(reply), _) | (_, Err(reply)) => return reply,
+    };
+    read_list(ctx.db(), &args[1], |l| {
+        let Some(l) = l else {
+            return Reply::Array(Vec::new());
+        };
+        match clamp_range(l.items.len(), start, end) {
+            None => Reply::Array(Vec::new()),
+            Some((start, end)) => Reply::Array(
+                l.items
+                    .range(start..=end)
+                    .cloned()
+                    .map(Reply::Bulk)
+                    .collect(),
+            ),
+        }
+    })
+}
+
+fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_list(ctx.db(), &args[1], |l| {
+        Reply::Integer(l.map_or(0, |l| l.items.len()) as i64)
+    })
+}
+
+/// The position of `index` (negative counts from the end) in a list of `len`.
+fn position(len: usize, index: i64) -> Option<usize> {
+    let index = if index < 0 {
+        index.checked_add(len as i64)?
+    } else {
+        index
+    };
+    (0..len as i64).contains(&index).then_some(index as usize)
+}
+
+fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_list(ctx.db(), &args[1], |l| {
+        let Some(l) = l else {
+            return Reply::Null;
+        };
+        match args::int(&args[2]) {
+            Err(reply) => reply,
+            Ok(index) => {
+                Reply::opt_bulk(position(l.items.len(), index).map(|i| l.items[i].clone()))
+            }
+        }
+    })
+}
+
+fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let key = &args[1];
+    match kind(ctx.db(), key) {
+        Kind::Missing => return Reply::error(error::NO_SUCH_KEY),
+        Kind::Other => return error::wrongtype(),
+        Kind::List => {}
+    }
+    let index = match args::int(&args[2]) {
+        Ok(i) => i,
+        Err(reply) => return reply,
+    };
+    let set = modify(ctx.db(), key, false, |l| {
+        match position(l.items.len(), index) {
+            Some(i) => {
+                l.items[i] = own(&args[3]);
+                (true, true)
+            }
+            None => (false, false),
+        }
+    });
+    match set {
+        Err(miss) => miss.wrongtype_or(Reply::error(error::NO_SUCH_KEY)),
+        Ok((false, _)) => Reply::error("ERR index out of range"),
+        Ok((true, _)) => {
+            ctx.propagate(&[b"LSET", key, &args[2], &args[3]]);
+            ctx.notify(notify::LIST, "lset", key);
+            Reply::OK
+        }
+    }
+}
+
+fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let count = match args::int(&args[2]) {
+        Ok(n) => n,
+        Err(reply) => return reply,
+    };
+    let key = &args[1];
+    let element = &args[3];
+    let removed = modify(ctx.db(), key, false, |l| {
+        let limit = if count == 0 {
+            usize::MAX
+        } else {
+            count.unsigned_abs().min(usize::MAX as u64) as usize
+        };
+        let mut removed = 0;
+        if count >= 0 {
+            let mut i = 0;
+            while i < l.items.len() && removed < limit {
+                if l.items[i] == element {
+                    l.items.remove(i);
+                    removed += 1;
+                } else {
+                    i += 1;
+                }
+            }
+        } else {
+            let mut i = l.items.len();
+            while i > 0 && removed < limit {
+                i -= 1;
+                if l.items[i] == element {
+                    l.items.remove(i);
+                    removed += 1;
+                }
+            }
+        }
+        (removed, removed > 0)
+    });
+    match removed {
+        Err(miss) => miss.wrongtype_or(Reply::Integer(0)),
+        Ok((removed, deleted)) => {
+            if removed > 0 {
+                ctx.propagate(&[b"LREM", key, &args[2], element]);
+                ctx.notify(notify::LIST, "lrem", key);
+                if deleted {
+                    ctx.notify(notify::GENERIC, "del", key);
+                }
+            }
+            Reply::Integer(removed as i64)
+        }
+    }
+}
+
+fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (start, end) = match (args::int(&args[2]), args::int(&args[3])) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(reply), _) | (_, Err(reply)) => return reply,
+    };
+    let key = &args[1];
+    let trimmed = modify(ctx.db(), key, false, |l| {
+        let before = l.items.len();
+        match clamp_range(before, start, end) {
+            None => l.items.clear(),
+            Some((start, end)) => {
+                l.items.truncate(end + 1);
+                l.items.drain(..start);
+            }
+        }
+        // Redis tells WATCH even when nothing was trimmed.
+        (before - l.items.len(), true)
+    });
+    match trimmed {
+        Err(miss) => miss.wrongtype_or(Reply::OK),
+        Ok((removed, deleted)) => {
+            ctx.notify(notify::LIST, "ltrim", key);
+            if deleted {
+                ctx.notify(notify::GENERIC, "del", key);
+            }
+            if removed > 0 {
+                ctx.propagate(&[b"LTRIM", key, &args[2], &args[3]]);
+            }
+            Reply::OK
+        }
+    }
+}
+
+fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let after = if args::is(&args[2], "after") {
+        true
+    } else if args::is(&args[2], "before") {
+        false
+    } else {
+        return error::syntax();
+    };
+    let key = &args[1];
+    let (pivot, element) = (&args[3], &args[4]);
+    let inserted = modify(ctx.db(), key, false, |l| {
+        match l.items.iter().position(|e| e == pivot) {
+            None => (-1, false),
+            Some(i) => {
+                l.items.insert(if after { i + 1 } else { i }, own(element));
+                (l.items.len() as i64, true)
+            }
+        }
+    });
+    match inserted {
+        Err(miss) => miss.wrongtype_or(Reply::Integer(0)),
+        Ok((-1, _)) => Reply::Integer(-1),
+        Ok((len, _)) => {
+            let place: &[u8] = if after { b"AFTER" } else { b"BEFORE" };
+            ctx.propagate(&[b"LINSERT", key, place, pivot, element]);
+            ctx.notify(notify::LIST, "linsert", key);
+            Reply::Integer(len)
+        }
+    }
+}
+
+fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut rank: i64 = 1;
+    let mut count: Option<i64> = None;
+    let mut maxlen: i64 = 0;
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        let opt = &args[j];
+        if args::is(opt, "rank") && more {
+            j += 1;
+            rank = match args::int(&args[j]) {
+                Ok(r) => r,
+                Err(reply) => return reply,
+            };
+            if rank == 0 {
+                return Reply::error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+            }
+        } else if args::is(opt, "count") && more {
+            j += 1;
+            count = match parse_i64(&args[j]) {
+                Some(n) if n >= 0 => Some(n),
+                _ => return Reply::error("ERR COUNT can't be negative"),
+            };
+        } else if args::is(opt, "maxlen") && more {
+            j += 1;
+            maxlen = match parse_i64(&args[j]) {
+                Some(n) if n >= 0 => n,
+                _ => return Reply::error("ERR MAXLEN can't be negative"),
+            };
+        } else {
+            return error::syntax();
+        }
+        j += 1;
+    }
+    let element = &args[2];
+    read_list(ctx.db(), &args[1], |l| {
+        let Some(l) = l else {
+            return match count {
+                Some(_) => Reply::Array(Vec::new()),
+                None => Reply::Null,
+            };
+        };
+        let len = l.items.len();
+        // As Redis computes it, i64::MIN negated included.
+        let from_tail = rank < 0;
+        let rank = if from_tail { rank.wrapping_neg() } else { rank };
+        let mut found = Vec::new();
+        let mut matches: i64 = 0;
+        for index in 0..len {
+            if maxlen != 0 && index as i64 >= maxlen {
+                break;
+            }
+            let position = if from_tail { len - 1 - index } else { index };
+            if l.items[position] != element {
+                continue;
+            }
+            matches += 1;
+            if matches >= rank {
+                found.push(position as i64);
+                match count {
+                    None => break,
+                    Some(c) if c != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= c => break,
+                    _ => {}
+                }
+            }
+        }
+        match count {
+            Some(_) => Reply::Array(found.into_iter().map(Reply::Integer).collect()),
+            None => found.first().map_or(Reply::Null, |&i| Reply::Integer(i)),
+        }
+    })
+}
+
+/// Moves one element from an end of `src` to an end of `dst`, with Redis's events;
+/// `None` if `src` is absent. Logging is the caller's.
+fn move_one(
+    ctx: &mut Ctx<'_>,
+    src: &Bytes,
+    dst: &Bytes,
+    from_left: bool,
+    to_left: bool,
+) -> Result<Option<Bytes>, Reply> {
+    match kind(ctx.db(), src) {
+        Kind::Missing => return Ok(None),
+        Kind::Other => return Err(error::wrongtype()),
+        Kind::List => {}
+    }
+    let pop = |l: &mut ListObj| {
+        if from_left {
+            l.items.pop_front()
+        } else {
+            l.items.pop_back()
+        }
+    };
+    let push = |l: &mut ListObj, value: Bytes| {
+        if to_left {
+            l.items.push_front(value);
+        } else {
+            l.items.push_back(value);
+        }
+    };
+    let mut deleted = false;
+    let value = if src == dst {
+        // One list: rotated in place, so it is never emptied (and keeps its TTL).
+        let rotated = modify(ctx.db(), src, false, |l| {
+            let value = pop(l);
+            if let Some(v) = &value {
+                push(l, v.clone());
+            }
+            (value, true)
+        });
+        match rotated {
+            Ok((value, _)) => value,
+            Err(miss) => return Err(miss.wrongtype_or(Reply::Null)),
+        }
+    } else {
+        if kind(ctx.db(), dst) == Kind::Other {
+            return Err(error::wrongtype());
+        }
+        let popped = modify(ctx.db(), src, false, |l| {
+            let value = pop(l);
+            let changed = value.is_some();
+            (value, changed)
+        });
+        let value = match popped {
+            Ok((value, emptied)) => {
+                deleted = emptied;
+                value
+            }
+            Err(miss) => return Err(miss.wrongtype_or(Reply::Null)),
+        };
+        if let Some(v) = &value {
+            if let Err(miss) = modify(ctx.db(), dst, true, |l| {
+                push(l, v.clone());
+                ((), true)
+            }) {
+                return Err(miss.wrongtype_or(Reply::Null));
+            }
+        }
+        value
+    };
+    if value.is_some() {
+        ctx.notify(notify::LIST, push_event(to_left), dst);
+        ctx.notify(notify::LIST, pop_event(from_left), src);
+        if deleted {
+            ctx.notify(notify::GENERIC, "del", src);
+        }
+        ctx.shared.blocking.signal(ctx.client.db, dst);
+    }
+    Ok(value)
+}
+
+/// Logs a move as `LMOVE src dst LEFT|RIGHT LEFT|RIGHT`, or `RPOPLPUSH src dst`.
+fn log_move(
+    ctx: &mut Ctx<'_>,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+    rpoplpush: bool,
+) {
+    if rpoplpush {
+        ctx.propagate(&[b"RPOPLPUSH", src, dst]);
+    } else {
+        ctx.propagate(&[b"LMOVE", src, dst, side(from_left), side(to_left)]);
+    }
+}
+
+fn move_reply(
+    ctx: &mut Ctx<'_>,
+    src: &Bytes,
+    dst: &Bytes,
+    from_left: bool,
+    to_left: bool,
+    rpoplpush: bool,
+) -> Reply {
+    match move_one(ctx, src, dst, from_left, to_left) {
+        Err(reply) => reply,
+        Ok(None) => Reply::Null,
+        Ok(Some(value)) => {
+            log_move(ctx, src, dst, from_left, to_left, rpoplpush);
+            Reply::Bulk(value)
+        }
+    }
+}
+
+fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (from_left, to_left) = match (parse_side(&args[3]), parse_side(&args[4])) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(reply), _) | (_, Err(reply)) => return reply,
+    };
+    move_reply(ctx, &args[1], &args[2], from_left, to_left, false)
+}
+
+fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    move_reply(ctx, &args[1], &args[2], false, true, true)
+}
+
+/// Where LMPOP's and BLMPOP's keys are in `args` (COMMAND GETKEYS): after their key
+/// count, which must be at least 1 and leave room for the keys.
+pub fn movable_key_positions(name: &str, args: &[Bytes]) -> Option<Vec<usize>> {
+    let numkeys_at = match name {
+        "lmpop" => 1,
+        "blmpop" => 2,
+        _ => return None,
+    };
+    let numkeys = parse_i64(args.get(numkeys_at)?)?;
+    if numkeys < 1 || numkeys as u64 >= (args.len() - numkeys_at) as u64 {
+        return None;
+    }
+    Some((numkeys_at + 1..=numkeys_at + numkeys as usize).collect())
+}
+
+/// LMPOP/BLMPOP arguments from `numkeys`: the keys, the side, the count.
+fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), Reply> {
+    let numkeys = match parse_i64(&args[0]) {
+        Some(n) if n >= 1 => n as u64,
+        _ => return Err(Reply::error("ERR numkeys should be greater than 0")),
+    };
+    let side_at = match numkeys.checked_add(1) {
+        Some(i) if i < args.len() as u64 => i as usize,
+        _ => return Err(error::syntax()),
+    };
+    let left = parse_side(&args[side_at])?;
+    let mut count: Option<usize> = None;
+    let mut j = side_at + 1;
+    while j < args.len() {
+        if count.is_none() && args::is(&args[j], "count") && j + 1 < args.len() {
+            j += 1;
+            count = match parse_i64(&args[j]) {
+                Some(n) if n >= 1 => Some(n as usize),
+                _ => return Err(Reply::error("ERR count should be greater than 0")),
+            };
+        } else {
+            return Err(error::syntax());
+        }
+        j += 1;
+    }
+    Ok((&args[1..side_at], left, count.unwrap_or(1)))
+}
+
+/// Pops from the first non-empty list of `keys`: `[key, [elements]]`, logged as
+/// `LPOP key n`; None if every key is absent.
+fn mpop(ctx: &mut Ctx<'_>, keys: &[Bytes], left: bool, count: usize) -> Option<Reply> {
+    for key in keys {
+        match kind(ctx.db(), key) {
+            Kind::Missing => continue,
+            Kind::Other => return Some(error::wrongtype()),
+            Kind::List => {}
+        }
+        match pop_n(ctx, key, left, count) {
+            Err(reply) => return Some(reply),
+            Ok(None) => continue,
+            Ok(Some(items)) => {
+                let command: &[u8] = if left { b"LPOP" } else { b"RPOP" };
+                ctx.propagate(&[command, key, items.len().to_string().as_bytes()]);
+                return Some(Reply::Array(vec![
+                    Reply::Bulk(key.clone()),
+                    Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
+                ]));
+            }
+        }
+    }
+    None
+}
+
+fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (keys, left, count) = match parse_mpop(&args[1..]) {
+        Ok(parsed) => parsed,
+        Err(reply) => return reply,
+    };
+    mpop(ctx, keys, left, count).unwrap_or(Reply::NullArray)
+}
+
+/// A blocking command's timeout: None to wait forever, with Redis's errors.
+fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
+    match crate::longdouble::timeout_ms(arg) {
+        None => Err(Reply::error("ERR timeout is not a float or out of range")),
+        Some(ms) if ms < 0 => Err(Reply::error("ERR timeout is negative")),
+        Some(0) => Ok(None),
+        Some(ms) => Ok(Some(Duration::from_millis(ms as u64))),
+    }
+}
+
+/// Whether this command may block: not inside MULTI/EXEC, nor when applying a log or a
+/// primary's stream (there it behaves as its non-blocking form).
+fn can_block(ctx: &Ctx<'_>) -> bool {
+    !(ctx.client.in_multi() || ctx.client.in_exec || ctx.client.from_primary)
+}
+
+/// Blocks the client on `keys`: registered now, under the gate, so no push is missed.
+fn block(ctx: &mut Ctx<'_>, keys: &[Bytes], op: BlockedPop, timeout: Option<Duration>) -> Reply {
+    let db = ctx.client.db;
+    let keys: Vec<Bytes> = keys.iter().map(own).collect();
+    let waiter = ctx.shared.blocking.register(db, &keys);
+    ctx.client.blocked = Some(Blocked::List {
+        db,
+        keys,
+        op,
+        deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
+        waiter,
+    });
+    Reply::NoReply
+}
+
+fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> Reply {
+    let timeout = match parse_timeout(&args[args.len() - 1]) {
+        Ok(t) => t,
+        Err(reply) => return reply,
+    };
+    let keys = &args[1..args.len() - 1];
+    if let Some(reply) = serve(ctx, keys, &BlockedPop::One { left }, None) {
+        return reply;
+    }
+    if !can_block(ctx) {
+        return Reply::NullArray;
+    }
+    block(ctx, keys, BlockedPop::One { left }, timeout)
+}
+
+fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    blocking_pop(ctx, args, true)
+}
+
+fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    blocking_pop(ctx, args, false)
+}
+
+fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (keys, left, count) = match parse_mpop(&args[2..]) {
+        Ok(parsed) => parsed,
+        Err(reply) => return reply,
+    };
+    let timeout = match parse_timeout(&args[1]) {
+        Ok(t) => t,
+        Err(reply) => return reply,
+    };
+    let op = BlockedPop::Many { left, count };
+    if let Some(reply) = serve(ctx, keys, &op, None) {
+        return reply;
+    }
+    if !can_block(ctx) {
+        return Reply::NullArray;
+    }
+    block(ctx, keys, op, timeout)
+}
+
+fn blocking_move(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    from_left: bool,
+    to_left: bool,
+    rpoplpush: bool,
+    timeout: &[u8],
+) -> Reply {
+    let timeout = match parse_timeout(timeout) {
+        Ok(t) => t,
+        Err(reply) => return reply,
+    };
+    let (src, dst) = (&args[1], &args[2]);
+    match kind(ctx.db(), src) {
+        Kind::Other => error::wrongtype(),
+        Kind::List => move_reply(ctx, src, dst, from_left, to_left, rpoplpush),
+        Kind::Missing if !can_block(ctx) => Reply::Null,
+        Kind::Missing => {
+            let op = BlockedPop::Move {
+                dst: own(dst),
+                from_left,
+                to_left,
+                rpoplpush,
+            };
+            block(ctx, std::slice::from_ref(src), op, timeout)
+        }
+    }
+}
+
+fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (from_left, to_left) = match (parse_side(&args[3]), parse_side(&args[4])) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(reply), _) | (_, Err(reply)) => return reply,
+    };
+    blocking_move(ctx, args, from_left, to_left, false, &args[5])
+}
+
+fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    blocking_move(ctx, args, false, true, true, &args[3])
+}
+
+/// Serves `op` from the first of `keys` holding a list, logging what it did. A blocked
+/// client (`waiter`) takes only from keys whose queue it heads. None when nothing could
+/// be popped; WRONGTYPE when a key holds another type (for a blocked client, only a
+/// BLMOVE destination: its source keys are skipped unless they hold lists).
+fn serve(ctx: &mut Ctx<'_>, keys: &[Bytes], op: &BlockedPop, waiter: Option<u64>) -> Option<Reply> {
+    for key in keys {
+        match kind(ctx.db(), key) {
+            Kind::Missing => continue,
+            Kind::Other if waiter.is_some() => continue,
+            Kind::Other => return Some(error::wrongtype()),
+            Kind::List => {}
+        }
+        if let Some(id) = waiter {
+            if !ctx.shared.blocking.is_first(ctx.client.db, key, id) {
+                continue;
+            }
+        }
+        match op {
+            BlockedPop::One { left } => match pop_n(ctx, key, *left, 1) {
+                Err(reply) => return Some(reply),
+                Ok(None) => continue,
+                Ok(Some(items)) => {
+                    let command: &[u8] = if *left { b"LPOP" } else { b"RPOP" };
+                    ctx.propagate(&[command, key]);
+                    let mut reply = vec![Reply::Bulk(key.clone())];
+                    reply.extend(items.into_iter().map(Reply::Bulk));
+                    return Some(Reply::Array(reply));
+                }
+            },
+            BlockedPop::Many { left, count } => {
+                if let Some(reply) = mpop(ctx, std::slice::from_ref(key), *left, *count) {
+                    return Some(reply);
+                }
+            }
+            BlockedPop::Move {
+                dst,
+                from_left,
+                to_left,
+                rpoplpush,
+            } => match move_one(ctx, key, dst, *from_left, *to_left) {
+                Err(reply) => return Some(reply),
+                Ok(None) => continue,
+                Ok(Some(value)) => {
+                    log_move(ctx, key, dst, *from_left, *to_left, *rpoplpush);
+                    return Some(Reply::Bulk(value));
+                }
+            },
+        }
+    }
+    None
+}
+
+/// Leaves the queues of a blocked client's keys however its wait ends (served, timed
+/// out, or dropped when the client is killed).
+struct Leave<'a> {
+    shared: &'a Shared,
+    db: usize,
+    keys: &'a [Bytes],
+    id: u64,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.shared.blocking.unregister(self.db, self.keys, self.id);
+    }
+}
+
+/// Waits until a blocked list command can answer; called by the connection. Each time
+/// a push wakes it, the pop is retried under the write gate.
+pub async fn wait_pop(
+    shared: &Shared,
+    client: &mut Client,
+    db: usize,
+    keys: Vec<Bytes>,
+    op: BlockedPop,
+    deadline: Option<Instant>,
+    waiter: Waiter,
+) -> Reply {
+    let leave = Leave {
+        shared,
+        db,
+        keys: &keys,
+        id: waiter.id,
+    };
+    loop {
+        let woken = match deadline {
+            Some(deadline) => {
+                let deadline = tokio::time::Instant::from_std(deadline);
+                tokio::time::timeout_at(deadline, waiter.notify.notified())
+                    .await
+                    .is_ok()
+            }
+            None => {
+                waiter.notify.notified().await;
+                true
+            }
+        };
+        if !woken {
+            return Reply::NullArray;
+        }
+        let _gate = shared.keyspace.write_gate();
+        if shared.is_shutting_down() {
+            return Reply::NullArray;
+        }
+        let mut ctx = Ctx {
+            shared,
+            client: &mut *client,
+        };
+        if let Some(reply) = serve(&mut ctx, &keys, &op, Some(waiter.id)) {
+            // Out of the queues before the gate opens: the next client may go.
+            drop(leave);
+            return reply;
+        }
+    }
+}

@@ -68,6 +68,9 @@ pub mod flags {
     /// Runs without holding the keyspace gate, because it takes it itself in steps
     /// (SAVE runs a rewrite, which must let writers through between shards).
     pub const UNGATED: u32 = 1 << 15;
+    /// Its keys are found by parsing its arguments (LMPOP's key count): COMMAND INFO
+    /// says `movablekeys`.
+    pub const MOVABLE_KEYS: u32 = 1 << 16;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with

@@ -55,6 +55,9 @@ pub fn tips(full_name: &str) -> &'static [&'static str] {
 /// Redis's key specifications for a command, or None where Roost derives one from the
 /// command's (first, last, step) with no flags.
 pub fn key_specs(full_name: &str) -> Option<&'static [KeySpecInfo]> {
+    if let Some(specs) = list_key_specs(full_name) {
+        return Some(specs);
+    }
     Some(match full_name {
         "append" | "hsetnx" | "sadd" => &[KeySpecInfo {
             notes: None,
@@ -276,6 +279,47 @@ pub fn key_specs(full_name: &str) -> Option<&'static [KeySpecInfo]> {
                 limit: 0,
             },
         ],
+        _ => return None,
+    })
+}
+
+/// One index-and-range key specification (`lastkey` relative to `index`).
+const fn range_spec(flags: &'static [&'static str], index: i64, lastkey: i64) -> KeySpecInfo {
+    KeySpecInfo {
+        notes: None,
+        flags,
+        index,
+        lastkey,
+        keystep: 1,
+        limit: 0,
+    }
+}
+
+/// The key specifications of the list commands (LMPOP and BLMPOP, whose keys Redis
+/// finds by a key count, have none here).
+fn list_key_specs(full_name: &str) -> Option<&'static [KeySpecInfo]> {
+    const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
+    const RW_INSERT: &[&str] = &["RW", "insert"];
+    const PUSH: &[KeySpecInfo] = &[range_spec(RW_INSERT, 1, 0)];
+    const POP: &[KeySpecInfo] = &[range_spec(RW_ACCESS_DELETE, 1, 0)];
+    const READ: &[KeySpecInfo] = &[range_spec(&["RO", "access"], 1, 0)];
+    const LEN: &[KeySpecInfo] = &[range_spec(&["RO"], 1, 0)];
+    const SET: &[KeySpecInfo] = &[range_spec(&["RW", "update"], 1, 0)];
+    const REMOVE: &[KeySpecInfo] = &[range_spec(&["RW", "delete"], 1, 0)];
+    const MOVE: &[KeySpecInfo] = &[
+        range_spec(RW_ACCESS_DELETE, 1, 0),
+        range_spec(RW_INSERT, 2, 0),
+    ];
+    const BLOCKING_POP: &[KeySpecInfo] = &[range_spec(RW_ACCESS_DELETE, 1, -2)];
+    Some(match full_name {
+        "lpush" | "rpush" | "lpushx" | "rpushx" | "linsert" => PUSH,
+        "lpop" | "rpop" => POP,
+        "lrange" | "lindex" | "lpos" => READ,
+        "llen" => LEN,
+        "lset" => SET,
+        "lrem" | "ltrim" => REMOVE,
+        "lmove" | "rpoplpush" | "blmove" | "brpoplpush" => MOVE,
+        "blpop" | "brpop" => BLOCKING_POP,
         _ => return None,
     })
 }

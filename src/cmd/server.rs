@@ -333,7 +333,7 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
             field("maxclients", &config.maxclients);
             field("client_recent_max_input_buffer", &0);
             field("client_recent_max_output_buffer", &0);
-            field("blocked_clients", &0);
+            field("blocked_clients", &shared.blocking.blocked_clients());
             field("tracking_clients", &0);
             field("clients_in_timeout_table", &0);
         }
@@ -646,6 +646,7 @@ fn flag_words(spec: &Spec) -> Vec<Reply> {
         (FAST, "fast"),
         (ALLOW_BUSY, "allow_busy"),
         (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
     ];
     WORDS
         .iter()
@@ -668,6 +669,7 @@ fn acl_categories(spec: &Spec) -> Vec<Reply> {
         "hash" => cats.push("@hash"),
         "set" => cats.push("@set"),
         "sorted-set" => cats.push("@sortedset"),
+        "list" => cats.push("@list"),
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         "transactions" => cats.push("@transaction"),
@@ -681,6 +683,9 @@ fn acl_categories(spec: &Spec) -> Vec<Reply> {
         cats.push("@fast");
     } else {
         cats.push("@slow");
+    }
+    if spec.has(BLOCKING) {
+        cats.push("@blocking");
     }
     cats.into_iter().map(Reply::simple).collect()
 }
@@ -865,7 +870,15 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         Err(_) => return Reply::error("ERR Invalid command specified"),
     };
-    let positions = table.spec(id).key_positions(target.len());
+    let spec = table.spec(id);
+    let positions = if spec.has(MOVABLE_KEYS) {
+        match super::list::movable_key_positions(spec.name, target) {
+            Some(positions) => positions,
+            None => return Reply::error("ERR Invalid arguments specified for command"),
+        }
+    } else {
+        spec.key_positions(target.len())
+    };
     if positions.is_empty() {
         return Reply::error("ERR The command has no key arguments");
     }

@@ -47,6 +47,8 @@ pub struct ClientInfo {
     /// Set by CLIENT KILL; the connection task closes when notified.
     pub killed: AtomicBool,
     pub kill: Notify,
+    /// Waiting in a blocking command (BLPOP, WAIT): CLIENT LIST flag `b`.
+    pub blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -79,6 +81,7 @@ impl ClientInfo {
             patterns: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            blocked: AtomicBool::new(false),
         }
     }
 
@@ -189,6 +192,15 @@ pub enum Blocked {
         replicas: usize,
         lsn: u64,
         deadline: Option<std::time::Instant>,
+    },
+    /// BLPOP, BLMOVE, ...: until one of `keys` (in database `db`) has data, or the
+    /// deadline; `waiter` is the client's place in the queues of those keys.
+    List {
+        db: usize,
+        keys: Vec<Bytes>,
+        op: crate::cmd::list::BlockedPop,
+        deadline: Option<std::time::Instant>,
+        waiter: super::blocking::Waiter,
     },
 }
 

@@ -141,11 +141,37 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
             return;
         }
         if let Some(blocked) = client.blocked.take() {
-            let reply = tokio::select! {
-                reply = wait_blocked(&shared, blocked) => reply,
-                _ = info.kill.notified() => break,
+            // While blocked the socket is still read: a client that hangs up is gone
+            // (and leaves its place in line), and what it pipelines waits in `input`.
+            info.blocked.store(true, Ordering::Relaxed);
+            let reply = {
+                let wait = wait_blocked(&shared, &mut client, blocked);
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        reply = &mut wait => break Some(reply),
+                        _ = info.kill.notified() => break None,
+                        read = stream.read_buf(&mut input) => match read {
+                            Ok(n) if n > 0 && input.len() as u64 <= query_limit => {
+                                shared
+                                    .stats
+                                    .net_input_bytes
+                                    .fetch_add(n as u64, Ordering::Relaxed);
+                            }
+                            _ => break None,
+                        },
+                    }
+                }
+            };
+            info.blocked.store(false, Ordering::Relaxed);
+            let Some(reply) = reply else {
+                break;
             };
             reply.encode(client.proto, &mut output);
+            // A served pop is a write: under appendfsync always it is durable first.
+            if let Some(lsn) = client.pending_lsn.take() {
+                shared.aof.wait_durable(lsn).await;
+            }
             if stream.write_all(&output).await.is_err() {
                 break;
             }
@@ -200,13 +226,20 @@ async fn flush_messages(
     written
 }
 
-async fn wait_blocked(shared: &Shared, blocked: Blocked) -> Reply {
+async fn wait_blocked(shared: &Shared, client: &mut Client, blocked: Blocked) -> Reply {
     match blocked {
         Blocked::Wait {
             replicas,
             lsn,
             deadline,
         } => cmd::repl::wait_until(shared, replicas, lsn, deadline).await,
+        Blocked::List {
+            db,
+            keys,
+            op,
+            deadline,
+            waiter,
+        } => cmd::list::wait_pop(shared, client, db, keys, op, deadline, waiter).await,
     }
 }
 

@@ -3,6 +3,7 @@
 //! `Shared` is everything a command may touch beyond its own client. One `Arc<Shared>`
 //! per server; several servers can run in one process (the integration tests do).
 
+pub mod blocking;
 mod client;
 mod connection;
 pub(crate) mod loading;
@@ -115,6 +116,8 @@ pub struct Shared {
     pub scripts: crate::cmd::scripting::Scripts,
     /// `notify-keyspace-events` as `crate::notify` flags (0: off, the common case).
     pub notify_flags: std::sync::atomic::AtomicU16,
+    /// Clients blocked on list keys (BLPOP and friends).
+    pub blocking: blocking::Blocking,
 }
 
 /// What INFO persistence reports about a load in progress or the last one.
@@ -236,6 +239,7 @@ impl Server {
             tracking: Arc::default(),
             scripts: crate::cmd::scripting::Scripts::default(),
             notify_flags: crate::notify::parse(&config.notify_keyspace_events).into(),
+            blocking: blocking::Blocking::default(),
             config: RwLock::new(config),
         });
         Ok(Server { listeners, shared })
@@ -257,6 +261,7 @@ impl Server {
         shared
             .keyspace
             .set_modified_hook(Box::new(move |key| tracking.invalidate(&hub, key)));
+        install_list_wakeups(&shared);
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
         tokio::spawn(auto_rewrite(shared.clone()));
         if !shared.is_loading() {
@@ -349,6 +354,19 @@ fn install_expiry_logging(shared: &Arc<Shared>) {
             if let Some(shared) = weak.upgrade() {
                 shared.aof.journal.append(logical_db, &[b"DEL", key]);
                 crate::notify::emit(&shared, crate::notify::EXPIRED, "expired", logical_db, key);
+            }
+        }));
+}
+
+/// A list stored under a key by any command (a push, RENAME, MOVE, COPY, RESTORE, a
+/// replicated or replayed write) wakes the clients blocked on that key.
+fn install_list_wakeups(shared: &Arc<Shared>) {
+    let weak = Arc::downgrade(shared);
+    shared
+        .keyspace
+        .set_list_ready_hook(Box::new(move |logical_db, key| {
+            if let Some(shared) = weak.upgrade() {
+                shared.blocking.signal(logical_db, key);
             }
         }));
 }

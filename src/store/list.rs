@@ -10,9 +10,11 @@ pub struct ListObj {
 }
 
 impl ListObj {
-    /// The name OBJECT ENCODING reports.
+    /// The name OBJECT ENCODING reports. Redis 7.0 (the reference, 7.0.15) keeps every
+    /// list as a quicklist, however small: the listpack encoding for small lists came
+    /// with Redis 7.2.
     pub fn encoding(&self) -> &'static str {
-        "listpack"
+        "quicklist"
     }
 
     /// The records that recreate this list in a log base (`RPUSH` in chunks).

@@ -222,6 +222,8 @@ pub type ExpiredHook = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
 #[derive(Default)]
 struct ExpiryListener {
     hook: std::sync::OnceLock<ExpiredHook>,
+    /// Told when a list is stored under a key (blocked clients may pop from it).
+    list_ready: std::sync::OnceLock<ExpiredHook>,
     slots: Vec<AtomicUsize>,
     /// On a replica expired keys are hidden but kept until the primary's DEL arrives.
     passive: std::sync::atomic::AtomicBool,
@@ -231,9 +233,21 @@ struct ExpiryListener {
 
 impl ExpiryListener {
     fn expired(&self, physical: usize, key: &[u8]) {
-        if let Some(hook) = self.hook.get() {
-            if let Some(logical) = self
-                .slots
+        Self::call(&self.hook, &self.slots, physical, key);
+    }
+
+    fn list_ready(&self, physical: usize, key: &[u8]) {
+        Self::call(&self.list_ready, &self.slots, physical, key);
+    }
+
+    fn call(
+        hook: &std::sync::OnceLock<ExpiredHook>,
+        slots: &[AtomicUsize],
+        physical: usize,
+        key: &[u8],
+    ) {
+        if let Some(hook) = hook.get() {
+            if let Some(logical) = slots
                 .iter()
                 .position(|s| s.load(Ordering::Acquire) == physical)
             {
@@ -389,6 +403,7 @@ impl Db {
     /// Stores `value` under `key`, replacing any previous value and TTL.
     pub fn insert(&self, key: &Bytes, value: Value, expire_at: Option<u64>) {
         self.before_change(key);
+        let is_list = matches!(value, Value::List(_));
         if expire_at.is_some() {
             self.expires.fetch_add(1, Ordering::Relaxed);
         }
@@ -401,6 +416,9 @@ impl Db {
             }
         }
         self.signal_modified(key);
+        if is_list {
+            self.listener.list_ready(self.id, key);
+        }
     }
 
     /// Re-inserts an entry taken out with `remove`, keeping its TTL (RENAME, MOVE).
@@ -537,6 +555,7 @@ impl Keyspace {
         let stats = Arc::new(KeyspaceStats::default());
         let listener = Arc::new(ExpiryListener {
             hook: std::sync::OnceLock::new(),
+            list_ready: std::sync::OnceLock::new(),
             slots: (0..databases).map(AtomicUsize::new).collect(),
             passive: std::sync::atomic::AtomicBool::new(false),
             modified: std::sync::OnceLock::new(),
@@ -684,6 +703,11 @@ impl Keyspace {
     /// Installs the function told about every key removed because it expired.
     pub fn set_expired_hook(&self, hook: ExpiredHook) {
         let _ = self.listener.hook.set(hook);
+    }
+
+    /// Installs the function told about every list stored under a key.
+    pub fn set_list_ready_hook(&self, hook: ExpiredHook) {
+        let _ = self.listener.list_ready.set(hook);
     }
 
     pub fn physical(&self, index: usize) -> &Db {

@@ -1,0 +1,118 @@
+//! Clients blocked on list keys (BLPOP, BLMOVE, ...): who waits for which (database,
+//! key), in the order they blocked.
+//!
+//! A handler that finds every key empty registers its client here (under the keyspace
+//! gate, so no push can slip in between) and returns without a reply. A push to a key
+//! wakes the first client waiting on it (its `Notify` keeps the permit if the client is
+//! not awaiting yet); that client then retries its pop under the write gate. A client
+//! pops only from a key whose queue it heads, so clients are served first come, first
+//! served per key, as Redis serves them. When a client leaves the queue (served, timed
+//! out, killed) the next one in each of its queues is woken to look again.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+#[derive(Default)]
+pub struct Blocking {
+    inner: Mutex<Inner>,
+    /// Clients registered, for INFO and to make `signal` free when nobody waits.
+    blocked: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_id: u64,
+    queues: HashMap<(usize, Bytes), VecDeque<u64>>,
+    waiters: HashMap<u64, Arc<Notify>>,
+}
+
+/// One registered client: its place in the queues of its keys.
+#[derive(Debug, Clone)]
+pub struct Waiter {
+    pub id: u64,
+    pub notify: Arc<Notify>,
+}
+
+impl Blocking {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a client at the end of the queue of each of `keys` in logical database `db`.
+    pub fn register(&self, db: usize, keys: &[Bytes]) -> Waiter {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = inner.next_id;
+        let notify = Arc::new(Notify::new());
+        inner.waiters.insert(id, notify.clone());
+        for key in keys {
+            let queue = inner.queues.entry((db, key.clone())).or_default();
+            if !queue.contains(&id) {
+                queue.push_back(id);
+            }
+        }
+        self.blocked.fetch_add(1, Ordering::Relaxed);
+        Waiter { id, notify }
+    }
+
+    /// Removes a client from every queue it is in and wakes the clients now first in
+    /// them (they look again; a wakeup with nothing to pop is harmless).
+    pub fn unregister(&self, db: usize, keys: &[Bytes], id: u64) {
+        let mut inner = self.lock();
+        if inner.waiters.remove(&id).is_none() {
+            return;
+        }
+        self.blocked.fetch_sub(1, Ordering::Relaxed);
+        for key in keys {
+            let slot = (db, key.clone());
+            let Some(queue) = inner.queues.get_mut(&slot) else {
+                continue;
+            };
+            queue.retain(|&w| w != id);
+            match queue.front().copied() {
+                None => {
+                    inner.queues.remove(&slot);
+                }
+                Some(head) => {
+                    if let Some(n) = inner.waiters.get(&head) {
+                        n.notify_one();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Data arrived at `key`: wakes the client that has waited longest for it.
+    pub fn signal(&self, db: usize, key: &[u8]) {
+        if self.blocked.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let inner = self.lock();
+        let slot = (db, Bytes::copy_from_slice(key));
+        if let Some(head) = inner.queues.get(&slot).and_then(|q| q.front()) {
+            if let Some(n) = inner.waiters.get(head) {
+                n.notify_one();
+            }
+        }
+    }
+
+    /// Whether client `id` is first in line for `key`.
+    pub fn is_first(&self, db: usize, key: &[u8], id: u64) -> bool {
+        let inner = self.lock();
+        let slot = (db, Bytes::copy_from_slice(key));
+        inner
+            .queues
+            .get(&slot)
+            .and_then(|q| q.front())
+            .is_some_and(|&head| head == id)
+    }
+
+    /// How many clients are blocked (INFO clients `blocked_clients`).
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked.load(Ordering::Relaxed)
+    }
+}
