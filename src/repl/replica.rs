@@ -26,12 +26,31 @@ use crate::{clock, log};
 
 type Link = BufReader<TcpStream>;
 
-/// Starts the link task for the primary configured now; it ends when the primary
-/// changes (its generation is stale) or the server shuts down.
+/// Starts the link for the primary configured now, on a thread of its own with its own
+/// event loop, so applying the stream never waits behind client connections; it ends
+/// when the primary changes (its generation is stale) or the server shuts down.
 pub fn start(shared: &Arc<Shared>) {
     let generation = shared.repl.ids().generation;
     let shared = shared.clone();
-    tokio::spawn(async move {
+    let spawned = std::thread::Builder::new()
+        .name("roost-replica".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(link(shared, generation)),
+                Err(e) => log::warning(&format!("Cannot start the replication link: {e}")),
+            }
+        });
+    if let Err(e) = spawned {
+        log::warning(&format!("Cannot start the replication link: {e}"));
+    }
+}
+
+/// Keeps a link to the primary of `generation` up, resynchronising when it breaks.
+async fn link(shared: Arc<Shared>, generation: u64) {
+    {
         while shared.is_loading() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -50,7 +69,7 @@ pub fn start(shared: &Arc<Shared>) {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-    });
+    }
 }
 
 fn current(shared: &Shared, generation: u64) -> bool {
@@ -437,6 +456,9 @@ async fn apply_stream(
                 }
             }
             _ = tick.tick() => {
+                if shared.is_shutting_down() {
+                    return Ok(());
+                }
                 send_ack(&mut stream, offset).await?;
                 let timeout = shared.config().repl_timeout;
                 let silent = clock::now_ms().saturating_sub(link_info.last_io_ms.load(Ordering::Relaxed));
