@@ -1,9 +1,11 @@
 // Properties of the log reader, shared by the fuzz target and by
 // tests/aof_reader_properties.rs (which includes this file): for any bytes, reading
 // never panics, stops at or before the end, and every record it returns re-encodes to
-// exactly the bytes it was read from.
+// exactly the bytes it was read from. The replication stream parser (`parse_stream`,
+// what a replica runs on bytes from the network) agrees with the reader record for
+// record and never panics either.
 
-use roost::aof::record::{encode, Reader};
+use roost::aof::record::{encode, parse_stream, Reader};
 
 pub fn check_aof_reader(data: &[u8]) {
     for first_lsn in [None, Some(1)] {
@@ -15,8 +17,17 @@ pub fn check_aof_reader(data: &[u8]) {
             let mut again = Vec::new();
             encode(record.lsn, &args, &mut again);
             assert_eq!(&data[record.offset..record.offset + again.len()], &again[..]);
+            let (lsn, args, len) = parse_stream(&data[record.offset..])
+                .expect("a record the reader accepts parses as a stream record")
+                .expect("and is complete");
+            assert_eq!((lsn, &args, len), (record.lsn, &record.args, again.len()));
             previous_end = reader.position();
         }
         assert!(reader.position() <= data.len());
+    }
+    let mut rest = data;
+    while let Ok(Some((_, _, len))) = parse_stream(rest) {
+        assert!(len > 0 && len <= rest.len());
+        rest = &rest[len..];
     }
 }
