@@ -378,6 +378,18 @@ pub fn parse_signed_count(arg: &[u8]) -> Result<i64, Reply> {
     }
 }
 
+/// The arguments of HRANDFIELD / ZRANDMEMBER after the key: an optional count, then
+/// `flag` (WITHVALUES, WITHSCORES) allowed only after a count. Returns (count, flag).
+pub fn parse_random_args(args: &[Bytes], flag: &str) -> Result<(Option<i64>, bool), Reply> {
+    let count = args.get(2).map(|arg| parse_signed_count(arg)).transpose()?;
+    let with = match args.len() {
+        2 | 3 => false,
+        4 if args::is(&args[3], flag) => true,
+        _ => return Err(error::syntax()),
+    };
+    Ok((count, with))
+}
+
 /// The most elements a random-member reply with repeats may carry.
 const MAX_RANDOM_REPLIES: i64 = 1 << 27;
 
@@ -406,17 +418,9 @@ pub fn pick_random<T: Clone>(items: &[T], count: i64) -> Vec<T> {
 
 fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let resp3 = ctx.client.proto >= 3;
-    let count = match args.get(2) {
-        None => None,
-        Some(arg) => match parse_signed_count(arg) {
-            Ok(n) => Some(n),
-            Err(reply) => return reply,
-        },
-    };
-    let with_values = match args.len() {
-        2 | 3 => false,
-        4 if args::is(&args[3], "withvalues") => true,
-        _ => return error::syntax(),
+    let (count, with_values) = match parse_random_args(args, "withvalues") {
+        Ok(parsed) => parsed,
+        Err(reply) => return reply,
     };
     read_hash(ctx.db(), &args[1], |h| {
         let pairs: Vec<(Bytes, Bytes)> = h.map_or(Vec::new(), |h| {

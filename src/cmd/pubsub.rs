@@ -129,7 +129,9 @@ pub fn allowed_while_subscribed(name: &str) -> bool {
     )
 }
 
-fn subscriber(shared: &Shared, client: &mut Client) -> std::sync::Arc<Subscriber> {
+/// The client's outbox for messages it did not ask for in a reply (pub/sub messages,
+/// tracking invalidations), created on first use with the pubsub output limit.
+pub fn outbox(shared: &Shared, client: &mut Client) -> std::sync::Arc<Subscriber> {
     client
         .subscriber
         .get_or_insert_with(|| {
@@ -155,76 +157,87 @@ fn publish_counts(client: &Client) {
         .store(client.patterns.len(), Ordering::Relaxed);
 }
 
-fn subscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let sub = subscriber(ctx.shared, ctx.client);
+/// Channels (SUBSCRIBE) or patterns (PSUBSCRIBE): the same bookkeeping, other names.
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+}
+
+impl Kind {
+    fn subscribed(self, client: &mut Client) -> &mut Vec<Bytes> {
+        match self {
+            Kind::Channel => &mut client.channels,
+            Kind::Pattern => &mut client.patterns,
+        }
+    }
+
+    fn events(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Channel => ("subscribe", "unsubscribe"),
+            Kind::Pattern => ("psubscribe", "punsubscribe"),
+        }
+    }
+}
+
+fn subscribe_to(ctx: &mut Ctx<'_>, names: &[Bytes], kind: Kind) -> Reply {
+    let sub = outbox(ctx.shared, ctx.client);
     let mut replies = Vec::new();
-    for channel in &args[1..] {
-        if !ctx.client.channels.contains(channel) {
-            ctx.shared.pubsub.subscribe(channel, &sub);
-            ctx.client.channels.push(channel.clone());
+    for name in names {
+        if !kind.subscribed(ctx.client).contains(name) {
+            match kind {
+                Kind::Channel => ctx.shared.pubsub.subscribe(name, &sub),
+                Kind::Pattern => ctx.shared.pubsub.psubscribe(name, &sub),
+            }
+            kind.subscribed(ctx.client).push(name.clone());
         }
         let count = ctx.client.subscription_count();
-        replies.push(confirmation("subscribe", Some(channel.clone()), count));
+        replies.push(confirmation(kind.events().0, Some(name.clone()), count));
     }
     publish_counts(ctx.client);
     Reply::Many(replies)
+}
+
+/// Unsubscribes from `names`, or from all of this kind when none are given.
+fn unsubscribe_from(ctx: &mut Ctx<'_>, names: &[Bytes], kind: Kind) -> Reply {
+    let event = kind.events().1;
+    let names: Vec<Bytes> = if names.is_empty() {
+        kind.subscribed(ctx.client).clone()
+    } else {
+        names.to_vec()
+    };
+    if names.is_empty() {
+        let count = ctx.client.subscription_count();
+        return Reply::Many(vec![confirmation(event, None, count)]);
+    }
+    let mut replies = Vec::new();
+    for name in names {
+        match kind {
+            Kind::Channel => ctx.shared.pubsub.unsubscribe(&name, ctx.client.id),
+            Kind::Pattern => ctx.shared.pubsub.punsubscribe(&name, ctx.client.id),
+        }
+        kind.subscribed(ctx.client).retain(|n| *n != name);
+        let count = ctx.client.subscription_count();
+        replies.push(confirmation(event, Some(name), count));
+    }
+    publish_counts(ctx.client);
+    Reply::Many(replies)
+}
+
+fn subscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    subscribe_to(ctx, &args[1..], Kind::Channel)
 }
 
 fn psubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let sub = subscriber(ctx.shared, ctx.client);
-    let mut replies = Vec::new();
-    for pattern in &args[1..] {
-        if !ctx.client.patterns.contains(pattern) {
-            ctx.shared.pubsub.psubscribe(pattern, &sub);
-            ctx.client.patterns.push(pattern.clone());
-        }
-        let count = ctx.client.subscription_count();
-        replies.push(confirmation("psubscribe", Some(pattern.clone()), count));
-    }
-    publish_counts(ctx.client);
-    Reply::Many(replies)
+    subscribe_to(ctx, &args[1..], Kind::Pattern)
 }
 
 fn unsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let names: Vec<Bytes> = if args.len() > 1 {
-        args[1..].to_vec()
-    } else {
-        ctx.client.channels.clone()
-    };
-    if names.is_empty() {
-        let count = ctx.client.subscription_count();
-        return Reply::Many(vec![confirmation("unsubscribe", None, count)]);
-    }
-    let mut replies = Vec::new();
-    for channel in names {
-        ctx.shared.pubsub.unsubscribe(&channel, ctx.client.id);
-        ctx.client.channels.retain(|c| *c != channel);
-        let count = ctx.client.subscription_count();
-        replies.push(confirmation("unsubscribe", Some(channel), count));
-    }
-    publish_counts(ctx.client);
-    Reply::Many(replies)
+    unsubscribe_from(ctx, &args[1..], Kind::Channel)
 }
 
 fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let names: Vec<Bytes> = if args.len() > 1 {
-        args[1..].to_vec()
-    } else {
-        ctx.client.patterns.clone()
-    };
-    if names.is_empty() {
-        let count = ctx.client.subscription_count();
-        return Reply::Many(vec![confirmation("punsubscribe", None, count)]);
-    }
-    let mut replies = Vec::new();
-    for pattern in names {
-        ctx.shared.pubsub.punsubscribe(&pattern, ctx.client.id);
-        ctx.client.patterns.retain(|p| *p != pattern);
-        let count = ctx.client.subscription_count();
-        replies.push(confirmation("punsubscribe", Some(pattern), count));
-    }
-    publish_counts(ctx.client);
-    Reply::Many(replies)
+    unsubscribe_from(ctx, &args[1..], Kind::Pattern)
 }
 
 /// Drops every subscription of a client (disconnect, RESET).

@@ -43,13 +43,8 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(p) if (0..=65535).contains(&p) => p as u16,
         _ => return Reply::error("ERR Invalid master port"),
     };
-    {
-        let mut ids = shared.repl.ids();
-        if ids.primary.as_ref() == Some(&(host.clone(), port)) {
-            return Reply::simple("OK Already connected to specified master");
-        }
-        ids.primary = Some((host.clone(), port));
-        ids.generation += 1;
+    if !shared.repl.set_primary(Some((host.clone(), port))) {
+        return Reply::simple("OK Already connected to specified master");
     }
     shared.config_mut().replicaof = Some((host.clone(), port));
     shared.keyspace.set_passive_expiry(true);
@@ -67,23 +62,12 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// REPLICAOF NO ONE: stop following, keep the data, take writes under a new id. The
 /// caller holds the write gate, so the branch point falls between two applied records.
 pub fn promote(shared: &Shared) {
-    {
-        let mut ids = shared.repl.ids();
-        ids.primary = None;
-        ids.generation += 1;
-        drop(ids);
-        shared.repl.new_branch(shared.aof.journal.last_lsn() + 1);
-        shared.keyspace.set_passive_expiry(false);
-    }
+    shared.repl.set_primary(None);
+    shared.repl.new_branch(shared.aof.journal.last_lsn() + 1);
+    shared.keyspace.set_passive_expiry(false);
     shared.config_mut().replicaof = None;
     shared.repl.link.set_state(LinkState::Connect);
-    let (dir, logging) = {
-        let c = shared.config();
-        (c.dir.clone(), c.appendonly)
-    };
-    if logging {
-        repl::save_id(&dir, &shared.repl.ids().replid);
-    }
+    repl::save_id_if_logging(shared);
     log::notice("PRIMARY MODE enabled (user request)");
 }
 

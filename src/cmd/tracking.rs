@@ -5,9 +5,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{args, error, Ctx, Spec, NO_KEYS};
-use crate::config::OUTPUT_PUBSUB;
 use crate::protocol::Reply;
-use crate::pubsub::Subscriber;
 use crate::tracking::Mode;
 
 const FLAGS: u32 = NOSCRIPT | LOADING | STALE;
@@ -120,14 +118,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
         }
     }
-    let outbox = ctx
-        .client
-        .subscriber
-        .get_or_insert_with(|| {
-            let limit = ctx.shared.config().output_limits[OUTPUT_PUBSUB].hard;
-            Subscriber::new(ctx.client.info.clone(), ctx.client.proto, limit)
-        })
-        .clone();
+    let outbox = super::pubsub::outbox(ctx.shared, ctx.client);
     ctx.shared
         .tracking
         .enable(ctx.client.id, mode.clone(), outbox);

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::hash::{parse_signed_count, pick_random, scan_collection};
+use super::hash::{parse_random_args, pick_random, scan_collection};
 use super::keys::{parse_cursor, parse_scan_options};
 use super::{args, command, error, flags::*, Ctx, Spec, ONE_KEY};
 use crate::clock;
@@ -801,17 +801,9 @@ fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
 
 fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let resp3 = ctx.client.proto >= 3;
-    let count = match args.get(2) {
-        None => None,
-        Some(arg) => match parse_signed_count(arg) {
-            Ok(n) => Some(n),
-            Err(reply) => return reply,
-        },
-    };
-    let with_scores = match args.len() {
-        2 | 3 => false,
-        4 if args::is(&args[3], "withscores") => true,
-        _ => return error::syntax(),
+    let (count, with_scores) = match parse_random_args(args, "withscores") {
+        Ok(parsed) => parsed,
+        Err(reply) => return reply,
     };
     if with_scores {
         let n = count.unwrap_or(0);

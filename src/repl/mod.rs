@@ -106,6 +106,8 @@ impl Link {
 
 pub struct Replication {
     ids: Mutex<Ids>,
+    /// `ids.primary.is_some()`, readable without the lock: dispatch asks on every command.
+    replica: AtomicBool,
     pub replicas: Mutex<Vec<Arc<AttachedReplica>>>,
     /// Bumped on every acknowledgement, so WAIT can sleep until one arrives.
     pub acks: tokio::sync::watch::Sender<u64>,
@@ -130,6 +132,7 @@ impl Replication {
                 primary: config.replicaof.clone(),
                 generation: 0,
             }),
+            replica: AtomicBool::new(config.replicaof.is_some()),
             replicas: Mutex::new(Vec::new()),
             acks: tokio::sync::watch::channel(0).0,
             ack_requests: tokio::sync::watch::channel(0).0,
@@ -152,7 +155,20 @@ impl Replication {
     }
 
     pub fn is_replica(&self) -> bool {
-        self.ids().primary.is_some()
+        self.replica.load(Ordering::Acquire)
+    }
+
+    /// Follows `primary` from now on (`None`: stop following). False if that is already
+    /// the primary; otherwise a link of the old generation stops.
+    pub fn set_primary(&self, primary: Option<(String, u16)>) -> bool {
+        let mut ids = self.ids();
+        if ids.primary == primary {
+            return false;
+        }
+        self.replica.store(primary.is_some(), Ordering::Release);
+        ids.primary = primary;
+        ids.generation += 1;
+        true
     }
 
     pub fn attached(&self) -> Vec<Arc<AttachedReplica>> {
@@ -230,6 +246,17 @@ pub fn save_id(dir: &Path, replid: &str) {
             "Cannot save the replication id in {}: {e}",
             path.display()
         ));
+    }
+}
+
+/// Saves the current replication id beside the log, when there is a log.
+pub fn save_id_if_logging(shared: &crate::server::Shared) {
+    let (dir, logging) = {
+        let c = shared.config();
+        (c.dir.clone(), c.appendonly)
+    };
+    if logging {
+        save_id(&dir, &shared.repl.ids().replid);
     }
 }
 

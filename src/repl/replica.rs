@@ -120,7 +120,7 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
             if let Some(id) = words.next() {
                 let next = shared.aof.journal.last_lsn() + 1;
                 shared.repl.adopt_replid(id, Some(next as i64));
-                save_id_if_logging(shared);
+                super::save_id_if_logging(shared);
             }
             log::notice(&format!(
                 "Successful partial resynchronization with primary, continuing from offset {offset}."
@@ -358,7 +358,7 @@ fn load_snapshot(
     shared.set_loading(false);
     result?;
     shared.repl.adopt_replid(replid, None);
-    save_id_if_logging(shared);
+    super::save_id_if_logging(shared);
     let keys: usize = (0..shared.keyspace.databases())
         .map(|n| shared.keyspace.db(n).len())
         .sum();
@@ -366,16 +366,6 @@ fn load_snapshot(
         "PRIMARY <-> REPLICA sync: finished with success, {keys} keys, offset {at}"
     ));
     Ok(())
-}
-
-fn save_id_if_logging(shared: &Shared) {
-    let (dir, logging) = {
-        let c = shared.config();
-        (c.dir.clone(), c.appendonly)
-    };
-    if logging {
-        crate::repl::save_id(&dir, &shared.repl.ids().replid);
-    }
 }
 
 /// A transaction being received: its commands and raw records, applied at EXEC.
