@@ -61,9 +61,9 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::RedisServer;
 use common::{encode_cmd, TestServer};
 use redis_protocol::{resp2, resp3};
 
@@ -75,73 +75,6 @@ const CLIENTS: usize = 3;
 // ---------------------------------------------------------------------------------------
 // redis-server
 // ---------------------------------------------------------------------------------------
-
-/// The `redis-server` executable on PATH.
-fn find_redis_server() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("redis-server"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "redis-server is not on PATH. The differential test compares Roost with a real \
-                 Redis: install Debian's redis-server (`sudo apt-get install -y redis-server`; \
-                 .ci/run does it in CI)"
-            )
-        })
-}
-
-/// A redis-server child process on a free port, killed on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> RedisServer {
-        let binary = find_redis_server();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new(&binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                let mut reply = [0u8; 7];
-                if s.write_all(b"PING\r\n").is_ok()
-                    && s.read_exact(&mut reply).is_ok()
-                    && &reply == b"+PONG\r\n"
-                {
-                    break;
-                }
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("redis-server exited at startup ({status}); is port {port} free?");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer on port {port} within 10s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        RedisServer { child, port }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Frames

@@ -4,46 +4,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::process::free_port;
+use common::process::RedisServer;
 use common::TestServer;
-
-struct RedisServer(Child);
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> (RedisServer, String) {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server is needed (.ci/run installs it)");
-    let url = format!("redis://127.0.0.1:{port}/");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while redis::Client::open(url.as_str())
-        .and_then(|c| c.get_connection())
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (RedisServer(child), url)
-}
 
 /// The commands, one per line (split at spaces).
 const SCRIPT: &str = "
@@ -171,7 +135,8 @@ fn notifications(url: &str) -> Vec<(String, String)> {
 
 #[test]
 fn keyspace_and_keyevent_messages_match_redis() {
-    let (_redis, redis_url) = start_redis();
+    let redis = RedisServer::start();
+    let redis_url = redis.url();
     let roost = TestServer::start();
     let expected = notifications(&redis_url);
     let got = notifications(&roost.url());

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
-use common::process::{Roost, TempDir};
+use common::process::{wait_for, Roost, TempDir};
 
 fn replica_of(primary: &Roost) -> String {
     format!("127.0.0.1 {}", primary.port)
@@ -19,14 +19,6 @@ fn info_field(con: &mut redis::Connection, section: &str, name: &str) -> Option<
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}:")))
         .map(|v| v.trim().to_string())
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Waits until the replica's link is up and it has applied everything the primary has.

@@ -2,25 +2,18 @@
 //! replicas and fails over when the primary is killed; a client that asks Sentinel
 //! where the primary is keeps writing through the failover.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
-use common::process::{free_port, Roost, TempDir};
+use common::process::{free_port, wait_for, Process, Roost, TempDir};
 
 struct Sentinel {
-    child: Child,
+    _process: Process,
     port: u16,
-}
-
-impl Drop for Sentinel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Sentinel {
@@ -44,7 +37,10 @@ impl Sentinel {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-sentinel is needed (apt-get install redis-sentinel; .ci/run does)");
-        Sentinel { child, port }
+        Sentinel {
+            _process: Process(child),
+            port,
+        }
     }
 
     fn primary_port(&self) -> Option<u16> {
@@ -86,14 +82,6 @@ fn info(port: u16) -> String {
         .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
         .and_then(|mut con| redis::cmd("INFO").arg("replication").query(&mut con))
         .unwrap_or_default()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Writes `session:N` in a loop through whatever primary Sentinel names, as the

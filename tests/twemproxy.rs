@@ -2,21 +2,12 @@
 //! Roost instances with consistent hashing. Sessions written through it land on exactly
 //! one instance each, and read back through it.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::process::{free_port, Roost, TempDir};
-
-struct Nutcracker(Child);
-
-impl Drop for Nutcracker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::process::{free_port, Process, Roost, TempDir};
 
 #[test]
 fn ten_thousand_sessions_through_twemproxy_land_on_exactly_one_instance() {
@@ -47,7 +38,7 @@ fn ten_thousand_sessions_through_twemproxy_land_on_exactly_one_instance() {
         .stderr(Stdio::null())
         .spawn()
         .expect("nutcracker is needed (apt-get install nutcracker; .ci/run does)");
-    let _proxy = Nutcracker(child);
+    let _proxy = Process(child);
     // twemproxy closes a connection that sends a command it does not forward, such as
     // the CLIENT SETINFO the redis crate sends on connect: a plain RESP2 client.
     let info =
