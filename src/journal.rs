@@ -269,9 +269,7 @@ impl Journal {
                 lsn += 1;
             }
         }
-        state
-            .replicas
-            .retain(|replica| replica.push(records) || drop_replica());
+        state.replicas.retain(|replica| replica.push(records));
         drop(state);
         self.queued.notify_one();
     }
@@ -451,6 +449,10 @@ impl Journal {
         state.next_lsn += 1;
         state.last_lsn = lsn;
         self.last.store(lsn, Ordering::Release);
+        if !state.logging && state.backlog.is_none() && state.replicas.is_empty() {
+            // Nobody reads the record (no log, no replica yet): only its number counts.
+            return lsn;
+        }
         let start = state.pending.len();
         record::encode(lsn, args, &mut state.pending);
         let State {
@@ -464,15 +466,11 @@ impl Journal {
         if let Some(backlog) = backlog {
             backlog.push(lsn, encoded);
         }
-        replicas.retain(|replica| replica.push(encoded) || drop_replica());
+        // A replica whose queue overflowed is no longer fed.
+        replicas.retain(|replica| replica.push(encoded));
         if !*logging {
             pending.truncate(start);
         }
         lsn
     }
-}
-
-/// `retain` helper: a replica whose queue overflowed is no longer fed.
-fn drop_replica() -> bool {
-    false
 }
