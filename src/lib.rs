@@ -1,15 +1,30 @@
 //! Roost: a session server that speaks the Redis protocol.
 //!
-//! The life of a request: `server::connection` reads bytes and `protocol::decode` turns
-//! them into argument vectors; `cmd::dispatch` finds the command in the table, applies
-//! the gates its flags ask for and calls its handler; the handler reads or changes
-//! `store`; the reply is encoded for the client's protocol version and written with the
+//! The life of a request: `server` accepts a connection and reads bytes, which
+//! `protocol::decode` turns into argument vectors; `cmd::dispatch` finds the command in
+//! the table, applies the gates its flags ask for and calls its handler with a `Ctx`
+//! (the server's `state::Shared` and the connection's `session::Client`); the handler
+//! reads or changes `store` and hands the canonical form of a write to the `journal`,
+//! which numbers it and queues it for the log writer (`persist`) and the replicas
+//! (`repl`); the reply is encoded for the client's protocol version and written with the
 //! rest of its batch.
 //!
-//! Modules: `config` (flags and redis.conf -> `Config`), `protocol` (wire format),
-//! `server` (listener, connections, clients), `cmd` (command table and handlers),
-//! `store` (databases, values, expiry), `journal` (orders writes for the log), `aof`
-//! (the append-only log), `clock`, `log`, `rand`.
+//! Modules, bottom up; each uses only those above it in this list (ARCHITECTURE.md
+//! draws the layers):
+//!
+//! - utilities: `clock`, `rand`, `glob`, `longdouble`, `sha1`, `sync`, `alloc`, `log`, `kill`
+//! - `protocol`: the wire format (RESP2/RESP3 decoder and reply encoder)
+//! - `store`: the keyspace (databases, values, expiry, snapshots)
+//! - `aof`: the log on disk (record format, segment files, reading, checking)
+//! - `config`: flags and redis.conf -> `Config`
+//! - `journal`: orders writes and hands them to the log writer and the replicas
+//! - `pubsub`, `tracking`, `notify`: message delivery to subscribed connections
+//! - `session`: client sessions, the client registry, blocked-client queues
+//! - `state`: one server's shared state, buildable without a listener
+//! - `cmd`: the command table, dispatch, the handlers, applying logged records
+//! - `persist`: the log writer thread, loading the log, rewrites
+//! - `repl`: the replication tasks (serving replicas, following a primary)
+//! - `server`: listeners, connections, startup and shutdown
 
 pub mod alloc;
 pub mod aof;
@@ -18,16 +33,21 @@ pub mod cmd;
 pub mod config;
 pub mod glob;
 pub mod journal;
+pub mod kill;
 pub mod log;
 pub mod longdouble;
 pub mod notify;
+pub mod persist;
 pub mod protocol;
 pub mod pubsub;
 pub mod rand;
 pub mod repl;
 pub mod server;
+pub mod session;
 pub mod sha1;
+pub mod state;
 pub mod store;
+pub mod sync;
 pub mod tracking;
 
 /// The Redis version Roost answers as (INFO `redis_version`, HELLO `version`): clients

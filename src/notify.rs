@@ -20,15 +20,18 @@ pub const KEYSPACE: u16 = 1 << 12; // K
 /// Deliver on `__keyevent@..`.
 pub const KEYEVENT: u16 = 1 << 13; // E
 
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+
 use bytes::Bytes;
 
-use crate::server::Shared;
+use crate::pubsub::Hub;
 
 /// The classes `A` stands for.
 const ALL: u16 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
 /// The flags of a `notify-keyspace-events` value (validated by the config).
-pub fn parse(text: &str) -> u16 {
+fn parse(text: &str) -> u16 {
     text.chars().fold(0, |flags, c| {
         flags
             | match c {
@@ -52,26 +55,43 @@ pub fn parse(text: &str) -> u16 {
     })
 }
 
-/// Publishes the notifications for one event, if its class is enabled.
-pub fn emit(shared: &Shared, class: u16, event: &str, db: usize, key: &[u8]) {
-    let flags = shared
-        .notify_flags
-        .load(std::sync::atomic::Ordering::Relaxed);
-    if flags & class == 0 {
-        return;
+/// Publishes keyspace notifications on the pub/sub hub for the classes enabled.
+pub struct Notifier {
+    /// `notify-keyspace-events` as flags (0: off, the common case).
+    flags: AtomicU16,
+    hub: Arc<Hub>,
+}
+
+impl Notifier {
+    pub fn new(hub: Arc<Hub>, events: &str) -> Notifier {
+        Notifier {
+            flags: AtomicU16::new(parse(events)),
+            hub,
+        }
     }
-    if flags & KEYSPACE != 0 {
-        let mut channel = format!("__keyspace@{db}__:").into_bytes();
-        channel.extend_from_slice(key);
-        shared.pubsub.publish(
-            &Bytes::from(channel),
-            &Bytes::copy_from_slice(event.as_bytes()),
-        );
+
+    /// CONFIG SET notify-keyspace-events.
+    pub fn set_events(&self, events: &str) {
+        self.flags.store(parse(events), Ordering::Relaxed);
     }
-    if flags & KEYEVENT != 0 {
-        let channel = Bytes::from(format!("__keyevent@{db}__:{event}"));
-        shared
-            .pubsub
-            .publish(&channel, &Bytes::copy_from_slice(key));
+
+    /// Publishes the notifications for one event, if its class is enabled.
+    pub fn emit(&self, class: u16, event: &str, db: usize, key: &[u8]) {
+        let flags = self.flags.load(Ordering::Relaxed);
+        if flags & class == 0 {
+            return;
+        }
+        if flags & KEYSPACE != 0 {
+            let mut channel = format!("__keyspace@{db}__:").into_bytes();
+            channel.extend_from_slice(key);
+            self.hub.publish(
+                &Bytes::from(channel),
+                &Bytes::copy_from_slice(event.as_bytes()),
+            );
+        }
+        if flags & KEYEVENT != 0 {
+            let channel = Bytes::from(format!("__keyevent@{db}__:{event}"));
+            self.hub.publish(&channel, &Bytes::copy_from_slice(key));
+        }
     }
 }

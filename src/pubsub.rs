@@ -14,13 +14,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
+use crate::kill::KillSwitch;
 use crate::protocol::Reply;
 
 /// One subscribed connection's end of the hub.
 pub struct Subscriber {
     pub client_id: u64,
-    /// The connection, closed when the outbox passes its limit.
-    client: Arc<crate::server::ClientInfo>,
+    /// The connection's, flipped when the outbox passes its limit.
+    kill_switch: Arc<KillSwitch>,
     outbox: Mutex<BytesMut>,
     pub ready: Notify,
     /// RESP version the messages are encoded for.
@@ -31,10 +32,15 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    pub fn new(client: Arc<crate::server::ClientInfo>, proto: u8, limit: u64) -> Arc<Subscriber> {
+    pub fn new(
+        client_id: u64,
+        kill_switch: Arc<KillSwitch>,
+        proto: u8,
+        limit: u64,
+    ) -> Arc<Subscriber> {
         Arc::new(Subscriber {
-            client_id: client.id,
-            client,
+            client_id,
+            kill_switch,
             outbox: Mutex::new(BytesMut::new()),
             ready: Notify::new(),
             proto: AtomicU8::new(proto),
@@ -55,7 +61,7 @@ impl Subscriber {
             self.overflowed.store(true, Ordering::Release);
             outbox.clear();
             // Its connection may be stuck writing to a reader that never reads.
-            self.client.kill();
+            self.kill_switch.kill();
         }
         drop(outbox);
         self.ready.notify_one();

@@ -30,3 +30,11 @@ impl Rng {
         ((self.next_u64() as u128 * n as u128) >> 64) as usize
     }
 }
+
+/// `n` random hex characters (run ids, replication ids).
+pub fn random_hex(n: usize) -> String {
+    let mut rng = Rng::from_entropy();
+    (0..n)
+        .map(|_| char::from_digit(rng.below(16) as u32, 16).unwrap_or('0'))
+        .collect()
+}

@@ -1,26 +1,20 @@
-//! The append-only log: segments on disk, the writer thread with its fsync policies and
-//! group commit, and loading the log at startup.
+//! The append-only log on disk: the record format (`record`), the segment and base
+//! files and how they are named, installed and read back in order (`load`), and the
+//! offline checker (`check`).
 //!
 //! Segments live in `<dir>/appendonly/`, each named by the LSN of its first record, and
-//! are read in LSN order. The writer appends to the newest. Under `appendfsync always`
-//! a client's replies wait until the fsync covering its writes is done; one fsync covers
-//! everything queued while the previous one ran (group commit).
+//! are read in LSN order; a rewrite leaves a base named by the LSN the segments after it
+//! start at. This module knows files and bytes only: the writer thread that appends to
+//! the newest segment is in `persist`, above the commands whose records it writes.
 
 pub mod check;
 pub mod record;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-
-use crate::config::AppendFsync;
-use crate::journal::Journal;
 use crate::log;
 use record::{Reader, Record, Stop};
 
@@ -340,281 +334,91 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// The running log: the journal that orders records and the thread that writes them.
-pub struct Aof {
-    pub journal: Journal,
-    policy: Arc<AtomicU8>,
-    durable_tx: watch::Sender<u64>,
-    durable_rx: watch::Receiver<u64>,
-    /// The last write or fsync error, while writes are failing (MISCONF).
-    error: Arc<Mutex<Option<String>>>,
-    stop: Arc<AtomicBool>,
-    writer: Mutex<Option<thread::JoinHandle<()>>>,
-    /// The data directory, once the log is open.
-    dir: Mutex<PathBuf>,
-    /// First LSN of the segment being written.
-    current_segment: std::sync::atomic::AtomicU64,
-    pub rewrites: RewriteStatus,
+/// Opens the newest segment for appending, creating the first (starting at `next_lsn`)
+/// if there is none; returns its first LSN, path and file.
+pub fn open_newest_segment(dir: &Path, next_lsn: u64) -> io::Result<(u64, PathBuf, File)> {
+    let seg_dir = dir.join(SEGMENT_DIR);
+    fs::create_dir_all(&seg_dir)?;
+    let (first, path) = match segments(dir)?.pop() {
+        Some(newest) => newest,
+        None => {
+            let path = segment_path(dir, next_lsn);
+            File::create(&path)?.sync_all()?;
+            sync_dir(&seg_dir)?;
+            (next_lsn, path)
+        }
+    };
+    let file = OpenOptions::new().append(true).open(&path)?;
+    Ok((first, path, file))
 }
 
-/// What INFO persistence and LASTSAVE report about rewrites.
-#[derive(Default)]
-pub struct RewriteStatus {
-    pub in_progress: AtomicBool,
-    pub last_failed: AtomicBool,
-    pub count: std::sync::atomic::AtomicU64,
-    /// Duration of the last rewrite in seconds, -1 before the first.
-    pub last_seconds: std::sync::atomic::AtomicI64,
-    /// Unix seconds of the last successful rewrite (LASTSAVE), 0 before the first.
-    pub last_success: std::sync::atomic::AtomicU64,
+/// Creates (durably) the segment that starts at `lsn`.
+pub fn create_segment(dir: &Path, lsn: u64) -> io::Result<(File, PathBuf)> {
+    let path = segment_path(dir, lsn);
+    let file = OpenOptions::new().create(true).append(true).open(&path)?;
+    file.sync_all()?;
+    sync_dir(&dir.join(SEGMENT_DIR))?;
+    Ok((file, path))
 }
 
-fn policy_code(p: AppendFsync) -> u8 {
-    match p {
-        AppendFsync::Always => 0,
-        AppendFsync::Everysec => 1,
-        AppendFsync::No => 2,
+/// A replica's full sync: the whole log becomes the snapshot received (fsynced at
+/// `temp`) as a base at `lsn`. A crash part way leaves a log the replica loads and then
+/// resynchronises from in full.
+pub fn replace_with_base(dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
+    let seg_dir = dir.join(SEGMENT_DIR);
+    for entry in fs::read_dir(&seg_dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".aof") || name.ends_with(".base") {
+            fs::remove_file(&path)?;
+        }
     }
+    sync_dir(&seg_dir)?;
+    let base = seg_dir.join(format!("{lsn:020}.{BASE_EXT}"));
+    fs::rename(temp, &base)?;
+    sync_dir(&seg_dir)
 }
 
-impl Aof {
-    pub fn new(policy: AppendFsync) -> Aof {
-        let (durable_tx, durable_rx) = watch::channel(0);
-        Aof {
-            journal: Journal::new(1),
-            policy: Arc::new(AtomicU8::new(policy_code(policy))),
-            durable_tx,
-            durable_rx,
-            error: Arc::new(Mutex::new(None)),
-            stop: Arc::new(AtomicBool::new(false)),
-            writer: Mutex::new(None),
-            dir: Mutex::new(PathBuf::new()),
-            current_segment: std::sync::atomic::AtomicU64::new(0),
-            rewrites: RewriteStatus {
-                last_seconds: std::sync::atomic::AtomicI64::new(-1),
-                ..RewriteStatus::default()
-            },
-        }
-    }
-
-    pub fn set_policy(&self, policy: AppendFsync) {
-        self.policy.store(policy_code(policy), Ordering::Relaxed);
-    }
-
-    fn waits_for_fsync(&self) -> bool {
-        self.policy.load(Ordering::Relaxed) == 0
-    }
-
-    /// The write error that makes Roost refuse writes, if any.
-    pub fn write_error(&self) -> Option<String> {
-        self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Opens the newest segment (creating the first) and starts writing at `next_lsn`.
-    pub fn start(self: &Arc<Self>, dir: &Path, next_lsn: u64) -> io::Result<()> {
-        let seg_dir = dir.join(SEGMENT_DIR);
-        fs::create_dir_all(&seg_dir)?;
-        let (first, path) = match segments(dir)?.pop() {
-            Some(newest) => newest,
-            None => {
-                let path = segment_path(dir, next_lsn);
-                File::create(&path)?.sync_all()?;
-                sync_dir(&seg_dir)?;
-                (next_lsn, path)
-            }
-        };
-        self.current_segment.store(first, Ordering::Release);
-        let file = OpenOptions::new().append(true).open(&path)?;
-        *self.dir.lock().unwrap_or_else(|e| e.into_inner()) = dir.to_path_buf();
-        let _ = self.durable_tx.send(next_lsn.saturating_sub(1));
-        self.journal.enable(next_lsn, true);
-        let aof = self.clone();
-        let handle = thread::Builder::new()
-            .name("roost-aof".into())
-            .spawn(move || aof.write_loop(file, path))?;
-        *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
-        Ok(())
-    }
-
-    fn write_loop(&self, mut file: File, mut path: PathBuf) {
-        let mut good_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut unwritten: Vec<u8> = Vec::new();
-        let mut unwritten_lsn = 0;
-        // (first LSN of the next segment, offset in `unwritten` where it begins)
-        let mut rotation: Option<(u64, usize)> = None;
-        let mut written_lsn = *self.durable_rx.borrow();
-        let mut synced_lsn = written_lsn;
-        let mut last_sync = Instant::now();
-        loop {
-            let stopping = self.stop.load(Ordering::Acquire);
-            let taken = self.journal.take(Duration::from_millis(50));
-            if let Some((lsn, offset)) = taken.rotation {
-                rotation = Some((lsn, unwritten.len() + offset));
-            }
-            if !taken.bytes.is_empty() {
-                unwritten.extend_from_slice(&taken.bytes);
-                unwritten_lsn = taken.last_lsn;
-            }
-            // Records for the current segment: up to a pending rotation, or all.
-            let upto = rotation.map_or(unwritten.len(), |(_, offset)| offset);
-            if upto > 0 {
-                if let Err(e) = file.write_all(&unwritten[..upto]) {
-                    // Cut any partial record so the next attempt appends cleanly.
-                    let _ = file.set_len(good_len);
-                    self.report_error(&path, "write", &e);
-                    thread::sleep(Duration::from_millis(100));
-                    continue;
-                }
-                good_len += upto as u64;
-                unwritten.drain(..upto);
-                written_lsn = match rotation {
-                    Some((lsn, _)) => lsn - 1,
-                    None => unwritten_lsn,
-                };
-                self.clear_error();
-            }
-            if let Some((lsn, _)) = rotation {
-                match self.rotate(&file, lsn) {
-                    Ok((next_file, next_path)) => {
-                        self.current_segment.store(lsn, Ordering::Release);
-                        synced_lsn = written_lsn;
-                        file = next_file;
-                        path = next_path;
-                        good_len = 0;
-                        rotation = None;
-                        self.clear_error();
-                        continue;
-                    }
-                    Err(e) => {
-                        rotation = Some((lsn, 0));
-                        self.report_error(&path, "rotat", &e);
-                        thread::sleep(Duration::from_millis(100));
-                        continue;
-                    }
-                }
-            }
-            let policy = self.policy.load(Ordering::Relaxed);
-            let due = match policy {
-                0 => written_lsn > synced_lsn,
-                1 => written_lsn > synced_lsn && last_sync.elapsed() >= Duration::from_secs(1),
-                _ => false,
-            } || (stopping && written_lsn > synced_lsn);
-            if due {
-                match file.sync_data() {
-                    Ok(()) => {
-                        synced_lsn = written_lsn;
-                        last_sync = Instant::now();
-                    }
-                    Err(e) => {
-                        self.report_error(&path, "fsync", &e);
-                        thread::sleep(Duration::from_millis(100));
-                        continue;
-                    }
-                }
-            }
-            let visible = if policy == 0 { synced_lsn } else { written_lsn };
-            if *self.durable_rx.borrow() != visible {
-                let _ = self.durable_tx.send(visible);
-            }
-            if stopping && unwritten.is_empty() && written_lsn == synced_lsn {
-                let rest = self.journal.take(Duration::ZERO);
-                if rest.bytes.is_empty() && rest.rotation.is_none() {
-                    return;
-                }
-                if let Some((lsn, offset)) = rest.rotation {
-                    rotation = Some((lsn, offset));
-                }
-                unwritten.extend_from_slice(&rest.bytes);
-                unwritten_lsn = rest.last_lsn;
-            }
-        }
-    }
-
-    /// Finishes the current segment (fsync) and creates the next, starting at `lsn`.
-    fn rotate(&self, current: &File, lsn: u64) -> io::Result<(File, PathBuf)> {
-        current.sync_data()?;
-        let dir = self.dir.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let path = segment_path(&dir, lsn);
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        file.sync_all()?;
-        sync_dir(&dir.join(SEGMENT_DIR))?;
-        Ok((file, path))
-    }
-
-    fn report_error(&self, path: &Path, what: &str, e: &io::Error) {
-        let mut error = self.error.lock().unwrap_or_else(|e| e.into_inner());
-        if error.is_none() {
-            log::warning(&format!(
-                "Error {what}ing the log {}: {e}. Refusing writes until it can be written.",
-                path.display()
-            ));
-        }
-        *error = Some(e.to_string());
-    }
-
-    fn clear_error(&self) {
-        let mut error = self.error.lock().unwrap_or_else(|e| e.into_inner());
-        if error.take().is_some() {
-            log::warning("The log can be written again; accepting writes.");
-        }
-    }
-
-    /// Waits (up to `timeout`) until the writer has started the segment beginning at
-    /// `lsn`; a rewrite may only remove older segments after that.
-    pub fn wait_for_segment(&self, lsn: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while self.current_segment.load(Ordering::Acquire) < lsn {
-            if Instant::now() > deadline {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(2));
-        }
-        true
-    }
-
-    /// Waits until the record `lsn` is durable, when the policy asks replies to wait.
-    pub async fn wait_durable(&self, lsn: u64) {
-        if !self.waits_for_fsync() {
-            return;
-        }
-        let mut rx = self.durable_rx.clone();
-        let _ = rx.wait_for(|durable| *durable >= lsn).await;
-    }
-
-    /// A replica's full sync: the log becomes the snapshot received (fsynced at
-    /// `temp`) as a base at `lsn`, with an empty segment after it. Called with the
-    /// keyspace gate held exclusively, so nothing is written meanwhile. A crash part way
-    /// leaves a log the replica loads and then resynchronises from in full.
-    pub fn restart_with_base(
-        self: &Arc<Self>,
-        dir: &Path,
+/// Writes the keyspace snapshot begun at `mark` as records numbered from 1, in chunks of
+/// about a megabyte; returns its size. A rewrite's base and a full sync are this.
+pub fn encode_snapshot(
+    keyspace: &crate::store::Keyspace,
+    final_db: Option<usize>,
+    sink: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<u64> {
+    struct Records<F> {
+        out: Vec<u8>,
         lsn: u64,
-        temp: &Path,
-    ) -> io::Result<()> {
-        self.shutdown();
-        let seg_dir = dir.join(SEGMENT_DIR);
-        for entry in fs::read_dir(&seg_dir)? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.ends_with(".aof") || name.ends_with(".base") {
-                fs::remove_file(&path)?;
+        size: u64,
+        sink: F,
+    }
+    impl<F: FnMut(&[u8]) -> io::Result<()>> Records<F> {
+        fn flush(&mut self) -> io::Result<()> {
+            (self.sink)(&self.out)?;
+            self.size += self.out.len() as u64;
+            self.out.clear();
+            Ok(())
+        }
+    }
+    impl<F: FnMut(&[u8]) -> io::Result<()>> crate::store::DumpSink for Records<F> {
+        fn command(&mut self, args: &[&[u8]]) {
+            record::encode(self.lsn, args, &mut self.out);
+            self.lsn += 1;
+        }
+        fn shard_done(&mut self) -> io::Result<()> {
+            if self.out.len() >= 1 << 20 {
+                self.flush()?;
             }
-        }
-        sync_dir(&seg_dir)?;
-        let base = seg_dir.join(format!("{lsn:020}.{BASE_EXT}"));
-        fs::rename(temp, &base)?;
-        sync_dir(&seg_dir)?;
-        self.stop.store(false, Ordering::Release);
-        self.start(dir, lsn)
-    }
-
-    /// Writes and fsyncs everything queued, then stops the writer (clean shutdown).
-    pub fn shutdown(&self) {
-        self.stop.store(true, Ordering::Release);
-        self.journal.wake();
-        let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
+            Ok(())
         }
     }
+    let mut records = Records {
+        out: Vec::with_capacity(1 << 20),
+        lsn: 1,
+        size: 0,
+        sink,
+    };
+    keyspace.dump_snapshot(final_db, &mut records)?;
+    records.flush()?;
+    Ok(records.size)
 }

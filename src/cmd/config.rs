@@ -146,26 +146,24 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         crate::log::set_level(level);
     }
     ctx.shared.hz.store(updated.hz, Ordering::Relaxed);
-    ctx.shared.aof.set_policy(updated.appendfsync);
+    ctx.shared.persistence.set_policy(updated.appendfsync);
     ctx.shared
-        .aof
         .journal
         .resize_backlog(updated.repl_backlog_size as usize);
     ctx.shared
         .keyspace
         .set_lfu(updated.maxmemory_policy.contains("lfu"));
-    ctx.shared.notify_flags.store(
-        crate::notify::parse(&updated.notify_keyspace_events),
-        Ordering::Relaxed,
-    );
+    ctx.shared
+        .notify
+        .set_events(&updated.notify_keyspace_events);
     *ctx.shared.config_mut() = updated;
     Reply::OK
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     let shared = ctx.shared;
-    for id in shared.table.all() {
-        shared.table.stats(id).reset();
+    for id in super::table().all() {
+        shared.command_stats[id as usize].reset();
     }
     shared.stats.reset();
     shared.keyspace.stats.reset();

@@ -10,7 +10,8 @@ use bytes::Bytes;
 
 use super::{args, error, flags::*, Ctx, Spec, NO_KEYS};
 use crate::protocol::Reply;
-use crate::server::{ClientInfo, Shared};
+use crate::session::ClientInfo;
+use crate::state::Shared;
 use crate::{clock, VERSION_COMPAT};
 
 pub const COMMANDS: &[Spec] = &[
@@ -421,7 +422,7 @@ fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 /// One CLIENT LIST line, in Redis 7.2's field order.
-fn describe(shared: &Shared, c: &ClientInfo) -> String {
+fn describe(c: &ClientInfo) -> String {
     let now = clock::now_ms();
     let text = |m: &std::sync::Mutex<Option<Bytes>>| {
         m.lock()
@@ -454,7 +455,7 @@ fn describe(shared: &Shared, c: &ClientInfo) -> String {
     }
     let cmd = match c.last_command.load(Ordering::Relaxed) {
         0 => "NULL".to_string(),
-        id => shared.table.full_name((id - 1) as u16).to_string(),
+        id => super::table().full_name((id - 1) as u16).to_string(),
     };
     let multi = if in_multi {
         c.multi_len.load(Ordering::Relaxed) as i64
@@ -484,7 +485,7 @@ fn describe(shared: &Shared, c: &ClientInfo) -> String {
 }
 
 fn client_info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    let mut line = describe(ctx.shared, &ctx.client.info);
+    let mut line = describe(&ctx.client.info);
     line.push('\n');
     Reply::Verbatim(Bytes::from(line))
 }
@@ -506,7 +507,7 @@ fn parse_client_type(arg: &[u8]) -> Result<&'static str, Reply> {
 }
 
 fn client_type(c: &ClientInfo) -> &'static str {
-    if c.kind.load(Ordering::Relaxed) == crate::server::KIND_REPLICA {
+    if c.kind.load(Ordering::Relaxed) == crate::session::KIND_REPLICA {
         "replica"
     } else if c.channels.load(Ordering::Relaxed) + c.patterns.load(Ordering::Relaxed) > 0 {
         "pubsub"
@@ -548,7 +549,7 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if wanted_ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
             continue;
         }
-        out.push_str(&describe(ctx.shared, &c));
+        out.push_str(&describe(&c));
         out.push('\n');
     }
     Reply::Verbatim(Bytes::from(out))
@@ -706,16 +707,16 @@ pub const fn help_subcommand(group: &'static str, since: &'static str) -> Spec {
     }
 }
 
-fn help(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    help_reply(ctx, &String::from_utf8_lossy(&args[0]).to_ascii_uppercase())
+fn help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    help_reply(&String::from_utf8_lossy(&args[0]).to_ascii_uppercase())
 }
 
 /// The `<CONTAINER> HELP` reply: one line per subcommand with its summary.
-pub fn help_reply(ctx: &Ctx<'_>, container: &str) -> Reply {
-    let Some(id) = ctx.shared.table.lookup(container.as_bytes()) else {
+pub fn help_reply(container: &str) -> Reply {
+    let Some(id) = super::table().lookup(container.as_bytes()) else {
         return Reply::Array(Vec::new());
     };
-    let spec = ctx.shared.table.spec(id);
+    let spec = super::table().spec(id);
     let mut lines = vec![Reply::Simple(
         format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
     )];

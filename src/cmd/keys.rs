@@ -582,7 +582,9 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         b"REPLACE",
     ]);
     if let Ok(db) = target_db.parse() {
-        notify::emit(ctx.shared, notify::GENERIC, "copy_to", db, &args[2]);
+        ctx.shared
+            .notify
+            .emit(notify::GENERIC, "copy_to", db, &args[2]);
     }
     Reply::Integer(1)
 }
@@ -606,7 +608,9 @@ fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     ctx.propagate(&[b"MOVE", &args[1], target_db.to_string().as_bytes()]);
     ctx.notify(notify::GENERIC, "move_from", &args[1]);
-    notify::emit(ctx.shared, notify::GENERIC, "move_to", target_db, &args[1]);
+    ctx.shared
+        .notify
+        .emit(notify::GENERIC, "move_to", target_db, &args[1]);
     Reply::Integer(1)
 }
 

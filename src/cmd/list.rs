@@ -13,8 +13,8 @@ use bytes::Bytes;
 use super::{args, command, error, flags::*, Ctx, KeySpec, Spec, NO_KEYS, ONE_KEY, TWO_KEYS};
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
-use crate::server::blocking::Waiter;
-use crate::server::{Blocked, Client, Shared};
+use crate::session::{Blocked, BlockedPop, Client, Waiter};
+use crate::state::Shared;
 use crate::store::list::ListObj;
 use crate::store::{own, Db, Value};
 use crate::{clock, notify};
@@ -71,22 +71,6 @@ pub const COMMANDS: &[Spec] = &[
     command!("list", "blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, NO_KEYS, blmpop, "7.0.0",
         "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
-
-/// What a blocked client will do once one of its keys has data.
-#[derive(Debug, Clone)]
-pub enum BlockedPop {
-    /// BLPOP / BRPOP: one element, answered with its key.
-    One { left: bool },
-    /// BLMPOP: up to `count` elements of one key.
-    Many { left: bool, count: usize },
-    /// BLMOVE / BRPOPLPUSH: one element moved to `dst`.
-    Move {
-        dst: Bytes,
-        from_left: bool,
-        to_left: bool,
-        rpoplpush: bool,
-    },
-}
 
 /// What a key holds, as far as list commands care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

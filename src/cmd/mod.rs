@@ -8,6 +8,7 @@
 //! Handlers are plain synchronous functions `fn(&mut Ctx, &[Bytes]) -> Reply`; `args[0]`
 //! is the command name as the client sent it, as in Redis's `argv`.
 
+pub mod apply;
 pub mod args;
 pub mod config;
 pub mod conn;
@@ -34,8 +35,9 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::protocol::Reply;
-use crate::server::{Client, Shared};
-pub use table::{CommandId, Table};
+use crate::session::Client;
+use crate::state::{Services, Shared};
+pub use table::{table, CommandId, Table, Unresolved};
 
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
 
@@ -171,6 +173,11 @@ impl Spec {
     }
 }
 
+/// A server's state with one statistics slot per command in the table.
+pub fn new_state(config: crate::config::Config, services: Services) -> std::sync::Arc<Shared> {
+    Shared::new(config, table().len(), services)
+}
+
 /// What a handler sees: the server's shared state and the calling client.
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
@@ -186,7 +193,7 @@ impl Ctx<'_> {
     /// Tells keyspace-notification subscribers that `event` (of `class`, a
     /// `crate::notify` constant) happened to `key` in the selected database.
     pub fn notify(&self, class: u16, event: &str, key: &[u8]) {
-        crate::notify::emit(self.shared, class, event, self.client.db, key);
+        self.shared.notify.emit(class, event, self.client.db, key);
     }
 
     /// Logs the canonical form of a write this command made to the selected database.
@@ -194,7 +201,7 @@ impl Ctx<'_> {
         if self.client.from_primary {
             return;
         }
-        if let Some(lsn) = self.shared.aof.journal.append(self.client.db, args) {
+        if let Some(lsn) = self.shared.journal.append(self.client.db, args) {
             self.client.pending_lsn = Some(lsn);
             self.client.last_write_lsn = lsn;
         }
@@ -204,12 +211,17 @@ impl Ctx<'_> {
 /// Runs one request from a client: lookup, arity, the gates the flags drive, MULTI
 /// queueing, then the handler. Never panics on client input.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
-    let table = &ctx.shared.table;
+    let table = table();
     let id = match table.resolve(&args) {
         Ok(id) => id,
-        Err(reply) => {
+        Err(Unresolved { id, reply }) => {
+            if let Some(id) = id {
+                ctx.shared.command_stats[id as usize]
+                    .rejected_calls
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             // EXEC's own arity error ends the transaction as any refused EXEC does.
-            let exec = table.lookup(&args[0]).filter(|&id| is_exec(ctx, id));
+            let exec = table.lookup(&args[0]).filter(|&id| is_exec(id));
             let reply = match exec {
                 Some(_) => txn::abort_exec(ctx, reply),
                 None => reply,
@@ -248,7 +260,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 
     if !spec.has(flags::STALE)
         && ctx.shared.repl.is_replica()
-        && ctx.shared.repl.link.state() != crate::repl::LinkState::Connected
+        && ctx.shared.repl.link.state() != crate::state::replication::LinkState::Connected
         && !ctx.shared.config().replica_serve_stale_data
     {
         let reply = Reply::error(
@@ -266,7 +278,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     }
 
     if spec.has(flags::WRITE) {
-        if let Some(error) = ctx.shared.aof.write_error() {
+        if let Some(error) = ctx.shared.persistence.write_error() {
             let reply = Reply::error(format!("MISCONF Errors writing to the AOF file: {error}"));
             return reject(ctx, Some(id), reply);
         }
@@ -289,13 +301,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, reply: Reply) -> Reply {
     ctx.client.flag_multi_error();
     let reply = match id {
-        Some(id) if is_exec(ctx, id) => txn::abort_exec(ctx, reply),
+        Some(id) if is_exec(id) => txn::abort_exec(ctx, reply),
         _ => reply,
     };
     if let Some(id) = id {
-        ctx.shared
-            .table
-            .stats(id)
+        ctx.shared.command_stats[id as usize]
             .rejected_calls
             .fetch_add(1, Ordering::Relaxed);
     }
@@ -305,13 +315,13 @@ fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, reply: Reply) -> Reply {
     reply
 }
 
-fn is_exec(ctx: &Ctx<'_>, id: CommandId) -> bool {
-    ctx.shared.table.spec(id).name == "exec"
+fn is_exec(id: CommandId) -> bool {
+    table().spec(id).name == "exec"
 }
 
 /// Runs a resolved command under the gate its flags ask for.
 pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
-    let spec = ctx.shared.table.spec(id);
+    let spec = table().spec(id);
     let keyspace = &ctx.shared.keyspace;
     // Readers hold the gate shared so that a key they expire lazily is not recreated by
     // a writer in between (the log must see the deletion before the new value).
@@ -333,7 +343,7 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
 /// Runs the handler and records its statistics; the caller holds whatever gate is due.
 /// EXEC calls this for each queued command under its own exclusive gate.
 pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
-    let spec = ctx.shared.table.spec(id);
+    let spec = table().spec(id);
     let started = Instant::now();
     ctx.client
         .info
@@ -350,7 +360,7 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     if ctx.client.tracking.is_some() {
         tracking::after_command(ctx, spec, args, &reply);
     }
-    let stats = ctx.shared.table.stats(id);
+    let stats = &ctx.shared.command_stats[id as usize];
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats
         .usec

@@ -13,7 +13,8 @@ use super::{conn, Ctx, Spec, NO_KEYS};
 use crate::config::OUTPUT_PUBSUB;
 use crate::protocol::Reply;
 use crate::pubsub::Subscriber;
-use crate::server::{Client, Shared};
+use crate::session::Client;
+use crate::state::Shared;
 
 pub const COMMANDS: &[Spec] = &[
     super::command!(
@@ -136,7 +137,12 @@ pub fn outbox(shared: &Shared, client: &mut Client) -> std::sync::Arc<Subscriber
         .subscriber
         .get_or_insert_with(|| {
             let limit = shared.config().output_limits[OUTPUT_PUBSUB].hard;
-            Subscriber::new(client.info.clone(), client.proto, limit)
+            Subscriber::new(
+                client.id,
+                client.info.kill_switch.clone(),
+                client.proto,
+                limit,
+            )
         })
         .clone()
 }

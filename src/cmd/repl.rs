@@ -10,8 +10,9 @@ use bytes::Bytes;
 use super::flags::*;
 use super::{args, error, Ctx, Spec, NO_KEYS};
 use crate::protocol::Reply;
-use crate::repl::{self, primary::Psync, LinkState};
-use crate::server::{Blocked, Shared};
+use crate::session::{Blocked, Psync};
+use crate::state::replication::LinkState;
+use crate::state::Shared;
 use crate::{clock, log};
 
 pub const COMMANDS: &[Spec] = &[
@@ -54,7 +55,7 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.client.id
     ));
     if let Some(shared) = shared.arc() {
-        repl::replica::start(&shared);
+        (shared.services.follow_primary)(&shared);
     }
     Reply::OK
 }
@@ -63,17 +64,17 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// caller holds the write gate, so the branch point falls between two applied records.
 pub fn promote(shared: &Shared) {
     shared.repl.set_primary(None);
-    shared.repl.new_branch(shared.aof.journal.last_lsn() + 1);
+    shared.repl.new_branch(shared.journal.last_lsn() + 1);
     shared.keyspace.set_passive_expiry(false);
     shared.config_mut().replicaof = None;
     shared.repl.link.set_state(LinkState::Connect);
-    repl::save_id_if_logging(shared);
+    shared.save_replid_if_logging();
     log::notice("PRIMARY MODE enabled (user request)");
 }
 
 fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     let shared = ctx.shared;
-    let offset = shared.aof.journal.last_lsn() as i64;
+    let offset = shared.journal.last_lsn() as i64;
     let primary = shared.repl.ids().primary.clone();
     match primary {
         None => {
@@ -223,7 +224,7 @@ fn hand_off(ctx: &mut Ctx<'_>, replid: String, offset: i64) -> Reply {
 /// The `INFO replication` section.
 pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) {
     let ids = shared.repl.ids().clone();
-    let offset = shared.aof.journal.last_lsn();
+    let offset = shared.journal.last_lsn();
     let config = shared.config();
     let replicas = shared.repl.attached();
     match &ids.primary {
@@ -294,7 +295,7 @@ pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) 
     field("master_replid2", &ids.replid2);
     field("master_repl_offset", &offset);
     field("second_repl_offset", &ids.second_offset);
-    let backlog = shared.aof.journal.backlog_info();
+    let backlog = shared.journal.backlog_info();
     field("repl_backlog_active", &u8::from(backlog.active));
     field(
         "repl_backlog_size",

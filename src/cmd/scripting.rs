@@ -12,8 +12,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use bytes::{Bytes, BytesMut};
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic};
@@ -21,7 +19,7 @@ use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic};
 use super::flags::*;
 use super::{args, conn, Ctx, Spec, NO_KEYS};
 use crate::protocol::Reply;
-use crate::server::Shared;
+use crate::state::Shared;
 
 pub const COMMANDS: &[Spec] = &[
     super::command!(
@@ -120,33 +118,6 @@ const SCRIPT_SUBCOMMANDS: &[Spec] = &[
     ),
     conn::help_subcommand("scripting", "5.0.0"),
 ];
-
-/// The script cache: bodies by SHA-1, shared by all connections.
-#[derive(Default)]
-pub struct Scripts {
-    bodies: Mutex<HashMap<String, Bytes>>,
-    /// Bumped by SCRIPT FLUSH: thread-local Lua states older than this are rebuilt.
-    generation: AtomicU64,
-}
-
-impl Scripts {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bytes>> {
-        self.bodies.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Caches `body`; returns its id.
-    pub fn load(&self, body: &Bytes) -> String {
-        let sha = crate::sha1::hex(body);
-        self.lock()
-            .entry(sha.clone())
-            .or_insert_with(|| body.clone());
-        sha
-    }
-
-    fn get(&self, sha: &str) -> Option<Bytes> {
-        self.lock().get(&sha.to_ascii_lowercase()).cloned()
-    }
-}
 
 /// One thread's Lua state and the functions compiled in it.
 struct State {
@@ -247,7 +218,7 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Reply {
         return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
     };
     let (keys, argv) = args[3..].split_at(numkeys);
-    let generation = ctx.shared.scripts.generation.load(Ordering::Acquire);
+    let generation = ctx.shared.scripts.generation();
     STATE.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|s| s.generation != generation) {
@@ -303,7 +274,7 @@ fn invoke(
     // The script's writes are one transaction in the log, unless it runs inside EXEC,
     // which already is one. Blocking commands do not block inside a script.
     let in_exec = ctx.client.in_exec;
-    let journal = &ctx.shared.aof.journal;
+    let journal = &ctx.shared.journal;
     if !in_exec {
         journal.begin_transaction();
     }
@@ -340,7 +311,7 @@ fn invoke(
     ctx.client.in_exec = in_exec;
     ctx.client.select(db);
     if !in_exec {
-        if let Some(lsn) = ctx.shared.aof.journal.end_transaction() {
+        if let Some(lsn) = ctx.shared.journal.end_transaction() {
             ctx.client.pending_lsn = Some(lsn);
             ctx.client.last_write_lsn = lsn;
         }
@@ -387,10 +358,10 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Reply
             }
         }
     }
-    let table = &ctx.shared.table;
+    let table = super::table();
     let id = match table.resolve(&argv) {
         Ok(id) => id,
-        Err(Reply::Error(e)) if e.contains("wrong number of arguments") => {
+        Err(super::Unresolved { id: Some(_), .. }) => {
             return Reply::error("ERR Wrong number of args calling Redis command from script")
         }
         Err(_) => return Reply::error("ERR Unknown Redis command called from script"),
@@ -406,7 +377,7 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Reply
         if ctx.shared.repl.is_replica() && !ctx.client.from_primary {
             return Reply::error("READONLY You can't write against a read only replica.");
         }
-        if let Some(e) = ctx.shared.aof.write_error() {
+        if let Some(e) = ctx.shared.persistence.write_error() {
             return Reply::error(format!("MISCONF Errors writing to the AOF file: {e}"));
         }
     }
@@ -576,8 +547,7 @@ fn script_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// Empties the script cache (SCRIPT FLUSH).
 pub fn flush(shared: &Shared) {
-    shared.scripts.lock().clear();
-    shared.scripts.generation.fetch_add(1, Ordering::AcqRel);
+    shared.scripts.flush();
 }
 
 fn script_kill(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::{args, command, conn, error, flags::*, CommandId, Ctx, Spec, NO_KEYS};
 use crate::protocol::Reply;
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::{alloc, clock, VERSION, VERSION_COMPAT};
 
 pub const COMMANDS: &[Spec] = &[
@@ -175,7 +175,11 @@ fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 
 /// Unix seconds of the last successful rewrite, or of startup before the first.
 fn last_save(shared: &Shared) -> u64 {
-    let rewritten = shared.aof.rewrites.last_success.load(Ordering::Relaxed);
+    let rewritten = shared
+        .persistence
+        .rewrites
+        .last_success
+        .load(Ordering::Relaxed);
     rewritten.max(shared.started_ms / 1000)
 }
 
@@ -191,7 +195,7 @@ fn log_is_off(ctx: &Ctx<'_>) -> Option<Reply> {
 fn start_rewrite(ctx: &Ctx<'_>) -> bool {
     ctx.shared
         .arc()
-        .is_some_and(|shared| crate::server::rewrite::start_background(&shared))
+        .is_some_and(|shared| (shared.services.start_rewrite)(&shared))
 }
 
 fn bgrewriteaof(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
@@ -225,11 +229,11 @@ fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     if let Some(reply) = log_is_off(ctx) {
         return reply;
     }
-    let status = &ctx.shared.aof.rewrites;
+    let status = &ctx.shared.persistence.rewrites;
     if status.in_progress.swap(true, Ordering::AcqRel) {
         return Reply::error("ERR Background save already in progress");
     }
-    match crate::server::rewrite::run(ctx.shared) {
+    match (ctx.shared.services.rewrite_now)(ctx.shared) {
         Ok(()) => Reply::OK,
         Err(e) => Reply::error(format!("ERR {e}")),
     }
@@ -356,9 +360,9 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
             }
         }
         "commandstats" => {
-            let table = &shared.table;
+            let table = super::table();
             for id in table.all() {
-                let s = table.stats(id);
+                let s = &shared.command_stats[id as usize];
                 let calls = s.calls.load(Ordering::Relaxed);
                 let rejected = s.rejected_calls.load(Ordering::Relaxed);
                 let failed = s.failed_calls.load(Ordering::Relaxed);
@@ -418,7 +422,7 @@ fn server_section(shared: &Shared, field: &mut Field<'_>) {
     field("process_id", &std::process::id());
     field("process_supervised", &"no");
     field("run_id", &shared.run_id);
-    field("tcp_port", &shared.local_addr.port());
+    field("tcp_port", &shared.listen_addr().port());
     field("server_time_usec", &clock::now_us());
     field("uptime_in_seconds", &uptime);
     field("uptime_in_days", &(uptime / 86400));
@@ -512,7 +516,7 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
     }
     field("rdb_changes_since_last_save", &0);
     field("rdb_bgsave_in_progress", &0);
-    let rewrites = &shared.aof.rewrites;
+    let rewrites = &shared.persistence.rewrites;
     let in_progress = rewrites.in_progress.load(Ordering::Relaxed);
     let status = if rewrites.last_failed.load(Ordering::Relaxed) {
         "err"
@@ -531,7 +535,7 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
     field("aof_current_rewrite_time_sec", &-1);
     field("aof_last_bgrewrite_status", &status);
     field("aof_rewrites", &rewrites.count.load(Ordering::Relaxed));
-    let write_ok = shared.aof.write_error().is_none();
+    let write_ok = shared.persistence.write_error().is_none();
     field(
         "aof_last_write_status",
         &if write_ok { "ok" } else { "err" },
@@ -595,35 +599,25 @@ fn cpu_seconds() -> (f64, f64) {
 
 // ------------------------------------------------------------------------- COMMAND
 
-fn command(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    let table = &ctx.shared.table;
-    Reply::Array(
-        table
-            .top_level()
-            .map(|id| command_entry(ctx.shared, id))
-            .collect(),
-    )
+fn command(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let table = super::table();
+    Reply::Array(table.top_level().map(command_entry).collect())
 }
 
-fn command_count(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.shared.table.top_level().count() as i64)
+fn command_count(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::Integer(super::table().top_level().count() as i64)
 }
 
-fn command_info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let table = &ctx.shared.table;
+fn command_info(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let table = super::table();
     if args.len() == 2 {
-        return Reply::Array(
-            table
-                .top_level()
-                .map(|id| command_entry(ctx.shared, id))
-                .collect(),
-        );
+        return Reply::Array(table.top_level().map(command_entry).collect());
     }
     Reply::Array(
         args[2..]
             .iter()
             .map(|name| match table.lookup(name) {
-                Some(id) => command_entry(ctx.shared, id),
+                Some(id) => command_entry(id),
                 None => Reply::Null,
             })
             .collect(),
@@ -690,14 +684,14 @@ fn acl_categories(spec: &Spec) -> Vec<Reply> {
     cats.into_iter().map(Reply::simple).collect()
 }
 
-fn command_entry(shared: &Shared, id: CommandId) -> Reply {
-    let table = &shared.table;
+fn command_entry(id: CommandId) -> Reply {
+    let table = super::table();
     let spec = table.spec(id);
     let subcommands = spec
         .subcommands
         .iter()
         .filter_map(|sub| table.lookup(format!("{}|{}", spec.name, sub.name).as_bytes()))
-        .map(|sub| command_entry(shared, sub))
+        .map(command_entry)
         .collect();
     let key_specs = match super::redis_meta::key_specs(table.full_name(id)) {
         Some(specs) => specs.iter().map(key_spec_reply).collect(),
@@ -778,8 +772,8 @@ fn key_spec_reply(k: &super::redis_meta::KeySpecInfo) -> Reply {
     Reply::Map(fields)
 }
 
-fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let table = &ctx.shared.table;
+fn command_docs(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let table = super::table();
     let ids: Vec<CommandId> = if args.len() == 2 {
         table.top_level().collect()
     } else {
@@ -790,18 +784,13 @@ fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     Reply::Map(
         ids.into_iter()
-            .map(|id| {
-                (
-                    Reply::bulk_str(table.full_name(id)),
-                    docs_entry(ctx.shared, id),
-                )
-            })
+            .map(|id| (Reply::bulk_str(table.full_name(id)), docs_entry(id)))
             .collect(),
     )
 }
 
-fn docs_entry(shared: &Shared, id: CommandId) -> Reply {
-    let table = &shared.table;
+fn docs_entry(id: CommandId) -> Reply {
+    let table = super::table();
     let spec = table.spec(id);
     let mut fields = vec![
         (Reply::bulk_str("summary"), Reply::bulk_str(spec.summary)),
@@ -813,20 +802,15 @@ fn docs_entry(shared: &Shared, id: CommandId) -> Reply {
             .subcommands
             .iter()
             .filter_map(|sub| table.lookup(format!("{}|{}", spec.name, sub.name).as_bytes()))
-            .map(|sub| {
-                (
-                    Reply::bulk_str(table.full_name(sub)),
-                    docs_entry(shared, sub),
-                )
-            })
+            .map(|sub| (Reply::bulk_str(table.full_name(sub)), docs_entry(sub)))
             .collect();
         fields.push((Reply::bulk_str("subcommands"), Reply::Map(subs)));
     }
     Reply::Map(fields)
 }
 
-fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let table = &ctx.shared.table;
+fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let table = super::table();
     let filter: Option<(String, Bytes)> = match args.len() {
         2 => None,
         5 if args::is(&args[2], "filterby") => Some((
@@ -860,12 +844,12 @@ fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Array(names)
 }
 
-fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let table = &ctx.shared.table;
+fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let table = super::table();
     let target = &args[2..];
     let id = match table.resolve(target) {
         Ok(id) => id,
-        Err(Reply::Error(msg)) if msg.starts_with("ERR wrong number") => {
+        Err(super::Unresolved { id: Some(_), .. }) => {
             return Reply::error("ERR Invalid number of arguments specified for command")
         }
         Err(_) => return Reply::error("ERR Invalid command specified"),

@@ -1,45 +1,36 @@
-//! The command table built at startup from every family's `COMMANDS`: name lookup
-//! (case-insensitive, subcommands as `container|sub`), and per-command statistics.
+//! The command table, built once per process from every family's `COMMANDS`: name
+//! lookup (case-insensitive, subcommands as `container|sub`) and arity checks. It holds
+//! only the static declarations; each server counts calls per `CommandId` in its own
+//! `Shared::command_stats`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
 use super::{error, Spec};
 use crate::protocol::Reply;
-
-/// Index of a command (or subcommand) in the table.
-pub type CommandId = u16;
-
-/// Counters for `INFO commandstats`.
-#[derive(Default)]
-pub struct CommandStats {
-    pub calls: AtomicU64,
-    pub usec: AtomicU64,
-    pub rejected_calls: AtomicU64,
-    pub failed_calls: AtomicU64,
-}
-
-impl CommandStats {
-    pub fn reset(&self) {
-        for c in [
-            &self.calls,
-            &self.usec,
-            &self.rejected_calls,
-            &self.failed_calls,
-        ] {
-            c.store(0, Ordering::Relaxed);
-        }
-    }
-}
+pub use crate::session::CommandId;
 
 struct Row {
     spec: &'static Spec,
     /// `get`, or `client|setname` for a subcommand.
     full_name: String,
     parent: Option<CommandId>,
-    stats: CommandStats,
+}
+
+/// Why a request names no command it can run.
+#[derive(Debug)]
+pub struct Unresolved {
+    /// The command, when it exists but was called with the wrong number of arguments.
+    pub id: Option<CommandId>,
+    pub reply: Reply,
+}
+
+/// The process's command table.
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(Table::new)
 }
 
 pub struct Table {
@@ -66,14 +57,8 @@ fn families() -> [&'static [Spec]; 13] {
     ]
 }
 
-impl Default for Table {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Table {
-    pub fn new() -> Table {
+    fn new() -> Table {
         let mut table = Table {
             rows: Vec::new(),
             by_name: HashMap::new(),
@@ -100,7 +85,6 @@ impl Table {
             spec,
             full_name,
             parent,
-            stats: CommandStats::default(),
         });
         id
     }
@@ -117,8 +101,13 @@ impl Table {
         self.rows[id as usize].parent
     }
 
-    pub fn stats(&self, id: CommandId) -> &CommandStats {
-        &self.rows[id as usize].stats
+    /// How many commands and subcommands there are.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 
     /// Top-level commands (not subcommands), in declaration order.
@@ -142,9 +131,12 @@ impl Table {
     }
 
     /// Finds the command `args` names and checks its arity, with Redis's errors.
-    pub fn resolve(&self, args: &[Bytes]) -> Result<CommandId, Reply> {
+    pub fn resolve(&self, args: &[Bytes]) -> Result<CommandId, Unresolved> {
         let Some(id) = self.lookup(&args[0]) else {
-            return Err(unknown_command(args));
+            return Err(Unresolved {
+                id: None,
+                reply: unknown_command(args),
+            });
         };
         let mut spec = self.spec(id);
         let mut id = id;
@@ -157,15 +149,20 @@ impl Table {
                     id = sub;
                     spec = self.spec(sub);
                 }
-                None => return Err(error::unknown_subcommand(&args[1], spec.name)),
+                None => {
+                    return Err(Unresolved {
+                        id: None,
+                        reply: error::unknown_subcommand(&args[1], spec.name),
+                    })
+                }
             }
         }
         let argc = args.len() as i32;
         if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
-            self.stats(id)
-                .rejected_calls
-                .fetch_add(1, Ordering::Relaxed);
-            return Err(error::wrong_arity(self.full_name(id)));
+            return Err(Unresolved {
+                id: Some(id),
+                reply: error::wrong_arity(self.full_name(id)),
+            });
         }
         Ok(id)
     }

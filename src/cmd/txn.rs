@@ -10,7 +10,8 @@ use bytes::Bytes;
 
 use super::{call, flags::*, Ctx, Spec, NO_KEYS};
 use crate::protocol::Reply;
-use crate::server::{Client, Multi, Shared};
+use crate::session::{Client, Multi};
+use crate::state::Shared;
 use crate::{clock, cmd::KeySpec};
 
 pub const COMMANDS: &[Spec] = &[
@@ -100,7 +101,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     if aborted_by_watch {
         return Reply::NullArray;
     }
-    let journal = &ctx.shared.aof.journal;
+    let journal = &ctx.shared.journal;
     journal.begin_transaction();
     let replies = multi
         .queued
@@ -112,7 +113,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
             reply
         })
         .collect();
-    if let Some(lsn) = ctx.shared.aof.journal.end_transaction() {
+    if let Some(lsn) = ctx.shared.journal.end_transaction() {
         ctx.client.pending_lsn = Some(lsn);
         ctx.client.last_write_lsn = lsn;
     }

@@ -17,22 +17,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::{AttachedReplica, CONTROL_GETACK, CONTROL_PING, CONTROL_SNAPSHOT_END};
+use super::{CONTROL_GETACK, CONTROL_PING, CONTROL_SNAPSHOT_END};
 use crate::aof::record;
 use crate::config::OUTPUT_REPLICA;
 use crate::journal::ReplicaQueue;
 use crate::protocol::{Decoder, Limits};
-use crate::server::{ClientInfo, Shared};
+use crate::session::ClientInfo;
+use crate::session::Psync;
+use crate::state::replication::AttachedReplica;
+use crate::state::Shared;
 use crate::{clock, log};
-
-/// What a replica asked for with `PSYNC <replid> <offset>`.
-#[derive(Debug, Clone)]
-pub struct Psync {
-    pub replid: String,
-    /// The first LSN the replica does not have.
-    pub offset: i64,
-    pub listening_port: u16,
-}
 
 /// Serves one replica until it disconnects, is killed or falls too far behind.
 pub async fn serve(
@@ -54,7 +48,7 @@ pub async fn serve(
         queue: queue.clone(),
     });
     info.kind
-        .store(crate::server::KIND_REPLICA, Ordering::Relaxed);
+        .store(crate::session::KIND_REPLICA, Ordering::Relaxed);
     let name = format!("{}:{}", replica.ip, request.listening_port);
 
     let (replid, partial) = try_partial(&shared, &request, &queue);
@@ -92,7 +86,7 @@ pub async fn serve(
     if let Err(e) = result {
         log::warning(&format!("Connection with replica {name} lost: {e}"));
     }
-    shared.aof.journal.detach(&queue);
+    shared.journal.detach(&queue);
     shared
         .repl
         .replicas
@@ -123,7 +117,6 @@ fn try_partial(shared: &Shared, request: &Psync, queue: &Arc<ReplicaQueue>) -> (
     let attached = same_history
         && offset >= 1
         && shared
-            .aof
             .journal
             .attach_partial(queue.clone(), offset as u64, backlog_size);
     (ids.replid.clone(), attached)
@@ -149,10 +142,10 @@ async fn full_sync(
             let mark = {
                 let _gate = shared.keyspace.write_gate();
                 shared.keyspace.begin_snapshot();
-                shared.aof.journal.attach_for_full_sync(queue, backlog_size)
+                shared.journal.attach_for_full_sync(queue, backlog_size)
             };
             let _ = mark_tx.send(mark);
-            let streamed = crate::server::rewrite::stream_snapshot(&shared, mark, |chunk| {
+            let streamed = crate::aof::encode_snapshot(&shared.keyspace, mark.db, |chunk| {
                 chunks_tx
                     .blocking_send(chunk.to_vec())
                     .map_err(|_| std::io::Error::other("replica went away"))
@@ -184,7 +177,7 @@ async fn full_sync(
                 },
                 None => break,
             },
-            _ = info.kill.notified() => return Err("killed".into()),
+            _ = info.kill_switch.notified() => return Err("killed".into()),
         }
     }
     let size = producer.await.map_err(|e| e.to_string()).and_then(|r| r)?;
@@ -229,7 +222,7 @@ async fn stream_records(
             tokio::select! {
                 written = writer.write_all(&pending) => written.map_err(|e| e.to_string())?,
                 _ = overflow(&replica.queue) => continue,
-                _ = info.kill.notified() => return Err("killed".into()),
+                _ = info.kill_switch.notified() => return Err("killed".into()),
             }
             last_write = Instant::now();
             shared
@@ -265,7 +258,7 @@ async fn stream_records(
                     return Err(format!("no acknowledgement for {timeout} seconds (repl-timeout)"));
                 }
             }
-            _ = info.kill.notified() => return Err("killed".into()),
+            _ = info.kill_switch.notified() => return Err("killed".into()),
         }
     }
 }

@@ -18,10 +18,12 @@ use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::{LinkState, CONTROL_GETACK, CONTROL_SNAPSHOT_END};
+use super::{CONTROL_GETACK, CONTROL_SNAPSHOT_END};
 use crate::aof::record;
-use crate::server::loading::{apply_record, stream_client};
-use crate::server::{Client, Shared};
+use crate::cmd::apply::{apply_record, stream_client};
+use crate::session::Client;
+use crate::state::replication::LinkState;
+use crate::state::Shared;
 use crate::{clock, log};
 
 type Link = BufReader<TcpStream>;
@@ -98,7 +100,7 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
         ("?".to_string(), -1)
     } else {
         let replid = shared.repl.ids().replid.clone();
-        (replid, shared.aof.journal.last_lsn() as i64 + 1)
+        (replid, shared.journal.last_lsn() as i64 + 1)
     };
     send(&mut link, &["PSYNC", &replid, &offset.to_string()]).await?;
     // Bytes already read past the snapshot: the start of the live stream.
@@ -118,9 +120,9 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
         }
         Some("+CONTINUE") => {
             if let Some(id) = words.next() {
-                let next = shared.aof.journal.last_lsn() + 1;
+                let next = shared.journal.last_lsn() + 1;
                 shared.repl.adopt_replid(id, Some(next as i64));
-                super::save_id_if_logging(shared);
+                shared.save_replid_if_logging();
             }
             log::notice(&format!(
                 "Successful partial resynchronization with primary, continuing from offset {offset}."
@@ -132,7 +134,7 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
         return Ok(());
     }
     let backlog_size = shared.config().repl_backlog_size as usize;
-    shared.aof.journal.ensure_backlog(backlog_size);
+    shared.journal.ensure_backlog(backlog_size);
     shared.repl.link.set_state(LinkState::Connected);
     log::notice("PRIMARY <-> REPLICA sync: primary accepted, streaming");
     apply_stream(shared, link, leftover, generation).await
@@ -149,7 +151,7 @@ async fn handshake(shared: &Shared, link: &mut Link) -> Result<(), String> {
         (
             c.masteruser.clone(),
             c.masterauth.clone(),
-            shared.local_addr.port(),
+            shared.listen_addr().port(),
         )
     };
     if let Some(password) = password {
@@ -343,13 +345,11 @@ fn load_snapshot(
         }
         let db = Some(client.db);
         if logging {
-            crate::repl::forget_id(&dir);
-            shared
-                .aof
-                .restart_with_base(&dir, at + 1, path)
+            crate::state::replication::forget_id(&dir);
+            crate::persist::writer::restart_with_base(shared, &dir, at + 1, path)
                 .map_err(|e| format!("installing the snapshot as the log's base: {e}"))?;
         }
-        shared.aof.journal.restart_at(at + 1, db);
+        shared.journal.restart_at(at + 1, db);
         Ok(())
     })();
     if !logging {
@@ -358,7 +358,7 @@ fn load_snapshot(
     shared.set_loading(false);
     result?;
     shared.repl.adopt_replid(replid, None);
-    super::save_id_if_logging(shared);
+    shared.save_replid_if_logging();
     let keys: usize = (0..shared.keyspace.databases())
         .map(|n| shared.keyspace.db(n).len())
         .sum();
@@ -385,7 +385,7 @@ async fn apply_stream(
     buffer.extend_from_slice(link.buffer());
     let mut stream = link.into_inner();
     let mut client = stream_client();
-    client.db = shared.aof.journal.current_db().unwrap_or(0);
+    client.db = shared.journal.current_db().unwrap_or(0);
     let mut transaction: Option<Transaction> = None;
     // Acknowledged every second, and at once when the primary asks (a WAIT).
     let mut ack_now = true;
@@ -396,7 +396,7 @@ async fn apply_stream(
         .store(clock::now_ms(), Ordering::Relaxed);
     loop {
         let mut consumed = 0;
-        let mut expected = shared.aof.journal.last_lsn() + 1;
+        let mut expected = shared.journal.last_lsn() + 1;
         if let Some(t) = &transaction {
             expected = t.first_lsn + t.commands.len() as u64 + 1;
         }
@@ -426,7 +426,7 @@ async fn apply_stream(
             }
         }
         buffer.drain(..consumed);
-        let offset = shared.aof.journal.last_lsn();
+        let offset = shared.journal.last_lsn();
         if ack_now {
             send_ack(&mut stream, offset).await?;
             ack_now = false;
@@ -495,7 +495,6 @@ fn apply(
             apply_record(shared, client, *lsn, args);
         }
         shared
-            .aof
             .journal
             .append_raw(&t.raw, t.first_lsn, lsn, Some(client.db));
         return true;
@@ -505,10 +504,7 @@ fn apply(
         return false;
     }
     apply_record(shared, client, lsn, &args);
-    shared
-        .aof
-        .journal
-        .append_raw(raw, lsn, lsn, Some(client.db));
+    shared.journal.append_raw(raw, lsn, lsn, Some(client.db));
     true
 }
 

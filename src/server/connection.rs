@@ -10,16 +10,17 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{Blocked, Client, Shared};
 use crate::cmd::{self, Ctx};
 use crate::protocol::{Decoder, Limits, Reply};
+use crate::session::{Blocked, Client};
+use crate::state::Shared;
 use crate::{clock, log};
 
 const READ_CHUNK: usize = 16 * 1024;
 
 pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let laddr = stream.local_addr().unwrap_or(shared.local_addr);
+    let laddr = stream.local_addr().unwrap_or(shared.listen_addr());
     let maxclients = shared.config().maxclients;
     if shared.clients.len() >= maxclients {
         shared
@@ -55,7 +56,7 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
                     }
                     continue;
                 }
-                _ = info.kill.notified() => break,
+                _ = info.kill_switch.notified() => break,
                 _ = sleep_or_forever(idle_limit) => {
                     log::verbose(&format!("Closing idle client id={}", client.id));
                     break;
@@ -72,7 +73,7 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
             }
         }
         resume = false;
-        if info.killed.load(Ordering::Acquire) {
+        if info.kill_switch.is_killed() {
             break;
         }
         let (max_bulk_len, query_limit) = {
@@ -126,7 +127,7 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
         }
         // Under appendfsync always, no reply to a write leaves before its fsync.
         if let Some(lsn) = client.pending_lsn.take() {
-            shared.aof.wait_durable(lsn).await;
+            shared.persistence.wait_durable(lsn).await;
         }
         // Messages published to this client go after the replies that subscribed it.
         if !flush_messages(&shared, &client, &mut stream, &mut output).await {
@@ -150,7 +151,7 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
                 loop {
                     tokio::select! {
                         reply = &mut wait => break Some(reply),
-                        _ = info.kill.notified() => break None,
+                        _ = info.kill_switch.notified() => break None,
                         read = stream.read_buf(&mut input) => match read {
                             Ok(n) if n > 0 && input.len() as u64 <= query_limit => {
                                 shared
@@ -170,7 +171,7 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
             reply.encode(client.proto, &mut output);
             // A served pop is a write: under appendfsync always it is durable first.
             if let Some(lsn) = client.pending_lsn.take() {
-                shared.aof.wait_durable(lsn).await;
+                shared.persistence.wait_durable(lsn).await;
             }
             if stream.write_all(&output).await.is_err() {
                 break;
@@ -220,7 +221,7 @@ async fn flush_messages(
         .fetch_add(output.len() as u64, Ordering::Relaxed);
     let written = tokio::select! {
         written = stream.write_all(output) => written.is_ok(),
-        _ = client.info.kill.notified() => false,
+        _ = client.info.kill_switch.notified() => false,
     };
     output.clear();
     written

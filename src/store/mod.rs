@@ -9,6 +9,7 @@
 //!
 //! This module knows nothing of RESP: it stores bytes and reports facts.
 
+mod dump;
 mod expire;
 pub mod list;
 mod snapshot;
@@ -16,6 +17,7 @@ mod value;
 mod watch;
 pub mod zset;
 
+pub use dump::DumpSink;
 pub use expire::ActiveExpiry;
 pub use snapshot::Image;
 pub use value::{HashObj, SetObj, Value};

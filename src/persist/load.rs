@@ -1,0 +1,76 @@
+//! Loading the log at startup: replay every record through the command handlers, with a
+//! client that skips the gates and does not log again, then start the log writer.
+//!
+//! Clients that connect meanwhile get `-LOADING` for anything but a few commands (PING,
+//! INFO, ...), and INFO reports Redis's loading fields.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::aof::{self, Progress};
+use crate::cmd::apply::Replayer;
+use crate::state::replication::{load_id, save_id};
+use crate::state::{LoadingProgress, Shared};
+use crate::sync::Recover;
+use crate::{clock, log};
+
+/// Replays the log into the keyspace; on success the server starts taking writes.
+pub fn load_log(shared: &Arc<Shared>) -> Result<(), String> {
+    let (dir, repair) = {
+        let config = shared.config();
+        (config.dir.clone(), config.aof_repair)
+    };
+    let started = Instant::now();
+    *shared.loading_progress.locked() = LoadingProgress {
+        start_ms: clock::now_ms(),
+        progress: Progress::default(),
+    };
+    let mut replayer = Replayer::new(shared);
+    let loaded = aof::load(
+        &dir,
+        repair,
+        |record| replayer.apply(record.lsn, &record.args),
+        |progress| report(shared, progress, started),
+    )
+    .map_err(|e| e.to_string())?;
+    replayer.finish();
+    let keys: usize = (0..shared.keyspace.databases())
+        .map(|n| shared.keyspace.db(n).len())
+        .sum();
+    log::notice(&format!(
+        "DB loaded from the log: {} records, {keys} keys, {:.3} seconds",
+        loaded.records,
+        started.elapsed().as_secs_f64()
+    ));
+    super::writer::start(shared, &dir, loaded.next_lsn)
+        .map_err(|e| format!("cannot open the log in {}: {e}", dir.display()))?;
+    // The log's LSNs continue the history of the id saved beside it. A replica keeps
+    // following it; a primary starts a new branch, which replicas that are not ahead
+    // of this log may still continue from.
+    let saved = load_id(&dir);
+    if let Some(id) = &saved {
+        shared.repl.adopt_replid(id, None);
+    }
+    if !shared.repl.is_replica() && saved.is_some() {
+        shared.repl.new_branch(loaded.next_lsn);
+    }
+    save_id(&dir, &shared.repl.ids().replid);
+    shared.set_loading(false);
+    Ok(())
+}
+
+fn report(shared: &Shared, progress: Progress, started: Instant) {
+    shared.loading_progress.locked().progress = progress;
+    if progress.total_bytes > 0 && progress.loaded_bytes < progress.total_bytes {
+        let seconds = started.elapsed().as_secs_f64().max(0.001);
+        let keys: usize = (0..shared.keyspace.databases())
+            .map(|n| shared.keyspace.db(n).len())
+            .sum();
+        log::notice(&format!(
+            "Loading the log: {:.1}% ({} records, {keys} keys, {:.0} records/s)",
+            100.0 * progress.loaded_bytes as f64 / progress.total_bytes as f64,
+            progress.records,
+            progress.records as f64 / seconds
+        ));
+    }
+}

@@ -1,0 +1,163 @@
+//! The log writer: one thread takes what the journal has queued, appends it to the
+//! newest segment, fsyncs by the policy and starts a new segment when a rewrite asks.
+//!
+//! Under `appendfsync always` a client's replies wait until the fsync covering its
+//! writes is done; one fsync covers everything queued while the previous one ran (group
+//! commit). A failed write or fsync is retried; meanwhile writes are refused (MISCONF)
+//! and reads go on.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::aof;
+use crate::config::AppendFsync;
+use crate::state::Shared;
+use crate::sync::Recover;
+
+/// Opens the newest segment (creating the first) and starts writing at `next_lsn`.
+pub fn start(shared: &Shared, dir: &Path, next_lsn: u64) -> io::Result<()> {
+    let writer = shared
+        .arc()
+        .ok_or_else(|| io::Error::other("the server is shutting down"))?;
+    let log = &shared.persistence;
+    let (first, path, file) = aof::open_newest_segment(dir, next_lsn)?;
+    log.current_segment.store(first, Ordering::Release);
+    *log.dir.locked() = dir.to_path_buf();
+    log.set_durable_lsn(next_lsn.saturating_sub(1));
+    shared.journal.enable(next_lsn, true);
+    let handle = thread::Builder::new()
+        .name("roost-aof".into())
+        .spawn(move || write_loop(&writer, file, path))?;
+    *log.writer.locked() = Some(handle);
+    Ok(())
+}
+
+fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) {
+    let log = &shared.persistence;
+    let mut good_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut unwritten: Vec<u8> = Vec::new();
+    let mut unwritten_lsn = 0;
+    // (first LSN of the next segment, offset in `unwritten` where it begins)
+    let mut rotation: Option<(u64, usize)> = None;
+    let mut written_lsn = log.durable_lsn();
+    let mut synced_lsn = written_lsn;
+    let mut last_sync = Instant::now();
+    loop {
+        let stopping = log.stop.load(Ordering::Acquire);
+        let taken = shared.journal.take(Duration::from_millis(50));
+        if let Some((lsn, offset)) = taken.rotation {
+            rotation = Some((lsn, unwritten.len() + offset));
+        }
+        if !taken.bytes.is_empty() {
+            unwritten.extend_from_slice(&taken.bytes);
+            unwritten_lsn = taken.last_lsn;
+        }
+        // Records for the current segment: up to a pending rotation, or all.
+        let upto = rotation.map_or(unwritten.len(), |(_, offset)| offset);
+        if upto > 0 {
+            if let Err(e) = file.write_all(&unwritten[..upto]) {
+                // Cut any partial record so the next attempt appends cleanly.
+                let _ = file.set_len(good_len);
+                log.report_error(&path, "write", &e);
+                thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            good_len += upto as u64;
+            unwritten.drain(..upto);
+            written_lsn = match rotation {
+                Some((lsn, _)) => lsn - 1,
+                None => unwritten_lsn,
+            };
+            log.clear_error();
+        }
+        if let Some((lsn, _)) = rotation {
+            match rotate(shared, &file, lsn) {
+                Ok((next_file, next_path)) => {
+                    log.current_segment.store(lsn, Ordering::Release);
+                    synced_lsn = written_lsn;
+                    file = next_file;
+                    path = next_path;
+                    good_len = 0;
+                    rotation = None;
+                    log.clear_error();
+                    continue;
+                }
+                Err(e) => {
+                    rotation = Some((lsn, 0));
+                    log.report_error(&path, "rotat", &e);
+                    thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            }
+        }
+        let policy = log.policy();
+        let due = match policy {
+            AppendFsync::Always => written_lsn > synced_lsn,
+            AppendFsync::Everysec => {
+                written_lsn > synced_lsn && last_sync.elapsed() >= Duration::from_secs(1)
+            }
+            AppendFsync::No => false,
+        } || (stopping && written_lsn > synced_lsn);
+        if due {
+            match file.sync_data() {
+                Ok(()) => {
+                    synced_lsn = written_lsn;
+                    last_sync = Instant::now();
+                }
+                Err(e) => {
+                    log.report_error(&path, "fsync", &e);
+                    thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            }
+        }
+        let visible = if policy == AppendFsync::Always {
+            synced_lsn
+        } else {
+            written_lsn
+        };
+        log.set_durable_lsn(visible);
+        if stopping && unwritten.is_empty() && written_lsn == synced_lsn {
+            let rest = shared.journal.take(Duration::ZERO);
+            if rest.bytes.is_empty() && rest.rotation.is_none() {
+                return;
+            }
+            if let Some((lsn, offset)) = rest.rotation {
+                rotation = Some((lsn, offset));
+            }
+            unwritten.extend_from_slice(&rest.bytes);
+            unwritten_lsn = rest.last_lsn;
+        }
+    }
+}
+
+/// Finishes the current segment (fsync) and creates the next, starting at `lsn`.
+fn rotate(shared: &Shared, current: &File, lsn: u64) -> io::Result<(File, PathBuf)> {
+    current.sync_data()?;
+    let dir = shared.persistence.dir.locked().clone();
+    aof::create_segment(&dir, lsn)
+}
+
+/// A replica's full sync: the log becomes the snapshot received (fsynced at `temp`) as
+/// a base at `lsn`, with an empty segment after it. Called with the keyspace gate held
+/// exclusively, so nothing is written meanwhile.
+pub fn restart_with_base(shared: &Shared, dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
+    shutdown(shared);
+    aof::replace_with_base(dir, lsn, temp)?;
+    shared.persistence.stop.store(false, Ordering::Release);
+    start(shared, dir, lsn)
+}
+
+/// Writes and fsyncs everything queued, then stops the writer (clean shutdown).
+pub fn shutdown(shared: &Shared) {
+    shared.persistence.stop.store(true, Ordering::Release);
+    shared.journal.wake();
+    let handle = shared.persistence.writer.locked().take();
+    if let Some(handle) = handle {
+        let _ = handle.join();
+    }
+}

@@ -1,0 +1,174 @@
+//! The state one connection owns: selected database, protocol, transaction, watches,
+//! subscriptions, and what it waits for. Commands read and change it through `Ctx`;
+//! nothing here needs a lock.
+//!
+//! What a command leaves for its connection to do after the reply (wait in a blocking
+//! pop, become a replica feed) is plain data here, so the command layer decides and the
+//! connection layer acts.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::blocking::Waiter;
+use super::{ClientInfo, CommandId};
+use crate::store::{WatchFlag, WatchedKey};
+
+/// A transaction being queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct Multi {
+    pub queued: Vec<(CommandId, Vec<Bytes>)>,
+    /// A command was rejected while queueing: EXEC answers EXECABORT.
+    pub failed: bool,
+}
+
+/// State owned by one connection.
+pub struct Client {
+    pub info: Arc<ClientInfo>,
+    pub id: u64,
+    /// Logical database number (SELECT).
+    pub db: usize,
+    /// RESP version, 2 or 3 (HELLO).
+    pub proto: u8,
+    pub authenticated: bool,
+    pub multi: Option<Multi>,
+    pub watch_flag: Arc<WatchFlag>,
+    pub watched: Vec<WatchedKey>,
+    /// Close the connection once the pending replies are written (QUIT, errors).
+    pub close_after_reply: bool,
+    /// LSN of this client's latest logged write; its replies wait until it is durable
+    /// (under `appendfsync always`).
+    pub pending_lsn: Option<u64>,
+    /// LSN of this client's latest write, which WAIT counts acknowledgements for.
+    pub last_write_lsn: u64,
+    /// Applies a primary's stream: its writes are not journaled again.
+    pub from_primary: bool,
+    /// Port given with `REPLCONF listening-port`.
+    pub repl_listening_port: u16,
+    /// Set by PSYNC: the connection becomes a replica feed after this batch.
+    pub handoff: Option<Psync>,
+    /// This connection's outbox for pub/sub messages, once it has subscribed.
+    pub subscriber: Option<Arc<crate::pubsub::Subscriber>>,
+    /// Channels and patterns subscribed to, in subscription order.
+    pub channels: Vec<Bytes>,
+    pub patterns: Vec<Bytes>,
+    /// CLIENT TRACKING mode, when on.
+    pub tracking: Option<crate::tracking::Mode>,
+    /// CLIENT CACHING yes/no, for the next command only.
+    pub caching: Option<bool>,
+    /// True while EXEC runs this client's queued commands (it holds the write gate).
+    pub in_exec: bool,
+    /// Set by a command that waits (WAIT): no further request is read until it ends.
+    pub blocked: Option<Blocked>,
+}
+
+/// A command waiting for something before it can answer.
+#[derive(Debug, Clone)]
+pub enum Blocked {
+    /// WAIT: until `replicas` have acknowledged `lsn`, or the deadline.
+    Wait {
+        replicas: usize,
+        lsn: u64,
+        deadline: Option<std::time::Instant>,
+    },
+    /// BLPOP, BLMOVE, ...: until one of `keys` (in database `db`) has data, or the
+    /// deadline; `waiter` is the client's place in the queues of those keys.
+    List {
+        db: usize,
+        keys: Vec<Bytes>,
+        op: BlockedPop,
+        deadline: Option<std::time::Instant>,
+        waiter: Waiter,
+    },
+}
+
+/// Which pop a client blocked in BLPOP, BLMPOP, BLMOVE, ... performs once data arrives.
+#[derive(Debug, Clone)]
+pub enum BlockedPop {
+    /// BLPOP / BRPOP: one element, answered with its key.
+    One { left: bool },
+    /// BLMPOP: up to `count` elements of one key.
+    Many { left: bool, count: usize },
+    /// BLMOVE / BRPOPLPUSH: one element moved to `dst`.
+    Move {
+        dst: Bytes,
+        from_left: bool,
+        to_left: bool,
+        rpoplpush: bool,
+    },
+}
+
+/// What a replica asked for with `PSYNC <replid> <offset>`: after this batch's replies,
+/// the connection becomes that replica's feed.
+#[derive(Debug, Clone)]
+pub struct Psync {
+    pub replid: String,
+    /// The first LSN the replica does not have.
+    pub offset: i64,
+    pub listening_port: u16,
+}
+
+impl Client {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Client {
+        Client {
+            id: info.id,
+            info,
+            db: 0,
+            proto: 2,
+            authenticated,
+            multi: None,
+            watch_flag: Arc::new(WatchFlag::default()),
+            watched: Vec::new(),
+            close_after_reply: false,
+            pending_lsn: None,
+            last_write_lsn: 0,
+            from_primary: false,
+            repl_listening_port: 0,
+            handoff: None,
+            subscriber: None,
+            channels: Vec::new(),
+            patterns: Vec::new(),
+            tracking: None,
+            caching: None,
+            in_exec: false,
+            blocked: None,
+        }
+    }
+
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Marks the open transaction (if any) as failed, for EXECABORT.
+    pub fn flag_multi_error(&mut self) {
+        if let Some(m) = &mut self.multi {
+            m.failed = true;
+        }
+    }
+
+    pub fn queue(&mut self, id: CommandId, args: Vec<Bytes>) {
+        if let Some(m) = &mut self.multi {
+            m.queued.push((id, args));
+            self.info.multi_len.store(m.queued.len(), Ordering::Relaxed);
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+
+    pub fn set_proto(&mut self, proto: u8) {
+        self.proto = proto;
+        self.info.proto.store(proto, Ordering::Relaxed);
+        if let Some(subscriber) = &self.subscriber {
+            subscriber.proto.store(proto, Ordering::Relaxed);
+        }
+    }
+
+    /// Channels plus patterns: what (UN)SUBSCRIBE replies count.
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+}

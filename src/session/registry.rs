@@ -1,0 +1,132 @@
+//! What other connections may see of a client, and the registry of every connected
+//! client that CLIENT LIST / KILL / INFO and shutdown read.
+//!
+//! A connection's own state (`Client`) needs no locking; what others must see (name,
+//! database, last command, kill switch) lives here and is updated as the client changes.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use crate::kill::KillSwitch;
+
+pub const KIND_NORMAL: u8 = 0;
+/// A replica fed by this server.
+pub const KIND_REPLICA: u8 = 1;
+
+/// What other connections may read about a client.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    /// Unix ms of connection.
+    pub created_ms: u64,
+    pub name: Mutex<Option<Bytes>>,
+    pub lib_name: Mutex<Option<Bytes>>,
+    pub lib_ver: Mutex<Option<Bytes>>,
+    pub db: AtomicUsize,
+    pub proto: AtomicU8,
+    /// Unix ms of the last command.
+    pub last_interaction_ms: AtomicU64,
+    /// Table id of the last command run, +1; 0 before the first (CLIENT LIST `cmd=`).
+    pub last_command: AtomicU32,
+    pub in_multi: AtomicBool,
+    pub multi_len: AtomicUsize,
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
+    /// What CLIENT LIST / KILL TYPE call it: `KIND_NORMAL`, `KIND_REPLICA`, ...
+    pub kind: AtomicU8,
+    /// Channels and patterns subscribed to (pub/sub).
+    pub channels: AtomicUsize,
+    pub patterns: AtomicUsize,
+    /// Flipped by CLIENT KILL, shutdown or an output limit; the connection task closes.
+    pub kill_switch: Arc<KillSwitch>,
+    /// Waiting in a blocking command (BLPOP, WAIT): CLIENT LIST flag `b`.
+    pub blocked: AtomicBool,
+}
+
+impl ClientInfo {
+    /// A client not listed in CLIENT LIST (the log loader's); id 0.
+    pub fn detached() -> ClientInfo {
+        let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+        ClientInfo::new(0, nowhere, nowhere)
+    }
+
+    fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> ClientInfo {
+        let now = crate::clock::now_ms();
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            created_ms: now,
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            proto: AtomicU8::new(2),
+            last_interaction_ms: AtomicU64::new(now),
+            last_command: AtomicU32::new(0),
+            in_multi: AtomicBool::new(false),
+            multi_len: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            kind: AtomicU8::new(KIND_NORMAL),
+            channels: AtomicUsize::new(0),
+            patterns: AtomicUsize::new(0),
+            kill_switch: Arc::default(),
+            blocked: AtomicBool::new(false),
+        }
+    }
+
+    pub fn kill(&self) {
+        self.kill_switch.kill();
+    }
+
+    pub fn name(&self) -> Option<Bytes> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Every connected client by id.
+#[derive(Default)]
+pub struct Registry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+}
+
+impl Registry {
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientInfo> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let info = Arc::new(ClientInfo::new(id, addr, laddr));
+        self.lock().insert(id, info.clone());
+        info
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// A snapshot of every client, in id order.
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.lock().get(&id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientInfo>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

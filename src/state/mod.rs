@@ -1,0 +1,324 @@
+//! The shared state of one server: everything a command may touch beyond its own
+//! client. One `Arc<Shared>` per server; several servers can run in one process (the
+//! integration tests do), and a `Shared` can be built and driven without a listener
+//! (tests, tools).
+//!
+//! Its parts are components with their own modules: the keyspace (`store`), the
+//! journal that orders writes, the log's run-time status (`persistence`), replication
+//! (`replication`), pub/sub, tracking and notifications, the client registry and the
+//! blocked-client queues (`session`), the script cache (`scripts`). What commands must
+//! ask of the layers above them (start a rewrite, follow a primary) goes through
+//! `Services`, which the server fills in.
+
+pub mod persistence;
+pub mod replication;
+pub mod scripts;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use crate::aof::Progress;
+use crate::config::Config;
+use crate::journal::Journal;
+use crate::notify::Notifier;
+use crate::pubsub::Hub;
+use crate::session::{Blocking, Registry};
+use crate::store::Keyspace;
+use crate::sync::{Recover, RecoverRw};
+use crate::tracking::Tracking;
+use crate::{clock, log};
+pub use persistence::Persistence;
+pub use replication::Replication;
+pub use scripts::ScriptCache;
+
+/// Server-wide counters for INFO stats.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub net_repl_input_bytes: AtomicU64,
+    pub net_repl_output_bytes: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    /// Error replies by their first word (`ERR`, `WRONGTYPE`), for INFO errorstats.
+    errors_by_code: Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    /// Counts an error reply for INFO stats and errorstats.
+    pub fn record_error(&self, message: &str) {
+        self.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        let code = message.split(' ').next().unwrap_or("ERR").to_string();
+        *self.errors_by_code.locked().entry(code).or_default() += 1;
+    }
+
+    pub fn errors_by_code(&self) -> Vec<(String, u64)> {
+        let map = self.errors_by_code.locked();
+        map.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for c in [
+            &self.total_connections_received,
+            &self.total_commands_processed,
+            &self.rejected_connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.net_repl_input_bytes,
+            &self.net_repl_output_bytes,
+            &self.total_error_replies,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+        self.errors_by_code.locked().clear();
+    }
+}
+
+/// Counters for `INFO commandstats`, one per command-table entry.
+#[derive(Default)]
+pub struct CommandStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected_calls: AtomicU64,
+    pub failed_calls: AtomicU64,
+}
+
+impl CommandStats {
+    pub fn reset(&self) {
+        for c in [
+            &self.calls,
+            &self.usec,
+            &self.rejected_calls,
+            &self.failed_calls,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What commands ask of the layers above them; the server fills these in.
+#[derive(Clone, Copy)]
+pub struct Services {
+    /// BGREWRITEAOF, automatic rewrites: starts a rewrite on a thread of its own unless
+    /// one is running; false if one was.
+    pub start_rewrite: fn(&Arc<Shared>) -> bool,
+    /// SAVE: runs a rewrite now (the caller has set `rewrites.in_progress`).
+    pub rewrite_now: fn(&Shared) -> Result<(), String>,
+    /// REPLICAOF host port: starts the link to the primary now configured.
+    pub follow_primary: fn(&Arc<Shared>),
+}
+
+/// What INFO persistence reports about a load in progress or the last one.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LoadingProgress {
+    pub start_ms: u64,
+    pub progress: Progress,
+}
+
+pub struct Shared {
+    config: RwLock<Config>,
+    pub keyspace: Arc<Keyspace>,
+    /// Per command-table entry, by `CommandId`.
+    pub command_stats: Box<[CommandStats]>,
+    pub clients: Registry,
+    pub stats: Stats,
+    /// 40 hex characters, new at every start (Sentinel detects restarts by it).
+    pub run_id: String,
+    pub started: Instant,
+    pub started_ms: u64,
+    /// Active expiry frequency, shared with the expiry thread; CONFIG SET hz changes it.
+    pub hz: Arc<AtomicU32>,
+    /// The address the first listener is bound to, once there is one.
+    listen_addr: OnceLock<SocketAddr>,
+    shutting_down: AtomicBool,
+    /// Becomes true once; a watch channel cannot lose the wakeup.
+    shutdown: tokio::sync::watch::Sender<bool>,
+    /// Orders every write and hands it to the log writer and the replicas; present
+    /// (numbering records for replicas) when the log is off too.
+    pub journal: Journal,
+    pub persistence: Persistence,
+    /// True while the log is being replayed: commands without the LOADING flag wait.
+    loading: AtomicBool,
+    pub loading_progress: Mutex<LoadingProgress>,
+    /// Set when startup fails after the listener is up (a corrupt log): `run` returns it.
+    fatal: Mutex<Option<String>>,
+    /// This server's own `Arc`, for work handed to other threads (a rewrite).
+    me: std::sync::Weak<Shared>,
+    /// Held while a point-in-time snapshot (rewrite, full sync) is being copied: the
+    /// keyspace keeps pre-images for one at a time.
+    snapshots: Mutex<()>,
+    pub repl: Replication,
+    pub pubsub: Arc<Hub>,
+    pub tracking: Arc<Tracking>,
+    pub notify: Notifier,
+    pub scripts: ScriptCache,
+    /// Clients blocked on list keys (BLPOP and friends).
+    pub blocking: Blocking,
+    pub services: Services,
+}
+
+impl Shared {
+    /// Builds a server's state for `config` with `commands` command-table entries. The
+    /// keyspace's hooks are installed: expired keys are journaled as DEL and notified,
+    /// changed keys invalidate tracking clients, pushed lists wake blocked clients.
+    pub fn new(config: Config, commands: usize, services: Services) -> Arc<Shared> {
+        let keyspace = Arc::new(Keyspace::new(config.databases));
+        keyspace.set_lfu(config.maxmemory_policy.contains("lfu"));
+        let pubsub = Arc::new(Hub::default());
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
+            keyspace,
+            command_stats: (0..commands).map(|_| CommandStats::default()).collect(),
+            clients: Registry::default(),
+            stats: Stats::default(),
+            run_id: crate::rand::random_hex(40),
+            started: Instant::now(),
+            started_ms: clock::now_ms(),
+            hz: Arc::new(AtomicU32::new(config.hz)),
+            listen_addr: OnceLock::new(),
+            shutting_down: AtomicBool::new(false),
+            shutdown: tokio::sync::watch::channel(false).0,
+            journal: Journal::new(1),
+            persistence: Persistence::new(config.appendfsync),
+            loading: AtomicBool::new(config.appendonly),
+            loading_progress: Mutex::new(LoadingProgress::default()),
+            fatal: Mutex::new(None),
+            snapshots: Mutex::new(()),
+            repl: Replication::new(&config),
+            notify: Notifier::new(pubsub.clone(), &config.notify_keyspace_events),
+            pubsub,
+            tracking: Arc::default(),
+            scripts: ScriptCache::default(),
+            blocking: Blocking::default(),
+            services,
+            config: RwLock::new(config),
+        });
+        shared.install_keyspace_hooks();
+        if !shared.is_loading() {
+            // No log: records are still numbered, for replicas.
+            shared.journal.enable(1, false);
+        }
+        if shared.repl.is_replica() {
+            shared.keyspace.set_passive_expiry(true);
+        }
+        shared
+    }
+
+    fn install_keyspace_hooks(self: &Arc<Self>) {
+        // Keys removed because they expired are logged as DEL, so a replayed log (or a
+        // replica) drops them at the same point in the sequence.
+        let weak = Arc::downgrade(self);
+        self.keyspace
+            .set_expired_hook(Box::new(move |logical_db, key| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.journal.append(logical_db, &[b"DEL", key]);
+                    shared
+                        .notify
+                        .emit(crate::notify::EXPIRED, "expired", logical_db, key);
+                }
+            }));
+        let (tracking, hub) = (self.tracking.clone(), self.pubsub.clone());
+        self.keyspace
+            .set_modified_hook(Box::new(move |key| tracking.invalidate(&hub, key)));
+        // A list stored under a key by any command (a push, RENAME, MOVE, COPY, a
+        // replicated or replayed write) wakes the clients blocked on that key.
+        let weak = Arc::downgrade(self);
+        self.keyspace
+            .set_list_ready_hook(Box::new(move |logical_db, key| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.blocking.signal(logical_db, key);
+                }
+            }));
+    }
+
+    pub fn config(&self) -> RwLockReadGuard<'_, Config> {
+        self.config.reading()
+    }
+
+    pub fn config_mut(&self) -> RwLockWriteGuard<'_, Config> {
+        self.config.writing()
+    }
+
+    /// True when a password is set and new connections must AUTH.
+    pub fn requires_auth(&self) -> bool {
+        self.config().requirepass.is_some()
+    }
+
+    /// The listener's address (INFO `tcp_port`, a replica's announced port); unbound
+    /// (port 0) for a server without one.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+            .get()
+            .copied()
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    pub fn set_listen_addr(&self, addr: SocketAddr) {
+        let _ = self.listen_addr.set(addr);
+    }
+
+    /// Asks the server to stop (SHUTDOWN, signals).
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.shutdown.send_replace(true);
+        for client in self.clients.snapshot() {
+            client.kill();
+        }
+    }
+
+    /// Resolves once a shutdown has been requested.
+    pub async fn shutdown_requested(&self) {
+        let _ = self.shutdown.subscribe().wait_for(|stop| *stop).await;
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Startup failed after the listener was up: records why and stops the server.
+    pub fn fail(&self, error: String) {
+        log::warning(&error);
+        *self.fatal.locked() = Some(error);
+        self.request_shutdown();
+    }
+
+    /// Why startup failed, once (`Server::run` returns it).
+    pub fn take_failure(&self) -> Option<String> {
+        self.fatal.locked().take()
+    }
+
+    /// This server as an `Arc`, for handing work to another thread.
+    pub fn arc(&self) -> Option<Arc<Shared>> {
+        self.me.upgrade()
+    }
+
+    /// Clients get `-LOADING` while true (the log replays, a full sync loads).
+    pub fn set_loading(&self, loading: bool) {
+        self.loading.store(loading, Ordering::Release);
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Acquire)
+    }
+
+    /// Waits for any snapshot in progress, then holds the right to take one.
+    pub fn lock_snapshot(&self) -> MutexGuard<'_, ()> {
+        self.snapshots.locked()
+    }
+
+    /// Saves the current replication id beside the log, when there is a log.
+    pub fn save_replid_if_logging(&self) {
+        let (dir, logging) = {
+            let c = self.config();
+            (c.dir.clone(), c.appendonly)
+        };
+        if logging {
+            replication::save_id(&dir, &self.repl.ids().replid);
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Replication as the rest of the server sees it: this server's role and replication
+//! ids, the link to its primary (for INFO and the MASTERDOWN gate), the replicas
+//! attached to it with their acknowledged offsets (for WAIT, INFO, ROLE), and the id
+//! saved beside the log so a restart can resume partially.
+//!
+//! The tasks that move the stream are in `repl`, on top of everything.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::config::Config;
+use crate::journal::ReplicaQueue;
+use crate::sync::Recover;
+use crate::{clock, log};
+
+/// Where a replica's link to its primary stands, as ROLE names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Connect,
+    Connecting,
+    Sync,
+    Connected,
+}
+
+impl LinkState {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Sync => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// Role and replication ids; changed together under one lock.
+#[derive(Debug, Clone)]
+pub struct Ids {
+    pub replid: String,
+    /// The id this server's history had before the last change of primary, and the
+    /// first offset that history does not share: replicas of the old primary may resume
+    /// from it up to there.
+    pub replid2: String,
+    pub second_offset: i64,
+    /// The primary this server replicates, if it is a replica.
+    pub primary: Option<(String, u16)>,
+    /// Bumped whenever `primary` changes; a link task for an older generation stops.
+    pub generation: u64,
+}
+
+/// A replica attached to this server, as INFO and ROLE report it.
+pub struct AttachedReplica {
+    pub client_id: u64,
+    pub ip: String,
+    pub listening_port: u16,
+    /// 0 sending the snapshot, 1 online.
+    pub online: AtomicBool,
+    pub ack_lsn: AtomicU64,
+    pub last_ack_ms: AtomicU64,
+    pub queue: Arc<ReplicaQueue>,
+}
+
+/// The replica side's link, for INFO.
+pub struct Link {
+    state: AtomicU8,
+    pub last_io_ms: AtomicU64,
+    pub down_since_ms: AtomicU64,
+    pub sync_total_bytes: AtomicU64,
+    pub sync_read_bytes: AtomicU64,
+}
+
+impl Link {
+    pub fn state(&self) -> LinkState {
+        match self.state.load(Ordering::Acquire) {
+            1 => LinkState::Connecting,
+            2 => LinkState::Sync,
+            3 => LinkState::Connected,
+            _ => LinkState::Connect,
+        }
+    }
+
+    pub fn set_state(&self, state: LinkState) {
+        let previous = self.state();
+        self.state.store(state as u8, Ordering::Release);
+        if state != LinkState::Connected && previous == LinkState::Connected {
+            self.down_since_ms.store(clock::now_ms(), Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct Replication {
+    ids: Mutex<Ids>,
+    /// `ids.primary.is_some()`, readable without the lock: dispatch asks on every command.
+    replica: AtomicBool,
+    pub replicas: Mutex<Vec<Arc<AttachedReplica>>>,
+    /// Bumped on every acknowledgement, so WAIT can sleep until one arrives.
+    pub acks: tokio::sync::watch::Sender<u64>,
+    /// Bumped by a WAIT that has to wait: every feed asks its replica for an ACK.
+    pub ack_requests: tokio::sync::watch::Sender<u64>,
+    pub link: Link,
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
+    /// True until this server has a history worth resuming: a fresh replica asks for
+    /// `PSYNC ? -1` as Redis's do.
+    pub fresh: AtomicBool,
+}
+
+impl Replication {
+    pub fn new(config: &Config) -> Replication {
+        Replication {
+            ids: Mutex::new(Ids {
+                replid: crate::rand::random_hex(40),
+                replid2: "0".repeat(40),
+                second_offset: -1,
+                primary: config.replicaof.clone(),
+                generation: 0,
+            }),
+            replica: AtomicBool::new(config.replicaof.is_some()),
+            replicas: Mutex::new(Vec::new()),
+            acks: tokio::sync::watch::channel(0).0,
+            ack_requests: tokio::sync::watch::channel(0).0,
+            link: Link {
+                state: AtomicU8::new(0),
+                last_io_ms: AtomicU64::new(0),
+                down_since_ms: AtomicU64::new(clock::now_ms()),
+                sync_total_bytes: AtomicU64::new(0),
+                sync_read_bytes: AtomicU64::new(0),
+            },
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
+            fresh: AtomicBool::new(config.replicaof.is_some()),
+        }
+    }
+
+    pub fn ids(&self) -> MutexGuard<'_, Ids> {
+        self.ids.locked()
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Acquire)
+    }
+
+    /// Follows `primary` from now on (`None`: stop following). False if that is already
+    /// the primary; otherwise a link of the old generation stops.
+    pub fn set_primary(&self, primary: Option<(String, u16)>) -> bool {
+        let mut ids = self.ids();
+        if ids.primary == primary {
+            return false;
+        }
+        self.replica.store(primary.is_some(), Ordering::Release);
+        ids.primary = primary;
+        ids.generation += 1;
+        true
+    }
+
+    pub fn attached(&self) -> Vec<Arc<AttachedReplica>> {
+        self.replicas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replicas that have acknowledged every record up to `lsn`.
+    pub fn acknowledged(&self, lsn: u64) -> usize {
+        self.attached()
+            .iter()
+            .filter(|r| r.ack_lsn.load(Ordering::Acquire) >= lsn)
+            .count()
+    }
+
+    /// Takes the history of another server (a full sync) or adopts a new id for the
+    /// same history (the primary was promoted): the old id stays valid up to `offset`.
+    pub fn adopt_replid(&self, replid: &str, keep_old_until: Option<i64>) {
+        self.fresh.store(false, Ordering::Release);
+        let mut ids = self.ids();
+        if ids.replid == replid {
+            return;
+        }
+        match keep_old_until {
+            Some(offset) => {
+                ids.replid2 = std::mem::replace(&mut ids.replid, replid.to_string());
+                ids.second_offset = offset;
+            }
+            None => {
+                ids.replid = replid.to_string();
+                ids.replid2 = "0".repeat(40);
+                ids.second_offset = -1;
+            }
+        }
+    }
+
+    /// Starts a new history branch (promotion, restart of a primary): a fresh id, with
+    /// the old one still good for offsets up to `next_lsn`.
+    pub fn new_branch(&self, next_lsn: u64) {
+        let fresh = crate::rand::random_hex(40);
+        self.adopt_replid(&fresh, Some(next_lsn as i64));
+    }
+}
+
+/// Where a server with a log keeps the replication id its log's LSNs belong to.
+pub fn id_file(dir: &Path) -> PathBuf {
+    dir.join("appendonly").join("replication-id")
+}
+
+/// The replication id saved beside the log, if any.
+pub fn load_id(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(id_file(dir)).ok()?;
+    let id = text.trim();
+    (id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
+}
+
+/// Saves the replication id beside the log (write, fsync, rename).
+pub fn save_id(dir: &Path, replid: &str) {
+    let path = id_file(dir);
+    let temp = path.with_extension("tmp");
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&temp)?;
+        std::io::Write::write_all(&mut file, format!("{replid}\n").as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, &path)?;
+        if let Some(parent) = path.parent() {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        log::warning(&format!(
+            "Cannot save the replication id in {}: {e}",
+            path.display()
+        ));
+    }
+}
+
+/// Forgets the saved id: the log is about to be replaced and is not yet the new one.
+pub fn forget_id(dir: &Path) {
+    let _ = std::fs::remove_file(id_file(dir));
+}

@@ -1,0 +1,34 @@
+//! Locks that survive a panic in another holder.
+//!
+//! A panic while a lock is held poisons it; the standard library then refuses every
+//! later lock. Roost's critical sections leave their data consistent at every step a
+//! panic could interrupt (they push, insert or replace whole values), so one failed
+//! command must not take every later client down with it: the guard is taken over.
+
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub trait Recover<T: ?Sized> {
+    /// The lock, taken over if a holder panicked.
+    fn locked(&self) -> MutexGuard<'_, T>;
+}
+
+impl<T: ?Sized> Recover<T> for Mutex<T> {
+    fn locked(&self) -> MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Shared and exclusive access to an `RwLock`, taken over if a holder panicked.
+pub trait RecoverRw<T: ?Sized> {
+    fn reading(&self) -> RwLockReadGuard<'_, T>;
+    fn writing(&self) -> RwLockWriteGuard<'_, T>;
+}
+
+impl<T: ?Sized> RecoverRw<T> for RwLock<T> {
+    fn reading(&self) -> RwLockReadGuard<'_, T> {
+        self.read().unwrap_or_else(|e| e.into_inner())
+    }
+    fn writing(&self) -> RwLockWriteGuard<'_, T> {
+        self.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
