@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::aof::record;
+use crate::sync::Recover;
 
 #[derive(Default)]
 struct State {
@@ -84,11 +85,11 @@ impl ReplicaQueue {
 
     /// Everything queued so far.
     pub fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.bytes.locked())
     }
 
     pub fn len(&self) -> usize {
-        self.bytes.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.bytes.locked().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -97,7 +98,7 @@ impl ReplicaQueue {
 
     /// Queues `bytes`; false once the limit is passed (the replica must be dropped).
     fn push(&self, bytes: &[u8]) -> bool {
-        let mut queued = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut queued = self.bytes.locked();
         queued.extend_from_slice(bytes);
         let len = queued.len() as u64;
         drop(queued);
@@ -197,7 +198,7 @@ impl Journal {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 
     /// Starts numbering records at `next_lsn` (after the log has been loaded); `logging`
@@ -296,11 +297,7 @@ impl Journal {
     pub fn take(&self, timeout: std::time::Duration) -> Taken {
         let mut state = self.lock();
         if state.pending.is_empty() && state.rotation.is_none() {
-            state = self
-                .queued
-                .wait_timeout(state, timeout)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            state = crate::sync::wait_timeout(&self.queued, state, timeout);
         }
         Taken {
             bytes: std::mem::take(&mut state.pending),

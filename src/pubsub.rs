@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 
 use crate::kill::KillSwitch;
 use crate::protocol::Reply;
+use crate::sync::{Recover, RecoverRw};
 
 /// One subscribed connection's end of the hub.
 pub struct Subscriber {
@@ -54,7 +55,7 @@ impl Subscriber {
         if self.overflowed.load(Ordering::Relaxed) {
             return;
         }
-        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        let mut outbox = self.outbox.locked();
         message.encode(self.proto.load(Ordering::Relaxed), &mut outbox);
         let limit = self.limit.load(Ordering::Relaxed);
         if limit > 0 && outbox.len() as u64 > limit {
@@ -69,7 +70,7 @@ impl Subscriber {
 
     /// Moves everything waiting into `out`.
     pub fn drain_into(&self, out: &mut BytesMut) {
-        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        let mut outbox = self.outbox.locked();
         out.extend_from_slice(&outbox);
         outbox.clear();
     }
@@ -83,7 +84,7 @@ pub struct Hub {
 
 impl Hub {
     pub fn subscribe(&self, channel: &Bytes, subscriber: &Arc<Subscriber>) {
-        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        let mut channels = self.channels.writing();
         let list = channels.entry(channel.clone()).or_default();
         if !list.iter().any(|s| s.client_id == subscriber.client_id) {
             list.push(subscriber.clone());
@@ -91,7 +92,7 @@ impl Hub {
     }
 
     pub fn unsubscribe(&self, channel: &[u8], client_id: u64) {
-        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        let mut channels = self.channels.writing();
         if let Some(list) = channels.get_mut(channel) {
             list.retain(|s| s.client_id != client_id);
             if list.is_empty() {
@@ -101,7 +102,7 @@ impl Hub {
     }
 
     pub fn psubscribe(&self, pattern: &Bytes, subscriber: &Arc<Subscriber>) {
-        let mut patterns = self.patterns.write().unwrap_or_else(|e| e.into_inner());
+        let mut patterns = self.patterns.writing();
         if !patterns
             .iter()
             .any(|(p, s)| p == pattern && s.client_id == subscriber.client_id)
@@ -112,8 +113,7 @@ impl Hub {
 
     pub fn punsubscribe(&self, pattern: &[u8], client_id: u64) {
         self.patterns
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .writing()
             .retain(|(p, s)| !(p == pattern && s.client_id == client_id));
     }
 
@@ -121,7 +121,7 @@ impl Hub {
     pub fn publish(&self, channel: &Bytes, message: &Bytes) -> usize {
         let mut receivers = 0;
         {
-            let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+            let channels = self.channels.reading();
             if let Some(list) = channels.get(channel) {
                 let push = Reply::Push(vec![
                     Reply::bulk_str("message"),
@@ -134,7 +134,7 @@ impl Hub {
                 }
             }
         }
-        let patterns = self.patterns.read().unwrap_or_else(|e| e.into_inner());
+        let patterns = self.patterns.reading();
         for (pattern, subscriber) in patterns.iter() {
             if crate::glob::matches(pattern, channel, false) {
                 subscriber.push(&Reply::Push(vec![
@@ -152,7 +152,7 @@ impl Hub {
     /// Sends `message` to client `client_id` if it is subscribed to `channel` (client
     /// tracking's REDIRECT to a `__redis__:invalidate` subscriber).
     pub fn deliver_to(&self, channel: &[u8], client_id: u64, message: &Reply) {
-        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        let channels = self.channels.reading();
         if let Some(subscriber) = channels
             .get(channel)
             .and_then(|list| list.iter().find(|s| s.client_id == client_id))
@@ -163,7 +163,7 @@ impl Hub {
 
     /// Channels with at least one subscriber, optionally matching a glob pattern.
     pub fn active_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        let channels = self.channels.reading();
         channels
             .keys()
             .filter(|c| pattern.is_none_or(|p| crate::glob::matches(p, c, false)))
@@ -172,13 +172,13 @@ impl Hub {
     }
 
     pub fn subscribers_of(&self, channel: &[u8]) -> usize {
-        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        let channels = self.channels.reading();
         channels.get(channel).map_or(0, Vec::len)
     }
 
     /// Pattern subscriptions across all clients (PUBSUB NUMPAT counts unique patterns).
     pub fn pattern_count(&self) -> usize {
-        let patterns = self.patterns.read().unwrap_or_else(|e| e.into_inner());
+        let patterns = self.patterns.reading();
         let mut unique: Vec<&Bytes> = patterns.iter().map(|(p, _)| p).collect();
         unique.sort();
         unique.dedup();

@@ -5,7 +5,8 @@
 //! panic could interrupt (they push, insert or replace whole values), so one failed
 //! command must not take every later client down with it: the guard is taken over.
 
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 pub trait Recover<T: ?Sized> {
     /// The lock, taken over if a holder panicked.
@@ -31,4 +32,16 @@ impl<T: ?Sized> RecoverRw<T> for RwLock<T> {
     fn writing(&self) -> RwLockWriteGuard<'_, T> {
         self.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// `Condvar::wait_timeout` on a guard taken with `locked`, recovering the same way.
+pub fn wait_timeout<'a, T>(
+    condvar: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: Duration,
+) -> MutexGuard<'a, T> {
+    condvar
+        .wait_timeout(guard, timeout)
+        .unwrap_or_else(|e| e.into_inner())
+        .0
 }

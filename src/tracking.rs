@@ -18,6 +18,7 @@ use bytes::Bytes;
 
 use crate::protocol::Reply;
 use crate::pubsub::{Hub, Subscriber};
+use crate::sync::Recover;
 
 pub const INVALIDATE_CHANNEL: &[u8] = b"__redis__:invalidate";
 
@@ -71,7 +72,7 @@ fn invalidation(keys: Reply) -> Reply {
 
 impl Tracking {
     fn lock(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+        self.table.locked()
     }
 
     pub fn is_active(&self) -> bool {

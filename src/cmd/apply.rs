@@ -33,7 +33,8 @@ pub fn apply_record(shared: &Shared, client: &mut Client, lsn: u64, args: &[Byte
         }
     };
     let mut ctx = Ctx { shared, client };
-    let reply = crate::store::applying_stream(|| (spec.handler)(&mut ctx, args));
+    let reply = crate::store::applying_stream(|| (spec.handler)(&mut ctx, args))
+        .unwrap_or_else(|error| error);
     if let Reply::Error(e) = reply {
         log::warning(&format!("Record {lsn} failed when applied: {e}"));
     }

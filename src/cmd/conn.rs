@@ -12,6 +12,7 @@ use super::{args, error, flags::*, Ctx, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::session::ClientInfo;
 use crate::state::Shared;
+use crate::sync::Recover;
 use crate::{clock, VERSION_COMPAT};
 
 pub const COMMANDS: &[Spec] = &[
@@ -20,7 +21,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: -1,
         flags: FAST | STALE | LOADING,
         keys: NO_KEYS,
-        handler: ping,
+        handler: super::handler!(ping),
         group: "connection",
         summary: "Returns the server's liveliness response.",
         since: "1.0.0",
@@ -31,7 +32,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: 2,
         flags: FAST | STALE | LOADING,
         keys: NO_KEYS,
-        handler: echo,
+        handler: super::handler!(echo),
         group: "connection",
         summary: "Returns the given string.",
         since: "1.0.0",
@@ -42,7 +43,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: -1,
         flags: ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | TXN_CONTROL,
         keys: NO_KEYS,
-        handler: quit,
+        handler: super::handler!(quit),
         group: "connection",
         summary: "Closes the connection.",
         since: "1.0.0",
@@ -53,7 +54,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: 1,
         flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TXN_CONTROL,
         keys: NO_KEYS,
-        handler: reset,
+        handler: super::handler!(reset),
         group: "connection",
         summary: "Resets the connection.",
         since: "6.2.0",
@@ -64,7 +65,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: -1,
         flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
         keys: NO_KEYS,
-        handler: hello,
+        handler: super::handler!(hello),
         group: "connection",
         summary: "Handshakes with the Redis server.",
         since: "6.0.0",
@@ -75,7 +76,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: -2,
         flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
         keys: NO_KEYS,
-        handler: auth,
+        handler: super::handler!(auth),
         group: "connection",
         summary: "Authenticates the connection.",
         since: "1.0.0",
@@ -86,7 +87,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: 2,
         flags: LOADING | STALE | FAST,
         keys: NO_KEYS,
-        handler: select,
+        handler: super::handler!(select),
         group: "connection",
         summary: "Changes the selected database.",
         since: "1.0.0",
@@ -97,7 +98,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: -2,
         flags: 0,
         keys: NO_KEYS,
-        handler: container,
+        handler: super::handler!(container),
         group: "connection",
         summary: "A container for client connection commands.",
         since: "2.4.0",
@@ -113,7 +114,7 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         arity: 2,
         flags: CLIENT_FLAGS,
         keys: NO_KEYS,
-        handler: client_id,
+        handler: super::handler!(client_id),
         group: "connection",
         summary: "Returns the unique client ID of the connection.",
         since: "5.0.0",
@@ -124,7 +125,7 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         arity: 3,
         flags: CLIENT_FLAGS,
         keys: NO_KEYS,
-        handler: client_setname,
+        handler: super::handler!(client_setname),
         group: "connection",
         summary: "Sets the connection name.",
         since: "2.6.9",
@@ -135,7 +136,7 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         arity: 2,
         flags: CLIENT_FLAGS,
         keys: NO_KEYS,
-        handler: client_getname,
+        handler: super::handler!(client_getname),
         group: "connection",
         summary: "Returns the name of the connection.",
         since: "2.6.9",
@@ -146,7 +147,7 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         arity: 4,
         flags: CLIENT_FLAGS,
         keys: NO_KEYS,
-        handler: client_setinfo,
+        handler: super::handler!(client_setinfo),
         group: "connection",
         summary: "Sets information specific to the client or connection.",
         since: "7.2.0",
@@ -157,7 +158,7 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         arity: -2,
         flags: ADMIN | CLIENT_FLAGS,
         keys: NO_KEYS,
-        handler: client_list,
+        handler: super::handler!(client_list),
         group: "connection",
         summary: "Lists open connections.",
         since: "2.4.0",
@@ -168,7 +169,7 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         arity: 2,
         flags: CLIENT_FLAGS,
         keys: NO_KEYS,
-        handler: client_info,
+        handler: super::handler!(client_info),
         group: "connection",
         summary: "Returns information about the connection.",
         since: "6.2.0",
@@ -179,7 +180,7 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         arity: -3,
         flags: ADMIN | CLIENT_FLAGS,
         keys: NO_KEYS,
-        handler: client_kill,
+        handler: super::handler!(client_kill),
         group: "connection",
         summary: "Terminates open connections.",
         since: "2.4.0",
@@ -190,7 +191,7 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         arity: 3,
         flags: ADMIN | CLIENT_FLAGS,
         keys: NO_KEYS,
-        handler: client_no_evict,
+        handler: super::handler!(client_no_evict),
         group: "connection",
         summary: "Sets the client eviction mode of the connection.",
         since: "7.0.0",
@@ -201,7 +202,7 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         arity: 3,
         flags: CLIENT_FLAGS,
         keys: NO_KEYS,
-        handler: client_no_touch,
+        handler: super::handler!(client_no_touch),
         group: "connection",
         summary:
             "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
@@ -252,7 +253,7 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     ctx.client.set_proto(2);
     ctx.client.authenticated = !ctx.shared.requires_auth();
     let info = &ctx.client.info;
-    *info.name.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    *info.name.locked() = None;
     info.no_evict.store(false, Ordering::Relaxed);
     info.no_touch.store(false, Ordering::Relaxed);
     Reply::simple("RESET")
@@ -384,7 +385,7 @@ fn set_name(info: &ClientInfo, name: &Bytes) -> Result<(), Reply> {
         ));
     }
     let value = (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
-    *info.name.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    *info.name.locked() = value;
     Ok(())
 }
 
@@ -417,7 +418,7 @@ fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ));
     }
     let value = (!args[3].is_empty()).then(|| Bytes::copy_from_slice(&args[3]));
-    *slot.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    *slot.locked() = value;
     Reply::OK
 }
 
@@ -425,8 +426,7 @@ fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn describe(c: &ClientInfo) -> String {
     let now = clock::now_ms();
     let text = |m: &std::sync::Mutex<Option<Bytes>>| {
-        m.lock()
-            .unwrap_or_else(|e| e.into_inner())
+        m.locked()
             .as_ref()
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default()
@@ -699,7 +699,7 @@ pub const fn help_subcommand(group: &'static str, since: &'static str) -> Spec {
         arity: 2,
         flags: LOADING | STALE,
         keys: NO_KEYS,
-        handler: help,
+        handler: super::handler!(help),
         group,
         summary: "Returns helpful text about the different subcommands.",
         since,

@@ -61,3 +61,28 @@ pub fn truncate_lossy(arg: &[u8], max: usize) -> String {
         .min(max);
     String::from_utf8_lossy(&arg[..end]).into_owned()
 }
+
+// Texts used by one family of commands, each under its family's heading. Keep a text
+// here once: a text two families use moves up to the shared ones above.
+
+// -- strings (string.rs) --
+
+// -- keys and databases (keys.rs, scan.rs) --
+
+// -- hashes and sets (hash.rs, set.rs) --
+
+// -- sorted sets (zset.rs) --
+
+// -- lists (list.rs) --
+
+// -- connection and clients (conn.rs) --
+
+// -- server, config, COMMAND (server.rs, config.rs) --
+
+// -- transactions (txn.rs) --
+
+// -- pub/sub and tracking (pubsub.rs, tracking.rs) --
+
+// -- replication (repl.rs) --
+
+// -- scripting (scripting.rs) --

@@ -5,8 +5,10 @@
 //! and unknown-command errors, which lock a command takes, whether it may run before
 //! AUTH or inside MULTI, `COMMAND INFO`/`DOCS`, and `INFO commandstats`.
 //!
-//! Handlers are plain synchronous functions `fn(&mut Ctx, &[Bytes]) -> Reply`; `args[0]`
-//! is the command name as the client sent it, as in Redis's `argv`.
+//! Handlers are plain synchronous functions `fn(&mut Ctx, &[Bytes]) -> Outcome`; `args[0]`
+//! is the command name as the client sent it, as in Redis's `argv`. An `Outcome` is the
+//! reply, or an error reply that `?` carries up from argument parsing and type checks;
+//! both go to the client the same way. The error texts are spelled once, in `error`.
 
 pub mod apply;
 pub mod args;
@@ -39,7 +41,40 @@ use crate::session::Client;
 use crate::state::{Services, Shared};
 pub use table::{table, CommandId, Table, Unresolved};
 
-pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
+/// A handler's result: `Err` holds an error reply (see `error`), so helpers that
+/// parse arguments or check types can be used with `?`.
+pub type Outcome = Result<Reply, Reply>;
+
+pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Outcome;
+
+/// Lets a family declare handlers that still return a plain `Reply` while it moves to
+/// `Outcome` (see `handler!`).
+pub trait IntoOutcome {
+    fn into_outcome(self) -> Outcome;
+}
+
+impl IntoOutcome for Reply {
+    fn into_outcome(self) -> Outcome {
+        Ok(self)
+    }
+}
+
+impl IntoOutcome for Outcome {
+    fn into_outcome(self) -> Outcome {
+        self
+    }
+}
+
+/// A `Handler` from a function returning either `Reply` or `Outcome`.
+macro_rules! handler {
+    ($f:expr) => {{
+        fn adapted(ctx: &mut $crate::cmd::Ctx<'_>, args: &[bytes::Bytes]) -> $crate::cmd::Outcome {
+            $crate::cmd::IntoOutcome::into_outcome($f(ctx, args))
+        }
+        adapted
+    }};
+}
+pub(crate) use handler;
 
 /// Flags, as in Redis's command table. Their names follow COMMAND INFO's flag words.
 pub mod flags {
@@ -123,7 +158,7 @@ macro_rules! command {
             arity: $arity,
             flags: $flags,
             keys: $keys,
-            handler: $handler,
+            handler: $crate::cmd::handler!($handler),
             group: $group,
             summary: $summary,
             since: $since,
@@ -356,6 +391,7 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         } else {
             (spec.handler)(ctx, args)
         }
+        .unwrap_or_else(|error| error)
     });
     if ctx.client.tracking.is_some() {
         tracking::after_command(ctx, spec, args, &reply);

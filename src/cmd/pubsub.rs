@@ -72,7 +72,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: -2,
         flags: 0,
         keys: NO_KEYS,
-        handler: conn::container,
+        handler: super::handler!(conn::container),
         group: "pubsub",
         summary: "A container for Pub/Sub commands.",
         since: "2.8.0",

@@ -67,7 +67,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: -2,
         flags: 0,
         keys: NO_KEYS,
-        handler: conn::container,
+        handler: super::handler!(conn::container),
         group: "scripting",
         summary: "A container for Lua scripts management commands.",
         since: "2.6.0",

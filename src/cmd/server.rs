@@ -12,6 +12,7 @@ use bytes::Bytes;
 use super::{args, command, conn, error, flags::*, CommandId, Ctx, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::state::Shared;
+use crate::sync::Recover;
 use crate::{alloc, clock, VERSION, VERSION_COMPAT};
 
 pub const COMMANDS: &[Spec] = &[
@@ -20,7 +21,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: -1,
         flags: LOADING | STALE,
         keys: NO_KEYS,
-        handler: info,
+        handler: super::handler!(info),
         group: "server",
         summary: "Returns information and statistics about the server.",
         since: "1.0.0",
@@ -31,7 +32,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: -1,
         flags: LOADING | STALE,
         keys: NO_KEYS,
-        handler: command,
+        handler: super::handler!(command),
         group: "server",
         summary: "Returns detailed information about all commands.",
         since: "2.8.13",
@@ -42,7 +43,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: 1,
         flags: LOADING | STALE | FAST,
         keys: NO_KEYS,
-        handler: time,
+        handler: super::handler!(time),
         group: "server",
         summary: "Returns the server time.",
         since: "2.6.0",
@@ -53,7 +54,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: 1,
         flags: LOADING | STALE | FAST,
         keys: NO_KEYS,
-        handler: lastsave,
+        handler: super::handler!(lastsave),
         group: "server",
         summary: "Returns the Unix timestamp of the last successful save to disk.",
         since: "1.0.0",
@@ -94,7 +95,7 @@ pub const COMMANDS: &[Spec] = &[
         arity: -1,
         flags: ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
         keys: NO_KEYS,
-        handler: shutdown,
+        handler: super::handler!(shutdown),
         group: "server",
         summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.",
         since: "1.0.0",
@@ -108,7 +109,7 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         arity: 2,
         flags: LOADING | STALE,
         keys: NO_KEYS,
-        handler: command_count,
+        handler: super::handler!(command_count),
         group: "server",
         summary: "Returns a count of commands.",
         since: "2.8.13",
@@ -119,7 +120,7 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         arity: -2,
         flags: LOADING | STALE,
         keys: NO_KEYS,
-        handler: command_info,
+        handler: super::handler!(command_info),
         group: "server",
         summary: "Returns information about one, multiple or all commands.",
         since: "2.8.13",
@@ -130,7 +131,7 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         arity: -2,
         flags: LOADING | STALE,
         keys: NO_KEYS,
-        handler: command_docs,
+        handler: super::handler!(command_docs),
         group: "server",
         summary: "Returns documentary information about one, multiple or all commands.",
         since: "7.0.0",
@@ -141,7 +142,7 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         arity: -2,
         flags: LOADING | STALE,
         keys: NO_KEYS,
-        handler: command_list,
+        handler: super::handler!(command_list),
         group: "server",
         summary: "Returns a list of command names.",
         since: "7.0.0",
@@ -152,7 +153,7 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         arity: -3,
         flags: LOADING | STALE,
         keys: NO_KEYS,
-        handler: command_getkeys,
+        handler: super::handler!(command_getkeys),
         group: "server",
         summary: "Extracts the key names from an arbitrary command.",
         since: "2.8.13",
@@ -491,10 +492,7 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
     field("loading", &(loading as u8));
     field("async_loading", &0);
     if loading {
-        let state = *shared
-            .loading_progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let state = *shared.loading_progress.locked();
         let p = state.progress;
         let elapsed = clock::now_ms().saturating_sub(state.start_ms) as f64 / 1000.0;
         let fraction = if p.total_bytes > 0 {

@@ -26,6 +26,7 @@ use crate::session::ClientInfo;
 use crate::session::Psync;
 use crate::state::replication::AttachedReplica;
 use crate::state::Shared;
+use crate::sync::Recover;
 use crate::{clock, log};
 
 /// Serves one replica until it disconnects, is killed or falls too far behind.
@@ -90,19 +91,13 @@ pub async fn serve(
     shared
         .repl
         .replicas
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .locked()
         .retain(|r| !Arc::ptr_eq(r, &replica));
     shared.clients.unregister(info.id);
 }
 
 fn register(shared: &Shared, replica: &Arc<AttachedReplica>) {
-    shared
-        .repl
-        .replicas
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(replica.clone());
+    shared.repl.replicas.locked().push(replica.clone());
 }
 
 /// Attaches `queue` at the replica's offset if this server can continue its history;

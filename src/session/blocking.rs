@@ -13,6 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::sync::Recover;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
@@ -39,7 +40,7 @@ pub struct Waiter {
 
 impl Blocking {
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.locked()
     }
 
     /// Queues a client at the end of the queue of each of `keys` in logical database `db`.

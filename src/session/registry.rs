@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use crate::kill::KillSwitch;
+use crate::sync::Recover;
 
 pub const KIND_NORMAL: u8 = 0;
 /// A replica fed by this server.
@@ -86,7 +87,7 @@ impl ClientInfo {
     }
 
     pub fn name(&self) -> Option<Bytes> {
-        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.name.locked().clone()
     }
 }
 
@@ -127,6 +128,6 @@ impl Registry {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientInfo>>> {
-        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+        self.clients.locked()
     }
 }

@@ -157,10 +157,7 @@ impl Replication {
     }
 
     pub fn attached(&self) -> Vec<Arc<AttachedReplica>> {
-        self.replicas
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.replicas.locked().clone()
     }
 
     /// Replicas that have acknowledged every record up to `lsn`.

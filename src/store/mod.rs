@@ -33,6 +33,7 @@ use dashmap::mapref::one::{Ref, RefMut};
 use dashmap::DashMap;
 
 use crate::clock;
+use crate::sync::RecoverRw;
 
 /// Shards per database: enough that two cores rarely meet on one lock, and small enough
 /// that one shard is a short, bounded unit of work for active expiry and SCAN.
@@ -603,12 +604,12 @@ impl Keyspace {
 
     /// Held by commands that only read keys.
     pub fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read().unwrap_or_else(|e| e.into_inner())
+        self.gate.reading()
     }
 
     /// Held by commands that write, and by EXEC: the one sequencing point for writes.
     pub fn write_gate(&self) -> RwLockWriteGuard<'_, ()> {
-        self.gate.write().unwrap_or_else(|e| e.into_inner())
+        self.gate.writing()
     }
 
     /// SWAPDB; the caller holds the write gate.

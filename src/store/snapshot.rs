@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use bytes::Bytes;
 
 use super::Value;
+use crate::sync::Recover;
 
 /// An entry as the snapshot sees it: value and expiry, or absent.
 pub type Image = Option<(Value, Option<u64>)>;
@@ -38,7 +39,7 @@ impl Snapshot {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<(usize, Bytes), Image>> {
-        self.preimages.lock().unwrap_or_else(|e| e.into_inner())
+        self.preimages.locked()
     }
 
     pub(super) fn is_active(&self) -> bool {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::sync::Recover;
 use bytes::Bytes;
 
 /// Set when any key a client watches is modified; EXEC then aborts.
@@ -51,7 +52,7 @@ pub(super) struct Watches {
 
 impl Watches {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(usize, Bytes), Vec<Watcher>>> {
-        self.by_key.lock().unwrap_or_else(|e| e.into_inner())
+        self.by_key.locked()
     }
 
     pub(super) fn add(
