@@ -270,6 +270,7 @@ impl Server {
         }
         if shared.repl.is_replica() {
             shared.keyspace.set_passive_expiry(true);
+            crate::log::set_role(crate::log::Role::Replica);
             crate::repl::replica::start(&shared);
         }
         if shared.is_loading() {
