@@ -26,7 +26,6 @@ pub mod pubsub;
 pub mod rand;
 pub mod repl;
 pub mod server;
-pub mod sha1;
 pub mod store;
 pub mod tracking;
 
