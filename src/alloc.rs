@@ -25,15 +25,21 @@ thread_local! {
     static MY_STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+// INSTALLED is written only where a thread first picks a stripe (or has lost its
+// thread-locals), never on the hot path: every count passes through here first.
 fn add(delta: isize) {
     let stripe = MY_STRIPE
         .try_with(|s| {
             if s.get() == usize::MAX {
+                INSTALLED.store(true, Ordering::Relaxed);
                 s.set(NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES);
             }
             s.get()
         })
-        .unwrap_or(0);
+        .unwrap_or_else(|_| {
+            INSTALLED.store(true, Ordering::Relaxed);
+            0
+        });
     STRIPE_COUNTS[stripe].0.fetch_add(delta, Ordering::Relaxed);
 }
 
@@ -41,7 +47,6 @@ fn add(delta: isize) {
 // updated beside it.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(true, Ordering::Relaxed);
         let p = System.alloc(layout);
         if !p.is_null() {
             add(layout.size() as isize);
@@ -50,7 +55,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(true, Ordering::Relaxed);
         let p = System.alloc_zeroed(layout);
         if !p.is_null() {
             add(layout.size() as isize);
@@ -90,4 +94,12 @@ pub fn resident_bytes() -> usize {
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
         .map_or(0, |pages| pages * 4096)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_count_without_the_global_allocator() {
+        assert_eq!(super::allocated(), None);
+    }
 }

@@ -44,7 +44,6 @@ pub mod rand;
 pub mod repl;
 pub mod server;
 pub mod session;
-pub mod sha1;
 pub mod state;
 pub mod store;
 pub mod sync;

@@ -35,6 +35,23 @@ impl Level {
 
 static THRESHOLD: AtomicU8 = AtomicU8::new(Level::Notice as u8);
 
+/// The role letter of each line: Redis's `M` for a primary, `S` for a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Primary,
+    Replica,
+}
+
+static ROLE: AtomicU8 = AtomicU8::new(b'M');
+
+pub fn set_role(role: Role) {
+    let letter = match role {
+        Role::Primary => b'M',
+        Role::Replica => b'S',
+    };
+    ROLE.store(letter, Ordering::Relaxed);
+}
+
 pub fn set_level(level: Level) {
     THRESHOLD.store(level as u8, Ordering::Relaxed);
 }
@@ -47,20 +64,49 @@ pub fn write(level: Level, message: &str) {
     if !enabled(level) {
         return;
     }
-    let ms = crate::clock::now_ms();
-    let secs = ms / 1000;
-    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
     let line = format!(
-        "{}:M {:02}:{:02}:{:02}.{:03} {} {}\n",
+        "{}:{} {} {} {}\n",
         std::process::id(),
-        h,
-        m,
-        s,
-        ms % 1000,
+        ROLE.load(Ordering::Relaxed) as char,
+        timestamp(crate::clock::now_ms()),
         level.mark(),
         message
     );
     let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// `dd Mon yyyy hh:mm:ss.mmm` in UTC for unix milliseconds.
+fn timestamp(ms: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms / 1000;
+    let (year, month, day) = civil_from_days(secs / 86400);
+    format!(
+        "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
+        day,
+        MONTHS[month as usize - 1],
+        year,
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60,
+        ms % 1000
+    )
+}
+
+/// (year, month 1-12, day 1-31) of a day count since 1970-01-01, by Howard Hinnant's
+/// algorithm over 400-year eras of 146097 days, with years starting in March.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 pub fn warning(message: &str) {
@@ -73,4 +119,21 @@ pub fn notice(message: &str) {
 
 pub fn verbose(message: &str) {
     write(Level::Verbose, message);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_redis_dates_in_utc() {
+        assert_eq!(timestamp(0), "01 Jan 1970 00:00:00.000");
+        assert_eq!(timestamp(1_796_135_891_123), "01 Dec 2026 14:38:11.123");
+        assert_eq!(timestamp(1_798_761_599_999), "31 Dec 2026 23:59:59.999");
+        // Leap days: 2000 and 2024 have one, 2100 does not.
+        assert_eq!(timestamp(951_782_400_000), "29 Feb 2000 00:00:00.000");
+        assert_eq!(timestamp(1_709_251_199_007), "29 Feb 2024 23:59:59.007");
+        assert_eq!(timestamp(4_107_542_399_000), "28 Feb 2100 23:59:59.000");
+        assert_eq!(timestamp(4_107_542_400_000), "01 Mar 2100 00:00:00.000");
+    }
 }

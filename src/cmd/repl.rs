@@ -47,6 +47,7 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if !shared.repl.set_primary(Some((host.clone(), port))) {
         return Reply::simple("OK Already connected to specified master");
     }
+    log::set_role(log::Role::Replica);
     shared.config_mut().replicaof = Some((host.clone(), port));
     shared.keyspace.set_passive_expiry(true);
     shared.repl.link.set_state(LinkState::Connect);
@@ -64,6 +65,7 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// caller holds the write gate, so the branch point falls between two applied records.
 pub fn promote(shared: &Shared) {
     shared.repl.set_primary(None);
+    log::set_role(log::Role::Primary);
     shared.repl.new_branch(shared.journal.last_lsn() + 1);
     shared.keyspace.set_passive_expiry(false);
     shared.config_mut().replicaof = None;

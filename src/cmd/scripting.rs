@@ -174,7 +174,9 @@ fn new_state(generation: u64) -> mlua::Result<State> {
     let redis = lua.create_table()?;
     redis.set(
         "sha1hex",
-        lua.create_function(|_, text: mlua::String| Ok(crate::sha1::hex(&text.as_bytes())))?,
+        lua.create_function(|_, text: mlua::String| {
+            Ok(crate::state::scripts::sha1_hex(&text.as_bytes()))
+        })?,
     )?;
     redis.set("REDIS_VERSION", crate::VERSION_COMPAT)?;
     lua.globals().set("redis", redis)?;

@@ -88,6 +88,7 @@ impl Server {
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
         tokio::spawn(crate::persist::rewrite::auto_rewrite(shared.clone()));
         if shared.repl.is_replica() {
+            crate::log::set_role(crate::log::Role::Replica);
             crate::repl::replica::start(&shared);
         }
         if shared.is_loading() {

@@ -3,7 +3,7 @@
 
 pub mod process;
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -119,11 +119,29 @@ impl Raw {
         );
     }
 
-    /// Reads until the server closes the connection; returns everything received.
+    /// Reads until the server closes the connection (EOF or a reset); returns everything
+    /// received. Panics if the connection is still open after 10 s.
     pub fn read_to_close(&mut self) -> Vec<u8> {
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let mut out = Vec::new();
-        let _ = self.stream.read_to_end(&mut out);
-        out
+        let mut buf = [0; 4096];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return out,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) => match e.kind() {
+                    ErrorKind::Interrupted => {}
+                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => return out,
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut => panic!(
+                        "the server did not close the connection within 10 s; received {:?}",
+                        String::from_utf8_lossy(&out)
+                    ),
+                    _ => panic!("read failed while waiting for the server to close: {e}"),
+                },
+            }
+        }
     }
 }
 
