@@ -11,63 +11,60 @@ use super::{conn, flags::*, Ctx, Spec, NO_KEYS};
 use crate::config::{ApplyError, Config};
 use crate::protocol::Reply;
 
-pub const COMMANDS: &[Spec] = &[Spec {
-    name: "config",
-    arity: -2,
-    flags: 0,
-    keys: NO_KEYS,
-    handler: super::handler!(conn::container),
-    group: "server",
-    summary: "A container for server configuration commands.",
-    since: "2.0.0",
-    subcommands: SUBCOMMANDS,
-}];
+pub const COMMANDS: &[Spec] = &[super::command!(
+    "server",
+    "config",
+    -2,
+    0,
+    NO_KEYS,
+    conn::container,
+    "2.0.0",
+    "A container for server configuration commands."
+)
+.with_subcommands(SUBCOMMANDS)];
 
 const SUBCOMMANDS: &[Spec] = &[
-    Spec {
-        name: "get",
-        arity: -3,
-        flags: ADMIN | NOSCRIPT | LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(config_get),
-        group: "server",
-        summary: "Returns the effective values of configuration parameters.",
-        since: "2.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "set",
-        arity: -4,
-        flags: ADMIN | NOSCRIPT | LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(config_set),
-        group: "server",
-        summary: "Sets configuration parameters in-flight.",
-        since: "2.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "resetstat",
-        arity: 2,
-        flags: ADMIN | NOSCRIPT | LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(config_resetstat),
-        group: "server",
-        summary: "Resets the server's statistics.",
-        since: "2.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "rewrite",
-        arity: 2,
-        flags: ADMIN | NOSCRIPT | LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(config_rewrite),
-        group: "server",
-        summary: "Persists the effective configuration to file.",
-        since: "2.8.0",
-        subcommands: &[],
-    },
+    super::command!(
+        "server",
+        "get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        config_get,
+        "2.0.0",
+        "Returns the effective values of configuration parameters."
+    ),
+    super::command!(
+        "server",
+        "set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        config_set,
+        "2.0.0",
+        "Sets configuration parameters in-flight."
+    )
+    .with_tips(super::redis_meta::ALL_NODES_SUCCEED),
+    super::command!(
+        "server",
+        "resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        config_resetstat,
+        "2.0.0",
+        "Resets the server's statistics."
+    ),
+    super::command!(
+        "server",
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        config_rewrite,
+        "2.8.0",
+        "Persists the effective configuration to file."
+    ),
     conn::help_subcommand("server", "5.0.0"),
 ];
 

@@ -14,33 +14,54 @@ use crate::store::{own, Db, HashObj, Value};
 
 pub const COMMANDS: &[Spec] = &[
     command!("hash", "hset", -4, WRITE | DENYOOM | FAST, ONE_KEY, hset, "2.0.0",
-        "Creates or modifies the value of a field in a hash."),
+        "Creates or modifies the value of a field in a hash.")
+.with_key_specs(super::redis_meta::UPDATES),
     command!("hash", "hsetnx", 4, WRITE | DENYOOM | FAST, ONE_KEY, hsetnx, "2.0.0",
-        "Sets the value of a field in a hash only when the field doesn't exist."),
+        "Sets the value of a field in a hash only when the field doesn't exist.")
+.with_key_specs(super::redis_meta::INSERTS),
     command!("hash", "hmset", -4, WRITE | DENYOOM | FAST, ONE_KEY, hmset, "2.0.0",
-        "Sets the values of multiple fields."),
-    command!("hash", "hget", 3, READONLY | FAST, ONE_KEY, hget, "2.0.0", "Returns the value of a field in a hash."),
+        "Sets the values of multiple fields.")
+.with_key_specs(super::redis_meta::UPDATES),
+    command!("hash", "hget", 3, READONLY | FAST, ONE_KEY, hget, "2.0.0", "Returns the value of a field in a hash.")
+.with_key_specs(super::redis_meta::READS),
     command!("hash", "hmget", -3, READONLY | FAST, ONE_KEY, hmget, "2.0.0",
-        "Returns the values of all fields in a hash."),
+        "Returns the values of all fields in a hash.")
+.with_key_specs(super::redis_meta::READS),
     command!("hash", "hgetall", 2, READONLY, ONE_KEY, hgetall, "2.0.0",
-        "Returns all fields and values in a hash."),
+        "Returns all fields and values in a hash.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
     command!("hash", "hdel", -3, WRITE | FAST, ONE_KEY, hdel, "2.0.0",
-        "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
+        "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.")
+.with_key_specs(super::redis_meta::REMOVES),
     command!("hash", "hexists", 3, READONLY | FAST, ONE_KEY, hexists, "2.0.0",
-        "Determines whether a field exists in a hash."),
-    command!("hash", "hlen", 2, READONLY | FAST, ONE_KEY, hlen, "2.0.0", "Returns the number of fields in a hash."),
-    command!("hash", "hkeys", 2, READONLY, ONE_KEY, hkeys, "2.0.0", "Returns all fields in a hash."),
-    command!("hash", "hvals", 2, READONLY, ONE_KEY, hvals, "2.0.0", "Returns all values in a hash."),
+        "Determines whether a field exists in a hash.")
+.with_key_specs(super::redis_meta::INSPECTS),
+    command!("hash", "hlen", 2, READONLY | FAST, ONE_KEY, hlen, "2.0.0", "Returns the number of fields in a hash.")
+.with_key_specs(super::redis_meta::INSPECTS),
+    command!("hash", "hkeys", 2, READONLY, ONE_KEY, hkeys, "2.0.0", "Returns all fields in a hash.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
+    command!("hash", "hvals", 2, READONLY, ONE_KEY, hvals, "2.0.0", "Returns all values in a hash.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
     command!("hash", "hstrlen", 3, READONLY | FAST, ONE_KEY, hstrlen, "3.2.0",
-        "Returns the length of the value of a field."),
+        "Returns the length of the value of a field.")
+.with_key_specs(super::redis_meta::INSPECTS),
     command!("hash", "hincrby", 4, WRITE | DENYOOM | FAST, ONE_KEY, hincrby, "2.0.0",
-        "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+        "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.")
+.with_key_specs(super::redis_meta::READS_AND_UPDATES),
     command!("hash", "hincrbyfloat", 4, WRITE | DENYOOM | FAST, ONE_KEY, hincrbyfloat, "2.6.0",
-        "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+        "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.")
+.with_key_specs(super::redis_meta::READS_AND_UPDATES),
     command!("hash", "hscan", -3, READONLY, ONE_KEY, hscan, "2.8.0",
-        "Iterates over fields and values of a hash."),
+        "Iterates over fields and values of a hash.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!("hash", "hrandfield", -2, READONLY, ONE_KEY, hrandfield, "6.2.0",
-        "Returns one or more random fields from a hash."),
+        "Returns one or more random fields from a hash.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
 ];
 
 /// Runs `f` on the hash at `key` (`None` if absent); WRONGTYPE for another type.

@@ -14,93 +14,120 @@ use crate::rand::Rng;
 use crate::store::{self, Db, Value};
 
 pub const COMMANDS: &[Spec] = &[
-    command!("generic", "del", -2, WRITE, ALL_KEYS, del, "1.0.0", "Deletes one or more keys."),
+    command!("generic", "del", -2, WRITE, ALL_KEYS, del, "1.0.0", "Deletes one or more keys.")
+.with_key_specs(super::redis_meta::DELETES_ALL)
+.with_tips(super::redis_meta::MULTI_SHARD_SUM),
     command!("generic", "unlink", -2, WRITE | FAST, ALL_KEYS, del, "4.0.0",
-        "Asynchronously deletes one or more keys."),
+        "Asynchronously deletes one or more keys.")
+.with_key_specs(super::redis_meta::DELETES_ALL)
+.with_tips(super::redis_meta::MULTI_SHARD_SUM),
     command!("generic", "exists", -2, READONLY | FAST, ALL_KEYS, exists, "1.0.0",
-        "Determines whether one or more keys exist."),
+        "Determines whether one or more keys exist.")
+.with_key_specs(super::redis_meta::INSPECTS_ALL)
+.with_tips(super::redis_meta::MULTI_SHARD_SUM),
     command!("generic", "type", 2, READONLY | FAST, ONE_KEY, type_of, "1.0.0",
-        "Determines the type of value stored at a key."),
+        "Determines the type of value stored at a key.")
+.with_key_specs(super::redis_meta::INSPECTS),
     command!("generic", "expire", -3, WRITE | FAST, ONE_KEY, expire, "1.0.0",
-        "Sets the expiration time of a key in seconds."),
+        "Sets the expiration time of a key in seconds.")
+.with_key_specs(super::redis_meta::UPDATES),
     command!("generic", "pexpire", -3, WRITE | FAST, ONE_KEY, pexpire, "2.6.0",
-        "Sets the expiration time of a key in milliseconds."),
+        "Sets the expiration time of a key in milliseconds.")
+.with_key_specs(super::redis_meta::UPDATES),
     command!("generic", "expireat", -3, WRITE | FAST, ONE_KEY, expireat, "1.2.0",
-        "Sets the expiration time of a key to a Unix timestamp."),
+        "Sets the expiration time of a key to a Unix timestamp.")
+.with_key_specs(super::redis_meta::UPDATES),
     command!("generic", "pexpireat", -3, WRITE | FAST, ONE_KEY, pexpireat, "2.6.0",
-        "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+        "Sets the expiration time of a key to a Unix milliseconds timestamp.")
+.with_key_specs(super::redis_meta::UPDATES),
     command!("generic", "ttl", 2, READONLY | FAST, ONE_KEY, ttl, "1.0.0",
-        "Returns the expiration time in seconds of a key."),
+        "Returns the expiration time in seconds of a key.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!("generic", "pttl", 2, READONLY | FAST, ONE_KEY, pttl, "2.6.0",
-        "Returns the expiration time in milliseconds of a key."),
+        "Returns the expiration time in milliseconds of a key.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!("generic", "expiretime", 2, READONLY | FAST, ONE_KEY, expiretime, "7.0.0",
-        "Returns the expiration time of a key as a Unix timestamp."),
+        "Returns the expiration time of a key as a Unix timestamp.")
+.with_key_specs(super::redis_meta::READS),
     command!("generic", "pexpiretime", 2, READONLY | FAST, ONE_KEY, pexpiretime, "7.0.0",
-        "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+        "Returns the expiration time of a key as a Unix milliseconds timestamp.")
+.with_key_specs(super::redis_meta::READS),
     command!("generic", "persist", 2, WRITE | FAST, ONE_KEY, persist, "2.2.0",
-        "Removes the expiration time of a key."),
+        "Removes the expiration time of a key.")
+.with_key_specs(super::redis_meta::UPDATES),
     command!("generic", "touch", -2, READONLY | FAST, ALL_KEYS, touch, "3.2.1",
-        "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+        "Returns the number of existing keys out of those specified after updating the time they were last accessed.")
+.with_key_specs(super::redis_meta::INSPECTS_ALL)
+.with_tips(super::redis_meta::MULTI_SHARD_SUM),
     command!("generic", "keys", 2, READONLY, NO_KEYS, keys, "1.0.0",
-        "Returns all key names that match a pattern."),
+        "Returns all key names that match a pattern.")
+.with_tips(super::redis_meta::KEYS),
     command!("generic", "scan", -2, READONLY, NO_KEYS, scan_keys, "2.8.0",
-        "Iterates over the key names in the database."),
+        "Iterates over the key names in the database.")
+.with_tips(super::redis_meta::SCAN),
     command!("generic", "rename", 3, WRITE, TWO_KEYS, rename, "1.0.0",
-        "Renames a key and overwrites the destination."),
+        "Renames a key and overwrites the destination.")
+.with_key_specs(super::redis_meta::RENAME),
     command!("generic", "renamenx", 3, WRITE | FAST, TWO_KEYS, renamenx, "1.0.0",
-        "Renames a key only when the target key name doesn't exist."),
+        "Renames a key only when the target key name doesn't exist.")
+.with_key_specs(super::redis_meta::RENAMENX),
     command!("generic", "copy", -3, WRITE | DENYOOM, TWO_KEYS, copy, "6.2.0",
-        "Copies the value of a key to a new key."),
+        "Copies the value of a key to a new key.")
+.with_key_specs(super::redis_meta::COPY),
     command!("generic", "move", 3, WRITE | FAST, ONE_KEY, move_key, "1.0.0",
-        "Moves a key to another database."),
+        "Moves a key to another database.")
+.with_key_specs(super::redis_meta::READS_AND_UPDATES),
     command!("generic", "randomkey", 1, READONLY, NO_KEYS, randomkey, "1.0.0",
-        "Returns a random key name from the database."),
+        "Returns a random key name from the database.")
+.with_tips(super::redis_meta::RANDOMKEY),
     command!("generic", "dbsize", 1, READONLY | FAST, NO_KEYS, dbsize, "1.0.0",
-        "Returns the number of keys in the database."),
-    Spec {
-        name: "flushdb",
-        arity: -1,
-        flags: WRITE,
-        keys: NO_KEYS,
-        handler: super::handler!(flushdb),
-        group: "server",
-        summary: "Remove all keys from the current database.",
-        since: "1.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "flushall",
-        arity: -1,
-        flags: WRITE,
-        keys: NO_KEYS,
-        handler: super::handler!(flushall),
-        group: "server",
-        summary: "Removes all keys from all databases.",
-        since: "1.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "swapdb",
-        arity: 3,
-        flags: WRITE | FAST,
-        keys: NO_KEYS,
-        handler: super::handler!(swapdb),
-        group: "server",
-        summary: "Swaps two Redis databases.",
-        since: "4.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "object",
-        arity: -2,
-        flags: 0,
-        keys: NO_KEYS,
-        handler: super::handler!(conn::container),
-        group: "generic",
-        summary: "A container for object introspection commands.",
-        since: "2.2.3",
-        subcommands: OBJECT_SUBCOMMANDS,
-    },
+        "Returns the number of keys in the database.")
+.with_tips(super::redis_meta::ALL_SHARDS_SUM),
+super::command!(
+"server",
+"flushdb",
+-1,
+WRITE,
+NO_KEYS,
+flushdb,
+"1.0.0",
+"Remove all keys from the current database."
+)
+.with_tips(super::redis_meta::ALL_SHARDS_SUCCEED),
+super::command!(
+"server",
+"flushall",
+-1,
+WRITE,
+NO_KEYS,
+flushall,
+"1.0.0",
+"Removes all keys from all databases."
+)
+.with_tips(super::redis_meta::ALL_SHARDS_SUCCEED),
+super::command!(
+"server",
+"swapdb",
+3,
+WRITE | FAST,
+NO_KEYS,
+swapdb,
+"4.0.0",
+"Swaps two Redis databases."
+),
+super::command!(
+"generic",
+"object",
+-2,
+0,
+NO_KEYS,
+conn::container,
+"2.2.3",
+"A container for object introspection commands."
+)
+.with_subcommands(OBJECT_SUBCOMMANDS),
 ];
 
 const KEY_AT_2: KeySpec = KeySpec {
@@ -119,7 +146,9 @@ const OBJECT_SUBCOMMANDS: &[Spec] = &[
         object_encoding,
         "2.2.3",
         "Returns the internal encoding of a Redis object."
-    ),
+    )
+    .with_key_specs(super::redis_meta::INSPECTS_SECOND)
+    .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!(
         "generic",
         "freq",
@@ -129,7 +158,9 @@ const OBJECT_SUBCOMMANDS: &[Spec] = &[
         object_freq,
         "4.0.0",
         "Returns the logarithmic access frequency counter of a Redis object."
-    ),
+    )
+    .with_key_specs(super::redis_meta::INSPECTS_SECOND)
+    .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!(
         "generic",
         "idletime",
@@ -139,7 +170,9 @@ const OBJECT_SUBCOMMANDS: &[Spec] = &[
         object_idletime,
         "2.2.3",
         "Returns the time since the last access to a Redis object."
-    ),
+    )
+    .with_key_specs(super::redis_meta::INSPECTS_SECOND)
+    .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!(
         "generic",
         "refcount",
@@ -149,7 +182,9 @@ const OBJECT_SUBCOMMANDS: &[Spec] = &[
         object_refcount,
         "2.2.3",
         "Returns the reference count of a value of a key."
-    ),
+    )
+    .with_key_specs(super::redis_meta::INSPECTS_SECOND)
+    .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     conn::help_subcommand("generic", "6.2.0"),
 ];
 

@@ -28,46 +28,66 @@ const BLOCKING_KEYS: KeySpec = KeySpec {
 
 pub const COMMANDS: &[Spec] = &[
     command!("list", "lpush", -3, WRITE | DENYOOM | FAST, ONE_KEY, lpush, "1.0.0",
-        "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+        "Prepends one or more elements to a list. Creates the key if it doesn't exist.")
+.with_key_specs(super::redis_meta::INSERTS),
     command!("list", "rpush", -3, WRITE | DENYOOM | FAST, ONE_KEY, rpush, "1.0.0",
-        "Appends one or more elements to a list. Creates the key if it doesn't exist."),
+        "Appends one or more elements to a list. Creates the key if it doesn't exist.")
+.with_key_specs(super::redis_meta::INSERTS),
     command!("list", "lpushx", -3, WRITE | DENYOOM | FAST, ONE_KEY, lpushx, "2.2.0",
-        "Prepends one or more elements to a list only when the list exists."),
+        "Prepends one or more elements to a list only when the list exists.")
+.with_key_specs(super::redis_meta::INSERTS),
     command!("list", "rpushx", -3, WRITE | DENYOOM | FAST, ONE_KEY, rpushx, "2.2.0",
-        "Appends an element to a list only when the list exists."),
+        "Appends an element to a list only when the list exists.")
+.with_key_specs(super::redis_meta::INSERTS),
     command!("list", "lpop", -2, WRITE | FAST, ONE_KEY, lpop, "1.0.0",
-        "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
+        "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.")
+.with_key_specs(super::redis_meta::POPS),
     command!("list", "rpop", -2, WRITE | FAST, ONE_KEY, rpop, "1.0.0",
-        "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
+        "Returns and removes the last elements of a list. Deletes the list if the last element was popped.")
+.with_key_specs(super::redis_meta::POPS),
     command!("list", "lrange", 4, READONLY, ONE_KEY, lrange, "1.0.0",
-        "Returns a range of elements from a list."),
-    command!("list", "llen", 2, READONLY | FAST, ONE_KEY, llen, "1.0.0", "Returns the length of a list."),
+        "Returns a range of elements from a list.")
+.with_key_specs(super::redis_meta::READS),
+    command!("list", "llen", 2, READONLY | FAST, ONE_KEY, llen, "1.0.0", "Returns the length of a list.")
+.with_key_specs(super::redis_meta::INSPECTS),
     command!("list", "lindex", 3, READONLY, ONE_KEY, lindex, "1.0.0",
-        "Returns an element from a list by its index."),
+        "Returns an element from a list by its index.")
+.with_key_specs(super::redis_meta::READS),
     command!("list", "lset", 4, WRITE | DENYOOM, ONE_KEY, lset, "1.0.0",
-        "Sets the value of an element in a list by its index."),
+        "Sets the value of an element in a list by its index.")
+.with_key_specs(super::redis_meta::UPDATES),
     command!("list", "lrem", 4, WRITE, ONE_KEY, lrem, "1.0.0",
-        "Removes elements from a list. Deletes the list if the last element was removed."),
+        "Removes elements from a list. Deletes the list if the last element was removed.")
+.with_key_specs(super::redis_meta::REMOVES),
     command!("list", "ltrim", 4, WRITE, ONE_KEY, ltrim, "1.0.0",
-        "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+        "Removes elements from both ends a list. Deletes the list if all elements were trimmed.")
+.with_key_specs(super::redis_meta::REMOVES),
     command!("list", "linsert", 5, WRITE | DENYOOM, ONE_KEY, linsert, "2.2.0",
-        "Inserts an element before or after another element in a list."),
+        "Inserts an element before or after another element in a list.")
+.with_key_specs(super::redis_meta::INSERTS),
     command!("list", "lpos", -3, READONLY, ONE_KEY, lpos, "6.0.6",
-        "Returns the index of matching elements in a list."),
+        "Returns the index of matching elements in a list.")
+.with_key_specs(super::redis_meta::READS),
     command!("list", "lmove", 5, WRITE | DENYOOM, TWO_KEYS, lmove, "6.2.0",
-        "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+        "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.")
+.with_key_specs(super::redis_meta::MOVES_ELEMENT),
     command!("list", "rpoplpush", 3, WRITE | DENYOOM, TWO_KEYS, rpoplpush, "1.2.0",
-        "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+        "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.")
+.with_key_specs(super::redis_meta::MOVES_ELEMENT),
     command!("list", "lmpop", -4, WRITE | MOVABLE_KEYS, NO_KEYS, lmpop, "7.0.0",
         "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
     command!("list", "blpop", -3, WRITE | NOSCRIPT | BLOCKING, BLOCKING_KEYS, blpop, "2.0.0",
-        "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+        "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+.with_key_specs(super::redis_meta::POPS_ALL_BUT_LAST),
     command!("list", "brpop", -3, WRITE | NOSCRIPT | BLOCKING, BLOCKING_KEYS, brpop, "2.0.0",
-        "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+        "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+.with_key_specs(super::redis_meta::POPS_ALL_BUT_LAST),
     command!("list", "blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, TWO_KEYS, blmove, "6.2.0",
-        "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+        "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
+.with_key_specs(super::redis_meta::MOVES_ELEMENT),
     command!("list", "brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, TWO_KEYS, brpoplpush, "2.2.0",
-        "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+        "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
+.with_key_specs(super::redis_meta::MOVES_ELEMENT),
     command!("list", "blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, NO_KEYS, blmpop, "7.0.0",
         "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];

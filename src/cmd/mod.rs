@@ -149,26 +149,31 @@ pub const KEY_VALUE_PAIRS: KeySpec = KeySpec {
     step: 2,
 };
 
-/// Declares a command without subcommands:
-/// `command!(group, name, arity, flags, keys, handler, since, summary)`.
+/// Declares a command: `command!(group, name, arity, flags, keys, handler, since,
+/// summary)`, followed by `Spec::with_*` calls for what only some commands have.
 macro_rules! command {
-    ($group:literal, $name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:expr, $since:literal, $summary:literal) => {
-        $crate::cmd::Spec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: $keys,
-            handler: $crate::cmd::handler!($handler),
-            group: $group,
-            summary: $summary,
-            since: $since,
-            subcommands: &[],
-        }
+    ($group:expr, $name:expr, $arity:expr, $flags:expr, $keys:expr, $handler:expr, $since:expr, $summary:expr) => {
+        $crate::cmd::Spec::new(
+            $group,
+            $name,
+            $arity,
+            $flags,
+            $keys,
+            $crate::cmd::handler!($handler),
+            $since,
+            $summary,
+        )
     };
 }
 pub(crate) use command;
 
-/// One command's declaration.
+/// Finds the keys of a command whose key positions depend on its arguments.
+pub type FindKeys = fn(&[Bytes]) -> Option<Vec<usize>>;
+
+/// Runs instead of the plain refusal when a command is refused before its handler.
+pub type OnRefusal = fn(&mut Ctx<'_>, Reply) -> Reply;
+
+/// One command's declaration: everything about the command that is not in its handler.
 pub struct Spec {
     /// Lower case, as COMMAND reports it.
     pub name: &'static str,
@@ -183,9 +188,85 @@ pub struct Spec {
     pub since: &'static str,
     /// Container commands (CLIENT, CONFIG, ...) dispatch on their first argument.
     pub subcommands: &'static [Spec],
+    /// Redis's command tips (COMMAND INFO, COMMAND DOCS).
+    pub tips: &'static [&'static str],
+    /// Redis's key specifications (COMMAND INFO); empty for commands without keys.
+    pub key_specs: &'static [redis_meta::KeySpecInfo],
+    /// For `MOVABLE_KEYS` commands: where the keys are in a request (COMMAND GETKEYS).
+    pub find_keys: Option<FindKeys>,
+    /// What a refusal before the handler (NOAUTH, LOADING, arity, ...) also does: a
+    /// refused EXEC ends the transaction.
+    pub on_refusal: Option<OnRefusal>,
+    /// A container's HELP lines in Redis's own words, when they are not the summaries
+    /// of its subcommands.
+    pub help: &'static [&'static str],
 }
 
 impl Spec {
+    #[allow(clippy::too_many_arguments)]
+    pub const fn new(
+        group: &'static str,
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys: KeySpec,
+        handler: Handler,
+        since: &'static str,
+        summary: &'static str,
+    ) -> Spec {
+        Spec {
+            name,
+            arity,
+            flags,
+            keys,
+            handler,
+            group,
+            summary,
+            since,
+            subcommands: &[],
+            tips: &[],
+            key_specs: &[],
+            find_keys: None,
+            on_refusal: None,
+            help: &[],
+        }
+    }
+
+    pub const fn with_subcommands(self, subcommands: &'static [Spec]) -> Spec {
+        Spec {
+            subcommands,
+            ..self
+        }
+    }
+
+    pub const fn with_tips(self, tips: &'static [&'static str]) -> Spec {
+        Spec { tips, ..self }
+    }
+
+    pub const fn with_key_specs(self, key_specs: &'static [redis_meta::KeySpecInfo]) -> Spec {
+        Spec { key_specs, ..self }
+    }
+
+    /// Marks the command `MOVABLE_KEYS` and says how to find its keys.
+    pub const fn with_find_keys(self, find_keys: FindKeys) -> Spec {
+        Spec {
+            find_keys: Some(find_keys),
+            flags: self.flags | flags::MOVABLE_KEYS,
+            ..self
+        }
+    }
+
+    pub const fn with_on_refusal(self, on_refusal: OnRefusal) -> Spec {
+        Spec {
+            on_refusal: Some(on_refusal),
+            ..self
+        }
+    }
+
+    pub const fn with_help(self, help: &'static [&'static str]) -> Spec {
+        Spec { help, ..self }
+    }
+
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }

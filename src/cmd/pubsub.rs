@@ -67,17 +67,17 @@ pub const COMMANDS: &[Spec] = &[
         "2.0.0",
         "Posts a message to a channel."
     ),
-    Spec {
-        name: "pubsub",
-        arity: -2,
-        flags: 0,
-        keys: NO_KEYS,
-        handler: super::handler!(conn::container),
-        group: "pubsub",
-        summary: "A container for Pub/Sub commands.",
-        since: "2.8.0",
-        subcommands: PUBSUB_SUBCOMMANDS,
-    },
+    super::command!(
+        "pubsub",
+        "pubsub",
+        -2,
+        0,
+        NO_KEYS,
+        conn::container,
+        "2.8.0",
+        "A container for Pub/Sub commands."
+    )
+    .with_subcommands(PUBSUB_SUBCOMMANDS),
 ];
 
 const PUBSUB_SUBCOMMANDS: &[Spec] = &[

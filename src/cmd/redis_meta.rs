@@ -1,7 +1,8 @@
-//! What COMMAND INFO reports beyond a command's flags: Redis's command tips and key
-//! specifications (flags and notes per key argument), as redis-server 7.0.15 prints
-//! them for the commands Roost implements. Every key specification Roost needs is an
-//! index (begin_search) followed by a range (find_keys).
+//! The vocabulary of what COMMAND INFO reports beyond a command's flags: Redis's command
+//! tips and key specifications (flags and notes per key argument), as redis-server
+//! 7.0.15 prints them for the commands Roost implements. Each command's declaration
+//! names the ones it has (`Spec::with_key_specs`, `Spec::with_tips`); every key
+//! specification Roost needs is an index (begin_search) followed by a range (find_keys).
 
 /// One key specification: its flags and notes, the index of its first key, then the
 /// range (`lastkey` relative to that index, -1 for the last argument; `keystep`; `limit`).
@@ -14,277 +15,8 @@ pub struct KeySpecInfo {
     pub limit: i64,
 }
 
-/// Redis's tips for a command (`container|sub` for subcommands); empty for most.
-pub fn tips(full_name: &str) -> &'static [&'static str] {
-    match full_name {
-        "client|info" | "client|list" | "hrandfield" | "hscan" | "lastsave" | "object|encoding"
-        | "object|freq" | "object|idletime" | "object|refcount" | "pttl" | "spop"
-        | "srandmember" | "sscan" | "time" | "ttl" | "zrandmember" | "zscan" => {
-            &["nondeterministic_output"]
-        }
-        "command" | "command|docs" | "command|info" | "command|list" | "hgetall" | "hkeys"
-        | "hvals" | "sdiff" | "sinter" | "smembers" | "sunion" => {
-            &["nondeterministic_output_order"]
-        }
-        "config|set" => &["request_policy:all_nodes", "response_policy:all_succeeded"],
-        "dbsize" => &["request_policy:all_shards", "response_policy:agg_sum"],
-        "del" | "exists" | "touch" | "unlink" => {
-            &["request_policy:multi_shard", "response_policy:agg_sum"]
-        }
-        "flushall" | "flushdb" | "ping" => {
-            &["request_policy:all_shards", "response_policy:all_succeeded"]
-        }
-        "info" => &[
-            "nondeterministic_output",
-            "request_policy:all_shards",
-            "response_policy:special",
-        ],
-        "keys" => &["request_policy:all_shards", "nondeterministic_output_order"],
-        "mget" => &["request_policy:multi_shard"],
-        "mset" => &[
-            "request_policy:multi_shard",
-            "response_policy:all_succeeded",
-        ],
-        "msetnx" => &["request_policy:multi_shard", "response_policy:agg_min"],
-        "randomkey" => &["request_policy:all_shards", "nondeterministic_output"],
-        "scan" => &["nondeterministic_output", "request_policy:special"],
-        _ => &[],
-    }
-}
-
-/// Redis's key specifications for a command, or None where Roost derives one from the
-/// command's (first, last, step) with no flags.
-pub fn key_specs(full_name: &str) -> Option<&'static [KeySpecInfo]> {
-    if let Some(specs) = list_key_specs(full_name) {
-        return Some(specs);
-    }
-    Some(match full_name {
-        "append" | "hsetnx" | "sadd" => &[KeySpecInfo {
-            notes: None,
-            flags: &["RW", "insert"],
-            index: 1,
-            lastkey: 0,
-            keystep: 1,
-            limit: 0,
-        }],
-        "copy" => &[
-            KeySpecInfo {
-                notes: None,
-                flags: &["RO", "access"],
-                index: 1,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            },
-            KeySpecInfo {
-                notes: None,
-                flags: &["OW", "update"],
-                index: 2,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            },
-        ],
-        "decr" | "decrby" | "getset" | "hincrby" | "hincrbyfloat" | "incr" | "incrby"
-        | "incrbyfloat" | "move" | "zincrby" => &[KeySpecInfo {
-            notes: None,
-            flags: &["RW", "access", "update"],
-            index: 1,
-            lastkey: 0,
-            keystep: 1,
-            limit: 0,
-        }],
-        "del" | "unlink" => &[KeySpecInfo {
-            notes: None,
-            flags: &["RM", "delete"],
-            index: 1,
-            lastkey: -1,
-            keystep: 1,
-            limit: 0,
-        }],
-        "exists" | "touch" | "watch" => &[KeySpecInfo {
-            notes: None,
-            flags: &["RO"],
-            index: 1,
-            lastkey: -1,
-            keystep: 1,
-            limit: 0,
-        }],
-        "expire" | "expireat" | "hmset" | "hset" | "persist" | "pexpire" | "pexpireat"
-        | "setrange" | "zadd" => &[KeySpecInfo {
-            notes: None,
-            flags: &["RW", "update"],
-            index: 1,
-            lastkey: 0,
-            keystep: 1,
-            limit: 0,
-        }],
-        "expiretime" | "get" | "getrange" | "hget" | "hgetall" | "hkeys" | "hmget"
-        | "hrandfield" | "hscan" | "hvals" | "pexpiretime" | "pttl" | "smembers" | "smismember"
-        | "srandmember" | "sscan" | "ttl" | "zcount" | "zlexcount" | "zmscore" | "zrandmember"
-        | "zrange" | "zrangebylex" | "zrangebyscore" | "zrank" | "zrevrange" | "zrevrangebylex"
-        | "zrevrangebyscore" | "zrevrank" | "zscan" | "zscore" => &[KeySpecInfo {
-            notes: None,
-            flags: &["RO", "access"],
-            index: 1,
-            lastkey: 0,
-            keystep: 1,
-            limit: 0,
-        }],
-        "getdel" | "spop" | "zpopmax" | "zpopmin" => &[KeySpecInfo {
-            notes: None,
-            flags: &["RW", "access", "delete"],
-            index: 1,
-            lastkey: 0,
-            keystep: 1,
-            limit: 0,
-        }],
-        "getex" => &[KeySpecInfo {
-            notes: Some("RW and UPDATE because it changes the TTL"),
-            flags: &["RW", "access", "update"],
-            index: 1,
-            lastkey: 0,
-            keystep: 1,
-            limit: 0,
-        }],
-        "hdel" | "srem" | "zrem" | "zremrangebylex" | "zremrangebyrank" | "zremrangebyscore" => {
-            &[KeySpecInfo {
-                notes: None,
-                flags: &["RW", "delete"],
-                index: 1,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            }]
-        }
-        "hexists" | "hlen" | "hstrlen" | "scard" | "sismember" | "strlen" | "type" | "zcard" => {
-            &[KeySpecInfo {
-                notes: None,
-                flags: &["RO"],
-                index: 1,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            }]
-        }
-        "mget" | "sdiff" | "sinter" | "sunion" => &[KeySpecInfo {
-            notes: None,
-            flags: &["RO", "access"],
-            index: 1,
-            lastkey: -1,
-            keystep: 1,
-            limit: 0,
-        }],
-        "mset" => &[KeySpecInfo {
-            notes: None,
-            flags: &["OW", "update"],
-            index: 1,
-            lastkey: -1,
-            keystep: 2,
-            limit: 0,
-        }],
-        "msetnx" => &[KeySpecInfo {
-            notes: None,
-            flags: &["OW", "insert"],
-            index: 1,
-            lastkey: -1,
-            keystep: 2,
-            limit: 0,
-        }],
-        "object|encoding" | "object|freq" | "object|idletime" | "object|refcount" => {
-            &[KeySpecInfo {
-                notes: None,
-                flags: &["RO"],
-                index: 2,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            }]
-        }
-        "psetex" | "setex" => &[KeySpecInfo {
-            notes: None,
-            flags: &["OW", "update"],
-            index: 1,
-            lastkey: 0,
-            keystep: 1,
-            limit: 0,
-        }],
-        "rename" => &[
-            KeySpecInfo {
-                notes: None,
-                flags: &["RW", "access", "delete"],
-                index: 1,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            },
-            KeySpecInfo {
-                notes: None,
-                flags: &["OW", "update"],
-                index: 2,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            },
-        ],
-        "renamenx" => &[
-            KeySpecInfo {
-                notes: None,
-                flags: &["RW", "access", "delete"],
-                index: 1,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            },
-            KeySpecInfo {
-                notes: None,
-                flags: &["OW", "insert"],
-                index: 2,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            },
-        ],
-        "set" => &[KeySpecInfo {
-            notes: Some("RW and ACCESS due to the optional `GET` argument"),
-            flags: &["RW", "access", "update", "variable_flags"],
-            index: 1,
-            lastkey: 0,
-            keystep: 1,
-            limit: 0,
-        }],
-        "setnx" => &[KeySpecInfo {
-            notes: None,
-            flags: &["OW", "insert"],
-            index: 1,
-            lastkey: 0,
-            keystep: 1,
-            limit: 0,
-        }],
-        "smove" => &[
-            KeySpecInfo {
-                notes: None,
-                flags: &["RW", "access", "delete"],
-                index: 1,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            },
-            KeySpecInfo {
-                notes: None,
-                flags: &["RW", "insert"],
-                index: 2,
-                lastkey: 0,
-                keystep: 1,
-                limit: 0,
-            },
-        ],
-        _ => return None,
-    })
-}
-
 /// One index-and-range key specification (`lastkey` relative to `index`).
-const fn range_spec(flags: &'static [&'static str], index: i64, lastkey: i64) -> KeySpecInfo {
+const fn range(flags: &'static [&'static str], index: i64, lastkey: i64) -> KeySpecInfo {
     KeySpecInfo {
         notes: None,
         flags,
@@ -295,31 +27,100 @@ const fn range_spec(flags: &'static [&'static str], index: i64, lastkey: i64) ->
     }
 }
 
-/// The key specifications of the list commands (LMPOP and BLMPOP, whose keys Redis
-/// finds by a key count, have none here).
-fn list_key_specs(full_name: &str) -> Option<&'static [KeySpecInfo]> {
-    const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
-    const RW_INSERT: &[&str] = &["RW", "insert"];
-    const PUSH: &[KeySpecInfo] = &[range_spec(RW_INSERT, 1, 0)];
-    const POP: &[KeySpecInfo] = &[range_spec(RW_ACCESS_DELETE, 1, 0)];
-    const READ: &[KeySpecInfo] = &[range_spec(&["RO", "access"], 1, 0)];
-    const LEN: &[KeySpecInfo] = &[range_spec(&["RO"], 1, 0)];
-    const SET: &[KeySpecInfo] = &[range_spec(&["RW", "update"], 1, 0)];
-    const REMOVE: &[KeySpecInfo] = &[range_spec(&["RW", "delete"], 1, 0)];
-    const MOVE: &[KeySpecInfo] = &[
-        range_spec(RW_ACCESS_DELETE, 1, 0),
-        range_spec(RW_INSERT, 2, 0),
-    ];
-    const BLOCKING_POP: &[KeySpecInfo] = &[range_spec(RW_ACCESS_DELETE, 1, -2)];
-    Some(match full_name {
-        "lpush" | "rpush" | "lpushx" | "rpushx" | "linsert" => PUSH,
-        "lpop" | "rpop" => POP,
-        "lrange" | "lindex" | "lpos" => READ,
-        "llen" => LEN,
-        "lset" => SET,
-        "lrem" | "ltrim" => REMOVE,
-        "lmove" | "rpoplpush" | "blmove" | "brpoplpush" => MOVE,
-        "blpop" | "brpop" => BLOCKING_POP,
-        _ => return None,
-    })
+const fn noted(notes: &'static str, flags: &'static [&'static str]) -> KeySpecInfo {
+    KeySpecInfo {
+        notes: Some(notes),
+        ..range(flags, 1, 0)
+    }
 }
+
+const RO: &[&str] = &["RO"];
+const RO_ACCESS: &[&str] = &["RO", "access"];
+const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
+const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
+const RW_INSERT: &[&str] = &["RW", "insert"];
+const RW_UPDATE: &[&str] = &["RW", "update"];
+const RW_DELETE: &[&str] = &["RW", "delete"];
+const OW_UPDATE: &[&str] = &["OW", "update"];
+const OW_INSERT: &[&str] = &["OW", "insert"];
+
+// Key specifications, named for what the command does to its key(s).
+
+/// Reads the key's value (GET, HGET, ZRANGE, ...).
+pub const READS: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 0)];
+/// Reads every key argument (MGET, SINTER, ...).
+pub const READS_ALL: &[KeySpecInfo] = &[range(RO_ACCESS, 1, -1)];
+/// Looks at the key without reading its value (STRLEN, TYPE, HLEN, ...).
+pub const INSPECTS: &[KeySpecInfo] = &[range(RO, 1, 0)];
+/// Looks at every key argument (EXISTS, TOUCH, WATCH).
+pub const INSPECTS_ALL: &[KeySpecInfo] = &[range(RO, 1, -1)];
+/// OBJECT's subcommands: the key is the second argument.
+pub const INSPECTS_SECOND: &[KeySpecInfo] = &[range(RO, 2, 0)];
+/// Adds to the value (APPEND, SADD, LPUSH, ...).
+pub const INSERTS: &[KeySpecInfo] = &[range(RW_INSERT, 1, 0)];
+/// Changes the value in place (HSET, EXPIRE, ZADD, LSET, ...).
+pub const UPDATES: &[KeySpecInfo] = &[range(RW_UPDATE, 1, 0)];
+/// Reads then changes the value (INCR, GETSET, MOVE, ...).
+pub const READS_AND_UPDATES: &[KeySpecInfo] = &[range(RW_ACCESS_UPDATE, 1, 0)];
+/// Removes parts of the value (HDEL, SREM, LREM, ...).
+pub const REMOVES: &[KeySpecInfo] = &[range(RW_DELETE, 1, 0)];
+/// Returns and removes (GETDEL, SPOP, LPOP, ...).
+pub const POPS: &[KeySpecInfo] = &[range(RW_ACCESS_DELETE, 1, 0)];
+/// BLPOP, BRPOP: every argument but the timeout.
+pub const POPS_ALL_BUT_LAST: &[KeySpecInfo] = &[range(RW_ACCESS_DELETE, 1, -2)];
+/// Deletes every key argument (DEL, UNLINK).
+pub const DELETES_ALL: &[KeySpecInfo] = &[range(&["RM", "delete"], 1, -1)];
+/// Replaces the value whatever it was (SETEX, PSETEX).
+pub const OVERWRITES: &[KeySpecInfo] = &[range(OW_UPDATE, 1, 0)];
+/// Creates the key if absent (SETNX).
+pub const CREATES: &[KeySpecInfo] = &[range(OW_INSERT, 1, 0)];
+/// Moves an element from the first key to the second (SMOVE, LMOVE, RPOPLPUSH, ...).
+pub const MOVES_ELEMENT: &[KeySpecInfo] = &[range(RW_ACCESS_DELETE, 1, 0), range(RW_INSERT, 2, 0)];
+pub const COPY: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 0), range(OW_UPDATE, 2, 0)];
+pub const RENAME: &[KeySpecInfo] = &[range(RW_ACCESS_DELETE, 1, 0), range(OW_UPDATE, 2, 0)];
+pub const RENAMENX: &[KeySpecInfo] = &[range(RW_ACCESS_DELETE, 1, 0), range(OW_INSERT, 2, 0)];
+pub const MSET: &[KeySpecInfo] = &[KeySpecInfo {
+    keystep: 2,
+    ..range(OW_UPDATE, 1, -1)
+}];
+pub const MSETNX: &[KeySpecInfo] = &[KeySpecInfo {
+    keystep: 2,
+    ..range(OW_INSERT, 1, -1)
+}];
+pub const SET: &[KeySpecInfo] = &[noted(
+    "RW and ACCESS due to the optional `GET` argument",
+    &["RW", "access", "update", "variable_flags"],
+)];
+pub const GETEX: &[KeySpecInfo] = &[noted(
+    "RW and UPDATE because it changes the TTL",
+    RW_ACCESS_UPDATE,
+)];
+
+// Command tips.
+
+pub const NONDETERMINISTIC_OUTPUT: &[&str] = &["nondeterministic_output"];
+pub const NONDETERMINISTIC_ORDER: &[&str] = &["nondeterministic_output_order"];
+/// Runs on every node; succeeds if all do (CONFIG SET).
+pub const ALL_NODES_SUCCEED: &[&str] =
+    &["request_policy:all_nodes", "response_policy:all_succeeded"];
+/// Runs on every shard; succeeds if all do (FLUSHALL, FLUSHDB, PING).
+pub const ALL_SHARDS_SUCCEED: &[&str] =
+    &["request_policy:all_shards", "response_policy:all_succeeded"];
+/// Runs on every shard; the replies add up (DBSIZE).
+pub const ALL_SHARDS_SUM: &[&str] = &["request_policy:all_shards", "response_policy:agg_sum"];
+/// Split by key across shards; the replies add up (DEL, EXISTS, TOUCH, UNLINK).
+pub const MULTI_SHARD_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
+pub const INFO: &[&str] = &[
+    "nondeterministic_output",
+    "request_policy:all_shards",
+    "response_policy:special",
+];
+pub const KEYS: &[&str] = &["request_policy:all_shards", "nondeterministic_output_order"];
+pub const MGET: &[&str] = &["request_policy:multi_shard"];
+pub const MSET_TIPS: &[&str] = &[
+    "request_policy:multi_shard",
+    "response_policy:all_succeeded",
+];
+pub const MSETNX_TIPS: &[&str] = &["request_policy:multi_shard", "response_policy:agg_min"];
+pub const RANDOMKEY: &[&str] = &["request_policy:all_shards", "nondeterministic_output"];
+pub const SCAN: &[&str] = &["nondeterministic_output", "request_policy:special"];

@@ -62,17 +62,17 @@ pub const COMMANDS: &[Spec] = &[
         "7.0.0",
         "Executes a read-only server-side Lua script by SHA1 digest."
     ),
-    Spec {
-        name: "script",
-        arity: -2,
-        flags: 0,
-        keys: NO_KEYS,
-        handler: super::handler!(conn::container),
-        group: "scripting",
-        summary: "A container for Lua scripts management commands.",
-        since: "2.6.0",
-        subcommands: SCRIPT_SUBCOMMANDS,
-    },
+    super::command!(
+        "scripting",
+        "script",
+        -2,
+        0,
+        NO_KEYS,
+        conn::container,
+        "2.6.0",
+        "A container for Lua scripts management commands."
+    )
+    .with_subcommands(SCRIPT_SUBCOMMANDS),
 ];
 
 const SCRIPT_SUBCOMMANDS: &[Spec] = &[

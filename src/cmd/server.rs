@@ -16,50 +16,51 @@ use crate::sync::Recover;
 use crate::{alloc, clock, VERSION, VERSION_COMPAT};
 
 pub const COMMANDS: &[Spec] = &[
-    Spec {
-        name: "info",
-        arity: -1,
-        flags: LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(info),
-        group: "server",
-        summary: "Returns information and statistics about the server.",
-        since: "1.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "command",
-        arity: -1,
-        flags: LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(command),
-        group: "server",
-        summary: "Returns detailed information about all commands.",
-        since: "2.8.13",
-        subcommands: COMMAND_SUBCOMMANDS,
-    },
-    Spec {
-        name: "time",
-        arity: 1,
-        flags: LOADING | STALE | FAST,
-        keys: NO_KEYS,
-        handler: super::handler!(time),
-        group: "server",
-        summary: "Returns the server time.",
-        since: "2.6.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "lastsave",
-        arity: 1,
-        flags: LOADING | STALE | FAST,
-        keys: NO_KEYS,
-        handler: super::handler!(lastsave),
-        group: "server",
-        summary: "Returns the Unix timestamp of the last successful save to disk.",
-        since: "1.0.0",
-        subcommands: &[],
-    },
+    super::command!(
+        "server",
+        "info",
+        -1,
+        LOADING | STALE,
+        NO_KEYS,
+        info,
+        "1.0.0",
+        "Returns information and statistics about the server."
+    )
+    .with_tips(super::redis_meta::INFO),
+    super::command!(
+        "server",
+        "command",
+        -1,
+        LOADING | STALE,
+        NO_KEYS,
+        command,
+        "2.8.13",
+        "Returns detailed information about all commands."
+    )
+    .with_tips(super::redis_meta::NONDETERMINISTIC_ORDER)
+    .with_subcommands(COMMAND_SUBCOMMANDS),
+    super::command!(
+        "server",
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        time,
+        "2.6.0",
+        "Returns the server time."
+    )
+    .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
+    super::command!(
+        "server",
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        lastsave,
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk."
+    )
+    .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!(
         "server",
         "bgrewriteaof",
@@ -90,75 +91,72 @@ pub const COMMANDS: &[Spec] = &[
         "1.0.0",
         "Synchronously saves the database(s) to disk."
     ),
-    Spec {
-        name: "shutdown",
-        arity: -1,
-        flags: ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
-        keys: NO_KEYS,
-        handler: super::handler!(shutdown),
-        group: "server",
-        summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.",
-        since: "1.0.0",
-        subcommands: &[],
-    },
+    super::command!(
+        "server",
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        NO_KEYS,
+        shutdown,
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server."
+    ),
 ];
 
 const COMMAND_SUBCOMMANDS: &[Spec] = &[
-    Spec {
-        name: "count",
-        arity: 2,
-        flags: LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(command_count),
-        group: "server",
-        summary: "Returns a count of commands.",
-        since: "2.8.13",
-        subcommands: &[],
-    },
-    Spec {
-        name: "info",
-        arity: -2,
-        flags: LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(command_info),
-        group: "server",
-        summary: "Returns information about one, multiple or all commands.",
-        since: "2.8.13",
-        subcommands: &[],
-    },
-    Spec {
-        name: "docs",
-        arity: -2,
-        flags: LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(command_docs),
-        group: "server",
-        summary: "Returns documentary information about one, multiple or all commands.",
-        since: "7.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "list",
-        arity: -2,
-        flags: LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(command_list),
-        group: "server",
-        summary: "Returns a list of command names.",
-        since: "7.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "getkeys",
-        arity: -3,
-        flags: LOADING | STALE,
-        keys: NO_KEYS,
-        handler: super::handler!(command_getkeys),
-        group: "server",
-        summary: "Extracts the key names from an arbitrary command.",
-        since: "2.8.13",
-        subcommands: &[],
-    },
+    super::command!(
+        "server",
+        "count",
+        2,
+        LOADING | STALE,
+        NO_KEYS,
+        command_count,
+        "2.8.13",
+        "Returns a count of commands."
+    ),
+    super::command!(
+        "server",
+        "info",
+        -2,
+        LOADING | STALE,
+        NO_KEYS,
+        command_info,
+        "2.8.13",
+        "Returns information about one, multiple or all commands."
+    )
+    .with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
+    super::command!(
+        "server",
+        "docs",
+        -2,
+        LOADING | STALE,
+        NO_KEYS,
+        command_docs,
+        "7.0.0",
+        "Returns documentary information about one, multiple or all commands."
+    )
+    .with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
+    super::command!(
+        "server",
+        "list",
+        -2,
+        LOADING | STALE,
+        NO_KEYS,
+        command_list,
+        "7.0.0",
+        "Returns a list of command names."
+    )
+    .with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
+    super::command!(
+        "server",
+        "getkeys",
+        -3,
+        LOADING | STALE,
+        NO_KEYS,
+        command_getkeys,
+        "2.8.13",
+        "Extracts the key names from an arbitrary command."
+    ),
     conn::help_subcommand("server", "5.0.0"),
 ];
 
@@ -691,9 +689,8 @@ fn command_entry(id: CommandId) -> Reply {
         .filter_map(|sub| table.lookup(format!("{}|{}", spec.name, sub.name).as_bytes()))
         .map(command_entry)
         .collect();
-    let key_specs = match super::redis_meta::key_specs(table.full_name(id)) {
-        Some(specs) => specs.iter().map(key_spec_reply).collect(),
-        None if spec.keys.first > 0 => {
+    let key_specs = match spec.key_specs {
+        [] if spec.keys.first > 0 => {
             let k = spec.keys;
             vec![key_spec_reply(&super::redis_meta::KeySpecInfo {
                 notes: None,
@@ -708,9 +705,9 @@ fn command_entry(id: CommandId) -> Reply {
                 limit: 0,
             })]
         }
-        None => Vec::new(),
+        specs => specs.iter().map(key_spec_reply).collect(),
     };
-    let tips = super::redis_meta::tips(table.full_name(id));
+    let tips = spec.tips;
     // As Redis 7.0 does in RESP3: key specs are a set, and so is an empty subcommand list.
     let subcommands = if spec.subcommands.is_empty() {
         Reply::Set(Vec::new())

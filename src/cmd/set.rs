@@ -14,29 +14,49 @@ use crate::store::{own, Db, SetObj, Value};
 
 pub const COMMANDS: &[Spec] = &[
     command!("set", "sadd", -3, WRITE | DENYOOM | FAST, ONE_KEY, sadd, "1.0.0",
-        "Adds one or more members to a set. Creates the key if it doesn't exist."),
+        "Adds one or more members to a set. Creates the key if it doesn't exist.")
+.with_key_specs(super::redis_meta::INSERTS),
     command!("set", "srem", -3, WRITE | FAST, ONE_KEY, srem, "1.0.0",
-        "Removes one or more members from a set. Deletes the set if the last member was removed."),
-    command!("set", "smembers", 2, READONLY, ONE_KEY, smembers, "1.0.0", "Returns all members of a set."),
+        "Removes one or more members from a set. Deletes the set if the last member was removed.")
+.with_key_specs(super::redis_meta::REMOVES),
+    command!("set", "smembers", 2, READONLY, ONE_KEY, smembers, "1.0.0", "Returns all members of a set.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
     command!("set", "sismember", 3, READONLY | FAST, ONE_KEY, sismember, "1.0.0",
-        "Determines whether a member belongs to a set."),
+        "Determines whether a member belongs to a set.")
+.with_key_specs(super::redis_meta::INSPECTS),
     command!("set", "smismember", -3, READONLY | FAST, ONE_KEY, smismember, "6.2.0",
-        "Determines whether multiple members belong to a set."),
+        "Determines whether multiple members belong to a set.")
+.with_key_specs(super::redis_meta::READS),
     command!("set", "scard", 2, READONLY | FAST, ONE_KEY, scard, "1.0.0",
-        "Returns the number of members in a set."),
-    command!("set", "sscan", -3, READONLY, ONE_KEY, sscan, "2.8.0", "Iterates over members of a set."),
+        "Returns the number of members in a set.")
+.with_key_specs(super::redis_meta::INSPECTS),
+    command!("set", "sscan", -3, READONLY, ONE_KEY, sscan, "2.8.0", "Iterates over members of a set.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!("set", "spop", -2, WRITE | FAST, ONE_KEY, spop, "1.0.0",
-        "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+        "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.")
+.with_key_specs(super::redis_meta::POPS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!("set", "srandmember", -2, READONLY, ONE_KEY, srandmember, "1.0.0",
-        "Get one or multiple random members from a set"),
+        "Get one or multiple random members from a set")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!("set", "sinter", -2, READONLY, ALL_KEYS, sinter, "1.0.0",
-        "Returns the intersect of multiple sets."),
+        "Returns the intersect of multiple sets.")
+.with_key_specs(super::redis_meta::READS_ALL)
+.with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
     command!("set", "sunion", -2, READONLY, ALL_KEYS, sunion, "1.0.0",
-        "Returns the union of multiple sets."),
+        "Returns the union of multiple sets.")
+.with_key_specs(super::redis_meta::READS_ALL)
+.with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
     command!("set", "sdiff", -2, READONLY, ALL_KEYS, sdiff, "1.0.0",
-        "Returns the difference of multiple sets."),
+        "Returns the difference of multiple sets.")
+.with_key_specs(super::redis_meta::READS_ALL)
+.with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
     command!("set", "smove", 4, WRITE | FAST, TWO_KEYS, smove, "1.0.0",
-        "Moves a member from one set to another."),
+        "Moves a member from one set to another.")
+.with_key_specs(super::redis_meta::MOVES_ELEMENT),
 ];
 
 /// Runs `f` on the set at `key` (`None` if absent); WRONGTYPE for another type.

@@ -14,45 +14,68 @@ use crate::protocol::Reply;
 use crate::store::{own, Db, StringEncoding, Value};
 
 pub const COMMANDS: &[Spec] = &[
-    command!("string", "get", 2, READONLY | FAST, ONE_KEY, get, "1.0.0", "Returns the string value of a key."),
+    command!("string", "get", 2, READONLY | FAST, ONE_KEY, get, "1.0.0", "Returns the string value of a key.")
+.with_key_specs(super::redis_meta::READS),
     command!("string", "set", -3, WRITE | DENYOOM, ONE_KEY, set, "1.0.0",
-        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.")
+.with_key_specs(super::redis_meta::SET),
     command!("string", "setex", 4, WRITE | DENYOOM, ONE_KEY, setex, "2.0.0",
-        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.")
+.with_key_specs(super::redis_meta::OVERWRITES),
     command!("string", "psetex", 4, WRITE | DENYOOM, ONE_KEY, psetex, "2.6.0",
-        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.")
+.with_key_specs(super::redis_meta::OVERWRITES),
     command!("string", "setnx", 3, WRITE | DENYOOM | FAST, ONE_KEY, setnx, "1.0.0",
-        "Set the string value of a key only when the key doesn't exist."),
+        "Set the string value of a key only when the key doesn't exist.")
+.with_key_specs(super::redis_meta::CREATES),
     command!("string", "getset", 3, WRITE | DENYOOM | FAST, ONE_KEY, getset, "1.0.0",
-        "Returns the previous string value of a key after setting it to a new value."),
+        "Returns the previous string value of a key after setting it to a new value.")
+.with_key_specs(super::redis_meta::READS_AND_UPDATES),
     command!("string", "getdel", 2, WRITE | FAST, ONE_KEY, getdel, "6.2.0",
-        "Returns the string value of a key after deleting the key."),
+        "Returns the string value of a key after deleting the key.")
+.with_key_specs(super::redis_meta::POPS),
     command!("string", "getex", -2, WRITE | FAST, ONE_KEY, getex, "6.2.0",
-        "Returns the string value of a key after setting its expiration time."),
+        "Returns the string value of a key after setting its expiration time.")
+.with_key_specs(super::redis_meta::GETEX),
     command!("string", "mget", -2, READONLY | FAST, ALL_KEYS, mget, "1.0.0",
-        "Atomically returns the string values of one or more keys."),
+        "Atomically returns the string values of one or more keys.")
+.with_key_specs(super::redis_meta::READS_ALL)
+.with_tips(super::redis_meta::MGET),
     command!("string", "mset", -3, WRITE | DENYOOM, KEY_VALUE_PAIRS, mset, "1.0.1",
-        "Atomically creates or modifies the string values of one or more keys."),
+        "Atomically creates or modifies the string values of one or more keys.")
+.with_key_specs(super::redis_meta::MSET)
+.with_tips(super::redis_meta::MSET_TIPS),
     command!("string", "msetnx", -3, WRITE | DENYOOM, KEY_VALUE_PAIRS, msetnx, "1.0.1",
-        "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+        "Atomically modifies the string values of one or more keys only when all keys don't exist.")
+.with_key_specs(super::redis_meta::MSETNX)
+.with_tips(super::redis_meta::MSETNX_TIPS),
     command!("string", "append", 3, WRITE | DENYOOM | FAST, ONE_KEY, append, "2.0.0",
-        "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+        "Appends a string to the value of a key. Creates the key if it doesn't exist.")
+.with_key_specs(super::redis_meta::INSERTS),
     command!("string", "strlen", 2, READONLY | FAST, ONE_KEY, strlen, "2.2.0",
-        "Returns the length of a string value."),
+        "Returns the length of a string value.")
+.with_key_specs(super::redis_meta::INSPECTS),
     command!("string", "incr", 2, WRITE | DENYOOM | FAST, ONE_KEY, incr, "1.0.0",
-        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
+.with_key_specs(super::redis_meta::READS_AND_UPDATES),
     command!("string", "decr", 2, WRITE | DENYOOM | FAST, ONE_KEY, decr, "1.0.0",
-        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
+.with_key_specs(super::redis_meta::READS_AND_UPDATES),
     command!("string", "incrby", 3, WRITE | DENYOOM | FAST, ONE_KEY, incrby, "1.0.0",
-        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
+.with_key_specs(super::redis_meta::READS_AND_UPDATES),
     command!("string", "decrby", 3, WRITE | DENYOOM | FAST, ONE_KEY, decrby, "1.0.0",
-        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.")
+.with_key_specs(super::redis_meta::READS_AND_UPDATES),
     command!("string", "incrbyfloat", 3, WRITE | DENYOOM | FAST, ONE_KEY, incrbyfloat, "2.6.0",
-        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
+.with_key_specs(super::redis_meta::READS_AND_UPDATES),
     command!("string", "getrange", 4, READONLY, ONE_KEY, getrange, "2.4.0",
-        "Returns a substring of the string stored at a key."),
+        "Returns a substring of the string stored at a key.")
+.with_key_specs(super::redis_meta::READS),
     command!("string", "setrange", 4, WRITE | DENYOOM, ONE_KEY, setrange, "2.2.0",
-        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.")
+.with_key_specs(super::redis_meta::UPDATES),
 ];
 
 /// The string stored at `key`: `Ok(None)` if absent, WRONGTYPE if not a string.

@@ -15,65 +15,61 @@ use crate::state::Shared;
 use crate::{clock, cmd::KeySpec};
 
 pub const COMMANDS: &[Spec] = &[
-    Spec {
-        name: "multi",
-        arity: 1,
-        flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TXN_CONTROL,
-        keys: NO_KEYS,
-        handler: super::handler!(multi),
-        group: "transactions",
-        summary: "Starts a transaction.",
-        since: "1.2.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "exec",
-        arity: 1,
-        flags: NOSCRIPT | LOADING | STALE | TXN_CONTROL | EXCLUSIVE,
-        keys: NO_KEYS,
-        handler: super::handler!(exec),
-        group: "transactions",
-        summary: "Executes all commands in a transaction.",
-        since: "1.2.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "discard",
-        arity: 1,
-        flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TXN_CONTROL,
-        keys: NO_KEYS,
-        handler: super::handler!(discard),
-        group: "transactions",
-        summary: "Discards a transaction.",
-        since: "2.0.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "watch",
-        arity: -2,
-        flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TXN_CONTROL,
-        keys: KeySpec {
+    super::command!(
+        "transactions",
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TXN_CONTROL,
+        NO_KEYS,
+        multi,
+        "1.2.0",
+        "Starts a transaction."
+    ),
+    super::command!(
+        "transactions",
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | TXN_CONTROL | EXCLUSIVE,
+        NO_KEYS,
+        exec,
+        "1.2.0",
+        "Executes all commands in a transaction."
+    ),
+    super::command!(
+        "transactions",
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TXN_CONTROL,
+        NO_KEYS,
+        discard,
+        "2.0.0",
+        "Discards a transaction."
+    ),
+    super::command!(
+        "transactions",
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TXN_CONTROL,
+        KeySpec {
             first: 1,
             last: -1,
             step: 1,
         },
-        handler: super::handler!(watch),
-        group: "transactions",
-        summary: "Monitors changes to keys to determine the execution of a transaction.",
-        since: "2.2.0",
-        subcommands: &[],
-    },
-    Spec {
-        name: "unwatch",
-        arity: 1,
-        flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
-        keys: NO_KEYS,
-        handler: super::handler!(unwatch),
-        group: "transactions",
-        summary: "Forgets about watched keys of a transaction.",
-        since: "2.2.0",
-        subcommands: &[],
-    },
+        watch,
+        "2.2.0",
+        "Monitors changes to keys to determine the execution of a transaction."
+    )
+    .with_key_specs(super::redis_meta::INSPECTS_ALL),
+    super::command!(
+        "transactions",
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        NO_KEYS,
+        unwatch,
+        "2.2.0",
+        "Forgets about watched keys of a transaction."
+    ),
 ];
 
 fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {

@@ -16,51 +16,76 @@ use crate::store::{Db, Value};
 
 pub const COMMANDS: &[Spec] = &[
     command!("sorted-set", "zadd", -4, WRITE | DENYOOM | FAST, ONE_KEY, zadd, "1.2.0",
-        "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
+        "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.")
+.with_key_specs(super::redis_meta::UPDATES),
     command!("sorted-set", "zincrby", 4, WRITE | DENYOOM | FAST, ONE_KEY, zincrby, "1.2.0",
-        "Increments the score of a member in a sorted set."),
+        "Increments the score of a member in a sorted set.")
+.with_key_specs(super::redis_meta::READS_AND_UPDATES),
     command!("sorted-set", "zrem", -3, WRITE | FAST, ONE_KEY, zrem, "1.2.0",
-        "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
+        "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.")
+.with_key_specs(super::redis_meta::REMOVES),
     command!("sorted-set", "zcard", 2, READONLY | FAST, ONE_KEY, zcard, "1.2.0",
-        "Returns the number of members in a sorted set."),
+        "Returns the number of members in a sorted set.")
+.with_key_specs(super::redis_meta::INSPECTS),
     command!("sorted-set", "zscore", 3, READONLY | FAST, ONE_KEY, zscore, "1.2.0",
-        "Returns the score of a member in a sorted set."),
+        "Returns the score of a member in a sorted set.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zmscore", -3, READONLY | FAST, ONE_KEY, zmscore, "6.2.0",
-        "Returns the score of one or more members in a sorted set."),
+        "Returns the score of one or more members in a sorted set.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zcount", 4, READONLY | FAST, ONE_KEY, zcount, "2.0.0",
-        "Returns the count of members in a sorted set that have scores within a range."),
+        "Returns the count of members in a sorted set that have scores within a range.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zlexcount", 4, READONLY | FAST, ONE_KEY, zlexcount, "2.8.9",
-        "Returns the number of members in a sorted set within a lexicographical range."),
+        "Returns the number of members in a sorted set within a lexicographical range.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zrank", -3, READONLY | FAST, ONE_KEY, zrank, "2.0.0",
-        "Returns the index of a member in a sorted set ordered by ascending scores."),
+        "Returns the index of a member in a sorted set ordered by ascending scores.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zrevrank", -3, READONLY | FAST, ONE_KEY, zrevrank, "2.0.0",
-        "Returns the index of a member in a sorted set ordered by descending scores."),
+        "Returns the index of a member in a sorted set ordered by descending scores.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zrange", -4, READONLY, ONE_KEY, zrange, "1.2.0",
-        "Returns members in a sorted set within a range of indexes."),
+        "Returns members in a sorted set within a range of indexes.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zrevrange", -4, READONLY, ONE_KEY, zrevrange, "1.2.0",
-        "Returns members in a sorted set within a range of indexes in reverse order."),
+        "Returns members in a sorted set within a range of indexes in reverse order.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zrangebyscore", -4, READONLY, ONE_KEY, zrangebyscore, "1.0.5",
-        "Returns members in a sorted set within a range of scores."),
+        "Returns members in a sorted set within a range of scores.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zrevrangebyscore", -4, READONLY, ONE_KEY, zrevrangebyscore, "2.2.0",
-        "Returns members in a sorted set within a range of scores in reverse order."),
+        "Returns members in a sorted set within a range of scores in reverse order.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zrangebylex", -4, READONLY, ONE_KEY, zrangebylex, "2.8.9",
-        "Returns members in a sorted set within a lexicographical range."),
+        "Returns members in a sorted set within a lexicographical range.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zrevrangebylex", -4, READONLY, ONE_KEY, zrevrangebylex, "2.8.9",
-        "Returns members in a sorted set within a lexicographical range in reverse order."),
+        "Returns members in a sorted set within a lexicographical range in reverse order.")
+.with_key_specs(super::redis_meta::READS),
     command!("sorted-set", "zremrangebyscore", 4, WRITE, ONE_KEY, zremrangebyscore, "1.2.0",
-        "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
+        "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.")
+.with_key_specs(super::redis_meta::REMOVES),
     command!("sorted-set", "zremrangebyrank", 4, WRITE, ONE_KEY, zremrangebyrank, "2.0.0",
-        "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
+        "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.")
+.with_key_specs(super::redis_meta::REMOVES),
     command!("sorted-set", "zremrangebylex", 4, WRITE, ONE_KEY, zremrangebylex, "2.8.9",
-        "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
+        "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.")
+.with_key_specs(super::redis_meta::REMOVES),
     command!("sorted-set", "zpopmin", -2, WRITE | FAST, ONE_KEY, zpopmin, "5.0.0",
-        "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+        "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
+.with_key_specs(super::redis_meta::POPS),
     command!("sorted-set", "zpopmax", -2, WRITE | FAST, ONE_KEY, zpopmax, "5.0.0",
-        "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+        "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
+.with_key_specs(super::redis_meta::POPS),
     command!("sorted-set", "zrandmember", -2, READONLY, ONE_KEY, zrandmember, "6.2.0",
-        "Returns one or more random members from a sorted set."),
+        "Returns one or more random members from a sorted set.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!("sorted-set", "zscan", -3, READONLY, ONE_KEY, zscan, "2.8.0",
-        "Iterates over members and scores of a sorted set."),
+        "Iterates over members and scores of a sorted set.")
+.with_key_specs(super::redis_meta::READS)
+.with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
 ];
 
 const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
