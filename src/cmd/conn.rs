@@ -20,7 +20,7 @@ pub const COMMANDS: &[Spec] = &[
         "connection",
         "ping",
         -1,
-        FAST | STALE | LOADING,
+        FAST | STALE | LOADING | WHILE_SUBSCRIBED,
         NO_KEYS,
         ping,
         "1.0.0",
@@ -41,7 +41,7 @@ pub const COMMANDS: &[Spec] = &[
         "connection",
         "quit",
         -1,
-        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | TXN_CONTROL,
+        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | TXN_CONTROL | WHILE_SUBSCRIBED,
         NO_KEYS,
         quit,
         "1.0.0",
@@ -51,7 +51,7 @@ pub const COMMANDS: &[Spec] = &[
         "connection",
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TXN_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TXN_CONTROL | WHILE_SUBSCRIBED,
         NO_KEYS,
         reset,
         "6.2.0",
@@ -705,8 +705,8 @@ pub fn help_reply(container: &str) -> Reply {
     let mut lines = vec![Reply::Simple(
         format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
     )];
-    if let Some(text) = exact_help(container) {
-        lines.extend(text.iter().map(|&line| Reply::simple(line)));
+    if !spec.help.is_empty() {
+        lines.extend(spec.help.iter().map(|&line| Reply::simple(line)));
         lines.push(Reply::simple("HELP"));
         lines.push(Reply::simple("    Prints this help."));
         return Reply::Array(lines);
@@ -716,26 +716,4 @@ pub fn help_reply(container: &str) -> Reply {
         lines.push(Reply::Simple(format!("    {}", sub.summary).into()));
     }
     Reply::Array(lines)
-}
-
-/// Containers whose HELP Roost answers with Redis's own lines (between the first line
-/// and the closing HELP entry) rather than one line per subcommand summary.
-fn exact_help(container: &str) -> Option<&'static [&'static str]> {
-    match container {
-        "OBJECT" => Some(&[
-            "ENCODING <key>",
-            "    Return the kind of internal representation used in order to store the value",
-            "    associated with a <key>.",
-            "FREQ <key>",
-            "    Return the access frequency index of the <key>. The returned integer is",
-            "    proportional to the logarithm of the recent access frequency of the key.",
-            "IDLETIME <key>",
-            "    Return the idle time of the <key>, that is the approximated number of",
-            "    seconds elapsed since the last access to the key.",
-            "REFCOUNT <key>",
-            "    Return the number of references of the value associated with the specified",
-            "    <key>.",
-        ]),
-        _ => None,
-    }
 }

@@ -127,6 +127,7 @@ conn::container,
 "2.2.3",
 "A container for object introspection commands."
 )
+.with_help(OBJECT_HELP)
 .with_subcommands(OBJECT_SUBCOMMANDS),
 ];
 
@@ -790,3 +791,19 @@ fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         },
     }
 }
+
+/// OBJECT HELP in Redis's words (between its first line and the closing HELP entry).
+const OBJECT_HELP: &[&str] = &[
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+];

@@ -74,8 +74,9 @@ pub const COMMANDS: &[Spec] = &[
     command!("list", "rpoplpush", 3, WRITE | DENYOOM, TWO_KEYS, rpoplpush, "1.2.0",
         "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::MOVES_ELEMENT),
-    command!("list", "lmpop", -4, WRITE | MOVABLE_KEYS, NO_KEYS, lmpop, "7.0.0",
-        "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    command!("list", "lmpop", -4, WRITE, NO_KEYS, lmpop, "7.0.0",
+        "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
+        .with_find_keys(lmpop_keys),
     command!("list", "blpop", -3, WRITE | NOSCRIPT | BLOCKING, BLOCKING_KEYS, blpop, "2.0.0",
         "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS_ALL_BUT_LAST),
@@ -88,8 +89,9 @@ pub const COMMANDS: &[Spec] = &[
     command!("list", "brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, TWO_KEYS, brpoplpush, "2.2.0",
         "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::MOVES_ELEMENT),
-    command!("list", "blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, NO_KEYS, blmpop, "7.0.0",
-        "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("list", "blmpop", -5, WRITE | BLOCKING, NO_KEYS, blmpop, "7.0.0",
+        "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+        .with_find_keys(blmpop_keys),
 ];
 
 /// What a key holds, as far as list commands care.
@@ -735,14 +737,19 @@ fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     move_reply(ctx, &args[1], &args[2], false, true, true)
 }
 
-/// Where LMPOP's and BLMPOP's keys are in `args` (COMMAND GETKEYS): after their key
-/// count, which must be at least 1 and leave room for the keys.
-pub fn movable_key_positions(name: &str, args: &[Bytes]) -> Option<Vec<usize>> {
-    let numkeys_at = match name {
-        "lmpop" => 1,
-        "blmpop" => 2,
-        _ => return None,
-    };
+/// LMPOP's keys: the count is its first argument.
+fn lmpop_keys(args: &[Bytes]) -> Option<Vec<usize>> {
+    counted_keys(args, 1)
+}
+
+/// BLMPOP's keys: the count follows the timeout.
+fn blmpop_keys(args: &[Bytes]) -> Option<Vec<usize>> {
+    counted_keys(args, 2)
+}
+
+/// Positions of the keys counted by the number at `numkeys_at` in a whole request
+/// (COMMAND GETKEYS); None unless the count is at least 1 and leaves room for the keys.
+fn counted_keys(args: &[Bytes], numkeys_at: usize) -> Option<Vec<usize>> {
     let numkeys = parse_i64(args.get(numkeys_at)?)?;
     if numkeys < 1 || numkeys as u64 >= (args.len() - numkeys_at) as u64 {
         return None;

@@ -108,6 +108,12 @@ pub mod flags {
     /// Its keys are found by parsing its arguments (LMPOP's key count): COMMAND INFO
     /// says `movablekeys`.
     pub const MOVABLE_KEYS: u32 = 1 << 16;
+    /// Allowed to a RESP2 client with subscriptions ((P)(UN)SUBSCRIBE, PING, QUIT,
+    /// RESET).
+    pub const WHILE_SUBSCRIBED: u32 = 1 << 17;
+    /// CLIENT CACHING: it sets up client-side caching for the next command, so it does
+    /// not use up that answer itself.
+    pub const TRACKING_SETUP: u32 = 1 << 18;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with
@@ -337,9 +343,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
                     .fetch_add(1, Ordering::Relaxed);
             }
             // EXEC's own arity error ends the transaction as any refused EXEC does.
-            let exec = table.lookup(&args[0]).filter(|&id| is_exec(id));
-            let reply = match exec {
-                Some(_) => txn::abort_exec(ctx, reply),
+            let on_refusal = table
+                .lookup(&args[0])
+                .and_then(|id| table.spec(id).on_refusal);
+            let reply = match on_refusal {
+                Some(on_refusal) => on_refusal(ctx, reply),
                 None => reply,
             };
             return reject(ctx, None, reply);
@@ -365,7 +373,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 
     if ctx.client.proto == 2
         && ctx.client.subscription_count() > 0
-        && !pubsub::allowed_while_subscribed(spec.name)
+        && !spec.has(flags::WHILE_SUBSCRIBED)
     {
         let reply = Reply::error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -416,9 +424,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 /// A refused EXEC (NOAUTH, LOADING, ...) discards the transaction with EXECABORT.
 fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, reply: Reply) -> Reply {
     ctx.client.flag_multi_error();
-    let reply = match id {
-        Some(id) if is_exec(id) => txn::abort_exec(ctx, reply),
-        _ => reply,
+    let on_refusal = id.and_then(|id| table().spec(id).on_refusal);
+    let reply = match on_refusal {
+        Some(on_refusal) => on_refusal(ctx, reply),
+        None => reply,
     };
     if let Some(id) = id {
         ctx.shared.command_stats[id as usize]
@@ -429,10 +438,6 @@ fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, reply: Reply) -> Reply {
         ctx.shared.stats.record_error(message);
     }
     reply
-}
-
-fn is_exec(id: CommandId) -> bool {
-    table().spec(id).name == "exec"
 }
 
 /// Runs a resolved command under the gate its flags ask for.

@@ -21,7 +21,7 @@ pub const COMMANDS: &[Spec] = &[
         "pubsub",
         "subscribe",
         -2,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
+        PUBSUB | NOSCRIPT | LOADING | STALE | WHILE_SUBSCRIBED,
         NO_KEYS,
         subscribe,
         "2.0.0",
@@ -31,7 +31,7 @@ pub const COMMANDS: &[Spec] = &[
         "pubsub",
         "unsubscribe",
         -1,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
+        PUBSUB | NOSCRIPT | LOADING | STALE | WHILE_SUBSCRIBED,
         NO_KEYS,
         unsubscribe,
         "2.0.0",
@@ -41,7 +41,7 @@ pub const COMMANDS: &[Spec] = &[
         "pubsub",
         "psubscribe",
         -2,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
+        PUBSUB | NOSCRIPT | LOADING | STALE | WHILE_SUBSCRIBED,
         NO_KEYS,
         psubscribe,
         "2.0.0",
@@ -51,7 +51,7 @@ pub const COMMANDS: &[Spec] = &[
         "pubsub",
         "punsubscribe",
         -1,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
+        PUBSUB | NOSCRIPT | LOADING | STALE | WHILE_SUBSCRIBED,
         NO_KEYS,
         punsubscribe,
         "2.0.0",
@@ -113,22 +113,6 @@ const PUBSUB_SUBCOMMANDS: &[Spec] = &[
     ),
     conn::help_subcommand("pubsub", "6.2.0"),
 ];
-
-/// Commands a RESP2 client may send while subscribed.
-pub fn allowed_while_subscribed(name: &str) -> bool {
-    matches!(
-        name,
-        "subscribe"
-            | "unsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "ssubscribe"
-            | "sunsubscribe"
-            | "ping"
-            | "quit"
-            | "reset"
-    )
-}
 
 /// The client's outbox for messages it did not ask for in a reply (pub/sub messages,
 /// tracking invalidations), created on first use with the pubsub output limit.

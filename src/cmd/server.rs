@@ -850,13 +850,12 @@ fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(_) => return Reply::error("ERR Invalid command specified"),
     };
     let spec = table.spec(id);
-    let positions = if spec.has(MOVABLE_KEYS) {
-        match super::list::movable_key_positions(spec.name, target) {
+    let positions = match spec.find_keys {
+        Some(find_keys) => match find_keys(target) {
             Some(positions) => positions,
             None => return Reply::error("ERR Invalid arguments specified for command"),
-        }
-    } else {
-        spec.key_positions(target.len())
+        },
+        None => spec.key_positions(target.len()),
     };
     if positions.is_empty() {
         return Reply::error("ERR The command has no key arguments");

@@ -206,6 +206,17 @@ mod tests {
                 "{} key spec",
                 spec.name
             );
+            assert_eq!(
+                spec.has(super::super::flags::MOVABLE_KEYS),
+                spec.find_keys.is_some(),
+                "{}: movable keys need a way to find them",
+                spec.name
+            );
+            assert!(
+                spec.help.is_empty() || !spec.subcommands.is_empty(),
+                "{}: only containers have HELP text",
+                spec.name
+            );
         }
     }
 }

@@ -24,7 +24,7 @@ pub const CACHING: Spec = super::command!(
     "connection",
     "caching",
     3,
-    FLAGS,
+    FLAGS | TRACKING_SETUP,
     NO_KEYS,
     client_caching,
     "6.0.0",
@@ -203,7 +203,7 @@ pub fn after_command(ctx: &mut Ctx<'_>, spec: &Spec, args: &[Bytes], reply: &Rep
     let Some(mode) = &ctx.client.tracking else {
         return;
     };
-    if spec.name == "caching" {
+    if spec.has(TRACKING_SETUP) {
         return;
     }
     let wanted = if mode.optin {

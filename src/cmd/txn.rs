@@ -34,7 +34,8 @@ pub const COMMANDS: &[Spec] = &[
         exec,
         "1.2.0",
         "Executes all commands in a transaction."
-    ),
+    )
+    .with_on_refusal(abort_exec),
     super::command!(
         "transactions",
         "discard",
