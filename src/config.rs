@@ -464,15 +464,6 @@ fn takes_words(name: &str) -> bool {
     name == "save" || Param::find(name).is_some_and(|p| p.ty.takes_words())
 }
 
-/// The arguments a single string stands for: its words for a list, else itself.
-fn value_args(name: &str, value: &str) -> Vec<String> {
-    if takes_words(name) {
-        value.split_whitespace().map(str::to_string).collect()
-    } else {
-        vec![value.to_string()]
-    }
-}
-
 impl Param {
     /// The row called `name` or one of its aliases (exact, lower case).
     pub fn find(name: &str) -> Option<&'static Param> {
@@ -482,7 +473,7 @@ impl Param {
     }
 
     fn args(&self, value: &str) -> Vec<String> {
-        value_args(self.name, value)
+        Config::value_args(self.name, value)
     }
 
     /// Validates `args` and stores the value; nothing changes on error.
@@ -532,38 +523,35 @@ impl Type {
 
     /// `current` is the field's value, for a type that changes only part of it.
     fn parse(self, args: &[String], current: impl FnOnce() -> Value) -> Result<Value, ApplyError> {
-        match self {
-            Type::Words => {
-                if args.is_empty() {
-                    return Err(invalid("wrong number of arguments"));
-                }
-                let list = words(args).into_iter().map(str::to_string).collect();
-                return Ok(Value::Words(list));
-            }
-            Type::HostPort => return parse_host_port(&words(args)),
-            Type::OutputLimits => return parse_output_limits(&words(args), current()),
-            _ => {}
-        }
-        let [one] = args else {
-            return Err(invalid("wrong number of arguments"));
+        let one = || match args {
+            [one] => Ok(one),
+            _ => Err(invalid("wrong number of arguments")),
         };
         Ok(match self {
-            Type::Bool => Value::Bool(parse_bool(one)?),
+            Type::Bool => Value::Bool(parse_bool(one()?)?),
             Type::Int { syntax, bounds } => {
-                let n = syntax.parse(one)?;
+                let n = syntax.parse(one()?)?;
                 Value::Int(bounds.map_or(Ok(n), |b| b.check(n))?)
             }
-            Type::Choice(choices) => Value::Text(one_of(one, choices)?),
+            Type::Choice(choices) => Value::Text(one_of(one()?, choices)?),
+            Type::Text | Type::Path => Value::Text(one()?.clone()),
             Type::Events => {
-                if !one.chars().all(|c| "KEg$lshzxetmdnA".contains(c)) {
+                let flags = one()?;
+                if !flags.chars().all(|c| "KEg$lshzxetmdnA".contains(c)) {
                     return Err(invalid(
                         "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
                     ));
                 }
-                Value::Text(one.clone())
+                Value::Text(flags.clone())
             }
-            Type::Text | Type::Path => Value::Text(one.clone()),
-            Type::Words | Type::HostPort | Type::OutputLimits => unreachable!("parsed above"),
+            Type::Words => {
+                if args.is_empty() {
+                    return Err(invalid("wrong number of arguments"));
+                }
+                Value::Words(words(args).into_iter().map(str::to_string).collect())
+            }
+            Type::HostPort => parse_host_port(&words(args))?,
+            Type::OutputLimits => parse_output_limits(&words(args), current())?,
         })
     }
 
@@ -1069,7 +1057,11 @@ impl Config {
     /// The arguments a single string (a flag's or CONFIG SET's) stands for: its words for
     /// a directive that takes several (`bind`, `replicaof`, `save`), else itself.
     pub fn value_args(name: &str, value: &str) -> Vec<String> {
-        value_args(name, value)
+        if takes_words(name) {
+            value.split_whitespace().map(str::to_string).collect()
+        } else {
+            vec![value.to_string()]
+        }
     }
 
     /// Applies the lines of a redis.conf file. Returns the directives that were accepted
