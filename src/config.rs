@@ -1,5 +1,12 @@
 //! Configuration: raw flags and redis.conf lines in, one validated `Config` out.
 //!
+//! Every parameter is one row of `PARAMS`: its name and old aliases, its syntax and
+//! bounds, its default, whether CONFIG SET may change it, the hook that makes a run-time
+//! change take effect, its command-line flag, and the `Config` field it lives in. All the
+//! rest is derived from that table, so adding a parameter means adding a field and a row:
+//! the defaults, the command line (clap, built from the rows), redis.conf lines, CONFIG
+//! GET/SET and CONFIG REWRITE.
+//!
 //! Every source of configuration goes through one function, `Config::apply(name, value)`:
 //! lines of a redis.conf file, command-line flags (which clap only collects), and
 //! CONFIG SET at run time. So a value is validated the same way wherever it comes from,
@@ -13,11 +20,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::{value_parser, Arg, ArgAction, Command};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AppendFsync {
     Always,
+    #[default]
     Everysec,
     No,
 }
@@ -46,94 +54,82 @@ const MAXMEMORY_POLICIES: &[&str] = &[
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub port: u16,
-    pub bind: Vec<String>,
-    pub dir: PathBuf,
-    pub databases: usize,
-    pub requirepass: Option<String>,
-    pub appendonly: bool,
-    pub appendfsync: AppendFsync,
-    pub replicaof: Option<(String, u16)>,
-    pub masterauth: Option<String>,
-    pub masteruser: Option<String>,
-    pub maxclients: usize,
-    /// Idle seconds before a client is closed; 0 = never.
-    pub timeout: u64,
-    pub loglevel: String,
-    pub maxmemory: u64,
-    pub maxmemory_policy: String,
-    pub proto_max_bulk_len: u64,
-    pub client_query_buffer_limit: u64,
-    pub hz: u32,
-    pub notify_keyspace_events: String,
-    pub repl_backlog_size: u64,
-    pub replica_read_only: bool,
-    pub replica_serve_stale_data: bool,
-    pub replica_priority: u64,
-    pub replica_announced: bool,
-    /// Seconds without news from the other side before a replication link is dropped.
-    pub repl_timeout: u64,
-    /// `client-output-buffer-limit` for the classes normal, replica, pubsub.
-    pub output_limits: [OutputLimit; 3],
-    pub auto_aof_rewrite_percentage: u64,
-    pub auto_aof_rewrite_min_size: u64,
-    /// Start even if the log has a bad record before its end, keeping the good prefix.
-    pub aof_repair: bool,
-    /// The config file given at startup, for CONFIG REWRITE.
-    pub config_file: Option<PathBuf>,
-    /// Redis directives accepted but not implemented, as given (CONFIG GET shows them).
-    pub ignored: BTreeMap<String, String>,
+/// In the order Redis lists them when refusing a value.
+const FSYNC_POLICIES: &[&str] = &["everysec", "always", "no"];
+
+/// Declares the struct as written plus `blank()`, every field at its type's `Default`:
+/// the ground on which `Default for Config` applies the table's defaults.
+macro_rules! with_blank {
+    ($(#[$attr:meta])* pub struct $name:ident {
+        $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)*
+    }) => {
+        $(#[$attr])*
+        pub struct $name {
+            $($(#[$field_attr])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            fn blank() -> Self {
+                $name { $($field: Default::default(),)* }
+            }
+        }
+    };
+}
+
+with_blank! {
+    /// The typed configuration the server reads; `PARAMS` says how each field is set
+    /// and shown.
+    #[derive(Debug, Clone)]
+    pub struct Config {
+        pub port: u16,
+        pub bind: Vec<String>,
+        pub dir: PathBuf,
+        pub databases: usize,
+        pub requirepass: Option<String>,
+        pub appendonly: bool,
+        pub appendfsync: AppendFsync,
+        pub replicaof: Option<(String, u16)>,
+        pub masterauth: Option<String>,
+        pub masteruser: Option<String>,
+        pub maxclients: usize,
+        /// Idle seconds before a client is closed; 0 = never.
+        pub timeout: u64,
+        pub loglevel: String,
+        pub maxmemory: u64,
+        pub maxmemory_policy: String,
+        pub proto_max_bulk_len: u64,
+        pub client_query_buffer_limit: u64,
+        pub hz: u32,
+        pub notify_keyspace_events: String,
+        pub repl_backlog_size: u64,
+        pub replica_read_only: bool,
+        pub replica_serve_stale_data: bool,
+        pub replica_priority: u64,
+        pub replica_announced: bool,
+        /// Seconds without news from the other side before a replication link is dropped.
+        pub repl_timeout: u64,
+        /// `client-output-buffer-limit` for the classes normal, replica, pubsub.
+        pub output_limits: [OutputLimit; 3],
+        pub auto_aof_rewrite_percentage: u64,
+        pub auto_aof_rewrite_min_size: u64,
+        /// Start even if the log has a bad record before its end, keeping the good prefix.
+        pub aof_repair: bool,
+        /// The config file given at startup, for CONFIG REWRITE.
+        pub config_file: Option<PathBuf>,
+        /// Redis directives accepted but not implemented, as given (CONFIG GET shows them).
+        pub ignored: BTreeMap<String, String>,
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            port: 6379,
-            bind: vec!["127.0.0.1".into()],
-            dir: PathBuf::from("./data"),
-            databases: 16,
-            requirepass: None,
-            appendonly: true,
-            appendfsync: AppendFsync::Everysec,
-            replicaof: None,
-            masterauth: None,
-            masteruser: None,
-            maxclients: 10000,
-            timeout: 0,
-            loglevel: "notice".into(),
-            maxmemory: 0,
-            maxmemory_policy: "noeviction".into(),
-            proto_max_bulk_len: 512 * 1024 * 1024,
-            client_query_buffer_limit: 1024 * 1024 * 1024,
-            hz: 10,
-            notify_keyspace_events: String::new(),
-            repl_backlog_size: 1024 * 1024,
-            replica_read_only: true,
-            replica_serve_stale_data: true,
-            replica_priority: 100,
-            replica_announced: true,
-            repl_timeout: 60,
-            output_limits: [
-                OutputLimit::default(),
-                OutputLimit {
-                    hard: 256 << 20,
-                    soft: 64 << 20,
-                    soft_seconds: 60,
-                },
-                OutputLimit {
-                    hard: 32 << 20,
-                    soft: 8 << 20,
-                    soft_seconds: 60,
-                },
-            ],
-            auto_aof_rewrite_percentage: 100,
-            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
-            aof_repair: false,
-            config_file: None,
-            ignored: BTreeMap::new(),
+        let mut config = Config::blank();
+        for param in PARAMS {
+            param
+                .set(&mut config, &param.args(param.default))
+                .expect("the table's defaults are valid");
         }
+        config
     }
 }
 
@@ -188,63 +184,618 @@ pub enum ApplyError {
     Immutable,
 }
 
-/// Parameters Roost implements, with whether CONFIG SET may change them.
-const PARAMS: &[(&str, bool)] = &[
-    ("port", false),
-    ("bind", false),
-    ("dir", false),
-    ("databases", false),
-    ("requirepass", true),
-    // Switching the log on or off at run time needs a rewrite Roost does not do yet.
-    ("appendonly", false),
-    ("appendfsync", true),
-    ("replicaof", false),
-    ("masterauth", true),
-    ("masteruser", true),
-    ("maxclients", true),
-    ("timeout", true),
-    ("loglevel", true),
-    ("maxmemory", true),
-    ("maxmemory-policy", true),
-    ("proto-max-bulk-len", true),
-    ("client-query-buffer-limit", true),
-    ("hz", true),
-    ("notify-keyspace-events", true),
-    ("repl-backlog-size", true),
-    ("replica-read-only", true),
-    ("replica-serve-stale-data", true),
-    ("replica-priority", true),
-    ("replica-announced", true),
-    ("repl-timeout", true),
-    ("client-output-buffer-limit", true),
-    ("auto-aof-rewrite-percentage", true),
-    ("auto-aof-rewrite-min-size", true),
-];
+// ---------------------------------------------------------------------------------------
+// The table
+// ---------------------------------------------------------------------------------------
 
-fn yes_no(v: bool) -> String {
-    if v { "yes" } else { "no" }.into()
+/// One configuration parameter. Rows are declared with `row(...)` and the builder
+/// methods below; `field!` names the `Config` field the row reads and writes.
+pub struct Param {
+    pub name: &'static str,
+    /// Older names Redis still accepts (`slaveof`, `slave-read-only`, ...).
+    pub aliases: &'static [&'static str],
+    pub ty: Type,
+    /// The value at startup, written as CONFIG GET prints it.
+    pub default: &'static str,
+    /// Whether CONFIG SET may change it while running.
+    pub mutable: bool,
+    /// What a run-time change needs, beyond the stored value, to take effect.
+    pub hook: Option<Hook>,
+    /// Help for the command-line flag `--NAME`; `None`: no flag.
+    pub flag: Option<&'static str>,
+    field: Access,
 }
 
-/// Old names Redis still accepts.
-fn canonical(name: &str) -> &str {
-    match name {
-        "slaveof" => "replicaof",
-        "slave-serve-stale-data" => "replica-serve-stale-data",
-        "slave-read-only" => "replica-read-only",
-        "slave-priority" => "replica-priority",
-        "slave-announce-ip" => "replica-announce-ip",
-        "slave-announce-port" => "replica-announce-port",
-        "slave-lazy-flush" => "replica-lazy-flush",
-        "slave-ignore-maxmemory" => "replica-ignore-maxmemory",
-        "min-slaves-to-write" => "min-replicas-to-write",
-        "min-slaves-max-lag" => "min-replicas-max-lag",
-        "repl-ping-slave-period" => "repl-ping-replica-period",
-        "hash-max-ziplist-entries" => "hash-max-listpack-entries",
-        "hash-max-ziplist-value" => "hash-max-listpack-value",
-        "zset-max-ziplist-entries" => "zset-max-listpack-entries",
-        "zset-max-ziplist-value" => "zset-max-listpack-value",
-        "list-max-ziplist-size" => "list-max-listpack-size",
-        other => other,
+/// What the server must do for a change made by CONFIG SET to take effect, for the
+/// parameters it does not read afresh each time. The table only names it;
+/// src/cmd/config.rs carries it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// Set the log's level.
+    LogLevel,
+    /// Pass the frequency to the background tasks.
+    Hz,
+    /// Switch the append-only log's fsync policy.
+    FsyncPolicy,
+    /// Resize the replication backlog.
+    BacklogSize,
+    /// Record key accesses as frequencies (LFU policies) or times.
+    EvictionPolicy,
+    /// Reload the keyspace notification classes.
+    KeyspaceEvents,
+}
+
+/// A parameter's syntax: how its arguments are checked and parsed, and how its value
+/// is printed.
+#[derive(Debug, Clone, Copy)]
+pub enum Type {
+    /// `yes` or `no`.
+    Bool,
+    /// A number, then checked against `bounds`.
+    Int {
+        syntax: Syntax,
+        bounds: Option<Bounds>,
+    },
+    /// One of these words, case-insensitive; kept in lower case.
+    Choice(&'static [&'static str]),
+    /// One argument, as given; empty means unset where the field is optional.
+    Text,
+    /// A directory: one argument, shown absolute when it exists.
+    Path,
+    /// One or more words (`bind`).
+    Words,
+    /// `HOST PORT`, or `NO ONE` or nothing for none (`replicaof`).
+    HostPort,
+    /// Keyspace notification classes, shown the way Redis prints them.
+    Events,
+    /// `client-output-buffer-limit`: CLASS HARD SOFT SECONDS, repeated; classes not
+    /// named keep their limits.
+    OutputLimits,
+}
+
+/// How a number is written; an unsigned syntax refuses a sign, and a number the syntax
+/// cannot hold is not a number ("couldn't be parsed into an integer").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    U32,
+    U64,
+    I64,
+    /// Bytes with an optional unit (`parse_memory`).
+    Memory,
+}
+
+/// The range Redis allows a number in, and what Roost does with one outside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub min: i64,
+    pub max: i64,
+    pub outside: Outside,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outside {
+    /// Refused: "argument must be between MIN and MAX inclusive".
+    Refuse,
+    /// Refused below `min` with that message; above `max` still accepted (Redis would
+    /// refuse it; Roost never has).
+    RefuseBelow,
+    /// Moved into the range, as Redis does with `hz`.
+    Clamp,
+}
+
+use Outside::{Clamp, Refuse, RefuseBelow};
+use Syntax::{Memory, I64, U32, U64};
+
+/// Redis's usual upper bounds.
+const I32_MAX: i64 = i32::MAX as i64;
+const U32_MAX: i64 = u32::MAX as i64;
+const I64_MAX: i64 = i64::MAX;
+
+const fn row(name: &'static str, field: Access, ty: Type, default: &'static str) -> Param {
+    Param {
+        name,
+        aliases: &[],
+        ty,
+        default,
+        mutable: true,
+        hook: None,
+        flag: None,
+        field,
+    }
+}
+
+const fn num(syntax: Syntax) -> Type {
+    Type::Int {
+        syntax,
+        bounds: None,
+    }
+}
+
+impl Type {
+    const fn range(self, min: i64, max: i64, outside: Outside) -> Type {
+        match self {
+            Type::Int { syntax, .. } => Type::Int {
+                syntax,
+                bounds: Some(Bounds { min, max, outside }),
+            },
+            _ => panic!("only numbers have bounds"),
+        }
+    }
+}
+
+impl Param {
+    /// CONFIG SET refuses it ("can't set immutable config").
+    const fn fixed(mut self) -> Self {
+        self.mutable = false;
+        self
+    }
+
+    const fn aliases(mut self, aliases: &'static [&'static str]) -> Self {
+        self.aliases = aliases;
+        self
+    }
+
+    const fn hook(mut self, hook: Hook) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// Adds the command-line flag `--NAME` with this help.
+    const fn flag(mut self, help: &'static str) -> Self {
+        self.flag = Some(help);
+        self
+    }
+}
+
+/// The `Config` field a row reads and writes.
+macro_rules! field {
+    ($field:ident) => {
+        Access {
+            load: |config| Field::load(&config.$field),
+            store: |config, value| Field::store(&mut config.$field, value),
+        }
+    };
+}
+
+/// The parameters Roost implements, in the order CONFIG GET and CONFIG REWRITE list
+/// them (and the help lists their flags).
+#[rustfmt::skip] // one row, then one modifier, a line
+pub static PARAMS: &[Param] = &[
+    row("port", field!(port), num(U32).range(0, 65535, Refuse), "6379")
+        .fixed()
+        .flag("TCP port to listen on"),
+    row("bind", field!(bind), Type::Words, "127.0.0.1")
+        .fixed()
+        .flag("Addresses to listen on (space-separated)"),
+    row("dir", field!(dir), Type::Path, "./data")
+        .fixed()
+        .flag("Directory for the append-only log"),
+    row("databases", field!(databases), num(U64).range(1, I32_MAX, Refuse), "16")
+        .fixed()
+        .flag("Number of databases"),
+    row("requirepass", field!(requirepass), Type::Text, "")
+        .flag("Password clients must AUTH with"),
+    // Switching the log on or off at run time needs a rewrite Roost does not do yet.
+    row("appendonly", field!(appendonly), Type::Bool, "yes")
+        .fixed()
+        .flag("Keep the append-only log (yes|no)"),
+    row("appendfsync", field!(appendfsync), Type::Choice(FSYNC_POLICIES), "everysec")
+        .hook(Hook::FsyncPolicy)
+        .flag("When to fsync the log: always|everysec|no"),
+    row("replicaof", field!(replicaof), Type::HostPort, "")
+        .aliases(&["slaveof"])
+        .fixed()
+        .flag("Replicate from \"HOST PORT\""),
+    row("masterauth", field!(masterauth), Type::Text, "")
+        .flag("Password for the primary"),
+    row("masteruser", field!(masteruser), Type::Text, "")
+        .flag("User for the primary"),
+    row("maxclients", field!(maxclients), num(U64).range(1, U32_MAX, RefuseBelow), "10000")
+        .flag("Maximum connected clients"),
+    row("timeout", field!(timeout), num(I64).range(0, I32_MAX, Refuse), "0")
+        .flag("Close clients idle for this many seconds (0 = never)"),
+    row("loglevel", field!(loglevel), Type::Choice(LOGLEVELS), "notice")
+        .hook(Hook::LogLevel)
+        .flag("debug|verbose|notice|warning"),
+    row("maxmemory", field!(maxmemory), num(Memory), "0")
+        .flag("Memory limit (e.g. 1gb)"),
+    row("maxmemory-policy", field!(maxmemory_policy), Type::Choice(MAXMEMORY_POLICIES),
+        "noeviction")
+        .hook(Hook::EvictionPolicy)
+        .flag("What to do at the memory limit (Redis's policy names)"),
+    row("proto-max-bulk-len", field!(proto_max_bulk_len),
+        num(Memory).range(1 << 20, I64_MAX, RefuseBelow), "536870912")
+        .flag("Largest bulk string a client may send (e.g. 512mb)"),
+    row("client-query-buffer-limit", field!(client_query_buffer_limit),
+        num(Memory).range(1 << 20, I64_MAX, RefuseBelow), "1073741824")
+        .flag("Largest pending request per client (e.g. 1gb)"),
+    row("hz", field!(hz), num(I64).range(1, 500, Clamp), "10")
+        .hook(Hook::Hz)
+        .flag("Background task frequency (1-500)"),
+    row("notify-keyspace-events", field!(notify_keyspace_events), Type::Events, "")
+        .hook(Hook::KeyspaceEvents)
+        .flag("Keyspace notification classes (Redis's letters)"),
+    row("repl-backlog-size", field!(repl_backlog_size),
+        num(Memory).range(1, I64_MAX, RefuseBelow), "1048576")
+        .hook(Hook::BacklogSize)
+        .flag("Replication backlog size (e.g. 1mb)"),
+    row("replica-read-only", field!(replica_read_only), Type::Bool, "yes")
+        .aliases(&["slave-read-only"]),
+    row("replica-serve-stale-data", field!(replica_serve_stale_data), Type::Bool, "yes")
+        .aliases(&["slave-serve-stale-data"]),
+    row("replica-priority", field!(replica_priority), num(I64).range(0, I32_MAX, Refuse), "100")
+        .aliases(&["slave-priority"]),
+    row("replica-announced", field!(replica_announced), Type::Bool, "yes"),
+    row("repl-timeout", field!(repl_timeout), num(I64).range(1, I32_MAX, Refuse), "60"),
+    row("client-output-buffer-limit", field!(output_limits), Type::OutputLimits,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    row("auto-aof-rewrite-percentage", field!(auto_aof_rewrite_percentage), num(U64), "100")
+        .flag("Rewrite the log when it grew by this percentage"),
+    row("auto-aof-rewrite-min-size", field!(auto_aof_rewrite_min_size), num(Memory), "67108864")
+        .flag("...and is at least this big"),
+];
+
+/// Old names of Redis-only directives (old names of Roost's own are in `PARAMS`).
+const REDIS_ONLY_ALIASES: &[(&str, &str)] = &[
+    ("slave-announce-ip", "replica-announce-ip"),
+    ("slave-announce-port", "replica-announce-port"),
+    ("slave-lazy-flush", "replica-lazy-flush"),
+    ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
+    ("repl-ping-slave-period", "repl-ping-replica-period"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+];
+
+fn redis_only_name(name: &str) -> &str {
+    REDIS_ONLY_ALIASES
+        .iter()
+        .find(|(old, _)| *old == name)
+        .map_or(name, |(_, new)| new)
+}
+
+/// Whether a directive's value is a list of words (so a flag's or CONFIG SET's single
+/// string is split, and CONFIG REWRITE writes it unquoted). Redis's `save` is one too.
+fn takes_words(name: &str) -> bool {
+    name == "save" || Param::find(name).is_some_and(|p| p.ty.takes_words())
+}
+
+impl Param {
+    /// The row called `name` or one of its aliases (exact, lower case).
+    pub fn find(name: &str) -> Option<&'static Param> {
+        PARAMS
+            .iter()
+            .find(|p| p.name == name || p.aliases.contains(&name))
+    }
+
+    fn args(&self, value: &str) -> Vec<String> {
+        Config::value_args(self.name, value)
+    }
+
+    /// Validates `args` and stores the value; nothing changes on error.
+    fn set(&self, config: &mut Config, args: &[String]) -> Result<(), ApplyError> {
+        let value = self.ty.parse(args, || (self.field.load)(config))?;
+        (self.field.store)(config, value)
+    }
+
+    /// The value as CONFIG GET prints it.
+    fn get(&self, config: &Config) -> String {
+        self.ty.format((self.field.load)(config))
+    }
+}
+
+/// A value between its text (`Type`) and its `Config` field (`Field`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Value {
+    Bool(bool),
+    Int(i128),
+    Text(String),
+    Words(Vec<String>),
+    HostPort(Option<(String, u16)>),
+    Limits([OutputLimit; 3]),
+}
+
+struct Access {
+    load: fn(&Config) -> Value,
+    store: fn(&mut Config, Value) -> Result<(), ApplyError>,
+}
+
+fn invalid(message: &str) -> ApplyError {
+    ApplyError::Invalid(message.into())
+}
+
+fn not_an_integer() -> ApplyError {
+    invalid("argument couldn't be parsed into an integer")
+}
+
+fn words(args: &[String]) -> Vec<&str> {
+    args.iter().flat_map(|a| a.split_whitespace()).collect()
+}
+
+impl Type {
+    fn takes_words(self) -> bool {
+        matches!(self, Type::Words | Type::HostPort)
+    }
+
+    /// `current` is the field's value, for a type that changes only part of it.
+    fn parse(self, args: &[String], current: impl FnOnce() -> Value) -> Result<Value, ApplyError> {
+        let one = || match args {
+            [one] => Ok(one),
+            _ => Err(invalid("wrong number of arguments")),
+        };
+        Ok(match self {
+            Type::Bool => Value::Bool(parse_bool(one()?)?),
+            Type::Int { syntax, bounds } => {
+                let n = syntax.parse(one()?)?;
+                Value::Int(bounds.map_or(Ok(n), |b| b.check(n))?)
+            }
+            Type::Choice(choices) => Value::Text(one_of(one()?, choices)?),
+            Type::Text | Type::Path => Value::Text(one()?.clone()),
+            Type::Events => {
+                let flags = one()?;
+                if !flags.chars().all(|c| "KEg$lshzxetmdnA".contains(c)) {
+                    return Err(invalid(
+                        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+                    ));
+                }
+                Value::Text(flags.clone())
+            }
+            Type::Words => {
+                if args.is_empty() {
+                    return Err(invalid("wrong number of arguments"));
+                }
+                Value::Words(words(args).into_iter().map(str::to_string).collect())
+            }
+            Type::HostPort => parse_host_port(&words(args))?,
+            Type::OutputLimits => parse_output_limits(&words(args), current())?,
+        })
+    }
+
+    fn format(self, value: Value) -> String {
+        match (self, value) {
+            (_, Value::Bool(b)) => if b { "yes" } else { "no" }.into(),
+            (_, Value::Int(n)) => n.to_string(),
+            (Type::Path, Value::Text(dir)) => {
+                std::fs::canonicalize(&dir).map_or(dir, |path| path.display().to_string())
+            }
+            (Type::Events, Value::Text(flags)) => keyspace_events_text(&flags),
+            (_, Value::Text(text)) => text,
+            (_, Value::Words(list)) => list.join(" "),
+            (_, Value::HostPort(primary)) => primary
+                .map(|(host, port)| format!("{host} {port}"))
+                .unwrap_or_default(),
+            (_, Value::Limits(l)) => {
+                let class = |name: &str, l: &OutputLimit| {
+                    format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds)
+                };
+                format!(
+                    "{} {} {}",
+                    class("normal", &l[OUTPUT_NORMAL]),
+                    class("slave", &l[OUTPUT_REPLICA]),
+                    class("pubsub", &l[OUTPUT_PUBSUB])
+                )
+            }
+        }
+    }
+}
+
+impl Syntax {
+    fn parse(self, text: &str) -> Result<i128, ApplyError> {
+        let n = match self {
+            U32 => text.parse::<u32>().map(i128::from),
+            U64 => text.parse::<u64>().map(i128::from),
+            I64 => text.parse::<i64>().map(i128::from),
+            Memory => {
+                return parse_memory(text)
+                    .map(i128::from)
+                    .ok_or_else(|| invalid("argument must be a memory value"))
+            }
+        };
+        n.map_err(|_| not_an_integer())
+    }
+}
+
+impl Bounds {
+    fn check(self, n: i128) -> Result<i128, ApplyError> {
+        let (min, max) = (i128::from(self.min), i128::from(self.max));
+        let refused = match self.outside {
+            Refuse => n < min || n > max,
+            RefuseBelow => n < min,
+            Clamp => return Ok(n.clamp(min, max)),
+        };
+        if refused {
+            return Err(ApplyError::Invalid(format!(
+                "argument must be between {} and {} inclusive",
+                self.min, self.max
+            )));
+        }
+        Ok(n)
+    }
+}
+
+fn parse_host_port(parts: &[&str]) -> Result<Value, ApplyError> {
+    Ok(Value::HostPort(match parts {
+        [] => None,
+        [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => None,
+        [host, port] => {
+            let port: u16 = port.parse().map_err(|_| invalid("Invalid master port"))?;
+            Some((host.to_string(), port))
+        }
+        _ => return Err(invalid("expected \"HOST PORT\"")),
+    }))
+}
+
+fn parse_output_limits(words: &[&str], current: Value) -> Result<Value, ApplyError> {
+    let Value::Limits(mut limits) = current else {
+        unreachable!("client-output-buffer-limit is stored as limits")
+    };
+    if words.is_empty() || words.len() % 4 != 0 {
+        return Err(invalid(
+            "Wrong number of arguments in buffer limit configuration.",
+        ));
+    }
+    let bad_number =
+        || invalid("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+    for class in words.chunks(4) {
+        let index = match class[0].to_ascii_lowercase().as_str() {
+            "normal" => OUTPUT_NORMAL,
+            "replica" | "slave" => OUTPUT_REPLICA,
+            "pubsub" => OUTPUT_PUBSUB,
+            _ => {
+                return Err(invalid(
+                    "Invalid client class specified in buffer limit configuration.",
+                ))
+            }
+        };
+        let bytes = |w: &str| parse_memory(w).ok_or_else(bad_number);
+        let seconds: u64 = class[3].parse().map_err(|_| bad_number())?;
+        limits[index] = OutputLimit {
+            hard: bytes(class[1])?,
+            soft: bytes(class[2])?,
+            soft_seconds: seconds,
+        };
+    }
+    Ok(Value::Limits(limits))
+}
+
+/// A `Config` field's type, seen as a `Value`. A row whose `Type` produces a value of
+/// another kind is a bug the table's tests catch.
+trait Field {
+    fn load(&self) -> Value;
+    fn store(&mut self, value: Value) -> Result<(), ApplyError>;
+}
+
+fn mismatch(value: Value) -> ! {
+    unreachable!("a row's type does not fit its field: {value:?}")
+}
+
+impl Field for bool {
+    fn load(&self) -> Value {
+        Value::Bool(*self)
+    }
+    fn store(&mut self, value: Value) -> Result<(), ApplyError> {
+        let Value::Bool(b) = value else {
+            mismatch(value)
+        };
+        *self = b;
+        Ok(())
+    }
+}
+
+macro_rules! int_field {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            fn load(&self) -> Value {
+                Value::Int(*self as i128)
+            }
+            fn store(&mut self, value: Value) -> Result<(), ApplyError> {
+                let Value::Int(n) = value else { mismatch(value) };
+                *self = <$t>::try_from(n).map_err(|_| not_an_integer())?;
+                Ok(())
+            }
+        }
+    )*};
+}
+
+int_field!(u16, u32, u64, usize);
+
+impl Field for String {
+    fn load(&self) -> Value {
+        Value::Text(self.clone())
+    }
+    fn store(&mut self, value: Value) -> Result<(), ApplyError> {
+        let Value::Text(text) = value else {
+            mismatch(value)
+        };
+        *self = text;
+        Ok(())
+    }
+}
+
+/// Empty text means unset.
+impl Field for Option<String> {
+    fn load(&self) -> Value {
+        Value::Text(self.clone().unwrap_or_default())
+    }
+    fn store(&mut self, value: Value) -> Result<(), ApplyError> {
+        let Value::Text(text) = value else {
+            mismatch(value)
+        };
+        *self = (!text.is_empty()).then_some(text);
+        Ok(())
+    }
+}
+
+impl Field for PathBuf {
+    fn load(&self) -> Value {
+        Value::Text(self.display().to_string())
+    }
+    fn store(&mut self, value: Value) -> Result<(), ApplyError> {
+        let Value::Text(text) = value else {
+            mismatch(value)
+        };
+        *self = PathBuf::from(text);
+        Ok(())
+    }
+}
+
+impl Field for AppendFsync {
+    fn load(&self) -> Value {
+        Value::Text(self.name().into())
+    }
+    fn store(&mut self, value: Value) -> Result<(), ApplyError> {
+        let Value::Text(text) = value else {
+            mismatch(value)
+        };
+        *self = match text.as_str() {
+            "always" => AppendFsync::Always,
+            "everysec" => AppendFsync::Everysec,
+            _ => AppendFsync::No,
+        };
+        Ok(())
+    }
+}
+
+impl Field for Vec<String> {
+    fn load(&self) -> Value {
+        Value::Words(self.clone())
+    }
+    fn store(&mut self, value: Value) -> Result<(), ApplyError> {
+        let Value::Words(list) = value else {
+            mismatch(value)
+        };
+        *self = list;
+        Ok(())
+    }
+}
+
+impl Field for Option<(String, u16)> {
+    fn load(&self) -> Value {
+        Value::HostPort(self.clone())
+    }
+    fn store(&mut self, value: Value) -> Result<(), ApplyError> {
+        let Value::HostPort(primary) = value else {
+            mismatch(value)
+        };
+        *self = primary;
+        Ok(())
+    }
+}
+
+impl Field for [OutputLimit; 3] {
+    fn load(&self) -> Value {
+        Value::Limits(*self)
+    }
+    fn store(&mut self, value: Value) -> Result<(), ApplyError> {
+        let Value::Limits(limits) = value else {
+            mismatch(value)
+        };
+        *self = limits;
+        Ok(())
     }
 }
 
@@ -430,18 +981,8 @@ fn parse_bool(value: &str) -> Result<bool, ApplyError> {
     match value.to_ascii_lowercase().as_str() {
         "yes" => Ok(true),
         "no" => Ok(false),
-        _ => Err(ApplyError::Invalid("argument must be 'yes' or 'no'".into())),
+        _ => Err(invalid("argument must be 'yes' or 'no'")),
     }
-}
-
-fn parse_number<T: std::str::FromStr>(value: &str) -> Result<T, ApplyError> {
-    value
-        .parse::<T>()
-        .map_err(|_| ApplyError::Invalid("argument couldn't be parsed into an integer".into()))
-}
-
-fn parse_bytes(value: &str) -> Result<u64, ApplyError> {
-    parse_memory(value).ok_or_else(|| ApplyError::Invalid("argument must be a memory value".into()))
 }
 
 /// notify-keyspace-events as Redis prints its flags back: "A" when every class it
@@ -475,276 +1016,52 @@ impl Config {
     /// arguments (most take one; `bind` and `replicaof` take several).
     pub fn apply(&mut self, name: &str, args: &[String]) -> Result<Applied, ApplyError> {
         let name = name.to_ascii_lowercase();
-        let name = canonical(&name);
-        let value = args.join(" ");
-        let one = || -> Result<&str, ApplyError> {
-            match args {
-                [v] => Ok(v.as_str()),
-                _ => Err(ApplyError::Invalid("wrong number of arguments".into())),
-            }
-        };
-        match name {
-            "port" => {
-                let port: u32 = parse_number(one()?)?;
-                self.port = u16::try_from(port).map_err(|_| {
-                    ApplyError::Invalid("argument must be between 0 and 65535 inclusive".into())
-                })?;
-            }
-            "bind" => {
-                if args.is_empty() {
-                    return Err(ApplyError::Invalid("wrong number of arguments".into()));
-                }
-                self.bind = args
-                    .iter()
-                    .flat_map(|a| a.split_whitespace().map(str::to_string))
-                    .collect();
-            }
-            "dir" => self.dir = PathBuf::from(one()?),
-            "databases" => {
-                let n: usize = parse_number(one()?)?;
-                if !(1..=i32::MAX as usize).contains(&n) {
-                    return Err(ApplyError::Invalid(
-                        "argument must be between 1 and 2147483647 inclusive".into(),
-                    ));
-                }
-                self.databases = n;
-            }
-            "requirepass" => {
-                let v = one()?;
-                self.requirepass = (!v.is_empty()).then(|| v.to_string());
-            }
-            "masterauth" => {
-                let v = one()?;
-                self.masterauth = (!v.is_empty()).then(|| v.to_string());
-            }
-            "masteruser" => {
-                let v = one()?;
-                self.masteruser = (!v.is_empty()).then(|| v.to_string());
-            }
-            "appendonly" => self.appendonly = parse_bool(one()?)?,
-            "appendfsync" => {
-                self.appendfsync = match one_of(one()?, &["everysec", "always", "no"])?.as_str() {
-                    "always" => AppendFsync::Always,
-                    "everysec" => AppendFsync::Everysec,
-                    _ => AppendFsync::No,
-                }
-            }
-            "replicaof" => {
-                let parts: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-                self.replicaof = match parts.as_slice() {
-                    [] => None,
-                    [no, one]
-                        if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") =>
-                    {
-                        None
-                    }
-                    [host, port] => {
-                        let port: u16 = port
-                            .parse()
-                            .map_err(|_| ApplyError::Invalid("Invalid master port".into()))?;
-                        Some((host.to_string(), port))
-                    }
-                    _ => return Err(ApplyError::Invalid("expected \"HOST PORT\"".into())),
-                };
-            }
-            "maxclients" => {
-                let n: usize = parse_number(one()?)?;
-                if n < 1 {
-                    return Err(ApplyError::Invalid(
-                        "argument must be between 1 and 4294967295 inclusive".into(),
-                    ));
-                }
-                self.maxclients = n;
-            }
-            "timeout" => {
-                let n: i64 = parse_number(one()?)?;
-                if !(0..=i32::MAX as i64).contains(&n) {
-                    return Err(ApplyError::Invalid(
-                        "argument must be between 0 and 2147483647 inclusive".into(),
-                    ));
-                }
-                self.timeout = n as u64;
-            }
-            "loglevel" => self.loglevel = one_of(one()?, LOGLEVELS)?,
-            "maxmemory" => self.maxmemory = parse_bytes(one()?)?,
-            "maxmemory-policy" => self.maxmemory_policy = one_of(one()?, MAXMEMORY_POLICIES)?,
-            "proto-max-bulk-len" => {
-                let n = parse_bytes(one()?)?;
-                if n < 1024 * 1024 {
-                    return Err(ApplyError::Invalid(
-                        "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
-                    ));
-                }
-                self.proto_max_bulk_len = n;
-            }
-            "client-query-buffer-limit" => {
-                let n = parse_bytes(one()?)?;
-                if n < 1024 * 1024 {
-                    return Err(ApplyError::Invalid(
-                        "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
-                    ));
-                }
-                self.client_query_buffer_limit = n;
-            }
-            "hz" => {
-                let n: i64 = parse_number(one()?)?;
-                // Redis clamps hz into 1..=500.
-                self.hz = n.clamp(1, 500) as u32;
-            }
-            "notify-keyspace-events" => {
-                let v = one()?;
-                if !v.chars().all(|c| "KEg$lshzxetmdnA".contains(c)) {
-                    return Err(ApplyError::Invalid(
-                        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into(),
-                    ));
-                }
-                self.notify_keyspace_events = v.to_string();
-            }
-            "repl-backlog-size" => {
-                let n = parse_bytes(one()?)?;
-                if n < 1 {
-                    return Err(ApplyError::Invalid(
-                        "argument must be between 1 and 9223372036854775807 inclusive".into(),
-                    ));
-                }
-                self.repl_backlog_size = n;
-            }
-            "replica-read-only" => self.replica_read_only = parse_bool(one()?)?,
-            "replica-serve-stale-data" => self.replica_serve_stale_data = parse_bool(one()?)?,
-            "replica-announced" => self.replica_announced = parse_bool(one()?)?,
-            "replica-priority" => {
-                let n: i64 = parse_number(one()?)?;
-                if !(0..=i32::MAX as i64).contains(&n) {
-                    return Err(ApplyError::Invalid(
-                        "argument must be between 0 and 2147483647 inclusive".into(),
-                    ));
-                }
-                self.replica_priority = n as u64;
-            }
-            "repl-timeout" => {
-                let n: i64 = parse_number(one()?)?;
-                if !(1..=i32::MAX as i64).contains(&n) {
-                    return Err(ApplyError::Invalid(
-                        "argument must be between 1 and 2147483647 inclusive".into(),
-                    ));
-                }
-                self.repl_timeout = n as u64;
-            }
-            "client-output-buffer-limit" => {
-                let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-                if words.is_empty() || words.len() % 4 != 0 {
-                    return Err(ApplyError::Invalid(
-                        "Wrong number of arguments in buffer limit configuration.".into(),
-                    ));
-                }
-                let mut limits = self.output_limits;
-                for class in words.chunks(4) {
-                    let index = match class[0].to_ascii_lowercase().as_str() {
-                        "normal" => OUTPUT_NORMAL,
-                        "replica" | "slave" => OUTPUT_REPLICA,
-                        "pubsub" => OUTPUT_PUBSUB,
-                        _ => {
-                            return Err(ApplyError::Invalid(
-                                "Invalid client class specified in buffer limit configuration."
-                                    .into(),
-                            ))
-                        }
-                    };
-                    let bytes = |w: &str| {
-                        parse_memory(w).ok_or_else(|| ApplyError::Invalid("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()))
-                    };
-                    let seconds: u64 = class[3].parse().map_err(|_| ApplyError::Invalid("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()))?;
-                    limits[index] = OutputLimit {
-                        hard: bytes(class[1])?,
-                        soft: bytes(class[2])?,
-                        soft_seconds: seconds,
-                    };
-                }
-                self.output_limits = limits;
-            }
-            "auto-aof-rewrite-percentage" => {
-                self.auto_aof_rewrite_percentage = parse_number(one()?)?
-            }
-            "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size = parse_bytes(one()?)?,
-            other if REDIS_ONLY.contains(&other) => {
-                self.ignored.insert(other.to_string(), value);
-                return Ok(Applied::Ignored);
-            }
-            _ => return Err(ApplyError::Unknown),
+        if let Some(param) = Param::find(&name) {
+            param.set(self, args)?;
+            return Ok(Applied::Set);
         }
-        Ok(Applied::Set)
+        let name = redis_only_name(&name);
+        if REDIS_ONLY.contains(&name) {
+            self.ignored.insert(name.to_string(), args.join(" "));
+            return Ok(Applied::Ignored);
+        }
+        Err(ApplyError::Unknown)
     }
 
     /// The CONFIG GET text of a parameter, as Redis formats it.
     pub fn get(&self, name: &str) -> Option<String> {
-        let name = canonical(name);
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        Some(match name {
-            "port" => self.port.to_string(),
-            "bind" => self.bind.join(" "),
-            "dir" => std::fs::canonicalize(&self.dir)
-                .unwrap_or_else(|_| self.dir.clone())
-                .display()
-                .to_string(),
-            "databases" => self.databases.to_string(),
-            "requirepass" => opt(&self.requirepass),
-            "masterauth" => opt(&self.masterauth),
-            "masteruser" => opt(&self.masteruser),
-            "appendonly" => if self.appendonly { "yes" } else { "no" }.into(),
-            "appendfsync" => self.appendfsync.name().into(),
-            "replicaof" => self
-                .replicaof
-                .as_ref()
-                .map(|(h, p)| format!("{h} {p}"))
-                .unwrap_or_default(),
-            "maxclients" => self.maxclients.to_string(),
-            "timeout" => self.timeout.to_string(),
-            "loglevel" => self.loglevel.clone(),
-            "maxmemory" => self.maxmemory.to_string(),
-            "maxmemory-policy" => self.maxmemory_policy.clone(),
-            "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
-            "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
-            "hz" => self.hz.to_string(),
-            "notify-keyspace-events" => keyspace_events_text(&self.notify_keyspace_events),
-            "repl-backlog-size" => self.repl_backlog_size.to_string(),
-            "replica-read-only" => yes_no(self.replica_read_only),
-            "replica-serve-stale-data" => yes_no(self.replica_serve_stale_data),
-            "replica-announced" => yes_no(self.replica_announced),
-            "replica-priority" => self.replica_priority.to_string(),
-            "repl-timeout" => self.repl_timeout.to_string(),
-            "client-output-buffer-limit" => {
-                let l = &self.output_limits;
-                let class = |name: &str, l: &OutputLimit| {
-                    format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds)
-                };
-                format!(
-                    "{} {} {}",
-                    class("normal", &l[OUTPUT_NORMAL]),
-                    class("slave", &l[OUTPUT_REPLICA]),
-                    class("pubsub", &l[OUTPUT_PUBSUB])
-                )
-            }
-            "auto-aof-rewrite-percentage" => self.auto_aof_rewrite_percentage.to_string(),
-            "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size.to_string(),
-            other => return self.ignored.get(other).cloned(),
-        })
+        match Param::find(name) {
+            Some(param) => Some(param.get(self)),
+            None => self.ignored.get(redis_only_name(name)).cloned(),
+        }
     }
 
     /// Every parameter CONFIG GET can show: the implemented ones and any Redis-only
     /// directives the configuration set.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = PARAMS.iter().map(|(n, _)| n.to_string()).collect();
+        let mut names: Vec<String> = PARAMS.iter().map(|p| p.name.to_string()).collect();
         names.extend(self.ignored.keys().cloned());
         names
     }
 
     /// Whether CONFIG SET may change `name` while running.
     pub fn is_mutable(name: &str) -> bool {
-        let name = canonical(name);
-        PARAMS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .is_none_or(|(_, mutable)| *mutable)
+        Param::find(name).is_none_or(|p| p.mutable)
+    }
+
+    /// What a run-time change of `name` needs to take effect, if anything.
+    pub fn hook(name: &str) -> Option<Hook> {
+        Param::find(name).and_then(|p| p.hook)
+    }
+
+    /// The arguments a single string (a flag's or CONFIG SET's) stands for: its words for
+    /// a directive that takes several (`bind`, `replicaof`, `save`), else itself.
+    pub fn value_args(name: &str, value: &str) -> Vec<String> {
+        if takes_words(name) {
+            value.split_whitespace().map(str::to_string).collect()
+        } else {
+            vec![value.to_string()]
+        }
     }
 
     /// Applies the lines of a redis.conf file. Returns the directives that were accepted
@@ -789,10 +1106,10 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let flags = Flags::try_parse_from(args)?;
+        let matches = command().try_get_matches_from(args)?;
         let mut config = Config::default();
         let mut ignored = Vec::new();
-        if let Some(file) = &flags.config_file {
+        if let Some(file) = matches.get_one::<PathBuf>(CONFIG_FILE) {
             let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
                 directive: file.display().to_string(),
                 message: format!("cannot read the config file: {e}"),
@@ -801,17 +1118,16 @@ impl Config {
             ignored = config.apply_file_text(&text, &file.display().to_string())?;
             config.config_file = Some(absolute(file));
         }
-        for (name, value) in flags.directives() {
-            let args: Vec<String> = if name == "bind" || name == "replicaof" {
-                value.split_whitespace().map(str::to_string).collect()
-            } else {
-                vec![value]
+        for param in PARAMS.iter().filter(|p| p.flag.is_some()) {
+            let Some(value) = matches.get_one::<String>(param.name) else {
+                continue;
             };
-            if let Err(e) = config.apply(name, &args) {
-                return Err(Box::new(error_for(&format!("--{name}"), e, None)));
+            if let Err(e) = param.set(&mut config, &param.args(value)) {
+                let flag = format!("--{}", param.name);
+                return Err(Box::new(error_for(&flag, e, None)));
             }
         }
-        config.aof_repair |= flags.aof_repair;
+        config.aof_repair |= matches.get_flag(AOF_REPAIR);
         Ok((config, ignored))
     }
 
@@ -820,19 +1136,18 @@ impl Config {
         let mut out = String::from("# Written by Roost (CONFIG REWRITE)\n");
         for name in self.names() {
             let value = self.get(&name).unwrap_or_default();
-            let quoted = if value.is_empty()
-                || value.contains(char::is_whitespace)
-                    && name != "bind"
-                    && name != "replicaof"
-                    && name != "save"
+            // A replica's primary, or none: no line.
+            if value.is_empty()
+                && Param::find(&name).is_some_and(|p| matches!(p.ty, Type::HostPort))
             {
-                format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
-            } else {
-                value
-            };
-            if name == "replicaof" && quoted == "\"\"" {
                 continue;
             }
+            let quoted =
+                if value.is_empty() || value.contains(char::is_whitespace) && !takes_words(&name) {
+                    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+                } else {
+                    value
+                };
             out.push_str(&format!("{name} {quoted}\n"));
         }
         out
@@ -856,121 +1171,39 @@ fn error_for(directive: &str, e: ApplyError, location: Option<String>) -> Config
     }
 }
 
-/// Command-line flags. Names are Redis's; values are validated by `Config::apply`.
-#[derive(Parser, Debug)]
-#[command(
-    name = "roost",
-    version,
-    about = "A session server that speaks the Redis protocol"
-)]
-struct Flags {
-    /// A redis.conf-style configuration file; flags override it.
-    config_file: Option<PathBuf>,
-    /// TCP port to listen on.
-    #[arg(long)]
-    port: Option<String>,
-    /// Addresses to listen on (space-separated).
-    #[arg(long)]
-    bind: Option<String>,
-    /// Directory for the append-only log.
-    #[arg(long)]
-    dir: Option<String>,
-    /// Number of databases.
-    #[arg(long)]
-    databases: Option<String>,
-    /// Password clients must AUTH with.
-    #[arg(long)]
-    requirepass: Option<String>,
-    /// Keep the append-only log (yes|no).
-    #[arg(long)]
-    appendonly: Option<String>,
-    /// When to fsync the log: always|everysec|no.
-    #[arg(long)]
-    appendfsync: Option<String>,
-    /// Replicate from "HOST PORT".
-    #[arg(long)]
-    replicaof: Option<String>,
-    /// Password for the primary.
-    #[arg(long)]
-    masterauth: Option<String>,
-    /// User for the primary.
-    #[arg(long)]
-    masteruser: Option<String>,
-    /// Maximum connected clients.
-    #[arg(long)]
-    maxclients: Option<String>,
-    /// Close clients idle for this many seconds (0 = never).
-    #[arg(long)]
-    timeout: Option<String>,
-    /// debug|verbose|notice|warning.
-    #[arg(long)]
-    loglevel: Option<String>,
-    /// Memory limit (e.g. 1gb).
-    #[arg(long)]
-    maxmemory: Option<String>,
-    /// What to do at the memory limit (Redis's policy names).
-    #[arg(long = "maxmemory-policy")]
-    maxmemory_policy: Option<String>,
-    /// Largest bulk string a client may send (e.g. 512mb).
-    #[arg(long = "proto-max-bulk-len")]
-    proto_max_bulk_len: Option<String>,
-    /// Largest pending request per client (e.g. 1gb).
-    #[arg(long = "client-query-buffer-limit")]
-    client_query_buffer_limit: Option<String>,
-    /// Background task frequency (1-500).
-    #[arg(long)]
-    hz: Option<String>,
-    /// Keyspace notification classes (Redis's letters).
-    #[arg(long = "notify-keyspace-events")]
-    notify_keyspace_events: Option<String>,
-    /// Replication backlog size (e.g. 1mb).
-    #[arg(long = "repl-backlog-size")]
-    repl_backlog_size: Option<String>,
-    /// Rewrite the log when it grew by this percentage.
-    #[arg(long = "auto-aof-rewrite-percentage")]
-    auto_aof_rewrite_percentage: Option<String>,
-    /// ...and is at least this big.
-    #[arg(long = "auto-aof-rewrite-min-size")]
-    auto_aof_rewrite_min_size: Option<String>,
-    /// Start even if the log is corrupt before its end, keeping the valid prefix.
-    #[arg(long = "aof-repair")]
-    aof_repair: bool,
-}
+const CONFIG_FILE: &str = "config_file";
+const AOF_REPAIR: &str = "aof-repair";
 
-impl Flags {
-    fn directives(&self) -> Vec<(&'static str, String)> {
-        let pairs: [(&'static str, &Option<String>); 22] = [
-            ("port", &self.port),
-            ("bind", &self.bind),
-            ("dir", &self.dir),
-            ("databases", &self.databases),
-            ("requirepass", &self.requirepass),
-            ("appendonly", &self.appendonly),
-            ("appendfsync", &self.appendfsync),
-            ("replicaof", &self.replicaof),
-            ("masterauth", &self.masterauth),
-            ("masteruser", &self.masteruser),
-            ("maxclients", &self.maxclients),
-            ("timeout", &self.timeout),
-            ("loglevel", &self.loglevel),
-            ("maxmemory", &self.maxmemory),
-            ("maxmemory-policy", &self.maxmemory_policy),
-            ("proto-max-bulk-len", &self.proto_max_bulk_len),
-            ("client-query-buffer-limit", &self.client_query_buffer_limit),
-            ("hz", &self.hz),
-            ("notify-keyspace-events", &self.notify_keyspace_events),
-            ("repl-backlog-size", &self.repl_backlog_size),
-            (
-                "auto-aof-rewrite-percentage",
-                &self.auto_aof_rewrite_percentage,
-            ),
-            ("auto-aof-rewrite-min-size", &self.auto_aof_rewrite_min_size),
-        ];
-        pairs
-            .into_iter()
-            .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
-            .collect()
+/// The command line: the optional config file, `--NAME VALUE` for each row with a flag
+/// (values are validated by the row, not by clap), and `--aof-repair`.
+fn command() -> Command {
+    let mut command = Command::new("roost")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("A session server that speaks the Redis protocol")
+        .arg(
+            Arg::new(CONFIG_FILE)
+                .value_name("CONFIG_FILE")
+                .value_parser(value_parser!(PathBuf))
+                .help("A redis.conf-style configuration file; flags override it"),
+        );
+    for param in PARAMS {
+        let Some(help) = param.flag else { continue };
+        command = command.arg(
+            Arg::new(param.name)
+                .long(param.name)
+                .value_name(param.name.to_ascii_uppercase().replace('-', "_"))
+                .value_parser(value_parser!(String))
+                .action(ArgAction::Set)
+                .help(help),
+        );
     }
+    // A startup switch, not a parameter: CONFIG neither shows nor sets it.
+    command.arg(
+        Arg::new(AOF_REPAIR)
+            .long(AOF_REPAIR)
+            .action(ArgAction::SetTrue)
+            .help("Start even if the log is corrupt before its end, keeping the valid prefix"),
+    )
 }
 
 #[cfg(test)]
@@ -1089,5 +1322,126 @@ mod tests {
         ] {
             assert_eq!(keyspace_events_text(set), shown, "{set}");
         }
+    }
+
+    #[test]
+    fn every_default_round_trips_through_its_parser_and_formatter() {
+        let defaults = Config::default();
+        for p in PARAMS {
+            let mut c = Config::blank();
+            p.set(&mut c, &p.args(p.default)).unwrap();
+            let shown = p.get(&c);
+            assert_eq!(shown, defaults.get(p.name).unwrap(), "{}", p.name);
+            if !matches!(p.ty, Type::Path) {
+                // A directory is shown absolute once it exists.
+                assert_eq!(shown, p.default, "{}", p.name);
+            }
+            let mut again = Config::blank();
+            p.set(&mut again, &p.args(&shown)).unwrap();
+            assert_eq!(p.get(&again), shown, "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn every_name_and_alias_resolves_to_its_row() {
+        let c = Config::default();
+        let mut seen = Vec::new();
+        for p in PARAMS {
+            for name in std::iter::once(&p.name).chain(p.aliases) {
+                assert!(!seen.contains(name), "{name} twice");
+                assert!(!REDIS_ONLY.contains(name), "{name} is also Redis-only");
+                seen.push(*name);
+                assert!(std::ptr::eq(Param::find(name).unwrap(), p), "{name}");
+                assert_eq!(c.get(name), c.get(p.name), "{name}");
+                let mut set = c.clone();
+                assert_eq!(set.apply(name, &p.args(p.default)), Ok(Applied::Set));
+                assert_eq!(Config::is_mutable(name), p.mutable, "{name}");
+                assert_eq!(Config::hook(name), p.hook, "{name}");
+            }
+        }
+        for (old, new) in REDIS_ONLY_ALIASES {
+            assert!(
+                REDIS_ONLY.contains(new) && !REDIS_ONLY.contains(old),
+                "{old}"
+            );
+            let mut c = Config::default();
+            assert_eq!(c.apply(old, &["1".into()]), Ok(Applied::Ignored));
+            assert_eq!(c.get(new).as_deref(), Some("1"));
+        }
+    }
+
+    #[test]
+    fn every_mutable_row_can_be_set_to_its_default() {
+        let defaults = Config::default();
+        for p in PARAMS {
+            // As CONFIG SET does: one string, split for lists, validated even if immutable.
+            let mut c = defaults.clone();
+            let args = Config::value_args(p.name, p.default);
+            assert_eq!(c.apply(p.name, &args), Ok(Applied::Set), "{}", p.name);
+            assert_eq!(format!("{c:?}"), format!("{defaults:?}"), "{}", p.name);
+            // A hook only ever runs after CONFIG SET.
+            assert!(p.mutable || p.hook.is_none(), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn numbers_outside_their_bounds_get_redis_message() {
+        for p in PARAMS {
+            let Type::Int {
+                bounds: Some(b),
+                syntax,
+            } = p.ty
+            else {
+                continue;
+            };
+            let mut c = Config::default();
+            assert_eq!(c.apply(p.name, &[b.min.to_string()]), Ok(Applied::Set));
+            assert_eq!(c.apply(p.name, &[b.max.to_string()]), Ok(Applied::Set));
+            let below = b.min - 1;
+            if below < 0 && syntax != I64 {
+                continue; // an unsigned syntax refuses the sign first
+            }
+            let result = c.apply(p.name, &[below.to_string()]);
+            if b.outside == Clamp {
+                assert_eq!(result, Ok(Applied::Set), "{}", p.name);
+                assert_eq!(c.get(p.name).unwrap(), b.min.to_string());
+            } else {
+                let message = format!("argument must be between {} and {} inclusive", b.min, b.max);
+                assert_eq!(result, Err(ApplyError::Invalid(message)), "{}", p.name);
+            }
+        }
+    }
+
+    #[test]
+    fn command_line_has_a_flag_per_flagged_row() {
+        let command = command();
+        command.clone().debug_assert();
+        let longs: Vec<&str> = command
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .collect();
+        for p in PARAMS {
+            assert_eq!(longs.contains(&p.name), p.flag.is_some(), "{}", p.name);
+        }
+        assert!(longs.contains(&AOF_REPAIR));
+        let (c, _) =
+            Config::from_args(args(&["--aof-repair", "--repl-backlog-size", "2mb"])).unwrap();
+        assert!(c.aof_repair);
+        assert_eq!(c.repl_backlog_size, 2 << 20);
+    }
+
+    #[test]
+    fn rewritten_file_reads_back_the_same() {
+        let mut c = Config::default();
+        c.apply_file_text(
+            "bind 10.0.0.1 ::1\nrequirepass \"a \\\"b\"\nsave 900 1\nsave \"\"\nclient-output-buffer-limit pubsub 1mb 2mb 3\nslave-lazy-flush yes\n",
+            "x.conf",
+        )
+        .unwrap();
+        let text = c.to_file_text();
+        assert!(!text.contains("replicaof"), "{text}");
+        let mut again = Config::default();
+        again.apply_file_text(&text, "rewritten.conf").unwrap();
+        assert_eq!(format!("{again:?}"), format!("{c:?}"));
     }
 }

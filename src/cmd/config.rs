@@ -1,15 +1,17 @@
 //! CONFIG GET / SET / RESETSTAT / REWRITE / HELP.
 //!
 //! Values go through `Config::apply`, the same validation the config file and flags
-//! use; CONFIG SET of several parameters is all-or-nothing, as in Redis 7.
+//! use; CONFIG SET of several parameters is all-or-nothing, as in Redis 7. A change takes
+//! effect through the hook its row in `config::PARAMS` names (`take_effect`).
 
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
 use super::{conn, flags::*, Ctx, Spec, NO_KEYS};
-use crate::config::{ApplyError, Config};
+use crate::config::{ApplyError, Config, Hook};
 use crate::protocol::Reply;
+use crate::state::Shared;
 
 pub const COMMANDS: &[Spec] = &[super::command!(
     "server",
@@ -103,6 +105,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let mut updated: Config = ctx.shared.config().clone();
     let mut names: Vec<String> = Vec::new();
+    let mut hooks: Vec<Hook> = Vec::new();
     for pair in args[2..].chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
@@ -114,11 +117,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if names.contains(&name) {
             return failed("duplicate parameter");
         }
-        let values: Vec<String> = if name == "bind" || name == "replicaof" || name == "save" {
-            value.split_whitespace().map(str::to_string).collect()
-        } else {
-            vec![value]
-        };
+        let values = Config::value_args(&name, &value);
         // A bad value is reported as such even for a parameter that cannot change now.
         let result = if Config::is_mutable(&name) {
             updated.apply(&name, &values).map(|_| ())
@@ -129,7 +128,12 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 .and(Err(ApplyError::Immutable))
         };
         match result {
-            Ok(()) => names.push(name),
+            Ok(()) => {
+                if let Some(hook) = Config::hook(&name).filter(|h| !hooks.contains(h)) {
+                    hooks.push(hook);
+                }
+                names.push(name);
+            }
             Err(ApplyError::Unknown) => {
                 return Reply::error(format!(
                     "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
@@ -139,22 +143,32 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             Err(ApplyError::Invalid(why)) => return failed(&why),
         }
     }
-    if let Some(level) = crate::log::Level::parse(&updated.loglevel) {
-        crate::log::set_level(level);
+    for hook in hooks {
+        take_effect(ctx.shared, hook, &updated);
     }
-    ctx.shared.hz.store(updated.hz, Ordering::Relaxed);
-    ctx.shared.persistence.set_policy(updated.appendfsync);
-    ctx.shared
-        .journal
-        .resize_backlog(updated.repl_backlog_size as usize);
-    ctx.shared
-        .keyspace
-        .set_lfu(updated.maxmemory_policy.contains("lfu"));
-    ctx.shared
-        .notify
-        .set_events(&updated.notify_keyspace_events);
     *ctx.shared.config_mut() = updated;
     Reply::OK
+}
+
+/// Makes a changed parameter's new value take effect, for those the server does not
+/// read from the configuration each time.
+fn take_effect(shared: &Shared, hook: Hook, config: &Config) {
+    match hook {
+        Hook::LogLevel => {
+            if let Some(level) = crate::log::Level::parse(&config.loglevel) {
+                crate::log::set_level(level);
+            }
+        }
+        Hook::Hz => shared.hz.store(config.hz, Ordering::Relaxed),
+        Hook::FsyncPolicy => shared.persistence.set_policy(config.appendfsync),
+        Hook::BacklogSize => shared
+            .journal
+            .resize_backlog(config.repl_backlog_size as usize),
+        Hook::EvictionPolicy => shared
+            .keyspace
+            .set_lfu(config.maxmemory_policy.contains("lfu")),
+        Hook::KeyspaceEvents => shared.notify.set_events(&config.notify_keyspace_events),
+    }
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
