@@ -1,19 +1,92 @@
 //! Wall-clock time in unix milliseconds, the unit every TTL is stored in.
+//!
+//! Tests of time-dependent semantics (expiry, idle time) hold a `ManualClock`: on the
+//! thread that holds it, `now_ms` and `now_us` read the clock's time, which moves only
+//! when the test advances it, so a test waits for nothing. Commands run synchronously
+//! on the caller's thread, so a test that drives them in process sees every TTL check
+//! against its own clock; other threads keep the system's time.
 
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Threads holding a manual clock; while 0, reading the time costs one relaxed load
+/// more than the system call.
+static MANUAL_CLOCKS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's manual time in microseconds, when it holds a `ManualClock`.
+    static MANUAL_US: Cell<Option<u64>> = const { Cell::new(None) };
+}
 
 /// Milliseconds since the unix epoch.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    now_us() / 1000
 }
 
 /// Microseconds since the unix epoch.
 pub fn now_us() -> u64 {
+    if MANUAL_CLOCKS.load(Ordering::Relaxed) > 0 {
+        if let Some(us) = MANUAL_US.with(Cell::get) {
+            return us;
+        }
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
+}
+
+/// A clock that stands still until told to move, for this thread only (see the module
+/// docs). Dropping it gives the thread the system's time back.
+pub struct ManualClock {
+    /// Bound to the thread whose time it sets.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl ManualClock {
+    /// Starts this thread's time at the system's time now.
+    pub fn start() -> ManualClock {
+        let now = now_us();
+        MANUAL_US.with(|t| t.set(Some(now)));
+        MANUAL_CLOCKS.fetch_add(1, Ordering::Relaxed);
+        ManualClock {
+            _not_send: PhantomData,
+        }
+    }
+
+    pub fn advance_ms(&self, ms: u64) {
+        MANUAL_US.with(|t| t.set(t.get().map(|us| us + ms * 1000)));
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+}
+
+impl Drop for ManualClock {
+    fn drop(&mut self) {
+        MANUAL_US.with(|t| t.set(None));
+        MANUAL_CLOCKS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_clock_moves_only_when_advanced_and_only_on_its_thread() {
+        let clock = ManualClock::start();
+        let start = now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(now_ms(), start);
+        clock.advance_ms(1500);
+        assert_eq!(now_ms(), start + 1500);
+        let elsewhere = std::thread::spawn(now_ms).join().unwrap();
+        assert!(elsewhere < start + 1500);
+        drop(clock);
+        assert!(now_ms() < start + 1500);
+    }
 }

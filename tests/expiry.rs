@@ -1,4 +1,5 @@
-//! Expiry: lazily on access, actively in the background, and as seen by WATCH.
+//! Expiry: lazily on access, actively in the background, and as seen by WATCH. The
+//! semantics run in process on a manual clock; active expiry runs on a real server.
 
 mod common;
 
@@ -7,15 +8,16 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::inprocess::InProcess;
 use common::TestServer;
 
 #[test]
 fn expired_keys_vanish_on_access() {
-    let server = TestServer::start();
-    let mut raw = server.raw();
+    let server = InProcess::start();
+    let mut raw = server.client();
     raw.roundtrip(&[b"SET", b"k", b"v", b"PX", b"50"], b"+OK\r\n");
     raw.roundtrip(&[b"SET", b"h", b"v", b"EX", b"100"], b"+OK\r\n");
-    thread::sleep(Duration::from_millis(120));
+    server.advance_ms(120);
     raw.roundtrip(&[b"GET", b"k"], b"$-1\r\n");
     raw.roundtrip(&[b"EXISTS", b"k"], b":0\r\n");
     raw.roundtrip(&[b"TTL", b"k"], b":-2\r\n");
@@ -28,17 +30,17 @@ fn expired_keys_vanish_on_access() {
 
 #[test]
 fn watched_key_that_expires_aborts_exec() {
-    let server = TestServer::start();
-    let mut raw = server.raw();
+    let server = InProcess::start();
+    let mut raw = server.client();
     raw.roundtrip(&[b"SET", b"lock", b"me", b"PX", b"100"], b"+OK\r\n");
     raw.roundtrip(&[b"WATCH", b"lock"], b"+OK\r\n");
-    thread::sleep(Duration::from_millis(150));
+    server.advance_ms(150);
     raw.roundtrip(&[b"MULTI"], b"+OK\r\n");
     raw.roundtrip(&[b"SET", b"lock", b"again"], b"+QUEUED\r\n");
     raw.roundtrip(&[b"EXEC"], b"*-1\r\n");
     // A key that was already expired when watched does not abort on its deletion.
     raw.roundtrip(&[b"SET", b"gone", b"x", b"PX", b"1"], b"+OK\r\n");
-    thread::sleep(Duration::from_millis(20));
+    server.advance_ms(20);
     raw.roundtrip(&[b"WATCH", b"gone"], b"+OK\r\n");
     raw.roundtrip(&[b"GET", b"gone"], b"$-1\r\n");
     raw.roundtrip(&[b"MULTI"], b"+OK\r\n");

@@ -4,6 +4,7 @@ mod common;
 
 use std::collections::HashSet;
 
+use common::inprocess::InProcess;
 use common::TestServer;
 
 fn scan_all(con: &mut redis::Connection, options: &[&str]) -> (Vec<String>, usize) {
@@ -81,11 +82,11 @@ fn scan_returns_every_key_present_throughout_exactly_once() {
 
 #[test]
 fn scan_skips_expired_keys_and_validates_arguments() {
-    let server = TestServer::start();
-    let mut raw = server.raw();
+    let server = InProcess::start();
+    let mut raw = server.client();
     raw.roundtrip(&[b"SET", b"live", b"1"], b"+OK\r\n");
     raw.roundtrip(&[b"SET", b"dead", b"1", b"PX", b"1"], b"+OK\r\n");
-    std::thread::sleep(std::time::Duration::from_millis(10));
+    server.advance_ms(10);
     raw.roundtrip(&[b"SCAN", b"0"], b"*2\r\n$1\r\n0\r\n*1\r\n$4\r\nlive\r\n");
     // Read as strtoul reads it: a sign alone is invalid, "" is cursor 0 (as in Redis).
     raw.roundtrip(&[b"SCAN", b"+"], b"-ERR invalid cursor\r\n");
@@ -178,8 +179,8 @@ fn expire_options_and_past_times() {
 
 #[test]
 fn object_encoding_idletime_and_no_touch() {
-    let server = TestServer::start();
-    let mut raw = server.raw();
+    let server = InProcess::start();
+    let mut raw = server.client();
     raw.roundtrip(&[b"SET", b"n", b"12345"], b"+OK\r\n");
     raw.roundtrip(&[b"OBJECT", b"ENCODING", b"n"], b"$3\r\nint\r\n");
     raw.roundtrip(&[b"APPEND", b"n", b"x"], b":6\r\n");
@@ -190,12 +191,11 @@ fn object_encoding_idletime_and_no_touch() {
     raw.roundtrip(&[b"SREM", b"s", b"a"], b":1\r\n");
     raw.roundtrip(&[b"OBJECT", b"ENCODING", b"s"], b"$9\r\nhashtable\r\n");
     raw.roundtrip(&[b"OBJECT", b"IDLETIME", b"n"], b":0\r\n");
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    server.advance_ms(2100);
     // A NO-TOUCH client's read leaves the idle time alone; a normal read resets it.
     raw.roundtrip(&[b"CLIENT", b"NO-TOUCH", b"on"], b"+OK\r\n");
     raw.roundtrip(&[b"GET", b"n"], b"$6\r\n12345x\r\n");
-    raw.send_cmd(&[b"OBJECT", b"IDLETIME", b"n"]);
-    let reply = raw.read_exact(4);
+    let reply = raw.call(&[b"OBJECT", b"IDLETIME", b"n"]);
     assert!(
         reply == b":2\r\n" || reply == b":3\r\n",
         "{:?}",

@@ -8,6 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 mod common;
+use common::inprocess::InProcess;
 use common::process::{wait_for, Roost, TempDir};
 
 fn replica_of(primary: &Roost) -> String {
@@ -280,47 +281,34 @@ fn expiry_reaches_the_replica_as_a_del_from_the_primary() {
 
 #[test]
 fn a_replica_hides_an_expired_key_until_the_primarys_del_arrives() {
-    let (pdir, rdir) = (TempDir::new("repl-hide-p"), TempDir::new("repl-hide-r"));
-    // hz 1 with a busy keyspace would still expire; stop the primary's active expiry
-    // by pausing it instead: a key the primary has not deleted yet.
-    let primary = Roost::start(&pdir.0, &[]);
-    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
-    let mut p = primary.client();
-    let () = redis::cmd("SET")
-        .arg("k")
-        .arg("v")
-        .arg("PX")
-        .arg(200)
-        .query(&mut p)
-        .unwrap();
-    wait_in_sync(&primary, &replica);
-    // Stop the link so no DEL can arrive, then let the key expire.
+    // In process, on a manual clock: a replica whose primary is unreachable, so no DEL
+    // can arrive, and a key the primary sent that expires while the link is down.
+    let replica = InProcess::with_config(|c| c.replicaof = Some(("127.0.0.1".into(), 1)));
+    let expires_at = (replica.clock.now_ms() + 200).to_string();
+    replica.apply_record(1, &[b"SET", b"k", b"v", b"PXAT", expires_at.as_bytes()]);
+    replica.advance_ms(400);
     let mut r = replica.client();
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(1)
-        .query(&mut r)
-        .unwrap();
-    thread::sleep(Duration::from_millis(400));
-    let v: Option<String> = redis::cmd("GET").arg("k").query(&mut r).unwrap();
-    assert_eq!(v, None, "an expired key reads as absent on a replica");
-    let size: u64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
-    assert_eq!(size, 1, "but stays until the primary deletes it");
+    // An expired key reads as absent on a replica...
+    r.roundtrip(&[b"GET", b"k"], b"$-1\r\n");
+    // ...but stays until the primary deletes it.
+    r.roundtrip(&[b"DBSIZE"], b":1\r\n");
     // With replica-serve-stale-data no, a replica without its primary refuses reads.
-    let () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("replica-serve-stale-data")
-        .arg("no")
-        .query(&mut r)
-        .unwrap();
-    let err = redis::cmd("GET")
-        .arg("k")
-        .query::<Option<String>>(&mut r)
-        .unwrap_err();
-    assert_eq!(err.code(), Some("MASTERDOWN"));
-    let info: String = redis::cmd("INFO").arg("replication").query(&mut r).unwrap();
+    r.roundtrip(
+        &[b"CONFIG", b"SET", b"replica-serve-stale-data", b"no"],
+        b"+OK\r\n",
+    );
+    let err = String::from_utf8(r.call(&[b"GET", b"k"])).unwrap();
+    assert!(err.starts_with("-MASTERDOWN "), "{err}");
+    let info = String::from_utf8(r.call(&[b"INFO", b"replication"])).unwrap();
     assert!(info.contains("master_link_status:down"), "{info}");
     assert!(info.contains("master_link_down_since_seconds:"), "{info}");
+    // The primary's DEL is what removes it.
+    replica.apply_record(2, &[b"DEL", b"k"]);
+    r.roundtrip(
+        &[b"CONFIG", b"SET", b"replica-serve-stale-data", b"yes"],
+        b"+OK\r\n",
+    );
+    r.roundtrip(&[b"DBSIZE"], b":0\r\n");
 }
 
 #[test]
