@@ -1,6 +1,8 @@
 //! Redis's error texts, spelled once. Clients match on these (redis-py picks exception
 //! classes from them), so they are exactly Redis 7's.
 
+use std::fmt::Display;
+
 use crate::protocol::Reply;
 
 pub const SYNTAX: &str = "ERR syntax error";
@@ -12,6 +14,21 @@ pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
 pub const INVALID_EXPIRE: &str = "ERR invalid expire time in '{}' command";
 pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+
+// Refusals by `dispatch` before a command runs, and by `redis.call` for the same reasons.
+pub const AUTH_REQUIRED: &str = "NOAUTH Authentication required.";
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+pub const PRIMARY_LINK_DOWN: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+pub const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
+pub const NOT_ALLOWED_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+pub const SHUTTING_DOWN: &str = "ERR Roost is shutting down";
+
+/// The error reply with one of the fixed texts here.
+pub fn reply(text: &'static str) -> Reply {
+    Reply::error(text)
+}
 
 pub fn syntax() -> Reply {
     Reply::error(SYNTAX)
@@ -40,6 +57,24 @@ pub fn wrong_arity(name: &str) -> Reply {
 /// `ERR invalid expire time in 'set' command`.
 pub fn invalid_expire(command: &str) -> Reply {
     Reply::error(INVALID_EXPIRE.replace("{}", command))
+}
+
+/// A RESP2 client with subscriptions sent `command` (its full name), which is not one
+/// of the few allowed then.
+pub fn not_allowed_while_subscribed(command: &str) -> Reply {
+    Reply::error(format!(
+        "ERR Can't execute '{command}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    ))
+}
+
+/// A write refused because the log could not be written.
+pub fn log_write_failed(cause: impl Display) -> Reply {
+    Reply::error(format!("MISCONF Errors writing to the AOF file: {cause}"))
+}
+
+/// `ERR <cause>`: something outside the command failed (a rewrite, the Lua state).
+pub fn failed(cause: impl Display) -> Reply {
+    Reply::error(format!("ERR {cause}"))
 }
 
 /// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
