@@ -112,6 +112,59 @@ pub fn truncate_lossy(arg: &[u8], max: usize) -> String {
 
 // -- connection and clients (conn.rs) --
 
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const AUTH_WITHOUT_PASSWORD: &str =
+    "ERR AUTH <password> called without any password configured for the default user. \
+     Are you sure your configuration is correct?";
+pub const UNSUPPORTED_PROTOCOL: &str = "NOPROTO unsupported protocol version";
+pub const PROTOCOL_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";
+pub const HELLO_UNAUTHENTICATED: &str =
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+     HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+     select the RESP protocol version at the same time";
+pub const INVALID_CLIENT_NAME: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const INVALID_CLIENT_ID: &str = "ERR Invalid client ID";
+pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+pub const CLIENT_ID_NOT_POSITIVE: &str = "ERR client-id should be greater than 0";
+
+/// HELLO got an option it does not know, or one without its values.
+pub fn hello_syntax(option: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Syntax error in HELLO option '{}'",
+        truncate_lossy(option, 128)
+    ))
+}
+
+/// CLIENT SETINFO of something other than `lib-name` or `lib-ver`.
+pub fn unknown_client_info(option: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Unrecognized option '{}'",
+        truncate_lossy(option, 128)
+    ))
+}
+
+/// A CLIENT SETINFO value (`what` is `lib-name` or `lib-ver`) with spaces or the like.
+pub fn invalid_client_info(what: &str) -> Reply {
+    Reply::error(format!(
+        "ERR {what} cannot contain spaces, newlines or special characters."
+    ))
+}
+
+pub fn unknown_client_type(kind: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Unknown client type '{}'",
+        truncate_lossy(kind, 128)
+    ))
+}
+
+pub fn no_such_user(user: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR No such user '{}'",
+        String::from_utf8_lossy(user)
+    ))
+}
+
 // -- server, config, COMMAND (server.rs, config.rs) --
 
 // -- transactions (txn.rs) --
