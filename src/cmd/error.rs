@@ -167,6 +167,17 @@ pub fn no_such_user(user: &[u8]) -> Reply {
 
 // -- server, config, COMMAND (server.rs, config.rs) --
 
+pub const LOG_OFF: &str =
+    "ERR Roost persists only through its append-only log, which is off (appendonly no)";
+pub const REWRITE_IN_PROGRESS: &str =
+    "ERR Background append only file rewriting already in progress";
+pub const SAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
+pub const NO_SHUTDOWN_IN_PROGRESS: &str = "ERR No shutdown in progress.";
+pub const GETKEYS_WRONG_ARITY: &str = "ERR Invalid number of arguments specified for command";
+pub const GETKEYS_UNKNOWN_COMMAND: &str = "ERR Invalid command specified";
+pub const GETKEYS_INVALID_ARGUMENTS: &str = "ERR Invalid arguments specified for command";
+pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
+
 // -- transactions (txn.rs) --
 
 // -- pub/sub and tracking (pubsub.rs, tracking.rs) --
