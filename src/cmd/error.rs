@@ -177,6 +177,24 @@ pub const GETKEYS_WRONG_ARITY: &str = "ERR Invalid number of arguments specified
 pub const GETKEYS_UNKNOWN_COMMAND: &str = "ERR Invalid command specified";
 pub const GETKEYS_INVALID_ARGUMENTS: &str = "ERR Invalid arguments specified for command";
 pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
+pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
+
+/// CONFIG SET refused parameter `name`'s value (or the parameter) because of `why`.
+pub fn config_set_failed(name: &str, why: &str) -> Reply {
+    Reply::error(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+    ))
+}
+
+pub fn unknown_config_parameter(name: &str) -> Reply {
+    Reply::error(format!(
+        "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+    ))
+}
+
+pub fn config_rewrite_failed(cause: impl Display) -> Reply {
+    Reply::error(format!("ERR Rewriting config file: {cause}"))
+}
 
 // -- transactions (txn.rs) --
 
