@@ -198,6 +198,19 @@ pub fn config_rewrite_failed(cause: impl Display) -> Reply {
 
 // -- transactions (txn.rs) --
 
+pub const NESTED_MULTI: &str = "ERR MULTI calls can not be nested";
+pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+pub const EXEC_ABORTED: &str = "EXECABORT Transaction discarded because of previous errors.";
+
+/// EXEC refused before running, for `reason` (an error text without the `ERR` code).
+pub fn exec_aborted_because(reason: &str) -> Reply {
+    Reply::error(format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ))
+}
+
 // -- pub/sub and tracking (pubsub.rs, tracking.rs) --
 
 // -- replication (repl.rs) --
