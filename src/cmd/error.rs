@@ -213,6 +213,9 @@ pub fn exec_aborted_because(reason: &str) -> Reply {
 
 // -- pub/sub and tracking (pubsub.rs, tracking.rs) --
 
+pub const PUBSUB_CHANNELS_ARITY: &str =
+    "ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP.";
+
 // -- replication (repl.rs) --
 
 // -- scripting (scripting.rs) --
