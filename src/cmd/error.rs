@@ -215,6 +215,25 @@ pub fn exec_aborted_because(reason: &str) -> Reply {
 
 pub const PUBSUB_CHANNELS_ARITY: &str =
     "ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP.";
+pub const NO_REDIRECT_CLIENT: &str = "ERR The client ID you want redirect to does not exist";
+pub const BCAST_SWITCHED: &str = "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
+pub const PREFIX_WITHOUT_BCAST: &str = "ERR PREFIX option requires BCAST mode to be enabled";
+pub const OPTIN_AND_OPTOUT: &str = "ERR You can't specify both OPTIN mode and OPTOUT mode";
+pub const OPT_MODE_WITH_BCAST: &str = "ERR OPTIN and OPTOUT are not compatible with BCAST";
+pub const CACHING_WITHOUT_OPT_MODE: &str = "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled";
+pub const CACHING_YES_WITHOUT_OPTIN: &str =
+    "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.";
+pub const CACHING_NO_WITHOUT_OPTOUT: &str =
+    "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
+
+/// CLIENT TRACKING with two prefixes of which one starts the other.
+pub fn overlapping_prefixes(a: &[u8], b: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+        String::from_utf8_lossy(a),
+        String::from_utf8_lossy(b)
+    ))
+}
 
 // -- replication (repl.rs) --
 
