@@ -237,4 +237,17 @@ pub fn overlapping_prefixes(a: &[u8], b: &[u8]) -> Reply {
 
 // -- replication (repl.rs) --
 
+pub const INVALID_PRIMARY_PORT: &str = "ERR Invalid master port";
+pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
+pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
+pub const SYNC_WITHOUT_PRIMARY_LINK: &str =
+    "NOMASTERLINK Can't SYNC while not connected with my master";
+
+pub fn unknown_replconf_option(option: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Unrecognized REPLCONF option: {}",
+        truncate_lossy(option, 128)
+    ))
+}
+
 // -- scripting (scripting.rs) --
