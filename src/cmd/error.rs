@@ -251,3 +251,35 @@ pub fn unknown_replconf_option(option: &[u8]) -> Reply {
 }
 
 // -- scripting (scripting.rs) --
+
+pub const NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
+pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
+pub const NO_SUCH_SCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const SCRIPT_CALL_WITHOUT_COMMAND: &str =
+    "ERR Please specify at least one argument for this redis lib call";
+pub const SCRIPT_CALL_BAD_ARGUMENT: &str =
+    "ERR Lua redis lib command arguments must be strings or integers";
+pub const SCRIPT_CALL_WRONG_ARITY: &str =
+    "ERR Wrong number of args calling Redis command from script";
+pub const SCRIPT_CALL_UNKNOWN_COMMAND: &str = "ERR Unknown Redis command called from script";
+pub const SCRIPT_CALL_NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
+pub const WRITE_IN_READONLY_SCRIPT: &str =
+    "ERR Write commands are not allowed from read-only scripts.";
+pub const SCRIPT_FLUSH_MODE: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+pub const NO_SCRIPT_RUNNING: &str = "NOTBUSY No scripts in execution right now.";
+
+pub fn lua_start_failed(cause: impl Display) -> Reply {
+    Reply::error(format!("ERR cannot start Lua: {cause}"))
+}
+
+/// A script that does not compile; `message` is Lua's.
+pub fn script_compile_failed(message: &str) -> Reply {
+    Reply::error(format!(
+        "ERR Error compiling script (new function): {message}"
+    ))
+}
+
+/// A script that failed: `message` (with its code), then which script and line.
+pub fn script_failed(message: &str, sha: &str, line: usize) -> Reply {
+    Reply::error(format!("{message} script: {sha}, on @user_script:{line}."))
+}
