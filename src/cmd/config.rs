@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{conn, flags::*, Ctx, Spec, NO_KEYS};
+use super::{conn, error, flags::*, Ctx, Outcome, Spec, NO_KEYS};
 use crate::config::{ApplyError, Config, Hook};
 use crate::protocol::Reply;
 use crate::state::Shared;
@@ -70,7 +70,7 @@ const SUBCOMMANDS: &[Spec] = &[
     conn::help_subcommand("server", "5.0.0"),
 ];
 
-fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let config = ctx.shared.config();
     let mut pairs = Vec::new();
     let mut seen = Vec::new();
@@ -96,12 +96,12 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
         }
     }
-    Reply::Map(pairs)
+    Ok(Reply::Map(pairs))
 }
 
-fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() % 2 != 0 {
-        return super::error::syntax();
+        return Err(error::syntax());
     }
     let mut updated: Config = ctx.shared.config().clone();
     let mut names: Vec<String> = Vec::new();
@@ -109,11 +109,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     for pair in args[2..].chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        let failed = |why: &str| {
-            Reply::error(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
-            ))
-        };
+        let failed = |why: &str| Err(error::config_set_failed(&name, why));
         if names.contains(&name) {
             return failed("duplicate parameter");
         }
@@ -134,11 +130,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 }
                 names.push(name);
             }
-            Err(ApplyError::Unknown) => {
-                return Reply::error(format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                ))
-            }
+            Err(ApplyError::Unknown) => return Err(error::unknown_config_parameter(&name)),
             Err(ApplyError::Immutable) => return failed("can't set immutable config"),
             Err(ApplyError::Invalid(why)) => return failed(&why),
         }
@@ -147,7 +139,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         take_effect(ctx.shared, hook, &updated);
     }
     *ctx.shared.config_mut() = updated;
-    Reply::OK
+    Ok(Reply::OK)
 }
 
 /// Makes a changed parameter's new value take effect, for those the server does not
@@ -171,30 +163,26 @@ fn take_effect(shared: &Shared, hook: Hook, config: &Config) {
     }
 }
 
-fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let shared = ctx.shared;
     for id in super::table().all() {
         shared.command_stats[id as usize].reset();
     }
     shared.stats.reset();
     shared.keyspace.stats.reset();
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let config = ctx.shared.config();
     let Some(path) = config.config_file.clone() else {
-        return Reply::error("ERR The server is running without a config file");
+        return Err(error::reply(error::NO_CONFIG_FILE));
     };
     let text = config.to_file_text();
     drop(config);
     let temp = path.with_extension("rewrite.tmp");
     let written = std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, &path));
-    match written {
-        Ok(()) => {
-            crate::log::notice("CONFIG REWRITE executed with success.");
-            Reply::OK
-        }
-        Err(e) => Reply::error(format!("ERR Rewriting config file: {e}")),
-    }
+    written.map_err(error::config_rewrite_failed)?;
+    crate::log::notice("CONFIG REWRITE executed with success.");
+    Ok(Reply::OK)
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{args, error, flags::*, Ctx, Spec, NO_KEYS};
+use super::{args, error, flags::*, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::session::ClientInfo;
 use crate::state::Shared;
@@ -204,33 +204,38 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
 
 /// Container commands are resolved to a subcommand by the table; this only runs if a
 /// container is called directly, which the table's arity check prevents.
-pub fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    error::wrong_arity(&String::from_utf8_lossy(&args[0]).to_ascii_lowercase())
+pub fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Err(error::wrong_arity(
+        &String::from_utf8_lossy(&args[0]).to_ascii_lowercase(),
+    ))
 }
 
-fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if ctx.client.proto == 2 && ctx.client.subscription_count() > 0 && args.len() <= 2 {
         // A subscribed RESP2 connection can only carry arrays.
         let payload = args.get(1).cloned().unwrap_or_default();
-        return Reply::Array(vec![Reply::bulk_str("pong"), Reply::Bulk(payload)]);
+        return Ok(Reply::Array(vec![
+            Reply::bulk_str("pong"),
+            Reply::Bulk(payload),
+        ]));
     }
     match args.len() {
-        1 => Reply::simple("PONG"),
-        2 => Reply::Bulk(args[1].clone()),
-        _ => error::wrong_arity("ping"),
+        1 => Ok(Reply::simple("PONG")),
+        2 => Ok(Reply::Bulk(args[1].clone())),
+        _ => Err(error::wrong_arity("ping")),
     }
 }
 
-fn echo(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Bulk(args[1].clone())
+fn echo(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(Reply::Bulk(args[1].clone()))
 }
 
-fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     ctx.client.close_after_reply = true;
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     super::txn::discard_state(ctx.shared, ctx.client);
     super::pubsub::unsubscribe_all(ctx.shared, ctx.client);
     ctx.shared.tracking.disable(ctx.client.id);
@@ -242,7 +247,7 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     *info.name.locked() = None;
     info.no_evict.store(false, Ordering::Relaxed);
     info.no_touch.store(false, Ordering::Relaxed);
-    Reply::simple("RESET")
+    Ok(Reply::simple("RESET"))
 }
 
 /// Checks `user`/`password` against the configuration. Roost has one user, `default`.
@@ -256,35 +261,30 @@ fn credentials_ok(shared: &Shared, user: &[u8], password: &[u8]) -> bool {
     }
 }
 
-const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
-
-fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let (user, password): (&[u8], &[u8]) = match args.len() {
         2 => (b"default", &args[1]),
         3 => (&args[1], &args[2]),
-        _ => return error::syntax(),
+        _ => return Err(error::syntax()),
     };
     if args.len() == 2 && !ctx.shared.requires_auth() {
-        return Reply::error(
-            "ERR AUTH <password> called without any password configured for the default user. \
-             Are you sure your configuration is correct?",
-        );
+        return Err(error::reply(error::AUTH_WITHOUT_PASSWORD));
     }
     if credentials_ok(ctx.shared, user, password) {
         ctx.client.authenticated = true;
-        Reply::OK
+        Ok(Reply::OK)
     } else {
-        Reply::error(WRONGPASS)
+        Err(error::reply(error::WRONGPASS))
     }
 }
 
-fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let mut proto = None;
     if args.len() >= 2 {
         match crate::protocol::decode::parse_i64(&args[1]) {
             Some(v) if (2..=3).contains(&v) => proto = Some(v as u8),
-            Some(_) => return Reply::error("NOPROTO unsupported protocol version"),
-            None => return Reply::error("ERR Protocol version is not an integer or out of range"),
+            Some(_) => return Err(error::reply(error::UNSUPPORTED_PROTOCOL)),
+            None => return Err(error::reply(error::PROTOCOL_NOT_INTEGER)),
         }
     }
     let mut credentials = None;
@@ -299,29 +299,20 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             name = Some(&args[i + 1]);
             i += 2;
         } else {
-            return Reply::error(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                error::truncate_lossy(&args[i], 128)
-            ));
+            return Err(error::hello_syntax(&args[i]));
         }
     }
     if let Some((user, password)) = credentials {
         if !credentials_ok(ctx.shared, user, password) {
-            return Reply::error(WRONGPASS);
+            return Err(error::reply(error::WRONGPASS));
         }
         ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated {
-        return Reply::error(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
-             select the RESP protocol version at the same time",
-        );
+        return Err(error::reply(error::HELLO_UNAUTHENTICATED));
     }
     if let Some(name) = name {
-        if let Err(reply) = set_name(&ctx.client.info, name) {
-            return reply;
-        }
+        set_name(&ctx.client.info, name)?;
     }
     if let Some(p) = proto {
         ctx.client.set_proto(p);
@@ -332,7 +323,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         "master"
     };
     let field = |k: &str, v: Reply| (Reply::bulk_str(k), v);
-    Reply::Map(vec![
+    Ok(Reply::Map(vec![
         field("server", Reply::bulk_str("redis")),
         field("version", Reply::bulk_str(VERSION_COMPAT)),
         field("proto", Reply::Integer(ctx.client.proto as i64)),
@@ -340,23 +331,20 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         field("mode", Reply::bulk_str("standalone")),
         field("role", Reply::bulk_str(role)),
         field("modules", Reply::Array(Vec::new())),
-    ])
+    ]))
 }
 
-fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let index = match args::int(&args[1]) {
-        Ok(n) => n,
-        Err(reply) => return reply,
-    };
+fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let index = args::int(&args[1])?;
     if index < 0 || index as usize >= ctx.shared.keyspace.databases() {
-        return Reply::error(error::DB_INDEX);
+        return Err(error::reply(error::DB_INDEX));
     }
     ctx.client.select(index as usize);
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn client_id(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.client.id as i64)
+fn client_id(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::Integer(ctx.client.id as i64))
 }
 
 /// Client names and library names: printable ASCII without spaces.
@@ -366,46 +354,37 @@ fn valid_name(name: &[u8]) -> bool {
 
 fn set_name(info: &ClientInfo, name: &Bytes) -> Result<(), Reply> {
     if !valid_name(name) {
-        return Err(Reply::error(
-            "ERR Client names cannot contain spaces, newlines or special characters.",
-        ));
+        return Err(error::reply(error::INVALID_CLIENT_NAME));
     }
     let value = (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
     *info.name.locked() = value;
     Ok(())
 }
 
-fn client_setname(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match set_name(&ctx.client.info, &args[2]) {
-        Ok(()) => Reply::OK,
-        Err(reply) => reply,
-    }
+fn client_setname(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    set_name(&ctx.client.info, &args[2])?;
+    Ok(Reply::OK)
 }
 
-fn client_getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::opt_bulk(ctx.client.info.name())
+fn client_getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::opt_bulk(ctx.client.info.name()))
 }
 
-fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let info = &ctx.client.info;
     let (slot, what) = if args::is(&args[2], "lib-name") {
         (&info.lib_name, "lib-name")
     } else if args::is(&args[2], "lib-ver") {
         (&info.lib_ver, "lib-ver")
     } else {
-        return Reply::error(format!(
-            "ERR Unrecognized option '{}'",
-            error::truncate_lossy(&args[2], 128)
-        ));
+        return Err(error::unknown_client_info(&args[2]));
     };
     if !valid_name(&args[3]) {
-        return Reply::error(format!(
-            "ERR {what} cannot contain spaces, newlines or special characters."
-        ));
+        return Err(error::invalid_client_info(what));
     }
     let value = (!args[3].is_empty()).then(|| Bytes::copy_from_slice(&args[3]));
     *slot.locked() = value;
-    Reply::OK
+    Ok(Reply::OK)
 }
 
 /// One CLIENT LIST line, in Redis 7.2's field order.
@@ -470,10 +449,10 @@ fn describe(c: &ClientInfo) -> String {
     )
 }
 
-fn client_info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn client_info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let mut line = describe(&ctx.client.info);
     line.push('\n');
-    Reply::Verbatim(Bytes::from(line))
+    Ok(Reply::Verbatim(Bytes::from(line)))
 }
 
 /// Client types for CLIENT LIST / KILL TYPE. Roost has no replicas or pub/sub yet, so
@@ -485,10 +464,7 @@ fn parse_client_type(arg: &[u8]) -> Result<&'static str, Reply> {
         b"master" => Ok("master"),
         b"replica" | b"slave" => Ok("replica"),
         b"pubsub" => Ok("pubsub"),
-        _ => Err(Reply::error(format!(
-            "ERR Unknown client type '{}'",
-            error::truncate_lossy(arg, 128)
-        ))),
+        _ => Err(error::unknown_client_type(arg)),
     }
 }
 
@@ -502,29 +478,26 @@ fn client_type(c: &ClientInfo) -> &'static str {
     }
 }
 
-fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let mut wanted_type = None;
     let mut wanted_ids: Option<Vec<u64>> = None;
     let mut i = 2;
     while i < args.len() {
         if args::is(&args[i], "type") && i + 1 < args.len() {
-            match parse_client_type(&args[i + 1]) {
-                Ok(t) => wanted_type = Some(t),
-                Err(reply) => return reply,
-            }
+            wanted_type = Some(parse_client_type(&args[i + 1])?);
             i += 2;
         } else if args::is(&args[i], "id") && i + 1 < args.len() {
             let mut ids = Vec::new();
             for arg in &args[i + 1..] {
                 match crate::protocol::decode::parse_i64(arg) {
                     Some(id) if id > 0 => ids.push(id as u64),
-                    _ => return Reply::error("ERR Invalid client ID"),
+                    _ => return Err(error::reply(error::INVALID_CLIENT_ID)),
                 }
             }
             wanted_ids = Some(ids);
             i = args.len();
         } else {
-            return error::syntax();
+            return Err(error::syntax());
         }
     }
     let mut out = String::new();
@@ -538,7 +511,7 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         out.push_str(&describe(&c));
         out.push('\n');
     }
-    Reply::Verbatim(Bytes::from(out))
+    Ok(Reply::Verbatim(Bytes::from(out)))
 }
 
 #[derive(Default)]
@@ -552,7 +525,7 @@ struct KillFilter {
     skip_me: bool,
 }
 
-fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     // Old form: CLIENT KILL addr:port, answering OK or an error.
     if args.len() == 3 {
         let addr = String::from_utf8_lossy(&args[2]);
@@ -563,10 +536,10 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             .into_iter()
             .find(|c| c.addr.to_string() == addr)
         else {
-            return Reply::error("ERR No such client");
+            return Err(error::reply(error::NO_SUCH_CLIENT));
         };
         kill(ctx, &target);
-        return Reply::OK;
+        return Ok(Reply::OK);
     }
     let mut filter = KillFilter {
         skip_me: true,
@@ -575,19 +548,16 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut i = 2;
     while i < args.len() {
         if i + 1 >= args.len() {
-            return error::syntax();
+            return Err(error::syntax());
         }
         let value = &args[i + 1];
         let option = args[i].to_ascii_lowercase();
         match option.as_slice() {
             b"id" => match crate::protocol::decode::parse_i64(value) {
                 Some(id) if id > 0 => filter.id = Some(id as u64),
-                _ => return Reply::error("ERR client-id should be greater than 0"),
+                _ => return Err(error::reply(error::CLIENT_ID_NOT_POSITIVE)),
             },
-            b"type" => match parse_client_type(value) {
-                Ok(t) => filter.kind = Some(t),
-                Err(reply) => return reply,
-            },
+            b"type" => filter.kind = Some(parse_client_type(value)?),
             b"addr" => filter.addr = Some(String::from_utf8_lossy(value).into_owned()),
             b"laddr" => filter.laddr = Some(String::from_utf8_lossy(value).into_owned()),
             b"user" => filter.user = Some(value.to_vec()),
@@ -597,21 +567,20 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 } else if args::is(value, "no") {
                     filter.skip_me = false;
                 } else {
-                    return error::syntax();
+                    return Err(error::syntax());
                 }
             }
             b"maxage" => match crate::protocol::decode::parse_i64(value) {
                 Some(age) if age >= 0 => filter.max_age = Some(age as u64),
-                _ => return error::syntax(),
+                _ => return Err(error::syntax()),
             },
-            _ => return error::syntax(),
+            _ => return Err(error::syntax()),
         }
         i += 2;
     }
     if filter.user.as_deref().is_some_and(|u| u != b"default") {
-        return Reply::error(format!(
-            "ERR No such user '{}'",
-            String::from_utf8_lossy(filter.user.as_deref().unwrap_or_default())
+        return Err(error::no_such_user(
+            filter.user.as_deref().unwrap_or_default(),
         ));
     }
     let now = clock::now_ms();
@@ -636,7 +605,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             killed += 1;
         }
     }
-    Reply::Integer(killed)
+    Ok(Reply::Integer(killed))
 }
 
 /// Closes `target`; if it is the caller, after this reply is written.
@@ -658,24 +627,16 @@ fn on_off(arg: &[u8]) -> Option<bool> {
     }
 }
 
-fn client_no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match on_off(&args[2]) {
-        Some(v) => {
-            ctx.client.info.no_evict.store(v, Ordering::Relaxed);
-            Reply::OK
-        }
-        None => error::syntax(),
-    }
+fn client_no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let v = on_off(&args[2]).ok_or_else(error::syntax)?;
+    ctx.client.info.no_evict.store(v, Ordering::Relaxed);
+    Ok(Reply::OK)
 }
 
-fn client_no_touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match on_off(&args[2]) {
-        Some(v) => {
-            ctx.client.info.no_touch.store(v, Ordering::Relaxed);
-            Reply::OK
-        }
-        None => error::syntax(),
-    }
+fn client_no_touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let v = on_off(&args[2]).ok_or_else(error::syntax)?;
+    ctx.client.info.no_touch.store(v, Ordering::Relaxed);
+    Ok(Reply::OK)
 }
 
 /// The `HELP` subcommand every container declares.
@@ -692,8 +653,10 @@ pub const fn help_subcommand(group: &'static str, since: &'static str) -> Spec {
     )
 }
 
-fn help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    help_reply(&String::from_utf8_lossy(&args[0]).to_ascii_uppercase())
+fn help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(help_reply(
+        &String::from_utf8_lossy(&args[0]).to_ascii_uppercase(),
+    ))
 }
 
 /// The `<CONTAINER> HELP` reply: one line per subcommand with its summary.

@@ -1,6 +1,8 @@
 //! Redis's error texts, spelled once. Clients match on these (redis-py picks exception
 //! classes from them), so they are exactly Redis 7's.
 
+use std::fmt::Display;
+
 use crate::protocol::Reply;
 
 pub const SYNTAX: &str = "ERR syntax error";
@@ -12,6 +14,21 @@ pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
 pub const INVALID_EXPIRE: &str = "ERR invalid expire time in '{}' command";
 pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+
+// Refusals by `dispatch` before a command runs, and by `redis.call` for the same reasons.
+pub const AUTH_REQUIRED: &str = "NOAUTH Authentication required.";
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+pub const PRIMARY_LINK_DOWN: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+pub const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
+pub const NOT_ALLOWED_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+pub const SHUTTING_DOWN: &str = "ERR Roost is shutting down";
+
+/// The error reply with one of the fixed texts here.
+pub fn reply(text: &'static str) -> Reply {
+    Reply::error(text)
+}
 
 pub fn syntax() -> Reply {
     Reply::error(SYNTAX)
@@ -40,6 +57,24 @@ pub fn wrong_arity(name: &str) -> Reply {
 /// `ERR invalid expire time in 'set' command`.
 pub fn invalid_expire(command: &str) -> Reply {
     Reply::error(INVALID_EXPIRE.replace("{}", command))
+}
+
+/// A RESP2 client with subscriptions sent `command` (its full name), which is not one
+/// of the few allowed then.
+pub fn not_allowed_while_subscribed(command: &str) -> Reply {
+    Reply::error(format!(
+        "ERR Can't execute '{command}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    ))
+}
+
+/// A write refused because the log could not be written.
+pub fn log_write_failed(cause: impl Display) -> Reply {
+    Reply::error(format!("MISCONF Errors writing to the AOF file: {cause}"))
+}
+
+/// `ERR <cause>`: something outside the command failed (a rewrite, the Lua state).
+pub fn failed(cause: impl Display) -> Reply {
+    Reply::error(format!("ERR {cause}"))
 }
 
 /// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
@@ -77,12 +112,174 @@ pub fn truncate_lossy(arg: &[u8], max: usize) -> String {
 
 // -- connection and clients (conn.rs) --
 
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const AUTH_WITHOUT_PASSWORD: &str =
+    "ERR AUTH <password> called without any password configured for the default user. \
+     Are you sure your configuration is correct?";
+pub const UNSUPPORTED_PROTOCOL: &str = "NOPROTO unsupported protocol version";
+pub const PROTOCOL_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";
+pub const HELLO_UNAUTHENTICATED: &str =
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+     HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+     select the RESP protocol version at the same time";
+pub const INVALID_CLIENT_NAME: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const INVALID_CLIENT_ID: &str = "ERR Invalid client ID";
+pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+pub const CLIENT_ID_NOT_POSITIVE: &str = "ERR client-id should be greater than 0";
+
+/// HELLO got an option it does not know, or one without its values.
+pub fn hello_syntax(option: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Syntax error in HELLO option '{}'",
+        truncate_lossy(option, 128)
+    ))
+}
+
+/// CLIENT SETINFO of something other than `lib-name` or `lib-ver`.
+pub fn unknown_client_info(option: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Unrecognized option '{}'",
+        truncate_lossy(option, 128)
+    ))
+}
+
+/// A CLIENT SETINFO value (`what` is `lib-name` or `lib-ver`) with spaces or the like.
+pub fn invalid_client_info(what: &str) -> Reply {
+    Reply::error(format!(
+        "ERR {what} cannot contain spaces, newlines or special characters."
+    ))
+}
+
+pub fn unknown_client_type(kind: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Unknown client type '{}'",
+        truncate_lossy(kind, 128)
+    ))
+}
+
+pub fn no_such_user(user: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR No such user '{}'",
+        String::from_utf8_lossy(user)
+    ))
+}
+
 // -- server, config, COMMAND (server.rs, config.rs) --
+
+pub const LOG_OFF: &str =
+    "ERR Roost persists only through its append-only log, which is off (appendonly no)";
+pub const REWRITE_IN_PROGRESS: &str =
+    "ERR Background append only file rewriting already in progress";
+pub const SAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
+pub const NO_SHUTDOWN_IN_PROGRESS: &str = "ERR No shutdown in progress.";
+pub const GETKEYS_WRONG_ARITY: &str = "ERR Invalid number of arguments specified for command";
+pub const GETKEYS_UNKNOWN_COMMAND: &str = "ERR Invalid command specified";
+pub const GETKEYS_INVALID_ARGUMENTS: &str = "ERR Invalid arguments specified for command";
+pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
+pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
+
+/// CONFIG SET refused parameter `name`'s value (or the parameter) because of `why`.
+pub fn config_set_failed(name: &str, why: &str) -> Reply {
+    Reply::error(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+    ))
+}
+
+pub fn unknown_config_parameter(name: &str) -> Reply {
+    Reply::error(format!(
+        "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+    ))
+}
+
+pub fn config_rewrite_failed(cause: impl Display) -> Reply {
+    Reply::error(format!("ERR Rewriting config file: {cause}"))
+}
 
 // -- transactions (txn.rs) --
 
+pub const NESTED_MULTI: &str = "ERR MULTI calls can not be nested";
+pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+pub const EXEC_ABORTED: &str = "EXECABORT Transaction discarded because of previous errors.";
+
+/// EXEC refused before running, for `reason` (an error text without the `ERR` code).
+pub fn exec_aborted_because(reason: &str) -> Reply {
+    Reply::error(format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ))
+}
+
 // -- pub/sub and tracking (pubsub.rs, tracking.rs) --
+
+pub const PUBSUB_CHANNELS_ARITY: &str =
+    "ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP.";
+pub const NO_REDIRECT_CLIENT: &str = "ERR The client ID you want redirect to does not exist";
+pub const BCAST_SWITCHED: &str = "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
+pub const PREFIX_WITHOUT_BCAST: &str = "ERR PREFIX option requires BCAST mode to be enabled";
+pub const OPTIN_AND_OPTOUT: &str = "ERR You can't specify both OPTIN mode and OPTOUT mode";
+pub const OPT_MODE_WITH_BCAST: &str = "ERR OPTIN and OPTOUT are not compatible with BCAST";
+pub const CACHING_WITHOUT_OPT_MODE: &str = "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled";
+pub const CACHING_YES_WITHOUT_OPTIN: &str =
+    "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.";
+pub const CACHING_NO_WITHOUT_OPTOUT: &str =
+    "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
+
+/// CLIENT TRACKING with two prefixes of which one starts the other.
+pub fn overlapping_prefixes(a: &[u8], b: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+        String::from_utf8_lossy(a),
+        String::from_utf8_lossy(b)
+    ))
+}
 
 // -- replication (repl.rs) --
 
+pub const INVALID_PRIMARY_PORT: &str = "ERR Invalid master port";
+pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
+pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
+pub const SYNC_WITHOUT_PRIMARY_LINK: &str =
+    "NOMASTERLINK Can't SYNC while not connected with my master";
+
+pub fn unknown_replconf_option(option: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Unrecognized REPLCONF option: {}",
+        truncate_lossy(option, 128)
+    ))
+}
+
 // -- scripting (scripting.rs) --
+
+pub const NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
+pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
+pub const NO_SUCH_SCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const SCRIPT_CALL_WITHOUT_COMMAND: &str =
+    "ERR Please specify at least one argument for this redis lib call";
+pub const SCRIPT_CALL_BAD_ARGUMENT: &str =
+    "ERR Lua redis lib command arguments must be strings or integers";
+pub const SCRIPT_CALL_WRONG_ARITY: &str =
+    "ERR Wrong number of args calling Redis command from script";
+pub const SCRIPT_CALL_UNKNOWN_COMMAND: &str = "ERR Unknown Redis command called from script";
+pub const SCRIPT_CALL_NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
+pub const WRITE_IN_READONLY_SCRIPT: &str =
+    "ERR Write commands are not allowed from read-only scripts.";
+pub const SCRIPT_FLUSH_MODE: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+pub const NO_SCRIPT_RUNNING: &str = "NOTBUSY No scripts in execution right now.";
+
+pub fn lua_start_failed(cause: impl Display) -> Reply {
+    Reply::error(format!("ERR cannot start Lua: {cause}"))
+}
+
+/// A script that does not compile; `message` is Lua's.
+pub fn script_compile_failed(message: &str) -> Reply {
+    Reply::error(format!(
+        "ERR Error compiling script (new function): {message}"
+    ))
+}
+
+/// A script that failed: `message` (with its code), then which script and line.
+pub fn script_failed(message: &str, sha: &str, line: usize) -> Reply {
+    Reply::error(format!("{message} script: {sha}, on @user_script:{line}."))
+}

@@ -356,29 +356,18 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     let spec = table.spec(id);
 
     if ctx.shared.requires_auth() && !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
-        return reject(
-            ctx,
-            Some(id),
-            Reply::error("NOAUTH Authentication required."),
-        );
+        return reject(ctx, Some(id), error::reply(error::AUTH_REQUIRED));
     }
 
     if ctx.shared.is_loading() && !spec.has(flags::LOADING) {
-        return reject(
-            ctx,
-            Some(id),
-            Reply::error("LOADING Redis is loading the dataset in memory"),
-        );
+        return reject(ctx, Some(id), error::reply(error::LOADING));
     }
 
     if ctx.client.proto == 2
         && ctx.client.subscription_count() > 0
         && !spec.has(flags::WHILE_SUBSCRIBED)
     {
-        let reply = Reply::error(format!(
-            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            table.full_name(id)
-        ));
+        let reply = error::not_allowed_while_subscribed(table.full_name(id));
         return reject(ctx, Some(id), reply);
     }
 
@@ -387,9 +376,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         && ctx.shared.repl.link.state() != crate::state::replication::LinkState::Connected
         && !ctx.shared.config().replica_serve_stale_data
     {
-        let reply = Reply::error(
-            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-        );
+        let reply = error::reply(error::PRIMARY_LINK_DOWN);
         return reject(ctx, Some(id), reply);
     }
 
@@ -397,20 +384,20 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         && ctx.shared.repl.is_replica()
         && ctx.shared.config().replica_read_only
     {
-        let reply = Reply::error("READONLY You can't write against a read only replica.");
+        let reply = error::reply(error::READONLY_REPLICA);
         return reject(ctx, Some(id), reply);
     }
 
     if spec.has(flags::WRITE) {
-        if let Some(error) = ctx.shared.persistence.write_error() {
-            let reply = Reply::error(format!("MISCONF Errors writing to the AOF file: {error}"));
+        if let Some(cause) = ctx.shared.persistence.write_error() {
+            let reply = error::log_write_failed(cause);
             return reject(ctx, Some(id), reply);
         }
     }
 
     if ctx.client.in_multi() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
-            let reply = Reply::error("ERR Command not allowed inside a transaction");
+            let reply = error::reply(error::NOT_ALLOWED_IN_MULTI);
             return reject(ctx, Some(id), reply);
         }
         ctx.client.queue(id, args);
@@ -452,7 +439,7 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         let _gate = keyspace.write_gate();
         // Checked under the gate: shutdown takes it before the log's final fsync.
         if ctx.shared.is_shutting_down() {
-            return Reply::error("ERR Roost is shutting down");
+            return error::reply(error::SHUTTING_DOWN);
         }
         call(ctx, id, args)
     } else {

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{conn, Ctx, Spec, NO_KEYS};
+use super::{conn, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::config::OUTPUT_PUBSUB;
 use crate::protocol::Reply;
 use crate::pubsub::Subscriber;
@@ -214,20 +214,20 @@ fn unsubscribe_from(ctx: &mut Ctx<'_>, names: &[Bytes], kind: Kind) -> Reply {
     Reply::Many(replies)
 }
 
-fn subscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    subscribe_to(ctx, &args[1..], Kind::Channel)
+fn subscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(subscribe_to(ctx, &args[1..], Kind::Channel))
 }
 
-fn psubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    subscribe_to(ctx, &args[1..], Kind::Pattern)
+fn psubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(subscribe_to(ctx, &args[1..], Kind::Pattern))
 }
 
-fn unsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    unsubscribe_from(ctx, &args[1..], Kind::Channel)
+fn unsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(unsubscribe_from(ctx, &args[1..], Kind::Channel))
 }
 
-fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    unsubscribe_from(ctx, &args[1..], Kind::Pattern)
+fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(unsubscribe_from(ctx, &args[1..], Kind::Pattern))
 }
 
 /// Drops every subscription of a client (disconnect, RESET).
@@ -241,40 +241,40 @@ pub fn unsubscribe_all(shared: &Shared, client: &mut Client) {
     publish_counts(client);
 }
 
-fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.shared.pubsub.publish(&args[1], &args[2]) as i64)
+fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(Reply::Integer(
+        ctx.shared.pubsub.publish(&args[1], &args[2]) as i64,
+    ))
 }
 
-fn channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() > 3 {
         // Redis declares CHANNELS with arity -2 and refuses extra arguments itself.
-        return Reply::error(
-            "ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP.",
-        );
+        return Err(error::reply(error::PUBSUB_CHANNELS_ARITY));
     }
     let pattern = args.get(2).map(|p| p.as_ref());
-    Reply::Array(
+    Ok(Reply::Array(
         ctx.shared
             .pubsub
             .active_channels(pattern)
             .into_iter()
             .map(Reply::Bulk)
             .collect(),
-    )
+    ))
 }
 
 /// Channel, count, channel, count...: a flat array in RESP3 too, as Redis 7 sends it
 /// (redis-py parses it as one).
-fn numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let mut items = Vec::new();
     for channel in &args[2..] {
         let n = ctx.shared.pubsub.subscribers_of(channel);
         items.push(Reply::Bulk(channel.clone()));
         items.push(Reply::Integer(n as i64));
     }
-    Reply::Array(items)
+    Ok(Reply::Array(items))
 }
 
-fn numpat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.shared.pubsub.pattern_count() as i64)
+fn numpat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::Integer(ctx.shared.pubsub.pattern_count() as i64))
 }

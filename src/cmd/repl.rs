@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{args, error, Ctx, Spec, NO_KEYS};
+use super::{args, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::session::{Blocked, Psync};
 use crate::state::replication::LinkState;
@@ -25,7 +25,7 @@ pub const COMMANDS: &[Spec] = &[
     super::command!("server", "sync", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, sync, "1.0.0", "An internal command used in replication."),
 ];
 
-fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let shared = ctx.shared;
     if args::is(&args[1], "no") && args::is(&args[2], "one") {
         if shared.repl.is_replica() {
@@ -37,15 +37,15 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 promote(shared);
             }
         }
-        return Reply::OK;
+        return Ok(Reply::OK);
     }
     let host = args::text(&args[1]);
     let port = match crate::protocol::decode::parse_i64(&args[2]) {
         Some(p) if (0..=65535).contains(&p) => p as u16,
-        _ => return Reply::error("ERR Invalid master port"),
+        _ => return Err(error::reply(error::INVALID_PRIMARY_PORT)),
     };
     if !shared.repl.set_primary(Some((host.clone(), port))) {
-        return Reply::simple("OK Already connected to specified master");
+        return Ok(Reply::simple("OK Already connected to specified master"));
     }
     log::set_role(log::Role::Replica);
     shared.config_mut().replicaof = Some((host.clone(), port));
@@ -58,7 +58,7 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if let Some(shared) = shared.arc() {
         (shared.services.follow_primary)(&shared);
     }
-    Reply::OK
+    Ok(Reply::OK)
 }
 
 /// REPLICAOF NO ONE: stop following, keep the data, take writes under a new id. The
@@ -74,11 +74,11 @@ pub fn promote(shared: &Shared) {
     log::notice("PRIMARY MODE enabled (user request)");
 }
 
-fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let shared = ctx.shared;
     let offset = shared.journal.last_lsn() as i64;
     let primary = shared.repl.ids().primary.clone();
-    match primary {
+    Ok(match primary {
         None => {
             let replicas = shared
                 .repl
@@ -114,27 +114,24 @@ fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
                 Reply::Integer(offset),
             ])
         }
-    }
+    })
 }
 
-fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let shared = ctx.shared;
     if shared.repl.is_replica() {
-        return Reply::error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+        return Err(error::reply(error::WAIT_ON_REPLICA));
     }
-    let wanted = match args::int(&args[1]) {
-        Ok(n) => n,
-        Err(reply) => return reply,
-    };
+    let wanted = args::int(&args[1])?;
     let timeout = match crate::protocol::decode::parse_i64(&args[2]) {
-        Some(t) if t < 0 => return Reply::error("ERR timeout is negative"),
+        Some(t) if t < 0 => return Err(error::reply(error::TIMEOUT_NEGATIVE)),
         Some(t) => t as u64,
-        None => return Reply::error("ERR timeout is not an integer or out of range"),
+        None => return Err(error::reply(error::TIMEOUT_NOT_INTEGER)),
     };
     let lsn = ctx.client.last_write_lsn;
     let acked = shared.repl.acknowledged(lsn);
     if ctx.client.in_multi() || wanted <= 0 || acked >= wanted as usize {
-        return Reply::Integer(acked as i64);
+        return Ok(Reply::Integer(acked as i64));
     }
     shared.repl.ack_requests.send_modify(|n| *n += 1);
     ctx.client.blocked = Some(Blocked::Wait {
@@ -142,7 +139,7 @@ fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         lsn,
         deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout)),
     });
-    Reply::NoReply
+    Ok(Reply::NoReply)
 }
 
 /// Waits until a blocked WAIT can answer; called by the connection.
@@ -173,45 +170,40 @@ pub async fn wait_until(
     }
 }
 
-fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() % 2 == 0 {
-        return error::syntax();
+        return Err(error::syntax());
     }
     for pair in args[1..].chunks(2) {
         let option = pair[0].to_ascii_lowercase();
         match option.as_slice() {
             b"listening-port" => match crate::protocol::decode::parse_i64(&pair[1]) {
                 Some(p) if (0..=65535).contains(&p) => ctx.client.repl_listening_port = p as u16,
-                _ => return Reply::error("ERR value is not an integer or out of range"),
+                _ => return Err(error::not_integer()),
             },
             // Acks arrive on the replica's feed connection, not here; GETACK is for
             // replicas. Both are accepted without an answer, as Redis does.
-            b"ack" | b"getack" => return Reply::NoReply,
+            b"ack" | b"getack" => return Ok(Reply::NoReply),
             b"capa" | b"ip-address" | b"rdb-only" | b"rdb-filter-only" => {}
-            _ => {
-                return Reply::error(format!(
-                    "ERR Unrecognized REPLCONF option: {}",
-                    error::truncate_lossy(&pair[0], 128)
-                ))
-            }
+            _ => return Err(error::unknown_replconf_option(&pair[0])),
         }
     }
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if ctx.shared.repl.is_replica() && ctx.shared.repl.link.state() != LinkState::Connected {
-        return Reply::error("NOMASTERLINK Can't SYNC while not connected with my master");
+        return Err(error::reply(error::SYNC_WITHOUT_PRIMARY_LINK));
     }
     let offset = crate::protocol::decode::parse_i64(&args[2]).unwrap_or(-1);
-    hand_off(ctx, args::text(&args[1]), offset)
+    Ok(hand_off(ctx, args::text(&args[1]), offset))
 }
 
-fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     if ctx.shared.repl.is_replica() && ctx.shared.repl.link.state() != LinkState::Connected {
-        return Reply::error("NOMASTERLINK Can't SYNC while not connected with my master");
+        return Err(error::reply(error::SYNC_WITHOUT_PRIMARY_LINK));
     }
-    hand_off(ctx, "?".into(), -1)
+    Ok(hand_off(ctx, "?".into(), -1))
 }
 
 fn hand_off(ctx: &mut Ctx<'_>, replid: String, offset: i64) -> Reply {

@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic};
 
 use super::flags::*;
-use super::{args, conn, Ctx, Spec, NO_KEYS};
+use super::{args, conn, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::state::Shared;
 
@@ -188,67 +188,54 @@ fn new_state(generation: u64) -> mlua::Result<State> {
     })
 }
 
-fn eval(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn eval(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let sha = ctx.shared.scripts.load(&args[1]);
     run(ctx, &sha, args, false)
 }
 
-fn eval_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn eval_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let sha = ctx.shared.scripts.load(&args[1]);
     run(ctx, &sha, args, true)
 }
 
-fn evalsha(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn evalsha(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     run(ctx, &args::text(&args[1]).to_ascii_lowercase(), args, false)
 }
 
-fn evalsha_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn evalsha_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     run(ctx, &args::text(&args[1]).to_ascii_lowercase(), args, true)
 }
 
 /// Runs script `sha` with `args` = [command, script-or-sha, numkeys, keys..., argv...].
-fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Reply {
-    let numkeys = match args::int(&args[2]) {
-        Ok(n) if n < 0 => return Reply::error("ERR Number of keys can't be negative"),
-        Ok(n) if n as usize > args.len() - 3 => {
-            return Reply::error("ERR Number of keys can't be greater than number of args")
-        }
-        Ok(n) => n as usize,
-        Err(reply) => return reply,
+fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome {
+    let numkeys = match args::int(&args[2])? {
+        n if n < 0 => return Err(error::reply(error::NUMKEYS_NEGATIVE)),
+        n if n as usize > args.len() - 3 => return Err(error::reply(error::NUMKEYS_TOO_MANY)),
+        n => n as usize,
     };
     let Some(body) = ctx.shared.scripts.get(sha) else {
-        return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
+        return Err(error::reply(error::NO_SUCH_SCRIPT));
     };
     let (keys, argv) = args[3..].split_at(numkeys);
     let generation = ctx.shared.scripts.generation();
     STATE.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|s| s.generation != generation) {
-            match new_state(generation) {
-                Ok(state) => *slot = Some(state),
-                Err(e) => return Reply::error(format!("ERR cannot start Lua: {e}")),
-            }
+            *slot = Some(new_state(generation).map_err(error::lua_start_failed)?);
         }
         let state = slot.as_mut().expect("just created");
         let function = match state.functions.get(sha) {
             Some(f) => f.clone(),
-            None => match state
-                .lua
-                .load(body.as_ref())
-                .set_name("@user_script")
-                .into_function()
-            {
-                Ok(f) => {
-                    state.functions.insert(sha.to_string(), f.clone());
-                    f
-                }
-                Err(e) => {
-                    return Reply::error(format!(
-                        "ERR Error compiling script (new function): {}",
-                        lua_message(&e)
-                    ))
-                }
-            },
+            None => {
+                let f = state
+                    .lua
+                    .load(body.as_ref())
+                    .set_name("@user_script")
+                    .into_function()
+                    .map_err(|e| error::script_compile_failed(&lua_message(&e)))?;
+                state.functions.insert(sha.to_string(), f.clone());
+                f
+            }
         };
         invoke(ctx, &state.lua, &function, sha, keys, argv, read_only)
     })
@@ -263,16 +250,14 @@ fn invoke(
     keys: &[Bytes],
     argv: &[Bytes],
     read_only: bool,
-) -> Reply {
+) -> Outcome {
     let set_globals = || -> mlua::Result<()> {
         let globals = lua.globals();
         globals.raw_set("KEYS", string_table(lua, keys)?)?;
         globals.raw_set("ARGV", string_table(lua, argv)?)?;
         Ok(())
     };
-    if let Err(e) = set_globals() {
-        return Reply::error(format!("ERR {e}"));
-    }
+    set_globals().map_err(error::failed)?;
     // The script's writes are one transaction in the log, unless it runs inside EXEC,
     // which already is one. Blocking commands do not block inside a script.
     let in_exec = ctx.client.in_exec;
@@ -289,7 +274,7 @@ fn invoke(
         // Level 1 is the script line that called redis.call.
         call_line.set(lua.inspect_stack(1, |d| d.current_line()).flatten());
         let mut ctx = ctx_cell.borrow_mut();
-        call_from_script(&mut ctx, args, read_only)
+        call_from_script(&mut ctx, args, read_only).unwrap_or_else(|error| error)
     };
     let result = lua.scope(|scope| {
         let call =
@@ -326,10 +311,10 @@ fn invoke(
             let message: String = t.raw_get("__roost_error").unwrap_or_default();
             // Redis names the line of the error() call. Without Lua's debug library
             // (unsafe to load) Roost cannot see it, and names line 1.
-            Reply::error(format!("{message} script: {sha}, on @user_script:1."))
+            Err(error::script_failed(&message, sha, 1))
         }
-        Ok(value) => lua_to_reply(&value),
-        Err(e) => script_error(&e, sha, call_line.get()),
+        Ok(value) => Ok(lua_to_reply(&value)),
+        Err(e) => Err(script_error(&e, sha, call_line.get())),
     }
 }
 
@@ -343,9 +328,9 @@ fn string_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 
 /// `redis.call` / `redis.pcall`: runs one command for the script; errors come back as
 /// error replies (the Lua side raises them for `call`).
-fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Reply {
+fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outcome {
     if args.is_empty() {
-        return Reply::error("ERR Please specify at least one argument for this redis lib call");
+        return Err(error::reply(error::SCRIPT_CALL_WITHOUT_COMMAND));
     }
     let mut argv = Vec::with_capacity(args.len());
     for value in args {
@@ -353,42 +338,38 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Reply
             Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
             Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
             Value::Number(n) => argv.push(Bytes::from(format_lua_number(*n))),
-            _ => {
-                return Reply::error(
-                    "ERR Lua redis lib command arguments must be strings or integers",
-                )
-            }
+            _ => return Err(error::reply(error::SCRIPT_CALL_BAD_ARGUMENT)),
         }
     }
     let table = super::table();
     let id = match table.resolve(&argv) {
         Ok(id) => id,
         Err(super::Unresolved { id: Some(_), .. }) => {
-            return Reply::error("ERR Wrong number of args calling Redis command from script")
+            return Err(error::reply(error::SCRIPT_CALL_WRONG_ARITY))
         }
-        Err(_) => return Reply::error("ERR Unknown Redis command called from script"),
+        Err(_) => return Err(error::reply(error::SCRIPT_CALL_UNKNOWN_COMMAND)),
     };
     let spec = table.spec(id);
     if spec.has(NOSCRIPT) {
-        return Reply::error("ERR This Redis command is not allowed from script");
+        return Err(error::reply(error::SCRIPT_CALL_NOT_ALLOWED));
     }
     if spec.has(WRITE) {
         if read_only {
-            return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+            return Err(error::reply(error::WRITE_IN_READONLY_SCRIPT));
         }
         if ctx.shared.repl.is_replica() && !ctx.client.from_primary {
-            return Reply::error("READONLY You can't write against a read only replica.");
+            return Err(error::reply(error::READONLY_REPLICA));
         }
         if let Some(e) = ctx.shared.persistence.write_error() {
-            return Reply::error(format!("MISCONF Errors writing to the AOF file: {e}"));
+            return Err(error::log_write_failed(e));
         }
     }
     let reply = super::call(ctx, id, &argv);
     // A blocking command that found nothing answers as its non-blocking form would.
     if ctx.client.blocked.take().is_some() {
-        return Reply::Null;
+        return Ok(Reply::Null);
     }
-    reply
+    Ok(reply)
 }
 
 /// Lua prints integral numbers without a fraction; Redis passes them on that way.
@@ -497,9 +478,7 @@ fn script_error(e: &mlua::Error, sha: &str, call_line: Option<usize>) -> Reply {
         .and_then(|rest| rest.split(':').next())
         .and_then(|n| n.parse().ok());
     match position {
-        Some(line) => Reply::error(format!(
-            "ERR {message} script: {sha}, on @user_script:{line}."
-        )),
+        Some(line) => error::script_failed(&format!("ERR {message}"), sha, line),
         None => {
             let line = call_line.unwrap_or(1);
             let message = if message.starts_with(|c: char| c.is_ascii_uppercase()) {
@@ -507,12 +486,12 @@ fn script_error(e: &mlua::Error, sha: &str, call_line: Option<usize>) -> Reply {
             } else {
                 format!("ERR {message}")
             };
-            Reply::error(format!("{message} script: {sha}, on @user_script:{line}."))
+            error::script_failed(&message, sha, line)
         }
     }
 }
 
-fn script_load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn script_load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     // Compiled here once so a syntax error is reported at load time, as Redis does.
     if let Err(e) = Lua::new_with(StdLib::NONE, LuaOptions::default()).and_then(|lua| {
         lua.load(args[2].as_ref())
@@ -520,31 +499,28 @@ fn script_load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             .into_function()
             .map(|_| ())
     }) {
-        return Reply::error(format!(
-            "ERR Error compiling script (new function): {}",
-            lua_message(&e)
-        ));
+        return Err(error::script_compile_failed(&lua_message(&e)));
     }
-    Reply::Bulk(Bytes::from(ctx.shared.scripts.load(&args[2])))
+    Ok(Reply::Bulk(Bytes::from(ctx.shared.scripts.load(&args[2]))))
 }
 
-fn script_exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Array(
+fn script_exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(Reply::Array(
         args[2..]
             .iter()
             .map(|sha| Reply::Integer(ctx.shared.scripts.get(&args::text(sha)).is_some() as i64))
             .collect(),
-    )
+    ))
 }
 
-fn script_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn script_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     match args.get(2) {
         None => {}
         Some(mode) if args.len() == 3 && (args::is(mode, "sync") || args::is(mode, "async")) => {}
-        Some(_) => return Reply::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
+        Some(_) => return Err(error::reply(error::SCRIPT_FLUSH_MODE)),
     }
     flush(ctx.shared);
-    Reply::OK
+    Ok(Reply::OK)
 }
 
 /// Empties the script cache (SCRIPT FLUSH).
@@ -552,6 +528,6 @@ pub fn flush(shared: &Shared) {
     shared.scripts.flush();
 }
 
-fn script_kill(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::error("NOTBUSY No scripts in execution right now.")
+fn script_kill(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Err(error::reply(error::NO_SCRIPT_RUNNING))
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{args, command, conn, error, flags::*, CommandId, Ctx, Spec, NO_KEYS};
+use super::{args, command, conn, error, flags::*, CommandId, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::state::Shared;
 use crate::sync::Recover;
@@ -160,16 +160,16 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
     conn::help_subcommand("server", "5.0.0"),
 ];
 
-fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let us = clock::now_us();
-    Reply::Array(vec![
+    Ok(Reply::Array(vec![
         Reply::bulk_str(&(us / 1_000_000).to_string()),
         Reply::bulk_str(&(us % 1_000_000).to_string()),
-    ])
+    ]))
 }
 
-fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Integer(last_save(ctx.shared) as i64)
+fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::Integer(last_save(ctx.shared) as i64))
 }
 
 /// Unix seconds of the last successful rewrite, or of startup before the first.
@@ -183,12 +183,12 @@ fn last_save(shared: &Shared) -> u64 {
 }
 
 /// The log is Roost's only persistence: SAVE, BGSAVE and BGREWRITEAOF all rewrite it.
-fn log_is_off(ctx: &Ctx<'_>) -> Option<Reply> {
-    (!ctx.shared.config().appendonly).then(|| {
-        Reply::error(
-            "ERR Roost persists only through its append-only log, which is off (appendonly no)",
-        )
-    })
+fn require_log(ctx: &Ctx<'_>) -> Result<(), Reply> {
+    if ctx.shared.config().appendonly {
+        Ok(())
+    } else {
+        Err(error::reply(error::LOG_OFF))
+    }
 }
 
 fn start_rewrite(ctx: &Ctx<'_>) -> bool {
@@ -197,64 +197,58 @@ fn start_rewrite(ctx: &Ctx<'_>) -> bool {
         .is_some_and(|shared| (shared.services.start_rewrite)(&shared))
 }
 
-fn bgrewriteaof(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    if let Some(reply) = log_is_off(ctx) {
-        return reply;
-    }
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    require_log(ctx)?;
     if start_rewrite(ctx) {
-        Reply::simple("Background append only file rewriting started")
+        Ok(Reply::simple(
+            "Background append only file rewriting started",
+        ))
     } else {
-        Reply::error("ERR Background append only file rewriting already in progress")
+        Err(error::reply(error::REWRITE_IN_PROGRESS))
     }
 }
 
-fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() > 2 || (args.len() == 2 && !args::is(&args[1], "schedule")) {
-        return error::syntax();
+        return Err(error::syntax());
     }
-    if let Some(reply) = log_is_off(ctx) {
-        return reply;
-    }
+    require_log(ctx)?;
     if start_rewrite(ctx) {
-        Reply::simple("Background saving started")
+        Ok(Reply::simple("Background saving started"))
     } else if args.len() == 2 {
-        Reply::simple("Background saving scheduled")
+        Ok(Reply::simple("Background saving scheduled"))
     } else {
-        Reply::error("ERR Background save already in progress")
+        Err(error::reply(error::SAVE_IN_PROGRESS))
     }
 }
 
-fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    if let Some(reply) = log_is_off(ctx) {
-        return reply;
-    }
+fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    require_log(ctx)?;
     let status = &ctx.shared.persistence.rewrites;
     if status.in_progress.swap(true, Ordering::AcqRel) {
-        return Reply::error("ERR Background save already in progress");
+        return Err(error::reply(error::SAVE_IN_PROGRESS));
     }
-    match (ctx.shared.services.rewrite_now)(ctx.shared) {
-        Ok(()) => Reply::OK,
-        Err(e) => Reply::error(format!("ERR {e}")),
-    }
+    (ctx.shared.services.rewrite_now)(ctx.shared).map_err(error::failed)?;
+    Ok(Reply::OK)
 }
 
-fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     for arg in &args[1..] {
         let known = ["nosave", "save", "now", "force", "abort"]
             .iter()
             .any(|w| args::is(arg, w));
         if !known {
-            return error::syntax();
+            return Err(error::syntax());
         }
     }
     if args[1..].iter().any(|a| args::is(a, "abort")) {
-        return Reply::error("ERR No shutdown in progress.");
+        return Err(error::reply(error::NO_SHUTDOWN_IN_PROGRESS));
     }
     crate::log::warning("User requested shutdown...");
     ctx.shared.request_shutdown();
     ctx.client.close_after_reply = true;
     // Redis closes the connection without a reply when the shutdown succeeds.
-    Reply::NoReply
+    Ok(Reply::NoReply)
 }
 
 // ---------------------------------------------------------------------------- INFO
@@ -277,7 +271,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
 /// Sections only printed when asked for by name, `all` or `everything`.
 const EXTRA_SECTIONS: &[&str] = &["commandstats", "latencystats"];
 
-fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let mut wanted: Vec<&str> = Vec::new();
     let mut add = |s: &'static str| {
         if !wanted.contains(&s) {
@@ -313,7 +307,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         render_section(ctx, section, &mut out);
     }
-    Reply::Verbatim(Bytes::from(out))
+    Ok(Reply::Verbatim(Bytes::from(out)))
 }
 
 fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
@@ -595,21 +589,21 @@ fn cpu_seconds() -> (f64, f64) {
 
 // ------------------------------------------------------------------------- COMMAND
 
-fn command(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn command(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let table = super::table();
-    Reply::Array(table.top_level().map(command_entry).collect())
+    Ok(Reply::Array(table.top_level().map(command_entry).collect()))
 }
 
-fn command_count(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Integer(super::table().top_level().count() as i64)
+fn command_count(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::Integer(super::table().top_level().count() as i64))
 }
 
-fn command_info(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn command_info(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let table = super::table();
     if args.len() == 2 {
-        return Reply::Array(table.top_level().map(command_entry).collect());
+        return Ok(Reply::Array(table.top_level().map(command_entry).collect()));
     }
-    Reply::Array(
+    Ok(Reply::Array(
         args[2..]
             .iter()
             .map(|name| match table.lookup(name) {
@@ -617,7 +611,7 @@ fn command_info(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 None => Reply::Null,
             })
             .collect(),
-    )
+    ))
 }
 
 /// The flag words COMMAND INFO reports.
@@ -767,7 +761,7 @@ fn key_spec_reply(k: &super::redis_meta::KeySpecInfo) -> Reply {
     Reply::Map(fields)
 }
 
-fn command_docs(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn command_docs(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let table = super::table();
     let ids: Vec<CommandId> = if args.len() == 2 {
         table.top_level().collect()
@@ -777,11 +771,11 @@ fn command_docs(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             .filter_map(|name| table.lookup(name))
             .collect()
     };
-    Reply::Map(
+    Ok(Reply::Map(
         ids.into_iter()
             .map(|id| (Reply::bulk_str(table.full_name(id)), docs_entry(id)))
             .collect(),
-    )
+    ))
 }
 
 fn docs_entry(id: CommandId) -> Reply {
@@ -804,7 +798,7 @@ fn docs_entry(id: CommandId) -> Reply {
     Reply::Map(fields)
 }
 
-fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let table = super::table();
     let filter: Option<(String, Bytes)> = match args.len() {
         2 => None,
@@ -812,7 +806,7 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             String::from_utf8_lossy(&args[3]).to_ascii_lowercase(),
             args[4].clone(),
         )),
-        _ => return error::syntax(),
+        _ => return Err(error::syntax()),
     };
     let mut names = Vec::new();
     for id in table.top_level() {
@@ -829,41 +823,40 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                         .iter()
                         .any(|c| matches!(c, Reply::Simple(s) if *s == wanted))
                 }
-                _ => return error::syntax(),
+                _ => return Err(error::syntax()),
             },
         };
         if keep {
             names.push(Reply::bulk_str(spec.name));
         }
     }
-    Reply::Array(names)
+    Ok(Reply::Array(names))
 }
 
-fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let table = super::table();
     let target = &args[2..];
     let id = match table.resolve(target) {
         Ok(id) => id,
         Err(super::Unresolved { id: Some(_), .. }) => {
-            return Reply::error("ERR Invalid number of arguments specified for command")
+            return Err(error::reply(error::GETKEYS_WRONG_ARITY))
         }
-        Err(_) => return Reply::error("ERR Invalid command specified"),
+        Err(_) => return Err(error::reply(error::GETKEYS_UNKNOWN_COMMAND)),
     };
     let spec = table.spec(id);
     let positions = match spec.find_keys {
-        Some(find_keys) => match find_keys(target) {
-            Some(positions) => positions,
-            None => return Reply::error("ERR Invalid arguments specified for command"),
-        },
+        Some(find_keys) => {
+            find_keys(target).ok_or_else(|| error::reply(error::GETKEYS_INVALID_ARGUMENTS))?
+        }
         None => spec.key_positions(target.len()),
     };
     if positions.is_empty() {
-        return Reply::error("ERR The command has no key arguments");
+        return Err(error::reply(error::GETKEYS_NO_KEYS));
     }
-    Reply::Array(
+    Ok(Reply::Array(
         positions
             .into_iter()
             .map(|i| Reply::Bulk(target[i].clone()))
             .collect(),
-    )
+    ))
 }

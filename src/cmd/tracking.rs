@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{args, error, Ctx, Spec, NO_KEYS};
+use super::{args, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::tracking::Mode;
 
@@ -51,13 +51,13 @@ pub const TRACKINGINFO: Spec = super::command!(
     "Returns information about server-assisted client-side caching for the connection."
 );
 
-fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let on = if args::is(&args[2], "on") {
         true
     } else if args::is(&args[2], "off") {
         false
     } else {
-        return error::syntax();
+        return Err(error::syntax());
     };
     let mut mode = Mode::default();
     let mut i = 3;
@@ -73,7 +73,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 let id = crate::protocol::decode::parse_i64(&args[i]).unwrap_or(-1);
                 let exists = id > 0 && ctx.shared.clients.get(id as u64).is_some();
                 if id != ctx.client.id as i64 && !exists {
-                    return Reply::error("ERR The client ID you want redirect to does not exist");
+                    return Err(error::reply(error::NO_REDIRECT_CLIENT));
                 }
                 mode.redirect = Some(id as u64);
             }
@@ -81,14 +81,14 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 i += 1;
                 mode.prefixes.push(args[i].clone());
             }
-            _ => return error::syntax(),
+            _ => return Err(error::syntax()),
         }
         i += 1;
     }
     if !on {
         ctx.shared.tracking.disable(ctx.client.id);
         ctx.client.tracking = None;
-        return Reply::OK;
+        return Ok(Reply::OK);
     }
     if ctx
         .client
@@ -96,25 +96,21 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .as_ref()
         .is_some_and(|m| m.bcast != mode.bcast)
     {
-        return Reply::error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
+        return Err(error::reply(error::BCAST_SWITCHED));
     }
     if !mode.prefixes.is_empty() && !mode.bcast {
-        return Reply::error("ERR PREFIX option requires BCAST mode to be enabled");
+        return Err(error::reply(error::PREFIX_WITHOUT_BCAST));
     }
     if mode.optin && mode.optout {
-        return Reply::error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+        return Err(error::reply(error::OPTIN_AND_OPTOUT));
     }
     if mode.bcast && (mode.optin || mode.optout) {
-        return Reply::error("ERR OPTIN and OPTOUT are not compatible with BCAST");
+        return Err(error::reply(error::OPT_MODE_WITH_BCAST));
     }
     for (n, a) in mode.prefixes.iter().enumerate() {
         for b in &mode.prefixes[n + 1..] {
             if a.starts_with(b) || b.starts_with(a) {
-                return Reply::error(format!(
-                    "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
-                    String::from_utf8_lossy(a),
-                    String::from_utf8_lossy(b)
-                ));
+                return Err(error::overlapping_prefixes(a, b));
             }
         }
     }
@@ -123,10 +119,11 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .tracking
         .enable(ctx.client.id, mode.clone(), outbox);
     ctx.client.tracking = Some(mode);
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn client_caching(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn client_caching(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let not_opt_mode = || Err(error::reply(error::CACHING_WITHOUT_OPT_MODE));
     let Some(mode) = &ctx.client.tracking else {
         return not_opt_mode();
     };
@@ -135,36 +132,28 @@ fn client_caching(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if args::is(&args[2], "yes") {
         if !mode.optin {
-            return Reply::error(
-                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
-            );
+            return Err(error::reply(error::CACHING_YES_WITHOUT_OPTIN));
         }
         ctx.client.caching = Some(true);
     } else if args::is(&args[2], "no") {
         if !mode.optout {
-            return Reply::error(
-                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
-            );
+            return Err(error::reply(error::CACHING_NO_WITHOUT_OPTOUT));
         }
         ctx.client.caching = Some(false);
     } else {
-        return error::syntax();
+        return Err(error::syntax());
     }
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn not_opt_mode() -> Reply {
-    Reply::error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
-}
-
-fn client_getredir(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    match &ctx.client.tracking {
+fn client_getredir(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(match &ctx.client.tracking {
         None => Reply::Integer(-1),
         Some(mode) => Reply::Integer(mode.redirect.map_or(0, |id| id as i64)),
-    }
+    })
 }
 
-fn client_trackinginfo(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn client_trackinginfo(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let (flags, redirect, prefixes) = match &ctx.client.tracking {
         None => (vec![Reply::bulk_str("off")], -1, Vec::new()),
         Some(mode) => {
@@ -190,11 +179,11 @@ fn client_trackinginfo(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
             (flags, redirect, prefixes)
         }
     };
-    Reply::Map(vec![
+    Ok(Reply::Map(vec![
         (Reply::bulk_str("flags"), Reply::Set(flags)),
         (Reply::bulk_str("redirect"), Reply::Integer(redirect)),
         (Reply::bulk_str("prefixes"), Reply::Array(prefixes)),
-    ])
+    ]))
 }
 
 /// After a tracking client's command: remember the keys it read (default mode), and

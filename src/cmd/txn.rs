@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{call, flags::*, Ctx, Spec, NO_KEYS};
+use super::{call, error, flags::*, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::session::{Client, Multi};
 use crate::state::Shared;
@@ -73,18 +73,18 @@ pub const COMMANDS: &[Spec] = &[
     ),
 ];
 
-fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     if ctx.client.in_multi() {
-        return Reply::error("ERR MULTI calls can not be nested");
+        return Err(error::reply(error::NESTED_MULTI));
     }
     ctx.client.multi = Some(Multi::default());
     ctx.client.info.in_multi.store(true, Ordering::Relaxed);
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let Some(multi) = ctx.client.multi.take() else {
-        return Reply::error("ERR EXEC without MULTI");
+        return Err(error::reply(error::EXEC_WITHOUT_MULTI));
     };
     ctx.client.info.in_multi.store(false, Ordering::Relaxed);
     ctx.client.info.multi_len.store(0, Ordering::Relaxed);
@@ -93,10 +93,10 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
         || keyspace.watched_key_expired(&ctx.client.watched, clock::now_ms());
     unwatch_all(ctx.shared, ctx.client);
     if multi.failed {
-        return Reply::error("EXECABORT Transaction discarded because of previous errors.");
+        return Err(error::reply(error::EXEC_ABORTED));
     }
     if aborted_by_watch {
-        return Reply::NullArray;
+        return Ok(Reply::NullArray);
     }
     let journal = &ctx.shared.journal;
     journal.begin_transaction();
@@ -114,7 +114,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
         ctx.client.pending_lsn = Some(lsn);
         ctx.client.last_write_lsn = lsn;
     }
-    Reply::Array(replies)
+    Ok(Reply::Array(replies))
 }
 
 /// EXEC refused before running (wrong arity, NOAUTH, ...): like Redis, the transaction
@@ -128,24 +128,22 @@ pub fn abort_exec(ctx: &mut Ctx<'_>, reason: Reply) -> Reply {
         return reason;
     };
     let message = message.strip_prefix("ERR ").unwrap_or(message);
-    Reply::error(format!(
-        "EXECABORT Transaction discarded because of: {message}"
-    ))
+    error::exec_aborted_because(message)
 }
 
-fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     if ctx.client.multi.take().is_none() {
-        return Reply::error("ERR DISCARD without MULTI");
+        return Err(error::reply(error::DISCARD_WITHOUT_MULTI));
     }
     ctx.client.info.in_multi.store(false, Ordering::Relaxed);
     ctx.client.info.multi_len.store(0, Ordering::Relaxed);
     unwatch_all(ctx.shared, ctx.client);
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if ctx.client.in_multi() {
-        return Reply::error("ERR WATCH inside MULTI is not allowed");
+        return Err(error::reply(error::WATCH_IN_MULTI));
     }
     let now = clock::now_ms();
     for key in &args[1..] {
@@ -160,12 +158,12 @@ fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             ctx.client.watched.push(watched);
         }
     }
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn unwatch(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+fn unwatch(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     unwatch_all(ctx.shared, ctx.client);
-    Reply::OK
+    Ok(Reply::OK)
 }
 
 fn unwatch_all(shared: &Shared, client: &mut Client) {
