@@ -86,6 +86,25 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> Reply {
     ))
 }
 
+/// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `
+pub fn unknown_command(args: &[bytes::Bytes]) -> Reply {
+    let mut listed = String::new();
+    for arg in &args[1..] {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        listed.push('\'');
+        listed.push_str(&truncate_lossy(arg, room));
+        listed.push_str("' ");
+    }
+    Reply::error(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate_lossy(&args[0], 128),
+        listed
+    ))
+}
+
 /// Text of a client-supplied argument for an error message, cut at `max` bytes and, as
 /// Redis's `%.128s` formatting does, at the first NUL byte.
 pub fn truncate_lossy(arg: &[u8], max: usize) -> String {

@@ -135,7 +135,7 @@ impl Table {
         let Some(id) = self.lookup(&args[0]) else {
             return Err(Unresolved {
                 id: None,
-                reply: unknown_command(args),
+                reply: error::unknown_command(args),
             });
         };
         let mut spec = self.spec(id);
@@ -166,25 +166,6 @@ impl Table {
         }
         Ok(id)
     }
-}
-
-/// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `
-fn unknown_command(args: &[Bytes]) -> Reply {
-    let mut listed = String::new();
-    for arg in &args[1..] {
-        if listed.len() >= 128 {
-            break;
-        }
-        let room = 128 - listed.len();
-        listed.push('\'');
-        listed.push_str(&error::truncate_lossy(arg, room));
-        listed.push_str("' ");
-    }
-    Reply::error(format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        error::truncate_lossy(&args[0], 128),
-        listed
-    ))
 }
 
 #[cfg(test)]
