@@ -12,6 +12,9 @@ pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
 pub const INVALID_EXPIRE: &str = "ERR invalid expire time in '{}' command";
 pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const OUT_OF_RANGE: &str = "ERR value is out of range";
+pub const INCREMENT_NAN_OR_INFINITY: &str = "ERR increment would produce NaN or Infinity";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 
 pub fn syntax() -> Reply {
     Reply::error(SYNTAX)
@@ -27,6 +30,34 @@ pub fn not_float() -> Reply {
 
 pub fn wrongtype() -> Reply {
     Reply::error(WRONGTYPE)
+}
+
+pub fn no_such_key() -> Reply {
+    Reply::error(NO_SUCH_KEY)
+}
+
+pub fn overflow() -> Reply {
+    Reply::error(OVERFLOW)
+}
+
+pub fn db_index() -> Reply {
+    Reply::error(DB_INDEX)
+}
+
+pub fn not_positive() -> Reply {
+    Reply::error(NOT_POSITIVE)
+}
+
+pub fn out_of_range() -> Reply {
+    Reply::error(OUT_OF_RANGE)
+}
+
+pub fn increment_nan_or_infinity() -> Reply {
+    Reply::error(INCREMENT_NAN_OR_INFINITY)
+}
+
+pub fn timeout_negative() -> Reply {
+    Reply::error(TIMEOUT_NEGATIVE)
 }
 
 /// `ERR wrong number of arguments for 'name' command`; `name` is the full lower-case
@@ -66,6 +97,22 @@ pub fn truncate_lossy(arg: &[u8], max: usize) -> String {
 // here once: a text two families use moves up to the shared ones above.
 
 // -- strings (string.rs) --
+
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const DECREMENT_OVERFLOW: &str = "ERR decrement would overflow";
+pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
+
+pub fn string_too_long() -> Reply {
+    Reply::error(STRING_TOO_LONG)
+}
+
+pub fn decrement_overflow() -> Reply {
+    Reply::error(DECREMENT_OVERFLOW)
+}
+
+pub fn offset_out_of_range() -> Reply {
+    Reply::error(OFFSET_OUT_OF_RANGE)
+}
 
 // -- keys and databases (keys.rs, scan.rs) --
 
