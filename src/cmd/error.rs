@@ -116,6 +116,62 @@ pub fn offset_out_of_range() -> Reply {
 
 // -- keys and databases (keys.rs, scan.rs) --
 
+pub const EXPIRE_NX_INCOMPATIBLE: &str =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const EXPIRE_GT_LT_INCOMPATIBLE: &str =
+    "ERR GT and LT options at the same time are not compatible";
+pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const INVALID_FIRST_DB: &str = "ERR invalid first DB index";
+pub const INVALID_SECOND_DB: &str = "ERR invalid second DB index";
+pub const LFU_NOT_SELECTED: &str =
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+     Please note that when switching between policies at runtime LRU and LFU data \
+     will take some time to adjust.";
+pub const LFU_SELECTED: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. \
+     Please note that when switching between policies at runtime LRU and LFU data \
+     will take some time to adjust.";
+
+/// `ERR Unsupported option x` (EXPIRE's conditions).
+pub fn unsupported_option(option: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Unsupported option {}",
+        String::from_utf8_lossy(option)
+    ))
+}
+
+pub fn expire_nx_incompatible() -> Reply {
+    Reply::error(EXPIRE_NX_INCOMPATIBLE)
+}
+
+pub fn expire_gt_lt_incompatible() -> Reply {
+    Reply::error(EXPIRE_GT_LT_INCOMPATIBLE)
+}
+
+pub fn invalid_cursor() -> Reply {
+    Reply::error(INVALID_CURSOR)
+}
+
+pub fn same_object() -> Reply {
+    Reply::error(SAME_OBJECT)
+}
+
+pub fn invalid_first_db() -> Reply {
+    Reply::error(INVALID_FIRST_DB)
+}
+
+pub fn invalid_second_db() -> Reply {
+    Reply::error(INVALID_SECOND_DB)
+}
+
+pub fn lfu_not_selected() -> Reply {
+    Reply::error(LFU_NOT_SELECTED)
+}
+
+pub fn lfu_selected() -> Reply {
+    Reply::error(LFU_SELECTED)
+}
+
 // -- hashes and sets (hash.rs, set.rs) --
 
 // -- sorted sets (zset.rs) --
