@@ -174,6 +174,28 @@ pub fn lfu_selected() -> Reply {
 
 // -- hashes and sets (hash.rs, set.rs) --
 
+pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
+pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
+pub const NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
+pub const COUNT_OUT_OF_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
+pub fn hash_not_integer() -> Reply {
+    Reply::error(HASH_NOT_INTEGER)
+}
+
+pub fn hash_not_float() -> Reply {
+    Reply::error(HASH_NOT_FLOAT)
+}
+
+pub fn nan_or_infinity() -> Reply {
+    Reply::error(NAN_OR_INFINITY)
+}
+
+pub fn count_out_of_range() -> Reply {
+    Reply::error(COUNT_OUT_OF_RANGE)
+}
+
 // -- sorted sets (zset.rs) --
 
 // -- lists (list.rs) --
