@@ -198,6 +198,51 @@ pub fn count_out_of_range() -> Reply {
 
 // -- sorted sets (zset.rs) --
 
+pub const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
+pub const RANGE_NOT_LEX: &str = "ERR min or max not valid string range item";
+pub const ZADD_XX_NX_INCOMPATIBLE: &str =
+    "ERR XX and NX options at the same time are not compatible";
+pub const ZADD_GT_LT_NX_INCOMPATIBLE: &str =
+    "ERR GT, LT, and/or NX options at the same time are not compatible";
+pub const INCR_SINGLE_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+pub const SCORE_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const LIMIT_NEEDS_BY: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const WITHSCORES_WITH_BYLEX: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+
+pub fn range_not_float() -> Reply {
+    Reply::error(RANGE_NOT_FLOAT)
+}
+
+pub fn range_not_lex() -> Reply {
+    Reply::error(RANGE_NOT_LEX)
+}
+
+pub fn zadd_xx_nx_incompatible() -> Reply {
+    Reply::error(ZADD_XX_NX_INCOMPATIBLE)
+}
+
+pub fn zadd_gt_lt_nx_incompatible() -> Reply {
+    Reply::error(ZADD_GT_LT_NX_INCOMPATIBLE)
+}
+
+pub fn incr_single_pair() -> Reply {
+    Reply::error(INCR_SINGLE_PAIR)
+}
+
+pub fn score_nan() -> Reply {
+    Reply::error(SCORE_NAN)
+}
+
+pub fn limit_needs_by() -> Reply {
+    Reply::error(LIMIT_NEEDS_BY)
+}
+
+pub fn withscores_with_bylex() -> Reply {
+    Reply::error(WITHSCORES_WITH_BYLEX)
+}
+
 // -- lists (list.rs) --
 
 // -- connection and clients (conn.rs) --
