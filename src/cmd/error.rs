@@ -245,6 +245,42 @@ pub fn withscores_with_bylex() -> Reply {
 
 // -- lists (list.rs) --
 
+pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+pub const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+pub const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+pub const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+
+pub fn index_out_of_range() -> Reply {
+    Reply::error(INDEX_OUT_OF_RANGE)
+}
+
+pub fn rank_zero() -> Reply {
+    Reply::error(RANK_ZERO)
+}
+
+pub fn count_negative() -> Reply {
+    Reply::error(COUNT_NEGATIVE)
+}
+
+pub fn maxlen_negative() -> Reply {
+    Reply::error(MAXLEN_NEGATIVE)
+}
+
+pub fn numkeys_not_positive() -> Reply {
+    Reply::error(NUMKEYS_NOT_POSITIVE)
+}
+
+pub fn count_not_positive() -> Reply {
+    Reply::error(COUNT_NOT_POSITIVE)
+}
+
+pub fn timeout_not_float() -> Reply {
+    Reply::error(TIMEOUT_NOT_FLOAT)
+}
+
 // -- connection and clients (conn.rs) --
 
 // -- server, config, COMMAND (server.rs, config.rs) --
