@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::keys::{parse_cursor, parse_scan_options};
-use super::{args, command, error, flags::*, Ctx, Spec, ONE_KEY};
+use super::{args, command, error, flags::*, Ctx, Outcome, Spec, ONE_KEY};
 use crate::clock;
 use crate::longdouble::{self, FloatAddError};
 use crate::notify;
@@ -65,55 +65,55 @@ pub const COMMANDS: &[Spec] = &[
 ];
 
 /// Runs `f` on the hash at `key` (`None` if absent); WRONGTYPE for another type.
-fn read_hash(db: &Db, key: &[u8], f: impl FnOnce(Option<&HashObj>) -> Reply) -> Reply {
+fn read_hash<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&HashObj>) -> R) -> Result<R, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
-        None => f(None),
+        None => Ok(f(None)),
         Some(entry) => match &entry.value {
-            Value::Hash(h) => f(Some(h)),
-            _ => error::wrongtype(),
+            Value::Hash(h) => Ok(f(Some(h))),
+            _ => Err(error::wrongtype()),
         },
     }
 }
 
 /// Runs `f` on the hash at `key`, creating an empty one first if `create`. `f` returns
-/// its reply and whether it changed the hash; an emptied hash is deleted.
-fn write_hash(
+/// its result and whether it changed the hash; an emptied hash is deleted.
+fn write_hash<R>(
     db: &Db,
     key: &Bytes,
     create: bool,
-    f: impl FnOnce(&mut HashObj) -> (Reply, bool),
-) -> Reply {
+    f: impl FnOnce(&mut HashObj) -> (R, bool),
+) -> Result<R, Reply> {
     let now = clock::now_ms();
     let exists = match db.peek(key, now) {
         None => false,
         Some(entry) if matches!(entry.value, Value::Hash(_)) => true,
-        Some(_) => return error::wrongtype(),
+        Some(_) => return Err(error::wrongtype()),
     };
     if !exists {
         if !create {
-            return f(&mut HashObj::new()).0;
+            return Ok(f(&mut HashObj::new()).0);
         }
         db.insert(key, Value::Hash(Box::new(HashObj::new())), None);
     }
-    let (reply, changed, emptied) = {
+    let (result, changed, emptied) = {
         let Some(mut entry) = db.get_mut(key, now) else {
-            return f(&mut HashObj::new()).0;
+            return Ok(f(&mut HashObj::new()).0);
         };
         let Value::Hash(hash) = &mut entry.value else {
-            return error::wrongtype();
+            return Err(error::wrongtype());
         };
-        let (reply, changed) = f(hash);
+        let (result, changed) = f(hash);
         if changed {
             hash.update_encoding();
         }
-        (reply, changed, hash.map.is_empty())
+        (result, changed, hash.map.is_empty())
     };
     if emptied {
         db.remove(key, now);
     } else if changed {
         db.signal_modified(key);
     }
-    reply
+    Ok(result)
 }
 
 fn set_pairs(hash: &mut HashObj, pairs: &[Bytes]) -> usize {
@@ -126,40 +126,38 @@ fn set_pairs(hash: &mut HashObj, pairs: &[Bytes]) -> usize {
     added
 }
 
-fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() % 2 != 0 {
-        return error::wrong_arity("hset");
+        return Err(error::wrong_arity("hset"));
     }
     let reply = write_hash(ctx.db(), &args[1], true, |h| {
         (Reply::Integer(set_pairs(h, &args[2..]) as i64), true)
-    });
-    log_hset(ctx, &reply, &args[1], &args[2..]);
-    reply
+    })?;
+    log_hset(ctx, &args[1], &args[2..]);
+    Ok(reply)
 }
 
-/// Logs `HSET key field value...` unless the command failed.
-fn log_hset(ctx: &mut Ctx<'_>, reply: &Reply, key: &[u8], pairs: &[Bytes]) {
-    if !reply.is_error() {
-        let mut record: Vec<&[u8]> = vec![b"HSET", key];
-        record.extend(pairs.iter().map(|a| a.as_ref()));
-        ctx.propagate(&record);
-        ctx.notify(notify::HASH, "hset", key);
-    }
+/// Logs `HSET key field value...`.
+fn log_hset(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[Bytes]) {
+    let mut record: Vec<&[u8]> = vec![b"HSET", key];
+    record.extend(pairs.iter().map(|a| a.as_ref()));
+    ctx.propagate(&record);
+    ctx.notify(notify::HASH, "hset", key);
 }
 
-fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() % 2 != 0 {
-        return error::wrong_arity("hmset");
+        return Err(error::wrong_arity("hmset"));
     }
     let reply = write_hash(ctx.db(), &args[1], true, |h| {
         set_pairs(h, &args[2..]);
         (Reply::OK, true)
-    });
-    log_hset(ctx, &reply, &args[1], &args[2..]);
-    reply
+    })?;
+    log_hset(ctx, &args[1], &args[2..]);
+    Ok(reply)
 }
 
-fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let reply = write_hash(ctx.db(), &args[1], true, |h| {
         if h.map.contains_key(&args[2]) {
             (Reply::Integer(0), false)
@@ -167,20 +165,20 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             h.map.insert(own(&args[2]), own(&args[3]));
             (Reply::Integer(1), true)
         }
-    });
+    })?;
     if reply == Reply::Integer(1) {
-        log_hset(ctx, &reply, &args[1], &args[2..4]);
+        log_hset(ctx, &args[1], &args[2..4]);
     }
-    reply
+    Ok(reply)
 }
 
-fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_hash(ctx.db(), &args[1], |h| {
         Reply::opt_bulk(h.and_then(|h| h.map.get(&args[2]).cloned()))
     })
 }
 
-fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_hash(ctx.db(), &args[1], |h| {
         Reply::Array(
             args[2..]
@@ -191,7 +189,7 @@ fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
-fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_hash(ctx.db(), &args[1], |h| {
         Reply::Map(h.map_or(Vec::new(), |h| {
             h.map
@@ -202,14 +200,14 @@ fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
-fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let reply = write_hash(ctx.db(), &args[1], false, |h| {
         let removed = args[2..]
             .iter()
             .filter(|f| h.map.remove(*f).is_some())
             .count();
         (Reply::Integer(removed as i64), removed > 0)
-    });
+    })?;
     if matches!(reply, Reply::Integer(n) if n > 0) {
         let mut record: Vec<&[u8]> = vec![b"HDEL"];
         record.extend(args[1..].iter().map(|a| a.as_ref()));
@@ -219,22 +217,22 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             ctx.notify(notify::GENERIC, "del", &args[1]);
         }
     }
-    reply
+    Ok(reply)
 }
 
-fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_hash(ctx.db(), &args[1], |h| {
         Reply::Integer(h.is_some_and(|h| h.map.contains_key(&args[2])) as i64)
     })
 }
 
-fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_hash(ctx.db(), &args[1], |h| {
         Reply::Integer(h.map_or(0, |h| h.map.len()) as i64)
     })
 }
 
-fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_hash(ctx.db(), &args[1], |h| {
         Reply::Array(h.map_or(Vec::new(), |h| {
             h.map.keys().cloned().map(Reply::Bulk).collect()
@@ -242,7 +240,7 @@ fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
-fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_hash(ctx.db(), &args[1], |h| {
         Reply::Array(h.map_or(Vec::new(), |h| {
             h.map.values().cloned().map(Reply::Bulk).collect()
@@ -250,50 +248,45 @@ fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
-fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_hash(ctx.db(), &args[1], |h| {
         Reply::Integer(h.and_then(|h| h.map.get(&args[2])).map_or(0, |v| v.len()) as i64)
     })
 }
 
-fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let delta = match args::int(&args[3]) {
-        Ok(d) => d,
-        Err(reply) => return reply,
-    };
-    let reply = write_hash(ctx.db(), &args[1], true, |h| {
+fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let delta = args::int(&args[3])?;
+    let n = write_hash(ctx.db(), &args[1], true, |h| {
         let current = match h.map.get(&args[2]) {
             None => 0,
             Some(v) => match parse_i64(v) {
                 Some(n) => n,
-                None => return (Reply::error("ERR hash value is not an integer"), false),
+                None => return (Err(error::hash_not_integer()), false),
             },
         };
         match current.checked_add(delta) {
             Some(n) => {
                 h.map.insert(own(&args[2]), Bytes::from(n.to_string()));
-                (Reply::Integer(n), true)
+                (Ok(n), true)
             }
-            None => (Reply::error(error::OVERFLOW), false),
+            None => (Err(error::overflow()), false),
         }
-    });
-    if let Reply::Integer(n) = reply {
-        ctx.propagate(&[b"HSET", &args[1], &args[2], n.to_string().as_bytes()]);
-        ctx.notify(notify::HASH, "hincrby", &args[1]);
-    }
-    reply
+    })??;
+    ctx.propagate(&[b"HSET", &args[1], &args[2], n.to_string().as_bytes()]);
+    ctx.notify(notify::HASH, "hincrby", &args[1]);
+    Ok(Reply::Integer(n))
 }
 
-fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     // The increment is read as a long double (strtold: hex like 0x10 too), as Redis does.
     match longdouble::add(b"0", &args[3]) {
         Ok(_) => {}
         Err(FloatAddError::NanOrInfinity) => {
-            return Reply::error("ERR value is NaN or Infinity");
+            return Err(error::nan_or_infinity());
         }
-        Err(_) => return error::not_float(),
+        Err(_) => return Err(error::not_float()),
     }
-    let reply = write_hash(ctx.db(), &args[1], true, |h| {
+    let result = write_hash(ctx.db(), &args[1], true, |h| {
         let current = h
             .map
             .get(&args[2])
@@ -302,21 +295,16 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         match longdouble::add(&current, &args[3]) {
             Ok(result) => {
                 h.map.insert(own(&args[2]), result.clone());
-                (Reply::Bulk(result), true)
+                (Ok(result), true)
             }
-            Err(FloatAddError::BadValue) => (Reply::error("ERR hash value is not a float"), false),
-            Err(FloatAddError::BadIncrement) => (error::not_float(), false),
-            Err(FloatAddError::NanOrInfinity) => (
-                Reply::error("ERR increment would produce NaN or Infinity"),
-                false,
-            ),
+            Err(FloatAddError::BadValue) => (Err(error::hash_not_float()), false),
+            Err(FloatAddError::BadIncrement) => (Err(error::not_float()), false),
+            Err(FloatAddError::NanOrInfinity) => (Err(error::increment_nan_or_infinity()), false),
         }
-    });
-    if let Reply::Bulk(result) = &reply {
-        ctx.propagate(&[b"HSET", &args[1], &args[2], result]);
-        ctx.notify(notify::HASH, "hincrbyfloat", &args[1]);
-    }
-    reply
+    })??;
+    ctx.propagate(&[b"HSET", &args[1], &args[2], &result]);
+    ctx.notify(notify::HASH, "hincrbyfloat", &args[1]);
+    Ok(Reply::Bulk(result))
 }
 
 /// A stable hash of a field or member, the order HSCAN/SSCAN walk a collection in.
@@ -352,19 +340,13 @@ fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
     ])
 }
 
-fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let cursor = match parse_cursor(&args[2]) {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
-    read_hash(ctx.db(), &args[1], |h| {
+fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let cursor = parse_cursor(&args[2])?;
+    read_hash(ctx.db(), &args[1], |h| -> Outcome {
         let Some(h) = h else {
-            return scan_reply(0, Vec::new());
+            return Ok(scan_reply(0, Vec::new()));
         };
-        let options = match parse_scan_options(&args[3..], false) {
-            Ok(o) => o,
-            Err(reply) => return reply,
-        };
+        let options = parse_scan_options(&args[3..], false)?;
         let (next, page) = scan_collection(
             h.map.iter().map(|(k, v)| (k.clone(), v.clone())),
             h.compact,
@@ -382,19 +364,17 @@ fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 items.push(Reply::Bulk(value));
             }
         }
-        scan_reply(next, items)
-    })
+        Ok(scan_reply(next, items))
+    })?
 }
 
 /// The count argument of HRANDFIELD and SRANDMEMBER: any i64 but i64::MIN.
 pub fn parse_signed_count(arg: &[u8]) -> Result<i64, Reply> {
     match args::int(arg)? {
-        i64::MIN => Err(Reply::error(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        )),
+        i64::MIN => Err(error::count_out_of_range()),
         // A negative count asks for that many replies, repeats allowed. Redis tries and
         // exhausts memory; Roost refuses counts no reply could hold.
-        n if n < -MAX_RANDOM_REPLIES => Err(Reply::error("ERR value is out of range")),
+        n if n < -MAX_RANDOM_REPLIES => Err(error::out_of_range()),
         n => Ok(n),
     }
 }
@@ -437,12 +417,9 @@ pub fn pick_random<T: Clone>(items: &[T], count: i64) -> Vec<T> {
     pool
 }
 
-fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let resp3 = ctx.client.proto >= 3;
-    let (count, with_values) = match parse_random_args(args, "withvalues") {
-        Ok(parsed) => parsed,
-        Err(reply) => return reply,
-    };
+    let (count, with_values) = parse_random_args(args, "withvalues")?;
     read_hash(ctx.db(), &args[1], |h| {
         let pairs: Vec<(Bytes, Bytes)> = h.map_or(Vec::new(), |h| {
             h.map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()

@@ -3,8 +3,8 @@
 use bytes::Bytes;
 
 use super::{
-    args, command, conn, error, flags::*, scan, Ctx, KeySpec, Spec, ALL_KEYS, NO_KEYS, ONE_KEY,
-    TWO_KEYS,
+    args, command, conn, error, flags::*, scan, Ctx, KeySpec, Outcome, Spec, ALL_KEYS, NO_KEYS,
+    ONE_KEY, TWO_KEYS,
 };
 use crate::clock;
 use crate::notify;
@@ -189,7 +189,7 @@ const OBJECT_SUBCOMMANDS: &[Spec] = &[
     conn::help_subcommand("generic", "6.2.0"),
 ];
 
-fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
     let removed: Vec<&[u8]> = args[1..]
@@ -205,24 +205,24 @@ fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             ctx.notify(notify::GENERIC, "del", key);
         }
     }
-    Reply::Integer(removed.len() as i64)
+    Ok(Reply::Integer(removed.len() as i64))
 }
 
-fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
     let found = args[1..]
         .iter()
         .filter(|key| db.get(key, now).is_some())
         .count();
-    Reply::Integer(found as i64)
+    Ok(Reply::Integer(found as i64))
 }
 
-fn type_of(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match ctx.db().peek(&args[1], clock::now_ms()) {
+fn type_of(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(match ctx.db().peek(&args[1], clock::now_ms()) {
         Some(entry) => Reply::simple(entry.value.type_name()),
         None => Reply::simple("none"),
-    }
+    })
 }
 
 /// Which of EXPIRE's NX / XX / GT / LT was given.
@@ -242,64 +242,49 @@ fn parse_expire_condition(options: &[Bytes]) -> Result<ExpireCondition, Reply> {
             b"XX" => c.xx = true,
             b"GT" => c.gt = true,
             b"LT" => c.lt = true,
-            _ => {
-                return Err(Reply::error(format!(
-                    "ERR Unsupported option {}",
-                    String::from_utf8_lossy(opt)
-                )))
-            }
+            _ => return Err(error::unsupported_option(opt)),
         }
     }
     if c.nx && (c.xx || c.gt || c.lt) {
-        return Err(Reply::error(
-            "ERR NX and XX, GT or LT options at the same time are not compatible",
-        ));
+        return Err(error::expire_nx_incompatible());
     }
     if c.gt && c.lt {
-        return Err(Reply::error(
-            "ERR GT and LT options at the same time are not compatible",
-        ));
+        return Err(error::expire_gt_lt_incompatible());
     }
     Ok(c)
 }
 
 /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT: `seconds` says the unit, `relative` whether
 /// the time counts from now.
-fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], seconds: bool, relative: bool) -> Reply {
-    let condition = match parse_expire_condition(&args[3..]) {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
-    let mut when = match args::int(&args[2]) {
-        Ok(n) => n,
-        Err(reply) => return reply,
-    };
+fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], seconds: bool, relative: bool) -> Outcome {
+    let condition = parse_expire_condition(&args[3..])?;
+    let mut when = args::int(&args[2])?;
     let command = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let invalid = || error::invalid_expire(&command);
     if seconds {
         if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
-            return invalid();
+            return Err(invalid());
         }
         when *= 1000;
     }
     let now = clock::now_ms();
     let base = if relative { now as i64 } else { 0 };
     if when > i64::MAX - base {
-        return invalid();
+        return Err(invalid());
     }
     when += base;
 
     let db = ctx.db();
     let current = match db.get(&args[1], now) {
         Some(entry) => entry.expire_at(),
-        None => return Reply::Integer(0),
+        None => return Ok(Reply::Integer(0)),
     };
     let refused = (condition.nx && current.is_some())
         || (condition.xx && current.is_none())
         || (condition.gt && current.is_none_or(|c| when <= c as i64))
         || (condition.lt && current.is_some_and(|c| when >= c as i64));
     if refused {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     if when <= now as i64 {
         db.remove(&args[1], now);
@@ -310,22 +295,22 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], seconds: bool, relative: bo
         ctx.propagate(&[b"PEXPIREAT", &args[1], when.to_string().as_bytes()]);
         ctx.notify(notify::GENERIC, "expire", &args[1]);
     }
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
-fn expire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn expire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     expire_generic(ctx, args, true, true)
 }
 
-fn pexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn pexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     expire_generic(ctx, args, false, true)
 }
 
-fn expireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn expireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     expire_generic(ctx, args, true, false)
 }
 
-fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     expire_generic(ctx, args, false, false)
 }
 
@@ -341,25 +326,27 @@ fn ttl_reply(ctx: &Ctx<'_>, key: &[u8], f: impl Fn(u64, u64) -> i64) -> Reply {
     }
 }
 
-fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    ttl_reply(ctx, &args[1], |at, now| {
+fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(ttl_reply(ctx, &args[1], |at, now| {
         (at.saturating_sub(now) as i64 + 500) / 1000
-    })
+    }))
 }
 
-fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    ttl_reply(ctx, &args[1], |at, now| at.saturating_sub(now) as i64)
+fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(ttl_reply(ctx, &args[1], |at, now| {
+        at.saturating_sub(now) as i64
+    }))
 }
 
-fn expiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    ttl_reply(ctx, &args[1], |at, _| (at as i64 + 500) / 1000)
+fn expiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(ttl_reply(ctx, &args[1], |at, _| (at as i64 + 500) / 1000))
 }
 
-fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    ttl_reply(ctx, &args[1], |at, _| at as i64)
+fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(ttl_reply(ctx, &args[1], |at, _| at as i64))
 }
 
-fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
     let has_ttl = db
@@ -370,10 +357,10 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.propagate(&[b"PERSIST", &args[1]]);
         ctx.notify(notify::GENERIC, "persist", &args[1]);
     }
-    Reply::Integer(has_ttl as i64)
+    Ok(Reply::Integer(has_ttl as i64))
 }
 
-fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
     let mut found = 0;
@@ -383,10 +370,10 @@ fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             found += 1;
         }
     }
-    Reply::Integer(found)
+    Ok(Reply::Integer(found))
 }
 
-fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let now = clock::now_ms();
     let pattern = &args[1];
     let match_all = pattern.as_ref() == b"*";
@@ -396,7 +383,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             found.push(Reply::Bulk(key.clone()));
         }
     });
-    Reply::Array(found)
+    Ok(Reply::Array(found))
 }
 
 /// Bits of a SCAN cursor that hold the position inside a shard (the rest is the shard).
@@ -444,7 +431,7 @@ pub fn parse_scan_options(options: &[Bytes], allow_type: bool) -> Result<ScanOpt
 /// digits, nothing before or after; the empty string is cursor 0, a negative number
 /// wraps around, and a number past 2^64-1 is invalid.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    let invalid = || Reply::error("ERR invalid cursor");
+    let invalid = error::invalid_cursor;
     if arg.is_empty() {
         return Ok(0);
     }
@@ -470,15 +457,9 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
     })
 }
 
-fn scan_keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let cursor = match parse_cursor(&args[1]) {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
-    let options = match parse_scan_options(&args[2..], true) {
-        Ok(o) => o,
-        Err(reply) => return reply,
-    };
+fn scan_keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let cursor = parse_cursor(&args[1])?;
+    let options = parse_scan_options(&args[2..], true)?;
     let db = ctx.db();
     let now = clock::now_ms();
     let mut shard = (cursor >> SHARD_SHIFT) as usize;
@@ -526,23 +507,23 @@ fn scan_keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if let Some(pattern) = &options.pattern {
         keys.retain(|k| crate::glob::matches(pattern, k, false));
     }
-    Reply::Array(vec![
+    Ok(Reply::Array(vec![
         Reply::bulk_str(&next_cursor.to_string()),
         Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
-    ])
+    ]))
 }
 
-fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
+fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
     if !db.exists(&args[1], now) {
-        return Reply::error(error::NO_SUCH_KEY);
+        return Err(error::no_such_key());
     }
     if args[1] == args[2] {
-        return if nx { Reply::Integer(0) } else { Reply::OK };
+        return Ok(if nx { Reply::Integer(0) } else { Reply::OK });
     }
     if nx && db.exists(&args[2], now) {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     if let Some(entry) = db.remove(&args[1], now) {
         db.insert_entry(&args[2], entry);
@@ -550,18 +531,14 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
     ctx.propagate(&[b"RENAME", &args[1], &args[2]]);
     ctx.notify(notify::GENERIC, "rename_from", &args[1]);
     ctx.notify(notify::GENERIC, "rename_to", &args[2]);
-    if nx {
-        Reply::Integer(1)
-    } else {
-        Reply::OK
-    }
+    Ok(if nx { Reply::Integer(1) } else { Reply::OK })
 }
 
-fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     rename_generic(ctx, args, false)
 }
 
-fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     rename_generic(ctx, args, true)
 }
 
@@ -569,12 +546,12 @@ fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn parse_db_index(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize, Reply> {
     let n = args::int(arg)?;
     if n < 0 || n as usize >= ctx.shared.keyspace.databases() || n > i32::MAX as i64 {
-        return Err(Reply::error(error::DB_INDEX));
+        return Err(error::db_index());
     }
     Ok(n as usize)
 }
 
-fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let mut target_db = ctx.client.db;
     let mut replace = false;
     let mut i = 3;
@@ -583,27 +560,24 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             replace = true;
             i += 1;
         } else if args::is(&args[i], "db") && i + 1 < args.len() {
-            match parse_db_index(ctx, &args[i + 1]) {
-                Ok(n) => target_db = n,
-                Err(reply) => return reply,
-            }
+            target_db = parse_db_index(ctx, &args[i + 1])?;
             i += 2;
         } else {
-            return error::syntax();
+            return Err(error::syntax());
         }
     }
     if target_db == ctx.client.db && args[1] == args[2] {
-        return Reply::error("ERR source and destination objects are the same");
+        return Err(error::same_object());
     }
     let now = clock::now_ms();
     let (value, expire_at) = match ctx.db().peek(&args[1], now) {
         Some(entry) => (entry.value.clone(), entry.expire_at()),
-        None => return Reply::Integer(0),
+        None => return Ok(Reply::Integer(0)),
     };
     let target = ctx.shared.keyspace.db(target_db);
     if target.exists(&args[2], now) {
         if !replace {
-            return Reply::Integer(0);
+            return Ok(Reply::Integer(0));
         }
         target.remove(&args[2], now);
     }
@@ -622,22 +596,19 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             .notify
             .emit(notify::GENERIC, "copy_to", db, &args[2]);
     }
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
-fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let target_db = match parse_db_index(ctx, &args[2]) {
-        Ok(n) => n,
-        Err(reply) => return reply,
-    };
+fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let target_db = parse_db_index(ctx, &args[2])?;
     if target_db == ctx.client.db {
-        return Reply::error("ERR source and destination objects are the same");
+        return Err(error::same_object());
     }
     let now = clock::now_ms();
     let source = ctx.db();
     let target = ctx.shared.keyspace.db(target_db);
     if !source.exists(&args[1], now) || target.exists(&args[1], now) {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     if let Some(entry) = source.remove(&args[1], now) {
         target.insert_entry(&args[1], entry);
@@ -647,7 +618,7 @@ fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     ctx.shared
         .notify
         .emit(notify::GENERIC, "move_to", target_db, &args[1]);
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
 /// A random live key, removing expired keys it meets; `None` for an empty database.
@@ -681,12 +652,12 @@ fn random_key(db: &Db, now: u64) -> Option<Bytes> {
     None
 }
 
-fn randomkey(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::opt_bulk(random_key(ctx.db(), clock::now_ms()))
+fn randomkey(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::opt_bulk(random_key(ctx.db(), clock::now_ms())))
 }
 
-fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.db().len() as i64)
+fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::Integer(ctx.db().len() as i64))
 }
 
 /// FLUSHDB / FLUSHALL accept ASYNC or SYNC; both free memory before replying here.
@@ -698,89 +669,81 @@ fn flush_mode_ok(args: &[Bytes]) -> bool {
     }
 }
 
-fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if !flush_mode_ok(args) {
-        return error::syntax();
+        return Err(error::syntax());
     }
     ctx.db().clear();
     ctx.propagate(&[b"FLUSHDB"]);
     ctx.shared.tracking.invalidate_all(&ctx.shared.pubsub);
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if !flush_mode_ok(args) {
-        return error::syntax();
+        return Err(error::syntax());
     }
     for n in 0..ctx.shared.keyspace.databases() {
         ctx.shared.keyspace.db(n).clear();
     }
     ctx.propagate(&[b"FLUSHALL"]);
     ctx.shared.tracking.invalidate_all(&ctx.shared.pubsub);
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let Some(a) = parse_i64(&args[1]).filter(|n| (0..=i32::MAX as i64).contains(n) || *n < 0)
     else {
-        return Reply::error("ERR invalid first DB index");
+        return Err(error::invalid_first_db());
     };
     let Some(b) = parse_i64(&args[2]).filter(|n| (0..=i32::MAX as i64).contains(n) || *n < 0)
     else {
-        return Reply::error("ERR invalid second DB index");
+        return Err(error::invalid_second_db());
     };
     let databases = ctx.shared.keyspace.databases() as i64;
     if !(0..databases).contains(&a) || !(0..databases).contains(&b) {
-        return Reply::error(error::DB_INDEX);
+        return Err(error::db_index());
     }
     if a != b {
         ctx.shared.keyspace.swap(a as usize, b as usize);
         ctx.propagate(&[b"SWAPDB", &args[1], &args[2]]);
     }
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match ctx.db().peek(&args[2], clock::now_ms()) {
+fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(match ctx.db().peek(&args[2], clock::now_ms()) {
         Some(entry) => Reply::bulk_str(entry.encoding()),
         None => Reply::Null,
-    }
+    })
 }
 
 fn is_lfu(ctx: &Ctx<'_>) -> bool {
     ctx.shared.config().maxmemory_policy.contains("lfu")
 }
 
-fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let Some(entry) = ctx.db().peek(&args[2], clock::now_ms()) else {
-        return Reply::Null;
+        return Ok(Reply::Null);
     };
     if !is_lfu(ctx) {
-        return Reply::error(
-            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
-             Please note that when switching between policies at runtime LRU and LFU data \
-             will take some time to adjust.",
-        );
+        return Err(error::lfu_not_selected());
     }
-    Reply::Integer(entry.frequency() as i64)
+    Ok(Reply::Integer(entry.frequency() as i64))
 }
 
-fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let Some(entry) = ctx.db().peek(&args[2], clock::now_ms()) else {
-        return Reply::Null;
+        return Ok(Reply::Null);
     };
     if is_lfu(ctx) {
-        return Reply::error(
-            "ERR An LFU maxmemory policy is selected, idle time not tracked. \
-             Please note that when switching between policies at runtime LRU and LFU data \
-             will take some time to adjust.",
-        );
+        return Err(error::lfu_selected());
     }
-    Reply::Integer(entry.idle_seconds() as i64)
+    Ok(Reply::Integer(entry.idle_seconds() as i64))
 }
 
-fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match ctx.db().peek(&args[2], clock::now_ms()) {
+fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(match ctx.db().peek(&args[2], clock::now_ms()) {
         None => Reply::Null,
         // Redis shares the objects of small integers and reports them as immortal.
         Some(entry) => match &entry.value {
@@ -789,7 +752,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
             _ => Reply::Integer(1),
         },
-    }
+    })
 }
 
 /// OBJECT HELP in Redis's words (between its first line and the closing HELP entry).

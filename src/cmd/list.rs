@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{args, command, error, flags::*, Ctx, KeySpec, Spec, NO_KEYS, ONE_KEY, TWO_KEYS};
+use super::{
+    args, command, error, flags::*, Ctx, KeySpec, Outcome, Spec, NO_KEYS, ONE_KEY, TWO_KEYS,
+};
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
 use crate::session::{Blocked, BlockedPop, Client, Waiter};
@@ -111,53 +113,39 @@ fn kind(db: &Db, key: &[u8]) -> Kind {
 }
 
 /// Runs `f` on the list at `key` (`None` if absent); WRONGTYPE for another type.
-fn read_list(db: &Db, key: &[u8], f: impl FnOnce(Option<&ListObj>) -> Reply) -> Reply {
+fn read_list<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&ListObj>) -> R) -> Result<R, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
-        None => f(None),
+        None => Ok(f(None)),
         Some(entry) => match &entry.value {
-            Value::List(l) => f(Some(l)),
-            _ => error::wrongtype(),
+            Value::List(l) => Ok(f(Some(l))),
+            _ => Err(error::wrongtype()),
         },
-    }
-}
-
-/// Why `modify` did not run.
-enum Miss {
-    Missing,
-    WrongType,
-}
-
-impl Miss {
-    fn wrongtype_or(self, missing: Reply) -> Reply {
-        match self {
-            Miss::Missing => missing,
-            Miss::WrongType => error::wrongtype(),
-        }
     }
 }
 
 /// Runs `f` on the list at `key`, creating an empty one first if `create`. `f` returns
 /// its result and whether it changed the list (WATCH is told). An emptied list is
-/// deleted; the second value says so.
+/// deleted; the second value says so. `None` if the key is absent (and not created);
+/// WRONGTYPE for another type.
 fn modify<R>(
     db: &Db,
     key: &Bytes,
     create: bool,
     f: impl FnOnce(&mut ListObj) -> (R, bool),
-) -> Result<(R, bool), Miss> {
+) -> Result<Option<(R, bool)>, Reply> {
     let now = clock::now_ms();
     match db.peek(key, now) {
-        None if !create => return Err(Miss::Missing),
+        None if !create => return Ok(None),
         None => db.insert(key, Value::List(Box::default()), None),
-        Some(entry) if !matches!(entry.value, Value::List(_)) => return Err(Miss::WrongType),
+        Some(entry) if !matches!(entry.value, Value::List(_)) => return Err(error::wrongtype()),
         Some(_) => {}
     }
     let (result, changed, emptied) = {
         let Some(mut entry) = db.get_mut(key, now) else {
-            return Err(Miss::Missing);
+            return Ok(None);
         };
         let Value::List(list) = &mut entry.value else {
-            return Err(Miss::WrongType);
+            return Err(error::wrongtype());
         };
         let (result, changed) = f(list);
         (result, changed, list.items.is_empty())
@@ -167,7 +155,7 @@ fn modify<R>(
     } else if changed {
         db.signal_modified(key);
     }
-    Ok((result, emptied))
+    Ok(Some((result, emptied)))
 }
 
 fn side(left: bool) -> &'static [u8] {
@@ -205,7 +193,7 @@ fn parse_side(arg: &[u8]) -> Result<bool, Reply> {
     }
 }
 
-fn push_generic(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool, create: bool) -> Reply {
+fn push_generic(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool, create: bool) -> Outcome {
     let key = &args[1];
     let pushed = modify(ctx.db(), key, create, |l| {
         for value in &args[2..] {
@@ -216,33 +204,31 @@ fn push_generic(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool, create: bool) -> 
             }
         }
         (l.items.len(), true)
-    });
-    match pushed {
-        Err(miss) => miss.wrongtype_or(Reply::Integer(0)),
-        Ok((len, _)) => {
-            let mut record: Vec<&[u8]> = vec![if left { b"LPUSH" } else { b"RPUSH" }, key];
-            record.extend(args[2..].iter().map(|a| a.as_ref()));
-            ctx.propagate(&record);
-            ctx.notify(notify::LIST, push_event(left), key);
-            ctx.shared.blocking.signal(ctx.client.db, key);
-            Reply::Integer(len as i64)
-        }
-    }
+    })?;
+    let Some((len, _)) = pushed else {
+        return Ok(Reply::Integer(0));
+    };
+    let mut record: Vec<&[u8]> = vec![if left { b"LPUSH" } else { b"RPUSH" }, key];
+    record.extend(args[2..].iter().map(|a| a.as_ref()));
+    ctx.propagate(&record);
+    ctx.notify(notify::LIST, push_event(left), key);
+    ctx.shared.blocking.signal(ctx.client.db, key);
+    Ok(Reply::Integer(len as i64))
 }
 
-fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     push_generic(ctx, args, true, true)
 }
 
-fn rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     push_generic(ctx, args, false, true)
 }
 
-fn lpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn lpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     push_generic(ctx, args, true, false)
 }
 
-fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     push_generic(ctx, args, false, false)
 }
 
@@ -263,11 +249,10 @@ fn pop_n(
             l.items.drain(at..).rev().collect()
         };
         (items, n > 0)
-    });
+    })?;
     match popped {
-        Err(Miss::Missing) => Ok(None),
-        Err(Miss::WrongType) => Err(error::wrongtype()),
-        Ok((items, deleted)) => {
+        None => Ok(None),
+        Some((items, deleted)) => {
             ctx.notify(notify::LIST, pop_event(left), key);
             if deleted {
                 ctx.notify(notify::GENERIC, "del", key);
@@ -277,49 +262,48 @@ fn pop_n(
     }
 }
 
-fn pop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> Reply {
+fn pop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> Outcome {
     let name = if left { "lpop" } else { "rpop" };
     if args.len() > 3 {
-        return error::wrong_arity(name);
+        return Err(error::wrong_arity(name));
     }
     let count = match args.get(2) {
         None => None,
         Some(arg) => match parse_i64(arg) {
             Some(n) if n >= 0 => Some(n as usize),
-            _ => return Reply::error(error::NOT_POSITIVE),
+            _ => return Err(error::not_positive()),
         },
     };
     let key = &args[1];
     if count == Some(0) {
         return match kind(ctx.db(), key) {
-            Kind::Missing => Reply::NullArray,
-            Kind::Other => error::wrongtype(),
-            Kind::List => Reply::Array(Vec::new()),
+            Kind::Missing => Ok(Reply::NullArray),
+            Kind::Other => Err(error::wrongtype()),
+            Kind::List => Ok(Reply::Array(Vec::new())),
         };
     }
-    match pop_n(ctx, key, left, count.unwrap_or(1)) {
-        Err(reply) => reply,
-        Ok(None) if count.is_some() => Reply::NullArray,
-        Ok(None) => Reply::Null,
-        Ok(Some(items)) => {
+    match pop_n(ctx, key, left, count.unwrap_or(1))? {
+        None if count.is_some() => Ok(Reply::NullArray),
+        None => Ok(Reply::Null),
+        Some(items) => {
             let command: &[u8] = if left { b"LPOP" } else { b"RPOP" };
             match &args[2..] {
                 [count] => ctx.propagate(&[command, key, count]),
                 _ => ctx.propagate(&[command, key]),
             }
-            match count {
+            Ok(match count {
                 Some(_) => Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
                 None => Reply::opt_bulk(items.into_iter().next()),
-            }
+            })
         }
     }
 }
 
-fn lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     pop_generic(ctx, args, true)
 }
 
-fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     pop_generic(ctx, args, false)
 }
 
@@ -341,11 +325,9 @@ fn clamp_range(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
     Some((start as usize, end as usize))
 }
 
-fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let (start, end) = match (args::int(&args[2]), args::int(&args[3])) {
-        (Ok(s), Ok(e)) => (s, e),
-        (Err(reply), _) | (_, Err(reply)) => return reply,
-    };
+fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let start = args::int(&args[2])?;
+    let end = args::int(&args[3])?;
     read_list(ctx.db(), &args[1], |l| {
         let Some(l) = l else {
             return Reply::Array(Vec::new());
@@ -363,7 +345,7 @@ fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
-fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_list(ctx.db(), &args[1], |l| {
         Reply::Integer(l.map_or(0, |l| l.items.len()) as i64)
     })
@@ -379,31 +361,26 @@ fn position(len: usize, index: i64) -> Option<usize> {
     (0..len as i64).contains(&index).then_some(index as usize)
 }
 
-fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    read_list(ctx.db(), &args[1], |l| {
+fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    read_list(ctx.db(), &args[1], |l| -> Outcome {
         let Some(l) = l else {
-            return Reply::Null;
+            return Ok(Reply::Null);
         };
-        match args::int(&args[2]) {
-            Err(reply) => reply,
-            Ok(index) => {
-                Reply::opt_bulk(position(l.items.len(), index).map(|i| l.items[i].clone()))
-            }
-        }
-    })
+        let index = args::int(&args[2])?;
+        Ok(Reply::opt_bulk(
+            position(l.items.len(), index).map(|i| l.items[i].clone()),
+        ))
+    })?
 }
 
-fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let key = &args[1];
     match kind(ctx.db(), key) {
-        Kind::Missing => return Reply::error(error::NO_SUCH_KEY),
-        Kind::Other => return error::wrongtype(),
+        Kind::Missing => return Err(error::no_such_key()),
+        Kind::Other => return Err(error::wrongtype()),
         Kind::List => {}
     }
-    let index = match args::int(&args[2]) {
-        Ok(i) => i,
-        Err(reply) => return reply,
-    };
+    let index = args::int(&args[2])?;
     let set = modify(ctx.db(), key, false, |l| {
         match position(l.items.len(), index) {
             Some(i) => {
@@ -412,23 +389,20 @@ fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
             None => (false, false),
         }
-    });
+    })?;
     match set {
-        Err(miss) => miss.wrongtype_or(Reply::error(error::NO_SUCH_KEY)),
-        Ok((false, _)) => Reply::error("ERR index out of range"),
-        Ok((true, _)) => {
+        None => Err(error::no_such_key()),
+        Some((false, _)) => Err(error::index_out_of_range()),
+        Some((true, _)) => {
             ctx.propagate(&[b"LSET", key, &args[2], &args[3]]);
             ctx.notify(notify::LIST, "lset", key);
-            Reply::OK
+            Ok(Reply::OK)
         }
     }
 }
 
-fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let count = match args::int(&args[2]) {
-        Ok(n) => n,
-        Err(reply) => return reply,
-    };
+fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let count = args::int(&args[2])?;
     let key = &args[1];
     let element = &args[3];
     let removed = modify(ctx.db(), key, false, |l| {
@@ -459,27 +433,23 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
         }
         (removed, removed > 0)
-    });
-    match removed {
-        Err(miss) => miss.wrongtype_or(Reply::Integer(0)),
-        Ok((removed, deleted)) => {
-            if removed > 0 {
-                ctx.propagate(&[b"LREM", key, &args[2], element]);
-                ctx.notify(notify::LIST, "lrem", key);
-                if deleted {
-                    ctx.notify(notify::GENERIC, "del", key);
-                }
-            }
-            Reply::Integer(removed as i64)
+    })?;
+    let Some((removed, deleted)) = removed else {
+        return Ok(Reply::Integer(0));
+    };
+    if removed > 0 {
+        ctx.propagate(&[b"LREM", key, &args[2], element]);
+        ctx.notify(notify::LIST, "lrem", key);
+        if deleted {
+            ctx.notify(notify::GENERIC, "del", key);
         }
     }
+    Ok(Reply::Integer(removed as i64))
 }
 
-fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let (start, end) = match (args::int(&args[2]), args::int(&args[3])) {
-        (Ok(s), Ok(e)) => (s, e),
-        (Err(reply), _) | (_, Err(reply)) => return reply,
-    };
+fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let start = args::int(&args[2])?;
+    let end = args::int(&args[3])?;
     let key = &args[1];
     let trimmed = modify(ctx.db(), key, false, |l| {
         let before = l.items.len();
@@ -492,29 +462,27 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         // Redis tells WATCH even when nothing was trimmed.
         (before - l.items.len(), true)
-    });
-    match trimmed {
-        Err(miss) => miss.wrongtype_or(Reply::OK),
-        Ok((removed, deleted)) => {
-            ctx.notify(notify::LIST, "ltrim", key);
-            if deleted {
-                ctx.notify(notify::GENERIC, "del", key);
-            }
-            if removed > 0 {
-                ctx.propagate(&[b"LTRIM", key, &args[2], &args[3]]);
-            }
-            Reply::OK
-        }
+    })?;
+    let Some((removed, deleted)) = trimmed else {
+        return Ok(Reply::OK);
+    };
+    ctx.notify(notify::LIST, "ltrim", key);
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
     }
+    if removed > 0 {
+        ctx.propagate(&[b"LTRIM", key, &args[2], &args[3]]);
+    }
+    Ok(Reply::OK)
 }
 
-fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let after = if args::is(&args[2], "after") {
         true
     } else if args::is(&args[2], "before") {
         false
     } else {
-        return error::syntax();
+        return Err(error::syntax());
     };
     let key = &args[1];
     let (pivot, element) = (&args[3], &args[4]);
@@ -526,20 +494,20 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 (l.items.len() as i64, true)
             }
         }
-    });
+    })?;
     match inserted {
-        Err(miss) => miss.wrongtype_or(Reply::Integer(0)),
-        Ok((-1, _)) => Reply::Integer(-1),
-        Ok((len, _)) => {
+        None => Ok(Reply::Integer(0)),
+        Some((-1, _)) => Ok(Reply::Integer(-1)),
+        Some((len, _)) => {
             let place: &[u8] = if after { b"AFTER" } else { b"BEFORE" };
             ctx.propagate(&[b"LINSERT", key, place, pivot, element]);
             ctx.notify(notify::LIST, "linsert", key);
-            Reply::Integer(len)
+            Ok(Reply::Integer(len))
         }
     }
 }
 
-fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let mut rank: i64 = 1;
     let mut count: Option<i64> = None;
     let mut maxlen: i64 = 0;
@@ -549,27 +517,24 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let opt = &args[j];
         if args::is(opt, "rank") && more {
             j += 1;
-            rank = match args::int(&args[j]) {
-                Ok(r) => r,
-                Err(reply) => return reply,
-            };
+            rank = args::int(&args[j])?;
             if rank == 0 {
-                return Reply::error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+                return Err(error::rank_zero());
             }
         } else if args::is(opt, "count") && more {
             j += 1;
             count = match parse_i64(&args[j]) {
                 Some(n) if n >= 0 => Some(n),
-                _ => return Reply::error("ERR COUNT can't be negative"),
+                _ => return Err(error::count_negative()),
             };
         } else if args::is(opt, "maxlen") && more {
             j += 1;
             maxlen = match parse_i64(&args[j]) {
                 Some(n) if n >= 0 => n,
-                _ => return Reply::error("ERR MAXLEN can't be negative"),
+                _ => return Err(error::maxlen_negative()),
             };
         } else {
-            return error::syntax();
+            return Err(error::syntax());
         }
         j += 1;
     }
@@ -649,10 +614,10 @@ fn move_one(
                 push(l, v.clone());
             }
             (value, true)
-        });
+        })?;
         match rotated {
-            Ok((value, _)) => value,
-            Err(miss) => return Err(miss.wrongtype_or(Reply::Null)),
+            Some((value, _)) => value,
+            None => return Err(Reply::Null),
         }
     } else {
         if kind(ctx.db(), dst) == Kind::Other {
@@ -662,20 +627,21 @@ fn move_one(
             let value = pop(l);
             let changed = value.is_some();
             (value, changed)
-        });
+        })?;
         let value = match popped {
-            Ok((value, emptied)) => {
+            Some((value, emptied)) => {
                 deleted = emptied;
                 value
             }
-            Err(miss) => return Err(miss.wrongtype_or(Reply::Null)),
+            None => return Err(Reply::Null),
         };
         if let Some(v) = &value {
-            if let Err(miss) = modify(ctx.db(), dst, true, |l| {
+            let pushed = modify(ctx.db(), dst, true, |l| {
                 push(l, v.clone());
                 ((), true)
-            }) {
-                return Err(miss.wrongtype_or(Reply::Null));
+            })?;
+            if pushed.is_none() {
+                return Err(Reply::Null);
             }
         }
         value
@@ -714,26 +680,23 @@ fn move_reply(
     from_left: bool,
     to_left: bool,
     rpoplpush: bool,
-) -> Reply {
-    match move_one(ctx, src, dst, from_left, to_left) {
-        Err(reply) => reply,
-        Ok(None) => Reply::Null,
-        Ok(Some(value)) => {
+) -> Outcome {
+    match move_one(ctx, src, dst, from_left, to_left)? {
+        None => Ok(Reply::Null),
+        Some(value) => {
             log_move(ctx, src, dst, from_left, to_left, rpoplpush);
-            Reply::Bulk(value)
+            Ok(Reply::Bulk(value))
         }
     }
 }
 
-fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let (from_left, to_left) = match (parse_side(&args[3]), parse_side(&args[4])) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(reply), _) | (_, Err(reply)) => return reply,
-    };
+fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let from_left = parse_side(&args[3])?;
+    let to_left = parse_side(&args[4])?;
     move_reply(ctx, &args[1], &args[2], from_left, to_left, false)
 }
 
-fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     move_reply(ctx, &args[1], &args[2], false, true, true)
 }
 
@@ -761,7 +724,7 @@ fn counted_keys(args: &[Bytes], numkeys_at: usize) -> Option<Vec<usize>> {
 fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), Reply> {
     let numkeys = match parse_i64(&args[0]) {
         Some(n) if n >= 1 => n as u64,
-        _ => return Err(Reply::error("ERR numkeys should be greater than 0")),
+        _ => return Err(error::numkeys_not_positive()),
     };
     let side_at = match numkeys.checked_add(1) {
         Some(i) if i < args.len() as u64 => i as usize,
@@ -775,7 +738,7 @@ fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), Reply> {
             j += 1;
             count = match parse_i64(&args[j]) {
                 Some(n) if n >= 1 => Some(n as usize),
-                _ => return Err(Reply::error("ERR count should be greater than 0")),
+                _ => return Err(error::count_not_positive()),
             };
         } else {
             return Err(error::syntax());
@@ -787,42 +750,43 @@ fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), Reply> {
 
 /// Pops from the first non-empty list of `keys`: `[key, [elements]]`, logged as
 /// `LPOP key n`; None if every key is absent.
-fn mpop(ctx: &mut Ctx<'_>, keys: &[Bytes], left: bool, count: usize) -> Option<Reply> {
+fn mpop(
+    ctx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    left: bool,
+    count: usize,
+) -> Result<Option<Reply>, Reply> {
     for key in keys {
         match kind(ctx.db(), key) {
             Kind::Missing => continue,
-            Kind::Other => return Some(error::wrongtype()),
+            Kind::Other => return Err(error::wrongtype()),
             Kind::List => {}
         }
-        match pop_n(ctx, key, left, count) {
-            Err(reply) => return Some(reply),
-            Ok(None) => continue,
-            Ok(Some(items)) => {
+        match pop_n(ctx, key, left, count)? {
+            None => continue,
+            Some(items) => {
                 let command: &[u8] = if left { b"LPOP" } else { b"RPOP" };
                 ctx.propagate(&[command, key, items.len().to_string().as_bytes()]);
-                return Some(Reply::Array(vec![
+                return Ok(Some(Reply::Array(vec![
                     Reply::Bulk(key.clone()),
                     Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
-                ]));
+                ])));
             }
         }
     }
-    None
+    Ok(None)
 }
 
-fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let (keys, left, count) = match parse_mpop(&args[1..]) {
-        Ok(parsed) => parsed,
-        Err(reply) => return reply,
-    };
-    mpop(ctx, keys, left, count).unwrap_or(Reply::NullArray)
+fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let (keys, left, count) = parse_mpop(&args[1..])?;
+    Ok(mpop(ctx, keys, left, count)?.unwrap_or(Reply::NullArray))
 }
 
 /// A blocking command's timeout: None to wait forever, with Redis's errors.
 fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
     match crate::longdouble::timeout_ms(arg) {
-        None => Err(Reply::error("ERR timeout is not a float or out of range")),
-        Some(ms) if ms < 0 => Err(Reply::error("ERR timeout is negative")),
+        None => Err(error::timeout_not_float()),
+        Some(ms) if ms < 0 => Err(error::timeout_negative()),
         Some(0) => Ok(None),
         Some(ms) => Ok(Some(Duration::from_millis(ms as u64))),
     }
@@ -849,46 +813,37 @@ fn block(ctx: &mut Ctx<'_>, keys: &[Bytes], op: BlockedPop, timeout: Option<Dura
     Reply::NoReply
 }
 
-fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> Reply {
-    let timeout = match parse_timeout(&args[args.len() - 1]) {
-        Ok(t) => t,
-        Err(reply) => return reply,
-    };
+fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> Outcome {
+    let timeout = parse_timeout(&args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
-    if let Some(reply) = serve(ctx, keys, &BlockedPop::One { left }, None) {
-        return reply;
+    if let Some(reply) = serve(ctx, keys, &BlockedPop::One { left }, None)? {
+        return Ok(reply);
     }
     if !can_block(ctx) {
-        return Reply::NullArray;
+        return Ok(Reply::NullArray);
     }
-    block(ctx, keys, BlockedPop::One { left }, timeout)
+    Ok(block(ctx, keys, BlockedPop::One { left }, timeout))
 }
 
-fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     blocking_pop(ctx, args, true)
 }
 
-fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     blocking_pop(ctx, args, false)
 }
 
-fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let (keys, left, count) = match parse_mpop(&args[2..]) {
-        Ok(parsed) => parsed,
-        Err(reply) => return reply,
-    };
-    let timeout = match parse_timeout(&args[1]) {
-        Ok(t) => t,
-        Err(reply) => return reply,
-    };
+fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let (keys, left, count) = parse_mpop(&args[2..])?;
+    let timeout = parse_timeout(&args[1])?;
     let op = BlockedPop::Many { left, count };
-    if let Some(reply) = serve(ctx, keys, &op, None) {
-        return reply;
+    if let Some(reply) = serve(ctx, keys, &op, None)? {
+        return Ok(reply);
     }
     if !can_block(ctx) {
-        return Reply::NullArray;
+        return Ok(Reply::NullArray);
     }
-    block(ctx, keys, op, timeout)
+    Ok(block(ctx, keys, op, timeout))
 }
 
 fn blocking_move(
@@ -898,16 +853,13 @@ fn blocking_move(
     to_left: bool,
     rpoplpush: bool,
     timeout: &[u8],
-) -> Reply {
-    let timeout = match parse_timeout(timeout) {
-        Ok(t) => t,
-        Err(reply) => return reply,
-    };
+) -> Outcome {
+    let timeout = parse_timeout(timeout)?;
     let (src, dst) = (&args[1], &args[2]);
     match kind(ctx.db(), src) {
-        Kind::Other => error::wrongtype(),
+        Kind::Other => Err(error::wrongtype()),
         Kind::List => move_reply(ctx, src, dst, from_left, to_left, rpoplpush),
-        Kind::Missing if !can_block(ctx) => Reply::Null,
+        Kind::Missing if !can_block(ctx) => Ok(Reply::Null),
         Kind::Missing => {
             let op = BlockedPop::Move {
                 dst: own(dst),
@@ -915,20 +867,18 @@ fn blocking_move(
                 to_left,
                 rpoplpush,
             };
-            block(ctx, std::slice::from_ref(src), op, timeout)
+            Ok(block(ctx, std::slice::from_ref(src), op, timeout))
         }
     }
 }
 
-fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let (from_left, to_left) = match (parse_side(&args[3]), parse_side(&args[4])) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(reply), _) | (_, Err(reply)) => return reply,
-    };
+fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let from_left = parse_side(&args[3])?;
+    let to_left = parse_side(&args[4])?;
     blocking_move(ctx, args, from_left, to_left, false, &args[5])
 }
 
-fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     blocking_move(ctx, args, false, true, true, &args[3])
 }
 
@@ -936,12 +886,17 @@ fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// client (`waiter`) takes only from keys whose queue it heads. None when nothing could
 /// be popped; WRONGTYPE when a key holds another type (for a blocked client, only a
 /// BLMOVE destination: its source keys are skipped unless they hold lists).
-fn serve(ctx: &mut Ctx<'_>, keys: &[Bytes], op: &BlockedPop, waiter: Option<u64>) -> Option<Reply> {
+fn serve(
+    ctx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    op: &BlockedPop,
+    waiter: Option<u64>,
+) -> Result<Option<Reply>, Reply> {
     for key in keys {
         match kind(ctx.db(), key) {
             Kind::Missing => continue,
             Kind::Other if waiter.is_some() => continue,
-            Kind::Other => return Some(error::wrongtype()),
+            Kind::Other => return Err(error::wrongtype()),
             Kind::List => {}
         }
         if let Some(id) = waiter {
@@ -950,20 +905,19 @@ fn serve(ctx: &mut Ctx<'_>, keys: &[Bytes], op: &BlockedPop, waiter: Option<u64>
             }
         }
         match op {
-            BlockedPop::One { left } => match pop_n(ctx, key, *left, 1) {
-                Err(reply) => return Some(reply),
-                Ok(None) => continue,
-                Ok(Some(items)) => {
+            BlockedPop::One { left } => match pop_n(ctx, key, *left, 1)? {
+                None => continue,
+                Some(items) => {
                     let command: &[u8] = if *left { b"LPOP" } else { b"RPOP" };
                     ctx.propagate(&[command, key]);
                     let mut reply = vec![Reply::Bulk(key.clone())];
                     reply.extend(items.into_iter().map(Reply::Bulk));
-                    return Some(Reply::Array(reply));
+                    return Ok(Some(Reply::Array(reply)));
                 }
             },
             BlockedPop::Many { left, count } => {
-                if let Some(reply) = mpop(ctx, std::slice::from_ref(key), *left, *count) {
-                    return Some(reply);
+                if let Some(reply) = mpop(ctx, std::slice::from_ref(key), *left, *count)? {
+                    return Ok(Some(reply));
                 }
             }
             BlockedPop::Move {
@@ -971,17 +925,16 @@ fn serve(ctx: &mut Ctx<'_>, keys: &[Bytes], op: &BlockedPop, waiter: Option<u64>
                 from_left,
                 to_left,
                 rpoplpush,
-            } => match move_one(ctx, key, dst, *from_left, *to_left) {
-                Err(reply) => return Some(reply),
-                Ok(None) => continue,
-                Ok(Some(value)) => {
+            } => match move_one(ctx, key, dst, *from_left, *to_left)? {
+                None => continue,
+                Some(value) => {
                     log_move(ctx, key, dst, *from_left, *to_left, *rpoplpush);
-                    return Some(Reply::Bulk(value));
+                    return Ok(Some(Reply::Bulk(value)));
                 }
             },
         }
     }
-    None
+    Ok(None)
 }
 
 /// Leaves the queues of a blocked client's keys however its wait ends (served, timed
@@ -1040,7 +993,7 @@ pub async fn wait_pop(
             shared,
             client: &mut *client,
         };
-        if let Some(reply) = serve(&mut ctx, &keys, &op, Some(waiter.id)) {
+        if let Some(reply) = serve(&mut ctx, &keys, &op, Some(waiter.id)).unwrap_or_else(Some) {
             // Out of the queues before the gate opens: the next client may go.
             drop(leave);
             return reply;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::hash::{parse_signed_count, pick_random, scan_collection};
 use super::keys::{parse_cursor, parse_scan_options};
-use super::{command, error, flags::*, Ctx, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
+use super::{command, error, flags::*, Ctx, Outcome, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
 use crate::clock;
 use crate::notify;
 use crate::protocol::Reply;
@@ -60,68 +60,68 @@ pub const COMMANDS: &[Spec] = &[
 ];
 
 /// Runs `f` on the set at `key` (`None` if absent); WRONGTYPE for another type.
-fn read_set(db: &Db, key: &[u8], f: impl FnOnce(Option<&SetObj>) -> Reply) -> Reply {
+fn read_set<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&SetObj>) -> R) -> Result<R, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
-        None => f(None),
+        None => Ok(f(None)),
         Some(entry) => match &entry.value {
-            Value::Set(s) => f(Some(s)),
-            _ => error::wrongtype(),
+            Value::Set(s) => Ok(f(Some(s))),
+            _ => Err(error::wrongtype()),
         },
     }
 }
 
-/// Runs `f` on the set at `key`, creating it first if `create`. `f` returns its reply
+/// Runs `f` on the set at `key`, creating it first if `create`. `f` returns its result
 /// and whether it changed the set; an emptied set is deleted.
-fn write_set(
+fn write_set<R>(
     db: &Db,
     key: &Bytes,
     create: bool,
-    f: impl FnOnce(&mut SetObj) -> (Reply, bool),
-) -> Reply {
+    f: impl FnOnce(&mut SetObj) -> (R, bool),
+) -> Result<R, Reply> {
     let now = clock::now_ms();
     match db.peek(key, now) {
-        None if !create => return f(&mut SetObj::new()).0,
+        None if !create => return Ok(f(&mut SetObj::new()).0),
         None => db.insert(key, Value::Set(Box::new(SetObj::new())), None),
-        Some(entry) if !matches!(entry.value, Value::Set(_)) => return error::wrongtype(),
+        Some(entry) if !matches!(entry.value, Value::Set(_)) => return Err(error::wrongtype()),
         Some(_) => {}
     }
-    let (reply, changed, emptied) = {
+    let (result, changed, emptied) = {
         let Some(mut entry) = db.get_mut(key, now) else {
-            return f(&mut SetObj::new()).0;
+            return Ok(f(&mut SetObj::new()).0);
         };
         let Value::Set(set) = &mut entry.value else {
-            return error::wrongtype();
+            return Err(error::wrongtype());
         };
-        let (reply, changed) = f(set);
+        let (result, changed) = f(set);
         if changed {
             set.update_encoding();
         }
-        (reply, changed, set.members.is_empty())
+        (result, changed, set.members.is_empty())
     };
     if emptied {
         db.remove(key, now);
     } else if changed {
         db.signal_modified(key);
     }
-    reply
+    Ok(result)
 }
 
 fn members_reply(members: impl Iterator<Item = Bytes>) -> Reply {
     Reply::Set(members.map(Reply::Bulk).collect())
 }
 
-fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let reply = write_set(ctx.db(), &args[1], true, |s| {
         let added = args[2..]
             .iter()
             .filter(|m| s.members.insert(own(m)))
             .count();
         (Reply::Integer(added as i64), added > 0)
-    });
+    })?;
     if matches!(reply, Reply::Integer(n) if n > 0) {
         log_members(ctx, b"SADD", &args[1], &args[2..], "sadd");
     }
-    reply
+    Ok(reply)
 }
 
 /// Logs `SADD`/`SREM key member...` and notifies `event` (and `del` if the set is gone).
@@ -135,30 +135,30 @@ fn log_members(ctx: &mut Ctx<'_>, command: &[u8], key: &[u8], members: &[Bytes],
     }
 }
 
-fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let reply = write_set(ctx.db(), &args[1], false, |s| {
         let removed = args[2..].iter().filter(|m| s.members.remove(*m)).count();
         (Reply::Integer(removed as i64), removed > 0)
-    });
+    })?;
     if matches!(reply, Reply::Integer(n) if n > 0) {
         log_members(ctx, b"SREM", &args[1], &args[2..], "srem");
     }
-    reply
+    Ok(reply)
 }
 
-fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_set(ctx.db(), &args[1], |s| {
         members_reply(s.into_iter().flat_map(|s| s.members.iter().cloned()))
     })
 }
 
-fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_set(ctx.db(), &args[1], |s| {
         Reply::Integer(s.is_some_and(|s| s.members.contains(&args[2])) as i64)
     })
 }
 
-fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_set(ctx.db(), &args[1], |s| {
         Reply::Array(
             args[2..]
@@ -169,26 +169,20 @@ fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
-fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_set(ctx.db(), &args[1], |s| {
         Reply::Integer(s.map_or(0, |s| s.members.len()) as i64)
     })
 }
 
-fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let cursor = match parse_cursor(&args[2]) {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
-    read_set(ctx.db(), &args[1], |s| {
+fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let cursor = parse_cursor(&args[2])?;
+    read_set(ctx.db(), &args[1], |s| -> Outcome {
         let empty = Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(Vec::new())]);
         let Some(s) = s else {
-            return empty;
+            return Ok(empty);
         };
-        let options = match parse_scan_options(&args[3..], false) {
-            Ok(o) => o,
-            Err(reply) => return reply,
-        };
+        let options = parse_scan_options(&args[3..], false)?;
         let (next, page) = scan_collection(
             s.members.iter().map(|m| (m.clone(), ())),
             s.compact,
@@ -205,21 +199,21 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             })
             .map(|(m, _)| Reply::Bulk(m))
             .collect();
-        Reply::Array(vec![
+        Ok(Reply::Array(vec![
             Reply::bulk_str(&next.to_string()),
             Reply::Array(items),
-        ])
-    })
+        ]))
+    })?
 }
 
-fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let count = match args.len() {
         2 => None,
         3 => match crate::protocol::decode::parse_i64(&args[2]) {
             Some(n) if n >= 0 => Some(n),
-            _ => return Reply::error(error::NOT_POSITIVE),
+            _ => return Err(error::not_positive()),
         },
-        _ => return error::syntax(),
+        _ => return Err(error::syntax()),
     };
     let reply = write_set(ctx.db(), &args[1], false, |s| {
         let members: Vec<Bytes> = s.members.iter().cloned().collect();
@@ -233,7 +227,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             Some(_) => members_reply(picked.into_iter()),
         };
         (reply, changed)
-    });
+    })?;
     let popped: Vec<Bytes> = match &reply {
         Reply::Bulk(m) => vec![m.clone()],
         Reply::Set(items) => items
@@ -248,17 +242,14 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if !popped.is_empty() {
         log_members(ctx, b"SREM", &args[1], &popped, "spop");
     }
-    reply
+    Ok(reply)
 }
 
-fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let count = match args.len() {
         2 => None,
-        3 => match parse_signed_count(&args[2]) {
-            Ok(n) => Some(n),
-            Err(reply) => return reply,
-        },
-        _ => return error::syntax(),
+        3 => Some(parse_signed_count(&args[2])?),
+        _ => return Err(error::syntax()),
     };
     read_set(ctx.db(), &args[1], |s| {
         let members: Vec<Bytes> = s.map_or(Vec::new(), |s| s.members.iter().cloned().collect());
@@ -288,55 +279,43 @@ fn load_sets(db: &Db, keys: &[Bytes]) -> Result<Vec<HashSet<Bytes>>, Reply> {
         .collect()
 }
 
-fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match load_sets(ctx.db(), &args[1..]) {
-        Err(reply) => reply,
-        Ok(mut sets) => {
-            sets.sort_by_key(|s| s.len());
-            let (first, rest) = sets.split_first().expect("arity guarantees one key");
-            members_reply(
-                first
-                    .iter()
-                    .filter(|m| rest.iter().all(|s| s.contains(*m)))
-                    .cloned(),
-            )
-        }
-    }
+fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let mut sets = load_sets(ctx.db(), &args[1..])?;
+    sets.sort_by_key(|s| s.len());
+    let (first, rest) = sets.split_first().expect("arity guarantees one key");
+    Ok(members_reply(
+        first
+            .iter()
+            .filter(|m| rest.iter().all(|s| s.contains(*m)))
+            .cloned(),
+    ))
 }
 
-fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match load_sets(ctx.db(), &args[1..]) {
-        Err(reply) => reply,
-        Ok(sets) => {
-            let union: HashSet<Bytes> = sets.into_iter().flatten().collect();
-            members_reply(union.into_iter())
-        }
-    }
+fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let sets = load_sets(ctx.db(), &args[1..])?;
+    let union: HashSet<Bytes> = sets.into_iter().flatten().collect();
+    Ok(members_reply(union.into_iter()))
 }
 
-fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match load_sets(ctx.db(), &args[1..]) {
-        Err(reply) => reply,
-        Ok(sets) => {
-            let (first, rest) = sets.split_first().expect("arity guarantees one key");
-            members_reply(
-                first
-                    .iter()
-                    .filter(|m| !rest.iter().any(|s| s.contains(*m)))
-                    .cloned(),
-            )
-        }
-    }
+fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let sets = load_sets(ctx.db(), &args[1..])?;
+    let (first, rest) = sets.split_first().expect("arity guarantees one key");
+    Ok(members_reply(
+        first
+            .iter()
+            .filter(|m| !rest.iter().any(|s| s.contains(*m)))
+            .cloned(),
+    ))
 }
 
-fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
     let (source, destination, member) = (&args[1], &args[2], &args[3]);
     let is_set = |key: &[u8]| db.peek(key, now).map(|e| matches!(e.value, Value::Set(_)));
     match (is_set(source), is_set(destination)) {
-        (None, _) => return Reply::Integer(0),
-        (Some(false), _) | (_, Some(false)) => return error::wrongtype(),
+        (None, _) => return Ok(Reply::Integer(0)),
+        (Some(false), _) | (_, Some(false)) => return Err(error::wrongtype()),
         _ => {}
     }
     if source == destination {
@@ -347,9 +326,9 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let removed = write_set(db, source, false, |s| {
         let removed = s.members.remove(member);
         (Reply::Integer(removed as i64), removed)
-    });
+    })?;
     if removed != Reply::Integer(1) {
-        return removed;
+        return Ok(removed);
     }
     // A member already in the destination leaves it unmodified: WATCH is not signalled.
     let mut added = false;

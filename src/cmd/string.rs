@@ -5,7 +5,9 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{args, command, error, flags::*, Ctx, Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY};
+use super::{
+    args, command, error, flags::*, Ctx, Outcome, Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY,
+};
 use crate::clock;
 use crate::longdouble::{self, FloatAddError};
 use crate::notify;
@@ -89,11 +91,8 @@ fn read_string(db: &Db, key: &[u8]) -> Result<Option<Bytes>, Reply> {
     }
 }
 
-fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read_string(ctx.db(), &args[1]) {
-        Ok(value) => Reply::opt_bulk(value),
-        Err(reply) => reply,
-    }
+fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(Reply::opt_bulk(read_string(ctx.db(), &args[1])?))
 }
 
 /// What SET, GETEX and friends were asked to do with the TTL.
@@ -222,120 +221,92 @@ fn store_string(db: &Db, key: &Bytes, value: Bytes, ttl: Ttl, now: u64) {
     db.insert(key, Value::Str(value), expire);
 }
 
-fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let options = match parse_options(&args[3..], Caller::Set) {
-        Ok(o) => o,
-        Err(reply) => return reply,
-    };
+fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let options = parse_options(&args[3..], Caller::Set)?;
     let now = clock::now_ms();
     let ttl = match &options.expire {
-        Some((value, unit, relative)) => match expire_at(value, *unit, *relative, "set", now) {
-            Ok(at) => Ttl::At(at),
-            Err(reply) => return reply,
-        },
+        Some((value, unit, relative)) => Ttl::At(expire_at(value, *unit, *relative, "set", now)?),
         None if options.keepttl => Ttl::Keep,
         None => Ttl::Clear,
     };
     let db = ctx.db();
     let old = if options.get {
-        match read_string(db, &args[1]) {
-            Ok(old) => Some(old),
-            Err(reply) => return reply,
-        }
+        Some(read_string(db, &args[1])?)
     } else {
         None
     };
     let found = db.exists(&args[1], now);
     if (options.nx && found) || (options.xx && !found) {
-        return match old {
+        return Ok(match old {
             Some(old) => Reply::opt_bulk(old),
             None => Reply::Null,
-        };
+        });
     }
     store_string(db, &args[1], own(&args[2]), ttl, now);
     log_set(ctx, &args[1], &args[2], ttl, "set");
-    match old {
+    Ok(match old {
         Some(old) => Reply::opt_bulk(old),
         None => Reply::OK,
-    }
+    })
 }
 
-fn setex_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit: Unit, command: &str) -> Reply {
+fn setex_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit: Unit, command: &str) -> Outcome {
     let now = clock::now_ms();
-    match expire_at(&args[2], unit, true, command, now) {
-        Ok(at) => {
-            ctx.db()
-                .insert(&args[1], Value::Str(own(&args[3])), Some(at));
-            log_set(ctx, &args[1], &args[3], Ttl::At(at), "set");
-            Reply::OK
-        }
-        Err(reply) => reply,
-    }
+    let at = expire_at(&args[2], unit, true, command, now)?;
+    ctx.db()
+        .insert(&args[1], Value::Str(own(&args[3])), Some(at));
+    log_set(ctx, &args[1], &args[3], Ttl::At(at), "set");
+    Ok(Reply::OK)
 }
 
-fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     setex_generic(ctx, args, Unit::Seconds, "setex")
 }
 
-fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     setex_generic(ctx, args, Unit::Milliseconds, "psetex")
 }
 
-fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
     if db.exists(&args[1], clock::now_ms()) {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     db.insert(&args[1], Value::Str(own(&args[2])), None);
     log_set(ctx, &args[1], &args[2], Ttl::Clear, "set");
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
-fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
-    match read_string(db, &args[1]) {
-        Ok(old) => {
-            db.insert(&args[1], Value::Str(own(&args[2])), None);
-            log_set(ctx, &args[1], &args[2], Ttl::Clear, "set");
-            Reply::opt_bulk(old)
-        }
-        Err(reply) => reply,
-    }
+    let old = read_string(db, &args[1])?;
+    db.insert(&args[1], Value::Str(own(&args[2])), None);
+    log_set(ctx, &args[1], &args[2], Ttl::Clear, "set");
+    Ok(Reply::opt_bulk(old))
 }
 
-fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
-    match read_string(db, &args[1]) {
-        Ok(Some(value)) => {
-            db.remove(&args[1], clock::now_ms());
-            ctx.propagate(&[b"DEL", &args[1]]);
-            ctx.notify(notify::GENERIC, "del", &args[1]);
-            Reply::Bulk(value)
-        }
-        Ok(None) => Reply::Null,
-        Err(reply) => reply,
-    }
-}
-
-fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let options = match parse_options(&args[2..], Caller::GetEx) {
-        Ok(o) => o,
-        Err(reply) => return reply,
+    let Some(value) = read_string(db, &args[1])? else {
+        return Ok(Reply::Null);
     };
+    db.remove(&args[1], clock::now_ms());
+    ctx.propagate(&[b"DEL", &args[1]]);
+    ctx.notify(notify::GENERIC, "del", &args[1]);
+    Ok(Reply::Bulk(value))
+}
+
+fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let options = parse_options(&args[2..], Caller::GetEx)?;
     let now = clock::now_ms();
     let ttl = match &options.expire {
-        Some((value, unit, relative)) => match expire_at(value, *unit, *relative, "getex", now) {
-            Ok(at) => Ttl::At(at),
-            Err(reply) => return reply,
-        },
+        Some((value, unit, relative)) => Ttl::At(expire_at(value, *unit, *relative, "getex", now)?),
         None if options.persist => Ttl::Persist,
         None => Ttl::Keep,
     };
     let db = ctx.db();
-    let value = match read_string(db, &args[1]) {
-        Ok(Some(value)) => value,
-        Ok(None) => return Reply::Null,
-        Err(reply) => return reply,
+    let Some(value) = read_string(db, &args[1])? else {
+        return Ok(Reply::Null);
     };
     match ttl {
         // An absolute time already past deletes the key, as Redis does.
@@ -361,12 +332,12 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         Ttl::Keep | Ttl::Clear => {}
     }
-    Reply::Bulk(value)
+    Ok(Reply::Bulk(value))
 }
 
-fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
-    Reply::Array(
+    Ok(Reply::Array(
         args[1..]
             .iter()
             .map(|key| match read_string(db, key) {
@@ -374,19 +345,19 @@ fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 _ => Reply::Null,
             })
             .collect(),
-    )
+    ))
 }
 
-fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() % 2 == 0 {
-        return error::wrong_arity("mset");
+        return Err(error::wrong_arity("mset"));
     }
     let db = ctx.db();
     for pair in args[1..].chunks(2) {
         db.insert(&pair[0], Value::Str(own(&pair[1])), None);
     }
     log_mset(ctx, &args[1..]);
-    Reply::OK
+    Ok(Reply::OK)
 }
 
 /// `MSET k v ...` for the pairs that were stored.
@@ -399,29 +370,27 @@ fn log_mset(ctx: &mut Ctx<'_>, pairs: &[Bytes]) {
     }
 }
 
-fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() % 2 == 0 {
-        return error::wrong_arity("msetnx");
+        return Err(error::wrong_arity("msetnx"));
     }
     let db = ctx.db();
     let now = clock::now_ms();
     if args[1..].chunks(2).any(|pair| db.exists(&pair[0], now)) {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     for pair in args[1..].chunks(2) {
         db.insert(&pair[0], Value::Str(own(&pair[1])), None);
     }
     log_mset(ctx, &args[1..]);
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
 /// `ERR string exceeds maximum allowed size (proto-max-bulk-len)` if a string would
 /// grow past the configured limit.
 fn check_length(ctx: &Ctx<'_>, total: u64) -> Result<(), Reply> {
     if total > ctx.shared.config().proto_max_bulk_len {
-        return Err(Reply::error(
-            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
-        ));
+        return Err(error::string_too_long());
     }
     Ok(())
 }
@@ -438,24 +407,19 @@ fn replace_in_place(db: &Db, key: &[u8], value: Bytes, encoding: StringEncoding,
     db.signal_modified(key);
 }
 
-fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let now = clock::now_ms();
-    let current = match read_string(ctx.db(), &args[1]) {
-        Ok(current) => current,
-        Err(reply) => return reply,
-    };
+    let current = read_string(ctx.db(), &args[1])?;
     let db = ctx.db();
     match current {
         None => {
             db.insert(&args[1], Value::Str(own(&args[2])), None);
             ctx.propagate(&[b"APPEND", &args[1], &args[2]]);
             ctx.notify(notify::STRING, "append", &args[1]);
-            Reply::Integer(args[2].len() as i64)
+            Ok(Reply::Integer(args[2].len() as i64))
         }
         Some(current) => {
-            if let Err(reply) = check_length(ctx, (current.len() + args[2].len()) as u64) {
-                return reply;
-            }
+            check_length(ctx, (current.len() + args[2].len()) as u64)?;
             let mut joined = BytesMut::with_capacity(current.len() + args[2].len());
             joined.extend_from_slice(&current);
             joined.extend_from_slice(&args[2]);
@@ -463,32 +427,26 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             replace_in_place(db, &args[1], joined.freeze(), StringEncoding::Raw, now);
             ctx.propagate(&[b"APPEND", &args[1], &args[2]]);
             ctx.notify(notify::STRING, "append", &args[1]);
-            Reply::Integer(len as i64)
+            Ok(Reply::Integer(len as i64))
         }
     }
 }
 
-fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read_string(ctx.db(), &args[1]) {
-        Ok(value) => Reply::Integer(value.map_or(0, |v| v.len()) as i64),
-        Err(reply) => reply,
-    }
+fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let value = read_string(ctx.db(), &args[1])?;
+    Ok(Reply::Integer(value.map_or(0, |v| v.len()) as i64))
 }
 
 /// Adds `delta` to the integer at `key`, keeping its TTL.
-fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> Reply {
+fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
-    let current = match read_string(db, key) {
-        Ok(Some(value)) => match parse_i64(&value) {
-            Some(n) => Some(n),
-            None => return error::not_integer(),
-        },
-        Ok(None) => None,
-        Err(reply) => return reply,
+    let current = match read_string(db, key)? {
+        Some(value) => Some(parse_i64(&value).ok_or_else(error::not_integer)?),
+        None => None,
     };
     let Some(result) = current.unwrap_or(0).checked_add(delta) else {
-        return Reply::error(error::OVERFLOW);
+        return Err(error::overflow());
     };
     let text = Bytes::from(result.to_string());
     if current.is_some() {
@@ -497,46 +455,39 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> Reply {
         db.insert(key, Value::Str(text.clone()), None);
     }
     log_set(ctx, key, &text, Ttl::Keep, "incrby");
-    Reply::Integer(result)
+    Ok(Reply::Integer(result))
 }
 
-fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     incr_by(ctx, &args[1], 1)
 }
 
-fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     incr_by(ctx, &args[1], -1)
 }
 
-fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match args::int(&args[2]) {
-        Ok(delta) => incr_by(ctx, &args[1], delta),
-        Err(reply) => reply,
+fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    incr_by(ctx, &args[1], args::int(&args[2])?)
+}
+
+fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    match args::int(&args[2])? {
+        i64::MIN => Err(error::decrement_overflow()),
+        delta => incr_by(ctx, &args[1], -delta),
     }
 }
 
-fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match args::int(&args[2]) {
-        Ok(i64::MIN) => Reply::error("ERR decrement would overflow"),
-        Ok(delta) => incr_by(ctx, &args[1], -delta),
-        Err(reply) => reply,
-    }
-}
-
-fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
-    let current = match read_string(db, &args[1]) {
-        Ok(current) => current,
-        Err(reply) => return reply,
-    };
+    let current = read_string(db, &args[1])?;
     let base = current.clone().unwrap_or_else(|| Bytes::from_static(b"0"));
     let result = match longdouble::add(&base, &args[2]) {
         Ok(result) => result,
-        Err(FloatAddError::BadValue | FloatAddError::BadIncrement) => return error::not_float(),
-        Err(FloatAddError::NanOrInfinity) => {
-            return Reply::error("ERR increment would produce NaN or Infinity")
+        Err(FloatAddError::BadValue | FloatAddError::BadIncrement) => {
+            return Err(error::not_float())
         }
+        Err(FloatAddError::NanOrInfinity) => return Err(error::increment_nan_or_infinity()),
     };
     // Redis stores the printed result as a string object, never int-encoded.
     if current.is_none() {
@@ -544,21 +495,17 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     replace_in_place(db, &args[1], result.clone(), StringEncoding::NotInt, now);
     log_set(ctx, &args[1], &result, Ttl::Keep, "incrbyfloat");
-    Reply::Bulk(result)
+    Ok(Reply::Bulk(result))
 }
 
-fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let (start, end) = match (args::int(&args[2]), args::int(&args[3])) {
-        (Ok(s), Ok(e)) => (s, e),
-        _ => return error::not_integer(),
-    };
-    let value = match read_string(ctx.db(), &args[1]) {
-        Ok(Some(value)) => value,
-        Ok(None) => return Reply::Bulk(Bytes::new()),
-        Err(reply) => return reply,
+fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let start = args::int(&args[2])?;
+    let end = args::int(&args[3])?;
+    let Some(value) = read_string(ctx.db(), &args[1])? else {
+        return Ok(Reply::Bulk(Bytes::new()));
     };
     if start < 0 && end < 0 && start > end {
-        return Reply::Bulk(Bytes::new());
+        return Ok(Reply::Bulk(Bytes::new()));
     }
     let len = value.len() as i64;
     let start = if start < 0 {
@@ -571,29 +518,23 @@ fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         end = len - 1;
     }
     if start > end || len == 0 {
-        return Reply::Bulk(Bytes::new());
+        return Ok(Reply::Bulk(Bytes::new()));
     }
-    Reply::Bulk(value.slice(start as usize..=end as usize))
+    Ok(Reply::Bulk(value.slice(start as usize..=end as usize)))
 }
 
-fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let offset = match args::int(&args[2]) {
-        Ok(n) if n < 0 => return Reply::error("ERR offset is out of range"),
-        Ok(n) => n as u64,
-        Err(reply) => return reply,
+fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let offset = match args::int(&args[2])? {
+        n if n < 0 => return Err(error::offset_out_of_range()),
+        n => n as u64,
     };
     let patch = &args[3];
     let now = clock::now_ms();
-    let current = match read_string(ctx.db(), &args[1]) {
-        Ok(current) => current,
-        Err(reply) => return reply,
-    };
+    let current = read_string(ctx.db(), &args[1])?;
     if patch.is_empty() {
-        return Reply::Integer(current.map_or(0, |c| c.len()) as i64);
+        return Ok(Reply::Integer(current.map_or(0, |c| c.len()) as i64));
     }
-    if let Err(reply) = check_length(ctx, offset + patch.len() as u64) {
-        return reply;
-    }
+    check_length(ctx, offset + patch.len() as u64)?;
     let offset = offset as usize;
     let old = current.clone().unwrap_or_default();
     let mut buf = BytesMut::from(&old[..]);
@@ -610,5 +551,5 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     ctx.propagate(&[b"SETRANGE", &args[1], &args[2], patch]);
     ctx.notify(notify::STRING, "setrange", &args[1]);
-    Reply::Integer(len as i64)
+    Ok(Reply::Integer(len as i64))
 }

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::hash::{parse_random_args, pick_random, scan_collection};
 use super::keys::{parse_cursor, parse_scan_options};
-use super::{args, command, error, flags::*, Ctx, Spec, ONE_KEY};
+use super::{args, command, error, flags::*, Ctx, Outcome, Spec, ONE_KEY};
 use crate::clock;
 use crate::notify;
 use crate::protocol::reply::format_double;
@@ -88,56 +88,53 @@ pub const COMMANDS: &[Spec] = &[
 .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
 ];
 
-const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
-const RANGE_NOT_LEX: &str = "ERR min or max not valid string range item";
-
 // ---------------------------------------------------------------------------------------
 // Access
 // ---------------------------------------------------------------------------------------
 
 /// Runs `f` on the sorted set at `key` (`None` if absent); WRONGTYPE for another type.
-fn read_zset(db: &Db, key: &[u8], f: impl FnOnce(Option<&ZSetObj>) -> Reply) -> Reply {
+fn read_zset<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&ZSetObj>) -> R) -> Result<R, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
-        None => f(None),
+        None => Ok(f(None)),
         Some(entry) => match &entry.value {
-            Value::ZSet(z) => f(Some(z)),
-            _ => error::wrongtype(),
+            Value::ZSet(z) => Ok(f(Some(z))),
+            _ => Err(error::wrongtype()),
         },
     }
 }
 
 /// What a write did: its reply, and whether it removed the emptied key.
-struct Written {
-    reply: Reply,
+struct Written<R> {
+    reply: R,
     emptied: bool,
 }
 
 /// Runs `f` on the sorted set at `key`, creating an empty one first if `create`; `None`
 /// when the key is absent and not created. `f` returns its reply and whether it changed
 /// the set; an emptied sorted set is deleted.
-fn write_zset(
+fn write_zset<R>(
     db: &Db,
     key: &Bytes,
     create: bool,
-    f: impl FnOnce(Option<&mut ZSetObj>) -> (Reply, bool),
-) -> Written {
+    f: impl FnOnce(Option<&mut ZSetObj>) -> (R, bool),
+) -> Result<Written<R>, Reply> {
     let now = clock::now_ms();
     let done = |reply| Written {
         reply,
         emptied: false,
     };
     match db.peek(key, now) {
-        None if !create => return done(f(None).0),
+        None if !create => return Ok(done(f(None).0)),
         None => db.insert(key, Value::ZSet(Box::default()), None),
-        Some(entry) if !matches!(entry.value, Value::ZSet(_)) => return done(error::wrongtype()),
+        Some(entry) if !matches!(entry.value, Value::ZSet(_)) => return Err(error::wrongtype()),
         Some(_) => {}
     }
     let (reply, changed, emptied) = {
         let Some(mut entry) = db.get_mut(key, now) else {
-            return done(f(None).0);
+            return Ok(done(f(None).0));
         };
         let Value::ZSet(zset) = &mut entry.value else {
-            return done(error::wrongtype());
+            return Err(error::wrongtype());
         };
         let (reply, changed) = f(Some(zset));
         (reply, changed, zset.is_empty())
@@ -147,10 +144,10 @@ fn write_zset(
     } else if changed {
         db.signal_modified(key);
     }
-    Written {
+    Ok(Written {
         reply,
         emptied: emptied && changed,
-    }
+    })
 }
 
 /// Logs `args` as they are, under the canonical (upper-case) command name.
@@ -246,7 +243,7 @@ fn parse_score_bound(arg: &[u8]) -> Option<ScoreBound> {
 fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, Reply> {
     match (parse_score_bound(min), parse_score_bound(max)) {
         (Some(min), Some(max)) => Ok(ScoreRange { min, max }),
-        _ => Err(Reply::error(RANGE_NOT_FLOAT)),
+        _ => Err(error::range_not_float()),
     }
 }
 
@@ -266,7 +263,7 @@ fn parse_lex_bound(arg: &Bytes) -> Option<LexBound> {
 fn parse_lex_range(min: &Bytes, max: &Bytes) -> Result<LexRange, Reply> {
     match (parse_lex_bound(min), parse_lex_bound(max)) {
         (Some(min), Some(max)) => Ok(LexRange { min, max }),
-        _ => Err(Reply::error(RANGE_NOT_LEX)),
+        _ => Err(error::range_not_lex()),
     }
 }
 
@@ -313,16 +310,16 @@ fn elements_reply(items: Vec<(Bytes, f64)>, with_scores: bool, resp3: bool) -> R
 // ZADD / ZINCRBY / ZREM
 // ---------------------------------------------------------------------------------------
 
-fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zadd_generic(ctx, args, false)
 }
 
-fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zadd_generic(ctx, args, true)
 }
 
 /// ZADD and ZINCRBY (Redis's `zaddGenericCommand`; ZINCRBY is ZADD INCR).
-fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
+fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Outcome {
     let mut flags = AddFlags {
         incr: zincrby,
         ..AddFlags::default()
@@ -350,23 +347,20 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
     }
     let elements = args.len() - i;
     if elements == 0 || elements % 2 != 0 {
-        return error::syntax();
+        return Err(error::syntax());
     }
     if flags.nx && flags.xx {
-        return Reply::error("ERR XX and NX options at the same time are not compatible");
+        return Err(error::zadd_xx_nx_incompatible());
     }
     if ((flags.gt || flags.lt) && flags.nx) || (flags.gt && flags.lt) {
-        return Reply::error("ERR GT, LT, and/or NX options at the same time are not compatible");
+        return Err(error::zadd_gt_lt_nx_incompatible());
     }
     if flags.incr && elements > 2 {
-        return Reply::error("ERR INCR option supports a single increment-element pair");
+        return Err(error::incr_single_pair());
     }
     let mut pairs = Vec::with_capacity(elements / 2);
     for pair in args[i..].chunks(2) {
-        match score_arg(&pair[0]) {
-            Ok(score) => pairs.push((score, &pair[1])),
-            Err(reply) => return reply,
-        }
+        pairs.push((score_arg(&pair[0])?, &pair[1]));
     }
     let mut added = 0;
     let mut updated = 0;
@@ -374,11 +368,11 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
         let Some(z) = z else {
             // XX on a missing key: nothing to do.
             return (
-                if flags.incr {
+                Ok(if flags.incr {
                     Reply::Null
                 } else {
                     Reply::Integer(0)
-                },
+                }),
                 false,
             );
         };
@@ -397,10 +391,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
                 AddOutcome::Skipped => {}
                 AddOutcome::NaN => {
                     let changed = added + updated > 0;
-                    return (
-                        Reply::error("ERR resulting score is not a number (NaN)"),
-                        changed,
-                    );
+                    return (Err(error::score_nan()), changed);
                 }
             }
         }
@@ -409,8 +400,8 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
         } else {
             Reply::Integer(if ch { added + updated } else { added })
         };
-        (reply, added + updated > 0)
-    });
+        (Ok(reply), added + updated > 0)
+    })?;
     if added + updated > 0 {
         ctx.notify(
             notify::ZSET,
@@ -422,39 +413,39 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
     written.reply
 }
 
-fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let written = write_zset(ctx.db(), &args[1], false, |z| {
         let Some(z) = z else {
             return (Reply::Integer(0), false);
         };
         let removed = args[2..].iter().filter(|m| z.remove(m).is_some()).count();
         (Reply::Integer(removed as i64), removed > 0)
-    });
+    })?;
     if matches!(written.reply, Reply::Integer(n) if n > 0) {
         notify_removal(ctx, "zrem", &args[1], written.emptied);
         propagate_as_is(ctx, b"ZREM", args);
     }
-    written.reply
+    Ok(written.reply)
 }
 
 // ---------------------------------------------------------------------------------------
 // Reads by member
 // ---------------------------------------------------------------------------------------
 
-fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_zset(ctx.db(), &args[1], |z| {
         Reply::Integer(z.map_or(0, |z| z.len()) as i64)
     })
 }
 
-fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_zset(ctx.db(), &args[1], |z| {
         z.and_then(|z| z.score(&args[2]))
             .map_or(Reply::Null, Reply::Double)
     })
 }
 
-fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     read_zset(ctx.db(), &args[1], |z| {
         Reply::Array(
             args[2..]
@@ -468,23 +459,23 @@ fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
-fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zrank_generic(ctx, args, false)
 }
 
-fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zrank_generic(ctx, args, true)
 }
 
 /// ZRANK/ZREVRANK, with Redis 7.2's WITHSCORE.
-fn zrank_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> Reply {
+fn zrank_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> Outcome {
     if args.len() > 4 {
-        return error::wrong_arity(if rev { "zrevrank" } else { "zrank" });
+        return Err(error::wrong_arity(if rev { "zrevrank" } else { "zrank" }));
     }
     let with_score = match args.get(3) {
         None => false,
         Some(word) if args::is(word, "withscore") => true,
-        Some(_) => return error::syntax(),
+        Some(_) => return Err(error::syntax()),
     };
     let missing = if with_score {
         Reply::NullArray
@@ -527,27 +518,27 @@ enum Direction {
     Reverse,
 }
 
-fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zrange_generic(ctx, args, RangeType::Auto, Direction::Auto)
 }
 
-fn zrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zrange_generic(ctx, args, RangeType::Rank, Direction::Reverse)
 }
 
-fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zrange_generic(ctx, args, RangeType::Score, Direction::Forward)
 }
 
-fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zrange_generic(ctx, args, RangeType::Score, Direction::Reverse)
 }
 
-fn zrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zrange_generic(ctx, args, RangeType::Lex, Direction::Forward)
 }
 
-fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zrange_generic(ctx, args, RangeType::Lex, Direction::Reverse)
 }
 
@@ -565,7 +556,7 @@ fn zrange_generic(
     args: &[Bytes],
     mut range_type: RangeType,
     mut direction: Direction,
-) -> Reply {
+) -> Outcome {
     let resp3 = ctx.client.proto >= 3;
     let mut with_scores = false;
     let mut offset: i64 = 0;
@@ -577,14 +568,8 @@ fn zrange_generic(
         if args::is(word, "withscores") {
             with_scores = true;
         } else if args::is(word, "limit") && left >= 2 {
-            offset = match args::int(&args[j + 1]) {
-                Ok(n) => n,
-                Err(reply) => return reply,
-            };
-            limit = match args::int(&args[j + 2]) {
-                Ok(n) => n,
-                Err(reply) => return reply,
-            };
+            offset = args::int(&args[j + 1])?;
+            limit = args::int(&args[j + 2])?;
             j += 2;
         } else if direction == Direction::Auto && args::is(word, "rev") {
             direction = Direction::Reverse;
@@ -593,7 +578,7 @@ fn zrange_generic(
         } else if range_type == RangeType::Auto && args::is(word, "byscore") {
             range_type = RangeType::Score;
         } else {
-            return error::syntax();
+            return Err(error::syntax());
         }
         j += 1;
     }
@@ -604,14 +589,10 @@ fn zrange_generic(
         range_type = RangeType::Rank;
     }
     if limit != -1 && range_type == RangeType::Rank {
-        return Reply::error(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
-        );
+        return Err(error::limit_needs_by());
     }
     if with_scores && range_type == RangeType::Lex {
-        return Reply::error(
-            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
-        );
+        return Err(error::withscores_with_bylex());
     }
     let rev = direction == Direction::Reverse;
     // Score and lex ranges are given as max, min in reverse.
@@ -621,18 +602,9 @@ fn zrange_generic(
         (&args[2], &args[3])
     };
     let range = match range_type {
-        RangeType::Auto | RangeType::Rank => match (args::int(min), args::int(max)) {
-            (Ok(start), Ok(end)) => Range::Rank(start, end),
-            (Err(reply), _) | (_, Err(reply)) => return reply,
-        },
-        RangeType::Score => match parse_score_range(min, max) {
-            Ok(r) => Range::Score(r),
-            Err(reply) => return reply,
-        },
-        RangeType::Lex => match parse_lex_range(min, max) {
-            Ok(r) => Range::Lex(r),
-            Err(reply) => return reply,
-        },
+        RangeType::Auto | RangeType::Rank => Range::Rank(args::int(min)?, args::int(max)?),
+        RangeType::Score => Range::Score(parse_score_range(min, max)?),
+        RangeType::Lex => Range::Lex(parse_lex_range(min, max)?),
     };
     read_zset(ctx.db(), &args[1], |z| {
         let Some(z) = z else {
@@ -673,21 +645,15 @@ fn limited<'a, I: Iterator<Item = (&'a Bytes, f64)>>(
         .collect()
 }
 
-fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let range = match parse_score_range(&args[2], &args[3]) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
+fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let range = parse_score_range(&args[2], &args[3])?;
     read_zset(ctx.db(), &args[1], |z| {
         Reply::Integer(z.map_or(0, |z| z.range_by_score(&range, false).count()) as i64)
     })
 }
 
-fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let range = match parse_lex_range(&args[2], &args[3]) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
+fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let range = parse_lex_range(&args[2], &args[3])?;
     read_zset(ctx.db(), &args[1], |z| {
         Reply::Integer(z.map_or(0, |z| z.range_by_lex(&range, false).count()) as i64)
     })
@@ -697,11 +663,8 @@ fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 // Removing ranges, popping
 // ---------------------------------------------------------------------------------------
 
-fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let range = match parse_score_range(&args[2], &args[3]) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
+fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let range = parse_score_range(&args[2], &args[3])?;
     zremrange(ctx, args, "zremrangebyscore", |z| {
         z.range_by_score(&range, false)
             .map(|(m, _)| m.clone())
@@ -709,11 +672,8 @@ fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
-fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let range = match parse_lex_range(&args[2], &args[3]) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
+fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let range = parse_lex_range(&args[2], &args[3])?;
     zremrange(ctx, args, "zremrangebylex", |z| {
         z.range_by_lex(&range, false)
             .map(|(m, _)| m.clone())
@@ -721,11 +681,9 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
-fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let (start, end) = match (args::int(&args[2]), args::int(&args[3])) {
-        (Ok(start), Ok(end)) => (start, end),
-        (Err(reply), _) | (_, Err(reply)) => return reply,
-    };
+fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let start = args::int(&args[2])?;
+    let end = args::int(&args[3])?;
     zremrange(ctx, args, "zremrangebyrank", |z| {
         match rank_range(start, end, z.len()) {
             None => Vec::new(),
@@ -745,7 +703,7 @@ fn zremrange(
     args: &[Bytes],
     event: &str,
     select: impl FnOnce(&ZSetObj) -> Vec<Bytes>,
-) -> Reply {
+) -> Outcome {
     let written = write_zset(ctx.db(), &args[1], false, |z| {
         let Some(z) = z else {
             return (Reply::Integer(0), false);
@@ -755,34 +713,34 @@ fn zremrange(
             z.remove(m);
         }
         (Reply::Integer(members.len() as i64), !members.is_empty())
-    });
+    })?;
     if matches!(written.reply, Reply::Integer(n) if n > 0) {
         notify_removal(ctx, event, &args[1], written.emptied);
         let name = event.to_ascii_uppercase();
         propagate_as_is(ctx, name.as_bytes(), args);
     }
-    written.reply
+    Ok(written.reply)
 }
 
-fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zpop(ctx, args, false)
 }
 
-fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zpop(ctx, args, true)
 }
 
 /// ZPOPMIN/ZPOPMAX: without a count one flat member/score pair, with one a list of them
 /// (pairs in RESP3).
-fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
+fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Outcome {
     if args.len() > 3 {
-        return error::syntax();
+        return Err(error::syntax());
     }
     let count = match args.get(2) {
         None => None,
         Some(arg) => match crate::protocol::decode::parse_i64(arg) {
             Some(n) if n >= 0 => Some(n as u64),
-            _ => return Reply::error(error::NOT_POSITIVE),
+            _ => return Err(error::not_positive()),
         },
     };
     let resp3 = ctx.client.proto >= 3;
@@ -811,29 +769,26 @@ fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
             elements_reply(items, true, false)
         };
         (reply, popped > 0)
-    });
+    })?;
     if popped > 0 {
         let event = if max { "zpopmax" } else { "zpopmin" };
         notify_removal(ctx, event, &args[1], written.emptied);
         propagate_as_is(ctx, if max { b"ZPOPMAX" } else { b"ZPOPMIN" }, args);
     }
-    written.reply
+    Ok(written.reply)
 }
 
 // ---------------------------------------------------------------------------------------
 // Random members, scanning
 // ---------------------------------------------------------------------------------------
 
-fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let resp3 = ctx.client.proto >= 3;
-    let (count, with_scores) = match parse_random_args(args, "withscores") {
-        Ok(parsed) => parsed,
-        Err(reply) => return reply,
-    };
+    let (count, with_scores) = parse_random_args(args, "withscores")?;
     if with_scores {
         let n = count.unwrap_or(0);
         if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
-            return Reply::error("ERR value is out of range");
+            return Err(error::out_of_range());
         }
     }
     read_zset(ctx.db(), &args[1], |z| {
@@ -847,19 +802,16 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     })
 }
 
-fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let cursor = match parse_cursor(&args[2]) {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
-    read_zset(ctx.db(), &args[1], |z| {
+fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let cursor = parse_cursor(&args[2])?;
+    read_zset(ctx.db(), &args[1], |z| -> Outcome {
         let Some(z) = z else {
-            return Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(Vec::new())]);
+            return Ok(Reply::Array(vec![
+                Reply::bulk_str("0"),
+                Reply::Array(Vec::new()),
+            ]));
         };
-        let options = match parse_scan_options(&args[3..], false) {
-            Ok(o) => o,
-            Err(reply) => return reply,
-        };
+        let options = parse_scan_options(&args[3..], false)?;
         // A listpack is returned whole, in its (sorted) order.
         let (next, page) = if z.is_compact() {
             let all = z.iter().map(|(m, s)| (m.clone(), s));
@@ -879,11 +831,11 @@ fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 items.push(Reply::bulk_str(&scan_score_text(score, z.is_compact())));
             }
         }
-        Reply::Array(vec![
+        Ok(Reply::Array(vec![
             Reply::bulk_str(&next.to_string()),
             Reply::Array(items),
-        ])
-    })
+        ]))
+    })?
 }
 
 /// A score as ZSCAN shows it: a listpack holds the text Redis's `d2string` made (whole
