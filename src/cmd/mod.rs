@@ -47,35 +47,6 @@ pub type Outcome = Result<Reply, Reply>;
 
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Outcome;
 
-/// Lets a family declare handlers that still return a plain `Reply` while it moves to
-/// `Outcome` (see `handler!`).
-pub trait IntoOutcome {
-    fn into_outcome(self) -> Outcome;
-}
-
-impl IntoOutcome for Reply {
-    fn into_outcome(self) -> Outcome {
-        Ok(self)
-    }
-}
-
-impl IntoOutcome for Outcome {
-    fn into_outcome(self) -> Outcome {
-        self
-    }
-}
-
-/// A `Handler` from a function returning either `Reply` or `Outcome`.
-macro_rules! handler {
-    ($f:expr) => {{
-        fn adapted(ctx: &mut $crate::cmd::Ctx<'_>, args: &[bytes::Bytes]) -> $crate::cmd::Outcome {
-            $crate::cmd::IntoOutcome::into_outcome($f(ctx, args))
-        }
-        adapted
-    }};
-}
-pub(crate) use handler;
-
 /// Flags, as in Redis's command table. Their names follow COMMAND INFO's flag words.
 pub mod flags {
     /// Modifies the keyspace; takes the exclusive gate, refused on replicas.
@@ -160,14 +131,7 @@ pub const KEY_VALUE_PAIRS: KeySpec = KeySpec {
 macro_rules! command {
     ($group:expr, $name:expr, $arity:expr, $flags:expr, $keys:expr, $handler:expr, $since:expr, $summary:expr) => {
         $crate::cmd::Spec::new(
-            $group,
-            $name,
-            $arity,
-            $flags,
-            $keys,
-            $crate::cmd::handler!($handler),
-            $since,
-            $summary,
+            $group, $name, $arity, $flags, $keys, $handler, $since, $summary,
         )
     };
 }
