@@ -11,15 +11,6 @@ pub fn int(arg: &[u8]) -> Result<i64, Reply> {
     parse_i64(arg).ok_or_else(error::not_integer)
 }
 
-/// A non-negative integer argument, or the error `msg`.
-pub fn non_negative(arg: &[u8], msg: &'static str) -> Result<i64, Reply> {
-    match parse_i64(arg) {
-        Some(n) if n >= 0 => Ok(n),
-        Some(_) => Err(Reply::error(msg)),
-        None => Err(error::not_integer()),
-    }
-}
-
 /// A float argument as Redis's `getDoubleFromObject` accepts it (`strtod`: decimal,
 /// exponent, `inf`, no surrounding space, not NaN), or `ERR value is not a valid float`.
 pub fn float(arg: &[u8]) -> Result<f64, Reply> {

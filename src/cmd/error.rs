@@ -102,7 +102,8 @@ pub fn log_write_failed(cause: impl Display) -> Reply {
     Reply::error(format!("MISCONF Errors writing to the AOF file: {cause}"))
 }
 
-/// `ERR <cause>`: something outside the command failed (a rewrite, the Lua state).
+/// `ERR <cause>`: something outside the command failed (a rewrite, the Lua state, the
+/// request's framing).
 pub fn failed(cause: impl Display) -> Reply {
     Reply::error(format!("ERR {cause}"))
 }

@@ -111,7 +111,7 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
                 Ok(None) => break,
                 Err(e) => {
                     log::verbose(&format!("Protocol error from client id={}: {e}", client.id));
-                    Reply::error(format!("ERR {e}")).encode(client.proto, &mut output);
+                    cmd::error::failed(e).encode(client.proto, &mut output);
                     client.close_after_reply = true;
                     break;
                 }
