@@ -12,7 +12,7 @@
 //! Modules, bottom up; each uses only those above it in this list (ARCHITECTURE.md
 //! draws the layers):
 //!
-//! - utilities: `clock`, `rand`, `glob`, `longdouble`, `sha1`, `sync`, `alloc`, `log`, `kill`
+//! - utilities: `clock`, `rand`, `glob`, `longdouble`, `sync`, `alloc`, `log`, `kill`
 //! - `protocol`: the wire format (RESP2/RESP3 decoder and reply encoder)
 //! - `store`: the keyspace (databases, values, expiry, snapshots)
 //! - `aof`: the log on disk (record format, segment files, reading, checking)
