@@ -8,13 +8,13 @@ use crate::protocol::Reply;
 
 /// An integer argument, or `ERR value is not an integer or out of range`.
 pub fn int(arg: &[u8]) -> Result<i64, Reply> {
-    parse_i64(arg).ok_or_else(error::not_integer)
+    parse_i64(arg).ok_or(error::NOT_INTEGER)
 }
 
 /// A float argument as Redis's `getDoubleFromObject` accepts it (`strtod`: decimal,
 /// exponent, `inf`, no surrounding space, not NaN), or `ERR value is not a valid float`.
 pub fn float(arg: &[u8]) -> Result<f64, Reply> {
-    parse_f64(arg).ok_or_else(error::not_float)
+    parse_f64(arg).ok_or(error::NOT_FLOAT)
 }
 
 pub fn parse_f64(arg: &[u8]) -> Option<f64> {

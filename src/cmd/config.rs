@@ -101,7 +101,7 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() % 2 != 0 {
-        return Err(error::syntax());
+        return Err(error::SYNTAX);
     }
     let mut updated: Config = ctx.shared.config().clone();
     let mut names: Vec<String> = Vec::new();
@@ -176,7 +176,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
 fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let config = ctx.shared.config();
     let Some(path) = config.config_file.clone() else {
-        return Err(error::reply(error::NO_CONFIG_FILE));
+        return Err(error::NO_CONFIG_FILE);
     };
     let text = config.to_file_text();
     drop(config);

@@ -265,16 +265,16 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let (user, password): (&[u8], &[u8]) = match args.len() {
         2 => (b"default", &args[1]),
         3 => (&args[1], &args[2]),
-        _ => return Err(error::syntax()),
+        _ => return Err(error::SYNTAX),
     };
     if args.len() == 2 && !ctx.shared.requires_auth() {
-        return Err(error::reply(error::AUTH_WITHOUT_PASSWORD));
+        return Err(error::AUTH_WITHOUT_PASSWORD);
     }
     if credentials_ok(ctx.shared, user, password) {
         ctx.client.authenticated = true;
         Ok(Reply::OK)
     } else {
-        Err(error::reply(error::WRONGPASS))
+        Err(error::WRONGPASS)
     }
 }
 
@@ -283,8 +283,8 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() >= 2 {
         match crate::protocol::decode::parse_i64(&args[1]) {
             Some(v) if (2..=3).contains(&v) => proto = Some(v as u8),
-            Some(_) => return Err(error::reply(error::UNSUPPORTED_PROTOCOL)),
-            None => return Err(error::reply(error::PROTOCOL_NOT_INTEGER)),
+            Some(_) => return Err(error::UNSUPPORTED_PROTOCOL),
+            None => return Err(error::PROTOCOL_NOT_INTEGER),
         }
     }
     let mut credentials = None;
@@ -304,12 +304,12 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     }
     if let Some((user, password)) = credentials {
         if !credentials_ok(ctx.shared, user, password) {
-            return Err(error::reply(error::WRONGPASS));
+            return Err(error::WRONGPASS);
         }
         ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated {
-        return Err(error::reply(error::HELLO_UNAUTHENTICATED));
+        return Err(error::HELLO_UNAUTHENTICATED);
     }
     if let Some(name) = name {
         set_name(&ctx.client.info, name)?;
@@ -337,7 +337,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let index = args::int(&args[1])?;
     if index < 0 || index as usize >= ctx.shared.keyspace.databases() {
-        return Err(error::reply(error::DB_INDEX));
+        return Err(error::DB_INDEX);
     }
     ctx.client.select(index as usize);
     Ok(Reply::OK)
@@ -354,7 +354,7 @@ fn valid_name(name: &[u8]) -> bool {
 
 fn set_name(info: &ClientInfo, name: &Bytes) -> Result<(), Reply> {
     if !valid_name(name) {
-        return Err(error::reply(error::INVALID_CLIENT_NAME));
+        return Err(error::INVALID_CLIENT_NAME);
     }
     let value = (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
     *info.name.locked() = value;
@@ -491,13 +491,13 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             for arg in &args[i + 1..] {
                 match crate::protocol::decode::parse_i64(arg) {
                     Some(id) if id > 0 => ids.push(id as u64),
-                    _ => return Err(error::reply(error::INVALID_CLIENT_ID)),
+                    _ => return Err(error::INVALID_CLIENT_ID),
                 }
             }
             wanted_ids = Some(ids);
             i = args.len();
         } else {
-            return Err(error::syntax());
+            return Err(error::SYNTAX);
         }
     }
     let mut out = String::new();
@@ -536,7 +536,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             .into_iter()
             .find(|c| c.addr.to_string() == addr)
         else {
-            return Err(error::reply(error::NO_SUCH_CLIENT));
+            return Err(error::NO_SUCH_CLIENT);
         };
         kill(ctx, &target);
         return Ok(Reply::OK);
@@ -548,14 +548,14 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let mut i = 2;
     while i < args.len() {
         if i + 1 >= args.len() {
-            return Err(error::syntax());
+            return Err(error::SYNTAX);
         }
         let value = &args[i + 1];
         let option = args[i].to_ascii_lowercase();
         match option.as_slice() {
             b"id" => match crate::protocol::decode::parse_i64(value) {
                 Some(id) if id > 0 => filter.id = Some(id as u64),
-                _ => return Err(error::reply(error::CLIENT_ID_NOT_POSITIVE)),
+                _ => return Err(error::CLIENT_ID_NOT_POSITIVE),
             },
             b"type" => filter.kind = Some(parse_client_type(value)?),
             b"addr" => filter.addr = Some(String::from_utf8_lossy(value).into_owned()),
@@ -567,14 +567,14 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                 } else if args::is(value, "no") {
                     filter.skip_me = false;
                 } else {
-                    return Err(error::syntax());
+                    return Err(error::SYNTAX);
                 }
             }
             b"maxage" => match crate::protocol::decode::parse_i64(value) {
                 Some(age) if age >= 0 => filter.max_age = Some(age as u64),
-                _ => return Err(error::syntax()),
+                _ => return Err(error::SYNTAX),
             },
-            _ => return Err(error::syntax()),
+            _ => return Err(error::SYNTAX),
         }
         i += 2;
     }
@@ -628,13 +628,13 @@ fn on_off(arg: &[u8]) -> Option<bool> {
 }
 
 fn client_no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let v = on_off(&args[2]).ok_or_else(error::syntax)?;
+    let v = on_off(&args[2]).ok_or(error::SYNTAX)?;
     ctx.client.info.no_evict.store(v, Ordering::Relaxed);
     Ok(Reply::OK)
 }
 
 fn client_no_touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let v = on_off(&args[2]).ok_or_else(error::syntax)?;
+    let v = on_off(&args[2]).ok_or(error::SYNTAX)?;
     ctx.client.info.no_touch.store(v, Ordering::Relaxed);
     Ok(Reply::OK)
 }

@@ -70,7 +70,7 @@ fn read_hash<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&HashObj>) -> R) -> R
         None => Ok(f(None)),
         Some(entry) => match &entry.value {
             Value::Hash(h) => Ok(f(Some(h))),
-            _ => Err(error::wrongtype()),
+            _ => Err(error::WRONGTYPE),
         },
     }
 }
@@ -87,7 +87,7 @@ fn write_hash<R>(
     let exists = match db.peek(key, now) {
         None => false,
         Some(entry) if matches!(entry.value, Value::Hash(_)) => true,
-        Some(_) => return Err(error::wrongtype()),
+        Some(_) => return Err(error::WRONGTYPE),
     };
     if !exists {
         if !create {
@@ -100,7 +100,7 @@ fn write_hash<R>(
             return Ok(f(&mut HashObj::new()).0);
         };
         let Value::Hash(hash) = &mut entry.value else {
-            return Err(error::wrongtype());
+            return Err(error::WRONGTYPE);
         };
         let (result, changed) = f(hash);
         if changed {
@@ -261,7 +261,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             None => 0,
             Some(v) => match parse_i64(v) {
                 Some(n) => n,
-                None => return (Err(error::hash_not_integer()), false),
+                None => return (Err(error::HASH_NOT_INTEGER), false),
             },
         };
         match current.checked_add(delta) {
@@ -269,7 +269,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                 h.map.insert(own(&args[2]), Bytes::from(n.to_string()));
                 (Ok(n), true)
             }
-            None => (Err(error::overflow()), false),
+            None => (Err(error::OVERFLOW), false),
         }
     })??;
     ctx.propagate(&[b"HSET", &args[1], &args[2], n.to_string().as_bytes()]);
@@ -282,9 +282,9 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     match longdouble::add(b"0", &args[3]) {
         Ok(_) => {}
         Err(FloatAddError::NanOrInfinity) => {
-            return Err(error::nan_or_infinity());
+            return Err(error::NAN_OR_INFINITY);
         }
-        Err(_) => return Err(error::not_float()),
+        Err(_) => return Err(error::NOT_FLOAT),
     }
     let result = write_hash(ctx.db(), &args[1], true, |h| {
         let current = h
@@ -297,9 +297,9 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                 h.map.insert(own(&args[2]), result.clone());
                 (Ok(result), true)
             }
-            Err(FloatAddError::BadValue) => (Err(error::hash_not_float()), false),
-            Err(FloatAddError::BadIncrement) => (Err(error::not_float()), false),
-            Err(FloatAddError::NanOrInfinity) => (Err(error::increment_nan_or_infinity()), false),
+            Err(FloatAddError::BadValue) => (Err(error::HASH_NOT_FLOAT), false),
+            Err(FloatAddError::BadIncrement) => (Err(error::NOT_FLOAT), false),
+            Err(FloatAddError::NanOrInfinity) => (Err(error::INCREMENT_NAN_OR_INFINITY), false),
         }
     })??;
     ctx.propagate(&[b"HSET", &args[1], &args[2], &result]);
@@ -371,10 +371,10 @@ fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 /// The count argument of HRANDFIELD and SRANDMEMBER: any i64 but i64::MIN.
 pub fn parse_signed_count(arg: &[u8]) -> Result<i64, Reply> {
     match args::int(arg)? {
-        i64::MIN => Err(error::count_out_of_range()),
+        i64::MIN => Err(error::COUNT_OUT_OF_RANGE),
         // A negative count asks for that many replies, repeats allowed. Redis tries and
         // exhausts memory; Roost refuses counts no reply could hold.
-        n if n < -MAX_RANDOM_REPLIES => Err(error::out_of_range()),
+        n if n < -MAX_RANDOM_REPLIES => Err(error::OUT_OF_RANGE),
         n => Ok(n),
     }
 }
@@ -386,7 +386,7 @@ pub fn parse_random_args(args: &[Bytes], flag: &str) -> Result<(Option<i64>, boo
     let with = match args.len() {
         2 | 3 => false,
         4 if args::is(&args[3], flag) => true,
-        _ => return Err(error::syntax()),
+        _ => return Err(error::SYNTAX),
     };
     Ok((count, with))
 }

@@ -246,10 +246,10 @@ fn parse_expire_condition(options: &[Bytes]) -> Result<ExpireCondition, Reply> {
         }
     }
     if c.nx && (c.xx || c.gt || c.lt) {
-        return Err(error::expire_nx_incompatible());
+        return Err(error::EXPIRE_NX_INCOMPATIBLE);
     }
     if c.gt && c.lt {
-        return Err(error::expire_gt_lt_incompatible());
+        return Err(error::EXPIRE_GT_LT_INCOMPATIBLE);
     }
     Ok(c)
 }
@@ -407,19 +407,19 @@ pub fn parse_scan_options(options: &[Bytes], allow_type: bool) -> Result<ScanOpt
     let mut i = 0;
     while i < options.len() {
         let Some(value) = options.get(i + 1) else {
-            return Err(error::syntax());
+            return Err(error::SYNTAX);
         };
         if args::is(&options[i], "match") {
             parsed.pattern = (value.as_ref() != b"*").then(|| value.clone());
         } else if args::is(&options[i], "count") {
             match args::int(value)? {
-                n if n < 1 => return Err(error::syntax()),
+                n if n < 1 => return Err(error::SYNTAX),
                 n => parsed.count = n as usize,
             }
         } else if allow_type && args::is(&options[i], "type") {
             parsed.type_name = Some(String::from_utf8_lossy(value).to_ascii_lowercase());
         } else {
-            return Err(error::syntax());
+            return Err(error::SYNTAX);
         }
         i += 2;
     }
@@ -431,7 +431,6 @@ pub fn parse_scan_options(options: &[Bytes], allow_type: bool) -> Result<ScanOpt
 /// digits, nothing before or after; the empty string is cursor 0, a negative number
 /// wraps around, and a number past 2^64-1 is invalid.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    let invalid = error::invalid_cursor;
     if arg.is_empty() {
         return Ok(0);
     }
@@ -441,14 +440,14 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
         _ => (false, arg),
     };
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
+        return Err(error::INVALID_CURSOR);
     }
     let mut value: u64 = 0;
     for &d in digits {
         value = value
             .checked_mul(10)
             .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or_else(invalid)?;
+            .ok_or(error::INVALID_CURSOR)?;
     }
     Ok(if negative {
         value.wrapping_neg()
@@ -517,7 +516,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
     if !db.exists(&args[1], now) {
-        return Err(error::no_such_key());
+        return Err(error::NO_SUCH_KEY);
     }
     if args[1] == args[2] {
         return Ok(if nx { Reply::Integer(0) } else { Reply::OK });
@@ -546,7 +545,7 @@ fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 fn parse_db_index(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize, Reply> {
     let n = args::int(arg)?;
     if n < 0 || n as usize >= ctx.shared.keyspace.databases() || n > i32::MAX as i64 {
-        return Err(error::db_index());
+        return Err(error::DB_INDEX);
     }
     Ok(n as usize)
 }
@@ -563,11 +562,11 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             target_db = parse_db_index(ctx, &args[i + 1])?;
             i += 2;
         } else {
-            return Err(error::syntax());
+            return Err(error::SYNTAX);
         }
     }
     if target_db == ctx.client.db && args[1] == args[2] {
-        return Err(error::same_object());
+        return Err(error::SAME_OBJECT);
     }
     let now = clock::now_ms();
     let (value, expire_at) = match ctx.db().peek(&args[1], now) {
@@ -602,7 +601,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let target_db = parse_db_index(ctx, &args[2])?;
     if target_db == ctx.client.db {
-        return Err(error::same_object());
+        return Err(error::SAME_OBJECT);
     }
     let now = clock::now_ms();
     let source = ctx.db();
@@ -671,7 +670,7 @@ fn flush_mode_ok(args: &[Bytes]) -> bool {
 
 fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if !flush_mode_ok(args) {
-        return Err(error::syntax());
+        return Err(error::SYNTAX);
     }
     ctx.db().clear();
     ctx.propagate(&[b"FLUSHDB"]);
@@ -681,7 +680,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if !flush_mode_ok(args) {
-        return Err(error::syntax());
+        return Err(error::SYNTAX);
     }
     for n in 0..ctx.shared.keyspace.databases() {
         ctx.shared.keyspace.db(n).clear();
@@ -694,15 +693,15 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let Some(a) = parse_i64(&args[1]).filter(|n| (0..=i32::MAX as i64).contains(n) || *n < 0)
     else {
-        return Err(error::invalid_first_db());
+        return Err(error::INVALID_FIRST_DB);
     };
     let Some(b) = parse_i64(&args[2]).filter(|n| (0..=i32::MAX as i64).contains(n) || *n < 0)
     else {
-        return Err(error::invalid_second_db());
+        return Err(error::INVALID_SECOND_DB);
     };
     let databases = ctx.shared.keyspace.databases() as i64;
     if !(0..databases).contains(&a) || !(0..databases).contains(&b) {
-        return Err(error::db_index());
+        return Err(error::DB_INDEX);
     }
     if a != b {
         ctx.shared.keyspace.swap(a as usize, b as usize);
@@ -727,7 +726,7 @@ fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         return Ok(Reply::Null);
     };
     if !is_lfu(ctx) {
-        return Err(error::lfu_not_selected());
+        return Err(error::LFU_NOT_SELECTED);
     }
     Ok(Reply::Integer(entry.frequency() as i64))
 }
@@ -737,7 +736,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         return Ok(Reply::Null);
     };
     if is_lfu(ctx) {
-        return Err(error::lfu_selected());
+        return Err(error::LFU_SELECTED);
     }
     Ok(Reply::Integer(entry.idle_seconds() as i64))
 }

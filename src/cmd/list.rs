@@ -118,7 +118,7 @@ fn read_list<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&ListObj>) -> R) -> R
         None => Ok(f(None)),
         Some(entry) => match &entry.value {
             Value::List(l) => Ok(f(Some(l))),
-            _ => Err(error::wrongtype()),
+            _ => Err(error::WRONGTYPE),
         },
     }
 }
@@ -137,7 +137,7 @@ fn modify<R>(
     match db.peek(key, now) {
         None if !create => return Ok(None),
         None => db.insert(key, Value::List(Box::default()), None),
-        Some(entry) if !matches!(entry.value, Value::List(_)) => return Err(error::wrongtype()),
+        Some(entry) if !matches!(entry.value, Value::List(_)) => return Err(error::WRONGTYPE),
         Some(_) => {}
     }
     let (result, changed, emptied) = {
@@ -145,7 +145,7 @@ fn modify<R>(
             return Ok(None);
         };
         let Value::List(list) = &mut entry.value else {
-            return Err(error::wrongtype());
+            return Err(error::WRONGTYPE);
         };
         let (result, changed) = f(list);
         (result, changed, list.items.is_empty())
@@ -189,7 +189,7 @@ fn parse_side(arg: &[u8]) -> Result<bool, Reply> {
     } else if args::is(arg, "right") {
         Ok(false)
     } else {
-        Err(error::syntax())
+        Err(error::SYNTAX)
     }
 }
 
@@ -271,14 +271,14 @@ fn pop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> Outcome {
         None => None,
         Some(arg) => match parse_i64(arg) {
             Some(n) if n >= 0 => Some(n as usize),
-            _ => return Err(error::not_positive()),
+            _ => return Err(error::NOT_POSITIVE),
         },
     };
     let key = &args[1];
     if count == Some(0) {
         return match kind(ctx.db(), key) {
             Kind::Missing => Ok(Reply::NullArray),
-            Kind::Other => Err(error::wrongtype()),
+            Kind::Other => Err(error::WRONGTYPE),
             Kind::List => Ok(Reply::Array(Vec::new())),
         };
     }
@@ -376,8 +376,8 @@ fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let key = &args[1];
     match kind(ctx.db(), key) {
-        Kind::Missing => return Err(error::no_such_key()),
-        Kind::Other => return Err(error::wrongtype()),
+        Kind::Missing => return Err(error::NO_SUCH_KEY),
+        Kind::Other => return Err(error::WRONGTYPE),
         Kind::List => {}
     }
     let index = args::int(&args[2])?;
@@ -391,8 +391,8 @@ fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         }
     })?;
     match set {
-        None => Err(error::no_such_key()),
-        Some((false, _)) => Err(error::index_out_of_range()),
+        None => Err(error::NO_SUCH_KEY),
+        Some((false, _)) => Err(error::INDEX_OUT_OF_RANGE),
         Some((true, _)) => {
             ctx.propagate(&[b"LSET", key, &args[2], &args[3]]);
             ctx.notify(notify::LIST, "lset", key);
@@ -482,7 +482,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     } else if args::is(&args[2], "before") {
         false
     } else {
-        return Err(error::syntax());
+        return Err(error::SYNTAX);
     };
     let key = &args[1];
     let (pivot, element) = (&args[3], &args[4]);
@@ -519,22 +519,22 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             j += 1;
             rank = args::int(&args[j])?;
             if rank == 0 {
-                return Err(error::rank_zero());
+                return Err(error::RANK_ZERO);
             }
         } else if args::is(opt, "count") && more {
             j += 1;
             count = match parse_i64(&args[j]) {
                 Some(n) if n >= 0 => Some(n),
-                _ => return Err(error::count_negative()),
+                _ => return Err(error::COUNT_NEGATIVE),
             };
         } else if args::is(opt, "maxlen") && more {
             j += 1;
             maxlen = match parse_i64(&args[j]) {
                 Some(n) if n >= 0 => n,
-                _ => return Err(error::maxlen_negative()),
+                _ => return Err(error::MAXLEN_NEGATIVE),
             };
         } else {
-            return Err(error::syntax());
+            return Err(error::SYNTAX);
         }
         j += 1;
     }
@@ -588,7 +588,7 @@ fn move_one(
 ) -> Result<Option<Bytes>, Reply> {
     match kind(ctx.db(), src) {
         Kind::Missing => return Ok(None),
-        Kind::Other => return Err(error::wrongtype()),
+        Kind::Other => return Err(error::WRONGTYPE),
         Kind::List => {}
     }
     let pop = |l: &mut ListObj| {
@@ -621,7 +621,7 @@ fn move_one(
         }
     } else {
         if kind(ctx.db(), dst) == Kind::Other {
-            return Err(error::wrongtype());
+            return Err(error::WRONGTYPE);
         }
         let popped = modify(ctx.db(), src, false, |l| {
             let value = pop(l);
@@ -724,11 +724,11 @@ fn counted_keys(args: &[Bytes], numkeys_at: usize) -> Option<Vec<usize>> {
 fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), Reply> {
     let numkeys = match parse_i64(&args[0]) {
         Some(n) if n >= 1 => n as u64,
-        _ => return Err(error::numkeys_not_positive()),
+        _ => return Err(error::NUMKEYS_NOT_POSITIVE),
     };
     let side_at = match numkeys.checked_add(1) {
         Some(i) if i < args.len() as u64 => i as usize,
-        _ => return Err(error::syntax()),
+        _ => return Err(error::SYNTAX),
     };
     let left = parse_side(&args[side_at])?;
     let mut count: Option<usize> = None;
@@ -738,10 +738,10 @@ fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), Reply> {
             j += 1;
             count = match parse_i64(&args[j]) {
                 Some(n) if n >= 1 => Some(n as usize),
-                _ => return Err(error::count_not_positive()),
+                _ => return Err(error::COUNT_NOT_POSITIVE),
             };
         } else {
-            return Err(error::syntax());
+            return Err(error::SYNTAX);
         }
         j += 1;
     }
@@ -759,7 +759,7 @@ fn mpop(
     for key in keys {
         match kind(ctx.db(), key) {
             Kind::Missing => continue,
-            Kind::Other => return Err(error::wrongtype()),
+            Kind::Other => return Err(error::WRONGTYPE),
             Kind::List => {}
         }
         match pop_n(ctx, key, left, count)? {
@@ -785,8 +785,8 @@ fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 /// A blocking command's timeout: None to wait forever, with Redis's errors.
 fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
     match crate::longdouble::timeout_ms(arg) {
-        None => Err(error::timeout_not_float()),
-        Some(ms) if ms < 0 => Err(error::timeout_negative()),
+        None => Err(error::TIMEOUT_NOT_FLOAT),
+        Some(ms) if ms < 0 => Err(error::TIMEOUT_NEGATIVE),
         Some(0) => Ok(None),
         Some(ms) => Ok(Some(Duration::from_millis(ms as u64))),
     }
@@ -857,7 +857,7 @@ fn blocking_move(
     let timeout = parse_timeout(timeout)?;
     let (src, dst) = (&args[1], &args[2]);
     match kind(ctx.db(), src) {
-        Kind::Other => Err(error::wrongtype()),
+        Kind::Other => Err(error::WRONGTYPE),
         Kind::List => move_reply(ctx, src, dst, from_left, to_left, rpoplpush),
         Kind::Missing if !can_block(ctx) => Ok(Reply::Null),
         Kind::Missing => {
@@ -896,7 +896,7 @@ fn serve(
         match kind(ctx.db(), key) {
             Kind::Missing => continue,
             Kind::Other if waiter.is_some() => continue,
-            Kind::Other => return Err(error::wrongtype()),
+            Kind::Other => return Err(error::WRONGTYPE),
             Kind::List => {}
         }
         if let Some(id) = waiter {

@@ -320,11 +320,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     let spec = table.spec(id);
 
     if ctx.shared.requires_auth() && !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
-        return reject(ctx, Some(id), error::reply(error::AUTH_REQUIRED));
+        return reject(ctx, Some(id), error::AUTH_REQUIRED);
     }
 
     if ctx.shared.is_loading() && !spec.has(flags::LOADING) {
-        return reject(ctx, Some(id), error::reply(error::LOADING));
+        return reject(ctx, Some(id), error::LOADING);
     }
 
     if ctx.client.proto == 2
@@ -340,7 +340,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         && ctx.shared.repl.link.state() != crate::state::replication::LinkState::Connected
         && !ctx.shared.config().replica_serve_stale_data
     {
-        let reply = error::reply(error::PRIMARY_LINK_DOWN);
+        let reply = error::PRIMARY_LINK_DOWN;
         return reject(ctx, Some(id), reply);
     }
 
@@ -348,7 +348,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         && ctx.shared.repl.is_replica()
         && ctx.shared.config().replica_read_only
     {
-        let reply = error::reply(error::READONLY_REPLICA);
+        let reply = error::READONLY_REPLICA;
         return reject(ctx, Some(id), reply);
     }
 
@@ -361,7 +361,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 
     if ctx.client.in_multi() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
-            let reply = error::reply(error::NOT_ALLOWED_IN_MULTI);
+            let reply = error::NOT_ALLOWED_IN_MULTI;
             return reject(ctx, Some(id), reply);
         }
         ctx.client.queue(id, args);
@@ -403,7 +403,7 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         let _gate = keyspace.write_gate();
         // Checked under the gate: shutdown takes it before the log's final fsync.
         if ctx.shared.is_shutting_down() {
-            return error::reply(error::SHUTTING_DOWN);
+            return error::SHUTTING_DOWN;
         }
         call(ctx, id, args)
     } else {

@@ -250,7 +250,7 @@ fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 fn channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() > 3 {
         // Redis declares CHANNELS with arity -2 and refuses extra arguments itself.
-        return Err(error::reply(error::PUBSUB_CHANNELS_ARITY));
+        return Err(error::PUBSUB_CHANNELS_ARITY);
     }
     let pattern = args.get(2).map(|p| p.as_ref());
     Ok(Reply::Array(

@@ -42,7 +42,7 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let host = args::text(&args[1]);
     let port = match crate::protocol::decode::parse_i64(&args[2]) {
         Some(p) if (0..=65535).contains(&p) => p as u16,
-        _ => return Err(error::reply(error::INVALID_PRIMARY_PORT)),
+        _ => return Err(error::INVALID_PRIMARY_PORT),
     };
     if !shared.repl.set_primary(Some((host.clone(), port))) {
         return Ok(Reply::simple("OK Already connected to specified master"));
@@ -120,13 +120,13 @@ fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
 fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let shared = ctx.shared;
     if shared.repl.is_replica() {
-        return Err(error::reply(error::WAIT_ON_REPLICA));
+        return Err(error::WAIT_ON_REPLICA);
     }
     let wanted = args::int(&args[1])?;
     let timeout = match crate::protocol::decode::parse_i64(&args[2]) {
-        Some(t) if t < 0 => return Err(error::reply(error::TIMEOUT_NEGATIVE)),
+        Some(t) if t < 0 => return Err(error::TIMEOUT_NEGATIVE),
         Some(t) => t as u64,
-        None => return Err(error::reply(error::TIMEOUT_NOT_INTEGER)),
+        None => return Err(error::TIMEOUT_NOT_INTEGER),
     };
     let lsn = ctx.client.last_write_lsn;
     let acked = shared.repl.acknowledged(lsn);
@@ -172,14 +172,14 @@ pub async fn wait_until(
 
 fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() % 2 == 0 {
-        return Err(error::syntax());
+        return Err(error::SYNTAX);
     }
     for pair in args[1..].chunks(2) {
         let option = pair[0].to_ascii_lowercase();
         match option.as_slice() {
             b"listening-port" => match crate::protocol::decode::parse_i64(&pair[1]) {
                 Some(p) if (0..=65535).contains(&p) => ctx.client.repl_listening_port = p as u16,
-                _ => return Err(error::not_integer()),
+                _ => return Err(error::NOT_INTEGER),
             },
             // Acks arrive on the replica's feed connection, not here; GETACK is for
             // replicas. Both are accepted without an answer, as Redis does.
@@ -193,7 +193,7 @@ fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if ctx.shared.repl.is_replica() && ctx.shared.repl.link.state() != LinkState::Connected {
-        return Err(error::reply(error::SYNC_WITHOUT_PRIMARY_LINK));
+        return Err(error::SYNC_WITHOUT_PRIMARY_LINK);
     }
     let offset = crate::protocol::decode::parse_i64(&args[2]).unwrap_or(-1);
     Ok(hand_off(ctx, args::text(&args[1]), offset))
@@ -201,7 +201,7 @@ fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     if ctx.shared.repl.is_replica() && ctx.shared.repl.link.state() != LinkState::Connected {
-        return Err(error::reply(error::SYNC_WITHOUT_PRIMARY_LINK));
+        return Err(error::SYNC_WITHOUT_PRIMARY_LINK);
     }
     Ok(hand_off(ctx, "?".into(), -1))
 }

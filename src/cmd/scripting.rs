@@ -209,12 +209,12 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 /// Runs script `sha` with `args` = [command, script-or-sha, numkeys, keys..., argv...].
 fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome {
     let numkeys = match args::int(&args[2])? {
-        n if n < 0 => return Err(error::reply(error::NUMKEYS_NEGATIVE)),
-        n if n as usize > args.len() - 3 => return Err(error::reply(error::NUMKEYS_TOO_MANY)),
+        n if n < 0 => return Err(error::NUMKEYS_NEGATIVE),
+        n if n as usize > args.len() - 3 => return Err(error::NUMKEYS_TOO_MANY),
         n => n as usize,
     };
     let Some(body) = ctx.shared.scripts.get(sha) else {
-        return Err(error::reply(error::NO_SUCH_SCRIPT));
+        return Err(error::NO_SUCH_SCRIPT);
     };
     let (keys, argv) = args[3..].split_at(numkeys);
     let generation = ctx.shared.scripts.generation();
@@ -330,7 +330,7 @@ fn string_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 /// error replies (the Lua side raises them for `call`).
 fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outcome {
     if args.is_empty() {
-        return Err(error::reply(error::SCRIPT_CALL_WITHOUT_COMMAND));
+        return Err(error::SCRIPT_CALL_WITHOUT_COMMAND);
     }
     let mut argv = Vec::with_capacity(args.len());
     for value in args {
@@ -338,27 +338,25 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outco
             Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
             Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
             Value::Number(n) => argv.push(Bytes::from(format_lua_number(*n))),
-            _ => return Err(error::reply(error::SCRIPT_CALL_BAD_ARGUMENT)),
+            _ => return Err(error::SCRIPT_CALL_BAD_ARGUMENT),
         }
     }
     let table = super::table();
     let id = match table.resolve(&argv) {
         Ok(id) => id,
-        Err(super::Unresolved { id: Some(_), .. }) => {
-            return Err(error::reply(error::SCRIPT_CALL_WRONG_ARITY))
-        }
-        Err(_) => return Err(error::reply(error::SCRIPT_CALL_UNKNOWN_COMMAND)),
+        Err(super::Unresolved { id: Some(_), .. }) => return Err(error::SCRIPT_CALL_WRONG_ARITY),
+        Err(_) => return Err(error::SCRIPT_CALL_UNKNOWN_COMMAND),
     };
     let spec = table.spec(id);
     if spec.has(NOSCRIPT) {
-        return Err(error::reply(error::SCRIPT_CALL_NOT_ALLOWED));
+        return Err(error::SCRIPT_CALL_NOT_ALLOWED);
     }
     if spec.has(WRITE) {
         if read_only {
-            return Err(error::reply(error::WRITE_IN_READONLY_SCRIPT));
+            return Err(error::WRITE_IN_READONLY_SCRIPT);
         }
         if ctx.shared.repl.is_replica() && !ctx.client.from_primary {
-            return Err(error::reply(error::READONLY_REPLICA));
+            return Err(error::READONLY_REPLICA);
         }
         if let Some(e) = ctx.shared.persistence.write_error() {
             return Err(error::log_write_failed(e));
@@ -517,7 +515,7 @@ fn script_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     match args.get(2) {
         None => {}
         Some(mode) if args.len() == 3 && (args::is(mode, "sync") || args::is(mode, "async")) => {}
-        Some(_) => return Err(error::reply(error::SCRIPT_FLUSH_MODE)),
+        Some(_) => return Err(error::SCRIPT_FLUSH_MODE),
     }
     flush(ctx.shared);
     Ok(Reply::OK)
@@ -529,5 +527,5 @@ pub fn flush(shared: &Shared) {
 }
 
 fn script_kill(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    Err(error::reply(error::NO_SCRIPT_RUNNING))
+    Err(error::NO_SCRIPT_RUNNING)
 }

@@ -187,7 +187,7 @@ fn require_log(ctx: &Ctx<'_>) -> Result<(), Reply> {
     if ctx.shared.config().appendonly {
         Ok(())
     } else {
-        Err(error::reply(error::LOG_OFF))
+        Err(error::LOG_OFF)
     }
 }
 
@@ -204,13 +204,13 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
             "Background append only file rewriting started",
         ))
     } else {
-        Err(error::reply(error::REWRITE_IN_PROGRESS))
+        Err(error::REWRITE_IN_PROGRESS)
     }
 }
 
 fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() > 2 || (args.len() == 2 && !args::is(&args[1], "schedule")) {
-        return Err(error::syntax());
+        return Err(error::SYNTAX);
     }
     require_log(ctx)?;
     if start_rewrite(ctx) {
@@ -218,7 +218,7 @@ fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     } else if args.len() == 2 {
         Ok(Reply::simple("Background saving scheduled"))
     } else {
-        Err(error::reply(error::SAVE_IN_PROGRESS))
+        Err(error::SAVE_IN_PROGRESS)
     }
 }
 
@@ -226,7 +226,7 @@ fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     require_log(ctx)?;
     let status = &ctx.shared.persistence.rewrites;
     if status.in_progress.swap(true, Ordering::AcqRel) {
-        return Err(error::reply(error::SAVE_IN_PROGRESS));
+        return Err(error::SAVE_IN_PROGRESS);
     }
     (ctx.shared.services.rewrite_now)(ctx.shared).map_err(error::failed)?;
     Ok(Reply::OK)
@@ -238,11 +238,11 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             .iter()
             .any(|w| args::is(arg, w));
         if !known {
-            return Err(error::syntax());
+            return Err(error::SYNTAX);
         }
     }
     if args[1..].iter().any(|a| args::is(a, "abort")) {
-        return Err(error::reply(error::NO_SHUTDOWN_IN_PROGRESS));
+        return Err(error::NO_SHUTDOWN_IN_PROGRESS);
     }
     crate::log::warning("User requested shutdown...");
     ctx.shared.request_shutdown();
@@ -806,7 +806,7 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             String::from_utf8_lossy(&args[3]).to_ascii_lowercase(),
             args[4].clone(),
         )),
-        _ => return Err(error::syntax()),
+        _ => return Err(error::SYNTAX),
     };
     let mut names = Vec::new();
     for id in table.top_level() {
@@ -823,7 +823,7 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                         .iter()
                         .any(|c| matches!(c, Reply::Simple(s) if *s == wanted))
                 }
-                _ => return Err(error::syntax()),
+                _ => return Err(error::SYNTAX),
             },
         };
         if keep {
@@ -838,20 +838,16 @@ fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let target = &args[2..];
     let id = match table.resolve(target) {
         Ok(id) => id,
-        Err(super::Unresolved { id: Some(_), .. }) => {
-            return Err(error::reply(error::GETKEYS_WRONG_ARITY))
-        }
-        Err(_) => return Err(error::reply(error::GETKEYS_UNKNOWN_COMMAND)),
+        Err(super::Unresolved { id: Some(_), .. }) => return Err(error::GETKEYS_WRONG_ARITY),
+        Err(_) => return Err(error::GETKEYS_UNKNOWN_COMMAND),
     };
     let spec = table.spec(id);
     let positions = match spec.find_keys {
-        Some(find_keys) => {
-            find_keys(target).ok_or_else(|| error::reply(error::GETKEYS_INVALID_ARGUMENTS))?
-        }
+        Some(find_keys) => find_keys(target).ok_or(error::GETKEYS_INVALID_ARGUMENTS)?,
         None => spec.key_positions(target.len()),
     };
     if positions.is_empty() {
-        return Err(error::reply(error::GETKEYS_NO_KEYS));
+        return Err(error::GETKEYS_NO_KEYS);
     }
     Ok(Reply::Array(
         positions

@@ -65,7 +65,7 @@ fn read_set<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&SetObj>) -> R) -> Res
         None => Ok(f(None)),
         Some(entry) => match &entry.value {
             Value::Set(s) => Ok(f(Some(s))),
-            _ => Err(error::wrongtype()),
+            _ => Err(error::WRONGTYPE),
         },
     }
 }
@@ -82,7 +82,7 @@ fn write_set<R>(
     match db.peek(key, now) {
         None if !create => return Ok(f(&mut SetObj::new()).0),
         None => db.insert(key, Value::Set(Box::new(SetObj::new())), None),
-        Some(entry) if !matches!(entry.value, Value::Set(_)) => return Err(error::wrongtype()),
+        Some(entry) if !matches!(entry.value, Value::Set(_)) => return Err(error::WRONGTYPE),
         Some(_) => {}
     }
     let (result, changed, emptied) = {
@@ -90,7 +90,7 @@ fn write_set<R>(
             return Ok(f(&mut SetObj::new()).0);
         };
         let Value::Set(set) = &mut entry.value else {
-            return Err(error::wrongtype());
+            return Err(error::WRONGTYPE);
         };
         let (result, changed) = f(set);
         if changed {
@@ -211,9 +211,9 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         2 => None,
         3 => match crate::protocol::decode::parse_i64(&args[2]) {
             Some(n) if n >= 0 => Some(n),
-            _ => return Err(error::not_positive()),
+            _ => return Err(error::NOT_POSITIVE),
         },
-        _ => return Err(error::syntax()),
+        _ => return Err(error::SYNTAX),
     };
     let reply = write_set(ctx.db(), &args[1], false, |s| {
         let members: Vec<Bytes> = s.members.iter().cloned().collect();
@@ -249,7 +249,7 @@ fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let count = match args.len() {
         2 => None,
         3 => Some(parse_signed_count(&args[2])?),
-        _ => return Err(error::syntax()),
+        _ => return Err(error::SYNTAX),
     };
     read_set(ctx.db(), &args[1], |s| {
         let members: Vec<Bytes> = s.map_or(Vec::new(), |s| s.members.iter().cloned().collect());
@@ -273,7 +273,7 @@ fn load_sets(db: &Db, keys: &[Bytes]) -> Result<Vec<HashSet<Bytes>>, Reply> {
             None => Ok(HashSet::new()),
             Some(entry) => match &entry.value {
                 Value::Set(s) => Ok(s.members.clone()),
-                _ => Err(error::wrongtype()),
+                _ => Err(error::WRONGTYPE),
             },
         })
         .collect()
@@ -315,7 +315,7 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let is_set = |key: &[u8]| db.peek(key, now).map(|e| matches!(e.value, Value::Set(_)));
     match (is_set(source), is_set(destination)) {
         (None, _) => return Ok(Reply::Integer(0)),
-        (Some(false), _) | (_, Some(false)) => return Err(error::wrongtype()),
+        (Some(false), _) | (_, Some(false)) => return Err(error::WRONGTYPE),
         _ => {}
     }
     if source == destination {

@@ -86,7 +86,7 @@ fn read_string(db: &Db, key: &[u8]) -> Result<Option<Bytes>, Reply> {
         None => Ok(None),
         Some(entry) => match &entry.value {
             Value::Str(s) => Ok(Some(s.clone())),
-            _ => Err(error::wrongtype()),
+            _ => Err(error::WRONGTYPE),
         },
     }
 }
@@ -163,7 +163,7 @@ fn parse_options(args: &[Bytes], caller: Caller) -> Result<Options, Reply> {
                     o.expire = Some((value.clone(), unit, relative));
                     j += 1;
                 }
-                _ => return Err(error::syntax()),
+                _ => return Err(error::SYNTAX),
             },
         }
         j += 1;
@@ -390,7 +390,7 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 /// grow past the configured limit.
 fn check_length(ctx: &Ctx<'_>, total: u64) -> Result<(), Reply> {
     if total > ctx.shared.config().proto_max_bulk_len {
-        return Err(error::string_too_long());
+        return Err(error::STRING_TOO_LONG);
     }
     Ok(())
 }
@@ -442,11 +442,11 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
     let current = match read_string(db, key)? {
-        Some(value) => Some(parse_i64(&value).ok_or_else(error::not_integer)?),
+        Some(value) => Some(parse_i64(&value).ok_or(error::NOT_INTEGER)?),
         None => None,
     };
     let Some(result) = current.unwrap_or(0).checked_add(delta) else {
-        return Err(error::overflow());
+        return Err(error::OVERFLOW);
     };
     let text = Bytes::from(result.to_string());
     if current.is_some() {
@@ -472,7 +472,7 @@ fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     match args::int(&args[2])? {
-        i64::MIN => Err(error::decrement_overflow()),
+        i64::MIN => Err(error::DECREMENT_OVERFLOW),
         delta => incr_by(ctx, &args[1], -delta),
     }
 }
@@ -484,10 +484,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let base = current.clone().unwrap_or_else(|| Bytes::from_static(b"0"));
     let result = match longdouble::add(&base, &args[2]) {
         Ok(result) => result,
-        Err(FloatAddError::BadValue | FloatAddError::BadIncrement) => {
-            return Err(error::not_float())
-        }
-        Err(FloatAddError::NanOrInfinity) => return Err(error::increment_nan_or_infinity()),
+        Err(FloatAddError::BadValue | FloatAddError::BadIncrement) => return Err(error::NOT_FLOAT),
+        Err(FloatAddError::NanOrInfinity) => return Err(error::INCREMENT_NAN_OR_INFINITY),
     };
     // Redis stores the printed result as a string object, never int-encoded.
     if current.is_none() {
@@ -525,7 +523,7 @@ fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let offset = match args::int(&args[2])? {
-        n if n < 0 => return Err(error::offset_out_of_range()),
+        n if n < 0 => return Err(error::OFFSET_OUT_OF_RANGE),
         n => n as u64,
     };
     let patch = &args[3];

@@ -57,7 +57,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     } else if args::is(&args[2], "off") {
         false
     } else {
-        return Err(error::syntax());
+        return Err(error::SYNTAX);
     };
     let mut mode = Mode::default();
     let mut i = 3;
@@ -73,7 +73,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                 let id = crate::protocol::decode::parse_i64(&args[i]).unwrap_or(-1);
                 let exists = id > 0 && ctx.shared.clients.get(id as u64).is_some();
                 if id != ctx.client.id as i64 && !exists {
-                    return Err(error::reply(error::NO_REDIRECT_CLIENT));
+                    return Err(error::NO_REDIRECT_CLIENT);
                 }
                 mode.redirect = Some(id as u64);
             }
@@ -81,7 +81,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                 i += 1;
                 mode.prefixes.push(args[i].clone());
             }
-            _ => return Err(error::syntax()),
+            _ => return Err(error::SYNTAX),
         }
         i += 1;
     }
@@ -96,16 +96,16 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         .as_ref()
         .is_some_and(|m| m.bcast != mode.bcast)
     {
-        return Err(error::reply(error::BCAST_SWITCHED));
+        return Err(error::BCAST_SWITCHED);
     }
     if !mode.prefixes.is_empty() && !mode.bcast {
-        return Err(error::reply(error::PREFIX_WITHOUT_BCAST));
+        return Err(error::PREFIX_WITHOUT_BCAST);
     }
     if mode.optin && mode.optout {
-        return Err(error::reply(error::OPTIN_AND_OPTOUT));
+        return Err(error::OPTIN_AND_OPTOUT);
     }
     if mode.bcast && (mode.optin || mode.optout) {
-        return Err(error::reply(error::OPT_MODE_WITH_BCAST));
+        return Err(error::OPT_MODE_WITH_BCAST);
     }
     for (n, a) in mode.prefixes.iter().enumerate() {
         for b in &mode.prefixes[n + 1..] {
@@ -123,7 +123,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 }
 
 fn client_caching(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let not_opt_mode = || Err(error::reply(error::CACHING_WITHOUT_OPT_MODE));
+    let not_opt_mode = || Err(error::CACHING_WITHOUT_OPT_MODE);
     let Some(mode) = &ctx.client.tracking else {
         return not_opt_mode();
     };
@@ -132,16 +132,16 @@ fn client_caching(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     }
     if args::is(&args[2], "yes") {
         if !mode.optin {
-            return Err(error::reply(error::CACHING_YES_WITHOUT_OPTIN));
+            return Err(error::CACHING_YES_WITHOUT_OPTIN);
         }
         ctx.client.caching = Some(true);
     } else if args::is(&args[2], "no") {
         if !mode.optout {
-            return Err(error::reply(error::CACHING_NO_WITHOUT_OPTOUT));
+            return Err(error::CACHING_NO_WITHOUT_OPTOUT);
         }
         ctx.client.caching = Some(false);
     } else {
-        return Err(error::syntax());
+        return Err(error::SYNTAX);
     }
     Ok(Reply::OK)
 }

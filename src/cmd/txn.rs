@@ -75,7 +75,7 @@ pub const COMMANDS: &[Spec] = &[
 
 fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     if ctx.client.in_multi() {
-        return Err(error::reply(error::NESTED_MULTI));
+        return Err(error::NESTED_MULTI);
     }
     ctx.client.multi = Some(Multi::default());
     ctx.client.info.in_multi.store(true, Ordering::Relaxed);
@@ -84,7 +84,7 @@ fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
 
 fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let Some(multi) = ctx.client.multi.take() else {
-        return Err(error::reply(error::EXEC_WITHOUT_MULTI));
+        return Err(error::EXEC_WITHOUT_MULTI);
     };
     ctx.client.info.in_multi.store(false, Ordering::Relaxed);
     ctx.client.info.multi_len.store(0, Ordering::Relaxed);
@@ -93,7 +93,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
         || keyspace.watched_key_expired(&ctx.client.watched, clock::now_ms());
     unwatch_all(ctx.shared, ctx.client);
     if multi.failed {
-        return Err(error::reply(error::EXEC_ABORTED));
+        return Err(error::EXEC_ABORTED);
     }
     if aborted_by_watch {
         return Ok(Reply::NullArray);
@@ -133,7 +133,7 @@ pub fn abort_exec(ctx: &mut Ctx<'_>, reason: Reply) -> Reply {
 
 fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     if ctx.client.multi.take().is_none() {
-        return Err(error::reply(error::DISCARD_WITHOUT_MULTI));
+        return Err(error::DISCARD_WITHOUT_MULTI);
     }
     ctx.client.info.in_multi.store(false, Ordering::Relaxed);
     ctx.client.info.multi_len.store(0, Ordering::Relaxed);
@@ -143,7 +143,7 @@ fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
 
 fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if ctx.client.in_multi() {
-        return Err(error::reply(error::WATCH_IN_MULTI));
+        return Err(error::WATCH_IN_MULTI);
     }
     let now = clock::now_ms();
     for key in &args[1..] {

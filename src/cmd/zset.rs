@@ -98,7 +98,7 @@ fn read_zset<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&ZSetObj>) -> R) -> R
         None => Ok(f(None)),
         Some(entry) => match &entry.value {
             Value::ZSet(z) => Ok(f(Some(z))),
-            _ => Err(error::wrongtype()),
+            _ => Err(error::WRONGTYPE),
         },
     }
 }
@@ -126,7 +126,7 @@ fn write_zset<R>(
     match db.peek(key, now) {
         None if !create => return Ok(done(f(None).0)),
         None => db.insert(key, Value::ZSet(Box::default()), None),
-        Some(entry) if !matches!(entry.value, Value::ZSet(_)) => return Err(error::wrongtype()),
+        Some(entry) if !matches!(entry.value, Value::ZSet(_)) => return Err(error::WRONGTYPE),
         Some(_) => {}
     }
     let (reply, changed, emptied) = {
@@ -134,7 +134,7 @@ fn write_zset<R>(
             return Ok(done(f(None).0));
         };
         let Value::ZSet(zset) = &mut entry.value else {
-            return Err(error::wrongtype());
+            return Err(error::WRONGTYPE);
         };
         let (reply, changed) = f(Some(zset));
         (reply, changed, zset.is_empty())
@@ -227,7 +227,7 @@ pub fn parse_score(arg: &[u8]) -> Option<f64> {
 }
 
 fn score_arg(arg: &[u8]) -> Result<f64, Reply> {
-    parse_score(arg).ok_or_else(error::not_float)
+    parse_score(arg).ok_or(error::NOT_FLOAT)
 }
 
 /// One end of a score range (`zslParseRange`): `1.5`, `(1.5`, `-inf`, `+inf`.
@@ -243,7 +243,7 @@ fn parse_score_bound(arg: &[u8]) -> Option<ScoreBound> {
 fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, Reply> {
     match (parse_score_bound(min), parse_score_bound(max)) {
         (Some(min), Some(max)) => Ok(ScoreRange { min, max }),
-        _ => Err(error::range_not_float()),
+        _ => Err(error::RANGE_NOT_FLOAT),
     }
 }
 
@@ -263,7 +263,7 @@ fn parse_lex_bound(arg: &Bytes) -> Option<LexBound> {
 fn parse_lex_range(min: &Bytes, max: &Bytes) -> Result<LexRange, Reply> {
     match (parse_lex_bound(min), parse_lex_bound(max)) {
         (Some(min), Some(max)) => Ok(LexRange { min, max }),
-        _ => Err(error::range_not_lex()),
+        _ => Err(error::RANGE_NOT_LEX),
     }
 }
 
@@ -347,16 +347,16 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Outcome {
     }
     let elements = args.len() - i;
     if elements == 0 || elements % 2 != 0 {
-        return Err(error::syntax());
+        return Err(error::SYNTAX);
     }
     if flags.nx && flags.xx {
-        return Err(error::zadd_xx_nx_incompatible());
+        return Err(error::ZADD_XX_NX_INCOMPATIBLE);
     }
     if ((flags.gt || flags.lt) && flags.nx) || (flags.gt && flags.lt) {
-        return Err(error::zadd_gt_lt_nx_incompatible());
+        return Err(error::ZADD_GT_LT_NX_INCOMPATIBLE);
     }
     if flags.incr && elements > 2 {
-        return Err(error::incr_single_pair());
+        return Err(error::INCR_SINGLE_PAIR);
     }
     let mut pairs = Vec::with_capacity(elements / 2);
     for pair in args[i..].chunks(2) {
@@ -391,7 +391,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Outcome {
                 AddOutcome::Skipped => {}
                 AddOutcome::NaN => {
                     let changed = added + updated > 0;
-                    return (Err(error::score_nan()), changed);
+                    return (Err(error::SCORE_NAN), changed);
                 }
             }
         }
@@ -475,7 +475,7 @@ fn zrank_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> Outcome {
     let with_score = match args.get(3) {
         None => false,
         Some(word) if args::is(word, "withscore") => true,
-        Some(_) => return Err(error::syntax()),
+        Some(_) => return Err(error::SYNTAX),
     };
     let missing = if with_score {
         Reply::NullArray
@@ -578,7 +578,7 @@ fn zrange_generic(
         } else if range_type == RangeType::Auto && args::is(word, "byscore") {
             range_type = RangeType::Score;
         } else {
-            return Err(error::syntax());
+            return Err(error::SYNTAX);
         }
         j += 1;
     }
@@ -589,10 +589,10 @@ fn zrange_generic(
         range_type = RangeType::Rank;
     }
     if limit != -1 && range_type == RangeType::Rank {
-        return Err(error::limit_needs_by());
+        return Err(error::LIMIT_NEEDS_BY);
     }
     if with_scores && range_type == RangeType::Lex {
-        return Err(error::withscores_with_bylex());
+        return Err(error::WITHSCORES_WITH_BYLEX);
     }
     let rev = direction == Direction::Reverse;
     // Score and lex ranges are given as max, min in reverse.
@@ -734,13 +734,13 @@ fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 /// (pairs in RESP3).
 fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Outcome {
     if args.len() > 3 {
-        return Err(error::syntax());
+        return Err(error::SYNTAX);
     }
     let count = match args.get(2) {
         None => None,
         Some(arg) => match crate::protocol::decode::parse_i64(arg) {
             Some(n) if n >= 0 => Some(n as u64),
-            _ => return Err(error::not_positive()),
+            _ => return Err(error::NOT_POSITIVE),
         },
     };
     let resp3 = ctx.client.proto >= 3;
@@ -788,7 +788,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if with_scores {
         let n = count.unwrap_or(0);
         if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
-            return Err(error::out_of_range());
+            return Err(error::OUT_OF_RANGE);
         }
     }
     read_zset(ctx.db(), &args[1], |z| {
