@@ -27,16 +27,9 @@ impl InProcess {
     /// Builds a server's state after `adjust` has changed the default test configuration
     /// (no log, as `TestServer` starts).
     pub fn with_config(adjust: impl FnOnce(&mut Config)) -> InProcess {
-        let mut config = Config {
-            port: 0,
-            appendonly: false,
-            ..Config::default()
-        };
-        adjust(&mut config);
-        roost::log::set_level(roost::log::Level::Warning);
         let clock = ManualClock::start();
         InProcess {
-            shared: roost::server::build_state(config),
+            shared: roost::server::build_state(super::test_config(adjust)),
             clock,
         }
     }

@@ -11,6 +11,19 @@ use std::time::Duration;
 use roost::config::Config;
 use roost::server::Background;
 
+/// The configuration tests start from (any free port, no log), after `adjust`; quiets
+/// the server log to warnings.
+pub fn test_config(adjust: impl FnOnce(&mut Config)) -> Config {
+    let mut config = Config {
+        port: 0,
+        appendonly: false,
+        ..Config::default()
+    };
+    adjust(&mut config);
+    roost::log::set_level(roost::log::Level::Warning);
+    config
+}
+
 /// A server running for the duration of a test.
 pub struct TestServer {
     pub server: Background,
@@ -23,15 +36,8 @@ impl TestServer {
 
     /// Starts a server after `adjust` has changed the default test configuration.
     pub fn with_config(adjust: impl FnOnce(&mut Config)) -> TestServer {
-        let mut config = Config {
-            port: 0,
-            appendonly: false,
-            ..Config::default()
-        };
-        adjust(&mut config);
-        roost::log::set_level(roost::log::Level::Warning);
         TestServer {
-            server: Background::start(config).expect("start roost"),
+            server: Background::start(test_config(adjust)).expect("start roost"),
         }
     }
 
