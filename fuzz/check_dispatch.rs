@@ -2,8 +2,8 @@
 // tests/dispatch_properties.rs (which includes this file). The input bytes choose a
 // sequence of commands from every family (strings, keys and expiry, hashes, sets, sorted
 // sets, lists, MULTI/EXEC/WATCH, scripts, SELECT) with small keys and values, and moves
-// of a manual clock between them (a sixteenth of the choices). Each runs through `cmd::dispatch` in process, as two
-// clients take turns. Then:
+// of a manual clock between them (a sixteenth of the choices). Each runs through
+// `cmd::dispatch` in process, as two clients take turns. Then:
 // - nothing panics;
 // - every reply encodes to well-formed RESP2 and RESP3 (one frame per reply, every byte
 //   accounted for);
