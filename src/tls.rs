@@ -421,3 +421,77 @@ impl StoresServerSessions for SessionCache {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_are_redis_names_in_any_case_and_both_by_default() {
+        assert_eq!(protocols("").unwrap().len(), 2);
+        let only13 = protocols("tlsv1.3").unwrap();
+        assert_eq!(only13.len(), 1);
+        assert_eq!(only13[0].version, rustls::ProtocolVersion::TLSv1_3);
+        assert_eq!(protocols("TLSv1.2 TLSv1.3 TLSv1.2").unwrap().len(), 2);
+        assert!(protocols("TLSv1.1").unwrap_err().contains("tls-protocols"));
+        assert!(protocols("SSLv3").unwrap_err().contains("'SSLv3'"));
+    }
+
+    #[test]
+    fn cipher_lists_cut_down_the_provider_and_refuse_unknown_names() {
+        let mut config = Config {
+            tls_ciphersuites: "TLS_AES_256_GCM_SHA384".into(),
+            tls_ciphers: "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256".into(),
+            ..Config::default()
+        };
+        let suites: Vec<_> = provider(&config)
+            .unwrap()
+            .cipher_suites
+            .iter()
+            .map(|s| s.suite())
+            .collect();
+        assert_eq!(suites.len(), 3, "{suites:?}");
+        assert!(suites.contains(&rustls::CipherSuite::TLS13_AES_256_GCM_SHA384));
+        // A TLS 1.2 name in the TLS 1.3 list is not a TLS 1.3 suite.
+        config.tls_ciphersuites = "ECDHE-RSA-AES128-GCM-SHA256".into();
+        assert!(provider(&config).unwrap_err().contains("tls-ciphersuites"));
+        config.tls_ciphersuites.clear();
+        config.tls_ciphers = "HIGH:!aNULL".into();
+        assert!(provider(&config).unwrap_err().contains("'HIGH'"));
+    }
+
+    #[test]
+    fn the_session_cache_is_bounded_and_forgets_after_its_timeout() {
+        let cache = SessionCache::storage(2, Duration::from_secs(300));
+        for key in [b"a", b"b", b"c"] {
+            assert!(cache.put(key.to_vec(), key.to_vec()));
+        }
+        assert_eq!(cache.get(b"a"), None, "the oldest is evicted");
+        assert_eq!(cache.get(b"c"), Some(b"c".to_vec()));
+        assert_eq!(cache.take(b"b"), Some(b"b".to_vec()));
+        assert_eq!(cache.get(b"b"), None);
+
+        let expired = SessionCache::storage(2, Duration::ZERO);
+        expired.put(b"k".to_vec(), b"v".to_vec());
+        assert_eq!(expired.get(b"k"), None);
+        assert_eq!(expired.take(b"k"), None);
+        assert!(!SessionCache::storage(0, Duration::from_secs(1)).can_cache());
+    }
+
+    #[test]
+    fn key_passphrases_are_refused_even_while_tls_is_off() {
+        let config = Config {
+            tls_key_file_pass: Some("secret".into()),
+            ..Config::default()
+        };
+        let Err(error) = Materials::build(&config) else {
+            panic!("a passphrase was accepted")
+        };
+        assert!(error.contains("tls-key-file-pass"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+        assert!(Materials::build(&Config::default())
+            .unwrap()
+            .server
+            .is_none());
+    }
+}
