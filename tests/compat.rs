@@ -204,6 +204,7 @@ const WIRED: &[&str] = &[
     "tls_node.mjs",
     "tls_rb.rb",
     "tls_php.php",
+    "tls_py_sessions.py",
 ];
 
 #[test]
@@ -293,6 +294,15 @@ fn php_sessions_with_requirepass() {
 #[test]
 fn node_redis_and_ioredis_over_tls() {
     run_tls(Tool::Node(&["redis", "ioredis"]), "tls_node.mjs", &[]);
+}
+
+#[test]
+fn flask_session_and_django_over_rediss() {
+    run_tls(
+        Tool::Python(&["redis", "flask", "flask_session", "django"]),
+        "tls_py_sessions.py",
+        &[],
+    );
 }
 
 #[test]
