@@ -1,7 +1,8 @@
 //! TLS end to end with the real binary and real clients: redis-cli, redis-benchmark and
 //! redis-py over `tls-port`, client certificates per `tls-auth-clients`, connections
 //! that fail the handshake (plaintext, stalled, untrusted) closed without disturbing
-//! others, a replica over TLS, certificate rotation by CONFIG SET, and startup refusals.
+//! others, a replica over TLS, Sentinel failing a TLS pair over, certificate rotation by
+//! CONFIG SET, and startup refusals.
 //! Certificates are made here with Debian's `openssl` in a temporary directory.
 
 use std::io::{Read, Write};
@@ -641,4 +642,143 @@ fn tls_protocols_and_ciphersuites_are_enforced() {
         tls_port,
     );
     assert!(aes.is_err(), "a suite outside tls-ciphersuites was used");
+}
+
+/// INFO replication of the Roost whose plaintext port is `port`, or "".
+fn replication_info(port: u16) -> String {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
+        .and_then(|mut con| redis::cmd("INFO").arg("replication").query(&mut con))
+        .unwrap_or_default()
+}
+
+/// Debian's redis-sentinel monitors a TLS primary and two replicas that replicate over
+/// TLS (it talks to all three over TLS only, with a client certificate), and fails over
+/// when the primary dies: the other replica follows the new primary over TLS.
+#[test]
+fn sentinel_fails_a_tls_pair_over() {
+    let dir = TempDir::new("tls-sentinel");
+    let certs = Certs::make(&dir.0);
+    let (primary, primary_tls) = start_tls(&dir.0.join("primary"), &certs, &[]);
+    let replicaof = format!("127.0.0.1 {primary_tls}");
+    let (client_cert, client_key) = (certs.path("client.crt"), certs.path("client.key"));
+    let replica_flags = [
+        "--tls-replication",
+        "yes",
+        "--replicaof",
+        &replicaof,
+        "--tls-client-cert-file",
+        &client_cert,
+        "--tls-client-key-file",
+        &client_key,
+    ];
+    let replicas = [
+        start_tls(&dir.0.join("r1"), &certs, &replica_flags),
+        start_tls(&dir.0.join("r2"), &certs, &replica_flags),
+    ];
+    wait_for("both replicas online", Duration::from_secs(30), || {
+        replication_info(primary.port)
+            .matches("state=online")
+            .count()
+            == 2
+    });
+    // Replicas announce their TLS ports, which is where Sentinel will reach them.
+    let info = replication_info(primary.port);
+    for (_, tls_port) in &replicas {
+        assert!(info.contains(&format!("port={tls_port},")), "{info}");
+    }
+
+    let sentinel_port = free_port();
+    let sentinel_dir = dir.0.join("sentinel");
+    std::fs::create_dir_all(&sentinel_dir).unwrap();
+    let conf = sentinel_dir.join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {sentinel_port}\nbind 127.0.0.1\ndir {}\n\
+             tls-replication yes\n\
+             tls-cert-file {}\ntls-key-file {}\n\
+             tls-client-cert-file {client_cert}\ntls-client-key-file {client_key}\n\
+             tls-ca-cert-file {}\n\
+             sentinel monitor mymaster 127.0.0.1 {primary_tls} 1\n\
+             sentinel down-after-milliseconds mymaster 2000\n\
+             sentinel failover-timeout mymaster 10000\n",
+            sentinel_dir.display(),
+            certs.path("server.crt"),
+            certs.path("server.key"),
+            certs.path("ca.crt"),
+        ),
+    )
+    .unwrap();
+    let _sentinel = common::process::Process(
+        Command::new("redis-sentinel")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-sentinel is needed (apt-get install redis-sentinel; .ci/run does)"),
+    );
+    let ask = |what: &str| -> Option<redis::Value> {
+        let mut con = redis::Client::open(format!("redis://127.0.0.1:{sentinel_port}/"))
+            .ok()?
+            .get_connection_with_timeout(Duration::from_secs(1))
+            .ok()?;
+        redis::cmd("SENTINEL")
+            .arg(what)
+            .arg("mymaster")
+            .query(&mut con)
+            .ok()
+    };
+    wait_for(
+        "Sentinel to discover the replicas over TLS",
+        Duration::from_secs(30),
+        || matches!(ask("replicas"), Some(redis::Value::Array(r)) if r.len() == 2),
+    );
+    let named_primary = || -> Option<u16> {
+        let value = ask("get-master-addr-by-name")?;
+        let (_, port): (String, u16) = redis::from_redis_value(value).ok()?;
+        Some(port)
+    };
+    assert_eq!(named_primary(), Some(primary_tls));
+
+    primary.kill9();
+    let mut promoted = None;
+    wait_for("the failover to complete", Duration::from_secs(60), || {
+        let Some(port) = named_primary().filter(|p| *p != primary_tls) else {
+            return false;
+        };
+        let Some(new) = replicas.iter().position(|(_, tls)| *tls == port) else {
+            return false;
+        };
+        let (new_primary, other) = (&replicas[new].0, &replicas[1 - new].0);
+        let follower = replication_info(other.port);
+        let done = replication_info(new_primary.port).contains("role:master")
+            && follower.contains(&format!("master_port:{port}"))
+            && follower.contains("master_link_status:up");
+        if done {
+            promoted = Some(new);
+        }
+        done
+    });
+    let new = promoted.unwrap();
+    let (new_primary, other) = (&replicas[new].0, &replicas[1 - new].0);
+    let () = redis::cmd("SET")
+        .arg("after-failover")
+        .arg("yes")
+        .query(&mut new_primary.client())
+        .unwrap();
+    let mut follower = other.client();
+    wait_for(
+        "the write to reach the other replica over TLS",
+        Duration::from_secs(30),
+        || {
+            redis::cmd("GET")
+                .arg("after-failover")
+                .query::<Option<String>>(&mut follower)
+                .ok()
+                .flatten()
+                .as_deref()
+                == Some("yes")
+        },
+    );
 }
