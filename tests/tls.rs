@@ -782,3 +782,58 @@ fn sentinel_fails_a_tls_pair_over() {
         },
     );
 }
+
+/// The CA can come from a directory instead of a file; files in it that hold no
+/// certificate are passed over, as OpenSSL does.
+#[test]
+fn clients_are_verified_against_a_ca_directory() {
+    let dir = TempDir::new("tls-ca-dir");
+    let certs = Certs::make(&dir.0);
+    let ca_dir = dir.0.join("cas");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    std::fs::copy(certs.path("ca.crt"), ca_dir.join("ca.pem")).unwrap();
+    std::fs::write(ca_dir.join("README"), "not a certificate\n").unwrap();
+    let tls_port = free_port();
+    let (port, cert, key) = (
+        tls_port.to_string(),
+        certs.path("server.crt"),
+        certs.path("server.key"),
+    );
+    let ca_dir_text = ca_dir.display().to_string();
+    let _roost = Roost::start(
+        &dir.0.join("data"),
+        &[
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-dir",
+            &ca_dir_text,
+        ],
+    );
+    let out = cli(&certs, tls_port, Some("client"), &["PING"]);
+    assert_eq!(stdout(&out), "PONG", "{}", all_output(&out));
+    let out = cli(&certs, tls_port, Some("untrusted"), &["PING"]);
+    assert_ne!(stdout(&out), "PONG", "{}", all_output(&out));
+
+    // A directory with no CA in it is refused at startup.
+    let empty = dir.0.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let flags: Vec<String> = [
+        "--tls-port",
+        &free_port().to_string(),
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-dir",
+        &empty.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let text = refused_startup(&dir.0.join("data2"), &flags);
+    assert!(text.contains("tls-ca-cert-dir"), "{text}");
+}
