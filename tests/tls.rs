@@ -134,6 +134,10 @@ fn redis_cli_over_tls_with_a_client_certificate() {
     assert_eq!(stdout(&out), "OK", "{}", all_output(&out));
     let out = cli(&certs, tls_port, Some("client"), &["GET", "session:1"]);
     assert_eq!(stdout(&out), "alice", "{}", all_output(&out));
+    // CLIENT LIST shows the TLS port as the local address, as Redis does.
+    let out = cli(&certs, tls_port, Some("client"), &["CLIENT", "LIST"]);
+    let laddr = format!("laddr=127.0.0.1:{tls_port} ");
+    assert!(stdout(&out).contains(&laddr), "{}", all_output(&out));
     // The same data over the plaintext port: one server, two listeners.
     let value: String = redis::cmd("GET")
         .arg("session:1")
