@@ -52,6 +52,8 @@ const MAXMEMORY_POLICIES: &[&str] = &[
     "noeviction",
 ];
 
+const TLS_AUTH_CLIENTS: &[&str] = &["yes", "no", "optional"];
+
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 
 /// In the order Redis lists them when refusing a value.
@@ -114,6 +116,26 @@ with_blank! {
         pub auto_aof_rewrite_min_size: u64,
         /// Start even if the log has a bad record before its end, keeping the good prefix.
         pub aof_repair: bool,
+        /// The TLS listener's port; 0 = none.
+        pub tls_port: u16,
+        pub tls_cert_file: Option<String>,
+        pub tls_key_file: Option<String>,
+        pub tls_key_file_pass: Option<String>,
+        pub tls_client_cert_file: Option<String>,
+        pub tls_client_key_file: Option<String>,
+        pub tls_client_key_file_pass: Option<String>,
+        pub tls_ca_cert_file: Option<String>,
+        pub tls_ca_cert_dir: Option<String>,
+        /// `yes`, `no` or `optional`.
+        pub tls_auth_clients: String,
+        pub tls_protocols: String,
+        pub tls_ciphersuites: String,
+        pub tls_ciphers: String,
+        pub tls_prefer_server_ciphers: bool,
+        pub tls_session_caching: bool,
+        pub tls_session_cache_size: u64,
+        pub tls_session_cache_timeout: u64,
+        pub tls_replication: bool,
         /// The config file given at startup, for CONFIG REWRITE.
         pub config_file: Option<PathBuf>,
         /// Redis directives accepted but not implemented, as given (CONFIG GET shows them).
@@ -223,6 +245,9 @@ pub enum Hook {
     EvictionPolicy,
     /// Reload the keyspace notification classes.
     KeyspaceEvents,
+    /// Build the TLS materials anew (certificate rotation); a bad set is refused and
+    /// the old one kept.
+    Tls,
 }
 
 /// A parameter's syntax: how its arguments are checked and parsed, and how its value
@@ -433,6 +458,62 @@ pub static PARAMS: &[Param] = &[
         .flag("Rewrite the log when it grew by this percentage"),
     row("auto-aof-rewrite-min-size", field!(auto_aof_rewrite_min_size), num(Memory), "67108864")
         .flag("...and is at least this big"),
+    row("tls-port", field!(tls_port), num(U32).range(0, 65535, Refuse), "0")
+        .fixed()
+        .flag("TLS port to listen on (0 = none)"),
+    row("tls-cert-file", field!(tls_cert_file), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Server certificate (PEM)"),
+    row("tls-key-file", field!(tls_key_file), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Server private key (PEM, unencrypted)"),
+    row("tls-key-file-pass", field!(tls_key_file_pass), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Refused: Roost cannot decrypt keys"),
+    row("tls-client-cert-file", field!(tls_client_cert_file), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Certificate a replica presents to its primary"),
+    row("tls-client-key-file", field!(tls_client_key_file), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Key of tls-client-cert-file"),
+    row("tls-client-key-file-pass", field!(tls_client_key_file_pass), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Refused: Roost cannot decrypt keys"),
+    row("tls-ca-cert-file", field!(tls_ca_cert_file), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("CA certificates peers are verified against (PEM)"),
+    row("tls-ca-cert-dir", field!(tls_ca_cert_dir), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Directory of CA certificates (PEM)"),
+    row("tls-auth-clients", field!(tls_auth_clients), Type::Choice(TLS_AUTH_CLIENTS), "yes")
+        .hook(Hook::Tls)
+        .flag("Client certificates: yes (required) | optional | no"),
+    row("tls-protocols", field!(tls_protocols), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("\"TLSv1.2 TLSv1.3\" or one of them (empty = both)"),
+    row("tls-ciphersuites", field!(tls_ciphersuites), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("TLS 1.3 suites, OpenSSL names, colon-separated"),
+    row("tls-ciphers", field!(tls_ciphers), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("TLS 1.2 ciphers, OpenSSL names, colon-separated"),
+    row("tls-prefer-server-ciphers", field!(tls_prefer_server_ciphers), Type::Bool, "no")
+        .hook(Hook::Tls)
+        .flag("Choose the cipher by the server's order (yes|no)"),
+    row("tls-session-caching", field!(tls_session_caching), Type::Bool, "yes")
+        .hook(Hook::Tls)
+        .flag("Let clients resume TLS sessions (yes|no)"),
+    row("tls-session-cache-size", field!(tls_session_cache_size),
+        num(I64).range(0, I32_MAX, Refuse), "20480")
+        .hook(Hook::Tls)
+        .flag("TLS sessions kept for resumption"),
+    row("tls-session-cache-timeout", field!(tls_session_cache_timeout),
+        num(I64).range(0, I32_MAX, Refuse), "300")
+        .hook(Hook::Tls)
+        .flag("Seconds a TLS session may be resumed"),
+    row("tls-replication", field!(tls_replication), Type::Bool, "no")
+        .hook(Hook::Tls)
+        .flag("Reach the primary over TLS (yes|no)"),
 ];
 
 /// Old names of Redis-only directives (old names of Roost's own are in `PARAMS`).
@@ -927,26 +1008,8 @@ const REDIS_ONLY: &[&str] = &[
     "syslog-ident",
     "tcp-backlog",
     "tcp-keepalive",
-    "tls-auth-clients",
-    "tls-ca-cert-dir",
-    "tls-ca-cert-file",
-    "tls-cert-file",
-    "tls-ciphers",
-    "tls-ciphersuites",
-    "tls-client-cert-file",
-    "tls-client-key-file",
-    "tls-client-key-file-pass",
     "tls-cluster",
     "tls-dh-params-file",
-    "tls-key-file",
-    "tls-key-file-pass",
-    "tls-port",
-    "tls-prefer-server-ciphers",
-    "tls-protocols",
-    "tls-replication",
-    "tls-session-cache-size",
-    "tls-session-cache-timeout",
-    "tls-session-caching",
     "tracking-table-max-keys",
     "unixsocket",
     "unixsocketperm",
