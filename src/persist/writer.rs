@@ -3,8 +3,10 @@
 //!
 //! Under `appendfsync always` a client's replies wait until the fsync covering its
 //! writes is done; one fsync covers everything queued while the previous one ran (group
-//! commit). A failed write or fsync is retried; meanwhile writes are refused (MISCONF)
-//! and reads go on.
+//! commit). A failed write or fsync is retried; meanwhile writes are refused (MISCONF),
+//! replies to writes not yet in the log become MISCONF (`Persistence::wait_durable`)
+//! and reads go on. At shutdown the writer retries for `STOP_RETRY`, then gives up and
+//! logs what was not written, so a full disk cannot keep the server from exiting.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -17,6 +19,11 @@ use crate::aof;
 use crate::config::AppendFsync;
 use crate::state::Shared;
 use crate::sync::Recover;
+use crate::{aof::record, log};
+
+/// How long a stopping writer keeps retrying a failed write or fsync before it gives
+/// up and reports what was not written.
+const STOP_RETRY: Duration = Duration::from_secs(2);
 
 /// Opens the newest segment (creating the first) and starts writing at `next_lsn`.
 pub fn start(shared: &Shared, dir: &Path, next_lsn: u64) -> io::Result<()> {
@@ -36,7 +43,7 @@ pub fn start(shared: &Shared, dir: &Path, next_lsn: u64) -> io::Result<()> {
     Ok(())
 }
 
-fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) {
+fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), String> {
     let log = &shared.persistence;
     let mut good_len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut unwritten: Vec<u8> = Vec::new();
@@ -46,8 +53,13 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) {
     let mut written_lsn = log.durable_lsn();
     let mut synced_lsn = written_lsn;
     let mut last_sync = Instant::now();
+    let mut give_up_at: Option<Instant> = None;
     loop {
         let stopping = log.stop.load(Ordering::Acquire);
+        if stopping && give_up_at.is_none() {
+            give_up_at = Some(Instant::now() + STOP_RETRY);
+        }
+        let give_up = give_up_at.is_some_and(|at| Instant::now() >= at);
         let taken = shared.journal.take(Duration::from_millis(50));
         if let Some((lsn, offset)) = taken.rotation {
             rotation = Some((lsn, unwritten.len() + offset));
@@ -63,6 +75,9 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) {
                 // Cut any partial record so the next attempt appends cleanly.
                 let _ = file.set_len(good_len);
                 log.report_error(&path, "write", &e);
+                if give_up {
+                    return Err(abandon(shared, &unwritten, written_lsn, synced_lsn));
+                }
                 thread::sleep(Duration::from_millis(100));
                 continue;
             }
@@ -89,6 +104,9 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) {
                 Err(e) => {
                     rotation = Some((lsn, 0));
                     log.report_error(&path, "rotat", &e);
+                    if give_up {
+                        return Err(abandon(shared, &unwritten, written_lsn, synced_lsn));
+                    }
                     thread::sleep(Duration::from_millis(100));
                     continue;
                 }
@@ -110,6 +128,9 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) {
                 }
                 Err(e) => {
                     log.report_error(&path, "fsync", &e);
+                    if give_up {
+                        return Err(abandon(shared, &unwritten, written_lsn, synced_lsn));
+                    }
                     thread::sleep(Duration::from_millis(100));
                     continue;
                 }
@@ -124,7 +145,7 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) {
         if stopping && unwritten.is_empty() && written_lsn == synced_lsn {
             let rest = shared.journal.take(Duration::ZERO);
             if rest.bytes.is_empty() && rest.rotation.is_none() {
-                return;
+                return Ok(());
             }
             if let Some((lsn, offset)) = rest.rotation {
                 rotation = Some((lsn, offset));
@@ -133,6 +154,34 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) {
             unwritten_lsn = rest.last_lsn;
         }
     }
+}
+
+/// The writer stops without having logged everything: says exactly what is missing, by
+/// LSN, records and bytes, in the server log.
+fn abandon(shared: &Shared, unwritten: &[u8], written_lsn: u64, synced_lsn: u64) -> String {
+    let rest = shared.journal.take(Duration::ZERO);
+    let mut missing = unwritten.to_vec();
+    missing.extend_from_slice(&rest.bytes);
+    let (records, first) = record::span(&missing);
+    let mut report = Vec::new();
+    if let Some(first) = first {
+        report.push(format!(
+            "{records} records ({} bytes) not written to the log, LSN {first} to {}: \
+             those writes are lost",
+            missing.len(),
+            first + records as u64 - 1
+        ));
+    }
+    if written_lsn > synced_lsn {
+        report.push(format!(
+            "records LSN {} to {written_lsn} written but not fsynced: they survive unless \
+             the machine loses power",
+            synced_lsn + 1
+        ));
+    }
+    let report = format!("Shutting down with {}.", report.join("; "));
+    log::warning(&report);
+    report
 }
 
 /// Finishes the current segment (fsync) and creates the next, starting at `lsn`.
@@ -146,18 +195,22 @@ fn rotate(shared: &Shared, current: &File, lsn: u64) -> io::Result<(File, PathBu
 /// a base at `lsn`, with an empty segment after it. Called with the keyspace gate held
 /// exclusively, so nothing is written meanwhile.
 pub fn restart_with_base(shared: &Shared, dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
-    shutdown(shared);
+    // What the old writer could not write predates the snapshot that replaces it.
+    let _ = shutdown(shared);
     aof::replace_with_base(dir, lsn, temp)?;
     shared.persistence.stop.store(false, Ordering::Release);
     start(shared, dir, lsn)
 }
 
-/// Writes and fsyncs everything queued, then stops the writer (clean shutdown).
-pub fn shutdown(shared: &Shared) {
+/// Writes and fsyncs everything queued, then stops the writer (clean shutdown). If
+/// the log cannot be written within `STOP_RETRY`, says what was not written.
+pub fn shutdown(shared: &Shared) -> Result<(), String> {
     shared.persistence.stop.store(true, Ordering::Release);
     shared.journal.wake();
     let handle = shared.persistence.writer.locked().take();
-    if let Some(handle) = handle {
-        let _ = handle.join();
+    match handle.map(|h| h.join()) {
+        Some(Ok(result)) => result,
+        Some(Err(_)) => Err("the log writer panicked".into()),
+        None => Ok(()),
     }
 }
