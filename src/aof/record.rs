@@ -95,6 +95,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A reader of the records that begin at `start` of `data` (after a file's header);
+    /// offsets stay those of `data`.
+    pub fn at(data: &'a [u8], start: usize, first_lsn: Option<u64>) -> Reader<'a> {
+        Reader {
+            data,
+            pos: start.min(data.len()),
+            expected_lsn: first_lsn,
+        }
+    }
+
     /// Offset just past the last good record.
     pub fn position(&self) -> usize {
         self.pos
