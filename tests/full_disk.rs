@@ -81,6 +81,10 @@ struct Seen {
 /// (or the deadline), recording every reply.
 fn write_until_full(port: u16, client: usize, extra: usize) -> Seen {
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // A reply that never comes (a client left waiting on a full disk) fails the test.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     let value = "v".repeat(VALUE);
@@ -105,7 +109,9 @@ fn write_until_full(port: u16, client: usize, extra: usize) -> Seen {
         writer.write_all(&batch).unwrap();
         for n in start..start + BATCH {
             let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
+            reader
+                .read_line(&mut line)
+                .unwrap_or_else(|e| panic!("client {client}, write {n}: no reply: {e}"));
             if line == "+OK\r\n" {
                 seen.acked.push(Some(Instant::now()));
             } else if line.starts_with("-MISCONF Errors writing to the AOF file: ") {
@@ -216,6 +222,25 @@ fn everysec_refuses_from_the_first_failed_write_and_kill9_loses_only_earlier_ack
     }
     let acked: usize = seen.iter().map(|s| s.acked.iter().flatten().count()).sum();
     eprintln!("everysec, full disk, kill -9: {lost} of {acked} acknowledged writes lost");
+}
+
+#[test]
+fn no_fsync_policy_refuses_from_the_first_failed_write_too() {
+    let disk = Tmpfs::mount("no", "2m");
+    let roost = Roost::start(&disk.path, &["--appendfsync", "no"]);
+    let seen = fill(roost.port, 5);
+    assert_no_ack_after_misconf(&seen);
+    roost.kill9();
+    let copy = TempDir::new("full-disk-no-copy");
+    let restarted = restart_from_copy(&disk.path, &copy.0);
+    let prefixes = surviving_prefixes(restarted.port, &seen);
+    for (c, (s, &prefix)) in seen.iter().zip(&prefixes).enumerate() {
+        let (first, _) = s.first_misconf.unwrap();
+        assert!(
+            prefix <= first,
+            "client {c}: a write refused with MISCONF was logged on a full disk"
+        );
+    }
 }
 
 #[test]
