@@ -1,9 +1,10 @@
 //! The log writer: one thread takes what the journal has queued, appends it to the
 //! newest segment, fsyncs by the policy and starts a new segment when a rewrite asks.
 //!
-//! Under `appendfsync always` a client's replies wait until the fsync covering its
-//! writes is done; one fsync covers everything queued while the previous one ran (group
-//! commit). A failed write or fsync is retried; meanwhile writes are refused (MISCONF),
+//! A client's replies to writes wait until the write() covering them is done, and
+//! under `appendfsync always` until the fsync is; one write or fsync covers everything
+//! queued while the previous one ran (group commit). Under `everysec` the fsync runs
+//! on a thread of its own, so replies never wait for it. A failed write or fsync is retried; meanwhile writes are refused (MISCONF),
 //! replies to writes not yet in the log become MISCONF (`Persistence::wait_durable`)
 //! and reads go on. At shutdown the writer retries for `STOP_RETRY`, then gives up and
 //! logs what was not written, so a full disk cannot keep the server from exiting.
@@ -35,6 +36,7 @@ pub fn start(shared: &Shared, dir: &Path, next_lsn: u64) -> io::Result<()> {
     log.current_segment.store(first, Ordering::Release);
     *log.dir.locked() = dir.to_path_buf();
     log.set_durable_lsn(next_lsn.saturating_sub(1));
+    log.logging.store(true, Ordering::Release);
     shared.journal.enable(next_lsn, true);
     let handle = thread::Builder::new()
         .name("roost-aof".into())
@@ -54,6 +56,9 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), 
     let mut synced_lsn = written_lsn;
     let mut last_sync = Instant::now();
     let mut give_up_at: Option<Instant> = None;
+    // An `everysec` fsync running beside the writer, so replies (which wait for the
+    // write, not the fsync) are not held up by it: the LSN it covers and its thread.
+    let mut background: Option<(u64, thread::JoinHandle<io::Result<()>>)> = None;
     loop {
         let stopping = log.stop.load(Ordering::Acquire);
         if stopping && give_up_at.is_none() {
@@ -94,9 +99,9 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), 
                 Ok((next_file, next_path)) => {
                     log.current_segment.store(lsn, Ordering::Release);
                     synced_lsn = written_lsn;
+                    good_len = next_file.metadata().map(|m| m.len()).unwrap_or(0);
                     file = next_file;
                     path = next_path;
-                    good_len = 0;
                     rotation = None;
                     log.clear_error();
                     continue;
@@ -112,15 +117,50 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), 
                 }
             }
         }
+        let finished = background.as_ref().is_some_and(|(_, h)| h.is_finished());
+        if finished || (stopping && background.is_some()) {
+            if let Some((lsn, handle)) = background.take() {
+                let synced = handle
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("the fsync thread panicked")));
+                match synced {
+                    Ok(()) => synced_lsn = synced_lsn.max(lsn),
+                    Err(e) => {
+                        log.report_error(&path, "fsync", &e);
+                        if give_up {
+                            return Err(abandon(shared, &unwritten, written_lsn, synced_lsn));
+                        }
+                        thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
+                }
+            }
+        }
         let policy = log.policy();
         let due = match policy {
             AppendFsync::Always => written_lsn > synced_lsn,
             AppendFsync::Everysec => {
-                written_lsn > synced_lsn && last_sync.elapsed() >= Duration::from_secs(1)
+                background.is_none()
+                    && written_lsn > synced_lsn
+                    && last_sync.elapsed() >= Duration::from_secs(1)
             }
             AppendFsync::No => false,
         } || (stopping && written_lsn > synced_lsn);
-        if due {
+        if due && policy == AppendFsync::Everysec && !stopping {
+            let lsn = written_lsn;
+            let started = file.try_clone().and_then(|f| {
+                thread::Builder::new()
+                    .name("roost-fsync".into())
+                    .spawn(move || f.sync_data())
+            });
+            match started {
+                Ok(handle) => {
+                    background = Some((lsn, handle));
+                    last_sync = Instant::now();
+                }
+                Err(e) => log.report_error(&path, "fsync", &e),
+            }
+        } else if due {
             match file.sync_data() {
                 Ok(()) => {
                     synced_lsn = written_lsn;

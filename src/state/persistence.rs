@@ -25,6 +25,8 @@ pub struct Persistence {
     error: Mutex<Option<String>>,
     /// Asks the writer thread to drain, fsync and stop.
     pub stop: AtomicBool,
+    /// A log writer was started (appendonly yes): replies to writes wait for it.
+    pub logging: AtomicBool,
     /// The writer thread; it ends with what it could not write, if anything.
     pub writer: Mutex<Option<JoinHandle<Result<(), String>>>>,
     /// The data directory, once the log is open.
@@ -80,6 +82,7 @@ impl Persistence {
             durable_rx,
             error: Mutex::new(None),
             stop: AtomicBool::new(false),
+            logging: AtomicBool::new(false),
             writer: Mutex::new(None),
             dir: Mutex::new(PathBuf::new()),
             current_segment: AtomicU64::new(0),
@@ -148,20 +151,20 @@ impl Persistence {
         });
     }
 
-    /// May the replies to writes up to `lsn` leave? Under `always` this waits until
-    /// the record is fsynced. Under every policy, a record not yet in the log while
-    /// the log is failing is not acknowledged: the caller answers MISCONF instead.
+    /// May the replies to writes up to `lsn` leave? Waits until the record is written
+    /// to the log (under `always`: fsynced), so `kill -9` loses nothing acknowledged
+    /// under any policy. A record not in the log while the log is failing is not
+    /// acknowledged: the caller answers MISCONF instead.
     pub async fn wait_durable(&self, lsn: u64) -> Result<(), NotLogged> {
+        if !self.logging.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut rx = self.durable_rx.clone();
-        let progress = if self.policy() == AppendFsync::Always {
-            match rx.wait_for(|p| p.lsn >= lsn || p.failing).await {
-                Ok(p) => *p,
-                Err(_) => return Ok(()),
-            }
-        } else {
-            *rx.borrow()
+        let progress = match rx.wait_for(|p| p.lsn >= lsn || p.failing).await {
+            Ok(p) => *p,
+            Err(_) => return Ok(()),
         };
-        if progress.lsn >= lsn || !progress.failing {
+        if progress.lsn >= lsn {
             return Ok(());
         }
         let cause = self.write_error();
