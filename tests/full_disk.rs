@@ -114,7 +114,9 @@ fn write_until_full(port: u16, client: usize, extra: usize) -> Seen {
                 .unwrap_or_else(|e| panic!("client {client}, write {n}: no reply: {e}"));
             if line == "+OK\r\n" {
                 seen.acked.push(true);
-            } else if line.starts_with("-MISCONF Errors writing to the AOF file: ") {
+            } else if line == "-MISCONF Errors writing to the AOF file: No space left on device\r\n"
+            {
+                // Redis's text, byte for byte.
                 seen.acked.push(false);
                 seen.first_misconf.get_or_insert(n);
             } else {

@@ -65,6 +65,18 @@ pub struct NotLogged {
     pub cause: String,
 }
 
+/// The error as C's strerror spells it, as Redis's MISCONF text has it ("No space
+/// left on device", without Rust's " (os error 28)").
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .map_or(text.clone(), str::to_string),
+        None => text,
+    }
+}
+
 fn policy_code(p: AppendFsync) -> u8 {
     match p {
         AppendFsync::Always => 0,
@@ -122,7 +134,7 @@ impl Persistence {
                 path.display()
             ));
         }
-        *error = Some(e.to_string());
+        *error = Some(strerror(e));
         // Published while the error is held, so a connection that sees `failing` also
         // finds the cause.
         self.durable_tx
@@ -185,5 +197,16 @@ impl Persistence {
             thread::sleep(Duration::from_millis(2));
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errors_read_as_strerror() {
+        let full = std::io::Error::from_raw_os_error(28);
+        assert_eq!(super::strerror(&full), "No space left on device");
+        let other = std::io::Error::other("the fsync thread panicked");
+        assert_eq!(super::strerror(&other), "the fsync thread panicked");
     }
 }
