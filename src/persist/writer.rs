@@ -59,6 +59,9 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), 
     // An `everysec` fsync running beside the writer, so replies (which wait for the
     // write, not the fsync) are not held up by it: the LSN it covers and its thread.
     let mut background: Option<(u64, thread::JoinHandle<io::Result<()>>)> = None;
+    // A failed fsync is cleared only by a successful one (as Redis does), not by a
+    // write that succeeds meanwhile.
+    let mut fsync_failed = false;
     loop {
         let stopping = log.stop.load(Ordering::Acquire);
         if stopping && give_up_at.is_none() {
@@ -92,7 +95,9 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), 
                 Some((lsn, _)) => lsn - 1,
                 None => unwritten_lsn,
             };
-            log.clear_error();
+            if !fsync_failed {
+                log.clear_error();
+            }
         }
         if let Some((lsn, _)) = rotation {
             match rotate(shared, &file, lsn) {
@@ -103,6 +108,7 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), 
                     file = next_file;
                     path = next_path;
                     rotation = None;
+                    fsync_failed = false;
                     log.clear_error();
                     continue;
                 }
@@ -124,8 +130,13 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), 
                     .join()
                     .unwrap_or_else(|_| Err(io::Error::other("the fsync thread panicked")));
                 match synced {
-                    Ok(()) => synced_lsn = synced_lsn.max(lsn),
+                    Ok(()) => {
+                        synced_lsn = synced_lsn.max(lsn);
+                        fsync_failed = false;
+                        log.clear_error();
+                    }
                     Err(e) => {
+                        fsync_failed = true;
                         log.report_error(&path, "fsync", &e);
                         if give_up {
                             return Err(abandon(shared, &unwritten, written_lsn, synced_lsn));
@@ -158,15 +169,21 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), 
                     background = Some((lsn, handle));
                     last_sync = Instant::now();
                 }
-                Err(e) => log.report_error(&path, "fsync", &e),
+                Err(e) => {
+                    fsync_failed = true;
+                    log.report_error(&path, "fsync", &e);
+                }
             }
         } else if due {
             match file.sync_data() {
                 Ok(()) => {
                     synced_lsn = written_lsn;
                     last_sync = Instant::now();
+                    fsync_failed = false;
+                    log.clear_error();
                 }
                 Err(e) => {
+                    fsync_failed = true;
                     log.report_error(&path, "fsync", &e);
                     if give_up {
                         return Err(abandon(shared, &unwritten, written_lsn, synced_lsn));
