@@ -137,8 +137,9 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
             ));
             break 'connection;
         }
-        // Under appendfsync always, no reply to a write leaves before its fsync; under
-        // every policy, a write not in the log while the log fails is not acknowledged.
+        // No reply to a write leaves before its record is written to the log (under
+        // appendfsync always, fsynced); a write not in the log while the log fails is
+        // not acknowledged: its reply becomes MISCONF.
         if let Some(lsn) = client.pending_lsn.take() {
             if let Err(failed) = shared.persistence.wait_durable(lsn).await {
                 output = unacknowledge(&output, &writes, &failed, client.proto);
@@ -185,7 +186,7 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
                 break;
             };
             reply.encode(client.proto, &mut output);
-            // A served pop is a write: under appendfsync always it is durable first.
+            // A served pop is a write: it is in the log (under always, fsynced) first.
             if let Some(lsn) = client.pending_lsn.take() {
                 if let Err(failed) = shared.persistence.wait_durable(lsn).await {
                     let whole = [WriteReply {
