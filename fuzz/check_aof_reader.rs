@@ -3,8 +3,10 @@
 // never panics, stops at or before the end, and every record it returns re-encodes to
 // exactly the bytes it was read from. The replication stream parser (`parse_stream`,
 // what a replica runs on bytes from the network) agrees with the reader record for
-// record and never panics either.
+// record and never panics either. Reading a file's header (`aof::header::read`) never
+// panics and never puts the records past the end.
 
+use roost::aof::header;
 use roost::aof::record::{encode, parse_stream, Reader};
 
 pub fn check_aof_reader(data: &[u8]) {
@@ -24,6 +26,18 @@ pub fn check_aof_reader(data: &[u8]) {
             previous_end = reader.position();
         }
         assert!(reader.position() <= data.len());
+    }
+    for kind in [header::Kind::Segment, header::Kind::Base] {
+        let path = std::path::Path::new("fuzz.aof");
+        if let Ok(format) = header::read(data, kind, Some(1), path) {
+            assert!(format.records_at <= data.len());
+            assert!(format.version <= header::VERSION);
+            let mut reader = Reader::at(data, format.records_at, Some(1));
+            while let Ok(Some(record)) = reader.next_record() {
+                assert!(record.offset >= format.records_at);
+            }
+            assert!(reader.position() <= data.len());
+        }
     }
     let mut rest = data;
     while let Ok(Some((_, _, len))) = parse_stream(rest) {

@@ -1,10 +1,12 @@
 //! `roost check-aof [--fix] FILE`: what a log segment holds, and where it is damaged.
 //! With `--fix`, the file is cut at the first bad record, keeping everything before it
-//! (what `--aof-repair` does at startup).
+//! (what `--aof-repair` does at startup). A file that is not a Roost log, or of a
+//! newer format, is reported and never cut.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::header::{self, Kind};
 use super::record::{Reader, Stop};
 
 /// The outcome of checking one segment.
@@ -25,7 +27,16 @@ pub fn check(path: &Path, fix: bool) -> std::io::Result<Report> {
             .and_then(|s| s.to_str())
             .and_then(|s| s.parse::<u64>().ok())
     };
-    let mut reader = Reader::new(&data, first_lsn);
+    let kind = if is_base { Kind::Base } else { Kind::Segment };
+    let format = match header::read(&data, kind, first_lsn, path) {
+        Ok(format) => format,
+        Err(what) => {
+            // Not a file this tool understands: it is never cut, even with --fix.
+            let text = format!("{what}.\nThe file was left as it is.\n");
+            return Ok(Report { text, valid: false });
+        }
+    };
+    let mut reader = Reader::at(&data, format.records_at, first_lsn);
     let mut records = 0u64;
     let mut lsns = None;
     let mut commands: BTreeMap<String, u64> = BTreeMap::new();
@@ -45,7 +56,11 @@ pub fn check(path: &Path, fix: bool) -> std::io::Result<Report> {
     if let Some((first, last)) = lsns {
         text.push_str(&format!(", LSN {first}..{last}"));
     }
-    text.push_str(&format!(", {} bytes\n", data.len()));
+    text.push_str(&format!(", {} bytes, ", data.len()));
+    text.push_str(&match format.version {
+        0 => "format version 0 (written before file headers)\n".to_string(),
+        v => format!("format version {v}\n"),
+    });
     for (name, count) in &commands {
         text.push_str(&format!("  {name}: {count}\n"));
     }

@@ -1,6 +1,6 @@
-//! The append-only log on disk: the record format (`record`), the segment and base
-//! files and how they are named, installed and read back in order (`load`), and the
-//! offline checker (`check`).
+//! The append-only log on disk: the record format (`record`), the header every file
+//! starts with (`header`), the segment and base files and how they are named,
+//! installed and read back in order (`load`), and the offline checker (`check`).
 //!
 //! Segments live in `<dir>/appendonly/`, each named by the LSN of its first record, and
 //! are read in LSN order; a rewrite leaves a base named by the LSN the segments after it
@@ -8,14 +8,16 @@
 //! the newest segment is in `persist`, above the commands whose records it writes.
 
 pub mod check;
+pub mod header;
 pub mod record;
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::log;
+use header::Kind;
 use record::{Reader, Record, Stop};
 
 const SEGMENT_DIR: &str = "appendonly";
@@ -128,6 +130,8 @@ fn segment_path(dir: &Path, first_lsn: u64) -> PathBuf {
 #[derive(Debug)]
 pub enum LoadError {
     Io(PathBuf, io::Error),
+    /// A file that is not a log this Roost can read (foreign, or a newer format).
+    Unreadable(String),
     Corrupt {
         file: PathBuf,
         offset: usize,
@@ -139,6 +143,7 @@ impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LoadError::Io(path, e) => write!(f, "cannot read {}: {e}", path.display()),
+            LoadError::Unreadable(what) => write!(f, "{what}; refusing to load the log"),
             LoadError::Corrupt {
                 file,
                 offset,
@@ -202,7 +207,9 @@ pub fn load(
     };
     if let Some((lsn, path)) = &base {
         let data = fs::read(path).map_err(|e| LoadError::Io(path.clone(), e))?;
-        let mut reader = Reader::new(&data, Some(1));
+        let format =
+            header::read(&data, Kind::Base, Some(1), path).map_err(LoadError::Unreadable)?;
+        let mut reader = Reader::at(&data, format.records_at, Some(1));
         loop {
             match reader.next_record() {
                 Ok(Some(record)) => {
@@ -245,7 +252,9 @@ pub fn load(
             );
             return cut_or_fail(&segs[index..], 0, reason, repair, loaded);
         }
-        let mut reader = Reader::new(data, Some(*first_lsn));
+        let format = header::read(data, Kind::Segment, Some(*first_lsn), path)
+            .map_err(LoadError::Unreadable)?;
+        let mut reader = Reader::at(data, format.records_at, Some(*first_lsn));
         loop {
             match reader.next_record() {
                 Ok(Some(record)) => {
@@ -339,23 +348,30 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 pub fn open_newest_segment(dir: &Path, next_lsn: u64) -> io::Result<(u64, PathBuf, File)> {
     let seg_dir = dir.join(SEGMENT_DIR);
     fs::create_dir_all(&seg_dir)?;
-    let (first, path) = match segments(dir)?.pop() {
-        Some(newest) => newest,
-        None => {
-            let path = segment_path(dir, next_lsn);
-            File::create(&path)?.sync_all()?;
-            sync_dir(&seg_dir)?;
-            (next_lsn, path)
-        }
+    let Some((first, path)) = segments(dir)?.pop() else {
+        let (file, path) = create_segment(dir, next_lsn)?;
+        return Ok((next_lsn, path, file));
     };
     let file = OpenOptions::new().append(true).open(&path)?;
+    if file.metadata()?.len() < header::LEN as u64 {
+        // Empty, or cut inside its header by a crash while it was created (loading
+        // checked it holds nothing else): it starts again with a whole header.
+        file.set_len(0)?;
+        (&file).write_all(&header::encode(Kind::Segment))?;
+        file.sync_all()?;
+    }
+    // A segment written before headers (version 0) is appended to as it is: the
+    // records are the same.
     Ok((first, path, file))
 }
 
-/// Creates (durably) the segment that starts at `lsn`.
+/// Creates (durably) the segment that starts at `lsn`, with its header.
 pub fn create_segment(dir: &Path, lsn: u64) -> io::Result<(File, PathBuf)> {
     let path = segment_path(dir, lsn);
     let file = OpenOptions::new().create(true).append(true).open(&path)?;
+    if file.metadata()?.len() == 0 {
+        (&file).write_all(&header::encode(Kind::Segment))?;
+    }
     file.sync_all()?;
     sync_dir(&dir.join(SEGMENT_DIR))?;
     Ok((file, path))

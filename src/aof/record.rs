@@ -34,6 +34,25 @@ pub fn encode(lsn: u64, args: &[&[u8]], out: &mut Vec<u8>) {
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// How many whole records `bytes` (encoded records, as queued for the log) holds, and
+/// the LSN of the first; for saying what could not be written.
+pub fn span(bytes: &[u8]) -> (usize, Option<u64>) {
+    let mut rest = bytes;
+    let mut count = 0;
+    let mut first = None;
+    while rest.len() >= HEADER_LEN {
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        if first.is_none() {
+            let mut lsn = [0u8; 8];
+            lsn.copy_from_slice(&rest[8..16]);
+            first = Some(u64::from_le_bytes(lsn));
+        }
+        count += 1;
+        rest = &rest[(HEADER_LEN + len).min(rest.len())..];
+    }
+    (count, first)
+}
+
 fn checksum(len: &[u8], rest: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(len);
@@ -72,6 +91,16 @@ impl<'a> Reader<'a> {
         Reader {
             data,
             pos: 0,
+            expected_lsn: first_lsn,
+        }
+    }
+
+    /// A reader of the records that begin at `start` of `data` (after a file's header);
+    /// offsets stay those of `data`.
+    pub fn at(data: &'a [u8], start: usize, first_lsn: Option<u64>) -> Reader<'a> {
+        Reader {
+            data,
+            pos: start.min(data.len()),
             expected_lsn: first_lsn,
         }
     }

@@ -110,6 +110,7 @@ fn rewrite(shared: &Shared) -> Result<u64, String> {
 /// Writes the snapshot begun at `mark` to `path` as a base; returns its size.
 fn write_base(shared: &Shared, path: &std::path::Path, mark: Mark) -> std::io::Result<u64> {
     let mut file = File::create(path)?;
+    file.write_all(&aof::header::encode(aof::header::Kind::Base))?;
     let size = aof::encode_snapshot(&shared.keyspace, mark.db, |chunk| file.write_all(chunk))?;
     file.sync_all()?;
     Ok(size)

@@ -276,6 +276,14 @@ async fn receive_into(
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    // The file becomes the log's base: it starts with a base's header (the stream
+    // itself carries records only).
+    tokio::io::AsyncWriteExt::write_all(
+        &mut file,
+        &crate::aof::header::encode(crate::aof::header::Kind::Base),
+    )
+    .await
+    .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut buffer: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut written = 0u64;
     let link_info = &shared.repl.link;
@@ -361,7 +369,8 @@ fn load_snapshot(
         for db in 0..shared.keyspace.databases() {
             shared.keyspace.db(db).clear();
         }
-        let mut reader = record::Reader::new(&data, None);
+        let format = crate::aof::header::read(&data, crate::aof::header::Kind::Base, None, path)?;
+        let mut reader = record::Reader::at(&data, format.records_at, None);
         while let Some(rec) = reader.next_record().map_err(|e| format!("{e:?}"))? {
             apply_record(shared, &mut client, rec.lsn, &rec.args);
         }

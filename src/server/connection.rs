@@ -42,6 +42,8 @@ pub(super) async fn serve<S>(
     let mut decoder = Decoder::new();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
+    // Where the replies to writes lie in `output`, until it is sent.
+    let mut writes: Vec<WriteReply> = Vec::new();
 
     // After a blocked command answers, the requests already read are served before
     // reading again.
@@ -94,6 +96,8 @@ pub(super) async fn serve<S>(
                 Ok(Some(args)) => {
                     info.last_interaction_ms
                         .store(clock::now_ms(), Ordering::Relaxed);
+                    let earlier_lsn = client.pending_lsn.take();
+                    let reply_start = output.len();
                     let reply = cmd::dispatch(
                         &mut Ctx {
                             shared: &shared,
@@ -106,6 +110,14 @@ pub(super) async fn serve<S>(
                         .total_commands_processed
                         .fetch_add(1, Ordering::Relaxed);
                     reply.encode(client.proto, &mut output);
+                    if let Some(lsn) = client.pending_lsn {
+                        writes.push(WriteReply {
+                            start: reply_start,
+                            end: output.len(),
+                            lsn,
+                        });
+                    }
+                    client.pending_lsn = client.pending_lsn.max(earlier_lsn);
                     if client.close_after_reply
                         || client.blocked.is_some()
                         || client.handoff.is_some()
@@ -130,10 +142,15 @@ pub(super) async fn serve<S>(
             ));
             break 'connection;
         }
-        // Under appendfsync always, no reply to a write leaves before its fsync.
+        // No reply to a write leaves before its record is written to the log (under
+        // appendfsync always, fsynced); a write not in the log while the log fails is
+        // not acknowledged: its reply becomes MISCONF.
         if let Some(lsn) = client.pending_lsn.take() {
-            shared.persistence.wait_durable(lsn).await;
+            if let Err(failed) = shared.persistence.wait_durable(lsn).await {
+                output = unacknowledge(&output, &writes, &failed, client.proto);
+            }
         }
+        writes.clear();
         // Messages published to this client go after the replies that subscribed it.
         if !flush_messages(&shared, &client, &mut stream, &mut output).await {
             break;
@@ -174,9 +191,16 @@ pub(super) async fn serve<S>(
                 break;
             };
             reply.encode(client.proto, &mut output);
-            // A served pop is a write: under appendfsync always it is durable first.
+            // A served pop is a write: it is in the log (under always, fsynced) first.
             if let Some(lsn) = client.pending_lsn.take() {
-                shared.persistence.wait_durable(lsn).await;
+                if let Err(failed) = shared.persistence.wait_durable(lsn).await {
+                    let whole = [WriteReply {
+                        start: 0,
+                        end: output.len(),
+                        lsn,
+                    }];
+                    output = unacknowledge(&output, &whole, &failed, client.proto);
+                }
             }
             if stream.write_all(&output).await.is_err() {
                 break;
@@ -189,6 +213,36 @@ pub(super) async fn serve<S>(
     cmd::pubsub::unsubscribe_all(&shared, &mut client);
     shared.tracking.disable(client.id);
     shared.clients.unregister(client.id);
+}
+
+/// The reply to a write, at `start..end` of the batch's output; `lsn` is the last
+/// record the command wrote.
+struct WriteReply {
+    start: usize,
+    end: usize,
+    lsn: u64,
+}
+
+/// The batch's output with every reply to a write that is not in the log replaced by
+/// MISCONF (the write happened in memory and will be logged once the disk allows, but
+/// it is not acknowledged). Other replies stay as they were.
+fn unacknowledge(
+    output: &[u8],
+    writes: &[WriteReply],
+    failed: &crate::state::NotLogged,
+    proto: u8,
+) -> BytesMut {
+    let mut refusal = BytesMut::new();
+    cmd::error::log_write_failed(&failed.cause).encode(proto, &mut refusal);
+    let mut rewritten = BytesMut::with_capacity(output.len());
+    let mut copied = 0;
+    for write in writes.iter().filter(|w| w.lsn > failed.durable_lsn) {
+        rewritten.extend_from_slice(&output[copied..write.start]);
+        rewritten.extend_from_slice(&refusal);
+        copied = write.end;
+    }
+    rewritten.extend_from_slice(&output[copied..]);
+    rewritten
 }
 
 /// Resolves when messages wait in the subscriber's outbox; never without one.

@@ -145,14 +145,15 @@ impl Server {
             tokio::spawn(accept_loop(shared.clone(), listener, tls));
         }
         shared.shutdown_requested().await;
-        {
+        let flushed = {
             // No write may start once the log's last fsync has begun.
             let _no_more_writes = shared.keyspace.write_gate();
-            crate::persist::writer::shutdown(&shared);
-        }
+            crate::persist::writer::shutdown(&shared)
+        };
         if let Some(error) = shared.take_failure() {
             return Err(io::Error::other(error));
         }
+        flushed.map_err(io::Error::other)?;
         log::notice("Roost is now ready to exit, bye bye...");
         Ok(())
     }

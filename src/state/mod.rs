@@ -29,7 +29,7 @@ use crate::store::Keyspace;
 use crate::sync::{Recover, RecoverRw};
 use crate::tracking::Tracking;
 use crate::{clock, log};
-pub use persistence::Persistence;
+pub use persistence::{NotLogged, Persistence};
 pub use replication::Replication;
 pub use scripts::ScriptCache;
 

@@ -17,13 +17,18 @@ use crate::sync::Recover;
 
 pub struct Persistence {
     policy: AtomicU8,
-    durable_tx: watch::Sender<u64>,
-    durable_rx: watch::Receiver<u64>,
+    /// How far replies may go, and whether the log is failing: connections waiting
+    /// for their writes watch both.
+    durable_tx: watch::Sender<Progress>,
+    durable_rx: watch::Receiver<Progress>,
     /// The last write or fsync error, while writes are failing (MISCONF).
     error: Mutex<Option<String>>,
     /// Asks the writer thread to drain, fsync and stop.
     pub stop: AtomicBool,
-    pub writer: Mutex<Option<JoinHandle<()>>>,
+    /// A log writer was started (appendonly yes): replies to writes wait for it.
+    pub logging: AtomicBool,
+    /// The writer thread; it ends with what it could not write, if anything.
+    pub writer: Mutex<Option<JoinHandle<Result<(), String>>>>,
     /// The data directory, once the log is open.
     pub dir: Mutex<PathBuf>,
     /// First LSN of the segment being written.
@@ -43,6 +48,35 @@ pub struct RewriteStatus {
     pub last_success: AtomicU64,
 }
 
+/// What the writer publishes to the connections: the LSN up to which replies may
+/// leave, and whether the last write, fsync or rotation failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub lsn: u64,
+    pub failing: bool,
+}
+
+/// A reply to a write that cannot be acknowledged: its record is not in the log (not
+/// written, or under `always` not fsynced) and the log is failing. Replies to writes
+/// up to `durable_lsn` may still leave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotLogged {
+    pub durable_lsn: u64,
+    pub cause: String,
+}
+
+/// The error as C's strerror spells it, as Redis's MISCONF text has it ("No space
+/// left on device", without Rust's " (os error 28)").
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .map_or(text.clone(), str::to_string),
+        None => text,
+    }
+}
+
 fn policy_code(p: AppendFsync) -> u8 {
     match p {
         AppendFsync::Always => 0,
@@ -53,13 +87,14 @@ fn policy_code(p: AppendFsync) -> u8 {
 
 impl Persistence {
     pub fn new(policy: AppendFsync) -> Persistence {
-        let (durable_tx, durable_rx) = watch::channel(0);
+        let (durable_tx, durable_rx) = watch::channel(Progress::default());
         Persistence {
             policy: AtomicU8::new(policy_code(policy)),
             durable_tx,
             durable_rx,
             error: Mutex::new(None),
             stop: AtomicBool::new(false),
+            logging: AtomicBool::new(false),
             writer: Mutex::new(None),
             dir: Mutex::new(PathBuf::new()),
             current_segment: AtomicU64::new(0),
@@ -89,6 +124,8 @@ impl Persistence {
 
     /// The writer failed to write, rotate or fsync `path`: writes are refused until it
     /// succeeds again.
+    /// `what` ("write", "fsync", "rotat") failed on `path`: writes are refused until it
+    /// succeeds again, and replies to writes not yet in the log become MISCONF.
     pub fn report_error(&self, path: &std::path::Path, what: &str, e: &std::io::Error) {
         let mut error = self.error.locked();
         if error.is_none() {
@@ -97,33 +134,56 @@ impl Persistence {
                 path.display()
             ));
         }
-        *error = Some(e.to_string());
+        *error = Some(strerror(e));
+        // Published while the error is held, so a connection that sees `failing` also
+        // finds the cause.
+        self.durable_tx
+            .send_if_modified(|p| !std::mem::replace(&mut p.failing, true));
     }
 
     pub fn clear_error(&self) {
-        if self.error.locked().take().is_some() {
+        let mut error = self.error.locked();
+        if error.take().is_some() {
             log::warning("The log can be written again; accepting writes.");
         }
+        self.durable_tx
+            .send_if_modified(|p| std::mem::replace(&mut p.failing, false));
     }
 
     /// The LSN up to which replies may leave (durable under `always`, written otherwise).
     pub fn durable_lsn(&self) -> u64 {
-        *self.durable_rx.borrow()
+        self.durable_rx.borrow().lsn
     }
 
     pub fn set_durable_lsn(&self, lsn: u64) {
-        if *self.durable_rx.borrow() != lsn {
-            let _ = self.durable_tx.send(lsn);
-        }
+        self.durable_tx.send_if_modified(|p| {
+            let changed = p.lsn != lsn;
+            p.lsn = lsn;
+            changed
+        });
     }
 
-    /// Waits until the record `lsn` is durable, when the policy asks replies to wait.
-    pub async fn wait_durable(&self, lsn: u64) {
-        if self.policy() != AppendFsync::Always {
-            return;
+    /// May the replies to writes up to `lsn` leave? Waits until the record is written
+    /// to the log (under `always`: fsynced), so `kill -9` loses nothing acknowledged
+    /// under any policy. A record not in the log while the log is failing is not
+    /// acknowledged: the caller answers MISCONF instead.
+    pub async fn wait_durable(&self, lsn: u64) -> Result<(), NotLogged> {
+        if !self.logging.load(Ordering::Acquire) {
+            return Ok(());
         }
         let mut rx = self.durable_rx.clone();
-        let _ = rx.wait_for(|durable| *durable >= lsn).await;
+        let progress = match rx.wait_for(|p| p.lsn >= lsn || p.failing).await {
+            Ok(p) => *p,
+            Err(_) => return Ok(()),
+        };
+        if progress.lsn >= lsn {
+            return Ok(());
+        }
+        let cause = self.write_error();
+        Err(NotLogged {
+            durable_lsn: progress.lsn,
+            cause: cause.unwrap_or_else(|| "the log could not be written".into()),
+        })
     }
 
     /// Waits (up to `timeout`) until the writer has started the segment beginning at
@@ -137,5 +197,16 @@ impl Persistence {
             thread::sleep(Duration::from_millis(2));
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errors_read_as_strerror() {
+        let full = std::io::Error::from_raw_os_error(28);
+        assert_eq!(super::strerror(&full), "No space left on device");
+        let other = std::io::Error::other("the fsync thread panicked");
+        assert_eq!(super::strerror(&other), "the fsync thread panicked");
     }
 }

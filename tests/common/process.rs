@@ -43,13 +43,26 @@ pub struct Roost {
 impl Roost {
     /// Starts the binary and returns at once (it may still be loading its log).
     pub fn spawn(dir: &Path, extra: &[&str]) -> Roost {
+        Roost::spawn_to(dir, extra, Stdio::null())
+    }
+
+    /// Starts the binary with its log (stderr) going to the file `log`, and waits until
+    /// it has loaded its log.
+    pub fn start_logged(dir: &Path, extra: &[&str], log: &Path) -> Roost {
+        let file = std::fs::File::create(log).unwrap();
+        let roost = Roost::spawn_to(dir, extra, Stdio::from(file));
+        roost.wait_until_ready();
+        roost
+    }
+
+    fn spawn_to(dir: &Path, extra: &[&str], stderr: Stdio) -> Roost {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_roost"))
             .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
             .args(["--loglevel", "warning"])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let password = extra
