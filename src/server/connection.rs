@@ -32,6 +32,16 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
             .await;
         return;
     }
+    if protected_mode_refuses(&shared, addr) {
+        shared
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let mut denied = BytesMut::new();
+        cmd::error::PROTECTED_MODE.encode(2, &mut denied);
+        let _ = stream.write_all(&denied).await;
+        return;
+    }
     let info = shared.clients.register(addr, laddr);
     let mut client = Client::new(info.clone(), !shared.requires_auth());
     let mut decoder = Decoder::new();
@@ -184,6 +194,14 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
     cmd::pubsub::unsubscribe_all(&shared, &mut client);
     shared.tracking.disable(client.id);
     shared.clients.unregister(client.id);
+}
+
+/// Protected mode, as in Redis: while it is on and the default user has no password,
+/// only loopback clients are served (checked when each connection is accepted, with the
+/// configuration of that moment, so CONFIG SET of either applies to the next one).
+fn protected_mode_refuses(shared: &Shared, peer: SocketAddr) -> bool {
+    let config = shared.config();
+    config.protected_mode && config.requirepass.is_none() && !peer.ip().to_canonical().is_loopback()
 }
 
 /// Resolves when messages wait in the subscriber's outbox; never without one.

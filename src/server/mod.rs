@@ -36,20 +36,30 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds every `bind` address (port 0 picks a free port) and builds the shared
-    /// state. As in Redis, an address written `-addr` is skipped if it is unavailable.
-    pub async fn bind(config: Config) -> io::Result<Server> {
+    /// Binds every `bind` address and builds the shared state. As in Redis, an address
+    /// written `-addr` is skipped if it is unavailable, and port 0 means no TCP
+    /// listener; with `pick_free_ports` the OS picks the port (and CONFIG GET shows it).
+    /// A configuration that fails `Config::check` or `cmd::check_config` is refused.
+    pub async fn bind(mut config: Config) -> io::Result<Server> {
+        let refuse = |e: crate::config::ConfigError| io::Error::new(io::ErrorKind::InvalidInput, e);
+        config.check().map_err(refuse)?;
+        crate::cmd::check_config(&config).map_err(refuse)?;
         let mut listeners = Vec::new();
-        let mut port = config.port;
-        for address in &config.bind {
+        let mut port = match config.port {
+            0 => None,
+            _ if config.pick_free_ports => Some(0),
+            port => Some(port),
+        };
+        for address in port.map_or(&[][..], |_| &config.bind[..]) {
+            let port = port.as_mut().expect("a TCP port");
             let (optional, host) = match address.strip_prefix('-') {
                 Some(host) => (true, host),
                 None => (false, address.as_str()),
             };
-            match TcpListener::bind((host, port)).await {
+            match TcpListener::bind((host, *port)).await {
                 Ok(listener) => {
-                    // With port 0, the other addresses share the port the first one got.
-                    port = listener.local_addr()?.port();
+                    // A port the OS picked is shared by the other addresses.
+                    *port = listener.local_addr()?.port();
                     listeners.push(listener);
                 }
                 Err(e) if optional => {
@@ -62,6 +72,7 @@ impl Server {
                 }
             }
         }
+        // The TLS listener, once there is one, is bound above and counts here too.
         let Some(first) = listeners.first() else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -69,6 +80,9 @@ impl Server {
             ));
         };
         let local_addr = first.local_addr()?;
+        if config.pick_free_ports {
+            config.port = local_addr.port();
+        }
         let shared = build_state(config);
         shared.set_listen_addr(local_addr);
         Ok(Server { listeners, shared })
