@@ -40,6 +40,14 @@ pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: Sock
         let mut denied = BytesMut::new();
         cmd::error::PROTECTED_MODE.encode(2, &mut denied);
         let _ = stream.write_all(&denied).await;
+        // Closed gently: a request the client sent meanwhile, left unread, would turn
+        // the close into a reset that can discard the text before the client reads it.
+        let _ = stream.shutdown().await;
+        let mut discard = [0u8; 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while matches!(stream.read(&mut discard).await, Ok(n) if n > 0) {}
+        })
+        .await;
         return;
     }
     let info = shared.clients.register(addr, laddr);
