@@ -124,6 +124,8 @@ with_blank! {
         /// Refuse connections from beyond loopback while the default user has no
         /// password (Redis's protected mode).
         pub protected_mode: bool,
+        /// Always empty (Redis's ACL file; see `ACLFILE_REFUSED`).
+        pub aclfile: String,
         /// `rename-command` lines, in file order (config file only, as in Redis).
         pub renames: Vec<Rename>,
         /// Bind the listeners to ports the OS picks instead of `port` (tests and
@@ -475,6 +477,9 @@ pub static PARAMS: &[Param] = &[
         .flag("Rewrite the log when it grew by this percentage"),
     row("auto-aof-rewrite-min-size", field!(auto_aof_rewrite_min_size), num(Memory), "67108864")
         .flag("...and is at least this big"),
+    // Only ever empty: a file with ACL users stops startup (`ACLFILE_REFUSED`).
+    row("aclfile", field!(aclfile), Type::Text, "")
+        .fixed(),
     row("protected-mode", field!(protected_mode), Type::Bool, "yes")
         .flag("Refuse clients beyond loopback while there is no password (yes|no)"),
 ];
@@ -1009,7 +1014,8 @@ const REDIS_ONLY: &[&str] = &[
 /// Redis directives that restrict access and that Roost does not implement: a line with
 /// one stops startup, naming it, rather than leave the server more open than its
 /// configuration says. As in Redis, they are not parameters (CONFIG GET/SET do not know
-/// them).
+/// them). `aclfile`, which is one in Redis, is a row that only an empty value passes
+/// (`ACLFILE_REFUSED`).
 const REFUSED: &[(&str, &str)] = &[
     (
         "user",
@@ -1017,16 +1023,15 @@ const REFUSED: &[(&str, &str)] = &[
          an access rule (use requirepass for the default user's password)",
     ),
     (
-        "aclfile",
-        "ACL users are not implemented in Roost yet; refusing to start rather than ignore \
-         an ACL file (use requirepass for the default user's password)",
-    ),
-    (
         "loadmodule",
         "Roost cannot load Redis modules; refusing to start without one the configuration \
          asks for (a module may enforce access rules)",
     ),
 ];
+
+/// Why an `aclfile` line with a file stops startup.
+const ACLFILE_REFUSED: &str = "ACL users are not implemented in Roost yet; refusing to start \
+    rather than ignore an ACL file (use requirepass for the default user's password)";
 
 /// Redis-only directives whose values are passwords: CONFIG GET hides them as it does
 /// the `secret` rows.
@@ -1272,6 +1277,9 @@ impl Config {
             }
             if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == lower) {
                 return Err(at(why));
+            }
+            if lower == "aclfile" && args.iter().any(|a| !a.is_empty()) {
+                return Err(at(ACLFILE_REFUSED));
             }
             match self.apply(name, args) {
                 Ok(Applied::Set) => {
@@ -1888,11 +1896,20 @@ mod tests {
                 "{err}"
             );
             assert!(err.message.contains(words), "{err}");
-            // Not parameters, as in Redis: CONFIG SET and GET do not know them.
+            // Not parameters, as in Redis: CONFIG SET and GET do not know them. Except
+            // aclfile, which Redis shows (empty here) and cannot change at run time.
             let mut c = Config::default();
+            if directive == "aclfile" {
+                assert_eq!(c.get(directive).as_deref(), Some(""));
+                assert!(!Config::is_mutable(directive));
+                continue;
+            }
             assert_eq!(c.apply(directive, &["x".into()]), Err(ApplyError::Unknown));
             assert_eq!(c.get(directive), None);
         }
+        // No ACL file is no ACL file.
+        let mut c = Config::default();
+        c.apply_file_text("aclfile \"\"\n", "x.conf").unwrap();
     }
 
     #[test]
