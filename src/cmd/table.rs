@@ -187,10 +187,23 @@ impl Table {
         if names.is_empty() {
             return self.lookup(name);
         }
-        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        // Lower-cased on the stack when it fits: this runs for every request.
+        let mut buf = [0u8; 64];
+        let long;
+        let lower = match buf.get_mut(..name.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(name);
+                lower.make_ascii_lowercase();
+                std::str::from_utf8(lower).ok()?
+            }
+            None => {
+                long = String::from_utf8_lossy(name).to_ascii_lowercase();
+                long.as_str()
+            }
+        };
         let (container, sub) = match lower.split_once('|') {
             Some((container, sub)) => (container, Some(sub)),
-            None => (lower.as_str(), None),
+            None => (lower, None),
         };
         let id = match names.get(container) {
             Some(reached) => reached?,
