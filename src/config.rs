@@ -59,6 +59,8 @@ const MAXMEMORY_POLICIES: &[&str] = &[
     "noeviction",
 ];
 
+const TLS_AUTH_CLIENTS: &[&str] = &["yes", "no", "optional"];
+
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 
 /// In the order Redis lists them when refusing a value.
@@ -135,6 +137,26 @@ with_blank! {
         /// Where each directive set at startup came from (`file:line` or `--flag`), by
         /// its canonical name, for messages that must name it.
         pub origins: BTreeMap<String, String>,
+        /// The TLS listener's port; 0 = none.
+        pub tls_port: u16,
+        pub tls_cert_file: Option<String>,
+        pub tls_key_file: Option<String>,
+        pub tls_key_file_pass: Option<String>,
+        pub tls_client_cert_file: Option<String>,
+        pub tls_client_key_file: Option<String>,
+        pub tls_client_key_file_pass: Option<String>,
+        pub tls_ca_cert_file: Option<String>,
+        pub tls_ca_cert_dir: Option<String>,
+        /// `yes`, `no` or `optional`.
+        pub tls_auth_clients: String,
+        pub tls_protocols: String,
+        pub tls_ciphersuites: String,
+        pub tls_ciphers: String,
+        pub tls_prefer_server_ciphers: bool,
+        pub tls_session_caching: bool,
+        pub tls_session_cache_size: u64,
+        pub tls_session_cache_timeout: u64,
+        pub tls_replication: bool,
         /// The config file given at startup, for CONFIG REWRITE.
         pub config_file: Option<PathBuf>,
         /// Redis directives accepted but not implemented, as given (CONFIG GET shows them).
@@ -258,6 +280,9 @@ pub enum Hook {
     EvictionPolicy,
     /// Reload the keyspace notification classes.
     KeyspaceEvents,
+    /// Build the TLS materials anew (certificate rotation); a bad set is refused and
+    /// the old one kept.
+    Tls,
 }
 
 /// A parameter's syntax: how its arguments are checked and parsed, and how its value
@@ -482,6 +507,64 @@ pub static PARAMS: &[Param] = &[
         .fixed(),
     row("protected-mode", field!(protected_mode), Type::Bool, "yes")
         .flag("Refuse clients beyond loopback while there is no password (yes|no)"),
+    row("tls-port", field!(tls_port), num(U32).range(0, 65535, Refuse), "0")
+        .fixed()
+        .flag("TLS port to listen on (0 = none)"),
+    row("tls-cert-file", field!(tls_cert_file), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Server certificate (PEM)"),
+    row("tls-key-file", field!(tls_key_file), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Server private key (PEM, unencrypted)"),
+    row("tls-key-file-pass", field!(tls_key_file_pass), Type::Text, "")
+        .hook(Hook::Tls)
+        .secret()
+        .flag("Refused: Roost cannot decrypt keys"),
+    row("tls-client-cert-file", field!(tls_client_cert_file), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Certificate a replica presents to its primary"),
+    row("tls-client-key-file", field!(tls_client_key_file), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Key of tls-client-cert-file"),
+    row("tls-client-key-file-pass", field!(tls_client_key_file_pass), Type::Text, "")
+        .hook(Hook::Tls)
+        .secret()
+        .flag("Refused: Roost cannot decrypt keys"),
+    row("tls-ca-cert-file", field!(tls_ca_cert_file), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("CA certificates peers are verified against (PEM)"),
+    row("tls-ca-cert-dir", field!(tls_ca_cert_dir), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("Directory of CA certificates (PEM)"),
+    row("tls-auth-clients", field!(tls_auth_clients), Type::Choice(TLS_AUTH_CLIENTS), "yes")
+        .hook(Hook::Tls)
+        .flag("Client certificates: yes (required) | optional | no"),
+    row("tls-protocols", field!(tls_protocols), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("\"TLSv1.2 TLSv1.3\" or one of them (empty = both)"),
+    row("tls-ciphersuites", field!(tls_ciphersuites), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("TLS 1.3 suites, OpenSSL names, colon-separated"),
+    row("tls-ciphers", field!(tls_ciphers), Type::Text, "")
+        .hook(Hook::Tls)
+        .flag("TLS 1.2 ciphers, OpenSSL names, colon-separated"),
+    row("tls-prefer-server-ciphers", field!(tls_prefer_server_ciphers), Type::Bool, "no")
+        .hook(Hook::Tls)
+        .flag("Choose the cipher by the server's order (yes|no)"),
+    row("tls-session-caching", field!(tls_session_caching), Type::Bool, "yes")
+        .hook(Hook::Tls)
+        .flag("Let clients resume TLS sessions (yes|no)"),
+    row("tls-session-cache-size", field!(tls_session_cache_size),
+        num(I64).range(0, I32_MAX, Refuse), "20480")
+        .hook(Hook::Tls)
+        .flag("TLS sessions kept for resumption"),
+    row("tls-session-cache-timeout", field!(tls_session_cache_timeout),
+        num(I64).range(0, I32_MAX, Refuse), "300")
+        .hook(Hook::Tls)
+        .flag("Seconds a TLS session may be resumed"),
+    row("tls-replication", field!(tls_replication), Type::Bool, "no")
+        .hook(Hook::Tls)
+        .flag("Reach the primary over TLS (yes|no)"),
 ];
 
 /// Old names of Redis-only directives (old names of Roost's own are in `PARAMS`).
@@ -858,7 +941,6 @@ impl Field for [OutputLimit; 3] {
 /// - `enable-protected-configs`: the parameters Redis protects that Roost has (`dir`)
 ///   cannot be changed by CONFIG SET at all here, whatever the value.
 /// - `unixsocketperm`: Roost opens no Unix socket (`unixsocket` is ignored too).
-/// - `tls-*`: see the TLS listener's own rows when they exist.
 ///
 /// Directives that do restrict access and are not implemented are in `REFUSED`.
 const REDIS_ONLY: &[&str] = &[
@@ -983,26 +1065,8 @@ const REDIS_ONLY: &[&str] = &[
     "syslog-ident",
     "tcp-backlog",
     "tcp-keepalive",
-    "tls-auth-clients",
-    "tls-ca-cert-dir",
-    "tls-ca-cert-file",
-    "tls-cert-file",
-    "tls-ciphers",
-    "tls-ciphersuites",
-    "tls-client-cert-file",
-    "tls-client-key-file",
-    "tls-client-key-file-pass",
     "tls-cluster",
     "tls-dh-params-file",
-    "tls-key-file",
-    "tls-key-file-pass",
-    "tls-port",
-    "tls-prefer-server-ciphers",
-    "tls-protocols",
-    "tls-replication",
-    "tls-session-cache-size",
-    "tls-session-cache-timeout",
-    "tls-session-caching",
     "tracking-table-max-keys",
     "unixsocket",
     "unixsocketperm",
@@ -1032,10 +1096,6 @@ const REFUSED: &[(&str, &str)] = &[
 /// Why an `aclfile` line with a file stops startup.
 const ACLFILE_REFUSED: &str = "ACL users are not implemented in Roost yet; refusing to start \
     rather than ignore an ACL file (use requirepass for the default user's password)";
-
-/// Redis-only directives whose values are passwords: CONFIG GET hides them as it does
-/// the `secret` rows.
-const REDIS_ONLY_SECRETS: &[&str] = &["tls-key-file-pass", "tls-client-key-file-pass"];
 
 /// What CONFIG GET shows for a password that is set. An unset one shows as empty, as in
 /// Redis; a set one is never shown (Redis 7 shows `requirepass` and `masterauth`).
@@ -1126,10 +1186,7 @@ impl Config {
     /// `SECRET_SHOWN`.
     pub fn shown(&self, name: &str) -> Option<String> {
         let value = self.get(name)?;
-        let secret = match Param::find(name) {
-            Some(param) => param.secret,
-            None => REDIS_ONLY_SECRETS.contains(&redis_only_name(name)),
-        };
+        let secret = Param::find(name).is_some_and(|param| param.secret);
         Some(if secret && !value.is_empty() {
             SECRET_SHOWN.to_string()
         } else {
@@ -1327,10 +1384,10 @@ impl Config {
         Ok((config, ignored))
     }
 
-    /// How many kinds of listener the configuration asks for: TCP unless `port` is 0.
-    /// (A TLS listener, once Roost has one, counts here too.)
+    /// How many kinds of listener the configuration asks for: TCP unless `port` is 0,
+    /// and TLS if `tls-port` is set.
     pub fn listener_count(&self) -> usize {
-        usize::from(self.port != 0)
+        usize::from(self.port != 0) + usize::from(self.tls_port != 0)
     }
 
     /// What no single directive can check: that the server listens somewhere (as
@@ -1344,8 +1401,8 @@ impl Config {
             };
             return Err(ConfigError {
                 directive,
-                message: "port 0 turns the TCP listener off and no other listener is \
-                          configured: Roost would listen nowhere"
+                message: "port 0 turns the TCP listener off and no other listener \
+                          (tls-port) is configured: Roost would listen nowhere"
                     .into(),
                 location,
             });
@@ -1965,6 +2022,9 @@ mod tests {
                 .starts_with(&format!("{}:2: 'port': port 0", conf.display())),
             "{err}"
         );
+        // TLS only is a listener.
+        let (c, _) = Config::from_args(args(&["--port", "0", "--tls-port", "6380"])).unwrap();
+        assert_eq!(c.listener_count(), 1);
         // A flag that sets another port overrides the file's 0.
         let (c, _) = Config::from_args(args(&[conf.to_str().unwrap(), "--port", "7001"])).unwrap();
         assert_eq!(c.port, 7001);
@@ -1991,6 +2051,14 @@ mod tests {
             assert!(!c.shown(&name).unwrap().contains("s3cret"), "{name}");
         }
         let secrets: Vec<&str> = PARAMS.iter().filter(|p| p.secret).map(|p| p.name).collect();
-        assert_eq!(secrets, ["requirepass", "masterauth"]);
+        assert_eq!(
+            secrets,
+            [
+                "requirepass",
+                "masterauth",
+                "tls-key-file-pass",
+                "tls-client-key-file-pass"
+            ]
+        );
     }
 }

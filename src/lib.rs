@@ -17,6 +17,7 @@
 //! - `store`: the keyspace (databases, values, expiry, snapshots)
 //! - `aof`: the log on disk (record format, segment files, reading, checking)
 //! - `config`: flags and redis.conf -> `Config`
+//! - `tls`: the `tls-*` parameters as rustls configurations, reloadable
 //! - `journal`: orders writes and hands them to the log writer and the replicas
 //! - `pubsub`, `tracking`, `notify`: message delivery to subscribed connections
 //! - `session`: client sessions, the client registry, blocked-client queues
@@ -47,6 +48,7 @@ pub mod session;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod tls;
 pub mod tracking;
 
 /// The Redis version Roost answers as (INFO `redis_version`, HELLO `version`): clients

@@ -2,7 +2,8 @@
 //! the roost binary.
 //!
 //! Each test starts its own Roost (on a free port, with its own data directory) and runs
-//! one script from `tests/compat/` with that port as its only argument. The script asserts
+//! one script from `tests/compat/` with that port as its only argument (the `tls_*` scripts:
+//! the TLS port and the directory of test certificates). The script asserts
 //! what a user of the library sees and what the server stores; a non-zero exit fails the
 //! test with the script's output. A missing interpreter or package fails the test with
 //! what to install: `.ci/run` installs all of it (see `tests/compat/README.md`).
@@ -14,7 +15,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::process::{Roost, TempDir};
+use common::certs::Certs;
+use common::process::{free_port, Roost, TempDir};
 
 /// Longest a script may run before it is killed and the test fails.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -113,9 +115,33 @@ fn run_with(tool: Tool, script: &str, roost_flags: &[&str]) {
     let program = tool.check();
     let dir = TempDir::new(&format!("compat-{}", script.replace('.', "-")));
     let roost = Roost::start(&dir.0, roost_flags);
+    run_script(program, script, &[roost.port.to_string()]);
+}
+
+/// Starts Roost with TLS on a free port (test certificates made in its temporary
+/// directory, `extra` flags after them) and runs `script` with the TLS port and the
+/// directory holding `ca.crt`, `client.crt` and `client.key`.
+fn run_tls(tool: Tool, script: &str, extra: &[&str]) {
+    let program = tool.check();
+    let dir = TempDir::new(&format!("compat-{}", script.replace('.', "-")));
+    let certs = Certs::make(&dir.0);
+    let tls_port = free_port();
+    let mut flags = certs.server_flags(tls_port);
+    flags.extend(extra.iter().map(|f| f.to_string()));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let _roost = Roost::start(&dir.0.join("data"), &flags);
+    run_script(
+        program,
+        script,
+        &[tls_port.to_string(), certs.dir.display().to_string()],
+    );
+}
+
+/// Runs `script` with `args` and fails with its output unless it exits 0.
+fn run_script(program: &str, script: &str, args: &[String]) {
     let mut child = Command::new(program)
         .arg(compat_dir().join(script))
-        .arg(roost.port.to_string())
+        .args(args)
         .current_dir(compat_dir())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
@@ -175,6 +201,10 @@ const WIRED: &[&str] = &[
     "auth_php.php",
     "redis_py_scripting.py",
     "php_session_locking.php",
+    "tls_node.mjs",
+    "tls_rb.rb",
+    "tls_php.php",
+    "tls_py_sessions.py",
 ];
 
 #[test]
@@ -259,6 +289,35 @@ fn redis_rb_with_requirepass() {
 #[test]
 fn php_sessions_with_requirepass() {
     run_with(Tool::Php, "auth_php.php", &["--requirepass", PASSWORD]);
+}
+
+#[test]
+fn node_redis_and_ioredis_over_tls() {
+    run_tls(Tool::Node(&["redis", "ioredis"]), "tls_node.mjs", &[]);
+}
+
+#[test]
+fn flask_session_and_django_over_rediss() {
+    run_tls(
+        Tool::Python(&["redis", "flask", "flask_session", "django"]),
+        "tls_py_sessions.py",
+        &[],
+    );
+}
+
+#[test]
+fn redis_rb_over_tls() {
+    run_tls(Tool::Ruby, "tls_rb.rb", &[]);
+}
+
+/// phpredis 5.3's session handler cannot present a client certificate.
+#[test]
+fn php_sessions_over_tls() {
+    run_tls(
+        Tool::Php,
+        "tls_php.php",
+        &["--tls-auth-clients", "optional"],
+    );
 }
 
 /// A script added to tests/compat must either be run above or be listed in NOT_WIRED.

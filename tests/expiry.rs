@@ -48,6 +48,53 @@ fn watched_key_that_expires_aborts_exec() {
 }
 
 #[test]
+fn replaying_an_expiry_that_is_now_past_keeps_the_key_for_the_records_after_it() {
+    // A session whose short TTL was later removed (GETEX .. PX, then PERSIST), replayed
+    // after that TTL's time: the PEXPIREAT record must not delete it, or the PERSIST
+    // that follows finds nothing and the session is lost after a restart or on a
+    // replica. Found by the dispatch property test (tests/dispatch_properties.rs).
+    let server = InProcess::start();
+    let past = (server.clock.now_ms() - 1000).to_string();
+    server.apply_record(1, &[b"SET", b"session", b"data"]);
+    server.apply_record(2, &[b"PEXPIREAT", b"session", past.as_bytes()]);
+    server.apply_record(3, &[b"PERSIST", b"session"]);
+    let mut raw = server.client();
+    raw.roundtrip(&[b"GET", b"session"], b"$4\r\ndata\r\n");
+    raw.roundtrip(&[b"TTL", b"session"], b":-1\r\n");
+    // A client's own EXPIRE with a past time still deletes, as in Redis.
+    raw.roundtrip(&[b"PEXPIREAT", b"session", past.as_bytes()], b":1\r\n");
+    raw.roundtrip(&[b"EXISTS", b"session"], b":0\r\n");
+}
+
+#[test]
+fn deleting_a_key_that_has_expired_logs_its_expiry() {
+    // UNLINK of a key past its TTL but still in memory: it goes as an expiry, logged as
+    // a DEL, so a replay or a replica does not keep it either. Found by the dispatch
+    // property test: without the DEL, SWAPDB carried the stale key and its TTL on the
+    // replaying side into a later `SET .. KEEPTTL`.
+    let server = InProcess::start();
+    let records = roost::journal::ReplicaQueue::new(0);
+    server
+        .shared
+        .journal
+        .attach_for_full_sync(records.clone(), 1 << 20);
+    let mut raw = server.client();
+    raw.roundtrip(&[b"SET", b"a", b"v", b"PX", b"100"], b"+OK\r\n");
+    server.advance_ms(200);
+    raw.roundtrip(&[b"UNLINK", b"a"], b":0\r\n");
+    let stream = records.take();
+    let mut rest = &stream[..];
+    let mut last = Vec::new();
+    while let Some((_, args, len)) = roost::aof::record::parse_stream(rest).unwrap() {
+        last = args;
+        rest = &rest[len..];
+    }
+    assert_eq!(last, [&b"DEL"[..], b"a"]);
+    let info = String::from_utf8(raw.call(&[b"INFO", b"stats"])).unwrap();
+    assert!(info.contains("expired_keys:1\r\n"), "{info}");
+}
+
+#[test]
 fn active_expiry_reclaims_a_million_sessions_without_reads() {
     let server = TestServer::start();
     let mut con = server.client();

@@ -20,6 +20,7 @@ const LAYERS: &[&str] = &[
     "store",
     "aof",
     "config",
+    "tls",
     "journal",
     "pubsub",
     "tracking",

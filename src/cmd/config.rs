@@ -135,6 +135,18 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             Err(ApplyError::Invalid(why)) => return failed(&why),
         }
     }
+    // TLS goes first: it is the one change that can still be refused (a bad pair),
+    // and then nothing has changed.
+    if hooks.contains(&Hook::Tls) {
+        if let Err(why) = ctx.shared.tls.reload(&updated) {
+            crate::log::warning(&format!("Failed to update TLS configuration: {why}"));
+            let name = names
+                .iter()
+                .find(|n| Config::hook(n) == Some(Hook::Tls))
+                .expect("a tls parameter was set");
+            return Err(error::tls_not_updated(name));
+        }
+    }
     for hook in hooks {
         take_effect(ctx.shared, hook, &updated);
     }
@@ -160,6 +172,8 @@ fn take_effect(shared: &Shared, hook: Hook, config: &Config) {
             .keyspace
             .set_lfu(config.maxmemory_policy.contains("lfu")),
         Hook::KeyspaceEvents => shared.notify.set_events(&config.notify_keyspace_events),
+        // Done (or refused) before anything else changed: see `config_set`.
+        Hook::Tls => {}
     }
 }
 

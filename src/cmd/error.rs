@@ -261,6 +261,14 @@ pub fn config_set_failed(name: &str, why: &str) -> Reply {
     ))
 }
 
+/// A refused TLS change (a bad certificate or key); the log says what was wrong.
+pub fn tls_not_updated(name: &str) -> Reply {
+    config_set_failed(
+        name,
+        "Unable to update TLS configuration. Check server logs.",
+    )
+}
+
 pub fn unknown_config_parameter(name: &str) -> Reply {
     Reply::error(format!(
         "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"

@@ -286,7 +286,9 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], seconds: bool, relative: bo
     if refused {
         return Ok(Reply::Integer(0));
     }
-    if when <= now as i64 {
+    // As in Redis, a time already past deletes the key, except when applying the log or
+    // a primary's stream: the key lived on there until a later DEL says otherwise.
+    if when <= now as i64 && !crate::store::is_applying_stream() {
         db.remove(&args[1], now);
         ctx.propagate(&[b"DEL", &args[1]]);
         ctx.notify(notify::GENERIC, "del", &args[1]);

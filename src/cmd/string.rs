@@ -309,8 +309,9 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         return Ok(Reply::Null);
     };
     match ttl {
-        // An absolute time already past deletes the key, as Redis does.
-        Ttl::At(at) if at <= now => {
+        // An absolute time already past deletes the key, as Redis does (not when applying
+        // records: see `store::is_applying_stream`).
+        Ttl::At(at) if at <= now && !crate::store::is_applying_stream() => {
             db.remove(&args[1], now);
             ctx.propagate(&[b"DEL", &args[1]]);
             ctx.notify(notify::GENERIC, "del", &args[1]);

@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::{CONTROL_GETACK, CONTROL_PING, CONTROL_SNAPSHOT_END};
@@ -30,9 +29,10 @@ use crate::sync::Recover;
 use crate::{clock, log};
 
 /// Serves one replica until it disconnects, is killed or falls too far behind.
-pub async fn serve(
+/// Generic over the stream: a replica may come over plaintext TCP or TLS.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     shared: Arc<Shared>,
-    mut stream: TcpStream,
+    mut stream: S,
     info: Arc<ClientInfo>,
     request: Psync,
     mut input: BytesMut,
@@ -121,7 +121,7 @@ fn try_partial(shared: &Shared, request: &Psync, queue: &Arc<ReplicaQueue>) -> (
 /// blocking thread in chunks; a bounded channel keeps at most a few in memory.
 async fn full_sync(
     shared: &Arc<Shared>,
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
     queue: &Arc<ReplicaQueue>,
     replid: &str,
     info: &Arc<ClientInfo>,
@@ -189,12 +189,12 @@ async fn full_sync(
 /// The live stream: queued records out, `REPLCONF ACK` in, a heartbeat every second.
 async fn stream_records(
     shared: &Shared,
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
     replica: &AttachedReplica,
     info: &ClientInfo,
     input: &mut BytesMut,
 ) -> Result<(), String> {
-    let (mut reader, mut writer) = stream.split();
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut decoder = Decoder::new();
     let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
     let mut last_write = Instant::now();

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::{CONTROL_GETACK, CONTROL_SNAPSHOT_END};
@@ -26,7 +26,11 @@ use crate::state::replication::LinkState;
 use crate::state::Shared;
 use crate::{clock, log};
 
-type Link = BufReader<TcpStream>;
+/// The connection to the primary: plaintext, or TLS under `tls-replication yes`.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+type Link = BufReader<Box<dyn Stream>>;
 
 /// Starts the link for the primary configured now, on a thread of its own with its own
 /// event loop, so applying the stream never waits behind client connections; it ends
@@ -93,6 +97,22 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
         .map_err(|_| format!("timed out connecting to {host}:{port}"))?
         .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
     let _ = stream.set_nodelay(true);
+    let stream: Box<dyn Stream> = if shared.config().tls_replication {
+        let Some(tls) = shared.tls.client() else {
+            return Err("tls-replication is on but TLS is not configured".into());
+        };
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| format!("{host} cannot be checked against a certificate: {e}"))?;
+        let handshake = tokio_rustls::TlsConnector::from(tls).connect(name, stream);
+        Box::new(
+            tokio::time::timeout(Duration::from_secs(5), handshake)
+                .await
+                .map_err(|_| format!("timed out in the TLS handshake with {host}:{port}"))?
+                .map_err(|e| format!("TLS handshake with {host}:{port} failed: {e}"))?,
+        )
+    } else {
+        Box::new(stream)
+    };
     let mut link = BufReader::with_capacity(64 * 1024, stream);
     handshake(shared, &mut link).await?;
 
@@ -148,11 +168,13 @@ async fn handshake(shared: &Shared, link: &mut Link) -> Result<(), String> {
     }
     let (user, password, port) = {
         let c = shared.config();
-        (
-            c.masteruser.clone(),
-            c.masterauth.clone(),
-            shared.listen_addr().port(),
-        )
+        // As Redis: a replica reached over TLS announces its TLS port.
+        let port = if c.tls_replication && c.tls_port != 0 {
+            c.tls_port
+        } else {
+            shared.listen_addr().port()
+        };
+        (c.masteruser.clone(), c.masterauth.clone(), port)
     };
     if let Some(password) = password {
         match &user {
@@ -508,7 +530,7 @@ fn apply(
     true
 }
 
-async fn send_ack(stream: &mut TcpStream, offset: u64) -> Result<(), String> {
+async fn send_ack(stream: &mut Box<dyn Stream>, offset: u64) -> Result<(), String> {
     let offset = offset.to_string();
     let message = format!(
         "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{offset}\r\n",

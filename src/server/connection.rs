@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::cmd::{self, Ctx};
 use crate::protocol::{Decoder, Limits, Reply};
@@ -18,9 +17,15 @@ use crate::{clock, log};
 
 const READ_CHUNK: usize = 16 * 1024;
 
-pub(super) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let laddr = stream.local_addr().unwrap_or(shared.listen_addr());
+/// Serves one client, over plaintext TCP or TLS alike.
+pub(super) async fn serve<S>(
+    shared: Arc<Shared>,
+    mut stream: S,
+    addr: SocketAddr,
+    laddr: SocketAddr,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let maxclients = shared.config().maxclients;
     if shared.clients.len() >= maxclients {
         shared
@@ -225,7 +230,7 @@ async fn messages(subscriber: &Option<Arc<crate::pubsub::Subscriber>>) {
 async fn flush_messages(
     shared: &Shared,
     client: &Client,
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncWrite + Unpin),
     output: &mut BytesMut,
 ) -> bool {
     if let Some(subscriber) = &client.subscriber {

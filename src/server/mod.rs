@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::log;
@@ -29,21 +30,32 @@ pub fn build_state(config: Config) -> Arc<Shared> {
     crate::cmd::new_state(config, SERVICES)
 }
 
+/// How long a client on the TLS port has to complete its handshake before it is
+/// closed (a client that stalls holds nothing else up meanwhile).
+pub const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A bound, not yet running server.
 pub struct Server {
-    listeners: Vec<TcpListener>,
+    /// Each listener, and whether it is the TLS port's.
+    listeners: Vec<(TcpListener, bool)>,
     shared: Arc<Shared>,
 }
 
 impl Server {
-    /// Binds every `bind` address and builds the shared state. As in Redis, an address
-    /// written `-addr` is skipped if it is unavailable, and port 0 means no TCP
-    /// listener; with `pick_free_ports` the OS picks the port (and CONFIG GET shows it).
-    /// A configuration that fails `Config::check` or `cmd::check_config` is refused.
+    /// Binds every `bind` address, and again on `tls-port` when it is set, and builds
+    /// the shared state. As in Redis, an address written `-addr` is skipped if it is
+    /// unavailable, and port 0 means no TCP listener (a server with no listener at all
+    /// is refused by `Config::check`); with `pick_free_ports` the OS picks the ports
+    /// (and CONFIG GET shows them). A configuration that fails `Config::check` or
+    /// `cmd::check_config` is refused, and so are TLS certificates and keys that cannot
+    /// be loaded, naming the file.
     pub async fn bind(mut config: Config) -> io::Result<Server> {
         let refuse = |e: crate::config::ConfigError| io::Error::new(io::ErrorKind::InvalidInput, e);
         config.check().map_err(refuse)?;
         crate::cmd::check_config(&config).map_err(refuse)?;
+        // Checked before anything is bound; loaded again below into the state.
+        crate::tls::Materials::build(&config)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let mut listeners = Vec::new();
         let mut port = match config.port {
             0 => None,
@@ -60,7 +72,7 @@ impl Server {
                 Ok(listener) => {
                     // A port the OS picked is shared by the other addresses.
                     *port = listener.local_addr()?.port();
-                    listeners.push(listener);
+                    listeners.push((listener, false));
                 }
                 Err(e) if optional => {
                     log::warning(&format!(
@@ -72,18 +84,50 @@ impl Server {
                 }
             }
         }
-        // The TLS listener, once there is one, is bound above and counts here too.
-        let Some(first) = listeners.first() else {
+        if config.tls_port != 0 {
+            let mut port = if config.pick_free_ports {
+                0
+            } else {
+                config.tls_port
+            };
+            for address in &config.bind {
+                let (optional, host) = match address.strip_prefix('-') {
+                    Some(host) => (true, host),
+                    None => (false, address.as_str()),
+                };
+                match TcpListener::bind((host, port)).await {
+                    Ok(listener) => {
+                        port = listener.local_addr()?.port();
+                        listeners.push((listener, true));
+                    }
+                    Err(e) if optional => log::warning(&format!(
+                        "Skipping optional bind address {host}:{port} (tls-port): {e}"
+                    )),
+                    Err(e) => {
+                        return Err(io::Error::new(
+                            e.kind(),
+                            format!("{host}:{port} (tls-port): {e}"),
+                        ));
+                    }
+                }
+            }
+            if config.pick_free_ports {
+                config.tls_port = port;
+            }
+        }
+        let Some((first, _)) = listeners.first() else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "no address to listen on",
             ));
         };
         let local_addr = first.local_addr()?;
-        if config.pick_free_ports {
+        if config.pick_free_ports && config.port != 0 {
             config.port = local_addr.port();
         }
         let shared = build_state(config);
+        let tls = shared.tls.reload(&shared.config());
+        tls.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         shared.set_listen_addr(local_addr);
         Ok(Server { listeners, shared })
     }
@@ -118,10 +162,11 @@ impl Server {
                 }
             });
         }
-        for listener in self.listeners {
+        for (listener, tls) in self.listeners {
             let address = listener.local_addr()?;
-            log::notice(&format!("Ready to accept connections tcp on {address}"));
-            tokio::spawn(accept_loop(shared.clone(), listener));
+            let kind = if tls { "tls" } else { "tcp" };
+            log::notice(&format!("Ready to accept connections {kind} on {address}"));
+            tokio::spawn(accept_loop(shared.clone(), listener, tls));
         }
         shared.shutdown_requested().await;
         {
@@ -137,7 +182,7 @@ impl Server {
     }
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: bool) {
     loop {
         if shared.is_shutting_down() {
             return;
@@ -156,7 +201,37 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             .stats
             .total_connections_received
             .fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(connection::serve(shared.clone(), stream, addr));
+        let _ = stream.set_nodelay(true);
+        let laddr = stream.local_addr().unwrap_or(shared.listen_addr());
+        if tls {
+            tokio::spawn(serve_tls(shared.clone(), stream, addr, laddr));
+        } else {
+            tokio::spawn(connection::serve(shared.clone(), stream, addr, laddr));
+        }
+    }
+}
+
+/// The TLS handshake, bounded in time, then the connection as any other. A client that
+/// fails it (plaintext, an untrusted certificate, a stall) is closed and logged; nobody
+/// else notices.
+async fn serve_tls(
+    shared: Arc<Shared>,
+    stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+    laddr: SocketAddr,
+) {
+    // The materials in force now: a rotation applies to connections accepted after it.
+    let Some(config) = shared.tls.server() else {
+        return;
+    };
+    let accept = TlsAcceptor::from(config).accept(stream);
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
+        Ok(Ok(stream)) => connection::serve(shared, stream, addr, laddr).await,
+        Ok(Err(e)) => log::verbose(&format!("Error accepting a client connection: {e} (addr={addr} laddr={laddr})")),
+        Err(_) => log::verbose(&format!(
+            "Error accepting a client connection: the TLS handshake took longer than {}s (addr={addr} laddr={laddr})",
+            TLS_HANDSHAKE_TIMEOUT.as_secs()
+        )),
     }
 }
 

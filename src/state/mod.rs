@@ -164,6 +164,9 @@ pub struct Shared {
     /// Clients blocked on list keys (BLPOP and friends).
     pub blocking: Blocking,
     pub services: Services,
+    /// The TLS configurations in force (the server loads them at startup; CONFIG SET
+    /// of a `tls-*` parameter reloads them).
+    pub tls: crate::tls::Tls,
 }
 
 impl Shared {
@@ -206,6 +209,7 @@ impl Shared {
             scripts: ScriptCache::default(),
             blocking: Blocking::default(),
             services,
+            tls: crate::tls::Tls::default(),
             config: RwLock::new(config),
         });
         shared.install_keyspace_hooks();

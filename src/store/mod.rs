@@ -188,6 +188,13 @@ pub fn applying_stream<R>(f: impl FnOnce() -> R) -> R {
     result
 }
 
+/// True while `applying_stream` runs: commands that would act on an expiry time already
+/// past (EXPIRE deletes the key) must set it instead, since the records after this one
+/// were written while the key lived.
+pub fn is_applying_stream() -> bool {
+    APPLYING_STREAM.with(|a| a.get())
+}
+
 /// Runs `f` with access-time updates on or off (CLIENT NO-TOUCH).
 pub fn with_touch<R>(touch: bool, f: impl FnOnce() -> R) -> R {
     let previous = NO_TOUCH.with(|n| n.replace(!touch));
@@ -431,7 +438,12 @@ impl Db {
     }
 
     /// Removes a key whether or not it has expired; returns the entry if it was live.
+    /// An expired key goes as an expiry does on any access (counted, and logged as a DEL
+    /// before the command's own records), so the log and replicas see it go too.
     pub fn remove(&self, key: &[u8], now: u64) -> Option<Entry> {
+        if self.remove_expired(key, now) {
+            return None;
+        }
         self.before_change(key);
         let (_, entry) = self.map.remove(key)?;
         if entry.expire_at != 0 {

@@ -1,6 +1,7 @@
 //! Shared test support: a real Roost server on 127.0.0.1:0 and clients to talk to it.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod inprocess;
 pub mod process;
 

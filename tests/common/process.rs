@@ -36,6 +36,8 @@ impl Drop for TempDir {
 pub struct Roost {
     pub child: Child,
     pub port: u16,
+    /// The `--requirepass` it was started with, so readiness can be checked past AUTH.
+    password: Option<String>,
 }
 
 impl Roost {
@@ -50,7 +52,16 @@ impl Roost {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        Roost { child, port }
+        let password = extra
+            .iter()
+            .position(|&a| a == "--requirepass")
+            .and_then(|i| extra.get(i + 1))
+            .map(|p| p.to_string());
+        Roost {
+            child,
+            port,
+            password,
+        }
     }
 
     /// Starts the binary and waits until it has loaded its log.
@@ -64,12 +75,16 @@ impl Roost {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(mut con) = self.try_client() {
+                if let Some(password) = &self.password {
+                    let _: redis::RedisResult<()> =
+                        redis::cmd("AUTH").arg(password).query(&mut con);
+                }
                 let info: redis::RedisResult<String> =
                     redis::cmd("INFO").arg("persistence").query(&mut con);
                 match info {
                     Ok(i) if i.contains("\r\nloading:0\r\n") => return,
-                    // A server with a password is up; tests that set one check more.
-                    Err(e) if e.code() == Some("NOAUTH") => return,
+                    // A password from a config file: the server is up; such tests check more.
+                    Err(e) if e.code() == Some("NOAUTH") && self.password.is_none() => return,
                     _ => {}
                 }
             }
