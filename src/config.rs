@@ -15,6 +15,13 @@
 //! Redis 7 directives that Roost does not implement are accepted with one warning each
 //! (a user's existing redis.conf must start Roost); a directive Redis does not know, or
 //! a bad value, is an error that names it.
+//!
+//! Roost never fails open: a directive that restricts access is either enforced
+//! (`requirepass`, `bind`, `protected-mode`, `rename-command`, `port 0`) or stops startup
+//! with a message naming it (`user`, `aclfile`, `loadmodule`: see `REFUSED`). Redis-only
+//! directives left in `REDIS_ONLY` restrict nothing Roost has (the list says why for the
+//! ones that look as if they might). `include` is honoured as Redis does it (see
+//! `Config::apply_file`). CONFIG GET never shows a secret (`Param::secret`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -116,6 +123,20 @@ with_blank! {
         pub auto_aof_rewrite_min_size: u64,
         /// Start even if the log has a bad record before its end, keeping the good prefix.
         pub aof_repair: bool,
+        /// Refuse connections from beyond loopback while the default user has no
+        /// password (Redis's protected mode).
+        pub protected_mode: bool,
+        /// Always empty (Redis's ACL file; see `ACLFILE_REFUSED`).
+        pub aclfile: String,
+        /// `rename-command` lines, in file order (config file only, as in Redis).
+        pub renames: Vec<Rename>,
+        /// Bind the listeners to ports the OS picks instead of `port` (tests and
+        /// embedding; a port of 0 still means no listener). Not a Redis directive: no
+        /// flag or line sets it.
+        pub pick_free_ports: bool,
+        /// Where each directive set at startup came from (`file:line` or `--flag`), by
+        /// its canonical name, for messages that must name it.
+        pub origins: BTreeMap<String, String>,
         /// The TLS listener's port; 0 = none.
         pub tls_port: u16,
         pub tls_cert_file: Option<String>,
@@ -153,6 +174,17 @@ impl Default for Config {
         }
         config
     }
+}
+
+/// One `rename-command FROM TO` line: the command called FROM (as named so far) is
+/// reachable as TO only; an empty TO disables it. Checked against the command table when
+/// the server's state is built (`cmd::command_names`), since this layer does not know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rename {
+    pub from: String,
+    pub to: String,
+    /// `file:line`, for the message if FROM is no command.
+    pub location: String,
 }
 
 /// One class of `client-output-buffer-limit`: a connection whose pending output passes
@@ -225,6 +257,9 @@ pub struct Param {
     pub hook: Option<Hook>,
     /// Help for the command-line flag `--NAME`; `None`: no flag.
     pub flag: Option<&'static str>,
+    /// A password: CONFIG GET shows `SECRET_SHOWN` instead when it is set (Redis shows
+    /// it).
+    pub secret: bool,
     field: Access,
 }
 
@@ -325,6 +360,7 @@ const fn row(name: &'static str, field: Access, ty: Type, default: &'static str)
         mutable: true,
         hook: None,
         flag: None,
+        secret: false,
         field,
     }
 }
@@ -370,6 +406,12 @@ impl Param {
         self.flag = Some(help);
         self
     }
+
+    /// A password: never shown by CONFIG GET.
+    const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
 }
 
 /// The `Config` field a row reads and writes.
@@ -399,6 +441,7 @@ pub static PARAMS: &[Param] = &[
         .fixed()
         .flag("Number of databases"),
     row("requirepass", field!(requirepass), Type::Text, "")
+        .secret()
         .flag("Password clients must AUTH with"),
     // Switching the log on or off at run time needs a rewrite Roost does not do yet.
     row("appendonly", field!(appendonly), Type::Bool, "yes")
@@ -412,6 +455,7 @@ pub static PARAMS: &[Param] = &[
         .fixed()
         .flag("Replicate from \"HOST PORT\""),
     row("masterauth", field!(masterauth), Type::Text, "")
+        .secret()
         .flag("Password for the primary"),
     row("masteruser", field!(masteruser), Type::Text, "")
         .flag("User for the primary"),
@@ -458,6 +502,11 @@ pub static PARAMS: &[Param] = &[
         .flag("Rewrite the log when it grew by this percentage"),
     row("auto-aof-rewrite-min-size", field!(auto_aof_rewrite_min_size), num(Memory), "67108864")
         .flag("...and is at least this big"),
+    // Only ever empty: a file with ACL users stops startup (`ACLFILE_REFUSED`).
+    row("aclfile", field!(aclfile), Type::Text, "")
+        .fixed(),
+    row("protected-mode", field!(protected_mode), Type::Bool, "yes")
+        .flag("Refuse clients beyond loopback while there is no password (yes|no)"),
     row("tls-port", field!(tls_port), num(U32).range(0, 65535, Refuse), "0")
         .fixed()
         .flag("TLS port to listen on (0 = none)"),
@@ -469,6 +518,7 @@ pub static PARAMS: &[Param] = &[
         .flag("Server private key (PEM, unencrypted)"),
     row("tls-key-file-pass", field!(tls_key_file_pass), Type::Text, "")
         .hook(Hook::Tls)
+        .secret()
         .flag("Refused: Roost cannot decrypt keys"),
     row("tls-client-cert-file", field!(tls_client_cert_file), Type::Text, "")
         .hook(Hook::Tls)
@@ -478,6 +528,7 @@ pub static PARAMS: &[Param] = &[
         .flag("Key of tls-client-cert-file"),
     row("tls-client-key-file-pass", field!(tls_client_key_file_pass), Type::Text, "")
         .hook(Hook::Tls)
+        .secret()
         .flag("Refused: Roost cannot decrypt keys"),
     row("tls-ca-cert-file", field!(tls_ca_cert_file), Type::Text, "")
         .hook(Hook::Tls)
@@ -880,10 +931,20 @@ impl Field for [OutputLimit; 3] {
     }
 }
 
-/// Redis 7 directives Roost accepts without implementing them.
+/// Redis 7 directives Roost accepts without implementing them. None of them may restrict
+/// access to anything Roost has; for those whose names suggest they might:
+///
+/// - `acl-pubsub-default` applies to ACL users created later; Roost has only the default
+///   user, which has every channel in Redis too.
+/// - `enable-debug-command`, `enable-module-command`: Roost has no DEBUG or MODULE
+///   command (`cmd::table`'s tests check), so no value can open one.
+/// - `enable-protected-configs`: the parameters Redis protects that Roost has (`dir`)
+///   cannot be changed by CONFIG SET at all here, whatever the value.
+/// - `unixsocketperm`: Roost opens no Unix socket (`unixsocket` is ignored too).
+///
+/// Directives that do restrict access and are not implemented are in `REFUSED`.
 const REDIS_ONLY: &[&str] = &[
     "acl-pubsub-default",
-    "aclfile",
     "acllog-max-len",
     "active-defrag-cycle-max",
     "active-defrag-cycle-min",
@@ -938,7 +999,6 @@ const REDIS_ONLY: &[&str] = &[
     "hash-max-listpack-value",
     "hll-sparse-max-bytes",
     "ignore-warnings",
-    "include",
     "io-threads",
     "io-threads-do-reads",
     "jemalloc-bg-thread",
@@ -955,7 +1015,6 @@ const REDIS_ONLY: &[&str] = &[
     "lfu-log-factor",
     "list-compress-depth",
     "list-max-listpack-size",
-    "loadmodule",
     "locale-collate",
     "logfile",
     "lua-time-limit",
@@ -970,13 +1029,11 @@ const REDIS_ONLY: &[&str] = &[
     "pidfile",
     "proc-title-template",
     "propagation-error-behavior",
-    "protected-mode",
     "rdb-del-sync-files",
     "rdb-key-save-delay",
     "rdb-save-incremental-fsync",
     "rdbchecksum",
     "rdbcompression",
-    "rename-command",
     "repl-backlog-ttl",
     "repl-disable-tcp-nodelay",
     "repl-diskless-load",
@@ -1014,10 +1071,35 @@ const REDIS_ONLY: &[&str] = &[
     "unixsocket",
     "unixsocketperm",
     "use-exit-on-panic",
-    "user",
     "zset-max-listpack-entries",
     "zset-max-listpack-value",
 ];
+
+/// Redis directives that restrict access and that Roost does not implement: a line with
+/// one stops startup, naming it, rather than leave the server more open than its
+/// configuration says. As in Redis, they are not parameters (CONFIG GET/SET do not know
+/// them). `aclfile`, which is one in Redis, is a row that only an empty value passes
+/// (`ACLFILE_REFUSED`).
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "user",
+        "ACL users are not implemented in Roost yet; refusing to start rather than ignore \
+         an access rule (use requirepass for the default user's password)",
+    ),
+    (
+        "loadmodule",
+        "Roost cannot load Redis modules; refusing to start without one the configuration \
+         asks for (a module may enforce access rules)",
+    ),
+];
+
+/// Why an `aclfile` line with a file stops startup.
+const ACLFILE_REFUSED: &str = "ACL users are not implemented in Roost yet; refusing to start \
+    rather than ignore an ACL file (use requirepass for the default user's password)";
+
+/// What CONFIG GET shows for a password that is set. An unset one shows as empty, as in
+/// Redis; a set one is never shown (Redis 7 shows `requirepass` and `masterauth`).
+pub const SECRET_SHOWN: &str = "(hidden)";
 
 /// Redis's `memtoull`: a byte count with an optional unit (`k` = 1000, `kb` = 1024, `m`,
 /// `mb`, `g`, `gb`), case-insensitive.
@@ -1091,12 +1173,25 @@ impl Config {
         Err(ApplyError::Unknown)
     }
 
-    /// The CONFIG GET text of a parameter, as Redis formats it.
+    /// The text of a parameter's value, as Redis formats it, passwords included (for
+    /// CONFIG REWRITE; CONFIG GET shows `shown`).
     pub fn get(&self, name: &str) -> Option<String> {
         match Param::find(name) {
             Some(param) => Some(param.get(self)),
             None => self.ignored.get(redis_only_name(name)).cloned(),
         }
+    }
+
+    /// What CONFIG GET shows: `get`, except that a password that is set shows as
+    /// `SECRET_SHOWN`.
+    pub fn shown(&self, name: &str) -> Option<String> {
+        let value = self.get(name)?;
+        let secret = Param::find(name).is_some_and(|param| param.secret);
+        Some(if secret && !value.is_empty() {
+            SECRET_SHOWN.to_string()
+        } else {
+            value
+        })
     }
 
     /// Every parameter CONFIG GET can show: the implemented ones and any Redis-only
@@ -1128,20 +1223,80 @@ impl Config {
     }
 
     /// Applies the lines of a redis.conf file. Returns the directives that were accepted
-    /// without effect, for the caller to warn about.
+    /// without effect, for the caller to warn about. `file` names it in messages; an
+    /// `include` in it is read as `apply_file` says.
     pub fn apply_file_text(&mut self, text: &str, file: &str) -> Result<Vec<String>, ConfigError> {
         let mut ignored = Vec::new();
+        self.apply_text(text, file, &mut Vec::new(), &mut ignored)?;
+        Ok(ignored)
+    }
+
+    /// Reads and applies a redis.conf file. An `include PATH` line applies that file's
+    /// lines where it stands, as Redis does: nested includes are read too; a relative
+    /// PATH is relative to the working directory (Redis opens it as given, not relative
+    /// to the including file); a PATH with wildcards (`*`, `?`, `[`) includes every
+    /// matching file in name order, and none if nothing matches (an empty `conf.d`).
+    /// A file that cannot be read stops startup naming it; so does an include loop,
+    /// which Redis does not detect.
+    pub fn apply_file(&mut self, path: &Path) -> Result<Vec<String>, ConfigError> {
+        let mut ignored = Vec::new();
+        self.include(path, None, &mut Vec::new(), &mut ignored)?;
+        Ok(ignored)
+    }
+
+    /// Applies the file at `path`; `from` is the location of the `include` line that
+    /// named it, `stack` the files being read (for loops).
+    fn include(
+        &mut self,
+        path: &Path,
+        from: Option<&str>,
+        stack: &mut Vec<PathBuf>,
+        ignored: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
+        let failed = |message: String| ConfigError {
+            directive: match from {
+                Some(_) => "include".to_string(),
+                None => path.display().to_string(),
+            },
+            message,
+            location: from.map(str::to_string),
+        };
+        let canonical = std::fs::canonicalize(path)
+            .map_err(|e| failed(format!("can't open config file '{}': {e}", path.display())))?;
+        if stack.contains(&canonical) {
+            let chain: Vec<String> = stack
+                .iter()
+                .chain([&canonical])
+                .map(|p| p.display().to_string())
+                .collect();
+            return Err(failed(format!("include loop: {}", chain.join(" -> "))));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| failed(format!("can't open config file '{}': {e}", path.display())))?;
+        stack.push(canonical);
+        self.apply_text(&text, &path.display().to_string(), stack, ignored)?;
+        stack.pop();
+        Ok(())
+    }
+
+    fn apply_text(
+        &mut self,
+        text: &str,
+        file: &str,
+        stack: &mut Vec<PathBuf>,
+        ignored: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
         for (index, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let location = Some(format!("{file}:{}", index + 1));
+            let location = format!("{file}:{}", index + 1);
             let Some(words) = crate::protocol::decode::split_args(line.as_bytes()) else {
                 return Err(ConfigError {
                     directive: line.to_string(),
                     message: "unbalanced quotes in configuration line".into(),
-                    location,
+                    location: Some(location),
                 });
             };
             let words: Vec<String> = words
@@ -1149,17 +1304,55 @@ impl Config {
                 .map(|w| String::from_utf8_lossy(w).into_owned())
                 .collect();
             let (name, args) = words.split_first().expect("a non-empty line has a word");
+            let lower = name.to_ascii_lowercase();
+            let at = |message: &str| ConfigError {
+                directive: name.clone(),
+                message: message.to_string(),
+                location: Some(location.clone()),
+            };
+            match (lower.as_str(), args) {
+                ("include", [pattern]) => {
+                    let files = expand_include(pattern)
+                        .map_err(|e| at(&format!("can't open config file '{pattern}': {e}")))?;
+                    for path in files {
+                        self.include(&path, Some(&location), stack, ignored)?;
+                    }
+                    continue;
+                }
+                ("rename-command", [from, to]) => {
+                    self.renames.push(Rename {
+                        from: from.clone(),
+                        to: to.clone(),
+                        location,
+                    });
+                    continue;
+                }
+                ("include" | "rename-command", _) => {
+                    return Err(at("Bad directive or wrong number of arguments"))
+                }
+                _ => {}
+            }
+            if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == lower) {
+                return Err(at(why));
+            }
+            if lower == "aclfile" && args.iter().any(|a| !a.is_empty()) {
+                return Err(at(ACLFILE_REFUSED));
+            }
             match self.apply(name, args) {
-                Ok(Applied::Set) => {}
-                Ok(Applied::Ignored) => {
-                    if !ignored.contains(name) {
-                        ignored.push(name.to_ascii_lowercase());
+                Ok(Applied::Set) => {
+                    if let Some(param) = Param::find(&lower) {
+                        self.origins.insert(param.name.to_string(), location);
                     }
                 }
-                Err(e) => return Err(error_for(name, e, location)),
+                Ok(Applied::Ignored) => {
+                    if !ignored.contains(&lower) {
+                        ignored.push(lower);
+                    }
+                }
+                Err(e) => return Err(error_for(name, e, Some(location))),
             }
         }
-        Ok(ignored)
+        Ok(())
     }
 
     /// Builds the configuration from the command line: an optional redis.conf file as
@@ -1173,25 +1366,48 @@ impl Config {
         let mut config = Config::default();
         let mut ignored = Vec::new();
         if let Some(file) = matches.get_one::<PathBuf>(CONFIG_FILE) {
-            let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
-                directive: file.display().to_string(),
-                message: format!("cannot read the config file: {e}"),
-                location: None,
-            })?;
-            ignored = config.apply_file_text(&text, &file.display().to_string())?;
+            ignored = config.apply_file(file)?;
             config.config_file = Some(absolute(file));
         }
         for param in PARAMS.iter().filter(|p| p.flag.is_some()) {
             let Some(value) = matches.get_one::<String>(param.name) else {
                 continue;
             };
+            let flag = format!("--{}", param.name);
             if let Err(e) = param.set(&mut config, &param.args(value)) {
-                let flag = format!("--{}", param.name);
                 return Err(Box::new(error_for(&flag, e, None)));
             }
+            config.origins.insert(param.name.to_string(), flag);
         }
         config.aof_repair |= matches.get_flag(AOF_REPAIR);
+        config.check()?;
         Ok((config, ignored))
+    }
+
+    /// How many kinds of listener the configuration asks for: TCP unless `port` is 0,
+    /// and TLS if `tls-port` is set.
+    pub fn listener_count(&self) -> usize {
+        usize::from(self.port != 0) + usize::from(self.tls_port != 0)
+    }
+
+    /// What no single directive can check: that the server listens somewhere (as
+    /// Redis, which exits with "Configured to not listen anywhere").
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.listener_count() == 0 {
+            let origin = self.origins.get("port");
+            let (directive, location) = match origin {
+                Some(flag) if flag.starts_with("--") => (flag.clone(), None),
+                _ => ("port".to_string(), origin.cloned()),
+            };
+            return Err(ConfigError {
+                directive,
+                message: "port 0 turns the TCP listener off and no other listener \
+                          (tls-port) is configured: Roost would listen nowhere"
+                    .into(),
+                location,
+            });
+        }
+        Ok(())
     }
 
     /// The configuration as redis.conf text, for CONFIG REWRITE.
@@ -1207,14 +1423,73 @@ impl Config {
             }
             let quoted =
                 if value.is_empty() || value.contains(char::is_whitespace) && !takes_words(&name) {
-                    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+                    quote(&value)
                 } else {
                     value
                 };
             out.push_str(&format!("{name} {quoted}\n"));
         }
+        // Renames stay in force after a restart.
+        for rename in &self.renames {
+            out.push_str(&format!(
+                "rename-command {} {}\n",
+                quote(&rename.from),
+                quote(&rename.to)
+            ));
+        }
         out
     }
+}
+
+/// A value in double quotes, as `split_args` reads it back.
+fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The files an `include` names: itself, or with wildcards the matching files in name
+/// order (as glob(3) gives them to Redis).
+fn expand_include(pattern: &str) -> std::io::Result<Vec<PathBuf>> {
+    let wild = |part: &str| part.contains(['*', '?', '[']);
+    if !wild(pattern) {
+        return Ok(vec![PathBuf::from(pattern)]);
+    }
+    let mut found = vec![if pattern.starts_with('/') {
+        PathBuf::from("/")
+    } else {
+        PathBuf::new()
+    }];
+    for part in pattern.split('/').filter(|p| !p.is_empty()) {
+        if !wild(part) {
+            found = found.into_iter().map(|base| base.join(part)).collect();
+            continue;
+        }
+        let mut next = Vec::new();
+        for base in &found {
+            let dir = if base.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                base.as_path()
+            };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries {
+                let name = entry?.file_name();
+                let name = name.to_string_lossy();
+                // As glob(3): a wildcard does not match a leading dot.
+                if name.starts_with('.') && !part.starts_with('.') {
+                    continue;
+                }
+                if crate::glob::matches(part.as_bytes(), name.as_bytes(), false) {
+                    next.push(base.join(&*name));
+                }
+            }
+        }
+        found = next;
+    }
+    found.retain(|path| path.is_file());
+    found.sort();
+    Ok(found)
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -1501,10 +1776,289 @@ mod tests {
             "x.conf",
         )
         .unwrap();
+        c.apply_file_text(
+            "rename-command flushall \"\"\nrename-command \"config\" \"my config\"\n",
+            "y.conf",
+        )
+        .unwrap();
         let text = c.to_file_text();
         assert!(!text.contains("replicaof"), "{text}");
+        // Renames outlive a CONFIG REWRITE: a restart must not reopen what they closed.
+        assert!(
+            text.contains("rename-command \"flushall\" \"\"\n"),
+            "{text}"
+        );
         let mut again = Config::default();
         again.apply_file_text(&text, "rewritten.conf").unwrap();
-        assert_eq!(format!("{again:?}"), format!("{c:?}"));
+        let without_origins = |c: &Config| {
+            let mut c = c.clone();
+            c.origins.clear();
+            c.renames.iter_mut().for_each(|r| r.location.clear());
+            format!("{c:?}")
+        };
+        assert_eq!(without_origins(&again), without_origins(&c));
+    }
+
+    /// A scratch directory for config files, removed on drop.
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Dir {
+            let path = std::env::temp_dir()
+                .join(format!("roost-config-unit-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+
+        fn write(&self, name: &str, text: &str) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+            path
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn include_applies_nested_files_where_the_line_stands() {
+        let dir = Dir::new("include");
+        let d = dir.0.display();
+        dir.write("secret.conf", "requirepass s3cret\n");
+        dir.write(
+            "inner/limits.conf",
+            &format!("maxclients 50\ninclude {d}/secret.conf\n"),
+        );
+        let main = dir.write(
+            "main.conf",
+            &format!("maxclients 10\ntimeout 5\ninclude {d}/inner/limits.conf\ntimeout 7\n"),
+        );
+        let mut c = Config::default();
+        c.apply_file(&main).unwrap();
+        assert_eq!(c.requirepass.as_deref(), Some("s3cret"), "nested include");
+        assert_eq!(
+            c.maxclients, 50,
+            "the include overrides the lines before it"
+        );
+        assert_eq!(c.timeout, 7, "and the lines after it override the include");
+        assert_eq!(c.origins["requirepass"], format!("{d}/secret.conf:1"));
+
+        // Wildcards: every match in name order; none is no error (an empty conf.d).
+        dir.write("conf.d/b.conf", "timeout 2\n");
+        dir.write("conf.d/a.conf", "timeout 1\nmaxclients 3\n");
+        dir.write("conf.d/.hidden.conf", "maxclients 4\n");
+        let mut c = Config::default();
+        c.apply_file_text(
+            &format!("include {d}/conf.d/*.conf\ninclude {d}/nothing/*.conf\n"),
+            "w.conf",
+        )
+        .unwrap();
+        assert_eq!((c.timeout, c.maxclients), (2, 3));
+    }
+
+    #[test]
+    fn a_relative_include_is_relative_to_the_working_directory_as_in_redis() {
+        // Redis opens an included path as given (fopen), so a relative one is found from
+        // the working directory, not from the including file's directory. This test's
+        // working directory is the crate root, where no `secret.conf` is.
+        let dir = Dir::new("relative");
+        dir.write("secret.conf", "requirepass s3cret\n");
+        let main = dir.write("main.conf", "include secret.conf\n");
+        let err = Config::default().apply_file(&main).unwrap_err();
+        assert_eq!(err.directive, "include");
+        assert_eq!(
+            err.location.as_deref(),
+            Some(&*format!("{}:1", main.display()))
+        );
+        assert!(err.message.contains("'secret.conf'"), "{err}");
+        let cwd = std::env::current_dir().unwrap();
+        let relative = dir.0.strip_prefix("/").unwrap();
+        let up = "../".repeat(cwd.components().count() - 1);
+        let main = dir.write(
+            "main.conf",
+            &format!("include {up}{}/secret.conf\n", relative.display()),
+        );
+        let mut c = Config::default();
+        c.apply_file(&main).unwrap();
+        assert_eq!(c.requirepass.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn a_missing_include_or_an_include_loop_stops_startup_naming_it() {
+        let dir = Dir::new("loop");
+        let d = dir.0.display();
+        let err = Config::default()
+            .apply_file_text(&format!("port 1\ninclude {d}/missing.conf\n"), "m.conf")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "m.conf:2: 'include': can't open config file '{d}/missing.conf': No such file or directory (os error 2)"
+            )
+        );
+        let a = dir.write("a.conf", &format!("include {d}/b.conf\n"));
+        dir.write("b.conf", &format!("port 7000\ninclude {d}/a.conf\n"));
+        let err = Config::default().apply_file(&a).unwrap_err();
+        assert_eq!(err.location.as_deref(), Some(&*format!("{d}/b.conf:2")));
+        assert_eq!(
+            err.message,
+            format!("include loop: {d}/a.conf -> {d}/b.conf -> {d}/a.conf")
+        );
+        // The same file twice, not nested, is no loop.
+        dir.write("c.conf", "timeout 3\n");
+        let mut c = Config::default();
+        c.apply_file_text(
+            &format!("include {d}/c.conf\ninclude {d}/c.conf\n"),
+            "twice.conf",
+        )
+        .unwrap();
+        assert_eq!(c.timeout, 3);
+        for bad in ["include\n", "include a b\n"] {
+            let err = Config::default()
+                .apply_file_text(bad, "x.conf")
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "x.conf:1: 'include': Bad directive or wrong number of arguments"
+            );
+        }
+    }
+
+    #[test]
+    fn access_rules_roost_lacks_stop_startup_naming_them() {
+        for (line, words) in [
+            (
+                "user app on >s3cret ~* +@all",
+                "ACL users are not implemented",
+            ),
+            ("user default off", "ACL users are not implemented"),
+            (
+                "aclfile /etc/redis/users.acl",
+                "ACL users are not implemented",
+            ),
+            ("loadmodule /usr/lib/redis/auth.so", "Redis modules"),
+        ] {
+            let err = Config::default()
+                .apply_file_text(&format!("port 7000\n{line}\n"), "x.conf")
+                .unwrap_err();
+            let directive = line.split(' ').next().unwrap();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("x.conf:2: '{directive}': ")),
+                "{err}"
+            );
+            assert!(err.message.contains(words), "{err}");
+            // Not parameters, as in Redis: CONFIG SET and GET do not know them. Except
+            // aclfile, which Redis shows (empty here) and cannot change at run time.
+            let mut c = Config::default();
+            if directive == "aclfile" {
+                assert_eq!(c.get(directive).as_deref(), Some(""));
+                assert!(!Config::is_mutable(directive));
+                continue;
+            }
+            assert_eq!(c.apply(directive, &["x".into()]), Err(ApplyError::Unknown));
+            assert_eq!(c.get(directive), None);
+        }
+        // No ACL file is no ACL file.
+        let mut c = Config::default();
+        c.apply_file_text("aclfile \"\"\n", "x.conf").unwrap();
+    }
+
+    #[test]
+    fn rename_command_lines_are_kept_in_order_for_the_command_table() {
+        let mut c = Config::default();
+        c.apply_file_text(
+            "rename-command FLUSHALL \"\"\nrename-command config my-config\n",
+            "r.conf",
+        )
+        .unwrap();
+        let renames: Vec<(&str, &str, &str)> = c
+            .renames
+            .iter()
+            .map(|r| (r.from.as_str(), r.to.as_str(), r.location.as_str()))
+            .collect();
+        assert_eq!(
+            renames,
+            [
+                ("FLUSHALL", "", "r.conf:1"),
+                ("config", "my-config", "r.conf:2")
+            ]
+        );
+        for bad in ["rename-command get\n", "rename-command get a b\n"] {
+            let err = Config::default()
+                .apply_file_text(bad, "x.conf")
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "x.conf:1: 'rename-command': Bad directive or wrong number of arguments"
+            );
+        }
+        // A config-file directive only, as in Redis.
+        assert_eq!(
+            c.apply("rename-command", &["get".into(), "x".into()]),
+            Err(ApplyError::Unknown)
+        );
+        assert!(Config::from_args(args(&["--rename-command", "get", "x"])).is_err());
+    }
+
+    #[test]
+    fn port_0_with_no_other_listener_stops_startup_naming_it() {
+        let err = Config::from_args(args(&["--port", "0"])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("'--port': port 0 turns the TCP listener off"),
+            "{err}"
+        );
+        let dir = Dir::new("port0");
+        let conf = dir.write("p.conf", "timeout 1\nport 0\n");
+        let err = Config::from_args(args(&[conf.to_str().unwrap()])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}:2: 'port': port 0", conf.display())),
+            "{err}"
+        );
+        // TLS only is a listener.
+        let (c, _) = Config::from_args(args(&["--port", "0", "--tls-port", "6380"])).unwrap();
+        assert_eq!(c.listener_count(), 1);
+        // A flag that sets another port overrides the file's 0.
+        let (c, _) = Config::from_args(args(&[conf.to_str().unwrap(), "--port", "7001"])).unwrap();
+        assert_eq!(c.port, 7001);
+    }
+
+    #[test]
+    fn config_get_never_shows_a_password() {
+        // Redis 7 shows requirepass and masterauth in CONFIG GET; Roost never shows a
+        // password that is set, and shows an unset one as empty, as Redis does.
+        let mut c = Config::default();
+        for secret in [
+            "requirepass",
+            "masterauth",
+            "tls-key-file-pass",
+            "tls-client-key-file-pass",
+        ] {
+            assert_eq!(c.shown(secret).unwrap_or_default(), "", "{secret}");
+            c.apply(secret, &["s3cret".into()]).unwrap();
+            assert_eq!(c.shown(secret).as_deref(), Some(SECRET_SHOWN), "{secret}");
+            // CONFIG REWRITE still writes it.
+            assert_eq!(c.get(secret).as_deref(), Some("s3cret"), "{secret}");
+        }
+        for name in c.names() {
+            assert!(!c.shown(&name).unwrap().contains("s3cret"), "{name}");
+        }
+        let secrets: Vec<&str> = PARAMS.iter().filter(|p| p.secret).map(|p| p.name).collect();
+        assert_eq!(
+            secrets,
+            [
+                "requirepass",
+                "masterauth",
+                "tls-key-file-pass",
+                "tls-client-key-file-pass"
+            ]
+        );
     }
 }

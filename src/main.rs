@@ -30,6 +30,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Err(e) = roost::cmd::check_config(&config) {
+        eprintln!("roost: configuration error: {e}");
+        return ExitCode::from(1);
+    }
     if let Some(level) = log::Level::parse(&config.loglevel) {
         log::set_level(level);
     }

@@ -259,3 +259,214 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(status.success(), "{status:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `redis-cli -p PORT ARGS...`: its stdout (raw replies, one per line).
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("redis-cli is installed (Debian's redis-tools)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_requirepass_in_an_included_file_is_in_force() {
+    let dir = common::process::TempDir::new("include-requirepass");
+    let d = dir.0.display();
+    std::fs::write(dir.0.join("secret.conf"), "requirepass s3cret\n").unwrap();
+    std::fs::write(
+        dir.0.join("nested.conf"),
+        format!("maxclients 77\ninclude {d}/secret.conf\n"),
+    )
+    .unwrap();
+    let conf = dir.0.join("main.conf");
+    std::fs::write(&conf, format!("include {d}/nested.conf\n")).unwrap();
+    let data = dir.0.join("data");
+    let roost = common::process::Roost::start(&data, &[conf.to_str().unwrap()]);
+    assert_eq!(
+        redis_cli(roost.port, &["get", "k"]),
+        "NOAUTH Authentication required.\n\n"
+    );
+    let mut con = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/", roost.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let shown: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("*")
+        .query(&mut con)
+        .unwrap();
+    let pairs: std::collections::HashMap<&str, &str> = shown
+        .chunks(2)
+        .map(|p| (p[0].as_str(), p[1].as_str()))
+        .collect();
+    assert_eq!(pairs["maxclients"], "77");
+    // Never the password itself (Redis 7 would show it).
+    assert_eq!(pairs["requirepass"], "(hidden)");
+    assert!(!shown.iter().any(|v| v.contains("s3cret")), "{shown:?}");
+}
+
+#[test]
+fn access_rules_roost_cannot_enforce_stop_the_binary_naming_them() {
+    let dir = common::process::TempDir::new("refused-directives");
+    let conf = dir.0.join("hardened.conf");
+    for (lines, directive, line) in [
+        ("port 7000\nuser default off\n", "user", 2),
+        ("user app on >s3cret ~* +@all\n", "user", 1),
+        ("\naclfile /etc/redis/users.acl\n", "aclfile", 2),
+        (
+            "loadmodule /usr/lib/redis/modules/auth.so\n",
+            "loadmodule",
+            1,
+        ),
+        ("port 0\n", "port", 1),
+        ("rename-command nosuch foo\n", "rename-command", 1),
+        ("include /no/such/dir/users.conf\n", "include", 1),
+    ] {
+        std::fs::write(&conf, lines).unwrap();
+        let (code, err) = run_expecting_exit(&[conf.to_str().unwrap()]);
+        assert_eq!(code, 1, "{lines:?}: {err}");
+        let at = format!("{}:{line}: '{directive}': ", conf.display());
+        assert!(err.contains(&at), "{lines:?}: expected {at:?} in {err}");
+    }
+    let (code, err) = run_expecting_exit(&["--port", "0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("'--port': port 0"), "{err}");
+}
+
+/// A redis-server child on a free port with a config file; killed on drop.
+struct RedisWithConf(std::process::Child, u16);
+
+impl RedisWithConf {
+    fn start(conf: &std::path::Path) -> RedisWithConf {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .arg(conf)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while redis_cli(port, &["ping"]) != "PONG\n" {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        RedisWithConf(child, port)
+    }
+}
+
+impl Drop for RedisWithConf {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn rename_command_answers_as_redis_does() {
+    let dir = common::process::TempDir::new("rename-command");
+    let conf = dir.0.join("renames.conf");
+    std::fs::write(
+        &conf,
+        "rename-command FLUSHALL \"\"\nrename-command config MYCONFIG\nrename-command get fetch\n",
+    )
+    .unwrap();
+    let redis = RedisWithConf::start(&conf);
+    let roost = common::process::Roost::start(&dir.0.join("data"), &[conf.to_str().unwrap()]);
+    let script = "return redis.call('get', 'k')";
+    let renamed_script = "return redis.call('fetch', 'k')";
+    let requests: &[&[&str]] = &[
+        &["set", "k", "v"],
+        &["flushall"],
+        &["config", "get", "maxclients"],
+        &["myconfig", "get", "maxclients"],
+        &["MyConfig", "nosuch"],
+        &["myconfig"],
+        &["fetch", "k"],
+        &["fetch"],
+        &["get", "k"],
+        &["command", "getkeys", "fetch", "k"],
+        &["command", "getkeys", "get", "k"],
+        &["command", "docs", "get"],
+        &["command", "info", "get", "flushall"],
+        &["command", "list", "filterby", "pattern", "flushal*"],
+        &["eval", script, "0"],
+        &["eval", renamed_script, "0"],
+        &["multi"],
+    ];
+    for request in requests {
+        assert_eq!(
+            redis_cli(roost.port, request),
+            redis_cli(redis.1, request),
+            "{request:?}"
+        );
+    }
+    // Renamed commands keep their own name in COMMAND INFO and COMMAND LIST; HELP's
+    // first line names the container as called. (Redis's lists hold commands Roost
+    // does not have, so only those lines are compared.)
+    let list = ["command", "list", "filterby", "pattern", "*config"];
+    for port in [roost.port, redis.1] {
+        let listed = redis_cli(port, &list);
+        assert!(listed.lines().any(|l| l == "config"), "{listed}");
+        assert!(!listed.lines().any(|l| l == "myconfig"), "{listed}");
+    }
+    for (request, line) in [
+        (&["command", "info", "fetch"][..], 0),
+        (&["myconfig", "help"][..], 0),
+    ] {
+        let (ours, theirs) = (redis_cli(roost.port, request), redis_cli(redis.1, request));
+        assert_eq!(
+            ours.lines().nth(line),
+            theirs.lines().nth(line),
+            "{request:?}: {ours} / {theirs}"
+        );
+    }
+    // One command fewer than without renames, in both.
+    let count = |port| {
+        redis_cli(port, &["command", "count"])
+            .trim()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let plain = common::TestServer::start();
+    let mut con = plain.client();
+    let all: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut con).unwrap();
+    assert_eq!(count(roost.port), all - 1);
+
+    // redis-py sees the same: FLUSHALL is an unknown command, FETCH reads.
+    let py = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, redis\n\
+             r = redis.Redis(port=int(sys.argv[1]), protocol=2)\n\
+             assert r.execute_command('FETCH', 'k') == b'v'\n\
+             try:\n    r.flushall()\n    sys.exit('FLUSHALL answered')\n\
+             except redis.ResponseError as e:\n    assert str(e).startswith(\"unknown command 'FLUSHALL'\"), e\n\
+             assert r.execute_command('MYCONFIG', 'GET', 'maxclients') == [b'maxclients', b'10000']\n\
+             print('ok')\n",
+        )
+        .arg(roost.port.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&py.stdout),
+        "ok\n",
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    // The keys survive a restart: the log holds the table's names, not the new ones.
+    let mut con = roost.client();
+    let _: () = redis::cmd("SET")
+        .arg("kept")
+        .arg("1")
+        .query(&mut con)
+        .unwrap();
+    drop(con);
+    roost.shutdown();
+    let roost = common::process::Roost::start(&dir.0.join("data"), &[conf.to_str().unwrap()]);
+    assert_eq!(redis_cli(roost.port, &["fetch", "kept"]), "1\n");
+}

@@ -81,7 +81,7 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             let asked = String::from_utf8_lossy(pattern).into_owned();
             let lower = asked.to_ascii_lowercase();
             if !seen.contains(&lower) {
-                if let Some(value) = config.get(&lower) {
+                if let Some(value) = config.shown(&lower) {
                     pairs.push((Reply::bulk_str(&asked), Reply::bulk_str(&value)));
                     seen.push(lower);
                 }
@@ -90,7 +90,7 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         }
         for name in config.names() {
             if !seen.contains(&name) && crate::glob::matches(pattern, name.as_bytes(), true) {
-                let value = config.get(&name).unwrap_or_default();
+                let value = config.shown(&name).unwrap_or_default();
                 pairs.push((Reply::bulk_str(&name), Reply::bulk_str(&value)));
                 seen.push(name);
             }

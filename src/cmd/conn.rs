@@ -204,10 +204,14 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
 
 /// Container commands are resolved to a subcommand by the table; this only runs if a
 /// container is called directly, which the table's arity check prevents.
-pub fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    Err(error::wrong_arity(
-        &String::from_utf8_lossy(&args[0]).to_ascii_lowercase(),
-    ))
+pub fn container(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    // Named by its own name even when renamed, as Redis does.
+    let table = super::table();
+    let name = match table.lookup_named(&ctx.shared.command_names, &args[0]) {
+        Some(id) => table.full_name(id).to_string(),
+        None => String::from_utf8_lossy(&args[0]).to_ascii_lowercase(),
+    };
+    Err(error::wrong_arity(&name))
 }
 
 fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
@@ -256,9 +260,22 @@ fn credentials_ok(shared: &Shared, user: &[u8], password: &[u8]) -> bool {
         return false;
     }
     match &shared.config().requirepass {
-        Some(pass) => pass.as_bytes() == password,
+        Some(pass) => same_secret(pass.as_bytes(), password),
         None => true,
     }
+}
+
+/// Whether `given` is `secret`, in a time that does not depend on where they differ or
+/// on the secret's length: both are hashed (as Redis compares SHA-256 hashes) and every
+/// byte of the digests is compared.
+fn same_secret(secret: &[u8], given: &[u8]) -> bool {
+    use sha1::{Digest, Sha1};
+    let (a, b) = (Sha1::digest(secret), Sha1::digest(given));
+    let difference = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(difference) == 0
 }
 
 fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
@@ -653,17 +670,20 @@ pub const fn help_subcommand(group: &'static str, since: &'static str) -> Spec {
     )
 }
 
-fn help(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+fn help(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let Some(id) = super::table().lookup_named(&ctx.shared.command_names, &args[0]) else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    // The first line names the container as the client called it, as Redis does.
     Ok(help_reply(
+        id,
         &String::from_utf8_lossy(&args[0]).to_ascii_uppercase(),
     ))
 }
 
-/// The `<CONTAINER> HELP` reply: one line per subcommand with its summary.
-pub fn help_reply(container: &str) -> Reply {
-    let Some(id) = super::table().lookup(container.as_bytes()) else {
-        return Reply::Array(Vec::new());
-    };
+/// The `<CONTAINER> HELP` reply for the container `id`: one line per subcommand with its
+/// summary.
+pub fn help_reply(id: super::CommandId, container: &str) -> Reply {
     let spec = super::table().spec(id);
     let mut lines = vec![Reply::Simple(
         format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
@@ -679,4 +699,19 @@ pub fn help_reply(container: &str) -> Reply {
         lines.push(Reply::Simple(format!("    {}", sub.summary).into()));
     }
     Reply::Array(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cret", b"s3cre"));
+        assert!(!same_secret(b"s3cret", b"s3cret\0"));
+        assert!(!same_secret(b"s3cret", b"S3cret"));
+        assert!(!same_secret(b"s3cret", b""));
+        assert!(same_secret(b"", b""));
+    }
 }

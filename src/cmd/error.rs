@@ -34,6 +34,10 @@ pub const READONLY_REPLICA: Reply = err("READONLY You can't write against a read
 pub const NOT_ALLOWED_IN_MULTI: Reply = err("ERR Command not allowed inside a transaction");
 pub const SHUTTING_DOWN: Reply = err("ERR Roost is shutting down");
 
+/// Sent, before closing it, to a connection from beyond loopback while protected mode is
+/// on and the default user has no password (Redis 7.0's and 7.2's text).
+pub const PROTECTED_MODE: Reply = err("DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.");
+
 /// `ERR wrong number of arguments for 'name' command`; `name` is the full lower-case
 /// name (`client|setname` for subcommands).
 pub fn wrong_arity(name: &str) -> Reply {

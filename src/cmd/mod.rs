@@ -259,9 +259,20 @@ impl Spec {
     }
 }
 
-/// A server's state with one statistics slot per command in the table.
+/// A server's state with one statistics slot per command in the table and the names
+/// its clients call commands by. `config` has passed `check_config`.
 pub fn new_state(config: crate::config::Config, services: Services) -> std::sync::Arc<Shared> {
-    Shared::new(config, table().len(), services)
+    let names = table()
+        .command_names(&config.renames)
+        .unwrap_or_else(|e| panic!("the configuration was not checked: {e}"));
+    Shared::new(config, table().len(), names, services)
+}
+
+/// What the configuration layer cannot check without the command table: that each
+/// `rename-command` names a command. A server starts only with a configuration that
+/// passes.
+pub fn check_config(config: &crate::config::Config) -> Result<(), crate::config::ConfigError> {
+    table().command_names(&config.renames).map(|_| ())
 }
 
 /// What a handler sees: the server's shared state and the calling client.
@@ -298,7 +309,8 @@ impl Ctx<'_> {
 /// queueing, then the handler. Never panics on client input.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     let table = table();
-    let id = match table.resolve(&args) {
+    let names = &ctx.shared.command_names;
+    let id = match table.resolve_named(names, &args) {
         Ok(id) => id,
         Err(Unresolved { id, reply }) => {
             if let Some(id) = id {
@@ -308,7 +320,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
             }
             // EXEC's own arity error ends the transaction as any refused EXEC does.
             let on_refusal = table
-                .lookup(&args[0])
+                .lookup_named(names, &args[0])
                 .and_then(|id| table.spec(id).on_refusal);
             let reply = match on_refusal {
                 Some(on_refusal) => on_refusal(ctx, reply),

@@ -342,7 +342,14 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outco
         }
     }
     let table = super::table();
-    let id = match table.resolve(&argv) {
+    // Scripts call commands by the names clients use (a renamed command only by its new
+    // name, as in Redis); a script replayed from a primary by the table's own names.
+    let resolved = if ctx.client.from_primary {
+        table.resolve(&argv)
+    } else {
+        table.resolve_named(&ctx.shared.command_names, &argv)
+    };
+    let id = match resolved {
         Ok(id) => id,
         Err(super::Unresolved { id: Some(_), .. }) => return Err(error::SCRIPT_CALL_WRONG_ARITY),
         Err(_) => return Err(error::SCRIPT_CALL_UNKNOWN_COMMAND),

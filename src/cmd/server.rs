@@ -589,24 +589,38 @@ fn cpu_seconds() -> (f64, f64) {
 
 // ------------------------------------------------------------------------- COMMAND
 
-fn command(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    let table = super::table();
-    Ok(Reply::Array(table.top_level().map(command_entry).collect()))
+/// The top-level commands this server's clients can call: a command renamed away with
+/// `rename-command X ""` is gone; a renamed one is listed under its own name, as Redis
+/// lists it.
+fn enabled_commands(shared: &crate::state::Shared) -> impl Iterator<Item = CommandId> + '_ {
+    let names = &shared.command_names;
+    super::table()
+        .top_level()
+        .filter(move |&id| names.is_enabled(id))
 }
 
-fn command_count(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    Ok(Reply::Integer(super::table().top_level().count() as i64))
+fn command(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::Array(
+        enabled_commands(ctx.shared).map(command_entry).collect(),
+    ))
 }
 
-fn command_info(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+fn command_count(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::Integer(enabled_commands(ctx.shared).count() as i64))
+}
+
+fn command_info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let table = super::table();
     if args.len() == 2 {
-        return Ok(Reply::Array(table.top_level().map(command_entry).collect()));
+        return Ok(Reply::Array(
+            enabled_commands(ctx.shared).map(command_entry).collect(),
+        ));
     }
+    let names = &ctx.shared.command_names;
     Ok(Reply::Array(
         args[2..]
             .iter()
-            .map(|name| match table.lookup(name) {
+            .map(|name| match table.lookup_named(names, name) {
                 Some(id) => command_entry(id),
                 None => Reply::Null,
             })
@@ -761,14 +775,15 @@ fn key_spec_reply(k: &super::redis_meta::KeySpecInfo) -> Reply {
     Reply::Map(fields)
 }
 
-fn command_docs(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let table = super::table();
     let ids: Vec<CommandId> = if args.len() == 2 {
-        table.top_level().collect()
+        enabled_commands(ctx.shared).collect()
     } else {
+        let names = &ctx.shared.command_names;
         args[2..]
             .iter()
-            .filter_map(|name| table.lookup(name))
+            .filter_map(|name| table.lookup_named(names, name))
             .collect()
     };
     Ok(Reply::Map(
@@ -798,7 +813,7 @@ fn docs_entry(id: CommandId) -> Reply {
     Reply::Map(fields)
 }
 
-fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let table = super::table();
     let filter: Option<(String, Bytes)> = match args.len() {
         2 => None,
@@ -809,7 +824,7 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         _ => return Err(error::SYNTAX),
     };
     let mut names = Vec::new();
-    for id in table.top_level() {
+    for id in enabled_commands(ctx.shared) {
         let spec = table.spec(id);
         let keep = match &filter {
             None => true,
@@ -833,10 +848,10 @@ fn command_list(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(Reply::Array(names))
 }
 
-fn command_getkeys(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let table = super::table();
     let target = &args[2..];
-    let id = match table.resolve(target) {
+    let id = match table.resolve_named(&ctx.shared.command_names, target) {
         Ok(id) => id,
         Err(super::Unresolved { id: Some(_), .. }) => return Err(error::GETKEYS_WRONG_ARITY),
         Err(_) => return Err(error::GETKEYS_UNKNOWN_COMMAND),

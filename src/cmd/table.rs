@@ -9,8 +9,10 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::{error, Spec};
+use crate::config::{ConfigError, Rename};
 use crate::protocol::Reply;
 pub use crate::session::CommandId;
+use crate::state::CommandNames;
 
 struct Row {
     spec: &'static Spec,
@@ -130,9 +132,19 @@ impl Table {
         self.by_name.get(std::str::from_utf8(lower).ok()?).copied()
     }
 
-    /// Finds the command `args` names and checks its arity, with Redis's errors.
+    /// Finds the command `args` names and checks its arity, with Redis's errors, by the
+    /// table's own names (records from the log and a primary's stream).
     pub fn resolve(&self, args: &[Bytes]) -> Result<CommandId, Unresolved> {
-        let Some(id) = self.lookup(&args[0]) else {
+        self.resolve_named(&CommandNames::default(), args)
+    }
+
+    /// As `resolve`, by the names a server's clients use (`rename-command`).
+    pub fn resolve_named(
+        &self,
+        names: &CommandNames,
+        args: &[Bytes],
+    ) -> Result<CommandId, Unresolved> {
+        let Some(id) = self.lookup_named(names, &args[0]) else {
             return Err(Unresolved {
                 id: None,
                 reply: error::unknown_command(args),
@@ -150,10 +162,12 @@ impl Table {
                     spec = self.spec(sub);
                 }
                 None => {
+                    // Named as the client called the container, as Redis does.
+                    let container = String::from_utf8_lossy(&args[0]);
                     return Err(Unresolved {
                         id: None,
-                        reply: error::unknown_subcommand(&args[1], spec.name),
-                    })
+                        reply: error::unknown_subcommand(&args[1], &container),
+                    });
                 }
             }
         }
@@ -165,6 +179,82 @@ impl Table {
             });
         }
         Ok(id)
+    }
+
+    /// Looks up a command or `container|sub` name as a server's clients call it: a
+    /// renamed command by its new name only, a disabled one not at all.
+    pub fn lookup_named(&self, names: &CommandNames, name: &[u8]) -> Option<CommandId> {
+        if names.is_empty() {
+            return self.lookup(name);
+        }
+        // Lower-cased on the stack when it fits: this runs for every request.
+        let mut buf = [0u8; 64];
+        let long;
+        let lower = match buf.get_mut(..name.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(name);
+                lower.make_ascii_lowercase();
+                std::str::from_utf8(lower).ok()?
+            }
+            None => {
+                long = String::from_utf8_lossy(name).to_ascii_lowercase();
+                long.as_str()
+            }
+        };
+        let (container, sub) = match lower.split_once('|') {
+            Some((container, sub)) => (container, Some(sub)),
+            None => (lower, None),
+        };
+        let id = match names.get(container) {
+            Some(reached) => reached?,
+            None => self.lookup(container.as_bytes())?,
+        };
+        match sub {
+            None => Some(id),
+            Some(sub) => self.lookup(format!("{}|{sub}", self.spec(id).name).as_bytes()),
+        }
+    }
+
+    /// The names a server's clients use, from its `rename-command` lines, applied in
+    /// order as Redis applies them to its command dictionary: FROM must name a command
+    /// (as named so far; a subcommand cannot be renamed, and makes Redis 7.0 crash), and
+    /// a non-empty TO must not.
+    pub fn command_names(&self, renames: &[Rename]) -> Result<CommandNames, ConfigError> {
+        let mut overrides: HashMap<String, Option<CommandId>> = HashMap::new();
+        let reach = |overrides: &HashMap<String, Option<CommandId>>, name: &str| match overrides
+            .get(name)
+        {
+            Some(reached) => *reached,
+            None if name.contains('|') => None,
+            None => self.by_name.get(name).copied(),
+        };
+        for rename in renames {
+            let failed = |message: &str| ConfigError {
+                directive: "rename-command".into(),
+                message: message.into(),
+                location: Some(rename.location.clone()),
+            };
+            let from = rename.from.to_ascii_lowercase();
+            let to = rename.to.to_ascii_lowercase();
+            let Some(id) = reach(&overrides, &from) else {
+                return Err(failed("No such command in rename-command"));
+            };
+            overrides.insert(from, None);
+            if !to.is_empty() {
+                if reach(&overrides, &to).is_some() {
+                    return Err(failed("Target command name already exists"));
+                }
+                overrides.insert(to, Some(id));
+            }
+        }
+        let disabled = self
+            .top_level()
+            .filter(|&id| {
+                let own_name = !overrides.contains_key(self.full_name(id));
+                !own_name && !overrides.values().any(|&reached| reached == Some(id))
+            })
+            .collect();
+        Ok(CommandNames::new(overrides, disabled))
     }
 }
 
@@ -198,6 +288,104 @@ mod tests {
                 "{}: only containers have HELP text",
                 spec.name
             );
+        }
+    }
+    fn renames(lines: &[(&str, &str)]) -> Vec<Rename> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, (from, to))| Rename {
+                from: from.to_string(),
+                to: to.to_string(),
+                location: format!("r.conf:{}", i + 1),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn renamed_commands_answer_to_their_new_name_only() {
+        let table = table();
+        let names = table
+            .command_names(&renames(&[
+                ("FLUSHALL", ""),
+                ("config", "MyConfig"),
+                ("get", "fetch"),
+            ]))
+            .unwrap();
+        let get = table.lookup(b"get").unwrap();
+        let config = table.lookup(b"config").unwrap();
+        let flushall = table.lookup(b"flushall").unwrap();
+        assert_eq!(table.lookup_named(&names, b"FETCH"), Some(get));
+        assert_eq!(table.lookup_named(&names, b"get"), None);
+        assert_eq!(table.lookup_named(&names, b"flushall"), None);
+        assert_eq!(table.lookup_named(&names, b"myconfig"), Some(config));
+        assert_eq!(
+            table.lookup_named(&names, b"myconfig|get"),
+            table.lookup(b"config|get")
+        );
+        assert_eq!(table.lookup_named(&names, b"config|get"), None);
+        assert_eq!(table.lookup_named(&names, b"set"), table.lookup(b"set"));
+        assert!(!names.is_enabled(flushall));
+        assert!(names.is_enabled(get) && names.is_enabled(config));
+        // The table's own names still reach everything (the log, a primary's stream).
+        assert_eq!(table.lookup(b"get"), Some(get));
+    }
+
+    #[test]
+    fn renames_apply_in_order_as_redis_applies_them() {
+        let table = table();
+        let get = table.lookup(b"get").unwrap();
+        let set = table.lookup(b"set").unwrap();
+        // A name freed by one rename can be taken by the next; renames chain.
+        let names = table
+            .command_names(&renames(&[("get", "x"), ("set", "get"), ("x", "y")]))
+            .unwrap();
+        assert_eq!(table.lookup_named(&names, b"get"), Some(set));
+        assert_eq!(table.lookup_named(&names, b"y"), Some(get));
+        assert_eq!(table.lookup_named(&names, b"x"), None);
+        assert_eq!(table.lookup_named(&names, b"set"), None);
+        let same = table.command_names(&renames(&[("get", "get")])).unwrap();
+        assert_eq!(table.lookup_named(&same, b"get"), Some(get));
+        // Redis's texts (7.0.15), at the line's location. Redis 7.0 crashes on a
+        // subcommand; Roost refuses it as no command.
+        for (lines, line, message) in [
+            (
+                &[("nosuch", "foo")][..],
+                1,
+                "No such command in rename-command",
+            ),
+            (
+                &[("get", "set")][..],
+                1,
+                "Target command name already exists",
+            ),
+            (
+                &[("get", ""), ("get", "x")][..],
+                2,
+                "No such command in rename-command",
+            ),
+            (
+                &[("config|get", "foo")][..],
+                1,
+                "No such command in rename-command",
+            ),
+        ] {
+            let err = table.command_names(&renames(lines)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("r.conf:{line}: 'rename-command': {message}")
+            );
+        }
+    }
+
+    #[test]
+    fn no_command_the_enable_directives_would_open() {
+        // `enable-debug-command` and `enable-module-command` are accepted with any value
+        // because Roost has neither command; one of them appearing must come with the
+        // directive that guards it.
+        let table = table();
+        for name in ["debug", "module"] {
+            assert_eq!(table.lookup(name.as_bytes()), None, "{name}");
         }
     }
 }

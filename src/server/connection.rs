@@ -37,6 +37,24 @@ pub(super) async fn serve<S>(
             .await;
         return;
     }
+    if protected_mode_refuses(&shared, addr) {
+        shared
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let mut denied = BytesMut::new();
+        cmd::error::PROTECTED_MODE.encode(2, &mut denied);
+        let _ = stream.write_all(&denied).await;
+        // Closed gently: a request the client sent meanwhile, left unread, would turn
+        // the close into a reset that can discard the text before the client reads it.
+        let _ = stream.shutdown().await;
+        let mut discard = [0u8; 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while matches!(stream.read(&mut discard).await, Ok(n) if n > 0) {}
+        })
+        .await;
+        return;
+    }
     let info = shared.clients.register(addr, laddr);
     let mut client = Client::new(info.clone(), !shared.requires_auth());
     let mut decoder = Decoder::new();
@@ -243,6 +261,14 @@ fn unacknowledge(
     }
     rewritten.extend_from_slice(&output[copied..]);
     rewritten
+}
+
+/// Protected mode, as in Redis: while it is on and the default user has no password,
+/// only loopback clients are served (checked when each connection is accepted, with the
+/// configuration of that moment, so CONFIG SET of either applies to the next one).
+fn protected_mode_refuses(shared: &Shared, peer: SocketAddr) -> bool {
+    let config = shared.config();
+    config.protected_mode && config.requirepass.is_none() && !peer.ip().to_canonical().is_loopback()
 }
 
 /// Resolves when messages wait in the subscriber's outbox; never without one.

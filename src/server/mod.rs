@@ -42,25 +42,36 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds every `bind` address (port 0 picks a free port), and again on `tls-port`
-    /// when it is set, and builds the shared state. As in Redis, an address written
-    /// `-addr` is skipped if it is unavailable. TLS certificates and keys that cannot be
-    /// loaded stop startup here, naming the file.
-    pub async fn bind(config: Config) -> io::Result<Server> {
+    /// Binds every `bind` address, and again on `tls-port` when it is set, and builds
+    /// the shared state. As in Redis, an address written `-addr` is skipped if it is
+    /// unavailable, and port 0 means no TCP listener (a server with no listener at all
+    /// is refused by `Config::check`); with `pick_free_ports` the OS picks the ports
+    /// (and CONFIG GET shows them). A configuration that fails `Config::check` or
+    /// `cmd::check_config` is refused, and so are TLS certificates and keys that cannot
+    /// be loaded, naming the file.
+    pub async fn bind(mut config: Config) -> io::Result<Server> {
+        let refuse = |e: crate::config::ConfigError| io::Error::new(io::ErrorKind::InvalidInput, e);
+        config.check().map_err(refuse)?;
+        crate::cmd::check_config(&config).map_err(refuse)?;
         // Checked before anything is bound; loaded again below into the state.
         crate::tls::Materials::build(&config)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let mut listeners = Vec::new();
-        let mut port = config.port;
-        for address in &config.bind {
+        let mut port = match config.port {
+            0 => None,
+            _ if config.pick_free_ports => Some(0),
+            port => Some(port),
+        };
+        for address in port.map_or(&[][..], |_| &config.bind[..]) {
+            let port = port.as_mut().expect("a TCP port");
             let (optional, host) = match address.strip_prefix('-') {
                 Some(host) => (true, host),
                 None => (false, address.as_str()),
             };
-            match TcpListener::bind((host, port)).await {
+            match TcpListener::bind((host, *port)).await {
                 Ok(listener) => {
-                    // With port 0, the other addresses share the port the first one got.
-                    port = listener.local_addr()?.port();
+                    // A port the OS picked is shared by the other addresses.
+                    *port = listener.local_addr()?.port();
                     listeners.push((listener, false));
                 }
                 Err(e) if optional => {
@@ -74,14 +85,21 @@ impl Server {
             }
         }
         if config.tls_port != 0 {
-            let port = config.tls_port;
+            let mut port = if config.pick_free_ports {
+                0
+            } else {
+                config.tls_port
+            };
             for address in &config.bind {
                 let (optional, host) = match address.strip_prefix('-') {
                     Some(host) => (true, host),
                     None => (false, address.as_str()),
                 };
                 match TcpListener::bind((host, port)).await {
-                    Ok(listener) => listeners.push((listener, true)),
+                    Ok(listener) => {
+                        port = listener.local_addr()?.port();
+                        listeners.push((listener, true));
+                    }
                     Err(e) if optional => log::warning(&format!(
                         "Skipping optional bind address {host}:{port} (tls-port): {e}"
                     )),
@@ -93,6 +111,9 @@ impl Server {
                     }
                 }
             }
+            if config.pick_free_ports {
+                config.tls_port = port;
+            }
         }
         let Some((first, _)) = listeners.first() else {
             return Err(io::Error::new(
@@ -101,6 +122,9 @@ impl Server {
             ));
         };
         let local_addr = first.local_addr()?;
+        if config.pick_free_ports && config.port != 0 {
+            config.port = local_addr.port();
+        }
         let shared = build_state(config);
         let tls = shared.tls.reload(&shared.config());
         tls.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;

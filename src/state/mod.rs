@@ -10,6 +10,7 @@
 //! ask of the layers above them (start a rewrite, follow a primary) goes through
 //! `Services`, which the server fills in.
 
+pub mod names;
 pub mod persistence;
 pub mod replication;
 pub mod scripts;
@@ -29,6 +30,7 @@ use crate::store::Keyspace;
 use crate::sync::{Recover, RecoverRw};
 use crate::tracking::Tracking;
 use crate::{clock, log};
+pub use names::CommandNames;
 pub use persistence::{NotLogged, Persistence};
 pub use replication::Replication;
 pub use scripts::ScriptCache;
@@ -125,6 +127,8 @@ pub struct Shared {
     pub keyspace: Arc<Keyspace>,
     /// Per command-table entry, by `CommandId`.
     pub command_stats: Box<[CommandStats]>,
+    /// The names clients call commands by (`rename-command`).
+    pub command_names: CommandNames,
     pub clients: Registry,
     pub stats: Stats,
     /// 40 hex characters, new at every start (Sentinel detects restarts by it).
@@ -169,7 +173,12 @@ impl Shared {
     /// Builds a server's state for `config` with `commands` command-table entries. The
     /// keyspace's hooks are installed: expired keys are journaled as DEL and notified,
     /// changed keys invalidate tracking clients, pushed lists wake blocked clients.
-    pub fn new(config: Config, commands: usize, services: Services) -> Arc<Shared> {
+    pub fn new(
+        config: Config,
+        commands: usize,
+        command_names: CommandNames,
+        services: Services,
+    ) -> Arc<Shared> {
         let keyspace = Arc::new(Keyspace::new(config.databases));
         keyspace.set_lfu(config.maxmemory_policy.contains("lfu"));
         let pubsub = Arc::new(Hub::default());
@@ -177,6 +186,7 @@ impl Shared {
             me: me.clone(),
             keyspace,
             command_stats: (0..commands).map(|_| CommandStats::default()).collect(),
+            command_names,
             clients: Registry::default(),
             stats: Stats::default(),
             run_id: crate::rand::random_hex(40),

@@ -12,11 +12,11 @@ use std::time::Duration;
 use roost::config::Config;
 use roost::server::Background;
 
-/// The configuration tests start from (any free port, no log), after `adjust`; quiets
+/// The configuration tests start from (a port the OS picks, no log), after `adjust`; quiets
 /// the server log to warnings.
 pub fn test_config(adjust: impl FnOnce(&mut Config)) -> Config {
     let mut config = Config {
-        port: 0,
+        pick_free_ports: true,
         appendonly: false,
         ..Config::default()
     };
