@@ -31,6 +31,12 @@ use crate::state::Shared;
 /// Redis's hook does.
 const HOOK_INSTRUCTIONS: u32 = 100_000;
 
+/// How long a script's thread waits for a new thread to take over its tokio worker.
+const HAND_OFF_PAUSE: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// A script hands off its worker during this much of its run.
+const HAND_OFF_WITHIN: std::time::Duration = std::time::Duration::from_millis(50);
+
 pub const COMMANDS: &[Spec] = &[
     super::command!(
         "scripting",
@@ -286,6 +292,9 @@ fn invoke(
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
         move |_, debug| {
+            if started.elapsed() < HAND_OFF_WITHIN {
+                hand_off_worker();
+            }
             if !slow_logged.get() && started.elapsed() >= threshold {
                 slow_logged.set(true);
                 crate::log::warning(&format!(
@@ -369,6 +378,19 @@ fn invoke(
         }
         Ok(value) => Ok(lua_to_reply(&value)),
         Err(e) => Err(script_error(&e, sha, call_line.get())),
+    }
+}
+
+/// A script that outlasts its first hook hands the tokio worker it runs on (with the
+/// tasks queued there, which no other worker could take while this one is busy) to a
+/// new thread, and goes on as a plain blocking thread. Tried at each hook for the
+/// script's first `HAND_OFF_WITHIN`; once it worked the call costs only the pause.
+fn hand_off_worker() {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
+        // The core goes to the new thread once it starts; a closure that returned at
+        // once would take it back first.
+        tokio::task::block_in_place(|| std::thread::sleep(HAND_OFF_PAUSE));
     }
 }
 
