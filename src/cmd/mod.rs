@@ -71,11 +71,14 @@ pub mod flags {
     /// Executed immediately inside MULTI instead of queued (EXEC, DISCARD, MULTI, ...).
     pub const TXN_CONTROL: u32 = 1 << 11;
     pub const BLOCKING: u32 = 1 << 12;
+    /// Runs while another client's script is busy (past `busy-reply-threshold`), beside
+    /// it and without the keyspace gate; other commands get BUSY then.
     pub const ALLOW_BUSY: u32 = 1 << 13;
     /// Touches no keys but must run alone, like a write (EXEC, SWAPDB, FLUSHALL).
     pub const EXCLUSIVE: u32 = 1 << 14;
     /// Runs without holding the keyspace gate, because it takes it itself in steps
-    /// (SAVE runs a rewrite, which must let writers through between shards).
+    /// (SAVE runs a rewrite, which must let writers through between shards) or never
+    /// touches the keyspace and must answer while a script holds it (SCRIPT KILL).
     pub const UNGATED: u32 = 1 << 15;
     /// Its keys are found by parsing its arguments (LMPOP's key count): COMMAND INFO
     /// says `movablekeys`.
