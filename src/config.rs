@@ -117,6 +117,8 @@ with_blank! {
         pub replica_announced: bool,
         /// Seconds without news from the other side before a replication link is dropped.
         pub repl_timeout: u64,
+        /// Milliseconds a script runs before other clients get BUSY.
+        pub busy_reply_threshold: u64,
         /// `client-output-buffer-limit` for the classes normal, replica, pubsub.
         pub output_limits: [OutputLimit; 3],
         pub auto_aof_rewrite_percentage: u64,
@@ -496,6 +498,10 @@ pub static PARAMS: &[Param] = &[
         .aliases(&["slave-priority"]),
     row("replica-announced", field!(replica_announced), Type::Bool, "yes"),
     row("repl-timeout", field!(repl_timeout), num(I64).range(1, I32_MAX, Refuse), "60"),
+    row("busy-reply-threshold", field!(busy_reply_threshold), num(I64).range(0, I64_MAX, Refuse),
+        "5000")
+        .aliases(&["lua-time-limit"])
+        .flag("Milliseconds a script runs before other clients get BUSY"),
     row("client-output-buffer-limit", field!(output_limits), Type::OutputLimits,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
     row("auto-aof-rewrite-percentage", field!(auto_aof_rewrite_percentage), num(U64), "100")
@@ -967,7 +973,6 @@ const REDIS_ONLY: &[&str] = &[
     "bgsave_cpulist",
     "bind-source-addr",
     "bio_cpulist",
-    "busy-reply-threshold",
     "cluster-allow-pubsubshard-when-down",
     "cluster-allow-reads-when-down",
     "cluster-allow-replica-migration",
@@ -1017,7 +1022,6 @@ const REDIS_ONLY: &[&str] = &[
     "list-max-listpack-size",
     "locale-collate",
     "logfile",
-    "lua-time-limit",
     "maxmemory-clients",
     "maxmemory-eviction-tenacity",
     "maxmemory-samples",

@@ -293,6 +293,20 @@ impl Journal {
         Some(lsn)
     }
 
+    /// A script abandoned by SHUTDOWN NOSAVE: its writes so far are closed with
+    /// `DISCARD`, so loading the log (or a replica) drops them instead of holding
+    /// later records back as part of the transaction.
+    pub fn abort_transaction(&self) {
+        let mut state = self.lock();
+        let wrote = state.transaction.take() == Some(true);
+        if !wrote || !self.is_enabled() {
+            return;
+        }
+        self.push(&mut state, &[b"DISCARD"]);
+        drop(state);
+        self.queued.notify_one();
+    }
+
     /// Takes everything queued for the log, waiting up to `timeout` for something.
     pub fn take(&self, timeout: std::time::Duration) -> Taken {
         let mut state = self.lock();

@@ -72,6 +72,12 @@ fn main() -> ExitCode {
         tokio::spawn(async move {
             wait_for_signal().await;
             log::warning("Received a shutdown signal, scheduling shutdown...");
+            // As Redis: a running script is not cut short by a signal; clients keep
+            // getting BUSY and may SCRIPT KILL it, and the server stops once it ends.
+            if shared.scripts.running.is_running() {
+                log::warning("A script is running: shutting down once it ends (SCRIPT KILL, SHUTDOWN NOSAVE)");
+                shared.scripts.running.done().await;
+            }
             shared.request_shutdown();
         });
         match server.run().await {

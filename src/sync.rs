@@ -23,6 +23,10 @@ impl<T: ?Sized> Recover<T> for Mutex<T> {
 pub trait RecoverRw<T: ?Sized> {
     fn reading(&self) -> RwLockReadGuard<'_, T>;
     fn writing(&self) -> RwLockWriteGuard<'_, T>;
+    /// `reading`, unless that would wait.
+    fn try_reading(&self) -> Option<RwLockReadGuard<'_, T>>;
+    /// `writing`, unless that would wait.
+    fn try_writing(&self) -> Option<RwLockWriteGuard<'_, T>>;
 }
 
 impl<T: ?Sized> RecoverRw<T> for RwLock<T> {
@@ -31,6 +35,20 @@ impl<T: ?Sized> RecoverRw<T> for RwLock<T> {
     }
     fn writing(&self) -> RwLockWriteGuard<'_, T> {
         self.write().unwrap_or_else(|e| e.into_inner())
+    }
+    fn try_reading(&self) -> Option<RwLockReadGuard<'_, T>> {
+        match self.try_read() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+    fn try_writing(&self) -> Option<RwLockWriteGuard<'_, T>> {
+        match self.try_write() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 }
 

@@ -41,7 +41,8 @@ pub fn apply_record(shared: &Shared, client: &mut Client, lsn: u64, args: &[Byte
 }
 
 /// Applies records in order; the commands between MULTI and EXEC are held back until
-/// the EXEC, so a transaction cut off by a crash is not half applied.
+/// the EXEC, so a transaction cut off by a crash is not half applied. A transaction
+/// closed by DISCARD (a script abandoned by SHUTDOWN NOSAVE) is dropped.
 pub struct Replayer<'a> {
     shared: &'a Shared,
     client: Client,
@@ -63,6 +64,13 @@ impl<'a> Replayer<'a> {
         } else if args[0].eq_ignore_ascii_case(b"exec") {
             for queued in self.transaction.take().unwrap_or_default() {
                 self.run(lsn, &queued);
+            }
+        } else if args[0].eq_ignore_ascii_case(b"discard") {
+            if let Some(queued) = self.transaction.take() {
+                log::warning(&format!(
+                    "Record {lsn} discards an unfinished transaction; its {} command(s) were not applied",
+                    queued.len()
+                ));
             }
         } else if let Some(queued) = &mut self.transaction {
             queued.push(args.to_vec());

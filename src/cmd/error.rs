@@ -350,6 +350,16 @@ pub const WRITE_IN_READONLY_SCRIPT: Reply =
     err("ERR Write commands are not allowed from read-only scripts.");
 pub const SCRIPT_FLUSH_MODE: Reply = err("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
 pub const NO_SCRIPT_RUNNING: Reply = err("NOTBUSY No scripts in execution right now.");
+/// Another client's script has run past `busy-reply-threshold`.
+pub const SCRIPT_BUSY: Reply =
+    err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+pub const SCRIPT_UNKILLABLE: Reply = err(
+    "UNKILLABLE Sorry the script already executed write commands against the dataset. \
+     You can either wait the script termination or kill the server in a hard way using \
+     the SHUTDOWN NOSAVE command.",
+);
+/// The message a script stopped by SCRIPT KILL fails with (before its position).
+pub const SCRIPT_KILLED_MESSAGE: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 pub fn lua_start_failed(cause: impl Display) -> Reply {
     Reply::error(format!("ERR cannot start Lua: {cause}"))

@@ -985,7 +985,17 @@ pub async fn wait_pop(
         if !woken {
             return Reply::NullArray;
         }
-        let _gate = shared.keyspace.write_gate();
+        // A push made by a script wakes this client while the script still holds the
+        // gate: wait for the script here, not on the gate (which would hold a thread).
+        let _gate = loop {
+            shared.scripts.running.done().await;
+            if let Some(gate) = shared.keyspace.try_write_gate() {
+                break gate;
+            }
+            if !shared.scripts.running.is_running() {
+                std::thread::yield_now();
+            }
+        };
         if shared.is_shutting_down() {
             return Reply::NullArray;
         }

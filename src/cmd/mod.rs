@@ -38,6 +38,7 @@ use bytes::Bytes;
 
 use crate::protocol::Reply;
 use crate::session::Client;
+use crate::state::scripts::Standing;
 use crate::state::{Services, Shared};
 pub use table::{table, CommandId, Table, Unresolved};
 
@@ -70,11 +71,14 @@ pub mod flags {
     /// Executed immediately inside MULTI instead of queued (EXEC, DISCARD, MULTI, ...).
     pub const TXN_CONTROL: u32 = 1 << 11;
     pub const BLOCKING: u32 = 1 << 12;
+    /// Runs while another client's script is busy (past `busy-reply-threshold`), beside
+    /// it and without the keyspace gate; other commands get BUSY then.
     pub const ALLOW_BUSY: u32 = 1 << 13;
     /// Touches no keys but must run alone, like a write (EXEC, SWAPDB, FLUSHALL).
     pub const EXCLUSIVE: u32 = 1 << 14;
     /// Runs without holding the keyspace gate, because it takes it itself in steps
-    /// (SAVE runs a rewrite, which must let writers through between shards).
+    /// (SAVE runs a rewrite, which must let writers through between shards) or never
+    /// touches the keyspace and must answer while a script holds it (SCRIPT KILL).
     pub const UNGATED: u32 = 1 << 15;
     /// Its keys are found by parsing its arguments (LMPOP's key count): COMMAND INFO
     /// says `movablekeys`.
@@ -371,6 +375,14 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         }
     }
 
+    // Another client's script that has run past busy-reply-threshold: as in Redis, only
+    // ALLOW_BUSY commands run (they run beside it, without the keyspace gate).
+    if !spec.has(flags::ALLOW_BUSY)
+        && ctx.shared.scripts.running.standing(ctx.client.id) == Standing::Busy
+    {
+        return reject(ctx, Some(id), error::SCRIPT_BUSY);
+    }
+
     if ctx.client.in_multi() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
             let reply = error::NOT_ALLOWED_IN_MULTI;
@@ -404,23 +416,51 @@ fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, reply: Reply) -> Reply {
 }
 
 /// Runs a resolved command under the gate its flags ask for.
+///
+/// A command that finds the gate held by another client's script does not wait for it
+/// on this thread: it leaves its request in `client.deferred` and answers nothing; the
+/// connection waits for the script asynchronously and dispatches the request again.
 pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     let spec = table().spec(id);
     let keyspace = &ctx.shared.keyspace;
+    let running = &ctx.shared.scripts.running;
     // Readers hold the gate shared so that a key they expire lazily is not recreated by
     // a writer in between (the log must see the deletion before the new value).
-    if spec.has(flags::UNGATED) {
+    if spec.has(flags::UNGATED)
+        || (spec.has(flags::ALLOW_BUSY) && running.standing(ctx.client.id) == Standing::Busy)
+    {
         call(ctx, id, args)
     } else if spec.has(flags::WRITE) || spec.has(flags::EXCLUSIVE) {
-        let _gate = keyspace.write_gate();
+        let Some(_gate) = gate(ctx, args, || keyspace.try_write_gate()) else {
+            return Reply::NoReply;
+        };
         // Checked under the gate: shutdown takes it before the log's final fsync.
         if ctx.shared.is_shutting_down() {
             return error::SHUTTING_DOWN;
         }
         call(ctx, id, args)
     } else {
-        let _gate = keyspace.read_gate();
+        let Some(_gate) = gate(ctx, args, || keyspace.try_read_gate()) else {
+            return Reply::NoReply;
+        };
         call(ctx, id, args)
+    }
+}
+
+/// Takes the gate with `try_take`, retrying while it is busy, unless it is held by
+/// another client's script: then the request is deferred (`None`).
+fn gate<G>(ctx: &mut Ctx<'_>, args: &[Bytes], try_take: impl Fn() -> Option<G>) -> Option<G> {
+    let running = &ctx.shared.scripts.running;
+    loop {
+        if let Some(guard) = try_take() {
+            return Some(guard);
+        }
+        // Other holders (writers, EXEC, a rewrite's instant) are short.
+        if running.is_running() && running.standing(ctx.client.id) != Standing::Free {
+            ctx.client.deferred = Some(args.to_vec());
+            return None;
+        }
+        std::thread::yield_now();
     }
 }
 

@@ -5,6 +5,11 @@
 //! and replicated as its effects (the commands' canonical records, between MULTI and
 //! EXEC), never as the script, so a replica or a replayed log needs no script cache.
 //!
+//! A script that runs past `busy-reply-threshold` makes other clients' commands answer
+//! BUSY (see `state::scripts::Running`, which dispatch checks). A hook every
+//! `HOOK_INSTRUCTIONS` Lua instructions stops the script when SCRIPT KILL (only before
+//! its first write) or SHUTDOWN NOSAVE asked for it.
+//!
 //! Each worker thread keeps its own Lua state (a Lua state cannot move between
 //! threads); the scripts themselves, by SHA-1, are shared, and every thread compiles a
 //! script the first time it runs it. SCRIPT FLUSH bumps a generation that makes every
@@ -14,12 +19,23 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
-use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
 
 use super::flags::*;
 use super::{args, conn, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
+use crate::state::scripts::{KillRefused, Stop};
 use crate::state::Shared;
+
+/// How often (in Lua instructions) a running script checks whether it must stop, as
+/// Redis's hook does.
+const HOOK_INSTRUCTIONS: u32 = 100_000;
+
+/// How long a script's thread waits for a new thread to take over its tokio worker.
+const HAND_OFF_PAUSE: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// A script hands off its worker during this much of its run.
+const HAND_OFF_WITHIN: std::time::Duration = std::time::Duration::from_millis(50);
 
 pub const COMMANDS: &[Spec] = &[
     super::command!(
@@ -110,7 +126,7 @@ const SCRIPT_SUBCOMMANDS: &[Spec] = &[
         "scripting",
         "kill",
         2,
-        NOSCRIPT | ALLOW_BUSY,
+        NOSCRIPT | ALLOW_BUSY | UNGATED,
         NO_KEYS,
         script_kill,
         "2.6.0",
@@ -267,6 +283,35 @@ fn invoke(
     }
     ctx.client.in_exec = true;
     let db = ctx.client.db;
+    let running = ctx.shared.scripts.running.clone();
+    let threshold = std::time::Duration::from_millis(ctx.shared.config().busy_reply_threshold);
+    let run_guard = running.begin(ctx.client.id, threshold);
+    let hook_running = running.clone();
+    let started = std::time::Instant::now();
+    let slow_logged = std::cell::Cell::new(false);
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
+        move |_, debug| {
+            if started.elapsed() < HAND_OFF_WITHIN {
+                hand_off_worker();
+            }
+            if !slow_logged.get() && started.elapsed() >= threshold {
+                slow_logged.set(true);
+                crate::log::warning(&format!(
+                    "Slow script detected: still in execution after {} milliseconds. \
+                     You can try killing the script using the SCRIPT KILL command.",
+                    started.elapsed().as_millis()
+                ));
+            }
+            match hook_running.check(debug.current_line()) {
+                None => Ok(VmState::Continue),
+                Some(_) => Err(mlua::Error::RuntimeError(
+                    error::SCRIPT_KILLED_MESSAGE.to_string(),
+                )),
+            }
+        },
+    )
+    .map_err(error::failed)?;
     let ctx_cell = RefCell::new(&mut *ctx);
     // The script line of the latest redis.call, for the error Redis reports.
     let call_line = std::cell::Cell::new(None);
@@ -291,17 +336,35 @@ fn invoke(
         let run: Function = lua.globals().raw_get("__roost_run")?;
         run.call::<Value>(function.clone())
     });
+    lua.remove_hook();
     if let Ok(redis) = lua.globals().raw_get::<Table>("redis") {
         let _ = redis.raw_set("call", Value::Nil);
         let _ = redis.raw_set("pcall", Value::Nil);
     }
+    let stopped = running.stopped();
+    drop(run_guard);
     ctx.client.in_exec = in_exec;
     ctx.client.select(db);
+    if let Some((Stop::Abandoned, _)) = stopped {
+        // SHUTDOWN NOSAVE: what the script wrote is dropped when the log is loaded, as
+        // Redis, which propagates a script's effects only when it finishes, never
+        // persists them.
+        ctx.shared.journal.abort_transaction();
+        return Err(error::SHUTTING_DOWN);
+    }
     if !in_exec {
         if let Some(lsn) = ctx.shared.journal.end_transaction() {
             ctx.client.pending_lsn = Some(lsn);
             ctx.client.last_write_lsn = lsn;
         }
+    }
+    if let Some((Stop::Killed, line)) = stopped {
+        crate::log::warning("Lua script killed by user with SCRIPT KILL.");
+        return Err(error::script_failed(
+            error::SCRIPT_KILLED_MESSAGE,
+            sha,
+            line.unwrap_or(1),
+        ));
     }
     match result {
         Ok(Value::Table(t))
@@ -315,6 +378,19 @@ fn invoke(
         }
         Ok(value) => Ok(lua_to_reply(&value)),
         Err(e) => Err(script_error(&e, sha, call_line.get())),
+    }
+}
+
+/// A script that outlasts its first hook hands the tokio worker it runs on (with the
+/// tasks queued there, which no other worker could take while this one is busy) to a
+/// new thread, and goes on as a plain blocking thread. Tried at each hook for the
+/// script's first `HAND_OFF_WITHIN`; once it worked the call costs only the pause.
+fn hand_off_worker() {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
+        // The core goes to the new thread once it starts; a closure that returned at
+        // once would take it back first.
+        tokio::task::block_in_place(|| std::thread::sleep(HAND_OFF_PAUSE));
     }
 }
 
@@ -368,6 +444,8 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outco
         if let Some(e) = ctx.shared.persistence.write_error() {
             return Err(error::log_write_failed(e));
         }
+        // From here on SCRIPT KILL could leave the dataset half changed: it refuses.
+        ctx.shared.scripts.running.mark_wrote();
     }
     let reply = super::call(ctx, id, &argv);
     // A blocking command that found nothing answers as its non-blocking form would.
@@ -533,6 +611,12 @@ pub fn flush(shared: &Shared) {
     shared.scripts.flush();
 }
 
-fn script_kill(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    Err(error::NO_SCRIPT_RUNNING)
+/// SCRIPT KILL: the running script stops at its next hook, and its caller gets the
+/// killed error; refused once the script has written.
+fn script_kill(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    match ctx.shared.scripts.running.kill() {
+        Ok(()) => Ok(Reply::OK),
+        Err(KillRefused::NotBusy) => Err(error::NO_SCRIPT_RUNNING),
+        Err(KillRefused::Unkillable) => Err(error::SCRIPT_UNKILLABLE),
+    }
 }

@@ -244,6 +244,15 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args[1..].iter().any(|a| args::is(a, "abort")) {
         return Err(error::NO_SHUTDOWN_IN_PROGRESS);
     }
+    // During a busy script only SHUTDOWN NOSAVE goes ahead; it abandons the script.
+    let nosave = args[1..].iter().any(|a| args::is(a, "nosave"));
+    let running = &ctx.shared.scripts.running;
+    if running.standing(ctx.client.id) == crate::state::scripts::Standing::Busy {
+        if !nosave {
+            return Err(error::SCRIPT_BUSY);
+        }
+        running.abandon();
+    }
     crate::log::warning("User requested shutdown...");
     ctx.shared.request_shutdown();
     ctx.client.close_after_reply = true;

@@ -510,6 +510,11 @@ fn apply(
         });
         return true;
     }
+    if transaction.is_some() && args[0].eq_ignore_ascii_case(b"discard") {
+        // A script the primary abandoned (SHUTDOWN NOSAVE): none of it is applied.
+        *transaction = None;
+        return true;
+    }
     if let Some(t) = transaction {
         t.raw.extend_from_slice(raw);
         if !args[0].eq_ignore_ascii_case(b"exec") {

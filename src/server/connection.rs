@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::cmd::{self, Ctx};
 use crate::protocol::{Decoder, Limits, Reply};
 use crate::session::{Blocked, Client};
+use crate::state::scripts::Standing;
 use crate::state::Shared;
 use crate::{clock, log};
 
@@ -111,18 +112,31 @@ pub(super) async fn serve<S>(
                 authenticated: client.authenticated,
             };
             match decoder.decode(&mut input, limits) {
-                Ok(Some(args)) => {
+                Ok(Some(mut args)) => {
                     info.last_interaction_ms
                         .store(clock::now_ms(), Ordering::Relaxed);
                     let earlier_lsn = client.pending_lsn.take();
                     let reply_start = output.len();
-                    let reply = cmd::dispatch(
-                        &mut Ctx {
-                            shared: &shared,
-                            client: &mut client,
-                        },
-                        args,
-                    );
+                    let reply = loop {
+                        // While another client's script runs, and until it passes
+                        // busy-reply-threshold, requests wait for it here, holding no
+                        // thread (as in Redis, nobody is served during a script).
+                        if !wait_for_script(&shared, &client).await {
+                            break 'connection;
+                        }
+                        let reply = cmd::dispatch(
+                            &mut Ctx {
+                                shared: &shared,
+                                client: &mut client,
+                            },
+                            args,
+                        );
+                        match client.deferred.take() {
+                            // The script took the keyspace first: wait and run it again.
+                            Some(request) => args = request,
+                            None => break reply,
+                        }
+                    };
                     shared
                         .stats
                         .total_commands_processed
@@ -269,6 +283,19 @@ fn unacknowledge(
 fn protected_mode_refuses(shared: &Shared, peer: SocketAddr) -> bool {
     let config = shared.config();
     config.protected_mode && config.requirepass.is_none() && !peer.ip().to_canonical().is_loopback()
+}
+
+/// Waits while another client's script runs and has not passed busy-reply-threshold;
+/// false if this connection was killed meanwhile.
+async fn wait_for_script(shared: &Shared, client: &Client) -> bool {
+    let running = &shared.scripts.running;
+    if running.standing(client.id) != Standing::Wait {
+        return true;
+    }
+    tokio::select! {
+        _ = running.busy_or_done() => !client.info.kill_switch.is_killed(),
+        _ = client.info.kill_switch.notified() => false,
+    }
 }
 
 /// Resolves when messages wait in the subscriber's outbox; never without one.

@@ -61,6 +61,9 @@ pub struct Client {
     pub in_exec: bool,
     /// Set by a command that waits (WAIT): no further request is read until it ends.
     pub blocked: Option<Blocked>,
+    /// A request that found the keyspace held by another client's script: the
+    /// connection waits for the script without holding a thread, then runs it again.
+    pub deferred: Option<Vec<Bytes>>,
 }
 
 /// A command waiting for something before it can answer.
@@ -133,6 +136,7 @@ impl Client {
             caching: None,
             in_exec: false,
             blocked: None,
+            deferred: None,
         }
     }
 

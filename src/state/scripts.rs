@@ -1,10 +1,13 @@
 //! The script cache: Lua script bodies by SHA-1, shared by every connection. The Lua
 //! states that run them are per thread, in `cmd::scripting`; this is only the data
-//! SCRIPT LOAD, EVALSHA and SCRIPT FLUSH share.
+//! SCRIPT LOAD, EVALSHA and SCRIPT FLUSH share; and `Running`, the script in
+//! execution, which dispatch checks before taking the keyspace gate (BUSY), SCRIPT KILL
+//! and SHUTDOWN NOSAVE flag, and the script's Lua hook reads.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -15,6 +18,8 @@ pub struct ScriptCache {
     bodies: Mutex<HashMap<String, Bytes>>,
     /// Bumped by SCRIPT FLUSH: thread-local Lua states older than this are rebuilt.
     generation: AtomicU64,
+    /// The script in execution (shared with its Lua hook).
+    pub running: std::sync::Arc<Running>,
 }
 
 impl ScriptCache {
@@ -44,6 +49,190 @@ impl ScriptCache {
     pub fn flush(&self) {
         self.lock().clear();
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// The script in execution, if any (one at a time: a script holds the keyspace gate
+/// exclusively). Before `busy-reply-threshold` other clients wait for it without
+/// holding a thread; after it they get BUSY, except for the commands flagged
+/// `ALLOW_BUSY`.
+pub struct Running {
+    run: Mutex<Option<Run>>,
+    /// Bumped when a script starts or ends, so waiters cannot miss the end.
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+struct Run {
+    client_id: u64,
+    /// When other clients start getting BUSY.
+    busy_at: Instant,
+    /// It ran a write command: SCRIPT KILL refuses (UNKILLABLE).
+    wrote: bool,
+    stop: Option<Stop>,
+    /// The hook stopped the script, at this script line (if it knew it).
+    stopped: Option<Option<usize>>,
+}
+
+/// Why a running script must stop at its next hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SCRIPT KILL: its caller gets the killed error.
+    Killed,
+    /// SHUTDOWN NOSAVE: the script is abandoned; its writes never reach the log as a
+    /// finished transaction.
+    Abandoned,
+}
+
+/// Where a client stands with respect to the running script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// No script runs (or it is this client's own).
+    Free,
+    /// A script runs and has not yet passed the threshold: wait for it.
+    Wait,
+    /// A script has run past the threshold: BUSY, except ALLOW_BUSY commands.
+    Busy,
+}
+
+/// Why SCRIPT KILL did not kill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillRefused {
+    NotBusy,
+    Unkillable,
+}
+
+impl Default for Running {
+    fn default() -> Running {
+        Running {
+            run: Mutex::new(None),
+            changed: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+/// Held while a script runs; dropping it marks the script finished and wakes waiters.
+pub struct RunGuard<'a> {
+    running: &'a Running,
+}
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        *self.running.run.locked() = None;
+        self.running.changed.send_modify(|n| *n += 1);
+    }
+}
+
+impl Running {
+    /// Marks a script of `client_id` as running; others get BUSY after `threshold`.
+    pub fn begin(&self, client_id: u64, threshold: Duration) -> RunGuard<'_> {
+        let now = Instant::now();
+        *self.run.locked() = Some(Run {
+            client_id,
+            busy_at: now
+                .checked_add(threshold)
+                .unwrap_or(now + Duration::from_secs(1 << 40)),
+            wrote: false,
+            stop: None,
+            stopped: None,
+        });
+        self.changed.send_modify(|n| *n += 1);
+        RunGuard { running: self }
+    }
+
+    /// True while a script (of any client) runs.
+    pub fn is_running(&self) -> bool {
+        self.run.locked().is_some()
+    }
+
+    /// Where `client_id` stands: its own script never makes it wait.
+    pub fn standing(&self, client_id: u64) -> Standing {
+        match &*self.run.locked() {
+            None => Standing::Free,
+            Some(run) if run.client_id == client_id => Standing::Free,
+            Some(run) if Instant::now() >= run.busy_at => Standing::Busy,
+            Some(_) => Standing::Wait,
+        }
+    }
+
+    /// True once the running script has passed the threshold.
+    pub fn is_busy(&self) -> bool {
+        self.run
+            .locked()
+            .as_ref()
+            .is_some_and(|run| Instant::now() >= run.busy_at)
+    }
+
+    /// Resolves when no script runs or the running one has passed the threshold.
+    pub async fn busy_or_done(&self) {
+        let mut changes = self.changed.subscribe();
+        loop {
+            let busy_at = match &*self.run.locked() {
+                None => return,
+                Some(run) => run.busy_at,
+            };
+            if Instant::now() >= busy_at {
+                return;
+            }
+            tokio::select! {
+                _ = changes.changed() => {}
+                _ = tokio::time::sleep_until(busy_at.into()) => {}
+            }
+        }
+    }
+
+    /// Resolves when no script runs.
+    pub async fn done(&self) {
+        let mut changes = self.changed.subscribe();
+        while self.is_running() {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The script ran a write command: from now on SCRIPT KILL refuses.
+    pub fn mark_wrote(&self) {
+        if let Some(run) = &mut *self.run.locked() {
+            run.wrote = true;
+        }
+    }
+
+    /// SCRIPT KILL: asks the running script to stop at its next hook, unless it wrote.
+    pub fn kill(&self) -> Result<(), KillRefused> {
+        match &mut *self.run.locked() {
+            None => Err(KillRefused::NotBusy),
+            Some(run) if run.wrote => Err(KillRefused::Unkillable),
+            Some(run) => {
+                run.stop.get_or_insert(Stop::Killed);
+                Ok(())
+            }
+        }
+    }
+
+    /// SHUTDOWN NOSAVE: the running script, if any, stops at its next hook whatever it
+    /// did, and its unfinished transaction is not closed in the log.
+    pub fn abandon(&self) {
+        if let Some(run) = &mut *self.run.locked() {
+            run.stop = Some(Stop::Abandoned);
+        }
+    }
+
+    /// For the script's hook: whether it must stop now; `line` is where it is.
+    pub fn check(&self, line: Option<usize>) -> Option<Stop> {
+        let mut slot = self.run.locked();
+        let run = slot.as_mut()?;
+        let stop = run.stop?;
+        if run.stopped.is_none() {
+            run.stopped = Some(line);
+        }
+        Some(stop)
+    }
+
+    /// After the script: whether it was stopped, and at which line.
+    pub fn stopped(&self) -> Option<(Stop, Option<usize>)> {
+        let slot = self.run.locked();
+        let run = slot.as_ref()?;
+        Some((run.stop?, run.stopped?))
     }
 }
 

@@ -624,6 +624,16 @@ impl Keyspace {
         self.gate.writing()
     }
 
+    /// `read_gate`, unless that would wait.
+    pub fn try_read_gate(&self) -> Option<RwLockReadGuard<'_, ()>> {
+        self.gate.try_reading()
+    }
+
+    /// `write_gate`, unless that would wait.
+    pub fn try_write_gate(&self) -> Option<RwLockWriteGuard<'_, ()>> {
+        self.gate.try_writing()
+    }
+
     /// SWAPDB; the caller holds the write gate.
     pub fn swap(&self, a: usize, b: usize) {
         self.snapshot.abort();
