@@ -307,6 +307,19 @@ impl Journal {
         self.queued.notify_one();
     }
 
+    /// The log just loaded ends inside a transaction cut off by a crash: closes it with
+    /// `DISCARD` before any new record, or the next load would hold the new records
+    /// back as part of it.
+    pub fn close_torn_transaction(&self) {
+        let mut state = self.lock();
+        if !self.is_enabled() {
+            return;
+        }
+        self.push(&mut state, &[b"DISCARD"]);
+        drop(state);
+        self.queued.notify_one();
+    }
+
     /// Takes everything queued for the log, waiting up to `timeout` for something.
     pub fn take(&self, timeout: std::time::Duration) -> Taken {
         let mut state = self.lock();

@@ -266,3 +266,40 @@ fn a_replicas_base_from_a_full_sync_has_the_header() {
     let (code, text) = check_aof(&[base.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{text}");
 }
+
+#[test]
+fn writes_after_a_restart_are_not_swallowed_by_a_transaction_the_crash_cut_off() {
+    // A crash during EXEC or a script leaves MULTI without EXEC at the end of the log.
+    // The next start closes it with DISCARD before its own records; otherwise the load
+    // after that would hold every later write back as part of the torn transaction.
+    let dir = TempDir::new("format-torn-multi");
+    let seg_dir = dir.0.join("appendonly");
+    std::fs::create_dir_all(&seg_dir).unwrap();
+    let mut log = header::encode(Kind::Segment).to_vec();
+    record::encode(1, &[b"SELECT", b"0"], &mut log);
+    record::encode(2, &[b"SET", b"before", b"1"], &mut log);
+    record::encode(3, &[b"MULTI"], &mut log);
+    record::encode(4, &[b"SET", b"torn", b"1"], &mut log);
+    std::fs::write(seg_dir.join("00000000000000000001.aof"), &log).unwrap();
+
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&["before", "torn"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(values, [Some("1".into()), None]);
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .query(&mut con)
+        .unwrap();
+    roost.shutdown();
+
+    let roost = Roost::start(&dir.0, &[]);
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&["before", "torn", "after"])
+        .query(&mut roost.client())
+        .unwrap();
+    assert_eq!(values, [Some("1".into()), None, Some("1".into())]);
+}

@@ -84,12 +84,16 @@ impl<'a> Replayer<'a> {
         apply_record(self.shared, &mut self.client, lsn, args);
     }
 
-    pub fn finish(self) {
-        if let Some(queued) = self.transaction {
-            log::warning(&format!(
-                "The log ends inside a transaction; its {} command(s) were not applied",
-                queued.len()
-            ));
-        }
+    /// Ends the replay; true if the records ended inside a transaction (a crash during
+    /// EXEC or a script), whose commands were not applied.
+    pub fn finish(self) -> bool {
+        let Some(queued) = self.transaction else {
+            return false;
+        };
+        log::warning(&format!(
+            "The log ends inside a transaction; its {} command(s) were not applied",
+            queued.len()
+        ));
+        true
     }
 }

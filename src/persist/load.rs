@@ -33,7 +33,7 @@ pub fn load_log(shared: &Arc<Shared>) -> Result<(), String> {
         |progress| report(shared, progress, started),
     )
     .map_err(|e| e.to_string())?;
-    replayer.finish();
+    let torn_transaction = replayer.finish();
     let keys: usize = (0..shared.keyspace.databases())
         .map(|n| shared.keyspace.db(n).len())
         .sum();
@@ -44,6 +44,9 @@ pub fn load_log(shared: &Arc<Shared>) -> Result<(), String> {
     ));
     super::writer::start(shared, &dir, loaded.next_lsn)
         .map_err(|e| format!("cannot open the log in {}: {e}", dir.display()))?;
+    if torn_transaction {
+        shared.journal.close_torn_transaction();
+    }
     // The log's LSNs continue the history of the id saved beside it. A replica keeps
     // following it; a primary starts a new branch, which replicas that are not ahead
     // of this log may still continue from.
