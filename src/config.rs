@@ -40,7 +40,7 @@ impl AppendFsync {
     }
 }
 
-/// Redis's eviction policies; only the name matters until eviction exists.
+/// Redis's eviction policies (`store::Policy` carries them out).
 const MAXMEMORY_POLICIES: &[&str] = &[
     "volatile-lru",
     "volatile-lfu",
@@ -97,6 +97,7 @@ with_blank! {
         pub loglevel: String,
         pub maxmemory: u64,
         pub maxmemory_policy: String,
+        pub maxmemory_samples: u32,
         pub proto_max_bulk_len: u64,
         pub client_query_buffer_limit: u64,
         pub hz: u32,
@@ -219,8 +220,11 @@ pub enum Hook {
     FsyncPolicy,
     /// Resize the replication backlog.
     BacklogSize,
-    /// Record key accesses as frequencies (LFU policies) or times.
+    /// Record key accesses as frequencies (LFU policies) or times, and evict by the
+    /// new policy (and samples).
     EvictionPolicy,
+    /// Apply the new memory limit, evicting down to it at once.
+    MaxMemory,
     /// Reload the keyspace notification classes.
     KeyspaceEvents,
 }
@@ -398,11 +402,15 @@ pub static PARAMS: &[Param] = &[
         .hook(Hook::LogLevel)
         .flag("debug|verbose|notice|warning"),
     row("maxmemory", field!(maxmemory), num(Memory), "0")
+        .hook(Hook::MaxMemory)
         .flag("Memory limit (e.g. 1gb)"),
     row("maxmemory-policy", field!(maxmemory_policy), Type::Choice(MAXMEMORY_POLICIES),
         "noeviction")
         .hook(Hook::EvictionPolicy)
         .flag("What to do at the memory limit (Redis's policy names)"),
+    row("maxmemory-samples", field!(maxmemory_samples), num(I64).range(1, 64, Refuse), "5")
+        .hook(Hook::EvictionPolicy)
+        .flag("Keys sampled per database to choose one to evict"),
     row("proto-max-bulk-len", field!(proto_max_bulk_len),
         num(Memory).range(1 << 20, I64_MAX, RefuseBelow), "536870912")
         .flag("Largest bulk string a client may send (e.g. 512mb)"),
@@ -880,7 +888,6 @@ const REDIS_ONLY: &[&str] = &[
     "lua-time-limit",
     "maxmemory-clients",
     "maxmemory-eviction-tenacity",
-    "maxmemory-samples",
     "min-replicas-max-lag",
     "min-replicas-to-write",
     "no-appendfsync-on-rewrite",

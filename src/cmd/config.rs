@@ -156,9 +156,19 @@ fn take_effect(shared: &Shared, hook: Hook, config: &Config) {
         Hook::BacklogSize => shared
             .journal
             .resize_backlog(config.repl_backlog_size as usize),
-        Hook::EvictionPolicy => shared
-            .keyspace
-            .set_lfu(config.maxmemory_policy.contains("lfu")),
+        Hook::EvictionPolicy => {
+            shared
+                .keyspace
+                .set_lfu(config.maxmemory_policy.contains("lfu"));
+            shared.memory.configure(config);
+        }
+        Hook::MaxMemory => {
+            shared.memory.configure(config);
+            if shared.memory.limited() {
+                // Redis too starts evicting at once, without waiting for a write.
+                shared.evict_in_background();
+            }
+        }
         Hook::KeyspaceEvents => shared.notify.set_events(&config.notify_keyspace_events),
     }
 }

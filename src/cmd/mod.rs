@@ -359,6 +359,22 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         }
     }
 
+    // Queueing can grow memory without limit, so over `maxmemory` nothing is queued
+    // (Redis refuses every command but EXEC, DISCARD, QUIT and RESET in MULTI).
+    if ctx.shared.memory.limited()
+        && ctx.client.in_multi()
+        && !spec.has(flags::TXN_CONTROL)
+        && !ctx.client.from_primary
+    {
+        let room = {
+            let _gate = ctx.shared.keyspace.write_gate();
+            ctx.shared.make_room()
+        };
+        if room == crate::state::Room::Full {
+            return reject(ctx, Some(id), error::OOM);
+        }
+    }
+
     if ctx.client.in_multi() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
             let reply = error::NOT_ALLOWED_IN_MULTI;
@@ -405,11 +421,31 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         if ctx.shared.is_shutting_down() {
             return error::SHUTTING_DOWN;
         }
+        // Over `maxmemory`, keys are evicted first, as a write would delete them; when
+        // nothing may be evicted, commands that grow memory are refused.
+        if ctx.shared.memory.limited()
+            && !ctx.client.from_primary
+            && ctx.shared.make_room() == crate::state::Room::Full
+            && grows_memory(ctx, spec)
+        {
+            return reject(ctx, Some(id), error::OOM);
+        }
         call(ctx, id, args)
     } else {
         let _gate = keyspace.read_gate();
         call(ctx, id, args)
     }
+}
+
+/// A DENYOOM command, or EXEC of a transaction holding one.
+fn grows_memory(ctx: &Ctx<'_>, spec: &Spec) -> bool {
+    spec.has(flags::DENYOOM)
+        || (spec.has(flags::TXN_CONTROL)
+            && ctx.client.multi.as_ref().is_some_and(|m| {
+                m.queued
+                    .iter()
+                    .any(|(id, _)| table().spec(*id).has(flags::DENYOOM))
+            }))
 }
 
 /// Runs the handler and records its statistics; the caller holds whatever gate is due.

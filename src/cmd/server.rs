@@ -562,7 +562,7 @@ fn stats_section(shared: &Shared, field: &mut Field<'_>) {
     field("sync_partial_ok", &load(&repl.sync_partial_ok));
     field("sync_partial_err", &load(&repl.sync_partial_err));
     field("expired_keys", &load(&ks.expired_keys));
-    field("evicted_keys", &0);
+    field("evicted_keys", &load(&ks.evicted_keys));
     field("keyspace_hits", &load(&ks.keyspace_hits));
     field("keyspace_misses", &load(&ks.keyspace_misses));
     field("pubsub_channels", &0);

@@ -10,6 +10,7 @@
 //! This module knows nothing of RESP: it stores bytes and reports facts.
 
 mod dump;
+pub mod evict;
 mod expire;
 pub mod list;
 mod snapshot;
@@ -18,6 +19,7 @@ mod watch;
 pub mod zset;
 
 pub use dump::DumpSink;
+pub use evict::{Evictor, Policy};
 pub use expire::ActiveExpiry;
 pub use snapshot::Image;
 pub use value::{HashObj, SetObj, Value};
@@ -239,11 +241,17 @@ struct ExpiryListener {
     passive: std::sync::atomic::AtomicBool,
     /// Told about every changed key (client-side caching invalidation).
     modified: std::sync::OnceLock<ModifiedHook>,
+    /// Told about every key evicted to free memory.
+    evicted: std::sync::OnceLock<ExpiredHook>,
 }
 
 impl ExpiryListener {
     fn expired(&self, physical: usize, key: &[u8]) {
         Self::call(&self.hook, &self.slots, physical, key);
+    }
+
+    fn evicted(&self, physical: usize, key: &[u8]) {
+        Self::call(&self.evicted, &self.slots, physical, key);
     }
 
     fn list_ready(&self, physical: usize, key: &[u8]) {
@@ -287,6 +295,7 @@ pub struct Db {
 #[derive(Default)]
 pub struct KeyspaceStats {
     pub expired_keys: AtomicU64,
+    pub evicted_keys: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
 }
@@ -296,6 +305,7 @@ impl KeyspaceStats {
     pub fn reset(&self) {
         for c in [
             &self.expired_keys,
+            &self.evicted_keys,
             &self.keyspace_hits,
             &self.keyspace_misses,
         ] {
@@ -574,6 +584,7 @@ impl Keyspace {
             slots: (0..databases).map(AtomicUsize::new).collect(),
             passive: std::sync::atomic::AtomicBool::new(false),
             modified: std::sync::OnceLock::new(),
+            evicted: std::sync::OnceLock::new(),
         });
         let snapshot = Arc::new(snapshot::Snapshot::new(databases));
         let lfu = Arc::new(AtomicBool::new(false));
@@ -718,6 +729,11 @@ impl Keyspace {
     /// Installs the function told about every key removed because it expired.
     pub fn set_expired_hook(&self, hook: ExpiredHook) {
         let _ = self.listener.hook.set(hook);
+    }
+
+    /// Installs the function told about every key evicted to free memory.
+    pub fn set_evicted_hook(&self, hook: ExpiredHook) {
+        let _ = self.listener.evicted.set(hook);
     }
 
     /// Installs the function told about every list stored under a key.
