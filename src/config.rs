@@ -408,7 +408,8 @@ pub static PARAMS: &[Param] = &[
         "noeviction")
         .hook(Hook::EvictionPolicy)
         .flag("What to do at the memory limit (Redis's policy names)"),
-    row("maxmemory-samples", field!(maxmemory_samples), num(I64).range(1, 64, Refuse), "5")
+    row("maxmemory-samples", field!(maxmemory_samples), num(I64).range(1, I32_MAX, Refuse),
+        "5")
         .hook(Hook::EvictionPolicy)
         .flag("Keys sampled per database to choose one to evict"),
     row("proto-max-bulk-len", field!(proto_max_bulk_len),

@@ -105,6 +105,7 @@ impl Shared {
         let (policy, samples) = (memory.policy(), memory.samples.load(Ordering::Relaxed));
         let started = Instant::now();
         let mut evictor = memory.evictor.locked();
+        evictor.count_targets(&self.keyspace, policy);
         let mut evicted = 0u32;
         while used_memory() as u64 > limit {
             if !evictor.evict_one(&self.keyspace, policy, samples) {

@@ -4,6 +4,7 @@
 //! pool is evicted. Sampling walks a bounded run of hash-table buckets from a random
 //! point, so one eviction costs the same whatever the number of keys.
 
+use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
@@ -94,6 +95,9 @@ pub struct Evictor {
     rng: Rng,
     /// Where random policies take their next key from, round robin as in Redis.
     next_db: usize,
+    /// Physical databases that had candidates when last counted (counting every
+    /// database's keys takes each shard's lock, so it is done once per `begin`).
+    targets: Vec<usize>,
 }
 
 impl Default for Evictor {
@@ -102,6 +106,7 @@ impl Default for Evictor {
             pool: Vec::with_capacity(POOL_SIZE),
             rng: Rng::from_entropy(),
             next_db: 0,
+            targets: Vec::new(),
         }
     }
 }
@@ -114,26 +119,21 @@ impl Evictor {
     /// Evicts one key chosen by `policy`, sampling `samples` keys per database; false if
     /// there was none to evict. The caller holds the keyspace's write gate.
     pub fn evict_one(&mut self, keyspace: &Keyspace, policy: Policy, samples: usize) -> bool {
-        let volatile = policy.volatile();
-        let candidates = |db: &Db| {
-            if volatile {
-                db.expires_count()
-            } else {
-                db.len()
-            }
-        };
-        let dbs = keyspace.dbs.len();
-        if policy == Policy::NoEviction || (0..dbs).all(|i| candidates(&keyspace.dbs[i]) == 0) {
+        if policy == Policy::NoEviction {
             return false;
         }
+        if self.targets.is_empty() {
+            self.count_targets(keyspace, policy);
+        }
+        let volatile = policy.volatile();
         for _ in 0..ROUNDS {
+            if self.targets.is_empty() {
+                return false;
+            }
             if policy.random() {
-                for _ in 0..dbs {
-                    let db = &keyspace.dbs[self.next_db % dbs];
-                    self.next_db = (self.next_db + 1) % dbs;
-                    if candidates(db) == 0 {
-                        continue;
-                    }
+                for _ in 0..self.targets.len() {
+                    self.next_db = (self.next_db + 1) % self.targets.len();
+                    let db = &keyspace.dbs[self.targets[self.next_db]];
                     let mut chosen = None;
                     db.sample(&mut self.rng, 1, volatile, |key, _| {
                         chosen = Some(key.clone())
@@ -144,15 +144,16 @@ impl Evictor {
                         }
                     }
                 }
+                // Every target came up empty: count again.
+                self.count_targets(keyspace, policy);
                 continue;
             }
-            for (index, db) in keyspace.dbs.iter().enumerate() {
-                if candidates(db) > 0 {
-                    let pool = &mut self.pool;
-                    db.sample(&mut self.rng, samples, volatile, |key, entry| {
-                        offer(pool, index, key, policy.score(entry));
-                    });
-                }
+            for &index in &self.targets {
+                let db = &keyspace.dbs[index];
+                let pool = &mut self.pool;
+                db.sample(&mut self.rng, samples, volatile, |key, entry| {
+                    offer(pool, index, key, policy.score(entry));
+                });
             }
             while let Some(best) = self.pool.pop() {
                 // A candidate deleted since it was sampled (or no longer volatile) is
@@ -166,13 +167,32 @@ impl Evictor {
                     return true;
                 }
             }
+            // Nothing sampled: the databases may have emptied since they were counted.
+            self.count_targets(keyspace, policy);
         }
         false
     }
 
-    /// Forgets the candidates (FLUSHALL, a policy change).
+    /// Counts again which databases have keys the policy may evict; call at the start
+    /// of each batch of evictions.
+    pub fn count_targets(&mut self, keyspace: &Keyspace, policy: Policy) {
+        let volatile = policy.volatile();
+        self.targets = (0..keyspace.dbs.len())
+            .filter(|&i| {
+                let db = &keyspace.dbs[i];
+                if volatile {
+                    db.expires_count() > 0
+                } else {
+                    !db.is_empty()
+                }
+            })
+            .collect();
+    }
+
+    /// Forgets the candidates (a policy change).
     pub fn clear(&mut self) {
         self.pool.clear();
+        self.targets.clear();
     }
 }
 
@@ -246,6 +266,18 @@ impl Db {
         }
     }
 
+    /// Gives back a shard's table memory once eviction has left it less than 1/8 full:
+    /// otherwise the table of a keyspace evicted down keeps the memory the limit asks
+    /// for (Redis's dictionaries shrink too), and sampling a sparse table finds little.
+    fn shrink_if_sparse(&self, shard: usize) {
+        let mut guard = self.map.shards()[shard].write();
+        if guard.buckets() > 64 && guard.len() * 8 < guard.buckets() {
+            let hasher = self.map.hasher();
+            let len = guard.len();
+            guard.shrink_to(len, |(key, _)| hasher.hash_one(key));
+        }
+    }
+
     /// Removes `key` to free memory: counted in `evicted_keys`, watchers and tracking
     /// clients told, and the evicted hook called (the log and replicas get a DEL, and
     /// the `evicted` event fires). The caller holds the write gate.
@@ -258,6 +290,7 @@ impl Db {
             self.expires.fetch_sub(1, Ordering::Relaxed);
         }
         drop(entry);
+        self.shrink_if_sparse(self.shard_of(&key));
         self.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
         self.signal_modified(&key);
         self.listener.evicted(self.id, &key);
