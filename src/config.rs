@@ -98,6 +98,8 @@ with_blank! {
         pub maxmemory: u64,
         pub maxmemory_policy: String,
         pub maxmemory_samples: u32,
+        pub lfu_log_factor: u32,
+        pub lfu_decay_time: u32,
         pub proto_max_bulk_len: u64,
         pub client_query_buffer_limit: u64,
         pub hz: u32,
@@ -412,6 +414,12 @@ pub static PARAMS: &[Param] = &[
         "5")
         .hook(Hook::EvictionPolicy)
         .flag("Keys sampled per database to choose one to evict"),
+    row("lfu-log-factor", field!(lfu_log_factor), num(I64).range(0, I32_MAX, Refuse), "10")
+        .hook(Hook::EvictionPolicy)
+        .flag("How slowly LFU access counters grow"),
+    row("lfu-decay-time", field!(lfu_decay_time), num(I64).range(0, I32_MAX, Refuse), "1")
+        .hook(Hook::EvictionPolicy)
+        .flag("Idle minutes per point an LFU counter loses (0: never)"),
     row("proto-max-bulk-len", field!(proto_max_bulk_len),
         num(Memory).range(1 << 20, I64_MAX, RefuseBelow), "536870912")
         .flag("Largest bulk string a client may send (e.g. 512mb)"),
@@ -879,8 +887,6 @@ const REDIS_ONLY: &[&str] = &[
     "lazyfree-lazy-server-del",
     "lazyfree-lazy-user-del",
     "lazyfree-lazy-user-flush",
-    "lfu-decay-time",
-    "lfu-log-factor",
     "list-compress-depth",
     "list-max-listpack-size",
     "loadmodule",

@@ -136,6 +136,14 @@ fn noeviction_refuses_writes_that_grow_memory_with_redis_text() {
         &["CONFIG", "SET", "maxmemory", "104857600"],
         &["CONFIG", "GET", "maxmemory-samples"],
         &["CONFIG", "SET", "maxmemory-samples", "0"],
+        // Every access counts with lfu-log-factor 0: 5 + 3.
+        &["CONFIG", "SET", "lfu-log-factor", "0"],
+        &["GET", "f"],
+        &["GET", "f"],
+        &["GET", "f"],
+        &["OBJECT", "FREQ", "f"],
+        &["CONFIG", "GET", "lfu-decay-time"],
+        &["CONFIG", "SET", "lfu-decay-time", "-1"],
     ];
     let ours = raw_replies(roost.port, requests);
     let theirs = raw_replies(redis.port, requests);
@@ -157,6 +165,7 @@ fn noeviction_refuses_writes_that_grow_memory_with_redis_text() {
         "-EXECABORT Transaction discarded because of previous errors.\r\n"
     );
     assert_eq!(ours[16], ":5\r\n");
+    assert_eq!(ours[24], ":8\r\n");
 
     // INFO memory and stats: the same fields, the same forms.
     let (mut r, mut s) = (

@@ -160,6 +160,9 @@ fn take_effect(shared: &Shared, hook: Hook, config: &Config) {
             shared
                 .keyspace
                 .set_lfu(config.maxmemory_policy.contains("lfu"));
+            shared
+                .keyspace
+                .set_lfu_params(config.lfu_log_factor, config.lfu_decay_time);
             shared.memory.configure(config);
         }
         Hook::MaxMemory => {

@@ -174,6 +174,7 @@ impl Shared {
     pub fn new(config: Config, commands: usize, services: Services) -> Arc<Shared> {
         let keyspace = Arc::new(Keyspace::new(config.databases));
         keyspace.set_lfu(config.maxmemory_policy.contains("lfu"));
+        keyspace.set_lfu_params(config.lfu_log_factor, config.lfu_decay_time);
         let pubsub = Arc::new(Hub::default());
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),

@@ -72,9 +72,9 @@ impl Policy {
     }
 
     /// How good a candidate `entry` is: the higher, the sooner it goes.
-    fn score(self, entry: &Entry) -> u64 {
+    fn score(self, entry: &Entry, db: &Db) -> u64 {
         match self {
-            Policy::AllKeysLfu | Policy::VolatileLfu => 255 - entry.frequency(),
+            Policy::AllKeysLfu | Policy::VolatileLfu => 255 - entry.frequency(db),
             Policy::VolatileTtl => u64::MAX - entry.expire_at,
             _ => entry.idle_seconds(),
         }
@@ -152,7 +152,7 @@ impl Evictor {
                 let db = &keyspace.dbs[index];
                 let pool = &mut self.pool;
                 db.sample(&mut self.rng, samples, volatile, |key, entry| {
-                    offer(pool, index, key, policy.score(entry));
+                    offer(pool, index, key, policy.score(entry, db));
                 });
             }
             while let Some(best) = self.pool.pop() {
