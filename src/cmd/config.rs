@@ -167,9 +167,19 @@ fn take_effect(shared: &Shared, hook: Hook, config: &Config) {
         }
         Hook::MaxMemory => {
             shared.memory.configure(config);
-            if shared.memory.limited() {
+            let used = crate::state::memory::used_memory() as u64;
+            if config.maxmemory != 0 && used > config.maxmemory {
+                crate::log::warning(&format!(
+                    "WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller \
+                     than the current memory usage ({used}). This will result in key \
+                     eviction and/or the inability to accept new write commands depending \
+                     on the maxmemory-policy.",
+                    config.maxmemory
+                ));
                 // Redis too starts evicting at once, without waiting for a write.
-                shared.evict_in_background();
+                if shared.memory.policy() != crate::store::Policy::NoEviction {
+                    shared.evict_in_background();
+                }
             }
         }
         Hook::KeyspaceEvents => shared.notify.set_events(&config.notify_keyspace_events),

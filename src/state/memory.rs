@@ -103,6 +103,9 @@ impl Shared {
     fn evict_step(&self, limit: u64) -> Room {
         let memory = &self.memory;
         let (policy, samples) = (memory.policy(), memory.samples.load(Ordering::Relaxed));
+        if policy == Policy::NoEviction {
+            return Room::Full;
+        }
         let started = Instant::now();
         let mut evictor = memory.evictor.locked();
         evictor.count_targets(&self.keyspace, policy);
