@@ -471,6 +471,7 @@ fn memory_section(shared: &Shared, field: &mut Field<'_>) {
         0.0
     };
     field("mem_fragmentation_ratio", &format!("{ratio:.2}"));
+    field("mem_not_counted_for_evict", &shared.not_counted_for_evict());
     field("mem_allocator", &"libc");
     field("lazyfree_pending_objects", &0);
 }

@@ -3,7 +3,9 @@
 //! brings used memory back under it.
 //!
 //! Used memory is what the counting allocator counts (`alloc::allocated`), or the
-//! resident set size where it is not installed. Eviction runs under the keyspace's
+//! resident set size where it is not installed, less what records on their way to the
+//! log and to replicas hold (evicting queues DELs, which must not ask for more
+//! eviction). Eviction runs under the keyspace's
 //! write gate, in bounded steps as Redis's eviction time limit: a write evicts for at
 //! most `STEP` before it runs, and what is left over is evicted by a background thread,
 //! one step per hold of the gate, so clients keep being served meanwhile.
@@ -110,7 +112,7 @@ impl Shared {
         let mut evictor = memory.evictor.locked();
         evictor.count_targets(&self.keyspace, policy);
         let mut evicted = 0u32;
-        while used_memory() as u64 > limit {
+        while self.over(limit) {
             if !evictor.evict_one(&self.keyspace, policy, samples) {
                 return Room::Full;
             }
@@ -164,9 +166,22 @@ impl Shared {
     /// One step of `make_room`, without starting the background thread.
     fn make_room_step(&self) -> Room {
         let limit = self.memory.maxmemory.load(Ordering::Relaxed);
-        if limit == 0 || used_memory() as u64 <= limit || self.repl.is_replica() {
+        if limit == 0 || !self.over(limit) || self.repl.is_replica() {
             return Room::Enough;
         }
         self.evict_step(limit)
+    }
+
+    /// Bytes the limit does not count: records on their way to the log and to replicas
+    /// (INFO `mem_not_counted_for_evict`).
+    pub fn not_counted_for_evict(&self) -> usize {
+        self.journal.unsent_bytes()
+    }
+
+    /// Used memory is over `limit`, not counting records on their way to the log and
+    /// to replicas (Redis leaves out the AOF buffer and replica output buffers too).
+    fn over(&self, limit: u64) -> bool {
+        let used = used_memory() as u64;
+        used > limit && used.saturating_sub(self.not_counted_for_evict() as u64) > limit
     }
 }
