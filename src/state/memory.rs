@@ -110,7 +110,7 @@ impl Shared {
         }
         let started = Instant::now();
         let mut evictor = memory.evictor.locked();
-        evictor.count_targets(&self.keyspace, policy);
+        evictor.recount_if_stale(&self.keyspace, policy);
         let mut evicted = 0u32;
         while self.over(limit) {
             if !evictor.evict_one(&self.keyspace, policy, samples) {

@@ -6,6 +6,7 @@
 
 use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -96,9 +97,14 @@ pub struct Evictor {
     /// Where random policies take their next key from, round robin as in Redis.
     next_db: usize,
     /// Physical databases that had candidates when last counted (counting every
-    /// database's keys takes each shard's lock, so it is done once per `begin`).
+    /// database's keys takes each shard's lock, so it is done at most every
+    /// `RECOUNT`, or when sampling them finds nothing).
     targets: Vec<usize>,
+    counted_at: Option<Instant>,
 }
+
+/// How long the list of databases with candidates is trusted.
+const RECOUNT: Duration = Duration::from_millis(100);
 
 impl Default for Evictor {
     fn default() -> Self {
@@ -107,6 +113,7 @@ impl Default for Evictor {
             rng: Rng::from_entropy(),
             next_db: 0,
             targets: Vec::new(),
+            counted_at: None,
         }
     }
 }
@@ -173,9 +180,18 @@ impl Evictor {
         false
     }
 
-    /// Counts again which databases have keys the policy may evict; call at the start
-    /// of each batch of evictions.
-    pub fn count_targets(&mut self, keyspace: &Keyspace, policy: Policy) {
+    /// Counts again which databases have keys the policy may evict if the last count
+    /// is older than `RECOUNT`; call at the start of each batch of evictions (a
+    /// database that gains its first keys meanwhile is seen at the next count).
+    pub fn recount_if_stale(&mut self, keyspace: &Keyspace, policy: Policy) {
+        if self.counted_at.is_none_or(|at| at.elapsed() >= RECOUNT) {
+            self.count_targets(keyspace, policy);
+        }
+    }
+
+    /// Counts again which databases have keys the policy may evict.
+    fn count_targets(&mut self, keyspace: &Keyspace, policy: Policy) {
+        self.counted_at = Some(Instant::now());
         let volatile = policy.volatile();
         self.targets = (0..keyspace.dbs.len())
             .filter(|&i| {
@@ -193,6 +209,7 @@ impl Evictor {
     pub fn clear(&mut self) {
         self.pool.clear();
         self.targets.clear();
+        self.counted_at = None;
     }
 }
 
