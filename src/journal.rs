@@ -285,6 +285,11 @@ impl Journal {
         self.lock().transaction = Some(false);
     }
 
+    /// True inside EXEC (or a script) once it has written something.
+    pub fn transaction_wrote(&self) -> bool {
+        self.lock().transaction == Some(true)
+    }
+
     /// EXEC ends; returns the LSN of the closing EXEC record if anything was written.
     pub fn end_transaction(&self) -> Option<u64> {
         let mut state = self.lock();

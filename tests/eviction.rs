@@ -144,6 +144,9 @@ fn noeviction_refuses_writes_that_grow_memory_with_redis_text() {
         &["EXEC"],
         &["MULTI"],
         &["DISCARD"],
+        &["EVAL", "return redis.call('SET', 'b', '2')", "0"],
+        &["EVAL", "return redis.pcall('SET', 'b', '2')", "0"],
+        &["EVAL", "return redis.call('GET', 'a')", "0"],
         &["CONFIG", "SET", "maxmemory", "0"],
         &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
         &["SET", "f", "v"],
@@ -179,8 +182,14 @@ fn noeviction_refuses_writes_that_grow_memory_with_redis_text() {
         ours[10],
         "-EXECABORT Transaction discarded because of previous errors.\r\n"
     );
-    assert_eq!(ours[16], ":5\r\n");
-    assert_eq!(ours[24], ":8\r\n");
+    assert!(
+        ours[13].starts_with("-OOM command not allowed"),
+        "{}",
+        ours[13]
+    );
+    assert_eq!(ours[14], ours[3]);
+    assert_eq!(ours[19], ":5\r\n");
+    assert_eq!(ours[27], ":8\r\n");
 
     // INFO memory and stats: the same fields, the same forms.
     let (mut r, mut s) = (
