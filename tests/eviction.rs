@@ -99,8 +99,13 @@ fn read_reply(reader: &mut BufReader<TcpStream>, out: &mut Vec<u8>) {
             std::io::Read::read_exact(reader, &mut body).unwrap();
             out.extend_from_slice(&body);
         }
-        b'*' => {
+        b'*' | b'>' => {
             for _ in 0..n.max(0) {
+                read_reply(reader, out);
+            }
+        }
+        b'%' => {
+            for _ in 0..2 * n.max(0) {
                 read_reply(reader, out);
             }
         }
@@ -499,4 +504,67 @@ fn lowering_maxmemory_evicts_in_steps_while_other_clients_are_answered() {
         "{midway} PINGs answered mid-eviction ({} in all; evicted {total})",
         seen.len()
     );
+}
+
+#[test]
+fn evictions_invalidate_tracking_clients() {
+    let dir = TempDir::new("evict-tracking");
+    let roost = Roost::start(&dir.0, &["--maxmemory-policy", "allkeys-random"]);
+    let mut con = roost.client();
+    let before = used_memory(&mut con);
+    load(&mut con, 0..2000, "k:", |_| None);
+    let after = used_memory(&mut con);
+
+    // A RESP3 client tracking the first 100 keys.
+    let stream = TcpStream::connect(("127.0.0.1", roost.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut send = |args: &[&str]| {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        writer.write_all(&encode_cmd(&args)).unwrap();
+    };
+    send(&["HELLO", "3"]);
+    read_reply(&mut reader, &mut Vec::new());
+    send(&["CLIENT", "TRACKING", "ON"]);
+    let mut ok = Vec::new();
+    read_reply(&mut reader, &mut ok);
+    assert_eq!(ok, b"+OK\r\n");
+    for i in 0..100 {
+        send(&["GET", &format!("k:{i}")]);
+        read_reply(&mut reader, &mut Vec::new());
+    }
+
+    // A third of what the keys took: about two thirds of them go.
+    let limit = before + (after - before) / 3;
+    config_set(&mut con, "maxmemory", &limit.to_string());
+    wait_for(
+        "eviction down to maxmemory",
+        Duration::from_secs(30),
+        || counted_memory(&mut con) <= limit,
+    );
+    let evicted: HashSet<String> = (0..100)
+        .map(|i| format!("k:{i}"))
+        .filter(|k| !exists(&mut con, k.clone()))
+        .collect();
+    assert!(
+        evicted.len() > 50,
+        "{} of the tracked keys evicted",
+        evicted.len()
+    );
+    // Each evicted tracked key arrives in an invalidation push.
+    let mut invalidated = HashSet::new();
+    while !evicted.is_subset(&invalidated) {
+        let mut push = Vec::new();
+        read_reply(&mut reader, &mut push);
+        let text = String::from_utf8_lossy(&push).into_owned();
+        assert!(text.starts_with(">2\r\n$10\r\ninvalidate\r\n"), "{text}");
+        invalidated.extend(
+            text.split("\r\n")
+                .filter(|part| part.starts_with("k:"))
+                .map(str::to_string),
+        );
+    }
 }
