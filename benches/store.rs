@@ -1,9 +1,10 @@
-//! The keyspace without the network: inserts, hits, misses, TTL'd inserts, and a walk
-//! of a million-key database the way active expiry and SCAN walk it.
+//! The keyspace without the network: inserts, hits, misses, TTL'd inserts, a walk of a
+//! million-key database the way active expiry and SCAN walk it, and choosing a key to
+//! evict in databases of 10,000 and 1,000,000 keys (the cost must not grow with them).
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
-use roost::store::{Keyspace, Value};
+use roost::store::{Evictor, Keyspace, Policy, Value};
 
 fn bench_store(c: &mut Criterion) {
     let keyspace = Keyspace::new(1);
@@ -60,5 +61,30 @@ fn bench_store(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_store);
+fn bench_eviction(c: &mut Criterion) {
+    let value = Value::Str(Bytes::from(vec![b'v'; 100]));
+    for size in [10_000u32, 1_000_000] {
+        let keyspace = Keyspace::new(16);
+        let db = keyspace.db(0);
+        for n in 0..size {
+            db.insert(&Bytes::from(n.to_be_bytes().to_vec()), value.clone(), None);
+        }
+        let mut evictor = Evictor::default();
+        let mut next = size;
+        // Each round evicts one key and adds one, so the database keeps its size.
+        c.bench_function(&format!("store/evict_lru_and_insert_{size}_keys"), |b| {
+            b.iter(|| {
+                assert!(evictor.evict_one(&keyspace, Policy::AllKeysLru, 5));
+                next += 1;
+                db.insert(
+                    &Bytes::from(next.to_be_bytes().to_vec()),
+                    value.clone(),
+                    None,
+                );
+            })
+        });
+    }
+}
+
+criterion_group!(benches, bench_store, bench_eviction);
 criterion_main!(benches);

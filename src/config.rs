@@ -47,7 +47,7 @@ impl AppendFsync {
     }
 }
 
-/// Redis's eviction policies; only the name matters until eviction exists.
+/// Redis's eviction policies (`store::Policy` carries them out).
 const MAXMEMORY_POLICIES: &[&str] = &[
     "volatile-lru",
     "volatile-lfu",
@@ -106,6 +106,9 @@ with_blank! {
         pub loglevel: String,
         pub maxmemory: u64,
         pub maxmemory_policy: String,
+        pub maxmemory_samples: u32,
+        pub lfu_log_factor: u32,
+        pub lfu_decay_time: u32,
         pub proto_max_bulk_len: u64,
         pub client_query_buffer_limit: u64,
         pub hz: u32,
@@ -278,8 +281,11 @@ pub enum Hook {
     FsyncPolicy,
     /// Resize the replication backlog.
     BacklogSize,
-    /// Record key accesses as frequencies (LFU policies) or times.
+    /// Record key accesses as frequencies (LFU policies) or times, and evict by the
+    /// new policy (and samples).
     EvictionPolicy,
+    /// Apply the new memory limit, evicting down to it at once.
+    MaxMemory,
     /// Reload the keyspace notification classes.
     KeyspaceEvents,
     /// Build the TLS materials anew (certificate rotation); a bad set is refused and
@@ -469,11 +475,22 @@ pub static PARAMS: &[Param] = &[
         .hook(Hook::LogLevel)
         .flag("debug|verbose|notice|warning"),
     row("maxmemory", field!(maxmemory), num(Memory), "0")
+        .hook(Hook::MaxMemory)
         .flag("Memory limit (e.g. 1gb)"),
     row("maxmemory-policy", field!(maxmemory_policy), Type::Choice(MAXMEMORY_POLICIES),
         "noeviction")
         .hook(Hook::EvictionPolicy)
         .flag("What to do at the memory limit (Redis's policy names)"),
+    row("maxmemory-samples", field!(maxmemory_samples), num(I64).range(1, I32_MAX, Refuse),
+        "5")
+        .hook(Hook::EvictionPolicy)
+        .flag("Keys sampled per database to choose one to evict"),
+    row("lfu-log-factor", field!(lfu_log_factor), num(I64).range(0, I32_MAX, Refuse), "10")
+        .hook(Hook::EvictionPolicy)
+        .flag("How slowly LFU access counters grow"),
+    row("lfu-decay-time", field!(lfu_decay_time), num(I64).range(0, I32_MAX, Refuse), "1")
+        .hook(Hook::EvictionPolicy)
+        .flag("Idle minutes per point an LFU counter loses (0: never)"),
     row("proto-max-bulk-len", field!(proto_max_bulk_len),
         num(Memory).range(1 << 20, I64_MAX, RefuseBelow), "536870912")
         .flag("Largest bulk string a client may send (e.g. 512mb)"),
@@ -1016,15 +1033,12 @@ const REDIS_ONLY: &[&str] = &[
     "lazyfree-lazy-server-del",
     "lazyfree-lazy-user-del",
     "lazyfree-lazy-user-flush",
-    "lfu-decay-time",
-    "lfu-log-factor",
     "list-compress-depth",
     "list-max-listpack-size",
     "locale-collate",
     "logfile",
     "maxmemory-clients",
     "maxmemory-eviction-tenacity",
-    "maxmemory-samples",
     "min-replicas-max-lag",
     "min-replicas-to-write",
     "no-appendfsync-on-rewrite",

@@ -96,6 +96,11 @@ impl ReplicaQueue {
         self.len() == 0
     }
 
+    /// Heap bytes the queue holds.
+    fn allocated(&self) -> usize {
+        self.bytes.locked().capacity()
+    }
+
     /// Queues `bytes`; false once the limit is passed (the replica must be dropped).
     fn push(&self, bytes: &[u8]) -> bool {
         let mut queued = self.bytes.locked();
@@ -280,6 +285,11 @@ impl Journal {
         self.lock().transaction = Some(false);
     }
 
+    /// True inside EXEC (or a script) once it has written something.
+    pub fn transaction_wrote(&self) -> bool {
+        self.lock().transaction == Some(true)
+    }
+
     /// EXEC ends; returns the LSN of the closing EXEC record if anything was written.
     pub fn end_transaction(&self) -> Option<u64> {
         let mut state = self.lock();
@@ -461,6 +471,15 @@ impl Journal {
     /// The LSN the next record will get.
     pub fn next_lsn(&self) -> u64 {
         self.lock().next_lsn
+    }
+
+    /// Heap bytes held by records on their way out: to the log writer and in replicas'
+    /// queues. The memory limit leaves them out, as Redis leaves out the AOF buffer and
+    /// replica output buffers: evicting keys queues DELs, which must not count as more
+    /// memory to evict for.
+    pub fn unsent_bytes(&self) -> usize {
+        let state = self.lock();
+        state.pending.capacity() + state.replicas.iter().map(|r| r.allocated()).sum::<usize>()
     }
 
     /// The LSN of the last record (0 before the first): the replication offset.

@@ -168,9 +168,32 @@ fn take_effect(shared: &Shared, hook: Hook, config: &Config) {
         Hook::BacklogSize => shared
             .journal
             .resize_backlog(config.repl_backlog_size as usize),
-        Hook::EvictionPolicy => shared
-            .keyspace
-            .set_lfu(config.maxmemory_policy.contains("lfu")),
+        Hook::EvictionPolicy => {
+            shared
+                .keyspace
+                .set_lfu(config.maxmemory_policy.contains("lfu"));
+            shared
+                .keyspace
+                .set_lfu_params(config.lfu_log_factor, config.lfu_decay_time);
+            shared.memory.configure(config);
+        }
+        Hook::MaxMemory => {
+            shared.memory.configure(config);
+            let used = crate::state::memory::used_memory() as u64;
+            if config.maxmemory != 0 && used > config.maxmemory {
+                crate::log::warning(&format!(
+                    "WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller \
+                     than the current memory usage ({used}). This will result in key \
+                     eviction and/or the inability to accept new write commands depending \
+                     on the maxmemory-policy.",
+                    config.maxmemory
+                ));
+                // Redis too starts evicting at once, without waiting for a write.
+                if shared.memory.policy() != crate::store::Policy::NoEviction {
+                    shared.evict_in_background();
+                }
+            }
+        }
         Hook::KeyspaceEvents => shared.notify.set_events(&config.notify_keyspace_events),
         // Done (or refused) before anything else changed: see `config_set`.
         Hook::Tls => {}

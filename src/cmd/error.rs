@@ -30,6 +30,7 @@ pub const AUTH_REQUIRED: Reply = err("NOAUTH Authentication required.");
 pub const LOADING: Reply = err("LOADING Redis is loading the dataset in memory");
 pub const PRIMARY_LINK_DOWN: Reply =
     err("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+pub const OOM: Reply = err("OOM command not allowed when used memory > 'maxmemory'.");
 pub const READONLY_REPLICA: Reply = err("READONLY You can't write against a read only replica.");
 pub const NOT_ALLOWED_IN_MULTI: Reply = err("ERR Command not allowed inside a transaction");
 pub const SHUTTING_DOWN: Reply = err("ERR Roost is shutting down");

@@ -730,7 +730,7 @@ fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if !is_lfu(ctx) {
         return Err(error::LFU_NOT_SELECTED);
     }
-    Ok(Reply::Integer(entry.frequency() as i64))
+    Ok(Reply::Integer(entry.frequency(ctx.db()) as i64))
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {

@@ -383,6 +383,24 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         return reject(ctx, Some(id), error::SCRIPT_BUSY);
     }
 
+    // Queueing can grow memory without limit, so over `maxmemory` nothing is queued
+    // (Redis refuses every command but EXEC, DISCARD, QUIT and RESET in MULTI).
+    if ctx.shared.memory.limited()
+        && ctx.client.in_multi()
+        && !spec.has(flags::TXN_CONTROL)
+        && !ctx.client.from_primary
+    {
+        let keyspace = &ctx.shared.keyspace;
+        let Some(gate) = gate(ctx, &args, || keyspace.try_write_gate()) else {
+            return Reply::NoReply;
+        };
+        let room = ctx.shared.make_room();
+        drop(gate);
+        if room == crate::state::Room::Full {
+            return reject(ctx, Some(id), error::OOM);
+        }
+    }
+
     if ctx.client.in_multi() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
             let reply = error::NOT_ALLOWED_IN_MULTI;
@@ -438,6 +456,15 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         if ctx.shared.is_shutting_down() {
             return error::SHUTTING_DOWN;
         }
+        // Over `maxmemory`, keys are evicted first, as a write would delete them; when
+        // nothing may be evicted, commands that grow memory are refused.
+        if ctx.shared.memory.limited()
+            && !ctx.client.from_primary
+            && ctx.shared.make_room() == crate::state::Room::Full
+            && grows_memory(ctx, spec)
+        {
+            return reject(ctx, Some(id), error::OOM);
+        }
         call(ctx, id, args)
     } else {
         let Some(_gate) = gate(ctx, args, || keyspace.try_read_gate()) else {
@@ -462,6 +489,17 @@ fn gate<G>(ctx: &mut Ctx<'_>, args: &[Bytes], try_take: impl Fn() -> Option<G>) 
         }
         std::thread::yield_now();
     }
+}
+
+/// A DENYOOM command, or EXEC of a transaction holding one.
+fn grows_memory(ctx: &Ctx<'_>, spec: &Spec) -> bool {
+    spec.has(flags::DENYOOM)
+        || (spec.has(flags::TXN_CONTROL)
+            && ctx.client.multi.as_ref().is_some_and(|m| {
+                m.queued
+                    .iter()
+                    .any(|(id, _)| table().spec(*id).has(flags::DENYOOM))
+            }))
 }
 
 /// Runs the handler and records its statistics; the caller holds whatever gate is due.

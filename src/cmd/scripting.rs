@@ -447,6 +447,16 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outco
         // From here on SCRIPT KILL could leave the dataset half changed: it refuses.
         ctx.shared.scripts.running.mark_wrote();
     }
+    // Over maxmemory with nothing to evict, a script may not start growing memory; once
+    // it has written it runs to the end (as in Redis: it cannot be stopped halfway).
+    if spec.has(DENYOOM)
+        && ctx.shared.memory.limited()
+        && !ctx.client.from_primary
+        && !ctx.shared.journal.transaction_wrote()
+        && ctx.shared.make_room() == crate::state::Room::Full
+    {
+        return Err(error::OOM);
+    }
     let reply = super::call(ctx, id, &argv);
     // A blocking command that found nothing answers as its non-blocking form would.
     if ctx.client.blocked.take().is_some() {

@@ -480,6 +480,7 @@ fn memory_section(shared: &Shared, field: &mut Field<'_>) {
         0.0
     };
     field("mem_fragmentation_ratio", &format!("{ratio:.2}"));
+    field("mem_not_counted_for_evict", &shared.not_counted_for_evict());
     field("mem_allocator", &"libc");
     field("lazyfree_pending_objects", &0);
 }
@@ -571,7 +572,7 @@ fn stats_section(shared: &Shared, field: &mut Field<'_>) {
     field("sync_partial_ok", &load(&repl.sync_partial_ok));
     field("sync_partial_err", &load(&repl.sync_partial_err));
     field("expired_keys", &load(&ks.expired_keys));
-    field("evicted_keys", &0);
+    field("evicted_keys", &load(&ks.evicted_keys));
     field("keyspace_hits", &load(&ks.keyspace_hits));
     field("keyspace_misses", &load(&ks.keyspace_misses));
     field("pubsub_channels", &0);

@@ -10,6 +10,7 @@
 //! ask of the layers above them (start a rewrite, follow a primary) goes through
 //! `Services`, which the server fills in.
 
+pub mod memory;
 pub mod names;
 pub mod persistence;
 pub mod replication;
@@ -30,6 +31,7 @@ use crate::store::Keyspace;
 use crate::sync::{Recover, RecoverRw};
 use crate::tracking::Tracking;
 use crate::{clock, log};
+pub use memory::Room;
 pub use names::CommandNames;
 pub use persistence::{NotLogged, Persistence};
 pub use replication::Replication;
@@ -125,6 +127,8 @@ pub struct LoadingProgress {
 pub struct Shared {
     config: RwLock<Config>,
     pub keyspace: Arc<Keyspace>,
+    /// `maxmemory` and eviction.
+    pub memory: memory::Memory,
     /// Per command-table entry, by `CommandId`.
     pub command_stats: Box<[CommandStats]>,
     /// The names clients call commands by (`rename-command`).
@@ -171,7 +175,8 @@ pub struct Shared {
 
 impl Shared {
     /// Builds a server's state for `config` with `commands` command-table entries. The
-    /// keyspace's hooks are installed: expired keys are journaled as DEL and notified,
+    /// keyspace's hooks are installed: expired and evicted keys are journaled as DEL and
+    /// notified,
     /// changed keys invalidate tracking clients, pushed lists wake blocked clients.
     pub fn new(
         config: Config,
@@ -181,10 +186,12 @@ impl Shared {
     ) -> Arc<Shared> {
         let keyspace = Arc::new(Keyspace::new(config.databases));
         keyspace.set_lfu(config.maxmemory_policy.contains("lfu"));
+        keyspace.set_lfu_params(config.lfu_log_factor, config.lfu_decay_time);
         let pubsub = Arc::new(Hub::default());
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
             keyspace,
+            memory: memory::Memory::new(&config),
             command_stats: (0..commands).map(|_| CommandStats::default()).collect(),
             command_names,
             clients: Registry::default(),
@@ -234,6 +241,17 @@ impl Shared {
                     shared
                         .notify
                         .emit(crate::notify::EXPIRED, "expired", logical_db, key);
+                }
+            }));
+        // Evicted keys too, and they fire `evicted`.
+        let weak = Arc::downgrade(self);
+        self.keyspace
+            .set_evicted_hook(Box::new(move |logical_db, key| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.journal.append(logical_db, &[b"DEL", key]);
+                    shared
+                        .notify
+                        .emit(crate::notify::EVICTED, "evicted", logical_db, key);
                 }
             }));
         let (tracking, hub) = (self.tracking.clone(), self.pubsub.clone());

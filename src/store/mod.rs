@@ -10,6 +10,7 @@
 //! This module knows nothing of RESP: it stores bytes and reports facts.
 
 mod dump;
+pub mod evict;
 mod expire;
 pub mod list;
 mod snapshot;
@@ -18,6 +19,7 @@ mod watch;
 pub mod zset;
 
 pub use dump::DumpSink;
+pub use evict::{Evictor, Policy};
 pub use expire::ActiveExpiry;
 pub use snapshot::Image;
 pub use value::{HashObj, SetObj, Value};
@@ -102,22 +104,22 @@ impl Entry {
         lru_clock().saturating_sub(self.access.load(Ordering::Relaxed)) as u64
     }
 
-    /// OBJECT FREQ under an LFU policy: the counter, decayed by one per idle minute.
-    pub fn frequency(&self) -> u64 {
-        lfu_decayed(self.access.load(Ordering::Relaxed)) as u64
+    /// OBJECT FREQ under an LFU policy: the counter, decayed by one per
+    /// `lfu-decay-time` idle minutes of `db`'s keyspace.
+    pub fn frequency(&self, db: &Db) -> u64 {
+        lfu_decayed(self.access.load(Ordering::Relaxed), &db.lfu) as u64
     }
 
-    fn touch_access(&self, lfu: bool) {
+    fn touch_access(&self, lfu: &Lfu) {
         if !NO_TOUCH.with(|n| n.get()) {
             self.record_access(lfu);
         }
     }
 
-    fn record_access(&self, lfu: bool) {
-        let stamp = if lfu {
-            lfu_stamp(lfu_log_incr(lfu_decayed(
-                self.access.load(Ordering::Relaxed),
-            )))
+    fn record_access(&self, lfu: &Lfu) {
+        let stamp = if lfu.on.load(Ordering::Relaxed) {
+            let decayed = lfu_decayed(self.access.load(Ordering::Relaxed), lfu);
+            lfu_stamp(lfu_log_incr(decayed, lfu))
         } else {
             lru_clock()
         };
@@ -127,8 +129,25 @@ impl Entry {
 
 /// The counter a key starts with under an LFU policy (Redis's LFU_INIT_VAL).
 const LFU_INIT_VAL: u8 = 5;
-/// Redis's lfu-log-factor default: how slowly the counter grows.
-const LFU_LOG_FACTOR: f64 = 10.0;
+
+/// How key accesses are recorded, shared by a keyspace's databases: whether an LFU
+/// maxmemory policy is selected, and its `lfu-log-factor` (how slowly the counter grows)
+/// and `lfu-decay-time` (minutes per point the counter loses while idle; 0: never).
+pub struct Lfu {
+    on: AtomicBool,
+    log_factor: AtomicU32,
+    decay_time: AtomicU32,
+}
+
+impl Default for Lfu {
+    fn default() -> Self {
+        Lfu {
+            on: AtomicBool::new(false),
+            log_factor: AtomicU32::new(10),
+            decay_time: AtomicU32::new(1),
+        }
+    }
+}
 
 fn lfu_minutes() -> u32 {
     ((clock::now_ms() / 60_000) & 0xFFFF) as u32
@@ -138,9 +157,9 @@ fn lfu_stamp(counter: u8) -> u32 {
     lfu_minutes() << 8 | counter as u32
 }
 
-/// The counter of an LFU stamp less one per minute since the stamp (lfu-decay-time 1),
+/// The counter of an LFU stamp less one per `lfu-decay-time` minutes since the stamp,
 /// the 16-bit minutes clock wrapping around.
-fn lfu_decayed(stamp: u32) -> u8 {
+fn lfu_decayed(stamp: u32, lfu: &Lfu) -> u8 {
     let (then, counter) = ((stamp >> 8) & 0xFFFF, (stamp & 0xFF) as u8);
     let now = lfu_minutes();
     let elapsed = if now >= then {
@@ -148,16 +167,21 @@ fn lfu_decayed(stamp: u32) -> u8 {
     } else {
         0xFFFF - then + now
     };
-    counter.saturating_sub(elapsed.min(255) as u8)
+    let periods = match lfu.decay_time.load(Ordering::Relaxed) {
+        0 => 0,
+        minutes => elapsed / minutes,
+    };
+    counter.saturating_sub(periods.min(255) as u8)
 }
 
 /// One access: the counter grows with probability 1 / ((counter - 5) * factor + 1).
-fn lfu_log_incr(counter: u8) -> u8 {
+fn lfu_log_incr(counter: u8, lfu: &Lfu) -> u8 {
     if counter == u8::MAX {
         return counter;
     }
     let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
-    let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
+    let factor = lfu.log_factor.load(Ordering::Relaxed) as f64;
+    let p = 1.0 / (base * factor + 1.0);
     let r = LFU_RNG.with(|rng| rng.borrow_mut().next_u64()) as f64 / u64::MAX as f64;
     if r < p {
         counter + 1
@@ -205,7 +229,7 @@ pub fn with_touch<R>(touch: bool, f: impl FnOnce() -> R) -> R {
 
 /// Marks an entry of `db` as accessed even for a NO-TOUCH client (the TOUCH command).
 pub fn force_touch(db: &Db, entry: &Entry) {
-    entry.record_access(db.is_lfu());
+    entry.record_access(&db.lfu);
 }
 
 fn lru_clock() -> u32 {
@@ -239,11 +263,17 @@ struct ExpiryListener {
     passive: std::sync::atomic::AtomicBool,
     /// Told about every changed key (client-side caching invalidation).
     modified: std::sync::OnceLock<ModifiedHook>,
+    /// Told about every key evicted to free memory.
+    evicted: std::sync::OnceLock<ExpiredHook>,
 }
 
 impl ExpiryListener {
     fn expired(&self, physical: usize, key: &[u8]) {
         Self::call(&self.hook, &self.slots, physical, key);
+    }
+
+    fn evicted(&self, physical: usize, key: &[u8]) {
+        Self::call(&self.evicted, &self.slots, physical, key);
     }
 
     fn list_ready(&self, physical: usize, key: &[u8]) {
@@ -279,14 +309,15 @@ pub struct Db {
     stats: Arc<KeyspaceStats>,
     listener: Arc<ExpiryListener>,
     snapshot: Arc<snapshot::Snapshot>,
-    /// Whether an LFU maxmemory policy is selected (shared by all databases).
-    lfu: Arc<AtomicBool>,
+    /// How accesses are recorded (shared by all databases).
+    lfu: Arc<Lfu>,
 }
 
 /// Counters INFO reports.
 #[derive(Default)]
 pub struct KeyspaceStats {
     pub expired_keys: AtomicU64,
+    pub evicted_keys: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
 }
@@ -296,6 +327,7 @@ impl KeyspaceStats {
     pub fn reset(&self) {
         for c in [
             &self.expired_keys,
+            &self.evicted_keys,
             &self.keyspace_hits,
             &self.keyspace_misses,
         ] {
@@ -311,7 +343,7 @@ impl Db {
         stats: Arc<KeyspaceStats>,
         listener: Arc<ExpiryListener>,
         snapshot: Arc<snapshot::Snapshot>,
-        lfu: Arc<AtomicBool>,
+        lfu: Arc<Lfu>,
     ) -> Db {
         Db {
             map: DashMap::with_hasher_and_shard_amount(RandomState::new(), SHARDS),
@@ -327,7 +359,7 @@ impl Db {
 
     /// Whether accesses are counted as frequencies (an LFU policy) rather than times.
     pub fn is_lfu(&self) -> bool {
-        self.lfu.load(Ordering::Relaxed)
+        self.lfu.on.load(Ordering::Relaxed)
     }
 
     /// Saves `key`'s current entry for a snapshot in progress, before a write changes it.
@@ -360,7 +392,7 @@ impl Db {
     /// an access (OBJECT IDLETIME) unless the client is NO-TOUCH.
     pub fn get(&self, key: &[u8], now: u64) -> Option<Ref<'_, Bytes, Entry>> {
         let entry = self.peek(key, now)?;
-        entry.touch_access(self.is_lfu());
+        entry.touch_access(&self.lfu);
         Some(entry)
     }
 
@@ -402,7 +434,7 @@ impl Db {
     pub fn get_mut(&self, key: &[u8], now: u64) -> Option<RefMut<'_, Bytes, Entry>> {
         self.before_change(key);
         let entry = self.live(self.map.get_mut(key), key, now)?;
-        entry.touch_access(self.is_lfu());
+        entry.touch_access(&self.lfu);
         Some(entry)
     }
 
@@ -561,7 +593,7 @@ pub struct Keyspace {
     watches: Arc<watch::Watches>,
     pub stats: Arc<KeyspaceStats>,
     snapshot: Arc<snapshot::Snapshot>,
-    lfu: Arc<AtomicBool>,
+    lfu: Arc<Lfu>,
 }
 
 impl Keyspace {
@@ -574,9 +606,10 @@ impl Keyspace {
             slots: (0..databases).map(AtomicUsize::new).collect(),
             passive: std::sync::atomic::AtomicBool::new(false),
             modified: std::sync::OnceLock::new(),
+            evicted: std::sync::OnceLock::new(),
         });
         let snapshot = Arc::new(snapshot::Snapshot::new(databases));
-        let lfu = Arc::new(AtomicBool::new(false));
+        let lfu = Arc::new(Lfu::default());
         Keyspace {
             dbs: (0..databases)
                 .map(|i| {
@@ -602,7 +635,13 @@ impl Keyspace {
     /// Selects how key accesses are recorded: frequencies under an LFU maxmemory policy,
     /// times otherwise. Existing keys keep their value until next accessed, as in Redis.
     pub fn set_lfu(&self, on: bool) {
-        self.lfu.store(on, Ordering::Relaxed);
+        self.lfu.on.store(on, Ordering::Relaxed);
+    }
+
+    /// `lfu-log-factor` and `lfu-decay-time`.
+    pub fn set_lfu_params(&self, log_factor: u32, decay_time: u32) {
+        self.lfu.log_factor.store(log_factor, Ordering::Relaxed);
+        self.lfu.decay_time.store(decay_time, Ordering::Relaxed);
     }
 
     pub fn databases(&self) -> usize {
@@ -730,6 +769,11 @@ impl Keyspace {
         let _ = self.listener.hook.set(hook);
     }
 
+    /// Installs the function told about every key evicted to free memory.
+    pub fn set_evicted_hook(&self, hook: ExpiredHook) {
+        let _ = self.listener.evicted.set(hook);
+    }
+
     /// Installs the function told about every list stored under a key.
     pub fn set_list_ready_hook(&self, hook: ExpiredHook) {
         let _ = self.listener.list_ready.set(hook);
@@ -755,10 +799,10 @@ mod tests {
             let minute = lfu_minutes();
             db.insert(&key, Value::Str(Bytes::from_static(b"v")), None);
             let now = clock::now_ms();
-            let fresh = db.peek(&key, now).unwrap().frequency();
+            let fresh = db.peek(&key, now).unwrap().frequency(db);
             // The first access past the initial value always counts.
             drop(db.get(&key, now));
-            let accessed = db.peek(&key, now).unwrap().frequency();
+            let accessed = db.peek(&key, now).unwrap().frequency(db);
             if lfu_minutes() == minute {
                 break (fresh, accessed);
             }
@@ -766,8 +810,17 @@ mod tests {
         assert_eq!(observed, (5, 6));
         // One per idle minute is taken off, never below zero.
         let stamp = lfu_minutes().wrapping_sub(3) & 0xFFFF;
-        assert_eq!(lfu_decayed(stamp << 8 | 6), 3);
-        assert_eq!(lfu_decayed(stamp << 8 | 2), 0);
-        assert_eq!(lfu_log_incr(255), 255);
+        let lfu = Lfu::default();
+        assert_eq!(lfu_decayed(stamp << 8 | 6, &lfu), 3);
+        assert_eq!(lfu_decayed(stamp << 8 | 2, &lfu), 0);
+        assert_eq!(lfu_log_incr(255, &lfu), 255);
+        // lfu-decay-time 2: one point per two minutes; 0: no decay.
+        lfu.decay_time.store(2, Ordering::Relaxed);
+        assert_eq!(lfu_decayed(stamp << 8 | 6, &lfu), 5);
+        lfu.decay_time.store(0, Ordering::Relaxed);
+        assert_eq!(lfu_decayed(stamp << 8 | 6, &lfu), 6);
+        // lfu-log-factor 0: every access counts.
+        lfu.log_factor.store(0, Ordering::Relaxed);
+        assert_eq!(lfu_log_incr(100, &lfu), 101);
     }
 }
