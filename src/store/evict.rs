@@ -177,6 +177,41 @@ impl Evictor {
             // Nothing sampled: the databases may have emptied since they were counted.
             self.count_targets(keyspace, policy);
         }
+        self.evict_one_exhaustively(keyspace, policy, samples)
+    }
+
+    /// Bounded sampling can miss the few keys a volatile policy may take among many it
+    /// may not (Redis samples a dictionary of volatile keys only): before answering that
+    /// nothing can go, look through every key until `samples` candidates are found.
+    fn evict_one_exhaustively(
+        &mut self,
+        keyspace: &Keyspace,
+        policy: Policy,
+        samples: usize,
+    ) -> bool {
+        let volatile = policy.volatile();
+        self.count_targets(keyspace, policy);
+        for &index in &self.targets {
+            let db = &keyspace.dbs[index];
+            let mut best: Option<(u64, Bytes)> = None;
+            db.sample_within(
+                &mut self.rng,
+                samples,
+                volatile,
+                usize::MAX,
+                |key, entry| {
+                    let score = policy.score(entry, db);
+                    if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                        best = Some((score, key.clone()));
+                    }
+                },
+            );
+            if let Some((_, key)) = best {
+                if db.evict(&key) {
+                    return true;
+                }
+            }
+        }
         false
     }
 
@@ -245,10 +280,22 @@ impl Db {
         rng: &mut Rng,
         count: usize,
         volatile: bool,
+        f: impl FnMut(&Bytes, &Entry),
+    ) {
+        let budget = count * if volatile { 100 } else { 10 };
+        self.sample_within(rng, count, volatile, budget, f)
+    }
+
+    /// `sample` looking at no more than `budget` buckets.
+    fn sample_within(
+        &self,
+        rng: &mut Rng,
+        count: usize,
+        volatile: bool,
+        mut budget: usize,
         mut f: impl FnMut(&Bytes, &Entry),
     ) {
         let shards = self.map.shards();
-        let mut budget = count * if volatile { 100 } else { 10 };
         let mut found = 0;
         let first = rng.below(shards.len());
         for s in 0..shards.len() {
@@ -364,6 +411,27 @@ mod tests {
         assert_eq!(keyspace.db(0).len(), 0);
         assert_eq!(keyspace.db(1).len(), 100);
         assert_eq!(keyspace.stats.evicted_keys.load(Ordering::Relaxed), 100);
+    }
+
+    #[test]
+    fn volatile_policies_find_the_last_few_keys_with_a_ttl_among_many_without() {
+        let keyspace = Keyspace::new(1);
+        let now = crate::clock::now_ms();
+        let db = keyspace.db(0);
+        for i in 0..20_000 {
+            let expire = (i % 4000 == 0).then_some(now + 1_000_000);
+            db.insert(&key(i), Value::Str(Bytes::from_static(b"v")), expire);
+        }
+        // Five keys with a TTL: three go by LRU, the last two at random.
+        for (policy, count) in [(Policy::VolatileLru, 3), (Policy::VolatileRandom, 2)] {
+            let mut evictor = Evictor::default();
+            for _ in 0..count {
+                assert!(evictor.evict_one(&keyspace, policy, 5), "{policy:?}");
+            }
+        }
+        assert_eq!(db.expires_count(), 0);
+        assert!(!Evictor::default().evict_one(&keyspace, Policy::VolatileTtl, 5));
+        assert_eq!(db.len(), 19_995);
     }
 
     #[test]
