@@ -6,7 +6,7 @@
 //! the TLS port and the directory of test certificates). The script asserts
 //! what a user of the library sees and what the server stores; a non-zero exit fails the
 //! test with the script's output. A missing interpreter or package fails the test with
-//! what to install: `.ci/run` installs all of it (see `tests/compat/README.md`).
+//! what to install: `tests/run` installs all of it (see `tests/compat/README.md`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -48,7 +48,7 @@ impl Tool {
             Tool::Python(modules) => (
                 "python3",
                 vec!["-c".into(), format!("import {}", modules.join(", "))],
-                "python3 -m pip install -r tests/compat/requirements.txt",
+                "tests/run (it installs tests/compat/requirements.txt into tests/compat/.venv)",
             ),
             Tool::Node(packages) => {
                 let missing: Vec<_> = packages
@@ -59,7 +59,7 @@ impl Tool {
                     missing.is_empty(),
                     "npm packages {missing:?} are missing from tests/compat/node_modules: \
                      install them with `npm ci --prefix tests/compat` (Debian: apt-get install \
-                     nodejs npm), or run .ci/run"
+                     nodejs npm), or run tests/run"
                 );
                 (
                     "node",
@@ -90,12 +90,12 @@ impl Tool {
             Ok(out) if out.status.success() => program,
             Ok(out) => panic!(
                 "{program} lacks what this compat test needs ({}): install it with `{install}`, \
-                 or run .ci/run",
+                 or run tests/run",
                 String::from_utf8_lossy(&out.stderr).trim()
             ),
             Err(e) => panic!(
                 "{program} is needed by this compat test ({e}): install it with `{install}`, \
-                 or run .ci/run"
+                 or run tests/run"
             ),
         }
     }

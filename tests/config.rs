@@ -156,7 +156,7 @@ fn bad_flags_and_directives_stop_startup_naming_them() {
 #[test]
 fn a_debian_redis_conf_starts_roost_with_warnings_and_flags_override_it() {
     let text = std::fs::read_to_string("/etc/redis/redis.conf").expect(
-        "Debian's redis-server package provides /etc/redis/redis.conf; .ci/run installs it",
+        "Debian's redis-server package provides /etc/redis/redis.conf; tests/run installs it",
     );
     let dir = std::env::temp_dir().join(format!("roost-debian-conf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

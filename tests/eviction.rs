@@ -391,6 +391,14 @@ fn evictions_reach_replicas_as_dels_and_fire_evicted_events() {
     );
     let mut p = primary.client();
     let mut r = replica.client();
+    // The replica answers LOADING while it loads its first snapshot.
+    wait_for("the replica's link", Duration::from_secs(30), || {
+        redis::cmd("INFO")
+            .arg("replication")
+            .query::<String>(&mut r)
+            .unwrap()
+            .contains("master_link_status:up")
+    });
 
     let events = Arc::new(Mutex::new(Vec::<String>::new()));
     let subscribed = Arc::new(AtomicBool::new(false));

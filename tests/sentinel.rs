@@ -36,7 +36,7 @@ impl Sentinel {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-sentinel is needed (apt-get install redis-sentinel; .ci/run does)");
+            .expect("redis-sentinel is needed (apt-get install redis-sentinel; tests/run does)");
         Sentinel {
             _process: Process(child),
             port,
@@ -241,7 +241,7 @@ fn sentinel_fails_a_roost_pair_over_and_clients_keep_writing() {
     let output = python.wait_with_output().unwrap();
     assert!(
         output.status.success(),
-        "redis-py client failed (pip install -r tests/compat/requirements.txt; .ci/run does): {}",
+        "redis-py client failed (tests/run installs tests/compat/requirements.txt into tests/compat/.venv): {}",
         String::from_utf8_lossy(&output.stderr)
     );
     let report = String::from_utf8_lossy(&output.stdout).to_string();

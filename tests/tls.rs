@@ -720,7 +720,7 @@ fn sentinel_fails_a_tls_pair_over() {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-sentinel is needed (apt-get install redis-sentinel; .ci/run does)"),
+            .expect("redis-sentinel is needed (apt-get install redis-sentinel; tests/run does)"),
     );
     let ask = |what: &str| -> Option<redis::Value> {
         let mut con = redis::Client::open(format!("redis://127.0.0.1:{sentinel_port}/"))

@@ -10,7 +10,7 @@ use common::TestServer;
 
 fn tool(name: &str) -> Command {
     if Command::new(name).arg("--version").output().is_err() {
-        panic!("{name} not found: install Debian's redis-tools (apt-get install -y redis-tools); .ci/run does");
+        panic!("{name} not found: install Debian's redis-tools (apt-get install -y redis-tools); tests/run does");
     }
     Command::new(name)
 }

@@ -37,7 +37,7 @@ fn ten_thousand_sessions_through_twemproxy_land_on_exactly_one_instance() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("nutcracker is needed (apt-get install nutcracker; .ci/run does)");
+        .expect("nutcracker is needed (apt-get install nutcracker; tests/run does)");
     let _proxy = Process(child);
     // twemproxy closes a connection that sends a command it does not forward, such as
     // the CLIENT SETINFO the redis crate sends on connect: a plain RESP2 client.

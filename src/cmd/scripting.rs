@@ -31,11 +31,10 @@ use crate::state::Shared;
 /// Redis's hook does.
 const HOOK_INSTRUCTIONS: u32 = 100_000;
 
-/// How long a script's thread waits for a new thread to take over its tokio worker.
+/// How long a script's thread first waits for a new thread to take over its tokio
+/// worker; doubled at each later try, up to `HAND_OFF_PAUSE_MAX`.
 const HAND_OFF_PAUSE: std::time::Duration = std::time::Duration::from_micros(200);
-
-/// A script hands off its worker during this much of its run.
-const HAND_OFF_WITHIN: std::time::Duration = std::time::Duration::from_millis(50);
+const HAND_OFF_PAUSE_MAX: std::time::Duration = std::time::Duration::from_millis(5);
 
 pub const COMMANDS: &[Spec] = &[
     super::command!(
@@ -289,11 +288,15 @@ fn invoke(
     let hook_running = running.clone();
     let started = std::time::Instant::now();
     let slow_logged = std::cell::Cell::new(false);
+    // When to try handing off the worker next, and for how long.
+    let hand_off = std::cell::Cell::new((std::time::Duration::ZERO, HAND_OFF_PAUSE));
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
         move |_, debug| {
-            if started.elapsed() < HAND_OFF_WITHIN {
-                hand_off_worker();
+            let (next, pause) = hand_off.get();
+            if started.elapsed() >= next {
+                hand_off_worker(pause);
+                hand_off.set((started.elapsed() * 2, (pause * 2).min(HAND_OFF_PAUSE_MAX)));
             }
             if !slow_logged.get() && started.elapsed() >= threshold {
                 slow_logged.set(true);
@@ -383,14 +386,25 @@ fn invoke(
 
 /// A script that outlasts its first hook hands the tokio worker it runs on (with the
 /// tasks queued there, which no other worker could take while this one is busy) to a
-/// new thread, and goes on as a plain blocking thread. Tried at each hook for the
-/// script's first `HAND_OFF_WITHIN`; once it worked the call costs only the pause.
-fn hand_off_worker() {
+/// new thread, and goes on as a plain blocking thread. The worker goes over only if the
+/// new thread starts within `pause` (on a loaded machine it may not), so the hook tries
+/// again at twice the script's age, with twice the pause; once it worked a try costs
+/// only the pause. Each try also wakes an idle worker: the timers and sockets are polled
+/// only by a worker that goes idle, and the busy one will not (other clients' BUSY
+/// replies wait on a timer).
+fn hand_off_worker(pause: std::time::Duration) {
     use tokio::runtime::{Handle, RuntimeFlavor};
-    if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
+    let Ok(handle) = Handle::try_current() else {
+        return;
+    };
+    if handle.runtime_flavor() == RuntimeFlavor::MultiThread {
         // The core goes to the new thread once it starts; a closure that returned at
         // once would take it back first.
-        tokio::task::block_in_place(|| std::thread::sleep(HAND_OFF_PAUSE));
+        tokio::task::block_in_place(|| {
+            // Spawned from outside the core, the task wakes a parked worker.
+            drop(handle.spawn(async {}));
+            std::thread::sleep(pause);
+        });
     }
 }
 
