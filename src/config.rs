@@ -1534,8 +1534,26 @@ const AOF_REPAIR: &str = "aof-repair";
 /// (values are validated by the row, not by clap), and `--aof-repair`.
 fn command() -> Command {
     let mut command = Command::new("roost")
-        .version(env!("CARGO_PKG_VERSION"))
+        // As `redis-server -v`: the version, and the Redis version clients see.
+        .version(format!(
+            "v={} redis_version={} bits={}",
+            crate::VERSION,
+            crate::VERSION_COMPAT,
+            usize::BITS
+        ))
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("version")
+                .short('v')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Print the version and exit"),
+        )
         .about("A session server that speaks the Redis protocol")
+        .after_help(
+            "Subcommands:\n  roost check-aof [--fix] FILE   check (and repair) a log file; \
+             `roost check-aof --help`",
+        )
         .arg(
             Arg::new(CONFIG_FILE)
                 .value_name("CONFIG_FILE")

@@ -109,10 +109,18 @@ async fn wait_for_signal() {
 /// `roost check-aof [--fix] FILE`: reports what a log segment holds and where it is
 /// damaged; exits non-zero if it is damaged and was not fixed.
 fn check_aof(args: &[std::ffi::OsString]) -> ExitCode {
+    const USAGE: &str = "usage: roost check-aof [--fix] FILE\n\n\
+        Checks a Roost log file (a segment of appendonly/, or a rewrite's base): reports the\n\
+        records it holds and where it is damaged, and exits non-zero if it is damaged.\n\n\
+        --fix   truncate a damaged file to its last whole record (asks nothing: keep a copy)\n";
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let fix = args.iter().any(|a| a == "--fix");
     let files: Vec<&std::ffi::OsString> = args.iter().filter(|a| *a != "--fix").collect();
     let [file] = files.as_slice() else {
-        eprintln!("usage: roost check-aof [--fix] FILE");
+        eprint!("{USAGE}");
         return ExitCode::from(2);
     };
     match roost::aof::check::check(std::path::Path::new(file), fix) {
