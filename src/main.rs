@@ -42,8 +42,10 @@ fn main() -> ExitCode {
             "Config directive '{directive}' is a Redis setting Roost does not implement; ignored"
         ));
     }
-    if let Err(e) = std::fs::create_dir_all(&config.dir) {
-        eprintln!("roost: cannot create dir {}: {e}", config.dir.display());
+    log_startup(&config);
+    if let Err(e) = roost::persist::prepare_data_dir(&config.dir) {
+        log::warning(&format!("Fatal: {e}"));
+        eprintln!("roost: {e}");
         return ExitCode::from(1);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -88,6 +90,36 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// What an operator reading the log needs first: which binary, which configuration,
+/// where the data lives and how it is kept.
+fn log_startup(config: &Config) {
+    log::notice("oO0OoO0OoO0Oo Roost is starting oO0OoO0OoO0Oo");
+    log::notice(&format!(
+        "Roost version={}, answering as Redis {}, bits={}, pid={}, just started",
+        roost::VERSION,
+        roost::VERSION_COMPAT,
+        usize::BITS,
+        std::process::id()
+    ));
+    match &config.config_file {
+        Some(file) => log::notice(&format!("Configuration loaded from {}", file.display())),
+        None => log::notice("No config file given: defaults and flags (roost --help)"),
+    }
+    let dir = std::path::absolute(&config.dir).unwrap_or_else(|_| config.dir.clone());
+    if config.appendonly {
+        log::notice(&format!(
+            "Data directory {}: append-only log on, appendfsync {}",
+            dir.display(),
+            config.get("appendfsync").unwrap_or_default()
+        ));
+    } else {
+        log::warning(&format!(
+            "Data directory {}: appendonly no, the data lives in memory only and a restart loses it",
+            dir.display()
+        ));
+    }
 }
 
 async fn wait_for_signal() {

@@ -23,9 +23,14 @@ use record::{Reader, Record, Stop};
 const SEGMENT_DIR: &str = "appendonly";
 const SEGMENT_EXT: &str = "aof";
 
+/// The directory of the log's files under the data directory `dir`.
+pub fn log_dir(dir: &Path) -> PathBuf {
+    dir.join(SEGMENT_DIR)
+}
+
 /// The log's segments in LSN order: (first LSN, path).
 pub fn segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
-    let seg_dir = dir.join(SEGMENT_DIR);
+    let seg_dir = log_dir(dir);
     if !seg_dir.is_dir() {
         return Ok(Vec::new());
     }
@@ -51,7 +56,7 @@ const BASE_EXT: &str = "base";
 
 /// The newest base (a rewrite's snapshot) and the LSN the segments after it start at.
 pub fn newest_base(dir: &Path) -> io::Result<Option<(u64, PathBuf)>> {
-    let seg_dir = dir.join(SEGMENT_DIR);
+    let seg_dir = log_dir(dir);
     if !seg_dir.is_dir() {
         return Ok(None);
     }
@@ -76,15 +81,14 @@ pub fn newest_base(dir: &Path) -> io::Result<Option<(u64, PathBuf)>> {
 
 /// Where a rewrite writes its base before the atomic switch.
 pub fn base_temp_path(dir: &Path, lsn: u64) -> PathBuf {
-    dir.join(SEGMENT_DIR)
-        .join(format!("{lsn:020}.{BASE_EXT}.tmp"))
+    log_dir(dir).join(format!("{lsn:020}.{BASE_EXT}.tmp"))
 }
 
 /// Makes a finished base (fsynced at `temp`) the log's starting point: rename it into
 /// place, fsync the directory, then remove what it replaces. A crash at any step leaves
 /// either the old log or the new one complete.
 pub fn install_base(dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
-    let seg_dir = dir.join(SEGMENT_DIR);
+    let seg_dir = log_dir(dir);
     let base = seg_dir.join(format!("{lsn:020}.{BASE_EXT}"));
     fs::rename(temp, &base)?;
     sync_dir(&seg_dir)?;
@@ -93,7 +97,7 @@ pub fn install_base(dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
 
 /// Deletes segments and bases older than the base at `lsn`, and stray temp files.
 fn remove_replaced(dir: &Path, lsn: u64) -> io::Result<()> {
-    for entry in fs::read_dir(dir.join(SEGMENT_DIR))? {
+    for entry in fs::read_dir(log_dir(dir))? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let first: Option<u64> = name.split('.').next().and_then(|n| n.parse().ok());
@@ -103,7 +107,7 @@ fn remove_replaced(dir: &Path, lsn: u64) -> io::Result<()> {
             fs::remove_file(&path)?;
         }
     }
-    sync_dir(&dir.join(SEGMENT_DIR))
+    sync_dir(&log_dir(dir))
 }
 
 /// Bytes in the base and in the segments after it.
@@ -122,8 +126,7 @@ pub fn sizes(dir: &Path) -> (u64, u64) {
 }
 
 fn segment_path(dir: &Path, first_lsn: u64) -> PathBuf {
-    dir.join(SEGMENT_DIR)
-        .join(format!("{first_lsn:020}.{SEGMENT_EXT}"))
+    log_dir(dir).join(format!("{first_lsn:020}.{SEGMENT_EXT}"))
 }
 
 /// A log that cannot be loaded as it is.
@@ -346,7 +349,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Opens the newest segment for appending, creating the first (starting at `next_lsn`)
 /// if there is none; returns its first LSN, path and file.
 pub fn open_newest_segment(dir: &Path, next_lsn: u64) -> io::Result<(u64, PathBuf, File)> {
-    let seg_dir = dir.join(SEGMENT_DIR);
+    let seg_dir = log_dir(dir);
     fs::create_dir_all(&seg_dir)?;
     let Some((first, path)) = segments(dir)?.pop() else {
         let (file, path) = create_segment(dir, next_lsn)?;
@@ -373,7 +376,7 @@ pub fn create_segment(dir: &Path, lsn: u64) -> io::Result<(File, PathBuf)> {
         (&file).write_all(&header::encode(Kind::Segment))?;
     }
     file.sync_all()?;
-    sync_dir(&dir.join(SEGMENT_DIR))?;
+    sync_dir(&log_dir(dir))?;
     Ok((file, path))
 }
 
@@ -381,7 +384,7 @@ pub fn create_segment(dir: &Path, lsn: u64) -> io::Result<(File, PathBuf)> {
 /// `temp`) as a base at `lsn`. A crash part way leaves a log the replica loads and then
 /// resynchronises from in full.
 pub fn replace_with_base(dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
-    let seg_dir = dir.join(SEGMENT_DIR);
+    let seg_dir = log_dir(dir);
     for entry in fs::read_dir(&seg_dir)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");

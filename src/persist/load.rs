@@ -38,7 +38,10 @@ pub fn load_log(shared: &Arc<Shared>) -> Result<(), String> {
         .map(|n| shared.keyspace.db(n).len())
         .sum();
     log::notice(&format!(
-        "DB loaded from the log: {} records, {keys} keys, {:.3} seconds",
+        "DB loaded from the log in {}: {} records, {keys} keys, {:.3} seconds",
+        std::path::absolute(aof::log_dir(&dir))
+            .unwrap_or_else(|_| aof::log_dir(&dir))
+            .display(),
         loaded.records,
         started.elapsed().as_secs_f64()
     ));

@@ -9,3 +9,24 @@
 pub mod load;
 pub mod rewrite;
 pub mod writer;
+
+use std::path::Path;
+
+/// Makes sure the data directory exists and can be written (the log, the replication
+/// id and rewrites go there), so a server that could not keep its data stops before it
+/// listens, naming the directory and the reason.
+pub fn prepare_data_dir(dir: &Path) -> Result<(), String> {
+    let unusable = |e: std::io::Error| {
+        format!(
+            "the data directory {} (dir) is not usable: {e}",
+            dir.display()
+        )
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(unusable(std::io::Error::other("it is not a directory")));
+    }
+    std::fs::create_dir_all(dir).map_err(unusable)?;
+    let probe = dir.join(format!(".roost-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(unusable)?;
+    std::fs::remove_file(&probe).map_err(unusable)
+}

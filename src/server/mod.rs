@@ -149,6 +149,18 @@ impl Server {
             crate::log::set_role(crate::log::Role::Replica);
             crate::repl::replica::start(&shared);
         }
+        // Clients are accepted while the log loads (they get LOADING), but the server
+        // says it is ready only once the data is there, as Redis does.
+        let mut ready = Vec::new();
+        for (listener, tls) in self.listeners {
+            let kind = if tls { "tls" } else { "tcp" };
+            ready.push(format!(
+                "Ready to accept connections {kind} on {}",
+                listener.local_addr()?
+            ));
+            tokio::spawn(accept_loop(shared.clone(), listener, tls));
+        }
+        let say_ready = move || ready.iter().for_each(|line| log::notice(line));
         if shared.is_loading() {
             let loader = shared.clone();
             let loaded =
@@ -156,17 +168,13 @@ impl Server {
             let failed = shared.clone();
             tokio::spawn(async move {
                 match loaded.await {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => say_ready(),
                     Ok(Err(e)) => failed.fail(e),
                     Err(e) => failed.fail(format!("loading the log failed: {e}")),
                 }
             });
-        }
-        for (listener, tls) in self.listeners {
-            let address = listener.local_addr()?;
-            let kind = if tls { "tls" } else { "tcp" };
-            log::notice(&format!("Ready to accept connections {kind} on {address}"));
-            tokio::spawn(accept_loop(shared.clone(), listener, tls));
+        } else {
+            say_ready();
         }
         shared.shutdown_requested().await;
         let flushed = {
