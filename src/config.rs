@@ -133,7 +133,7 @@ with_blank! {
         pub protected_mode: bool,
         /// Always empty (Redis's ACL file; see `ACLFILE_REFUSED`).
         pub aclfile: String,
-        /// `rename-command` lines, in file order (config file only, as in Redis).
+        /// `rename-command` lines and flags, in order.
         pub renames: Vec<Rename>,
         /// Bind the listeners to ports the OS picks instead of `port` (tests and
         /// embedding; a port of 0 still means no listener). Not a Redis directive: no
@@ -1322,53 +1322,69 @@ impl Config {
                 .map(|w| String::from_utf8_lossy(w).into_owned())
                 .collect();
             let (name, args) = words.split_first().expect("a non-empty line has a word");
-            let lower = name.to_ascii_lowercase();
-            let at = |message: &str| ConfigError {
-                directive: name.clone(),
-                message: message.to_string(),
-                location: Some(location.clone()),
-            };
-            match (lower.as_str(), args) {
-                ("include", [pattern]) => {
-                    let files = expand_include(pattern)
-                        .map_err(|e| at(&format!("can't open config file '{pattern}': {e}")))?;
-                    for path in files {
-                        self.include(&path, Some(&location), stack, ignored)?;
-                    }
-                    continue;
+            self.apply_directive(name, args, name, Some(location), stack, ignored)?;
+        }
+        Ok(())
+    }
+
+    /// Applies one directive, from a config file line at `location` or from a flag;
+    /// `shown_as` names it in errors (the directive, or `--name` for a flag).
+    fn apply_directive(
+        &mut self,
+        name: &str,
+        args: &[String],
+        shown_as: &str,
+        location: Option<String>,
+        stack: &mut Vec<PathBuf>,
+        ignored: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
+        let lower = name.to_ascii_lowercase();
+        let at = |message: &str| ConfigError {
+            directive: shown_as.to_string(),
+            message: message.to_string(),
+            location: location.clone(),
+        };
+        let origin = location.clone().unwrap_or_else(|| shown_as.to_string());
+        match (lower.as_str(), args) {
+            ("include", [pattern]) => {
+                let files = expand_include(pattern)
+                    .map_err(|e| at(&format!("can't open config file '{pattern}': {e}")))?;
+                for path in files {
+                    self.include(&path, Some(&origin), stack, ignored)?;
                 }
-                ("rename-command", [from, to]) => {
-                    self.renames.push(Rename {
-                        from: from.clone(),
-                        to: to.clone(),
-                        location,
-                    });
-                    continue;
-                }
-                ("include" | "rename-command", _) => {
-                    return Err(at("Bad directive or wrong number of arguments"))
-                }
-                _ => {}
+                return Ok(());
             }
-            if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == lower) {
-                return Err(at(why));
+            ("rename-command", [from, to]) => {
+                self.renames.push(Rename {
+                    from: from.clone(),
+                    to: to.clone(),
+                    location: origin,
+                });
+                return Ok(());
             }
-            if lower == "aclfile" && args.iter().any(|a| !a.is_empty()) {
-                return Err(at(ACLFILE_REFUSED));
+            ("include" | "rename-command", _) => {
+                return Err(at("Bad directive or wrong number of arguments"))
             }
-            match self.apply(name, args) {
-                Ok(Applied::Set) => {
-                    if let Some(param) = Param::find(&lower) {
-                        self.origins.insert(param.name.to_string(), location);
-                    }
+            _ => {}
+        }
+        if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == lower) {
+            return Err(at(why));
+        }
+        if lower == "aclfile" && args.iter().any(|a| !a.is_empty()) {
+            return Err(at(ACLFILE_REFUSED));
+        }
+        match self.apply(name, args) {
+            Ok(Applied::Set) => {
+                if let Some(param) = Param::find(&lower) {
+                    self.origins.insert(param.name.to_string(), origin);
                 }
-                Ok(Applied::Ignored) => {
-                    if !ignored.contains(&lower) {
-                        ignored.push(lower);
-                    }
-                }
-                Err(e) => return Err(error_for(name, e, Some(location))),
             }
+            Ok(Applied::Ignored) => {
+                if !ignored.contains(&lower) {
+                    ignored.push(lower);
+                }
+            }
+            Err(e) => return Err(error_for(shown_as, e, location)),
         }
         Ok(())
     }
@@ -1380,6 +1396,7 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
+        let (args, directives) = split_directive_flags(args);
         let matches = command().try_get_matches_from(args)?;
         let mut config = Config::default();
         let mut ignored = Vec::new();
@@ -1387,15 +1404,9 @@ impl Config {
             ignored = config.apply_file(file)?;
             config.config_file = Some(absolute(file));
         }
-        for param in PARAMS.iter().filter(|p| p.flag.is_some()) {
-            let Some(value) = matches.get_one::<String>(param.name) else {
-                continue;
-            };
-            let flag = format!("--{}", param.name);
-            if let Err(e) = param.set(&mut config, &param.args(value)) {
-                return Err(Box::new(error_for(&flag, e, None)));
-            }
-            config.origins.insert(param.name.to_string(), flag);
+        for (name, args) in directives {
+            let flag = format!("--{name}");
+            config.apply_directive(&name, &args, &flag, None, &mut Vec::new(), &mut ignored)?;
         }
         config.aof_repair |= matches.get_flag(AOF_REPAIR);
         config.check()?;
@@ -1529,6 +1540,54 @@ fn error_for(directive: &str, e: ApplyError, location: Option<String>) -> Config
 
 const CONFIG_FILE: &str = "config_file";
 const AOF_REPAIR: &str = "aof-repair";
+
+/// Takes the directives out of the command line, as redis-server reads them: `--name
+/// arg...` is the config line `name arg...`, its arguments running to the next `--`, so
+/// every directive is also a flag (`--save ""`, `--bind 127.0.0.1 ::1`). A single
+/// argument of a directive that takes several words is split at spaces (`--replicaof
+/// "HOST PORT"`), and `--name=value` is accepted too. What is left (the config file,
+/// `--help`, `--version`, `--aof-repair`) is for clap.
+fn split_directive_flags<I, T>(args: I) -> (Vec<std::ffi::OsString>, Vec<(String, Vec<String>)>)
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut rest = Vec::new();
+    let mut directives: Vec<(String, Vec<String>)> = Vec::new();
+    let mut collecting = false;
+    for arg in args.into_iter().map(Into::into) {
+        let text = arg.to_str().map(str::to_string);
+        match text.as_deref().and_then(|t| t.strip_prefix("--")) {
+            Some(flag) if !matches!(flag, "" | AOF_REPAIR | "help" | "version") => {
+                let (name, value) = match flag.split_once('=') {
+                    Some((name, value)) => (name, Some(value.to_string())),
+                    None => (flag, None),
+                };
+                directives.push((name.to_string(), value.into_iter().collect()));
+                collecting = true;
+                continue;
+            }
+            Some(_) => collecting = false,
+            None if collecting => {
+                if let (Some(text), Some((_, values))) = (text, directives.last_mut()) {
+                    values.push(text);
+                    continue;
+                }
+            }
+            None => {}
+        }
+        rest.push(arg);
+    }
+    for (name, values) in &mut directives {
+        if let [one] = values.as_slice() {
+            let words = Config::value_args(&name.to_ascii_lowercase(), one);
+            if !words.is_empty() {
+                *values = words;
+            }
+        }
+    }
+    (rest, directives)
+}
 
 /// The command line: the optional config file, `--NAME VALUE` for each row with a flag
 /// (values are validated by the row, not by clap), and `--aof-repair`.
@@ -2034,12 +2093,49 @@ mod tests {
                 "x.conf:1: 'rename-command': Bad directive or wrong number of arguments"
             );
         }
-        // A config-file directive only, as in Redis.
+        // Not a parameter (CONFIG SET cannot rename), but a startup directive, which
+        // redis-server also takes as a flag.
         assert_eq!(
             c.apply("rename-command", &["get".into(), "x".into()]),
             Err(ApplyError::Unknown)
         );
-        assert!(Config::from_args(args(&["--rename-command", "get", "x"])).is_err());
+        let (flagged, _) = Config::from_args(args(&["--rename-command", "get", "x"])).unwrap();
+        assert_eq!(flagged.renames[0].from, "get");
+        assert_eq!(flagged.renames[0].to, "x");
+        assert_eq!(flagged.renames[0].location, "--rename-command");
+    }
+
+    #[test]
+    fn every_directive_is_a_flag_taking_the_words_up_to_the_next_one() {
+        let (c, ignored) = Config::from_args(args(&[
+            "--save",
+            "",
+            "--bind",
+            "127.0.0.1",
+            "-::1",
+            "--tcp-backlog",
+            "511",
+            "--replicaof",
+            "10.0.0.1 6380",
+            "--maxmemory=10mb",
+            "--aof-repair",
+        ]))
+        .unwrap();
+        assert_eq!(c.get("bind").unwrap(), "127.0.0.1 -::1");
+        assert_eq!(c.get("replicaof").unwrap(), "10.0.0.1 6380");
+        assert_eq!(c.get("maxmemory").unwrap(), "10485760");
+        assert_eq!(c.origins["bind"], "--bind");
+        assert!(c.aof_repair);
+        assert_eq!(ignored, ["save", "tcp-backlog"]);
+        for (flags, error) in [
+            (&["--no-such-flag", "1"][..], "'--no-such-flag': Bad directive"),
+            (&["--port", "1", "2"][..], "'--port': "),
+            (&["--appendfsync", "sometimes"][..], "'--appendfsync': "),
+            (&["--user", "app", "on"][..], "'--user': "),
+        ] {
+            let err = Config::from_args(args(flags)).unwrap_err().to_string();
+            assert!(err.starts_with(error), "{flags:?}: {err}");
+        }
     }
 
     #[test]

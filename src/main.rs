@@ -37,12 +37,12 @@ fn main() -> ExitCode {
     if let Some(level) = log::Level::parse(&config.loglevel) {
         log::set_level(level);
     }
+    log_startup(&config);
     for directive in ignored {
         log::warning(&format!(
             "Config directive '{directive}' is a Redis setting Roost does not implement; ignored"
         ));
     }
-    log_startup(&config);
     if let Err(e) = roost::persist::prepare_data_dir(&config.dir) {
         log::warning(&format!("Fatal: {e}"));
         eprintln!("roost: {e}");

@@ -57,10 +57,17 @@ impl Roost {
 
     fn spawn_to(dir: &Path, extra: &[&str], stderr: Stdio) -> Roost {
         let port = free_port();
+        // A config file goes first, as redis-server wants it (the flags that follow
+        // override it).
+        let (file, flags) = match extra.split_first() {
+            Some((file, flags)) if !file.starts_with('-') => (Some(*file), flags),
+            _ => (None, extra),
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_roost"))
+            .args(file)
             .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
             .args(["--loglevel", "warning"])
-            .args(extra)
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
