@@ -2128,7 +2128,10 @@ mod tests {
         assert!(c.aof_repair);
         assert_eq!(ignored, ["save", "tcp-backlog"]);
         for (flags, error) in [
-            (&["--no-such-flag", "1"][..], "'--no-such-flag': Bad directive"),
+            (
+                &["--no-such-flag", "1"][..],
+                "'--no-such-flag': Bad directive",
+            ),
             (&["--port", "1", "2"][..], "'--port': "),
             (&["--appendfsync", "sometimes"][..], "'--appendfsync': "),
             (&["--user", "app", "on"][..], "'--user': "),
