@@ -64,6 +64,9 @@ const TLS_AUTH_CLIENTS: &[&str] = &["yes", "no", "optional"];
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 
 /// In the order Redis lists them when refusing a value.
+/// `supervised` values, as Redis takes them.
+const SUPERVISORS: &[&str] = &["no", "systemd", "upstart", "auto"];
+
 const FSYNC_POLICIES: &[&str] = &["everysec", "always", "no"];
 
 /// Declares the struct as written plus `blank()`, every field at its type's `Default`:
@@ -162,6 +165,15 @@ with_blank! {
         pub tls_session_cache_size: u64,
         pub tls_session_cache_timeout: u64,
         pub tls_replication: bool,
+        /// The server log's file (appended to); none = stderr.
+        pub logfile: Option<String>,
+        /// Where the process id is written at startup and removed at exit.
+        pub pidfile: Option<String>,
+        /// Detach from the terminal and run in the background.
+        pub daemonize: bool,
+        /// `no`, `systemd`, `upstart` or `auto`: tell a supervisor when the server is
+        /// ready and when it stops.
+        pub supervised: String,
         /// The config file given at startup, for CONFIG REWRITE.
         pub config_file: Option<PathBuf>,
         /// Redis directives accepted but not implemented, as given (CONFIG GET shows them).
@@ -519,6 +531,19 @@ pub static PARAMS: &[Param] = &[
         "5000")
         .aliases(&["lua-time-limit"])
         .flag("Milliseconds a script runs before other clients get BUSY"),
+    // How the process runs: set at startup only, as in Redis.
+    row("logfile", field!(logfile), Type::Text, "")
+        .fixed()
+        .flag("Append the log to this file instead of writing it to stderr"),
+    row("pidfile", field!(pidfile), Type::Text, "")
+        .fixed()
+        .flag("Write the process id to this file (removed at exit)"),
+    row("daemonize", field!(daemonize), Type::Bool, "no")
+        .fixed()
+        .flag("Run in the background (yes|no)"),
+    row("supervised", field!(supervised), Type::Choice(SUPERVISORS), "no")
+        .fixed()
+        .flag("Tell a supervisor when ready and when stopping: no|systemd|upstart|auto"),
     row("client-output-buffer-limit", field!(output_limits), Type::OutputLimits,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
     row("auto-aof-rewrite-percentage", field!(auto_aof_rewrite_percentage), num(U64), "100")
@@ -1010,7 +1035,6 @@ const REDIS_ONLY: &[&str] = &[
     "cluster-require-full-coverage",
     "crash-log-enabled",
     "crash-memcheck-enabled",
-    "daemonize",
     "dbfilename",
     "disable-thp",
     "dynamic-hz",
@@ -1036,7 +1060,6 @@ const REDIS_ONLY: &[&str] = &[
     "list-compress-depth",
     "list-max-listpack-size",
     "locale-collate",
-    "logfile",
     "maxmemory-clients",
     "maxmemory-eviction-tenacity",
     "min-replicas-max-lag",
@@ -1044,7 +1067,6 @@ const REDIS_ONLY: &[&str] = &[
     "no-appendfsync-on-rewrite",
     "oom-score-adj",
     "oom-score-adj-values",
-    "pidfile",
     "proc-title-template",
     "propagation-error-behavior",
     "rdb-del-sync-files",
@@ -1077,7 +1099,6 @@ const REDIS_ONLY: &[&str] = &[
     "stop-writes-on-bgsave-error",
     "stream-node-max-bytes",
     "stream-node-max-entries",
-    "supervised",
     "syslog-enabled",
     "syslog-facility",
     "syslog-ident",

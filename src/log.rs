@@ -1,8 +1,23 @@
 //! The server log: Redis's four levels and its line format
-//! (`pid:role dd Mon yyyy hh:mm:ss.mmm * message`), written to stderr.
+//! (`pid:role dd Mon yyyy hh:mm:ss.mmm * message`), written to stderr or to `logfile`.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+/// The `logfile`, opened for appending (each line is one write, so lines from threads
+/// do not mix); unset = stderr.
+static FILE: OnceLock<std::fs::File> = OnceLock::new();
+
+/// Sends the log to the end of `path` from now on.
+pub fn to_file(path: &std::path::Path) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let _ = FILE.set(file);
+    Ok(())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -72,7 +87,14 @@ pub fn write(level: Level, message: &str) {
         level.mark(),
         message
     );
-    let _ = std::io::stderr().write_all(line.as_bytes());
+    match FILE.get() {
+        Some(mut file) => {
+            let _ = file.write_all(line.as_bytes());
+        }
+        None => {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+    }
 }
 
 /// `dd Mon yyyy hh:mm:ss.mmm` in UTC for unix milliseconds.

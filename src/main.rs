@@ -37,6 +37,12 @@ fn main() -> ExitCode {
     if let Some(level) = log::Level::parse(&config.loglevel) {
         log::set_level(level);
     }
+    if let Some(path) = &config.logfile {
+        if let Err(e) = log::to_file(std::path::Path::new(path)) {
+            eprintln!("roost: Can't open the log file {path} (logfile): {e}");
+            return ExitCode::from(1);
+        }
+    }
     log_startup(&config);
     for directive in ignored {
         log::warning(&format!(
@@ -48,6 +54,68 @@ fn main() -> ExitCode {
         eprintln!("roost: {e}");
         return ExitCode::from(1);
     }
+    // Checked first, so that what stops startup reaches the terminal.
+    if config.daemonize {
+        if let Err(e) = daemonize() {
+            eprintln!("roost: cannot daemonize: {e}");
+            return ExitCode::FAILURE;
+        }
+        log::notice(&format!(
+            "Running in the background, pid={}",
+            std::process::id()
+        ));
+    }
+    // As Redis: a daemon writes a pid file even when none is configured.
+    let pidfile = config
+        .pidfile
+        .clone()
+        .or_else(|| config.daemonize.then(|| DEFAULT_PIDFILE.to_string()));
+    if let Some(path) = &pidfile {
+        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            log::warning(&format!("Failed to write PID file {path}: {e}"));
+        }
+    }
+    let code = serve(config);
+    if let Some(path) = &pidfile {
+        let _ = std::fs::remove_file(path);
+    }
+    code
+}
+
+/// Where a daemon writes its pid when `pidfile` is not set (Redis: /var/run/redis.pid).
+const DEFAULT_PIDFILE: &str = "/var/run/roost.pid";
+
+/// Detaches as redis-server does: the parent exits at once; the child starts a session
+/// of its own, and its standard streams go to /dev/null (the log too, unless `logfile`
+/// is set).
+fn daemonize() -> std::io::Result<()> {
+    // SAFETY: fork is called before the runtime or any other thread starts, so the child
+    // is a complete copy; the parent only exits.
+    match unsafe { libc::fork() } {
+        -1 => return Err(std::io::Error::last_os_error()),
+        0 => {}
+        _ => std::process::exit(0),
+    }
+    // SAFETY: setsid, open and dup2 have no memory-safety preconditions; the path is a
+    // NUL-terminated literal.
+    unsafe {
+        libc::setsid();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        for stream in 0..3 {
+            libc::dup2(null, stream);
+        }
+        if null > 2 {
+            libc::close(null);
+        }
+    }
+    Ok(())
+}
+
+/// Runs the server until it shuts down.
+fn serve(config: Config) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

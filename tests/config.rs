@@ -167,7 +167,7 @@ fn a_debian_redis_conf_starts_roost_with_warnings_and_flags_override_it() {
             let word = l.split_whitespace().next().unwrap_or("");
             !matches!(
                 word,
-                "dir" | "logfile" | "pidfile" | "unixsocket" | "include"
+                "dir" | "logfile" | "pidfile" | "daemonize" | "unixsocket" | "include"
             )
         })
         .map(|l| format!("{l}\n"))

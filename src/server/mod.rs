@@ -3,6 +3,7 @@
 //! link), and startup and shutdown.
 
 mod connection;
+mod supervise;
 
 use std::io;
 use std::net::SocketAddr;
@@ -160,7 +161,11 @@ impl Server {
             ));
             tokio::spawn(accept_loop(shared.clone(), listener, tls));
         }
-        let say_ready = move || ready.iter().for_each(|line| log::notice(line));
+        let supervised = shared.config().supervised.clone();
+        let say_ready = move || {
+            ready.iter().for_each(|line| log::notice(line));
+            supervise::ready(&supervised);
+        };
         if shared.is_loading() {
             let loader = shared.clone();
             let loaded =
@@ -177,6 +182,7 @@ impl Server {
             say_ready();
         }
         shared.shutdown_requested().await;
+        supervise::stopping(&shared.config().supervised);
         let flushed = {
             // No write may start once the log's last fsync has begun.
             let _no_more_writes = shared.keyspace.write_gate();
