@@ -18,6 +18,7 @@ pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod memory;
 pub mod pubsub;
 pub mod redis_meta;
 pub mod repl;
@@ -465,7 +466,10 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         {
             return reject(ctx, Some(id), error::OOM);
         }
-        call(ctx, id, args)
+        let reply = call(ctx, id, args);
+        // Writes are what grow the dataset: the peak is checked after each.
+        ctx.shared.memory.sample();
+        reply
     } else {
         let Some(_gate) = gate(ctx, args, || keyspace.try_read_gate()) else {
             return Reply::NoReply;
