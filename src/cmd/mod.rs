@@ -474,6 +474,10 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         let Some(_gate) = gate(ctx, args, || keyspace.try_read_gate()) else {
             return Reply::NoReply;
         };
+        // Over `maxmemory`, reads hand eviction to the background and go on.
+        if ctx.shared.memory.limited() && !ctx.client.from_primary {
+            ctx.shared.make_room_in_background();
+        }
         call(ctx, id, args)
     }
 }

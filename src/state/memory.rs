@@ -27,6 +27,16 @@ const STEP: Duration = Duration::from_micros(500);
 /// Pause between the background thread's steps, for the clients waiting on the gate.
 const BACKGROUND_PAUSE: Duration = Duration::from_micros(200);
 
+/// After the background eviction found nothing to evict, how long reads leave it be.
+const IDLE_AFTER_FULL_MS: u64 = 100;
+
+/// Milliseconds on a process-wide monotonic clock (not the keyspace's clock, which a
+/// test may hold still).
+fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
 /// What making room came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Room {
@@ -47,6 +57,9 @@ pub struct Memory {
     evictor: Mutex<Evictor>,
     /// A background eviction thread is running.
     background: AtomicBool,
+    /// Until this time (ms) reads do not start the background eviction: it last found
+    /// nothing to evict.
+    idle_until_ms: AtomicU64,
     /// The most used memory seen (INFO `used_memory_peak`), sampled after writes, by
     /// the server's memory cron and whenever it is reported.
     peak: AtomicUsize,
@@ -62,6 +75,7 @@ impl Memory {
             samples: AtomicUsize::new(5),
             evictor: Mutex::new(Evictor::default()),
             background: AtomicBool::new(false),
+            idle_until_ms: AtomicU64::new(0),
             peak: AtomicUsize::new(0),
             startup: AtomicUsize::new(used_memory()),
         };
@@ -207,6 +221,25 @@ impl Shared {
         room
     }
 
+    /// Before a read: Redis evicts before every command, but a read holds the gate
+    /// shared and cannot delete keys, so over the limit it starts the background
+    /// eviction (one step per hold of the exclusive gate) and goes on. A read is never
+    /// refused and never waits for eviction. Under `noeviction`, on a replica, or for a
+    /// while after the background eviction found nothing to evict, it does nothing.
+    pub fn make_room_in_background(&self) {
+        let limit = self.memory.maxmemory.load(Ordering::Relaxed);
+        if limit == 0
+            || self.memory.policy() == Policy::NoEviction
+            || self.memory.background.load(Ordering::Relaxed)
+            || self.memory.idle_until_ms.load(Ordering::Relaxed) > monotonic_ms()
+            || self.repl.is_replica()
+            || !self.over(limit)
+        {
+            return;
+        }
+        self.evict_in_background();
+    }
+
     /// Evicts until under `limit`, nothing is left to evict, or `STEP` has passed.
     fn evict_step(&self, limit: u64) -> Room {
         let memory = &self.memory;
@@ -260,6 +293,10 @@ fn evict_until_under(shared: Arc<Shared>) {
             }
             shared.make_room_step()
         };
+        if room == Room::Full {
+            let until = monotonic_ms() + IDLE_AFTER_FULL_MS;
+            shared.memory.idle_until_ms.store(until, Ordering::Relaxed);
+        }
         if room != Room::Evicting {
             break;
         }
