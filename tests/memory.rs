@@ -4,6 +4,7 @@
 //! memory's fields against redis-server's, the peak, MEMORY DOCTOR and MEMORY PURGE.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 mod common;
 use common::process::{RedisServer, Roost, TempDir};
@@ -55,6 +56,15 @@ fn start(name: &str) -> (TempDir, Roost) {
     (dir, roost)
 }
 
+/// Waits until `con` is the only client: the connection that checked readiness has
+/// gone, with its buffers, so it does not free memory in the middle of a measure.
+fn alone(con: &mut redis::Connection) {
+    common::process::wait_for("the other clients to go", Duration::from_secs(10), || {
+        let info: String = redis::cmd("INFO").arg("clients").query(con).unwrap();
+        info.contains("\r\nconnected_clients:1\r\n")
+    });
+}
+
 /// Sends `build(i)` for i in 0..n, pipelined.
 fn pipelined(con: &mut redis::Connection, n: usize, build: impl Fn(usize) -> redis::Cmd) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
@@ -75,7 +85,8 @@ fn off_by(a: i64, b: i64) -> f64 {
 fn memory_usage_is_what_a_key_of_each_type_adds_to_used_memory() {
     let (_dir, roost) = start("memory-usage-types");
     let mut con = roost.client();
-    const N: usize = 2000;
+    alone(&mut con);
+    const N: usize = 5000;
     let hset = |i: usize| {
         let mut c = redis::cmd("HSET");
         c.arg(format!("hash:{i}"));
@@ -170,14 +181,21 @@ fn samples_estimate_aggregates_and_zero_measures_every_element() {
     let (_dir, roost) = start("memory-usage-samples");
     let mut con = roost.client();
     // Fields of very different sizes: sampling a few cannot land on the exact total.
+    let hset = |key: &'static str| {
+        move |i: usize| {
+            let mut c = redis::cmd("HSET");
+            c.arg(key)
+                .arg(format!("f{i}"))
+                .arg("x".repeat(i * 37 % 2000 + 1));
+            c
+        }
+    };
+    // Once first, so the connection's buffers have grown to the pipeline's size.
+    pipelined(&mut con, 200, hset("warm-up"));
+    let () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
+    alone(&mut con);
     let before = used_memory(&mut con);
-    pipelined(&mut con, 200, |i| {
-        let mut c = redis::cmd("HSET");
-        c.arg("h")
-            .arg(format!("f{i}"))
-            .arg("x".repeat(i * 37 % 2000 + 1));
-        c
-    });
+    pipelined(&mut con, 200, hset("h"));
     let grown = used_memory(&mut con) - before;
     let all = usage(&mut con, "h", Some(0)).unwrap();
     assert!(off_by(all, grown) < 0.05, "SAMPLES 0: {all}, grew {grown}");
@@ -214,6 +232,7 @@ fn samples_estimate_aggregates_and_zero_measures_every_element() {
 fn used_memory_follows_the_resident_set_for_a_load_of_sessions() {
     let (_dir, roost) = start("memory-sessions");
     let mut con = roost.client();
+    alone(&mut con);
     let (used_before, rss_before) = (used_memory(&mut con), rss(&roost));
     // 50k sessions with TTLs: four in five a serialized session of 200 to 1000 bytes,
     // one in five a hash of a few fields (user, creation time, CSRF token, data).
@@ -419,4 +438,45 @@ fn the_peak_stays_the_doctor_reports_it_and_purge_gives_memory_back() {
         after + (10 << 20) < before,
         "MEMORY PURGE left the resident set at {after} (was {before})"
     );
+}
+
+#[test]
+fn scripts_and_their_lua_states_are_reported() {
+    let (_dir, roost) = start("memory-lua");
+    let mut con = roost.client();
+    let number =
+        |con: &mut redis::Connection, name: &str| -> i64 { field(con, name).parse().unwrap() };
+    let _: i64 = redis::cmd("EVAL")
+        .arg("return 1")
+        .arg(0)
+        .query(&mut con)
+        .unwrap();
+    let first = number(&mut con, "used_memory_lua");
+    // A Lua state with its libraries is some tens of KB.
+    assert!(first > 10_000, "used_memory_lua {first}");
+    let mut bodies = "return 1".len();
+    for i in 0..300 {
+        let body = format!("local t = {{}} for j = 1, 10 do t[j] = j * {i} end return #t");
+        bodies += body.len();
+        let _: i64 = redis::cmd("EVAL")
+            .arg(&body)
+            .arg(0)
+            .query(&mut con)
+            .unwrap();
+    }
+    // Each script is compiled once in the state that ran it and kept there.
+    let after = number(&mut con, "used_memory_lua");
+    assert!(
+        after > first + 300 * 100,
+        "used_memory_lua {first} -> {after}"
+    );
+    assert_eq!(number(&mut con, "used_memory_vm_eval"), after);
+    assert_eq!(number(&mut con, "number_of_cached_scripts"), 301);
+    assert_eq!(number(&mut con, "used_memory_scripts_eval"), bodies as i64);
+    let stats: HashMap<String, redis::Value> =
+        redis::cmd("MEMORY").arg("STATS").query(&mut con).unwrap();
+    assert_eq!(stats["lua.caches"], redis::Value::Int(bodies as i64));
+    let () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut con).unwrap();
+    assert_eq!(number(&mut con, "number_of_cached_scripts"), 0);
+    assert_eq!(number(&mut con, "used_memory_scripts_eval"), 0);
 }

@@ -462,8 +462,8 @@ fn human_bytes(n: usize) -> String {
 }
 
 /// Redis's INFO memory fields in its order, on Roost's figures (`state::memory::Report`).
-/// Roost has no Lua heap of its own to report apart (its Lua states allocate through
-/// the counted allocator, inside `used_memory`), no functions and no defragmenter.
+/// The Lua states allocate through the counted allocator, so unlike Redis's their
+/// memory is inside `used_memory` too; Roost has no functions and no defragmenter.
 fn memory_section(shared: &Shared, field: &mut Field<'_>) {
     let r = shared.memory_report();
     let config = shared.config();
@@ -485,16 +485,17 @@ fn memory_section(shared: &Shared, field: &mut Field<'_>) {
     field("allocator_resident", &r.allocator_active());
     field("total_system_memory", &system);
     field("total_system_memory_human", &human_bytes(system));
-    field("used_memory_lua", &0);
-    field("used_memory_vm_eval", &0);
-    field("used_memory_lua_human", &human_bytes(0));
+    let lua = super::scripting::lua_memory();
+    field("used_memory_lua", &lua);
+    field("used_memory_vm_eval", &lua);
+    field("used_memory_lua_human", &human_bytes(lua));
     field("used_memory_scripts_eval", &r.scripts);
     field("number_of_cached_scripts", &r.cached_scripts);
     field("number_of_functions", &0);
     field("number_of_libraries", &0);
     field("used_memory_vm_functions", &0);
-    field("used_memory_vm_total", &0);
-    field("used_memory_vm_total_human", &human_bytes(0));
+    field("used_memory_vm_total", &lua);
+    field("used_memory_vm_total_human", &human_bytes(lua));
     field("used_memory_functions", &0);
     field("used_memory_scripts", &r.scripts);
     field("used_memory_scripts_human", &human_bytes(r.scripts));
