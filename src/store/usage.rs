@@ -8,6 +8,10 @@
 //! as Redis does: the first `samples` elements are measured and their average is
 //! multiplied by the element count; `samples` 0 measures every element. The tables
 //! that hold the elements are counted whole, from their capacity.
+//!
+//! Not seen from here: a buffer handed out once (a GET reply, a SCAN of the key) has
+//! made `Bytes` allocate its 32-byte sharing header, which stays with the key; a value
+//! of 32 KB or more shares the read buffer it arrived in, counted at its own length.
 
 use std::mem::size_of;
 
