@@ -482,6 +482,17 @@ impl Journal {
         state.pending.capacity() + state.replicas.iter().map(|r| r.allocated()).sum::<usize>()
     }
 
+    /// Heap bytes of (records queued for the log writer, replicas' queues, the
+    /// backlog), for INFO memory and MEMORY STATS.
+    pub fn buffer_bytes(&self) -> (usize, usize, usize) {
+        let state = self.lock();
+        (
+            state.pending.capacity(),
+            state.replicas.iter().map(|r| r.allocated()).sum(),
+            state.backlog.as_ref().map_or(0, |b| b.data.capacity()),
+        )
+    }
+
     /// The LSN of the last record (0 before the first): the replication offset.
     pub fn last_lsn(&self) -> u64 {
         self.last.load(Ordering::Acquire)

@@ -576,3 +576,64 @@ fn evictions_invalidate_tracking_clients() {
         );
     }
 }
+
+/// Redis evicts before every command once over `maxmemory`, reads included. Memory
+/// that grows without a write (here the script cache: SCRIPT LOAD is no write) must
+/// be brought back under the limit while only reads arrive, and the reads must be
+/// answered all along, never refused.
+#[test]
+fn reads_over_the_limit_start_eviction_and_are_never_refused() {
+    let dir = TempDir::new("evict-on-reads");
+    let roost = Roost::start(&dir.0, &["--maxmemory-policy", "allkeys-lru"]);
+    let mut con = roost.client();
+    load(&mut con, 0..8000, "k:", |_| None);
+    let limit = used_memory(&mut con) + (1 << 20);
+    config_set(&mut con, "maxmemory", &limit.to_string());
+    // 3 MB of script, past the limit without a single write.
+    let script = format!("return 1 -- {}", "x".repeat(3 << 20));
+    let _: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(&script)
+        .query(&mut con)
+        .unwrap();
+    assert!(counted_memory(&mut con) > limit);
+    let evicted_before = evicted_keys(&mut con);
+    wait_for(
+        "reads to bring memory under the limit",
+        Duration::from_secs(20),
+        || {
+            for i in 0..100 {
+                let _: Option<String> = redis::cmd("GET")
+                    .arg(format!("k:{i}"))
+                    .query(&mut con)
+                    .expect("a read over the limit is answered");
+            }
+            // Eviction stops just under the limit; the INFO reply that reads it is counted.
+            counted_memory(&mut con) <= limit + limit / 50
+        },
+    );
+    let evicted = evicted_keys(&mut con) - evicted_before;
+    // Keys went to make the room (how many depends on what else the load left
+    // allocated when the limit was set and has freed since: pipeline buffers).
+    assert!(evicted > 0, "{evicted} keys evicted");
+
+    // Under noeviction reads over the limit are answered and nothing is evicted.
+    config_set(&mut con, "maxmemory-policy", "noeviction");
+    let names: Vec<String> = (0..100).map(|i| format!("k:{i}")).collect();
+    let values: Vec<Option<String>> = redis::cmd("MGET").arg(&names).query(&mut con).unwrap();
+    assert!(values.iter().any(|v| v.is_some()));
+    let keys: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    let _: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(format!("{script} "))
+        .query(&mut con)
+        .unwrap();
+    assert!(counted_memory(&mut con) > limit);
+    for _ in 0..10 {
+        let again: Vec<Option<String>> = redis::cmd("MGET").arg(&names).query(&mut con).unwrap();
+        assert_eq!(again, values);
+        thread::sleep(Duration::from_millis(20));
+    }
+    let after: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(after, keys);
+}

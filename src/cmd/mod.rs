@@ -18,6 +18,7 @@ pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod memory;
 pub mod pubsub;
 pub mod redis_meta;
 pub mod repl;
@@ -465,11 +466,18 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         {
             return reject(ctx, Some(id), error::OOM);
         }
-        call(ctx, id, args)
+        let reply = call(ctx, id, args);
+        // Writes are what grow the dataset: the peak is checked after each.
+        ctx.shared.memory.sample();
+        reply
     } else {
         let Some(_gate) = gate(ctx, args, || keyspace.try_read_gate()) else {
             return Reply::NoReply;
         };
+        // Over `maxmemory`, reads hand eviction to the background and go on.
+        if ctx.shared.memory.limited() && !ctx.client.from_primary {
+            ctx.shared.make_room_in_background();
+        }
         call(ctx, id, args)
     }
 }

@@ -17,6 +17,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
@@ -139,6 +140,34 @@ struct State {
     lua: Lua,
     functions: HashMap<String, Function>,
     generation: u64,
+    /// What this state last added to `LUA_MEMORY`.
+    counted: usize,
+}
+
+/// Bytes held by every thread's Lua state (INFO `used_memory_lua`), as last seen after
+/// each script; per process, like the states themselves.
+static LUA_MEMORY: AtomicUsize = AtomicUsize::new(0);
+
+/// The Lua states' memory (inside `used_memory`: they allocate through the counted
+/// allocator, where Redis's Lua allocates beside it).
+pub fn lua_memory() -> usize {
+    LUA_MEMORY.load(Ordering::Relaxed)
+}
+
+impl State {
+    /// Brings `LUA_MEMORY` up to date with this state.
+    fn recount(&mut self) {
+        let now = self.lua.used_memory();
+        LUA_MEMORY.fetch_add(now, Ordering::Relaxed);
+        LUA_MEMORY.fetch_sub(self.counted, Ordering::Relaxed);
+        self.counted = now;
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        LUA_MEMORY.fetch_sub(self.counted, Ordering::Relaxed);
+    }
 }
 
 thread_local! {
@@ -200,6 +229,7 @@ fn new_state(generation: u64) -> mlua::Result<State> {
         lua,
         functions: HashMap::new(),
         generation,
+        counted: 0,
     })
 }
 
@@ -252,7 +282,9 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome
                 f
             }
         };
-        invoke(ctx, &state.lua, &function, sha, keys, argv, read_only)
+        let reply = invoke(ctx, &state.lua, &function, sha, keys, argv, read_only);
+        state.recount();
+        reply
     })
 }
 

@@ -461,28 +461,67 @@ fn human_bytes(n: usize) -> String {
     }
 }
 
+/// Redis's INFO memory fields in its order, on Roost's figures (`state::memory::Report`).
+/// The Lua states allocate through the counted allocator, so unlike Redis's their
+/// memory is inside `used_memory` too; Roost has no functions and no defragmenter.
 fn memory_section(shared: &Shared, field: &mut Field<'_>) {
-    let rss = alloc::resident_bytes();
-    let used = alloc::allocated().unwrap_or(rss);
+    let r = shared.memory_report();
     let config = shared.config();
-    field("used_memory", &used);
-    field("used_memory_human", &human_bytes(used));
-    field("used_memory_rss", &rss);
-    field("used_memory_rss_human", &human_bytes(rss));
-    field("used_memory_peak", &used);
-    field("used_memory_peak_human", &human_bytes(used));
+    let percent = |x: f32| format!("{x:.2}%");
+    let (overhead, system) = (r.overhead(), alloc::system_memory());
+    field("used_memory", &r.used);
+    field("used_memory_human", &human_bytes(r.used));
+    field("used_memory_rss", &r.rss);
+    field("used_memory_rss_human", &human_bytes(r.rss));
+    field("used_memory_peak", &r.peak);
+    field("used_memory_peak_human", &human_bytes(r.peak));
+    field("used_memory_peak_perc", &percent(r.peak_percentage()));
+    field("used_memory_overhead", &overhead);
+    field("used_memory_startup", &r.startup);
+    field("used_memory_dataset", &r.dataset());
+    field("used_memory_dataset_perc", &percent(r.dataset_percentage()));
+    field("allocator_allocated", &r.allocator_allocated());
+    field("allocator_active", &r.allocator_active());
+    field("allocator_resident", &r.allocator_active());
+    field("total_system_memory", &system);
+    field("total_system_memory_human", &human_bytes(system));
+    let lua = super::scripting::lua_memory();
+    field("used_memory_lua", &lua);
+    field("used_memory_vm_eval", &lua);
+    field("used_memory_lua_human", &human_bytes(lua));
+    field("used_memory_scripts_eval", &r.scripts);
+    field("number_of_cached_scripts", &r.cached_scripts);
+    field("number_of_functions", &0);
+    field("number_of_libraries", &0);
+    field("used_memory_vm_functions", &0);
+    field("used_memory_vm_total", &lua);
+    field("used_memory_vm_total_human", &human_bytes(lua));
+    field("used_memory_functions", &0);
+    field("used_memory_scripts", &r.scripts);
+    field("used_memory_scripts_human", &human_bytes(r.scripts));
     field("maxmemory", &config.maxmemory);
     field("maxmemory_human", &human_bytes(config.maxmemory as usize));
     field("maxmemory_policy", &config.maxmemory_policy);
-    let ratio = if used > 0 {
-        rss as f64 / used as f64
-    } else {
-        0.0
-    };
-    field("mem_fragmentation_ratio", &format!("{ratio:.2}"));
+    let ratio = |x: f32| format!("{x:.2}");
+    field("allocator_frag_ratio", &ratio(r.fragmentation()));
+    field("allocator_frag_bytes", &r.fragmentation_bytes());
+    field("allocator_rss_ratio", &ratio(1.0));
+    field("allocator_rss_bytes", &0);
+    field("rss_overhead_ratio", &ratio(1.0));
+    field("rss_overhead_bytes", &0);
+    field("mem_fragmentation_ratio", &ratio(r.fragmentation()));
+    field("mem_fragmentation_bytes", &r.fragmentation_bytes());
     field("mem_not_counted_for_evict", &shared.not_counted_for_evict());
-    field("mem_allocator", &"libc");
+    field("mem_replication_backlog", &r.backlog);
+    field("mem_total_replication_buffers", &(r.backlog + r.replicas));
+    field("mem_clients_slaves", &r.replicas);
+    field("mem_clients_normal", &r.clients);
+    field("mem_cluster_links", &0);
+    field("mem_aof_buffer", &r.log_buffer);
+    field("mem_allocator", &alloc::NAME);
+    field("active_defrag_running", &0);
     field("lazyfree_pending_objects", &0);
+    field("lazyfreed_objects", &0);
 }
 
 fn persistence_section(shared: &Shared, field: &mut Field<'_>) {

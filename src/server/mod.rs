@@ -144,6 +144,9 @@ impl Server {
     /// Accepts connections until SHUTDOWN or `request_shutdown`.
     pub async fn run(self) -> io::Result<()> {
         let shared = self.shared;
+        // Before the log is loaded, as Redis measures `used_memory_startup`.
+        shared.memory.mark_startup();
+        tokio::spawn(sample_memory(shared.clone()));
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
         tokio::spawn(crate::persist::rewrite::auto_rewrite(shared.clone()));
         if shared.repl.is_replica() {
@@ -194,6 +197,20 @@ impl Server {
         flushed.map_err(io::Error::other)?;
         log::notice("Roost is now ready to exit, bye bye...");
         Ok(())
+    }
+}
+
+/// Samples used memory ten times a second so `used_memory_peak` sees peaks that come
+/// and go between writes (large replies, a rewrite's snapshot).
+async fn sample_memory(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                shared.memory.sample();
+            }
+            _ = shared.shutdown_requested() => return,
+        }
     }
 }
 

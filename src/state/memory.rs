@@ -27,6 +27,16 @@ const STEP: Duration = Duration::from_micros(500);
 /// Pause between the background thread's steps, for the clients waiting on the gate.
 const BACKGROUND_PAUSE: Duration = Duration::from_micros(200);
 
+/// After the background eviction found nothing to evict, how long reads leave it be.
+const IDLE_AFTER_FULL_MS: u64 = 100;
+
+/// Milliseconds on a process-wide monotonic clock (not the keyspace's clock, which a
+/// test may hold still).
+fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
 /// What making room came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Room {
@@ -47,6 +57,14 @@ pub struct Memory {
     evictor: Mutex<Evictor>,
     /// A background eviction thread is running.
     background: AtomicBool,
+    /// Until this time (ms) reads do not start the background eviction: it last found
+    /// nothing to evict.
+    idle_until_ms: AtomicU64,
+    /// The most used memory seen (INFO `used_memory_peak`), sampled after writes, by
+    /// the server's memory cron and whenever it is reported.
+    peak: AtomicUsize,
+    /// Used memory once the server was ready (INFO `used_memory_startup`).
+    startup: AtomicUsize,
 }
 
 impl Memory {
@@ -57,6 +75,9 @@ impl Memory {
             samples: AtomicUsize::new(5),
             evictor: Mutex::new(Evictor::default()),
             background: AtomicBool::new(false),
+            idle_until_ms: AtomicU64::new(0),
+            peak: AtomicUsize::new(0),
+            startup: AtomicUsize::new(used_memory()),
         };
         memory.configure(config);
         memory
@@ -81,11 +102,110 @@ impl Memory {
     pub fn policy(&self) -> Policy {
         Policy::from_index(self.policy.load(Ordering::Relaxed))
     }
+
+    /// Used memory now, raising the peak if it is higher.
+    pub fn sample(&self) -> usize {
+        let used = used_memory();
+        if used > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(used, Ordering::Relaxed);
+        }
+        used
+    }
+
+    /// The most used memory seen (at least `used`, a sample just taken).
+    pub fn peak(&self, used: usize) -> usize {
+        self.peak.load(Ordering::Relaxed).max(used)
+    }
+
+    /// Records the memory used once the server is ready to serve.
+    pub fn mark_startup(&self) {
+        self.startup.store(self.sample(), Ordering::Relaxed);
+    }
+
+    pub fn startup(&self) -> usize {
+        self.startup.load(Ordering::Relaxed)
+    }
 }
 
 /// Bytes in use as INFO's `used_memory` and the limit count them.
 pub fn used_memory() -> usize {
     alloc::allocated().unwrap_or_else(alloc::resident_bytes)
+}
+
+/// Where used memory goes, in Redis's terms (INFO memory, MEMORY STATS, MEMORY
+/// DOCTOR): what the server holds beyond the keys' data is overhead, the rest is the
+/// dataset.
+pub struct Report {
+    pub used: usize,
+    pub peak: usize,
+    pub startup: usize,
+    pub rss: usize,
+    /// The replication backlog.
+    pub backlog: usize,
+    /// Records queued for replicas.
+    pub replicas: usize,
+    /// Client connections' own buffers (not tracked yet: 0, as Redis reports idle
+    /// clients).
+    pub clients: usize,
+    /// Records queued for the log writer.
+    pub log_buffer: usize,
+    pub scripts: usize,
+    pub cached_scripts: usize,
+    /// (logical database, keys, heap bytes of its tables) of each database with keys.
+    pub dbs: Vec<(usize, usize, usize)>,
+}
+
+impl Report {
+    pub fn keys(&self) -> usize {
+        self.dbs.iter().map(|d| d.1).sum()
+    }
+
+    /// Everything but the dataset: startup memory, buffers, scripts, tables.
+    pub fn overhead(&self) -> usize {
+        self.startup
+            + self.backlog
+            + self.replicas
+            + self.clients
+            + self.log_buffer
+            + self.scripts
+            + self.dbs.iter().map(|d| d.2).sum::<usize>()
+    }
+
+    pub fn dataset(&self) -> usize {
+        self.used.saturating_sub(self.overhead())
+    }
+
+    /// Used memory past startup (at least 1, a divisor).
+    pub fn net(&self) -> usize {
+        self.used.saturating_sub(self.startup).max(1)
+    }
+
+    pub fn dataset_percentage(&self) -> f32 {
+        self.dataset() as f32 * 100.0 / self.net() as f32
+    }
+
+    pub fn peak_percentage(&self) -> f32 {
+        self.used as f32 * 100.0 / self.peak.max(1) as f32
+    }
+
+    /// The allocator's own figures where malloc gives none, as Redis takes them with
+    /// libc: it holds what it was asked for, and the resident set is all active.
+    pub fn allocator_allocated(&self) -> usize {
+        self.used
+    }
+
+    pub fn allocator_active(&self) -> usize {
+        self.rss
+    }
+
+    /// Resident set per used byte (INFO `mem_fragmentation_ratio`).
+    pub fn fragmentation(&self) -> f32 {
+        self.rss as f32 / self.used.max(1) as f32
+    }
+
+    pub fn fragmentation_bytes(&self) -> i64 {
+        self.rss as i64 - self.used as i64
+    }
 }
 
 impl Shared {
@@ -99,6 +219,25 @@ impl Shared {
             self.evict_in_background();
         }
         room
+    }
+
+    /// Before a read: Redis evicts before every command, but a read holds the gate
+    /// shared and cannot delete keys, so over the limit it starts the background
+    /// eviction (one step per hold of the exclusive gate) and goes on. A read is never
+    /// refused and never waits for eviction. Under `noeviction`, on a replica, or for a
+    /// while after the background eviction found nothing to evict, it does nothing.
+    pub fn make_room_in_background(&self) {
+        let limit = self.memory.maxmemory.load(Ordering::Relaxed);
+        if limit == 0
+            || self.memory.policy() == Policy::NoEviction
+            || self.memory.background.load(Ordering::Relaxed)
+            || self.memory.idle_until_ms.load(Ordering::Relaxed) > monotonic_ms()
+            || self.repl.is_replica()
+            || !self.over(limit)
+        {
+            return;
+        }
+        self.evict_in_background();
     }
 
     /// Evicts until under `limit`, nothing is left to evict, or `STEP` has passed.
@@ -154,6 +293,10 @@ fn evict_until_under(shared: Arc<Shared>) {
             }
             shared.make_room_step()
         };
+        if room == Room::Full {
+            let until = monotonic_ms() + IDLE_AFTER_FULL_MS;
+            shared.memory.idle_until_ms.store(until, Ordering::Relaxed);
+        }
         if room != Room::Evicting {
             break;
         }
@@ -170,6 +313,34 @@ impl Shared {
             return Room::Enough;
         }
         self.evict_step(limit)
+    }
+
+    /// Where used memory goes now; raises the peak.
+    pub fn memory_report(&self) -> Report {
+        let used = self.memory.sample();
+        let (log_buffer, replicas, backlog) = self.journal.buffer_bytes();
+        let (cached_scripts, scripts) = self.scripts.size();
+        let keyspace = &self.keyspace;
+        let dbs = (0..keyspace.databases())
+            .filter_map(|n| {
+                let db = keyspace.db(n);
+                let keys = db.len();
+                (keys > 0).then(|| (n, keys, db.table_usage()))
+            })
+            .collect();
+        Report {
+            used,
+            peak: self.memory.peak(used),
+            startup: self.memory.startup(),
+            rss: alloc::resident_bytes(),
+            backlog,
+            replicas,
+            clients: 0,
+            log_buffer,
+            scripts,
+            cached_scripts,
+            dbs,
+        }
     }
 
     /// Bytes the limit does not count: records on their way to the log and to replicas

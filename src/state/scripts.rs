@@ -41,6 +41,12 @@ impl ScriptCache {
         self.lock().get(&sha.to_ascii_lowercase()).cloned()
     }
 
+    /// How many scripts are cached and the bytes of their bodies (INFO memory).
+    pub fn size(&self) -> (usize, usize) {
+        let bodies = self.lock();
+        (bodies.len(), bodies.values().map(|b| b.len()).sum())
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }

@@ -51,6 +51,9 @@ pub enum Member {
 
 type Key = (Score, Member);
 
+/// Bytes of one element of the order (MEMORY USAGE).
+pub const ORDER_KEY: usize = std::mem::size_of::<Key>();
+
 /// One end of a score range: `1.5` (inclusive) or `(1.5` (exclusive).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScoreBound {
@@ -177,6 +180,11 @@ impl ZSetObj {
 
     pub fn is_empty(&self) -> bool {
         self.scores.is_empty()
+    }
+
+    /// Members the score table has room for (MEMORY USAGE).
+    pub fn scores_capacity(&self) -> usize {
+        self.scores.capacity()
     }
 
     pub fn is_compact(&self) -> bool {
