@@ -113,7 +113,12 @@ fn the_debian_package_installs_a_service_that_starts_with_its_config() {
         redis::Client::open(url.as_str())
             .unwrap()
             .get_connection()
-            .is_ok_and(|mut c| redis::cmd("PING").query::<String>(&mut c).is_ok())
+            .is_ok_and(|mut c| {
+                redis::cmd("INFO")
+                    .arg("persistence")
+                    .query::<String>(&mut c)
+                    .is_ok_and(|info| info.contains("\r\nloading:0\r\n"))
+            })
     });
     let mut con = redis::Client::open(url.as_str())
         .unwrap()
