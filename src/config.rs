@@ -106,6 +106,8 @@ with_blank! {
         pub maxclients: usize,
         /// Idle seconds before a client is closed; 0 = never.
         pub timeout: u64,
+        /// Seconds of silence before the kernel probes a client's connection (0 = off).
+        pub tcp_keepalive: u64,
         pub loglevel: String,
         pub maxmemory: u64,
         pub maxmemory_policy: String,
@@ -483,6 +485,8 @@ pub static PARAMS: &[Param] = &[
         .flag("Maximum connected clients"),
     row("timeout", field!(timeout), num(I64).range(0, I32_MAX, Refuse), "0")
         .flag("Close clients idle for this many seconds (0 = never)"),
+    row("tcp-keepalive", field!(tcp_keepalive), num(I64).range(0, I32_MAX, Refuse), "300")
+        .flag("Probe silent client connections after this many seconds, to drop dead peers (0 = off)"),
     row("loglevel", field!(loglevel), Type::Choice(LOGLEVELS), "notice")
         .hook(Hook::LogLevel)
         .flag("debug|verbose|notice|warning"),
@@ -1160,7 +1164,6 @@ const REDIS_ONLY: &[&str] = &[
     "syslog-facility",
     "syslog-ident",
     "tcp-backlog",
-    "tcp-keepalive",
     "tls-cluster",
     "tls-dh-params-file",
     "tracking-table-max-keys",
@@ -1811,7 +1814,6 @@ mod tests {
         assert_eq!(
             ignored,
             [
-                "tcp-keepalive",
                 "dbfilename",
                 "acllog-max-len",
                 "aof-load-truncated",

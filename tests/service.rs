@@ -173,3 +173,49 @@ fn supervised_systemd_says_ready_after_loading_and_stopping_at_shutdown() {
         assert!(child.wait().unwrap().success());
     }
 }
+
+/// The server side of connections to `port`, as `ss` shows them with their timers.
+fn server_sockets(port: u16) -> String {
+    let out = Command::new("ss")
+        .args([
+            "-tnoH",
+            "state",
+            "established",
+            &format!("( sport = :{port} )"),
+        ])
+        .output()
+        .expect("ss (Debian's iproute2) is needed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn tcp_keepalive_probes_silent_clients_unless_set_to_0() {
+    let dir = TempDir::new("service-keepalive");
+    let port = free_port();
+    let mut child = roost(&dir.0.join("data"), port)
+        .args(["--tcp-keepalive", "60"])
+        .spawn()
+        .unwrap();
+    let mut con = client(port);
+    let sockets = server_sockets(port);
+    assert!(sockets.contains("timer:(keepalive,"), "{sockets}");
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("tcp-keepalive")
+        .arg("0")
+        .query(&mut con)
+        .unwrap();
+    drop(con);
+    wait_for(
+        "the first connection to close",
+        Duration::from_secs(10),
+        || server_sockets(port).is_empty(),
+    );
+    // Applies to connections accepted from now on.
+    let _con = client(port);
+    let sockets = server_sockets(port);
+    assert_eq!(sockets.lines().count(), 1, "{sockets}");
+    assert!(!sockets.contains("keepalive"), "{sockets}");
+    shutdown(port);
+    assert!(child.wait().unwrap().success());
+}

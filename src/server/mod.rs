@@ -234,12 +234,29 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: bool) {
             .total_connections_received
             .fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
+        set_keepalive(&stream, shared.config().tcp_keepalive);
         let laddr = stream.local_addr().unwrap_or(shared.listen_addr());
         if tls {
             tokio::spawn(serve_tls(shared.clone(), stream, addr, laddr));
         } else {
             tokio::spawn(connection::serve(shared.clone(), stream, addr, laddr));
         }
+    }
+}
+
+/// TCP keepalive as Redis sets it for `tcp-keepalive N`: probes after N idle seconds,
+/// every N/3 seconds, three times, so a peer that vanished (a crashed or unplugged
+/// application server) does not hold a connection forever.
+fn set_keepalive(stream: &tokio::net::TcpStream, seconds: u64) {
+    if seconds == 0 {
+        return;
+    }
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(std::time::Duration::from_secs(seconds))
+        .with_interval(std::time::Duration::from_secs((seconds / 3).max(1)))
+        .with_retries(3);
+    if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive) {
+        log::verbose(&format!("Setting TCP keepalive: {e}"));
     }
 }
 
