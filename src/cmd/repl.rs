@@ -268,6 +268,10 @@ pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) 
         }
     }
     field("connected_slaves", &replicas.len());
+    if config.min_replicas_to_write > 0 && config.min_replicas_max_lag > 0 {
+        let good = shared.repl.good_replicas(config.min_replicas_max_lag);
+        field("min_slaves_good_slaves", &good);
+    }
     let now = clock::now_ms();
     for (i, r) in replicas.iter().enumerate() {
         let online = r.online.load(Ordering::Acquire);

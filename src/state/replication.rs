@@ -160,11 +160,28 @@ impl Replication {
         self.replicas.locked().clone()
     }
 
-    /// Replicas that have acknowledged every record up to `lsn`.
+    /// Online replicas that have acknowledged every record up to `lsn` (WAIT). As in
+    /// Redis, a replica still receiving its snapshot counts for nothing, not even for a
+    /// client that wrote nothing.
     pub fn acknowledged(&self, lsn: u64) -> usize {
         self.attached()
             .iter()
-            .filter(|r| r.ack_lsn.load(Ordering::Acquire) >= lsn)
+            .filter(|r| {
+                r.online.load(Ordering::Acquire) && r.ack_lsn.load(Ordering::Acquire) >= lsn
+            })
+            .count()
+    }
+
+    /// Redis's "good" replicas for `min-replicas-to-write`: online, and heard from within
+    /// `max_lag` whole seconds.
+    pub fn good_replicas(&self, max_lag: u64) -> usize {
+        let now = clock::now_ms();
+        self.attached()
+            .iter()
+            .filter(|r| {
+                r.online.load(Ordering::Acquire)
+                    && now.saturating_sub(r.last_ack_ms.load(Ordering::Relaxed)) / 1000 <= max_lag
+            })
             .count()
     }
 
