@@ -897,3 +897,53 @@ fn wait_does_not_count_a_replica_that_is_still_receiving_its_snapshot() {
     assert_eq!(acked, 0, "a client that wrote");
     drop(fake);
 }
+
+/// A primary told to follow another releases the clients blocked in BLPOP and WAIT
+/// with Redis's UNBLOCKED error (checked against redis-server 7.0.15). A pop left
+/// waiting used to be served by a push arriving in the new primary's stream: the
+/// replica popped from its own copy and no longer matched its primary; a WAIT left
+/// waiting would count acknowledgements of another history.
+#[test]
+fn becoming_a_replica_releases_blocked_clients_with_unblocked() {
+    let (adir, bdir) = (
+        TempDir::new("repl-unblock-a"),
+        TempDir::new("repl-unblock-b"),
+    );
+    let a = Roost::start(&adir.0, &[]);
+    let b = Roost::start(&bdir.0, &[]);
+    let mut pop = raw_client(&a);
+    let mut wait = raw_client(&a);
+    exchange(&mut wait, "SET w 1\r\n", "+OK\r\n");
+    {
+        use std::io::Write;
+        pop.write_all(b"BLPOP list 0\r\n").unwrap();
+        wait.write_all(b"WAIT 1 0\r\n").unwrap();
+    }
+    let mut ca = a.client();
+    wait_for("both clients to block", Duration::from_secs(30), || {
+        let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut ca).unwrap();
+        clients.matches(" flags=b ").count() == 2
+    });
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(b.port)
+        .query(&mut ca)
+        .unwrap();
+    let unblocked = "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n";
+    exchange(&mut pop, "", unblocked);
+    exchange(&mut wait, "", unblocked);
+    let mut cb = b.client();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("list")
+        .arg(&["x", "y", "z"])
+        .query(&mut cb)
+        .unwrap();
+    wait_in_sync(&b, &a);
+    let on_a: Vec<String> = redis::cmd("LRANGE")
+        .arg("list")
+        .arg(0)
+        .arg(-1)
+        .query(&mut ca)
+        .unwrap();
+    assert_eq!(on_a, ["x", "y", "z"]);
+}

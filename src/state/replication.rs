@@ -98,6 +98,11 @@ pub struct Replication {
     pub acks: tokio::sync::watch::Sender<u64>,
     /// Bumped by a WAIT that has to wait: every feed asks its replica for an ACK.
     pub ack_requests: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever this server starts following a primary: clients blocked in WAIT
+    /// or a blocking pop are released with UNBLOCKED, as in Redis (a pop served on a
+    /// replica would change its data behind the stream's back; a WAIT would count
+    /// acknowledgements of another history).
+    pub demotions: tokio::sync::watch::Sender<u64>,
     pub link: Link,
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
@@ -121,6 +126,7 @@ impl Replication {
             replicas: Mutex::new(Vec::new()),
             acks: tokio::sync::watch::channel(0).0,
             ack_requests: tokio::sync::watch::channel(0).0,
+            demotions: tokio::sync::watch::channel(0).0,
             link: Link {
                 state: AtomicU8::new(0),
                 last_io_ms: AtomicU64::new(0),
@@ -151,8 +157,13 @@ impl Replication {
             return false;
         }
         self.replica.store(primary.is_some(), Ordering::Release);
+        let demoted = primary.is_some();
         ids.primary = primary;
         ids.generation += 1;
+        drop(ids);
+        if demoted {
+            self.demotions.send_modify(|n| *n += 1);
+        }
         true
     }
 
