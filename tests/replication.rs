@@ -924,6 +924,11 @@ fn becoming_a_replica_releases_blocked_clients_with_unblocked() {
         let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut ca).unwrap();
         clients.matches(" flags=b ").count() == 2
     });
+    // Redis counts a client in WAIT as blocked too.
+    assert_eq!(
+        info_field(&mut ca, "clients", "blocked_clients").as_deref(),
+        Some("2")
+    );
     let () = redis::cmd("REPLICAOF")
         .arg("127.0.0.1")
         .arg(b.port)

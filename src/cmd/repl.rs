@@ -149,6 +149,15 @@ pub async fn wait_until(
     lsn: u64,
     deadline: Option<Instant>,
 ) -> Reply {
+    /// Counts this client as blocked until the wait ends or is dropped.
+    struct Waiting<'a>(&'a std::sync::atomic::AtomicU64);
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    shared.repl.waiting.fetch_add(1, Ordering::Relaxed);
+    let _waiting = Waiting(&shared.repl.waiting);
     let mut acks = shared.repl.acks.subscribe();
     loop {
         let acked = shared.repl.acknowledged(lsn);

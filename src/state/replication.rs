@@ -103,6 +103,8 @@ pub struct Replication {
     /// replica would change its data behind the stream's back; a WAIT would count
     /// acknowledgements of another history).
     pub demotions: tokio::sync::watch::Sender<u64>,
+    /// Clients blocked in WAIT (INFO `blocked_clients` counts them, as Redis does).
+    pub waiting: AtomicU64,
     pub link: Link,
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
@@ -127,6 +129,7 @@ impl Replication {
             acks: tokio::sync::watch::channel(0).0,
             ack_requests: tokio::sync::watch::channel(0).0,
             demotions: tokio::sync::watch::channel(0).0,
+            waiting: AtomicU64::new(0),
             link: Link {
                 state: AtomicU8::new(0),
                 last_io_ms: AtomicU64::new(0),
