@@ -125,6 +125,10 @@ with_blank! {
         pub replica_announced: bool,
         /// Seconds without news from the other side before a replication link is dropped.
         pub repl_timeout: u64,
+        /// A primary refuses writes (NOREPLICAS) unless this many replicas have
+        /// acknowledged within `min_replicas_max_lag` seconds; 0 (or a lag of 0): no check.
+        pub min_replicas_to_write: u64,
+        pub min_replicas_max_lag: u64,
         /// Milliseconds a script runs before other clients get BUSY.
         pub busy_reply_threshold: u64,
         /// `client-output-buffer-limit` for the classes normal, replica, pubsub.
@@ -531,6 +535,12 @@ pub static PARAMS: &[Param] = &[
         .aliases(&["slave-priority"]),
     row("replica-announced", field!(replica_announced), Type::Bool, "yes"),
     row("repl-timeout", field!(repl_timeout), num(I64).range(1, I32_MAX, Refuse), "60"),
+    row("min-replicas-to-write", field!(min_replicas_to_write),
+        num(I64).range(0, I32_MAX, Refuse), "0")
+        .aliases(&["min-slaves-to-write"]),
+    row("min-replicas-max-lag", field!(min_replicas_max_lag),
+        num(I64).range(0, I32_MAX, Refuse), "10")
+        .aliases(&["min-slaves-max-lag"]),
     row("busy-reply-threshold", field!(busy_reply_threshold), num(I64).range(0, I64_MAX, Refuse),
         "5000")
         .aliases(&["lua-time-limit"])
@@ -625,8 +635,6 @@ const REDIS_ONLY_ALIASES: &[(&str, &str)] = &[
     ("slave-announce-port", "replica-announce-port"),
     ("slave-lazy-flush", "replica-lazy-flush"),
     ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
-    ("min-slaves-to-write", "min-replicas-to-write"),
-    ("min-slaves-max-lag", "min-replicas-max-lag"),
     ("repl-ping-slave-period", "repl-ping-replica-period"),
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
@@ -1123,8 +1131,6 @@ const REDIS_ONLY: &[&str] = &[
     "locale-collate",
     "maxmemory-clients",
     "maxmemory-eviction-tenacity",
-    "min-replicas-max-lag",
-    "min-replicas-to-write",
     "no-appendfsync-on-rewrite",
     "oom-score-adj",
     "oom-score-adj-values",

@@ -731,3 +731,224 @@ fn served_blocking_pops_replicate() {
         assert_eq!(got, expected, "{key}");
     }
 }
+
+/// Sends `request` on a fresh connection to `port` and reads until `expected` arrived.
+fn exchange(con: &mut std::net::TcpStream, request: &str, expected: &str) {
+    use std::io::{Read, Write};
+    con.write_all(request.as_bytes()).unwrap();
+    let mut got = vec![0u8; expected.len()];
+    con.read_exact(&mut got).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        expected,
+        "answer to {request:?}"
+    );
+}
+
+fn raw_client(server: &Roost) -> std::net::TcpStream {
+    let con = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    con.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    con
+}
+
+fn signal(server: &Roost, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn set(con: &mut redis::Connection, key: &str) -> redis::RedisResult<()> {
+    redis::cmd("SET").arg(key).arg("v").query(con)
+}
+
+const NOREPLICAS: &str = "-NOREPLICAS Not enough good replicas to write.\r\n";
+
+/// `min-replicas-to-write` / `min-replicas-max-lag` as in Redis (answers checked against
+/// redis-server 7.0.15): while fewer replicas than asked have acknowledged within the
+/// lag, a primary refuses writes, transactions and script writes with NOREPLICAS and
+/// INFO counts its good replicas; reads go on. Roost used to accept the directives and
+/// ignore them, so a primary cut off from its replicas kept taking writes that the
+/// failover then lost.
+#[test]
+fn min_replicas_to_write_refuses_writes_while_too_few_replicas_are_in_touch() {
+    let (pdir, rdir) = (
+        TempDir::new("repl-min-replicas-p"),
+        TempDir::new("repl-min-replicas-r"),
+    );
+    let primary = Roost::start(&pdir.0, &[]);
+    let mut p = primary.client();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-replicas-to-write")
+        .arg(1)
+        .query(&mut p)
+        .unwrap();
+    let refused = set(&mut p, "k").unwrap_err();
+    assert_eq!(refused.code(), Some("NOREPLICAS"), "{refused}");
+    assert_eq!(
+        info_field(&mut p, "replication", "min_slaves_good_slaves").as_deref(),
+        Some("0")
+    );
+    let v: Option<String> = redis::cmd("GET").arg("k").query(&mut p).unwrap();
+    assert_eq!(v, None);
+    let mut raw = raw_client(&primary);
+    exchange(
+        &mut raw,
+        "MULTI\r\nSET q 1\r\nEXEC\r\n",
+        &format!(
+            "+OK\r\n{NOREPLICAS}-EXECABORT Transaction discarded because of previous errors.\r\n"
+        ),
+    );
+    let script: redis::RedisResult<()> = redis::cmd("EVAL")
+        .arg("return redis.call('set','x','1')")
+        .arg(0)
+        .query(&mut p);
+    assert_eq!(script.unwrap_err().code(), Some("NOREPLICAS"));
+
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    wait_in_sync(&primary, &replica);
+    wait_for("writes to be accepted", Duration::from_secs(30), || {
+        set(&mut p, "k").is_ok()
+    });
+    assert_eq!(
+        info_field(&mut p, "replication", "min_slaves_good_slaves").as_deref(),
+        Some("1")
+    );
+    // A transaction queued while the replica is in touch, executed once it is not.
+    exchange(&mut raw, "MULTI\r\nSET q 1\r\n", "+OK\r\n+QUEUED\r\n");
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-replicas-max-lag")
+        .arg(1)
+        .query(&mut p)
+        .unwrap();
+    signal(&replica, "STOP");
+    wait_for(
+        "writes to be refused once the replica is silent",
+        Duration::from_secs(60),
+        || set(&mut p, "k").is_err_and(|e| e.code() == Some("NOREPLICAS")),
+    );
+    exchange(
+        &mut raw,
+        "EXEC\r\n",
+        &format!(
+            "-EXECABORT Transaction discarded because of: {}",
+            &NOREPLICAS[1..]
+        ),
+    );
+    signal(&replica, "CONT");
+    wait_for(
+        "writes to be accepted again",
+        Duration::from_secs(60),
+        || set(&mut p, "k").is_ok(),
+    );
+    let v: Option<String> = redis::cmd("GET").arg("q").query(&mut p).unwrap();
+    assert_eq!(v, None, "no refused transaction ran");
+}
+
+/// WAIT counts only replicas that finished their sync, as Redis does: a replica still
+/// receiving its snapshot is no copy of anything yet, not even for a client that wrote
+/// nothing (it counted, so `WAIT 1` answered 1 before the replica held any data).
+#[test]
+fn wait_does_not_count_a_replica_that_is_still_receiving_its_snapshot() {
+    let dir = TempDir::new("repl-wait-syncing");
+    let primary = Roost::start(&dir.0, &["--appendonly", "no"]);
+    let mut p = primary.client();
+    let big = "x".repeat(1 << 20);
+    for i in 0..32 {
+        let () = redis::cmd("SET")
+            .arg(format!("big{i}"))
+            .arg(&big)
+            .query(&mut p)
+            .unwrap();
+    }
+    // A replica that asks for a full sync and never reads it: the snapshot stays in
+    // flight once the socket buffers are full.
+    let mut fake = raw_client(&primary);
+    exchange(
+        &mut fake,
+        "REPLCONF listening-port 9\r\nPSYNC ? -1\r\n",
+        "+OK\r\n+FULLRESYNC ",
+    );
+    wait_for(
+        "the sync to be in progress",
+        Duration::from_secs(30),
+        || {
+            info_field(&mut p, "replication", "slave0")
+                .is_some_and(|s| s.contains("state=send_bulk"))
+        },
+    );
+    let mut fresh = primary.client();
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(100)
+        .query(&mut fresh)
+        .unwrap();
+    assert_eq!(acked, 0, "a client that wrote nothing");
+    let () = redis::cmd("SET").arg("k").arg(1).query(&mut fresh).unwrap();
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(100)
+        .query(&mut fresh)
+        .unwrap();
+    assert_eq!(acked, 0, "a client that wrote");
+    drop(fake);
+}
+
+/// A primary told to follow another releases the clients blocked in BLPOP and WAIT
+/// with Redis's UNBLOCKED error (checked against redis-server 7.0.15). A pop left
+/// waiting used to be served by a push arriving in the new primary's stream: the
+/// replica popped from its own copy and no longer matched its primary; a WAIT left
+/// waiting would count acknowledgements of another history.
+#[test]
+fn becoming_a_replica_releases_blocked_clients_with_unblocked() {
+    let (adir, bdir) = (
+        TempDir::new("repl-unblock-a"),
+        TempDir::new("repl-unblock-b"),
+    );
+    let a = Roost::start(&adir.0, &[]);
+    let b = Roost::start(&bdir.0, &[]);
+    let mut pop = raw_client(&a);
+    let mut wait = raw_client(&a);
+    exchange(&mut wait, "SET w 1\r\n", "+OK\r\n");
+    {
+        use std::io::Write;
+        pop.write_all(b"BLPOP list 0\r\n").unwrap();
+        wait.write_all(b"WAIT 1 0\r\n").unwrap();
+    }
+    let mut ca = a.client();
+    wait_for("both clients to block", Duration::from_secs(30), || {
+        let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut ca).unwrap();
+        clients.matches(" flags=b ").count() == 2
+    });
+    // Redis counts a client in WAIT as blocked too.
+    assert_eq!(
+        info_field(&mut ca, "clients", "blocked_clients").as_deref(),
+        Some("2")
+    );
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(b.port)
+        .query(&mut ca)
+        .unwrap();
+    let unblocked = "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n";
+    exchange(&mut pop, "", unblocked);
+    exchange(&mut wait, "", unblocked);
+    let mut cb = b.client();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("list")
+        .arg(&["x", "y", "z"])
+        .query(&mut cb)
+        .unwrap();
+    wait_in_sync(&b, &a);
+    let on_a: Vec<String> = redis::cmd("LRANGE")
+        .arg("list")
+        .arg(0)
+        .arg(-1)
+        .query(&mut ca)
+        .unwrap();
+    assert_eq!(on_a, ["x", "y", "z"]);
+}

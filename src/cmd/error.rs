@@ -32,6 +32,11 @@ pub const PRIMARY_LINK_DOWN: Reply =
     err("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
 pub const OOM: Reply = err("OOM command not allowed when used memory > 'maxmemory'.");
 pub const READONLY_REPLICA: Reply = err("READONLY You can't write against a read only replica.");
+pub const NO_GOOD_REPLICAS: Reply = err("NOREPLICAS Not enough good replicas to write.");
+/// To clients blocked in WAIT or a blocking pop when the server becomes a replica.
+pub const UNBLOCKED_BY_DEMOTION: Reply = err(
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+);
 pub const NOT_ALLOWED_IN_MULTI: Reply = err("ERR Command not allowed inside a transaction");
 pub const SHUTTING_DOWN: Reply = err("ERR Roost is shutting down");
 

@@ -999,6 +999,11 @@ pub async fn wait_pop(
         if shared.is_shutting_down() {
             return Reply::NullArray;
         }
+        // Checked under the gate, which applying the primary's stream takes too: on a
+        // read-only replica a pop would change data behind the stream's back.
+        if shared.repl.is_replica() && shared.config().replica_read_only {
+            return error::UNBLOCKED_BY_DEMOTION;
+        }
         let mut ctx = Ctx {
             shared,
             client: &mut *client,

@@ -374,6 +374,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
             let reply = error::log_write_failed(cause);
             return reject(ctx, Some(id), reply);
         }
+        if !ctx.shared.enough_good_replicas() {
+            return reject(ctx, Some(id), error::NO_GOOD_REPLICAS);
+        }
     }
 
     // Another client's script that has run past busy-reply-threshold: as in Redis, only
@@ -457,6 +460,13 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         if ctx.shared.is_shutting_down() {
             return error::SHUTTING_DOWN;
         }
+        // EXEC of writes queued while there were replicas enough, which have gone since.
+        if spec.has(flags::TXN_CONTROL)
+            && !ctx.shared.enough_good_replicas()
+            && queued_any(ctx, flags::WRITE)
+        {
+            return reject(ctx, Some(id), error::NO_GOOD_REPLICAS);
+        }
         // Over `maxmemory`, keys are evicted first, as a write would delete them; when
         // nothing may be evicted, commands that grow memory are refused.
         if ctx.shared.memory.limited()
@@ -501,13 +511,15 @@ fn gate<G>(ctx: &mut Ctx<'_>, args: &[Bytes], try_take: impl Fn() -> Option<G>) 
 
 /// A DENYOOM command, or EXEC of a transaction holding one.
 fn grows_memory(ctx: &Ctx<'_>, spec: &Spec) -> bool {
-    spec.has(flags::DENYOOM)
-        || (spec.has(flags::TXN_CONTROL)
-            && ctx.client.multi.as_ref().is_some_and(|m| {
-                m.queued
-                    .iter()
-                    .any(|(id, _)| table().spec(*id).has(flags::DENYOOM))
-            }))
+    spec.has(flags::DENYOOM) || (spec.has(flags::TXN_CONTROL) && queued_any(ctx, flags::DENYOOM))
+}
+
+/// Whether the open transaction queued a command with `flag`.
+fn queued_any(ctx: &Ctx<'_>, flag: u32) -> bool {
+    ctx.client
+        .multi
+        .as_ref()
+        .is_some_and(|m| m.queued.iter().any(|(id, _)| table().spec(*id).has(flag)))
 }
 
 /// Runs the handler and records its statistics; the caller holds whatever gate is due.

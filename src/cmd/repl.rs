@@ -149,6 +149,15 @@ pub async fn wait_until(
     lsn: u64,
     deadline: Option<Instant>,
 ) -> Reply {
+    /// Counts this client as blocked until the wait ends or is dropped.
+    struct Waiting<'a>(&'a std::sync::atomic::AtomicU64);
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    shared.repl.waiting.fetch_add(1, Ordering::Relaxed);
+    let _waiting = Waiting(&shared.repl.waiting);
     let mut acks = shared.repl.acks.subscribe();
     loop {
         let acked = shared.repl.acknowledged(lsn);
@@ -268,6 +277,10 @@ pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) 
         }
     }
     field("connected_slaves", &replicas.len());
+    if config.min_replicas_to_write > 0 && config.min_replicas_max_lag > 0 {
+        let good = shared.repl.good_replicas(config.min_replicas_max_lag);
+        field("min_slaves_good_slaves", &good);
+    }
     let now = clock::now_ms();
     for (i, r) in replicas.iter().enumerate() {
         let online = r.online.load(Ordering::Acquire);

@@ -490,6 +490,9 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outco
         if let Some(e) = ctx.shared.persistence.write_error() {
             return Err(error::log_write_failed(e));
         }
+        if !ctx.client.from_primary && !ctx.shared.enough_good_replicas() {
+            return Err(error::NO_GOOD_REPLICAS);
+        }
         // From here on SCRIPT KILL could leave the dataset half changed: it refuses.
         ctx.shared.scripts.running.mark_wrote();
     }

@@ -339,7 +339,11 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
             field("maxclients", &config.maxclients);
             field("client_recent_max_input_buffer", &0);
             field("client_recent_max_output_buffer", &0);
-            field("blocked_clients", &shared.blocking.blocked_clients());
+            let waiting = shared.repl.waiting.load(Ordering::Relaxed) as usize;
+            field(
+                "blocked_clients",
+                &(shared.blocking.blocked_clients() + waiting),
+            );
             field("tracking_clients", &0);
             field("clients_in_timeout_table", &0);
         }

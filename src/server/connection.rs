@@ -199,12 +199,20 @@ pub(super) async fn serve<S>(
             // While blocked the socket is still read: a client that hangs up is gone
             // (and leaves its place in line), and what it pipelines waits in `input`.
             info.blocked.store(true, Ordering::Relaxed);
+            let mut demotions = shared.repl.demotions.subscribe();
             let reply = {
                 let wait = wait_blocked(&shared, &mut client, blocked);
                 tokio::pin!(wait);
                 loop {
+                    // Nothing blocks on a read-only replica (pops are writes, WAIT is
+                    // refused): this one blocked before the server began following a
+                    // primary. A writable replica's own pops are released by the signal.
+                    if shared.repl.is_replica() && shared.config().replica_read_only {
+                        break Some(cmd::error::UNBLOCKED_BY_DEMOTION);
+                    }
                     tokio::select! {
                         reply = &mut wait => break Some(reply),
+                        _ = demotions.changed() => {}
                         _ = info.kill_switch.notified() => break None,
                         read = stream.read_buf(&mut input) => match read {
                             Ok(n) if n > 0 && input.len() as u64 <= query_limit => {

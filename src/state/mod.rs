@@ -344,6 +344,20 @@ impl Shared {
     }
 
     /// Saves the current replication id beside the log, when there is a log.
+    /// False while `min-replicas-to-write` is on (with a non-zero `min-replicas-max-lag`)
+    /// and fewer replicas are in touch: a primary then refuses writes with NOREPLICAS,
+    /// so one cut off from its replicas stops taking writes a failover would lose.
+    pub fn enough_good_replicas(&self) -> bool {
+        let (wanted, max_lag) = {
+            let c = self.config();
+            (c.min_replicas_to_write, c.min_replicas_max_lag)
+        };
+        wanted == 0
+            || max_lag == 0
+            || self.repl.is_replica()
+            || self.repl.good_replicas(max_lag) >= wanted as usize
+    }
+
     pub fn save_replid_if_logging(&self) {
         let (dir, logging) = {
             let c = self.config();

@@ -98,6 +98,13 @@ pub struct Replication {
     pub acks: tokio::sync::watch::Sender<u64>,
     /// Bumped by a WAIT that has to wait: every feed asks its replica for an ACK.
     pub ack_requests: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever this server starts following a primary: clients blocked in WAIT
+    /// or a blocking pop are released with UNBLOCKED, as in Redis (a pop served on a
+    /// replica would change its data behind the stream's back; a WAIT would count
+    /// acknowledgements of another history).
+    pub demotions: tokio::sync::watch::Sender<u64>,
+    /// Clients blocked in WAIT (INFO `blocked_clients` counts them, as Redis does).
+    pub waiting: AtomicU64,
     pub link: Link,
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
@@ -121,6 +128,8 @@ impl Replication {
             replicas: Mutex::new(Vec::new()),
             acks: tokio::sync::watch::channel(0).0,
             ack_requests: tokio::sync::watch::channel(0).0,
+            demotions: tokio::sync::watch::channel(0).0,
+            waiting: AtomicU64::new(0),
             link: Link {
                 state: AtomicU8::new(0),
                 last_io_ms: AtomicU64::new(0),
@@ -151,8 +160,13 @@ impl Replication {
             return false;
         }
         self.replica.store(primary.is_some(), Ordering::Release);
+        let demoted = primary.is_some();
         ids.primary = primary;
         ids.generation += 1;
+        drop(ids);
+        if demoted {
+            self.demotions.send_modify(|n| *n += 1);
+        }
         true
     }
 
@@ -160,11 +174,28 @@ impl Replication {
         self.replicas.locked().clone()
     }
 
-    /// Replicas that have acknowledged every record up to `lsn`.
+    /// Online replicas that have acknowledged every record up to `lsn` (WAIT). As in
+    /// Redis, a replica still receiving its snapshot counts for nothing, not even for a
+    /// client that wrote nothing.
     pub fn acknowledged(&self, lsn: u64) -> usize {
         self.attached()
             .iter()
-            .filter(|r| r.ack_lsn.load(Ordering::Acquire) >= lsn)
+            .filter(|r| {
+                r.online.load(Ordering::Acquire) && r.ack_lsn.load(Ordering::Acquire) >= lsn
+            })
+            .count()
+    }
+
+    /// Redis's "good" replicas for `min-replicas-to-write`: online, and heard from within
+    /// `max_lag` whole seconds.
+    pub fn good_replicas(&self, max_lag: u64) -> usize {
+        let now = clock::now_ms();
+        self.attached()
+            .iter()
+            .filter(|r| {
+                r.online.load(Ordering::Acquire)
+                    && now.saturating_sub(r.last_ack_ms.load(Ordering::Relaxed)) / 1000 <= max_lag
+            })
             .count()
     }
 

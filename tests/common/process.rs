@@ -84,6 +84,29 @@ impl Roost {
         }
     }
 
+    /// Starts the binary with only a config file (which must name the port, `port`, so a
+    /// restart comes back on the same one), its log (stderr) appended to `log`; returns at
+    /// once. For tests where the file is the server's whole configuration, as in production
+    /// where CONFIG REWRITE (Sentinel's) changes it between restarts.
+    pub fn spawn_with_config_file(config_file: &Path, port: u16, log: &Path) -> Roost {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_roost"))
+            .arg(config_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap();
+        Roost {
+            child,
+            port,
+            password: None,
+        }
+    }
+
     /// Starts the binary and waits until it has loaded its log.
     pub fn start(dir: &Path, extra: &[&str]) -> Roost {
         let roost = Roost::spawn(dir, extra);
