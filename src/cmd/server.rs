@@ -338,7 +338,10 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
             field("cluster_connections", &0);
             field("maxclients", &config.maxclients);
             field("client_recent_max_input_buffer", &0);
-            field("client_recent_max_output_buffer", &0);
+            field(
+                "client_recent_max_output_buffer",
+                &shared.stats.recent_max_output.get(),
+            );
             field("blocked_clients", &shared.blocking.blocked_clients());
             field("tracking_clients", &0);
             field("clients_in_timeout_table", &0);
