@@ -27,9 +27,15 @@ use crate::{clock, log};
 
 const READ_CHUNK: usize = 16 * 1024;
 
+/// The read buffer of a connection that had none (new, or idle a while).
+const FIRST_READ: usize = 1024;
+
 /// How many bytes of unsent replies a connection runs ahead of its client at most
 /// before it stops decoding the client's pipelined requests (see `run_ahead`).
 const RUN_AHEAD: u64 = 64 * 1024;
+
+/// How long a connection keeps its read and write buffers without traffic.
+const BUFFERS_KEPT_IDLE: Duration = Duration::from_secs(1);
 
 /// An output buffer left bigger than this by a large reply is given back once sent.
 const OUTPUT_KEEP: usize = 2 * RUN_AHEAD as usize;
@@ -49,6 +55,29 @@ fn run_ahead(limit: &OutputLimit) -> usize {
     bytes.max(1) as usize
 }
 
+/// A stream a connection can wait on before it has a buffer to read into, so that an
+/// idle connection holds none: plaintext TCP waits until its socket is readable; TLS
+/// may hold decrypted bytes already, so it reads at once (and keeps its buffer).
+pub(super) trait Readable {
+    /// Whether `readable` really waits, so that no buffer is needed meanwhile.
+    const WAITS: bool;
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+}
+
+impl Readable for tokio::net::TcpStream {
+    const WAITS: bool = true;
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        tokio::net::TcpStream::readable(self)
+    }
+}
+
+impl<S: Send + Sync> Readable for tokio_rustls::server::TlsStream<S> {
+    const WAITS: bool = false;
+    async fn readable(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Serves one client, over plaintext TCP or TLS alike.
 pub(super) async fn serve<S>(
     shared: Arc<Shared>,
@@ -56,7 +85,7 @@ pub(super) async fn serve<S>(
     addr: SocketAddr,
     laddr: SocketAddr,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Readable + Unpin + Send + 'static,
 {
     let maxclients = shared.config().maxclients;
     if shared.clients.len() >= maxclients {
@@ -90,7 +119,8 @@ pub(super) async fn serve<S>(
     let info = shared.clients.register(addr, laddr);
     let mut client = Client::new(info.clone(), !shared.requires_auth());
     let mut decoder = Decoder::new();
-    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    // Allocated when the client sends something, given back when it falls idle.
+    let mut input = BytesMut::new();
     let mut output = BytesMut::new();
     let mut limits = Watch::default();
     // Where the replies to writes lie in `output`, until it is sent.
@@ -99,27 +129,51 @@ pub(super) async fn serve<S>(
     // Requests already read wait to be served before reading again: after a blocked
     // command answers, and while decoding is paused for unread replies.
     let mut resume = false;
+    // When the connection began waiting for its next request (`timeout` counts from it).
+    let mut waiting_since: Option<tokio::time::Instant> = None;
     'connection: loop {
-        if input.capacity() - input.len() < READ_CHUNK / 4 {
-            input.reserve(READ_CHUNK);
-        }
         if !resume {
-            let idle_limit = idle_timeout(&shared, &client);
+            let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
+            let idle_limit = idle_timeout(&shared, &client).map(|limit| since + limit);
             let subscriber = client.subscriber.clone();
             let read = tokio::select! {
-                read = stream.read_buf(&mut input) => read,
+                read = async {
+                    stream.readable().await?;
+                    if input.capacity() == 0 {
+                        // After idling, most often one small request: a small buffer,
+                        // which the next read grows if the client turns out busy.
+                        input.reserve(FIRST_READ);
+                    } else if input.capacity() - input.len() < READ_CHUNK / 4 {
+                        input.reserve(READ_CHUNK);
+                    }
+                    stream.read_buf(&mut input).await
+                } => read,
                 _ = messages(&subscriber) => {
                     if !send(&shared, &client, &mut stream, &mut output, &mut limits, 0).await {
                         break;
                     }
+                    waiting_since = None;
                     continue;
                 }
                 _ = info.kill_switch.notified() => break,
+                // An idle connection gives its buffers back (a busy one keeps them, so
+                // serving a request allocates nothing).
+                _ = tokio::time::sleep(BUFFERS_KEPT_IDLE),
+                    if (input.is_empty()
+                        && (input.capacity() > FIRST_READ || S::WAITS && input.capacity() > 0))
+                        || output.capacity() > 0 => {
+                    if input.is_empty() {
+                        input = BytesMut::new();
+                    }
+                    output = BytesMut::new();
+                    continue;
+                }
                 _ = sleep_or_forever(idle_limit) => {
                     log::verbose(&format!("Closing idle client id={}", client.id));
                     break;
                 }
             };
+            waiting_since = None;
             match read {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
@@ -256,6 +310,9 @@ pub(super) async fn serve<S>(
                 let wait = wait_blocked(&shared, &mut client, blocked);
                 tokio::pin!(wait);
                 loop {
+                    if input.capacity() - input.len() < READ_CHUNK / 4 {
+                        input.reserve(READ_CHUNK);
+                    }
                     tokio::select! {
                         reply = &mut wait => break Some(reply),
                         _ = info.kill_switch.notified() => break None,
@@ -475,9 +532,9 @@ fn idle_timeout(shared: &Shared, client: &Client) -> Option<Duration> {
     (seconds > 0 && !client.in_multi()).then(|| Duration::from_secs(seconds))
 }
 
-async fn sleep_or_forever(limit: Option<Duration>) {
-    match limit {
-        Some(d) => tokio::time::sleep(d).await,
+async fn sleep_or_forever(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
