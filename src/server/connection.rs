@@ -149,7 +149,9 @@ pub(super) async fn serve<S>(
                     stream.read_buf(&mut input).await
                 } => read,
                 _ = messages(&subscriber) => {
-                    if !send(&shared, &client, &mut stream, &mut output, &mut limits, 0).await {
+                    let limit = current_limit(&shared, &info);
+                    let sent = send(&shared, &client, &mut stream, &mut output, (limit, &mut limits), 0);
+                    if !sent.await {
                         break;
                     }
                     waiting_since = None;
@@ -188,14 +190,15 @@ pub(super) async fn serve<S>(
         if info.kill_switch.is_killed() {
             break;
         }
-        let (max_bulk_len, query_limit, pause_at) = {
+        let (max_bulk_len, query_limit, output_limit) = {
             let config = shared.config();
             (
                 config.proto_max_bulk_len,
                 config.client_query_buffer_limit,
-                run_ahead(&config.output_limits[info.output_class()]),
+                config.output_limits[info.output_class()],
             )
         };
+        let pause_at = run_ahead(&output_limit);
         loop {
             if output.len() >= pause_at {
                 // Backpressure: the rest of the pipeline waits until the client has
@@ -282,16 +285,15 @@ pub(super) async fn serve<S>(
         // Messages published to this client go after the replies that subscribed it.
         // Paused, only down below the pause point; otherwise all of it.
         let keep = if resume { pause_at } else { 0 };
-        if !send(
+        let sent = send(
             &shared,
             &client,
             &mut stream,
             &mut output,
-            &mut limits,
+            (output_limit, &mut limits),
             keep,
-        )
-        .await
-        {
+        );
+        if !sent.await {
             break;
         }
         if client.close_after_reply {
@@ -344,7 +346,16 @@ pub(super) async fn serve<S>(
                     output = unacknowledge(&output, &whole, &failed, client.proto);
                 }
             }
-            if !send(&shared, &client, &mut stream, &mut output, &mut limits, 0).await {
+            let limit = current_limit(&shared, &info);
+            let sent = send(
+                &shared,
+                &client,
+                &mut stream,
+                &mut output,
+                (limit, &mut limits),
+                0,
+            );
+            if !sent.await {
                 break;
             }
             resume = true;
@@ -422,19 +433,29 @@ struct Watch {
     over_soft_since: Option<u64>,
 }
 
+fn current_limit(shared: &Shared, info: &crate::session::ClientInfo) -> OutputLimit {
+    shared.config().output_limits[info.output_class()]
+}
+
+/// Output smaller than this Redis keeps in its reply buffer and does not count in INFO
+/// `client_recent_max_output_buffer`; neither does Roost (nor does it read the clock).
+const REPLY_BUFFER: u64 = 16 * 1024;
+
 /// Writes `output`, and the pub/sub messages that arrive meanwhile, until fewer than
-/// `keep` bytes are left (all of it for 0), holding the client to its output limit at
-/// every step; false if the connection must close (a write error, CLIENT KILL, or the
-/// limit, which is logged as Redis logs it).
+/// `keep` bytes are left (all of it for 0), holding the client to its output limit (as
+/// the batch found it, then as configured now, after each write) at every step; false
+/// if the connection must close (a write error, CLIENT KILL, or the limit, which is
+/// logged as Redis logs it).
 async fn send(
     shared: &Shared,
     client: &Client,
     stream: &mut (impl AsyncWrite + Unpin),
     output: &mut BytesMut,
-    watch: &mut Watch,
+    (mut limit, watch): (OutputLimit, &mut Watch),
     keep: usize,
 ) -> bool {
     let info = &client.info;
+    let mut first = true;
     let open = loop {
         if let Some(subscriber) = &client.subscriber {
             if subscriber.overflowed.load(Ordering::Acquire) {
@@ -445,9 +466,20 @@ async fn send(
         }
         let pending = output.len() as u64;
         info.output_pending.store(pending, Ordering::Relaxed);
-        shared.stats.recent_max_output.record(pending);
-        let limit = shared.config().output_limits[info.output_class()];
-        if limit.exceeded(pending, &mut watch.over_soft_since, clock::now_ms()) {
+        if !first {
+            limit = current_limit(shared, info);
+        }
+        first = false;
+        if pending > REPLY_BUFFER {
+            shared.stats.recent_max_output.record(pending);
+        }
+        // The clock only matters at the soft limit.
+        let now = if limit.soft > 0 && pending >= limit.soft {
+            clock::now_ms()
+        } else {
+            0
+        };
+        if limit.exceeded(pending, &mut watch.over_soft_since, now) {
             close_for_limit(info);
             break false;
         }
