@@ -210,13 +210,39 @@ pub struct Rename {
     pub location: String,
 }
 
-/// One class of `client-output-buffer-limit`: a connection whose pending output passes
-/// `hard` bytes, or stays over `soft` for `soft_seconds`, is closed. 0 = no limit.
+/// One class of `client-output-buffer-limit`: a connection whose pending output reaches
+/// `hard` bytes, or stays at or over `soft` for more than `soft_seconds`, is closed.
+/// 0 = no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutputLimit {
     pub hard: u64,
     pub soft: u64,
     pub soft_seconds: u64,
+}
+
+impl OutputLimit {
+    /// Whether a connection with `pending` bytes of output must be closed now, as Redis's
+    /// `checkClientOutputBufferLimits` decides: at the hard limit at once; at the soft
+    /// limit once it has stayed there for more than `soft_seconds`. `over_soft_since`
+    /// (unix ms) is the connection's own record of when it reached the soft limit: set
+    /// here when it gets there, cleared when it is seen below.
+    pub fn exceeded(&self, pending: u64, over_soft_since: &mut Option<u64>, now_ms: u64) -> bool {
+        if self.hard > 0 && pending >= self.hard {
+            return true;
+        }
+        if self.soft == 0 || pending < self.soft {
+            *over_soft_since = None;
+            return false;
+        }
+        let since = *over_soft_since.get_or_insert(now_ms);
+        now_ms.saturating_sub(since) > self.soft_seconds * 1000
+    }
+
+    /// When a connection over the soft limit since `over_soft_since` passes it for good
+    /// (unix ms), if it stays there.
+    pub fn soft_deadline(&self, over_soft_since: Option<u64>) -> Option<u64> {
+        over_soft_since.map(|since| since + self.soft_seconds * 1000 + 1)
+    }
 }
 
 /// Index of a class in `Config::output_limits`.
@@ -558,8 +584,15 @@ pub static PARAMS: &[Param] = &[
     row("supervised", field!(supervised), Type::Choice(SUPERVISORS), "no")
         .fixed()
         .flag("Tell a supervisor when ready and when stopping: no|systemd|upstart|auto"),
+    // Redis's defaults for replicas and subscribers; for normal clients Redis has none
+    // (`normal 0 0 0`). Roost's: a session store's replies are small, so a client with
+    // 128 MB of replies unread (one reply that big: KEYS * on millions of keys) or with
+    // 64 KB unread for over a minute (it sends requests and does not read the answers)
+    // is broken or hostile, and is closed before it can take the server's memory.
+    // Pipelined requests are not run ahead of a client by more than 64 KB of replies
+    // (`server::connection`), so a client that reads slowly but steadily stays under.
     row("client-output-buffer-limit", field!(output_limits), Type::OutputLimits,
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+        "normal 134217728 65536 60 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
     row("auto-aof-rewrite-percentage", field!(auto_aof_rewrite_percentage), num(U64), "100")
         .flag("Rewrite the log when it grew by this percentage"),
     row("auto-aof-rewrite-min-size", field!(auto_aof_rewrite_min_size), num(Memory), "67108864")
@@ -1958,6 +1991,39 @@ mod tests {
             Config::from_args(args(&["--aof-repair", "--repl-backlog-size", "2mb"])).unwrap();
         assert!(c.aof_repair);
         assert_eq!(c.repl_backlog_size, 2 << 20);
+    }
+
+    #[test]
+    fn output_limits_close_at_the_hard_limit_or_after_the_soft_seconds() {
+        let limit = OutputLimit {
+            hard: 100,
+            soft: 10,
+            soft_seconds: 2,
+        };
+        let mut since = None;
+        assert!(!limit.exceeded(9, &mut since, 1_000));
+        assert_eq!(since, None);
+        assert!(!limit.exceeded(10, &mut since, 1_000));
+        assert_eq!(since, Some(1_000));
+        assert_eq!(limit.soft_deadline(since), Some(3_001));
+        assert!(!limit.exceeded(50, &mut since, 3_000));
+        assert!(limit.exceeded(50, &mut since, 3_001));
+        // Seen below the soft limit, the count starts again.
+        assert!(!limit.exceeded(9, &mut since, 3_002));
+        assert_eq!(since, None);
+        assert!(!limit.exceeded(10, &mut since, 4_000));
+        assert!(limit.exceeded(100, &mut since, 4_000));
+        let none = OutputLimit::default();
+        assert!(!none.exceeded(u64::MAX, &mut since, 10_000_000));
+        let c = Config::default();
+        assert_eq!(
+            c.output_limits[OUTPUT_NORMAL],
+            OutputLimit {
+                hard: 128 << 20,
+                soft: 64 << 10,
+                soft_seconds: 60
+            }
+        );
     }
 
     #[test]

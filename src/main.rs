@@ -49,6 +49,7 @@ fn main() -> ExitCode {
             "Config directive '{directive}' is a Redis setting Roost does not implement; ignored"
         ));
     }
+    let config = fit_open_files(config);
     if let Err(e) = roost::persist::prepare_data_dir(&config.dir) {
         log::warning(&format!("Fatal: {e}"));
         eprintln!("roost: {e}");
@@ -240,4 +241,58 @@ fn check_aof(args: &[std::ffi::OsString]) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Descriptors kept for other than clients (listeners, log files), as Redis keeps 32.
+const RESERVED_FDS: u64 = 32;
+
+/// Raises the open-files limit to what `maxclients` needs, as Redis does at startup
+/// (root may raise the hard limit too); if the system refuses, lowers `maxclients` to
+/// what fits and says so in Redis's words, rather than failing accepts at run time.
+fn fit_open_files(mut config: Config) -> Config {
+    let wanted = (config.maxclients as u64).saturating_add(RESERVED_FDS);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write a valid struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return config;
+    }
+    let (current, hard): (u64, u64) = (limit.rlim_cur, limit.rlim_max);
+    if current >= wanted {
+        return config;
+    }
+    let set = |soft: u64| {
+        let new = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard.max(soft),
+        };
+        // SAFETY: as above.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) == 0 }
+    };
+    if set(wanted) {
+        return config;
+    }
+    let error = std::io::Error::last_os_error();
+    let got = if hard > current && set(hard) {
+        hard
+    } else {
+        current
+    };
+    log::warning(&format!(
+        "You requested maxclients of {} requiring at least {wanted} max file descriptors.",
+        config.maxclients
+    ));
+    log::warning(&format!(
+        "Server can't set maximum open files to {wanted} because of OS error: {error}."
+    ));
+    if got > RESERVED_FDS {
+        config.maxclients = (got - RESERVED_FDS) as usize;
+        log::warning(&format!(
+            "Current maximum open files is {got}. maxclients has been reduced to {} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+            config.maxclients
+        ));
+    }
+    config
 }

@@ -3,9 +3,11 @@
 //!
 //! PUBLISH runs on the publisher's connection; it encodes the message once per
 //! receiving protocol into each subscriber's outbox and wakes that subscriber's
-//! connection, which writes the outbox after its own replies. An outbox past the
-//! `client-output-buffer-limit pubsub` hard limit marks its client for closing, so a
-//! slow subscriber cannot grow the server's memory without bound.
+//! connection, which writes the outbox after its own replies. While it writes, the
+//! connection drains the outbox into its own output and holds it to the whole
+//! `client-output-buffer-limit pubsub` (hard, soft and seconds); an outbox that passes
+//! the hard limit by itself (its connection busy elsewhere) marks its client for
+//! closing too, so a slow subscriber cannot grow the server's memory without bound.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};

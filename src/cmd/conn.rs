@@ -404,8 +404,13 @@ fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(Reply::OK)
 }
 
-/// One CLIENT LIST line, in Redis 7.2's field order.
-fn describe(c: &ClientInfo) -> String {
+/// Redis's reply buffer and reply-list block size, by which `obl` and `oll` count.
+const REPLY_CHUNK: u64 = 16 * 1024;
+
+/// One CLIENT LIST line, in Redis 7.2's field order (also what the log names a client
+/// by, as Redis does). `omem` is the output not yet written; `obl` and `oll` split it
+/// as Redis would hold it: the first 16 KB in the reply buffer, the rest in 16 KB blocks.
+pub fn describe(c: &ClientInfo) -> String {
     let now = clock::now_ms();
     let text = |m: &std::sync::Mutex<Option<Bytes>>| {
         m.locked()
@@ -444,10 +449,13 @@ fn describe(c: &ClientInfo) -> String {
     } else {
         -1
     };
+    let omem = c.output_pending.load(Ordering::Relaxed);
+    let obl = omem.min(REPLY_CHUNK);
+    let oll = (omem - obl).div_ceil(REPLY_CHUNK);
     format!(
         "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
-         multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 \
-         tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+         multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll={} omem={} \
+         tot-mem=0 events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -459,6 +467,10 @@ fn describe(c: &ClientInfo) -> String {
         c.channels.load(Ordering::Relaxed),
         c.patterns.load(Ordering::Relaxed),
         multi,
+        obl,
+        oll,
+        omem,
+        if omem > 0 { "rw" } else { "r" },
         cmd,
         c.proto.load(Ordering::Relaxed),
         text(&c.lib_name),

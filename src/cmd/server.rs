@@ -338,7 +338,10 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
             field("cluster_connections", &0);
             field("maxclients", &config.maxclients);
             field("client_recent_max_input_buffer", &0);
-            field("client_recent_max_output_buffer", &0);
+            field(
+                "client_recent_max_output_buffer",
+                &shared.stats.recent_max_output.get(),
+            );
             let waiting = shared.repl.waiting.load(Ordering::Relaxed) as usize;
             field(
                 "blocked_clients",

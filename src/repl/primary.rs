@@ -5,8 +5,9 @@
 //! it gets `+CONTINUE` and those records. Otherwise `+FULLRESYNC <id> <offset>`: a
 //! snapshot taken at that offset without stopping writers (the log rewrite's), then an
 //! end marker, then every record written since, which the journal queued for it
-//! meanwhile. A replica whose queue passes `client-output-buffer-limit replica` is cut
-//! off: writers never wait for a replica.
+//! meanwhile. A replica whose unsent records pass `client-output-buffer-limit replica`
+//! (the hard limit, or the soft one for its seconds) is cut off: writers never wait for a
+//! replica.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -203,6 +204,10 @@ async fn stream_records(
     let mut getack = Vec::new();
     record::encode(0, &[CONTROL_GETACK], &mut getack);
     let mut ack_requests = shared.repl.ack_requests.subscribe();
+    // Records taken from the queue and how much of them is written.
+    let mut pending: Vec<u8> = Vec::new();
+    let mut sent = 0;
+    let mut over_soft_since = None;
     loop {
         if replica.queue.overflowed.load(Ordering::Acquire) {
             return Err(format!(
@@ -210,20 +215,40 @@ async fn stream_records(
                 replica.queue.len()
             ));
         }
-        let pending = replica.queue.take();
-        if !pending.is_empty() {
+        if sent == pending.len() {
+            pending = replica.queue.take();
+            sent = 0;
+        }
+        let unsent = (pending.len() - sent + replica.queue.len()) as u64;
+        info.output_pending.store(unsent, Ordering::Relaxed);
+        let limit = shared.config().output_limits[OUTPUT_REPLICA];
+        if limit.exceeded(unsent, &mut over_soft_since, clock::now_ms()) {
+            return Err(format!(
+                "its output buffer passed client-output-buffer-limit replica ({unsent} bytes unsent), closing; it will resync"
+            ));
+        }
+        if sent < pending.len() {
             // A replica that stops reading must not hold this task in a write forever:
-            // the write gives way when its queue overflows or it is killed.
+            // the write gives way when its queue overflows, it is killed, or it has been
+            // over the soft limit for its seconds.
+            let soft_deadline = limit.soft_deadline(over_soft_since);
             tokio::select! {
-                written = writer.write_all(&pending) => written.map_err(|e| e.to_string())?,
-                _ = overflow(&replica.queue) => continue,
+                written = writer.write(&pending[sent..]) => match written {
+                    Ok(n) if n > 0 => {
+                        sent += n;
+                        last_write = Instant::now();
+                        shared
+                            .stats
+                            .net_repl_output_bytes
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    Ok(_) => return Err("the replica closed the connection".into()),
+                    Err(e) => return Err(e.to_string()),
+                },
+                _ = overflow(&replica.queue) => {}
                 _ = info.kill_switch.notified() => return Err("killed".into()),
+                _ = sleep_until_ms(soft_deadline) => {}
             }
-            last_write = Instant::now();
-            shared
-                .stats
-                .net_repl_output_bytes
-                .fetch_add(pending.len() as u64, Ordering::Relaxed);
             continue;
         }
         tokio::select! {
@@ -255,6 +280,16 @@ async fn stream_records(
             }
             _ = info.kill_switch.notified() => return Err("killed".into()),
         }
+    }
+}
+
+async fn sleep_until_ms(deadline_ms: Option<u64>) {
+    match deadline_ms {
+        Some(at) => {
+            let wait = at.saturating_sub(clock::now_ms());
+            tokio::time::sleep(Duration::from_millis(wait)).await
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -1,15 +1,24 @@
 //! One task per connection: read, decode every complete request, dispatch each, and
 //! write all the replies of the batch at once.
+//!
+//! Output is bounded two ways. Backpressure: decoding pauses once `run_ahead` bytes of
+//! replies are unsent (64 KB, less under a small limit), and resumes only when the
+//! client has read them down below that, so a client that pipelines without reading
+//! holds at most that plus one reply, and one that reads slowly is served at its pace.
+//! Limits: while output is pending, `client-output-buffer-limit` for the client's class
+//! is checked at every step (new replies or messages, each write, the soft limit's
+//! deadline); a client past it is closed and logged as Redis logs it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::cmd::{self, Ctx};
+use crate::config::OutputLimit;
 use crate::protocol::{Decoder, Limits, Reply};
 use crate::session::{Blocked, Client};
 use crate::state::scripts::Standing;
@@ -18,6 +27,57 @@ use crate::{clock, log};
 
 const READ_CHUNK: usize = 16 * 1024;
 
+/// The read buffer of a connection that had none (new, or idle a while).
+const FIRST_READ: usize = 1024;
+
+/// How many bytes of unsent replies a connection runs ahead of its client at most
+/// before it stops decoding the client's pipelined requests (see `run_ahead`).
+const RUN_AHEAD: u64 = 64 * 1024;
+
+/// How long a connection keeps its read and write buffers without traffic.
+const BUFFERS_KEPT_IDLE: Duration = Duration::from_secs(1);
+
+/// An output buffer left bigger than this by a large reply is given back once sent.
+const OUTPUT_KEEP: usize = 2 * RUN_AHEAD as usize;
+
+/// Where decoding pauses for a class with `limit`: `RUN_AHEAD`, or the soft limit, or
+/// half the hard limit if smaller, so that a client that keeps reading never reaches a
+/// limit through pipelining alone, and one that stops reading with requests still
+/// pipelined sits at or over the soft limit (and is closed after its seconds).
+fn run_ahead(limit: &OutputLimit) -> usize {
+    let mut bytes = RUN_AHEAD;
+    if limit.soft > 0 {
+        bytes = bytes.min(limit.soft);
+    }
+    if limit.hard > 0 {
+        bytes = bytes.min(limit.hard / 2);
+    }
+    bytes.max(1) as usize
+}
+
+/// A stream a connection can wait on before it has a buffer to read into, so that an
+/// idle connection holds none: plaintext TCP waits until its socket is readable; TLS
+/// may hold decrypted bytes already, so it reads at once (and keeps its buffer).
+pub(super) trait Readable {
+    /// Whether `readable` really waits, so that no buffer is needed meanwhile.
+    const WAITS: bool;
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+}
+
+impl Readable for tokio::net::TcpStream {
+    const WAITS: bool = true;
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        tokio::net::TcpStream::readable(self)
+    }
+}
+
+impl<S: Send + Sync> Readable for tokio_rustls::server::TlsStream<S> {
+    const WAITS: bool = false;
+    async fn readable(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Serves one client, over plaintext TCP or TLS alike.
 pub(super) async fn serve<S>(
     shared: Arc<Shared>,
@@ -25,7 +85,7 @@ pub(super) async fn serve<S>(
     addr: SocketAddr,
     laddr: SocketAddr,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Readable + Unpin + Send + 'static,
 {
     let maxclients = shared.config().maxclients;
     if shared.clients.len() >= maxclients {
@@ -59,35 +119,63 @@ pub(super) async fn serve<S>(
     let info = shared.clients.register(addr, laddr);
     let mut client = Client::new(info.clone(), !shared.requires_auth());
     let mut decoder = Decoder::new();
-    let mut input = BytesMut::with_capacity(READ_CHUNK);
-    let mut output = BytesMut::with_capacity(READ_CHUNK);
+    // Allocated when the client sends something, given back when it falls idle.
+    let mut input = BytesMut::new();
+    let mut output = BytesMut::new();
+    let mut limits = Watch::default();
     // Where the replies to writes lie in `output`, until it is sent.
     let mut writes: Vec<WriteReply> = Vec::new();
 
-    // After a blocked command answers, the requests already read are served before
-    // reading again.
+    // Requests already read wait to be served before reading again: after a blocked
+    // command answers, and while decoding is paused for unread replies.
     let mut resume = false;
+    // When the connection began waiting for its next request (`timeout` counts from it).
+    let mut waiting_since: Option<tokio::time::Instant> = None;
     'connection: loop {
-        if input.capacity() - input.len() < READ_CHUNK / 4 {
-            input.reserve(READ_CHUNK);
-        }
         if !resume {
-            let idle_limit = idle_timeout(&shared, &client);
+            let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
+            let idle_limit = idle_timeout(&shared, &client).map(|limit| since + limit);
             let subscriber = client.subscriber.clone();
             let read = tokio::select! {
-                read = stream.read_buf(&mut input) => read,
+                read = async {
+                    stream.readable().await?;
+                    if input.capacity() == 0 {
+                        // After idling, most often one small request: a small buffer,
+                        // which the next read grows if the client turns out busy.
+                        input.reserve(FIRST_READ);
+                    } else if input.capacity() - input.len() < READ_CHUNK / 4 {
+                        input.reserve(READ_CHUNK);
+                    }
+                    stream.read_buf(&mut input).await
+                } => read,
                 _ = messages(&subscriber) => {
-                    if !flush_messages(&shared, &client, &mut stream, &mut output).await {
+                    let limit = current_limit(&shared, &info);
+                    let sent = send(&shared, &client, &mut stream, &mut output, (limit, &mut limits), 0);
+                    if !sent.await {
                         break;
                     }
+                    waiting_since = None;
                     continue;
                 }
                 _ = info.kill_switch.notified() => break,
+                // An idle connection gives its buffers back (a busy one keeps them, so
+                // serving a request allocates nothing).
+                _ = tokio::time::sleep(BUFFERS_KEPT_IDLE),
+                    if (input.is_empty()
+                        && (input.capacity() > FIRST_READ || S::WAITS && input.capacity() > 0))
+                        || output.capacity() > 0 => {
+                    if input.is_empty() {
+                        input = BytesMut::new();
+                    }
+                    output = BytesMut::new();
+                    continue;
+                }
                 _ = sleep_or_forever(idle_limit) => {
                     log::verbose(&format!("Closing idle client id={}", client.id));
                     break;
                 }
             };
+            waiting_since = None;
             match read {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
@@ -102,11 +190,22 @@ pub(super) async fn serve<S>(
         if info.kill_switch.is_killed() {
             break;
         }
-        let (max_bulk_len, query_limit) = {
+        let (max_bulk_len, query_limit, output_limit) = {
             let config = shared.config();
-            (config.proto_max_bulk_len, config.client_query_buffer_limit)
+            (
+                config.proto_max_bulk_len,
+                config.client_query_buffer_limit,
+                config.output_limits[info.output_class()],
+            )
         };
+        let pause_at = run_ahead(&output_limit);
         loop {
+            if output.len() >= pause_at {
+                // Backpressure: the rest of the pipeline waits until the client has
+                // read these replies down below `pause_at`.
+                resume = true;
+                break;
+            }
             let limits = Limits {
                 max_bulk_len: max_bulk_len.min(i64::MAX as u64) as i64,
                 authenticated: client.authenticated,
@@ -184,7 +283,17 @@ pub(super) async fn serve<S>(
         }
         writes.clear();
         // Messages published to this client go after the replies that subscribed it.
-        if !flush_messages(&shared, &client, &mut stream, &mut output).await {
+        // Paused, only down below the pause point; otherwise all of it.
+        let keep = if resume { pause_at } else { 0 };
+        let sent = send(
+            &shared,
+            &client,
+            &mut stream,
+            &mut output,
+            (output_limit, &mut limits),
+            keep,
+        );
+        if !sent.await {
             break;
         }
         if client.close_after_reply {
@@ -209,6 +318,9 @@ pub(super) async fn serve<S>(
                     // primary. A writable replica's own pops are released by the signal.
                     if shared.repl.is_replica() && shared.config().replica_read_only {
                         break Some(cmd::error::UNBLOCKED_BY_DEMOTION);
+                    }
+                    if input.capacity() - input.len() < READ_CHUNK / 4 {
+                        input.reserve(READ_CHUNK);
                     }
                     tokio::select! {
                         reply = &mut wait => break Some(reply),
@@ -242,10 +354,18 @@ pub(super) async fn serve<S>(
                     output = unacknowledge(&output, &whole, &failed, client.proto);
                 }
             }
-            if stream.write_all(&output).await.is_err() {
+            let limit = current_limit(&shared, &info);
+            let sent = send(
+                &shared,
+                &client,
+                &mut stream,
+                &mut output,
+                (limit, &mut limits),
+                0,
+            );
+            if !sent.await {
                 break;
             }
-            output.clear();
             resume = true;
         }
     }
@@ -314,37 +434,118 @@ async fn messages(subscriber: &Option<Arc<crate::pubsub::Subscriber>>) {
     }
 }
 
-/// Appends waiting pub/sub messages to `output` and writes it all out; false if the
-/// connection must close (write error, or the subscriber passed its output limit).
-async fn flush_messages(
+/// The connection's side of `client-output-buffer-limit`: when its output reached the
+/// soft limit (unix ms), until it is seen below it again.
+#[derive(Default)]
+struct Watch {
+    over_soft_since: Option<u64>,
+}
+
+fn current_limit(shared: &Shared, info: &crate::session::ClientInfo) -> OutputLimit {
+    shared.config().output_limits[info.output_class()]
+}
+
+/// Output smaller than this Redis keeps in its reply buffer and does not count in INFO
+/// `client_recent_max_output_buffer`; neither does Roost (nor does it read the clock).
+const REPLY_BUFFER: u64 = 16 * 1024;
+
+/// Writes `output`, and the pub/sub messages that arrive meanwhile, until fewer than
+/// `keep` bytes are left (all of it for 0), holding the client to its output limit (as
+/// the batch found it, then as configured now, after each write) at every step; false
+/// if the connection must close (a write error, CLIENT KILL, or the limit, which is
+/// logged as Redis logs it).
+async fn send(
     shared: &Shared,
     client: &Client,
     stream: &mut (impl AsyncWrite + Unpin),
     output: &mut BytesMut,
+    (mut limit, watch): (OutputLimit, &mut Watch),
+    keep: usize,
 ) -> bool {
-    if let Some(subscriber) = &client.subscriber {
-        if subscriber.overflowed.load(Ordering::Acquire) {
-            log::warning(&format!(
-                "Client id={} closed for overcoming of output buffer limits (pubsub).",
-                client.id
-            ));
-            return false;
+    let info = &client.info;
+    let mut first = true;
+    let open = loop {
+        if let Some(subscriber) = &client.subscriber {
+            if subscriber.overflowed.load(Ordering::Acquire) {
+                close_for_limit(info);
+                break false;
+            }
+            subscriber.drain_into(output);
         }
-        subscriber.drain_into(output);
+        let pending = output.len() as u64;
+        info.output_pending.store(pending, Ordering::Relaxed);
+        if !first {
+            limit = current_limit(shared, info);
+        }
+        first = false;
+        if pending > REPLY_BUFFER {
+            shared.stats.recent_max_output.record(pending);
+        }
+        // The clock only matters at the soft limit.
+        let now = if limit.soft > 0 && pending >= limit.soft {
+            clock::now_ms()
+        } else {
+            0
+        };
+        if limit.exceeded(pending, &mut watch.over_soft_since, now) {
+            close_for_limit(info);
+            break false;
+        }
+        if output.is_empty() || output.len() < keep {
+            break true;
+        }
+        let soft_deadline = limit.soft_deadline(watch.over_soft_since);
+        tokio::select! {
+            written = stream.write(output) => match written {
+                Ok(n) if n > 0 => {
+                    output.advance(n);
+                    shared
+                        .stats
+                        .net_output_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+                _ => break false,
+            },
+            // Drained at the top of the loop, and counted against the limit.
+            _ = messages(&client.subscriber) => {}
+            _ = info.kill_switch.notified() => break false,
+            _ = sleep_until_ms(soft_deadline) => {}
+        }
+    };
+    info.output_pending
+        .store(output.len() as u64, Ordering::Relaxed);
+    if !open {
+        return false;
     }
     if output.is_empty() {
-        return true;
+        if output.capacity() > OUTPUT_KEEP {
+            *output = BytesMut::new();
+        }
+        // A TLS stream may still hold the end of what was written.
+        return tokio::select! {
+            flushed = stream.flush() => flushed.is_ok(),
+            _ = info.kill_switch.notified() => false,
+        };
     }
-    shared
-        .stats
-        .net_output_bytes
-        .fetch_add(output.len() as u64, Ordering::Relaxed);
-    let written = tokio::select! {
-        written = stream.write_all(output) => written.is_ok(),
-        _ = client.info.kill_switch.notified() => false,
-    };
-    output.clear();
-    written
+    true
+}
+
+/// Logs a client closed by `client-output-buffer-limit`, in Redis's words.
+fn close_for_limit(info: &crate::session::ClientInfo) {
+    log::warning(&format!(
+        "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+        cmd::conn::describe(info)
+    ));
+}
+
+async fn sleep_until_ms(deadline_ms: Option<u64>) {
+    match deadline_ms {
+        Some(at) => {
+            let wait = at.saturating_sub(clock::now_ms());
+            tokio::time::sleep(Duration::from_millis(wait)).await
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn wait_blocked(shared: &Shared, client: &mut Client, blocked: Blocked) -> Reply {
@@ -371,9 +572,9 @@ fn idle_timeout(shared: &Shared, client: &Client) -> Option<Duration> {
     (seconds > 0 && !client.in_multi()).then(|| Duration::from_secs(seconds))
 }
 
-async fn sleep_or_forever(limit: Option<Duration>) {
-    match limit {
-        Some(d) => tokio::time::sleep(d).await,
+async fn sleep_or_forever(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

@@ -224,6 +224,9 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: bool) {
                 Ok(pair) => pair,
                 Err(e) => {
                     log::warning(&format!("Accepting client connection: {e}"));
+                    // Out of descriptors, say: the pending connection stays queued, so
+                    // trying again at once would spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 }
             },

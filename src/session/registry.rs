@@ -47,6 +47,9 @@ pub struct ClientInfo {
     pub kill_switch: Arc<KillSwitch>,
     /// Waiting in a blocking command (BLPOP, WAIT): CLIENT LIST flag `b`.
     pub blocked: AtomicBool,
+    /// Bytes of replies and messages not yet written to the socket (CLIENT LIST `omem`),
+    /// what `client-output-buffer-limit` measures.
+    pub output_pending: AtomicU64,
 }
 
 impl ClientInfo {
@@ -79,11 +82,26 @@ impl ClientInfo {
             patterns: AtomicUsize::new(0),
             kill_switch: Arc::default(),
             blocked: AtomicBool::new(false),
+            output_pending: AtomicU64::new(0),
         }
     }
 
     pub fn kill(&self) {
         self.kill_switch.kill();
+    }
+
+    /// Which class of `client-output-buffer-limit` applies: `config::OUTPUT_REPLICA` for
+    /// a replica, `OUTPUT_PUBSUB` while subscribed, else `OUTPUT_NORMAL` (Redis's
+    /// `getClientType`).
+    pub fn output_class(&self) -> usize {
+        if self.kind.load(Ordering::Relaxed) == KIND_REPLICA {
+            crate::config::OUTPUT_REPLICA
+        } else if self.channels.load(Ordering::Relaxed) + self.patterns.load(Ordering::Relaxed) > 0
+        {
+            crate::config::OUTPUT_PUBSUB
+        } else {
+            crate::config::OUTPUT_NORMAL
+        }
     }
 
     pub fn name(&self) -> Option<Bytes> {

@@ -48,6 +48,9 @@ pub struct Stats {
     pub net_repl_input_bytes: AtomicU64,
     pub net_repl_output_bytes: AtomicU64,
     pub total_error_replies: AtomicU64,
+    /// The largest pending output of any client lately (INFO
+    /// `client_recent_max_output_buffer`).
+    pub recent_max_output: RecentMax,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`), for INFO errorstats.
     errors_by_code: Mutex<std::collections::BTreeMap<String, u64>>,
 }
@@ -80,6 +83,35 @@ impl Stats {
             c.store(0, Ordering::Relaxed);
         }
         self.errors_by_code.locked().clear();
+    }
+}
+
+/// The largest of the values recorded in the last eight seconds, kept in one slot per
+/// second as Redis keeps its clients' peak buffers.
+#[derive(Default)]
+pub struct RecentMax {
+    /// (the second the slot holds, the largest value recorded in it)
+    slots: [(AtomicU64, AtomicU64); 8],
+}
+
+impl RecentMax {
+    pub fn record(&self, value: u64) {
+        let second = clock::now_ms() / 1000;
+        let (held, max) = &self.slots[(second % 8) as usize];
+        if held.swap(second, Ordering::Relaxed) != second {
+            max.store(0, Ordering::Relaxed);
+        }
+        max.fetch_max(value, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        let second = clock::now_ms() / 1000;
+        self.slots
+            .iter()
+            .filter(|(held, _)| second.saturating_sub(held.load(Ordering::Relaxed)) < 8)
+            .map(|(_, max)| max.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
     }
 }
 

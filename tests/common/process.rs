@@ -186,11 +186,17 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// Starts redis-server with `extra` arguments (`--maxclients`, ...) after the usual.
+    pub fn start_with(extra: &[&str]) -> RedisServer {
         let binary = find_redis_server();
         let port = free_port();
         let mut child = Command::new(&binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -216,6 +222,10 @@ impl RedisServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         RedisServer { child, port }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
