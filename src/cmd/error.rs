@@ -377,3 +377,49 @@ pub fn script_compile_failed(message: &str) -> Reply {
 pub fn script_failed(message: &str, sha: &str, line: usize) -> Reply {
     Reply::error(format!("{message} script: {sha}, on @user_script:{line}."))
 }
+
+// -- ACL users (acl.rs), Redis 7.2's texts --
+
+pub const DEFAULT_USER_UNDELETABLE: Reply = err("ERR The 'default' user cannot be removed");
+pub const GENPASS_BITS: Reply = err(
+    "ERR ACL GENPASS argument must be the number of bits for the output password, a \
+     positive number up to 4096",
+);
+
+/// ACL SETUSER refused a rule (or the rule list).
+pub fn acl_setuser(why: &crate::acl::SetUserError) -> Reply {
+    Reply::error(format!("ERR {why}"))
+}
+
+/// ACL CAT of no such category.
+pub fn unknown_acl_category(name: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Unknown category '{}'",
+        truncate_lossy(name, 128)
+    ))
+}
+
+/// A command the user may not run (Redis 7.2's text; 7.0 said "this user has no
+/// permissions to run the '...' command").
+pub fn noperm_command(user: &str, command: &str) -> Reply {
+    Reply::error(format!(
+        "NOPERM User {user} has no permissions to run the '{command}' command"
+    ))
+}
+
+/// A key the user may not touch (7.2; 7.0: "this user has no permissions to access one
+/// of the keys used as arguments").
+pub const NOPERM_KEY: Reply = err("NOPERM No permissions to access a key");
+
+/// A channel the user may not use (7.2; 7.0: "... one of the channels used as
+/// arguments").
+pub const NOPERM_CHANNEL: Reply = err("NOPERM No permissions to access a channel");
+
+/// A subcommand of ACL called with arguments it does not take (Redis's
+/// `addReplySubcommandSyntaxError`).
+pub fn acl_subcommand_syntax(sub: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+        truncate_lossy(sub, 128)
+    ))
+}

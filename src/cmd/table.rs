@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 13] {
+fn families() -> [&'static [Spec]; 14] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -56,6 +56,7 @@ fn families() -> [&'static [Spec]; 13] {
         super::list::COMMANDS,
         super::zset::COMMANDS,
         super::scripting::COMMANDS,
+        super::acl::COMMANDS,
     ]
 }
 

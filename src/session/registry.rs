@@ -47,6 +47,8 @@ pub struct ClientInfo {
     pub kill_switch: Arc<KillSwitch>,
     /// Waiting in a blocking command (BLPOP, WAIT): CLIENT LIST flag `b`.
     pub blocked: AtomicBool,
+    /// The ACL user it runs as (CLIENT LIST `user=`; closed when the user is deleted).
+    pub user: Mutex<Option<Arc<crate::acl::User>>>,
 }
 
 impl ClientInfo {
@@ -79,11 +81,28 @@ impl ClientInfo {
             patterns: AtomicUsize::new(0),
             kill_switch: Arc::default(),
             blocked: AtomicBool::new(false),
+            user: Mutex::new(None),
         }
     }
 
     pub fn kill(&self) {
         self.kill_switch.kill();
+    }
+
+    /// The name of the user it runs as.
+    pub fn user_name(&self) -> String {
+        match &*self.user.locked() {
+            Some(user) => user.name.clone(),
+            None => "default".into(),
+        }
+    }
+
+    /// Whether it runs as `user` (the same user, not one since created with its name).
+    pub fn runs_as(&self, user: &Arc<crate::acl::User>) -> bool {
+        self.user
+            .locked()
+            .as_ref()
+            .is_some_and(|u| Arc::ptr_eq(u, user))
     }
 
     pub fn name(&self) -> Option<Bytes> {

@@ -1,0 +1,440 @@
+//! The ACL command, the users a server starts with, and the catalog of commands the ACL
+//! layer checks requests against (built once from the command table).
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
+use super::{error, flags::*, table, Ctx, Outcome, Spec, NO_KEYS};
+use crate::acl::{category, Acl, Catalog, Entry, KeyRange, Rules, KEY_READ, KEY_WRITE};
+use crate::config::{Config, ConfigError};
+use crate::protocol::Reply;
+use crate::state::Shared;
+
+const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE | UNGATED;
+const USER_FLAGS: u32 = NOSCRIPT | LOADING | STALE | UNGATED;
+
+pub const COMMANDS: &[Spec] = &[super::command!(
+    "server",
+    "acl",
+    -2,
+    0,
+    NO_KEYS,
+    super::conn::container,
+    "6.0.0",
+    "A container for Access List Control commands."
+)
+.with_subcommands(ACL_SUBCOMMANDS)
+.with_help(&[
+    "CAT [<category>]",
+    "    List all commands that belong to <category>, or all command categories",
+    "    when no category is specified.",
+    "DELUSER <username> [<username> ...]",
+    "    Delete a list of users.",
+    "GETUSER <username>",
+    "    Get the user's details.",
+    "GENPASS [<bits>]",
+    "    Generate a secure 256-bit user password. The optional `bits` argument can",
+    "    be used to specify a different size.",
+    "LIST",
+    "    Show users details in config file format.",
+    "SETUSER <username> <attribute> [<attribute> ...]",
+    "    Create or modify a user with the specified attributes.",
+    "USERS",
+    "    List all the registered usernames.",
+    "WHOAMI",
+    "    Return the current connection username.",
+])];
+
+const ACL_SUBCOMMANDS: &[Spec] = &[
+    super::command!(
+        "server",
+        "cat",
+        -2,
+        USER_FLAGS,
+        NO_KEYS,
+        cat,
+        "6.0.0",
+        "Lists the ACL categories, or the commands inside a category."
+    ),
+    super::command!(
+        "server",
+        "deluser",
+        -3,
+        ADMIN_FLAGS,
+        NO_KEYS,
+        deluser,
+        "6.0.0",
+        "Deletes ACL users, and terminates their connections."
+    ),
+    super::command!(
+        "server",
+        "genpass",
+        -2,
+        USER_FLAGS,
+        NO_KEYS,
+        genpass,
+        "6.0.0",
+        "Generates a pseudorandom, secure password that can be used to identify ACL users."
+    ),
+    super::command!(
+        "server",
+        "getuser",
+        3,
+        ADMIN_FLAGS,
+        NO_KEYS,
+        getuser,
+        "6.0.0",
+        "Lists the ACL rules of a user."
+    ),
+    super::command!(
+        "server",
+        "list",
+        2,
+        ADMIN_FLAGS,
+        NO_KEYS,
+        list,
+        "6.0.0",
+        "Dumps the effective rules in ACL file format."
+    ),
+    super::command!(
+        "server",
+        "setuser",
+        -3,
+        ADMIN_FLAGS,
+        NO_KEYS,
+        setuser,
+        "6.0.0",
+        "Creates and modifies an ACL user and its rules."
+    ),
+    super::command!(
+        "server",
+        "users",
+        2,
+        ADMIN_FLAGS,
+        NO_KEYS,
+        users,
+        "6.0.0",
+        "Lists all ACL users."
+    ),
+    super::command!(
+        "server",
+        "whoami",
+        2,
+        USER_FLAGS,
+        NO_KEYS,
+        whoami,
+        "6.0.0",
+        "Returns the authenticated username of the current connection."
+    ),
+    super::conn::help_subcommand("server", "6.0.0"),
+];
+
+/// What the ACL layer knows of the command table, built once per process.
+pub fn catalog() -> Arc<Catalog> {
+    static CATALOG: OnceLock<Arc<Catalog>> = OnceLock::new();
+    CATALOG
+        .get_or_init(|| {
+            let table = table();
+            let entries = table
+                .all()
+                .map(|id| {
+                    let spec = table.spec(id);
+                    Entry {
+                        full_name: table.full_name(id).to_string(),
+                        parent: table.parent(id),
+                        categories: super::acl_categories(spec),
+                        exempt: spec.has(NO_AUTH),
+                        keys: key_ranges(spec),
+                        find_keys: spec.find_keys,
+                        channels: spec.channels,
+                    }
+                })
+                .collect();
+            Arc::new(Catalog::new(entries))
+        })
+        .clone()
+}
+
+/// Where a command's keys are and whether each is read or written, from its key specs
+/// (Redis's: `access` reads; `insert`, `delete`, `update` write). A command declared
+/// without key specs is taken to read its keys, and to write them too if it writes.
+fn key_ranges(spec: &Spec) -> Vec<KeyRange> {
+    if spec.key_specs.is_empty() {
+        let k = spec.keys;
+        if k.first <= 0 {
+            return Vec::new();
+        }
+        let access = if spec.has(WRITE) {
+            KEY_READ | KEY_WRITE
+        } else {
+            KEY_READ
+        };
+        let lastkey = if k.last < 0 {
+            k.last as i64
+        } else {
+            (k.last - k.first) as i64
+        };
+        return vec![KeyRange {
+            index: k.first as usize,
+            lastkey,
+            step: k.step.max(1) as usize,
+            access,
+        }];
+    }
+    spec.key_specs
+        .iter()
+        .map(|k| {
+            let mut access = 0;
+            for flag in k.flags {
+                match *flag {
+                    "access" => access |= KEY_READ,
+                    "insert" | "delete" | "update" => access |= KEY_WRITE,
+                    _ => {}
+                }
+            }
+            KeyRange {
+                index: k.index as usize,
+                lastkey: k.lastkey,
+                step: k.keystep.max(1) as usize,
+                access,
+            }
+        })
+        .collect()
+}
+
+/// The users a server starts with: the default user, then the configuration's `user`
+/// lines or its ACL file (not both, as in Redis). A bad rule names its line.
+pub fn users_at_startup(config: &Config) -> Result<Acl, ConfigError> {
+    let acl = Acl::new(catalog());
+    acl.set_pubsub_all(config.acl_pubsub_default == "allchannels");
+    if !config.aclfile.is_empty() && !config.users.is_empty() {
+        return Err(ConfigError {
+            directive: "aclfile".into(),
+            message: "Configuring Redis with users defined in redis.conf and at the same \
+                      setting an ACL file path is invalid. This setup is very likely to lead \
+                      to configuration errors and security holes, please define either an \
+                      ACL file or declare users directly in your redis.conf, but not both."
+                .into(),
+            location: config.origins.get("aclfile").cloned(),
+        });
+    }
+    // `requirepass` applies first; a `user default` line overrides it, as in Redis.
+    if let Some(password) = &config.requirepass {
+        acl.set_default_password(Some(password));
+    }
+    if !config.aclfile.is_empty() {
+        let lines = read_acl_file(&config.aclfile).map_err(|message| ConfigError {
+            directive: "aclfile".into(),
+            message,
+            location: config.origins.get("aclfile").cloned(),
+        })?;
+        acl.replace_all(&lines)
+            .map_err(|(number, message)| ConfigError {
+                directive: "aclfile".into(),
+                message: format!("{}: user #{number}: {message}", config.aclfile),
+                location: config.origins.get("aclfile").cloned(),
+            })?;
+    }
+    if !config.users.is_empty() {
+        let lines: Vec<(String, Vec<String>)> = config
+            .users
+            .iter()
+            .map(|u| (u.name.clone(), u.rules.clone()))
+            .collect();
+        acl.replace_all(&lines)
+            .map_err(|(number, message)| ConfigError {
+                directive: "user".into(),
+                message,
+                location: Some(config.users[number - 1].location.clone()),
+            })?;
+    }
+    Ok(acl)
+}
+
+/// The users in an ACL file: one `user <name> <rules...>` per line, in redis-cli
+/// quoting; blank lines and `#` comments are skipped. Errors name the line.
+pub fn read_acl_file(path: &str) -> Result<Vec<(String, Vec<String>)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("Error loading ACLs, opening file '{path}': {e}"))?;
+    let mut users = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = |why: &str| format!("{path}:{}: {why}", i + 1);
+        let words = crate::protocol::decode::split_args(line.as_bytes())
+            .ok_or_else(|| at("unbalanced quotes in acl line"))?;
+        let words: Vec<String> = words
+            .into_iter()
+            .map(|w| String::from_utf8_lossy(&w).into_owned())
+            .collect();
+        match words.split_first() {
+            Some((keyword, rest)) if keyword == "user" && !rest.is_empty() => {
+                users.push((rest[0].clone(), rest[1..].to_vec()));
+            }
+            _ => return Err(at("should start with user keyword")),
+        }
+    }
+    Ok(users)
+}
+
+fn cat(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    match args.get(2) {
+        None if args.len() == 2 => Ok(Reply::Array(
+            category::NAMES.iter().map(|n| Reply::bulk_str(n)).collect(),
+        )),
+        Some(name) if args.len() == 3 => {
+            let mask = std::str::from_utf8(name)
+                .ok()
+                .and_then(category::by_name)
+                .ok_or_else(|| error::unknown_acl_category(name))?;
+            Ok(Reply::Array(
+                catalog().in_category(mask).map(Reply::bulk_str).collect(),
+            ))
+        }
+        _ => Err(error::acl_subcommand_syntax(&args[1])),
+    }
+}
+
+fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let name = String::from_utf8_lossy(&args[2]).into_owned();
+    let rules: Vec<String> = args[3..]
+        .iter()
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    let (user, credentials_changed) = ctx
+        .shared
+        .acl
+        .set_user(&name, &rules)
+        .map_err(|e| error::acl_setuser(&e))?;
+    if credentials_changed {
+        close_connections_of(ctx, &user);
+    }
+    Ok(Reply::OK)
+}
+
+/// Closes every connection running as `user` (its password changed, it was turned off
+/// or deleted); the caller's own after this reply.
+fn close_connections_of(ctx: &mut Ctx<'_>, user: &Arc<crate::acl::User>) {
+    for client in ctx.shared.clients.snapshot() {
+        if client.runs_as(user) {
+            if client.id == ctx.client.id {
+                ctx.client.close_after_reply = true;
+            } else {
+                client.kill();
+            }
+        }
+    }
+}
+
+fn deluser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    if args[2..].iter().any(|name| name.as_ref() == b"default") {
+        return Err(error::DEFAULT_USER_UNDELETABLE);
+    }
+    let mut deleted = 0;
+    for name in &args[2..] {
+        if let Some(user) = ctx.shared.acl.delete_user(name) {
+            close_connections_of(ctx, &user);
+            deleted += 1;
+        }
+    }
+    Ok(Reply::Integer(deleted))
+}
+
+fn getuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let Some(user) = ctx.shared.acl.user(&args[2]) else {
+        return Ok(Reply::Null);
+    };
+    let rules = user.rules();
+    let mut fields = vec![
+        (
+            Reply::bulk_str("flags"),
+            Reply::Set(rules.flags().into_iter().map(Reply::bulk_str).collect()),
+        ),
+        (
+            Reply::bulk_str("passwords"),
+            Reply::Array(
+                rules
+                    .passwords()
+                    .iter()
+                    .map(|p| Reply::bulk_str(p))
+                    .collect(),
+            ),
+        ),
+    ];
+    fields.extend(selector_fields(rules.root()));
+    fields.push((
+        Reply::bulk_str("selectors"),
+        Reply::Array(
+            rules
+                .selectors()
+                .iter()
+                .map(|s| Reply::Map(selector_fields(s)))
+                .collect(),
+        ),
+    ));
+    Ok(Reply::Map(fields))
+}
+
+fn selector_fields(selector: &crate::acl::rules::Selector) -> Vec<(Reply, Reply)> {
+    selector
+        .fields()
+        .into_iter()
+        .map(|(name, value)| (Reply::bulk_str(name), Reply::bulk_str(&value)))
+        .collect()
+}
+
+fn list(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::Array(
+        ctx.shared
+            .acl
+            .users()
+            .iter()
+            .map(|user| Reply::bulk_str(&describe_user(&user.name, &user.rules())))
+            .collect(),
+    ))
+}
+
+/// A user as ACL LIST shows it and an ACL file holds it.
+pub fn describe_user(name: &str, rules: &Rules) -> String {
+    format!("user {name} {}", rules.describe())
+}
+
+fn users(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::Array(
+        ctx.shared
+            .acl
+            .users()
+            .iter()
+            .map(|user| Reply::bulk_str(&user.name))
+            .collect(),
+    ))
+}
+
+fn whoami(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    Ok(Reply::bulk_str(&ctx.client.login.user().name))
+}
+
+fn genpass(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let bits = match args.get(2) {
+        None => 256,
+        Some(arg) if args.len() == 3 => {
+            let bits = crate::protocol::decode::parse_i64(arg).ok_or(error::NOT_INTEGER)?;
+            if !(1..=4096).contains(&bits) {
+                return Err(error::GENPASS_BITS);
+            }
+            bits as usize
+        }
+        _ => return Err(error::acl_subcommand_syntax(&args[1])),
+    };
+    Ok(Reply::bulk_str(&crate::acl::generate_password(bits)))
+}
+
+/// The default user's password follows `requirepass` (CONFIG SET).
+pub fn requirepass_changed(shared: &Shared, config: &Config) {
+    shared
+        .acl
+        .set_default_password(config.requirepass.as_deref());
+}

@@ -1,0 +1,362 @@
+//! ACL users with real servers and real clients: AUTH and HELLO AUTH as a user, the
+//! NOPERM and WRONGPASS texts (Redis 7.2's), connections closed when their user is
+//! deleted or its password changes, `user` lines and `aclfile` at startup, and
+//! `redis-cli --user --pass`.
+
+mod common;
+
+use std::process::Command;
+
+use common::process::{Roost, TempDir};
+use common::TestServer;
+use redis::{RedisResult, Value};
+
+fn err_text(result: RedisResult<Value>) -> String {
+    let err = result.expect_err("an error reply");
+    match (err.code(), err.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        _ => err.to_string(),
+    }
+}
+
+fn user_client(server: &TestServer, user: &str, pass: &str) -> redis::Connection {
+    let url = format!("redis://{user}:{pass}@{}/", server.addr());
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+#[test]
+fn a_restricted_user_gets_redis_72_noperm_texts() {
+    let server = TestServer::start();
+    let mut admin = server.client();
+    let ok: String = redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "app",
+            "on",
+            ">s3cret",
+            "~app:*",
+            "&chan:*",
+            "+@all",
+            "-flushall",
+        ])
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let mut app = user_client(&server, "app", "s3cret");
+    let whoami: String = redis::cmd("ACL").arg("WHOAMI").query(&mut app).unwrap();
+    assert_eq!(whoami, "app");
+    let _: () = redis::cmd("SET")
+        .arg(&["app:1", "v"])
+        .query(&mut app)
+        .unwrap();
+    // Redis 7.0.15 says "this user has no permissions to run the 'flushall' command",
+    // "... to access one of the keys used as arguments" and "... one of the channels
+    // used as arguments"; Roost follows 7.2.
+    assert_eq!(
+        err_text(redis::cmd("FLUSHALL").query(&mut app)),
+        "NOPERM User app has no permissions to run the 'flushall' command"
+    );
+    assert_eq!(
+        err_text(redis::cmd("GET").arg("other").query(&mut app)),
+        "NOPERM No permissions to access a key"
+    );
+    assert_eq!(
+        err_text(redis::cmd("PUBLISH").arg(&["news", "m"]).query(&mut app)),
+        "NOPERM No permissions to access a channel"
+    );
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg(&["chan:1", "m"])
+        .query(&mut app)
+        .unwrap();
+    assert_eq!(n, 0);
+    // The default user still may do anything, and nothing was written by the refusals.
+    let v: Option<String> = redis::cmd("GET").arg("app:1").query(&mut admin).unwrap();
+    assert_eq!(v.as_deref(), Some("v"));
+    let list: Vec<String> = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut admin)
+        .map(|s: String| s.lines().map(String::from).collect())
+        .unwrap();
+    assert!(list.iter().any(|l| l.contains(" user=app ")), "{list:?}");
+}
+
+#[test]
+fn auth_and_hello_auth_log_in_as_a_user() {
+    let server = TestServer::with_config(|c| c.requirepass = Some("adminpw".into()));
+    let mut raw = server.raw();
+    raw.roundtrip(&[b"GET", b"k"], b"-NOAUTH Authentication required.\r\n");
+    raw.roundtrip(&[b"AUTH", b"adminpw"], b"+OK\r\n");
+    raw.roundtrip(
+        &[
+            b"ACL",
+            b"SETUSER",
+            b"reader",
+            b"on",
+            b">rpw",
+            b"~*",
+            b"+get",
+            b"+acl|whoami",
+        ],
+        b"+OK\r\n",
+    );
+    let mut other = server.raw();
+    other.roundtrip(
+        &[b"AUTH", b"reader", b"wrong"],
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+    );
+    other.roundtrip(
+        &[b"AUTH", b"nobody", b"rpw"],
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+    );
+    other.roundtrip(&[b"AUTH", b"reader", b"rpw"], b"+OK\r\n");
+    other.roundtrip(&[b"GET", b"k"], b"$-1\r\n");
+    other.roundtrip(
+        &[b"SET", b"k", b"v"],
+        b"-NOPERM User reader has no permissions to run the 'set' command\r\n",
+    );
+    // HELLO 3 AUTH as another user switches both protocol and user.
+    let mut third = server.raw();
+    third.send_cmd(&[b"HELLO", b"3", b"AUTH", b"reader", b"rpw"]);
+    let mut got = Vec::new();
+    while !got.ends_with(b"modules\r\n*0\r\n") {
+        got.extend(third.read_exact(1));
+    }
+    assert!(got.starts_with(b"%7\r\n"));
+    third.roundtrip(&[b"ACL", b"WHOAMI"], b"$6\r\nreader\r\n");
+    third.roundtrip(
+        &[b"HELLO", b"3", b"AUTH", b"reader", b"bad"],
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+    );
+    // A user that is off cannot log in, even with its password.
+    raw.roundtrip(&[b"ACL", b"SETUSER", b"sleeper", b">zz"], b"+OK\r\n");
+    let mut fourth = server.raw();
+    fourth.roundtrip(
+        &[b"AUTH", b"sleeper", b"zz"],
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+    );
+    // requirepass is the default user's password: CONFIG SET changes it.
+    raw.roundtrip(&[b"CONFIG", b"SET", b"requirepass", b"newpw"], b"+OK\r\n");
+    fourth.roundtrip(
+        &[b"AUTH", b"adminpw"],
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+    );
+    fourth.roundtrip(&[b"AUTH", b"default", b"newpw"], b"+OK\r\n");
+    // RESET logs out to the default user (which needs AUTH again).
+    third.roundtrip(&[b"RESET"], b"+RESET\r\n");
+    third.roundtrip(&[b"GET", b"k"], b"-NOAUTH Authentication required.\r\n");
+}
+
+#[test]
+fn deleting_a_user_or_changing_its_password_closes_its_connections() {
+    // Redis 7.0.15 closes them on ACL DELUSER only; Roost also on a password change or
+    // `off` (issue 10), so a revoked credential stops working at once.
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    admin.roundtrip(
+        &[b"ACL", b"SETUSER", b"a", b"on", b">pw", b"~*", b"+@all"],
+        b"+OK\r\n",
+    );
+    let open = |server: &TestServer| {
+        let mut c = server.raw();
+        c.roundtrip(&[b"AUTH", b"a", b"pw"], b"+OK\r\n");
+        c
+    };
+    let mut first = open(&server);
+    let mut second = open(&server);
+    // A change of commands leaves them connected.
+    admin.roundtrip(&[b"ACL", b"SETUSER", b"a", b"-debug|x"], b"-ERR Error in ACL SETUSER modifier '-debug|x': Unknown command or category name in ACL\r\n");
+    admin.roundtrip(&[b"ACL", b"SETUSER", b"a", b"-keys"], b"+OK\r\n");
+    first.roundtrip(&[b"PING"], b"+PONG\r\n");
+    admin.roundtrip(&[b"ACL", b"SETUSER", b"a", b">pw2"], b"+OK\r\n");
+    assert_eq!(first.read_to_close(), b"");
+    assert_eq!(second.read_to_close(), b"");
+    let mut third = open(&server);
+    admin.roundtrip(&[b"ACL", b"SETUSER", b"a", b"off"], b"+OK\r\n");
+    assert_eq!(third.read_to_close(), b"");
+    admin.roundtrip(&[b"ACL", b"SETUSER", b"a", b"on"], b"+OK\r\n");
+    let mut fourth = open(&server);
+    admin.roundtrip(&[b"ACL", b"DELUSER", b"a", b"nosuch"], b":1\r\n");
+    assert_eq!(fourth.read_to_close(), b"");
+    admin.roundtrip(
+        &[b"ACL", b"DELUSER", b"default"],
+        b"-ERR The 'default' user cannot be removed\r\n",
+    );
+    admin.roundtrip(&[b"PING"], b"+PONG\r\n");
+}
+
+#[test]
+fn user_lines_and_acl_files_at_startup() {
+    let dir = TempDir::new("acl-startup");
+    let conf = dir.0.join("roost.conf");
+    std::fs::write(
+        &conf,
+        "user default off\nuser app on >s3cret ~app:* +@all \"(~other:* +get)\"\n",
+    )
+    .unwrap();
+    let roost = Roost::start(&dir.0, &[conf.to_str().unwrap(), "--appendonly", "no"]);
+    let port = roost.port.to_string();
+    let cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-p", &port, "--no-auth-warning"])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // The default user is off: nobody gets in without a user.
+    assert_eq!(cli(&["GET", "k"]), "NOAUTH Authentication required.");
+    let app = ["--user", "app", "--pass", "s3cret"];
+    assert_eq!(cli(&[&app[..], &["SET", "app:1", "v"]].concat()), "OK");
+    assert_eq!(cli(&[&app[..], &["GET", "other:1"]].concat()), "");
+    assert_eq!(
+        cli(&[&app[..], &["SET", "other:1", "v"]].concat()),
+        "NOPERM No permissions to access a key"
+    );
+    assert_eq!(
+        cli(&[&app[..], &["ACL", "LIST"]].concat()),
+        format!(
+            "user app on #{} ~app:* resetchannels +@all (~other:* resetchannels -@all +get)\n\
+             user default off resetchannels -@all",
+            roost::acl::hash_password(b"s3cret")
+        )
+    );
+    drop(roost);
+
+    // An ACL file, and a bad line in one, which stops startup naming it.
+    let acl = dir.0.join("users.acl");
+    std::fs::write(
+        &acl,
+        "# users\nuser default on nopass ~* &* +@all\nuser ro on >r ~* -@all +get\n",
+    )
+    .unwrap();
+    let acl_conf = dir.0.join("acl.conf");
+    std::fs::write(&acl_conf, format!("aclfile {}\n", acl.display())).unwrap();
+    let acl_conf = acl_conf.to_str().unwrap();
+    let roost = Roost::start(&dir.0, &[acl_conf, "--appendonly", "no"]);
+    let port = roost.port.to_string();
+    let out = Command::new("redis-cli")
+        .args([
+            "-p",
+            &port,
+            "--no-auth-warning",
+            "--user",
+            "ro",
+            "--pass",
+            "r",
+            "SET",
+            "k",
+            "v",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "NOPERM User ro has no permissions to run the 'set' command"
+    );
+    drop(roost);
+
+    for (text, expected) in [
+        (
+            "user ro on +nosuch\n",
+            "Error in ACL SETUSER modifier '+nosuch': Unknown command or category name in ACL",
+        ),
+        ("nonsense\n", "should start with user keyword"),
+    ] {
+        std::fs::write(&acl, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_roost"))
+            .args([acl_conf, "--port", "1", "--appendonly", "no"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("'aclfile'") && stderr.contains(expected),
+            "{stderr}"
+        );
+    }
+
+    // `user` lines and an aclfile together: Redis refuses, and so does Roost.
+    std::fs::write(
+        &conf,
+        format!("user app on >x\naclfile {}\n", acl.display()),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args([conf.to_str().unwrap(), "--port", "1", "--appendonly", "no"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("users defined in redis.conf and at the same setting an ACL file"),
+        "{stderr}"
+    );
+    // A bad `user` line names its file and line.
+    std::fs::write(&conf, "port 1\nuser app on ~* +bogus\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args([conf.to_str().unwrap(), "--appendonly", "no"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("roost.conf:2: 'user': Error in ACL SETUSER modifier '+bogus'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn acl_users_cat_genpass_and_getuser() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let cats: Vec<String> = redis::cmd("ACL").arg("CAT").query(&mut con).unwrap();
+    assert_eq!(cats.len(), 21);
+    assert_eq!(cats[0], "keyspace");
+    let read: Vec<String> = redis::cmd("ACL")
+        .arg(&["CAT", "read"])
+        .query(&mut con)
+        .unwrap();
+    assert!(read.contains(&"get".to_string()) && !read.contains(&"set".to_string()));
+    let dangerous: Vec<String> = redis::cmd("ACL")
+        .arg(&["CAT", "dangerous"])
+        .query(&mut con)
+        .unwrap();
+    for name in ["flushall", "keys", "config|set", "acl|setuser", "info"] {
+        assert!(
+            dangerous.contains(&name.to_string()),
+            "{name}: {dangerous:?}"
+        );
+    }
+    let pass: String = redis::cmd("ACL").arg("GENPASS").query(&mut con).unwrap();
+    assert_eq!(pass.len(), 64);
+    let _: () = redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "s",
+            "on",
+            "nopass",
+            "%R~r:*",
+            "+@read",
+            "-@dangerous",
+            "(&c +publish)",
+        ])
+        .query(&mut con)
+        .unwrap();
+    let users: Vec<String> = redis::cmd("ACL").arg("USERS").query(&mut con).unwrap();
+    assert_eq!(users, ["default", "s"]);
+    let user: Value = redis::cmd("ACL")
+        .arg(&["GETUSER", "s"])
+        .query(&mut con)
+        .unwrap();
+    let text = format!("{user:?}");
+    for part in [
+        "on",
+        "nopass",
+        "-@all +@read -@dangerous",
+        "%R~r:*",
+        "+publish",
+        "&c",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+}
