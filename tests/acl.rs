@@ -265,6 +265,8 @@ fn user_lines_and_acl_files_at_startup() {
         std::fs::write(&acl, text).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_roost"))
             .args([acl_conf, "--port", "1", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir.0)
             .output()
             .unwrap();
         assert!(!out.status.success());
@@ -283,6 +285,8 @@ fn user_lines_and_acl_files_at_startup() {
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_roost"))
         .args([conf.to_str().unwrap(), "--port", "1", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(&dir.0)
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -295,6 +299,8 @@ fn user_lines_and_acl_files_at_startup() {
     std::fs::write(&conf, "port 1\nuser app on ~* +bogus\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_roost"))
         .args([conf.to_str().unwrap(), "--appendonly", "no"])
+        .arg("--dir")
+        .arg(&dir.0)
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -359,4 +365,222 @@ fn acl_users_cat_genpass_and_getuser() {
     ] {
         assert!(text.contains(part), "{part}: {text}");
     }
+}
+
+#[test]
+fn checks_at_multi_queue_time_at_exec_and_inside_scripts() {
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    admin.roundtrip(
+        &[
+            b"ACL",
+            b"SETUSER",
+            b"t",
+            b"on",
+            b"nopass",
+            b"~*",
+            b"&*",
+            b"+@all",
+            b"-flushall",
+        ],
+        b"+OK\r\n",
+    );
+    let mut t = server.raw();
+    t.roundtrip(&[b"AUTH", b"t", b"x"], b"+OK\r\n");
+    // Refused while queueing: the transaction is doomed, as any refused command dooms it.
+    t.roundtrip(&[b"MULTI"], b"+OK\r\n");
+    t.roundtrip(
+        &[b"FLUSHALL"],
+        b"-NOPERM User t has no permissions to run the 'flushall' command\r\n",
+    );
+    t.roundtrip(
+        &[b"EXEC"],
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n",
+    );
+    // Rules changed between queueing and EXEC: that command alone is refused.
+    t.roundtrip(&[b"MULTI"], b"+OK\r\n");
+    t.roundtrip(&[b"SET", b"k", b"v"], b"+QUEUED\r\n");
+    t.roundtrip(&[b"GET", b"k"], b"+QUEUED\r\n");
+    t.roundtrip(&[b"PUBLISH", b"c", b"m"], b"+QUEUED\r\n");
+    admin.roundtrip(
+        &[
+            b"ACL",
+            b"SETUSER",
+            b"t",
+            b"resetkeys",
+            b"%R~*",
+            b"resetchannels",
+        ],
+        b"+OK\r\n",
+    );
+    t.roundtrip(
+        &[b"EXEC"],
+        b"*3\r\n-NOPERM ACLs rules changed between the moment the transaction was accumulated \
+          and the EXEC call. This command is no longer allowed for the following reason: no \
+          permission to touch the specified keys\r\n$-1\r\n-NOPERM ACLs rules changed between \
+          the moment the transaction was accumulated and the EXEC call. This command is no \
+          longer allowed for the following reason: no permission to access one of the \
+          channels used as arguments\r\n",
+    );
+    // Inside a script (Redis 7.2's text; 7.0: "The user executing the script can't run
+    // this command or subcommand" / "... can't access at least one of the keys ...").
+    let script = "return redis.call('set', KEYS[1], 'v')";
+    let sha = roost_sha1(script);
+    t.roundtrip(
+        &[b"EVAL", script.as_bytes(), b"1", b"k"],
+        format!(
+            "-ERR ACL failure in script: No permissions to access a key script: {sha}, on \
+             @user_script:1.\r\n"
+        )
+        .as_bytes(),
+    );
+    admin.roundtrip(&[b"ACL", b"SETUSER", b"t", b"-set"], b"+OK\r\n");
+    let pcall = "return redis.pcall('set', KEYS[1], 'v')";
+    t.roundtrip(
+        &[b"EVAL", pcall.as_bytes(), b"1", b"k"],
+        b"-ERR ACL failure in script: User t has no permissions to run the 'set' command\r\n",
+    );
+    // Refusals are counted in INFO stats.
+    t.roundtrip(
+        &[b"AUTH", b"nosuch", b"x"],
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+    );
+    let mut admin = server.client();
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut admin).unwrap();
+    for line in [
+        "acl_access_denied_auth:1",
+        "acl_access_denied_cmd:2",
+        "acl_access_denied_key:2",
+        "acl_access_denied_channel:1",
+    ] {
+        assert!(info.contains(line), "{line} in {info}");
+    }
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut admin)
+        .unwrap();
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut admin).unwrap();
+    assert!(info.contains("acl_access_denied_cmd:0"), "{info}");
+}
+
+/// What SCRIPT LOAD answers for `script`, from the server itself.
+fn roost_sha1(script: &str) -> String {
+    let server = TestServer::start();
+    let mut con = server.client();
+    redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(script)
+        .query(&mut con)
+        .unwrap()
+}
+
+#[test]
+fn read_and_write_key_patterns() {
+    let server = TestServer::start();
+    let mut admin = server.client();
+    let _: () = redis::cmd("ACL")
+        .arg(&[
+            "SETUSER", "rw", "on", ">p", "+@all", "%R~ro:*", "%W~wo:*", "~both:*",
+        ])
+        .query(&mut admin)
+        .unwrap();
+    let mut c = user_client(&server, "rw", "p");
+    let _: Option<String> = redis::cmd("GET").arg("ro:1").query(&mut c).unwrap();
+    assert_eq!(
+        err_text(redis::cmd("SET").arg(&["ro:1", "v"]).query(&mut c)),
+        "NOPERM No permissions to access a key"
+    );
+    let _: () = redis::cmd("SET").arg(&["wo:1", "v"]).query(&mut c).unwrap();
+    // SET ... GET reads the key too (Redis's variable flags).
+    assert_eq!(
+        err_text(redis::cmd("SET").arg(&["wo:1", "v", "GET"]).query(&mut c)),
+        "NOPERM No permissions to access a key"
+    );
+    assert_eq!(
+        err_text(redis::cmd("GET").arg("wo:1").query(&mut c)),
+        "NOPERM No permissions to access a key"
+    );
+    // COPY reads its source and writes its destination.
+    let _: () = redis::cmd("SET")
+        .arg(&["both:1", "v"])
+        .query(&mut c)
+        .unwrap();
+    let n: i64 = redis::cmd("COPY")
+        .arg(&["both:1", "wo:2"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        err_text(redis::cmd("COPY").arg(&["wo:1", "both:2"]).query(&mut c)),
+        "NOPERM No permissions to access a key"
+    );
+    // Every key of a multi-key command is checked.
+    assert_eq!(
+        err_text(redis::cmd("MGET").arg(&["both:1", "other"]).query(&mut c)),
+        "NOPERM No permissions to access a key"
+    );
+}
+
+#[test]
+fn a_subscriber_losing_its_channel_is_disconnected() {
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    admin.roundtrip(
+        &[
+            b"ACL", b"SETUSER", b"sub", b"on", b"nopass", b"+@all", b"&news.*", b"&alerts",
+        ],
+        b"+OK\r\n",
+    );
+    let mut news = server.raw();
+    news.roundtrip(&[b"AUTH", b"sub", b"x"], b"+OK\r\n");
+    news.roundtrip(
+        &[b"SUBSCRIBE", b"news.a"],
+        b"*3\r\n$9\r\nsubscribe\r\n$6\r\nnews.a\r\n:1\r\n",
+    );
+    let mut alerts = server.raw();
+    alerts.roundtrip(&[b"AUTH", b"sub", b"x"], b"+OK\r\n");
+    alerts.roundtrip(
+        &[b"SUBSCRIBE", b"alerts"],
+        b"*3\r\n$9\r\nsubscribe\r\n$6\r\nalerts\r\n:1\r\n",
+    );
+    alerts.roundtrip(
+        &[b"SUBSCRIBE", b"other"],
+        b"-NOPERM No permissions to access a channel\r\n",
+    );
+    // A pattern must be allowed as written, not merely match an allowed pattern.
+    let mut pat = server.raw();
+    pat.roundtrip(&[b"AUTH", b"sub", b"x"], b"+OK\r\n");
+    pat.roundtrip(
+        &[b"PSUBSCRIBE", b"news.a*"],
+        b"-NOPERM No permissions to access a channel\r\n",
+    );
+    pat.roundtrip(
+        &[b"PSUBSCRIBE", b"news.*"],
+        b"*3\r\n$10\r\npsubscribe\r\n$6\r\nnews.*\r\n:1\r\n",
+    );
+    admin.roundtrip(
+        &[b"ACL", b"SETUSER", b"sub", b"resetchannels", b"&alerts"],
+        b"+OK\r\n",
+    );
+    assert_eq!(news.read_to_close(), b"");
+    assert_eq!(pat.read_to_close(), b"");
+    admin.roundtrip(&[b"PUBLISH", b"alerts", b"m"], b":1\r\n");
+    alerts.expect(b"*3\r\n$7\r\nmessage\r\n$6\r\nalerts\r\n$1\r\nm\r\n");
+}
+
+#[test]
+fn acl_pubsub_default_gives_new_users_every_channel() {
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    admin.roundtrip(&[b"ACL", b"SETUSER", b"before", b"on"], b"+OK\r\n");
+    admin.roundtrip(
+        &[b"CONFIG", b"SET", b"acl-pubsub-default", b"allchannels"],
+        b"+OK\r\n",
+    );
+    admin.roundtrip(&[b"ACL", b"SETUSER", b"after", b"on"], b"+OK\r\n");
+    admin.roundtrip(
+        &[b"ACL", b"LIST"],
+        b"*3\r\n$22\r\nuser after on &* -@all\r\n$34\r\nuser before on resetchannels -@all\r\n\
+          $34\r\nuser default on nopass ~* &* +@all\r\n",
+    );
 }

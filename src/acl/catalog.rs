@@ -87,6 +87,9 @@ pub struct KeyRange {
     /// `KEY_READ` and/or `KEY_WRITE`; 0 when only the key's existence or metadata is
     /// looked at (any pattern that matches allows it, as in Redis).
     pub access: u8,
+    /// Redis's `variable_flags` (SET): the key is read only when a `GET` argument
+    /// follows it, and otherwise only written.
+    pub read_only_with_get: bool,
 }
 
 /// Which arguments of a pub/sub command are channels.
@@ -194,9 +197,17 @@ impl Catalog {
             } else {
                 (range.index as i64 + range.lastkey).min(argc as i64 - 1)
             };
+            let mut access = range.access;
+            if range.read_only_with_get
+                && !args[range.index + 1..]
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(b"get"))
+            {
+                access &= !KEY_READ;
+            }
             let mut pos = range.index as i64;
             while pos <= last {
-                found.push((pos as usize, range.access));
+                found.push((pos as usize, access));
                 pos += range.step.max(1) as i64;
             }
         }

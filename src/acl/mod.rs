@@ -112,6 +112,15 @@ pub struct DeniedStats {
     pub channel: AtomicU64,
 }
 
+impl DeniedStats {
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for c in [&self.auth, &self.command, &self.key, &self.channel] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Why ACL SETUSER (or a `user` line) was refused: Redis's texts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetUserError {
@@ -339,6 +348,7 @@ mod tests {
                 lastkey: 0,
                 step: 1,
                 access,
+                read_only_with_get: false,
             }]
         };
         use category::*;

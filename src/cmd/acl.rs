@@ -180,6 +180,7 @@ fn key_ranges(spec: &Spec) -> Vec<KeyRange> {
             lastkey,
             step: k.step.max(1) as usize,
             access,
+            read_only_with_get: false,
         }];
     }
     spec.key_specs
@@ -198,6 +199,7 @@ fn key_ranges(spec: &Spec) -> Vec<KeyRange> {
                 lastkey: k.lastkey,
                 step: k.keystep.max(1) as usize,
                 access,
+                read_only_with_get: k.flags.contains(&"variable_flags"),
             }
         })
         .collect()
@@ -311,8 +313,33 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         .map_err(|e| error::acl_setuser(&e))?;
     if credentials_changed {
         close_connections_of(ctx, &user);
+    } else {
+        close_subscribers_losing_channels(ctx, &user);
     }
     Ok(Reply::OK)
+}
+
+/// Closes the connections of `user` subscribed to a channel or pattern its rules no
+/// longer allow, as Redis does.
+fn close_subscribers_losing_channels(ctx: &mut Ctx<'_>, user: &Arc<crate::acl::User>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let rules = user.rules();
+    for client in ctx.shared.clients.snapshot() {
+        let subscribed = client.channels.load(Relaxed) + client.patterns.load(Relaxed) > 0;
+        if !subscribed || !client.runs_as(user) {
+            continue;
+        }
+        let (channels, patterns) = ctx.shared.pubsub.subscriptions_of(client.id);
+        let lost = channels.iter().any(|c| !rules.allows_channel(c, false))
+            || patterns.iter().any(|p| !rules.allows_channel(p, true));
+        if lost {
+            if client.id == ctx.client.id {
+                ctx.client.close_after_reply = true;
+            } else {
+                client.kill();
+            }
+        }
+    }
 }
 
 /// Closes every connection running as `user` (its password changed, it was turned off

@@ -211,6 +211,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     }
     shared.stats.reset();
     shared.keyspace.stats.reset();
+    shared.acl.denied.reset();
     Ok(Reply::OK)
 }
 

@@ -423,3 +423,35 @@ pub fn acl_subcommand_syntax(sub: &[u8]) -> Reply {
         truncate_lossy(sub, 128)
     ))
 }
+
+/// The NOPERM text without its code.
+fn noperm_reason(denied: &Reply) -> &str {
+    match denied {
+        Reply::Error(text) => text.strip_prefix("NOPERM ").unwrap_or(text),
+        _ => "",
+    }
+}
+
+/// A queued command that the user's rules, changed since MULTI, now refuse at EXEC.
+pub fn noperm_at_exec(denied: crate::acl::Denied) -> Reply {
+    let reason = match denied {
+        crate::acl::Denied::Command => "no permission to execute the command or subcommand",
+        crate::acl::Denied::Key(_) => "no permission to touch the specified keys",
+        crate::acl::Denied::Channel(_) => {
+            "no permission to access one of the channels used as arguments"
+        }
+    };
+    Reply::error(format!(
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and \
+         the EXEC call. This command is no longer allowed for the following reason: {reason}"
+    ))
+}
+
+/// `redis.call` of something the user may not do (Redis 7.2; 7.0 said "The user
+/// executing the script can't run this command or subcommand").
+pub fn noperm_in_script(denied: &Reply) -> Reply {
+    Reply::error(format!(
+        "ERR ACL failure in script: {}",
+        noperm_reason(denied)
+    ))
+}

@@ -406,7 +406,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         return reject(ctx, Some(id), error::AUTH_REQUIRED);
     }
 
-    if let Err(reply) = check_acl(ctx, id, &args) {
+    if let Err((_, reply)) = check_acl(ctx, id, &args) {
         return reject(ctx, Some(id), reply);
     }
 
@@ -486,7 +486,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 
 /// Whether the client's user may run this request (command, keys, channels), with
 /// Redis's NOPERM reply if not. A user with every permission pays one atomic load.
-pub fn check_acl(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Result<(), Reply> {
+pub fn check_acl(
+    ctx: &mut Ctx<'_>,
+    id: CommandId,
+    args: &[Bytes],
+) -> Result<(), (crate::acl::Denied, Reply)> {
     let rules = ctx.client.login.rules();
     if rules.unrestricted() {
         return Ok(());
@@ -495,7 +499,7 @@ pub fn check_acl(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Result<(),
         return Ok(());
     };
     let stats = &ctx.shared.acl.denied;
-    Err(match denied {
+    let reply = match denied {
         crate::acl::Denied::Command => {
             stats.command.fetch_add(1, Ordering::Relaxed);
             error::noperm_command(&ctx.client.login.user().name, table().full_name(id))
@@ -508,7 +512,8 @@ pub fn check_acl(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Result<(),
             stats.channel.fetch_add(1, Ordering::Relaxed);
             error::NOPERM_CHANNEL
         }
-    })
+    };
+    Err((denied, reply))
 }
 
 /// A command refused before running: counted, and it dooms an open transaction.

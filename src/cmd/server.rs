@@ -586,6 +586,11 @@ fn stats_section(shared: &Shared, field: &mut Field<'_>) {
     field("pubsub_channels", &0);
     field("pubsub_patterns", &0);
     field("total_error_replies", &load(&s.total_error_replies));
+    let denied = &shared.acl.denied;
+    field("acl_access_denied_auth", &load(&denied.auth));
+    field("acl_access_denied_cmd", &load(&denied.command));
+    field("acl_access_denied_key", &load(&denied.key));
+    field("acl_access_denied_channel", &load(&denied.channel));
 }
 
 /// User and system CPU seconds of this process, from /proc/self/stat.
