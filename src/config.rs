@@ -138,6 +138,8 @@ with_blank! {
         pub aclfile: String,
         /// `acl-pubsub-default`: `allchannels` or `resetchannels` for new users.
         pub acl_pubsub_default: String,
+        /// Entries ACL LOG keeps.
+        pub acllog_max_len: u64,
         /// `rename-command` lines, in file order (config file only, as in Redis).
         pub renames: Vec<Rename>,
         /// `user` lines, in file order (config file only, as in Redis).
@@ -552,6 +554,7 @@ pub static PARAMS: &[Param] = &[
     row("acl-pubsub-default", field!(acl_pubsub_default), Type::Choice(PUBSUB_DEFAULTS),
         "resetchannels")
         .hook(Hook::PubsubDefault),
+    row("acllog-max-len", field!(acllog_max_len), num(U64).range(0, I64_MAX, Refuse), "128"),
     row("protected-mode", field!(protected_mode), Type::Bool, "yes")
         .flag("Refuse clients beyond loopback while there is no password (yes|no)"),
     row("tls-port", field!(tls_port), num(U32).range(0, 65535, Refuse), "0")
@@ -989,7 +992,6 @@ impl Field for [OutputLimit; 3] {
 ///
 /// Directives that do restrict access and are not implemented are in `REFUSED`.
 const REDIS_ONLY: &[&str] = &[
-    "acllog-max-len",
     "active-defrag-cycle-max",
     "active-defrag-cycle-min",
     "active-defrag-ignore-bytes",

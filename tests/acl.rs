@@ -258,7 +258,8 @@ fn user_lines_and_acl_files_at_startup() {
     for (text, expected) in [
         (
             "user ro on +nosuch\n",
-            "Error in ACL SETUSER modifier '+nosuch': Unknown command or category name in ACL",
+            "users.acl:1: Error in applying operation '+nosuch': Unknown command or category \
+             name in ACL",
         ),
         ("nonsense\n", "should start with user keyword"),
     ] {
@@ -582,5 +583,236 @@ fn acl_pubsub_default_gives_new_users_every_channel() {
         &[b"ACL", b"LIST"],
         b"*3\r\n$22\r\nuser after on &* -@all\r\n$34\r\nuser before on resetchannels -@all\r\n\
           $34\r\nuser default on nopass ~* &* +@all\r\n",
+    );
+}
+
+#[test]
+fn acl_log_records_refusals_with_redis_72_fields() {
+    let server = TestServer::start();
+    let mut admin = server.client();
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "app", "on", ">p", "~app:*", "+@all", "-flushall"])
+        .query(&mut admin)
+        .unwrap();
+    let mut app = user_client(&server, "app", "p");
+    let _: RedisResult<()> = redis::cmd("FLUSHALL").query(&mut app);
+    let _: RedisResult<()> = redis::cmd("FLUSHALL").query(&mut app);
+    let _: RedisResult<()> = redis::cmd("GET").arg("secret").query(&mut app);
+    let mut raw = server.raw();
+    raw.roundtrip(
+        &[b"AUTH", b"app", b"bad"],
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+    );
+    let mut resp3 = server.client_resp3();
+    let entries: Vec<std::collections::HashMap<String, Value>> =
+        redis::cmd("ACL").arg("LOG").query(&mut resp3).unwrap();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    let text = |e: &std::collections::HashMap<String, Value>, f: &str| match &e[f] {
+        Value::BulkString(b) => String::from_utf8_lossy(b).to_string(),
+        Value::Int(n) => n.to_string(),
+        other => format!("{other:?}"),
+    };
+    // Newest first; the two FLUSHALLs are one entry counted twice.
+    let fields: Vec<(String, String, String, String, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                text(e, "count"),
+                text(e, "reason"),
+                text(e, "context"),
+                text(e, "object"),
+                text(e, "username"),
+            )
+        })
+        .collect();
+    let row = |c: &str, r: &str, x: &str, o: &str, u: &str| {
+        (c.into(), r.into(), x.into(), o.into(), u.into())
+    };
+    assert_eq!(
+        fields,
+        [
+            row("1", "auth", "toplevel", "AUTH", "app"),
+            row("1", "key", "toplevel", "secret", "app"),
+            row("2", "command", "toplevel", "flushall", "app"),
+        ]
+    );
+    let mut keys: Vec<&String> = entries[0].keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "age-seconds",
+            "client-info",
+            "context",
+            "count",
+            "entry-id",
+            "object",
+            "reason",
+            "timestamp-created",
+            "timestamp-last-updated",
+            "username"
+        ]
+    );
+    assert!(matches!(entries[0]["age-seconds"], Value::Double(_)));
+    assert!(text(&entries[1], "client-info").contains(" user=app "));
+    assert_eq!(text(&entries[2], "entry-id"), "0");
+    let one: Vec<Value> = redis::cmd("ACL")
+        .arg(&["LOG", "1"])
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    let ok: String = redis::cmd("ACL")
+        .arg(&["LOG", "RESET"])
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let none: Vec<Value> = redis::cmd("ACL").arg("LOG").query(&mut admin).unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn acl_dryrun_save_and_load() {
+    let dir = TempDir::new("acl-save-load");
+    let file = dir.0.join("users.acl");
+    std::fs::write(&file, "user default on nopass ~* &* +@all\n").unwrap();
+    let path = file.to_str().unwrap().to_string();
+    let server = TestServer::with_config(|c| c.aclfile = path.clone());
+    let mut admin = server.raw();
+    admin.roundtrip(
+        &[
+            b"ACL",
+            b"SETUSER",
+            b"app",
+            b"on",
+            b">p",
+            b"~app:*",
+            b"&c",
+            b"+get",
+            b"+publish",
+        ],
+        b"+OK\r\n",
+    );
+    // Redis 7.2's words (7.0: "This user has no permissions to ...").
+    for (request, expected) in [
+        (&[&b"get"[..], b"app:1"][..], "+OK\r\n".to_string()),
+        (
+            &[b"get", b"x"],
+            bulk("User app has no permissions to access the 'x' key"),
+        ),
+        (
+            &[b"set", b"app:1", b"v"],
+            bulk("User app has no permissions to run the 'set' command"),
+        ),
+        (
+            &[b"publish", b"d", b"m"],
+            bulk("User app has no permissions to access the 'd' channel"),
+        ),
+    ] {
+        let mut args: Vec<&[u8]> = vec![b"ACL", b"DRYRUN", b"app"];
+        args.extend_from_slice(request);
+        admin.roundtrip(&args, expected.as_bytes());
+    }
+    admin.roundtrip(&[b"ACL", b"SAVE"], b"+OK\r\n");
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        saved,
+        format!(
+            "user app on #{} ~app:* resetchannels &c -@all +get +publish\n\
+             user default on nopass ~* &* +@all\n",
+            roost::acl::hash_password(b"p")
+        )
+    );
+    let mut app = server.raw();
+    app.roundtrip(&[b"AUTH", b"app", b"p"], b"+OK\r\n");
+    // A bad file changes nothing.
+    std::fs::write(
+        &file,
+        "user default on nopass ~* &* +@all\nuser app on +nosuch\n",
+    )
+    .unwrap();
+    admin.roundtrip(
+        &[b"ACL", b"LOAD"],
+        format!(
+            "-ERR {path}:2: Error in applying operation '+nosuch': Unknown command or category \
+             name in ACL. WARNING: ACL errors detected, no change to the previously active ACL \
+             rules was performed\r\n"
+        )
+        .as_bytes(),
+    );
+    app.roundtrip(&[b"GET", b"app:1"], b"$-1\r\n");
+    // A good one replaces the users; connections of the replaced users close.
+    std::fs::write(&file, saved.replace("+get +publish", "+set")).unwrap();
+    admin.roundtrip(&[b"ACL", b"LOAD"], b"+OK\r\n");
+    assert_eq!(app.read_to_close(), b"");
+    admin.roundtrip(
+        &[b"ACL", b"DRYRUN", b"app", b"get", b"app:1"],
+        bulk("User app has no permissions to run the 'get' command").as_bytes(),
+    );
+    std::fs::remove_file(&file).unwrap();
+    admin.roundtrip(
+        &[b"ACL", b"LOAD"],
+        format!("-ERR Error loading ACLs, opening file '{path}': No such file or directory\r\n")
+            .as_bytes(),
+    );
+}
+
+fn bulk(text: &str) -> String {
+    format!("${}\r\n{text}\r\n", text.len())
+}
+
+#[test]
+fn a_replica_authenticates_to_its_primary_as_a_user() {
+    // The primary lets nobody in without a user; the replica's user may run only what
+    // replication needs.
+    let pdir = TempDir::new("acl-primary");
+    let conf = pdir.0.join("primary.conf");
+    std::fs::write(
+        &conf,
+        "user default off\n\
+         user repl on >rp -@all +psync +replconf +ping\n\
+         user admin on >ap ~* &* +@all\n",
+    )
+    .unwrap();
+    let primary = Roost::start(&pdir.0, &[conf.to_str().unwrap()]);
+    let rdir = TempDir::new("acl-replica");
+    let replica = Roost::start(
+        &rdir.0,
+        &[
+            "--replicaof",
+            &format!("127.0.0.1 {}", primary.port),
+            "--masteruser",
+            "repl",
+            "--masterauth",
+            "rp",
+        ],
+    );
+    let url = format!("redis://admin:ap@127.0.0.1:{}/", primary.port);
+    let mut admin = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&["session:1", "alice"])
+        .query(&mut admin)
+        .unwrap();
+    let mut r = replica.client();
+    common::process::wait_for(
+        "the write to reach the replica",
+        std::time::Duration::from_secs(30),
+        || {
+            redis::cmd("GET")
+                .arg("session:1")
+                .query::<Option<String>>(&mut r)
+                .ok()
+                .flatten()
+                .as_deref()
+                == Some("alice")
+        },
+    );
+    // The link runs as `repl`, which can do nothing else.
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut admin).unwrap();
+    assert!(list.lines().any(|l| l.contains(" user=repl ")), "{list}");
+    let url = format!("redis://repl:rp@127.0.0.1:{}/", primary.port);
+    let mut repl = redis::Client::open(url).unwrap().get_connection().unwrap();
+    assert_eq!(
+        err_text(redis::cmd("GET").arg("session:1").query(&mut repl)),
+        "NOPERM User repl has no permissions to run the 'get' command"
     );
 }

@@ -121,6 +121,34 @@ impl DeniedStats {
     }
 }
 
+/// One ACL LOG entry: a refusal, grouped with identical ones in the next minute.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub count: u64,
+    /// `command`, `key`, `channel` or `auth`.
+    pub reason: &'static str,
+    /// `toplevel`, `multi` or `lua`.
+    pub context: &'static str,
+    /// The command, key or channel refused (`AUTH` for a failed login).
+    pub object: String,
+    pub username: String,
+    /// The client as CLIENT LIST showed it at the latest refusal.
+    pub client_info: String,
+    pub entry_id: u64,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+/// Refusals within this many milliseconds of an identical one are counted with it.
+const LOG_GROUPING_MS: u64 = 60_000;
+
+#[derive(Default)]
+struct Log {
+    /// Newest first.
+    entries: std::collections::VecDeque<LogEntry>,
+    next_id: u64,
+}
+
 /// Why ACL SETUSER (or a `user` line) was refused: Redis's texts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetUserError {
@@ -149,6 +177,7 @@ pub struct Acl {
     /// `acl-pubsub-default`: new users and selectors get every channel.
     pubsub_all: AtomicBool,
     pub denied: DeniedStats,
+    log: std::sync::Mutex<Log>,
 }
 
 impl Acl {
@@ -168,7 +197,75 @@ impl Acl {
             default,
             pubsub_all: AtomicBool::new(false),
             denied: DeniedStats::default(),
+            log: std::sync::Mutex::default(),
         }
+    }
+
+    /// Records a refusal in ACL LOG (Redis's `addACLLogEntry`): an identical refusal
+    /// (reason, context, object, user) within a minute adds to that entry's count.
+    #[allow(clippy::too_many_arguments)]
+    pub fn log_refusal(
+        &self,
+        reason: &'static str,
+        context: &'static str,
+        object: &str,
+        username: &str,
+        client_info: String,
+        now_ms: u64,
+        max_len: usize,
+    ) {
+        use crate::sync::Recover;
+        let mut log = self.log.locked();
+        let same = log.entries.iter().position(|e| {
+            e.reason == reason
+                && e.context == context
+                && e.object == object
+                && e.username == username
+                && now_ms.saturating_sub(e.updated_ms) < LOG_GROUPING_MS
+        });
+        let entry = match same.and_then(|i| log.entries.remove(i)) {
+            Some(mut entry) => {
+                entry.count += 1;
+                entry.updated_ms = now_ms;
+                entry.client_info = client_info;
+                entry
+            }
+            None => {
+                let entry_id = log.next_id;
+                log.next_id += 1;
+                LogEntry {
+                    count: 1,
+                    reason,
+                    context,
+                    object: object.to_string(),
+                    username: username.to_string(),
+                    client_info,
+                    entry_id,
+                    created_ms: now_ms,
+                    updated_ms: now_ms,
+                }
+            }
+        };
+        log.entries.push_front(entry);
+        log.entries.truncate(max_len);
+    }
+
+    /// The newest `count` entries of ACL LOG.
+    pub fn log_entries(&self, count: usize) -> Vec<LogEntry> {
+        use crate::sync::Recover;
+        self.log
+            .locked()
+            .entries
+            .iter()
+            .take(count)
+            .cloned()
+            .collect()
+    }
+
+    /// ACL LOG RESET.
+    pub fn reset_log(&self) {
+        use crate::sync::Recover;
+        self.log.locked().entries.clear();
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -278,34 +375,38 @@ impl Acl {
 
     /// Replaces every user at once (an ACL file, `user` lines): users named in `lines`
     /// get exactly those rules, the default user keeps its own unless named. Nothing
-    /// changes if a line is bad; the error names the line's number (from 1).
-    pub fn replace_all(&self, lines: &[(String, Vec<String>)]) -> Result<(), (usize, String)> {
+    /// changes if a line is bad: the error gives the index of that line in `lines`.
+    pub fn replace_all(
+        &self,
+        lines: &[(String, Vec<String>)],
+    ) -> Result<(), (usize, SetUserError)> {
         let pubsub_all = self.pubsub_all.load(Ordering::Relaxed);
         let mut fresh: BTreeMap<String, Rules> = BTreeMap::new();
-        for (number, (name, words)) in lines.iter().enumerate() {
-            let fail = |text: String| (number + 1, text);
+        for (index, (name, words)) in lines.iter().enumerate() {
+            let fail = |e: SetUserError| (index, e);
             if name.contains(' ') || name.contains('\0') {
-                return Err(fail(
+                return Err(fail(SetUserError::Other(
                     "Usernames can't contain spaces or null characters".into(),
-                ));
+                )));
             }
             if fresh.contains_key(name) {
-                return Err(fail(
+                return Err(fail(SetUserError::Other(
                     "Duplicate user found. A user can only be defined once in config files".into(),
-                ));
+                )));
             }
-            let merged = merge_selectors(words).map_err(fail)?;
+            let merged = merge_selectors(words).map_err(|e| fail(SetUserError::Other(e)))?;
             let mut rules = Rules::new(&self.catalog, pubsub_all);
             for rule in &merged {
                 rules
                     .apply(&self.catalog, rule, pubsub_all)
-                    .map_err(|why| fail(SetUserError::Rule(rule.clone(), why).to_string()))?;
+                    .map_err(|why| fail(SetUserError::Rule(rule.clone(), why)))?;
             }
             fresh.insert(name.clone(), rules);
         }
         let mut users = self.users.writing();
         for (name, user) in std::mem::take(&mut *users) {
-            if name != "default" && !fresh.contains_key(&name) {
+            if name != "default" {
+                // Replaced or gone: its connections run with no rights until closed.
                 user.set_rules(Rules::nothing(&self.catalog));
             }
         }

@@ -31,6 +31,8 @@ pub const COMMANDS: &[Spec] = &[super::command!(
     "    when no category is specified.",
     "DELUSER <username> [<username> ...]",
     "    Delete a list of users.",
+    "DRYRUN <username> <command> [<arg> ...]",
+    "    Returns whether the user can execute the given command without executing the command.",
     "GETUSER <username>",
     "    Get the user's details.",
     "GENPASS [<bits>]",
@@ -38,6 +40,12 @@ pub const COMMANDS: &[Spec] = &[super::command!(
     "    be used to specify a different size.",
     "LIST",
     "    Show users details in config file format.",
+    "LOAD",
+    "    Reload users from the ACL file.",
+    "LOG [<count> | RESET]",
+    "    Show the ACL log entries.",
+    "SAVE",
+    "    Save the current config to the ACL file.",
     "SETUSER <username> <attribute> [<attribute> ...]",
     "    Create or modify a user with the specified attributes.",
     "USERS",
@@ -69,6 +77,16 @@ const ACL_SUBCOMMANDS: &[Spec] = &[
     ),
     super::command!(
         "server",
+        "dryrun",
+        -4,
+        ADMIN_FLAGS,
+        NO_KEYS,
+        dryrun,
+        "7.0.0",
+        "Simulates the execution of a command by a user, without executing the command."
+    ),
+    super::command!(
+        "server",
         "genpass",
         -2,
         USER_FLAGS,
@@ -96,6 +114,36 @@ const ACL_SUBCOMMANDS: &[Spec] = &[
         list,
         "6.0.0",
         "Dumps the effective rules in ACL file format."
+    ),
+    super::command!(
+        "server",
+        "load",
+        2,
+        ADMIN_FLAGS,
+        NO_KEYS,
+        load,
+        "6.0.0",
+        "Reloads the rules from the configured ACL file."
+    ),
+    super::command!(
+        "server",
+        "log",
+        -2,
+        ADMIN_FLAGS,
+        NO_KEYS,
+        log,
+        "6.0.0",
+        "Lists recent security events generated due to ACL rules."
+    ),
+    super::command!(
+        "server",
+        "save",
+        2,
+        ADMIN_FLAGS,
+        NO_KEYS,
+        save,
+        "6.0.0",
+        "Saves the effective ACL rules in the configured ACL file."
     ),
     super::command!(
         "server",
@@ -226,17 +274,11 @@ pub fn users_at_startup(config: &Config) -> Result<Acl, ConfigError> {
         acl.set_default_password(Some(password));
     }
     if !config.aclfile.is_empty() {
-        let lines = read_acl_file(&config.aclfile).map_err(|message| ConfigError {
+        load_acl_file(&acl, &config.aclfile).map_err(|message| ConfigError {
             directive: "aclfile".into(),
             message,
             location: config.origins.get("aclfile").cloned(),
         })?;
-        acl.replace_all(&lines)
-            .map_err(|(number, message)| ConfigError {
-                directive: "aclfile".into(),
-                message: format!("{}: user #{number}: {message}", config.aclfile),
-                location: config.origins.get("aclfile").cloned(),
-            })?;
     }
     if !config.users.is_empty() {
         let lines: Vec<(String, Vec<String>)> = config
@@ -245,29 +287,35 @@ pub fn users_at_startup(config: &Config) -> Result<Acl, ConfigError> {
             .map(|u| (u.name.clone(), u.rules.clone()))
             .collect();
         acl.replace_all(&lines)
-            .map_err(|(number, message)| ConfigError {
+            .map_err(|(index, why)| ConfigError {
                 directive: "user".into(),
-                message,
-                location: Some(config.users[number - 1].location.clone()),
+                message: why.to_string(),
+                location: Some(config.users[index].location.clone()),
             })?;
     }
     Ok(acl)
 }
 
-/// The users in an ACL file: one `user <name> <rules...>` per line, in redis-cli
-/// quoting; blank lines and `#` comments are skipped. Errors name the line.
-pub fn read_acl_file(path: &str) -> Result<Vec<(String, Vec<String>)>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("Error loading ACLs, opening file '{path}': {e}"))?;
+/// Replaces the users with those of an ACL file: one `user <name> <rules...>` per line,
+/// in redis-cli quoting; blank lines and `#` comments are skipped. All or nothing, with
+/// Redis's texts naming the file and line.
+pub fn load_acl_file(acl: &Acl, path: &str) -> Result<(), String> {
+    const NO_CHANGE: &str =
+        "WARNING: ACL errors detected, no change to the previously active ACL rules was performed";
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "Error loading ACLs, opening file '{path}': {}",
+            crate::log::os_error_text(&e)
+        )
+    })?;
     let mut users = Vec::new();
+    let mut line_numbers = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let at = |why: &str| format!("{path}:{}: {why}", i + 1);
-        let words = crate::protocol::decode::split_args(line.as_bytes())
-            .ok_or_else(|| at("unbalanced quotes in acl line"))?;
+        let words = crate::protocol::decode::split_args(line.as_bytes()).unwrap_or_default();
         let words: Vec<String> = words
             .into_iter()
             .map(|w| String::from_utf8_lossy(&w).into_owned())
@@ -275,11 +323,42 @@ pub fn read_acl_file(path: &str) -> Result<Vec<(String, Vec<String>)>, String> {
         match words.split_first() {
             Some((keyword, rest)) if keyword == "user" && !rest.is_empty() => {
                 users.push((rest[0].clone(), rest[1..].to_vec()));
+                line_numbers.push(i + 1);
             }
-            _ => return Err(at("should start with user keyword")),
+            _ => {
+                return Err(format!(
+                    "{path}:{} should start with user keyword followed by the username. \
+                     {NO_CHANGE}",
+                    i + 1
+                ))
+            }
         }
     }
-    Ok(users)
+    acl.replace_all(&users).map_err(|(index, why)| {
+        let why = match why {
+            crate::acl::SetUserError::Rule(rule, why) => {
+                format!("Error in applying operation '{rule}': {}", why.text())
+            }
+            crate::acl::SetUserError::Other(text) => text,
+        };
+        format!("{path}:{}: {why}. {NO_CHANGE}", line_numbers[index])
+    })
+}
+
+/// The users as an ACL file holds them (ACL SAVE), written to a temporary file then
+/// renamed over the old one.
+pub fn save_acl_file(acl: &Acl, path: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut text = String::new();
+    for user in acl.users() {
+        text.push_str(&describe_user(&user.name, &user.rules()));
+        text.push('\n');
+    }
+    let temp = format!("{path}.tmp-{}", std::process::id());
+    let mut file = std::fs::File::create(&temp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path)
 }
 
 fn cat(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
@@ -464,4 +543,125 @@ pub fn requirepass_changed(shared: &Shared, config: &Config) {
     shared
         .acl
         .set_default_password(config.requirepass.as_deref());
+}
+
+fn log(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let count = match args.get(2) {
+        None => usize::MAX,
+        Some(arg) if args.len() == 3 && super::args::is(arg, "reset") => {
+            ctx.shared.acl.reset_log();
+            return Ok(Reply::OK);
+        }
+        Some(arg) if args.len() == 3 => {
+            let n = crate::protocol::decode::parse_i64(arg).ok_or(error::NOT_INTEGER)?;
+            usize::try_from(n).unwrap_or(0)
+        }
+        _ => return Err(error::acl_subcommand_syntax(&args[1])),
+    };
+    let now = crate::clock::now_ms();
+    let field = |name: &str, value: Reply| (Reply::bulk_str(name), value);
+    Ok(Reply::Array(
+        ctx.shared
+            .acl
+            .log_entries(count)
+            .into_iter()
+            .map(|e| {
+                Reply::Map(vec![
+                    field("count", Reply::Integer(e.count as i64)),
+                    field("reason", Reply::bulk_str(e.reason)),
+                    field("context", Reply::bulk_str(e.context)),
+                    field("object", Reply::bulk_str(&e.object)),
+                    field("username", Reply::bulk_str(&e.username)),
+                    field(
+                        "age-seconds",
+                        Reply::Double(now.saturating_sub(e.updated_ms) as f64 / 1000.0),
+                    ),
+                    field("client-info", Reply::bulk_str(&e.client_info)),
+                    field("entry-id", Reply::Integer(e.entry_id as i64)),
+                    field("timestamp-created", Reply::Integer(e.created_ms as i64)),
+                    field(
+                        "timestamp-last-updated",
+                        Reply::Integer(e.updated_ms as i64),
+                    ),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// The configured ACL file, or Redis's error when there is none.
+fn acl_file(ctx: &Ctx<'_>) -> Result<String, Reply> {
+    let path = ctx.shared.config().aclfile.clone();
+    if path.is_empty() {
+        return Err(error::NO_ACL_FILE);
+    }
+    Ok(path)
+}
+
+fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    let path = acl_file(ctx)?;
+    save_acl_file(&ctx.shared.acl, &path).map_err(|e| {
+        crate::log::warning(&format!("Writing ACL file for ACL SAVE: {path}: {e}"));
+        error::ACL_SAVE_FAILED
+    })?;
+    Ok(Reply::OK)
+}
+
+fn load(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    let path = acl_file(ctx)?;
+    load_acl_file(&ctx.shared.acl, &path).map_err(|e| Reply::error(format!("ERR {e}")))?;
+    // Every user was replaced: connections of users other than the default one close,
+    // as in Redis.
+    for client in ctx.shared.clients.snapshot() {
+        let default = client.runs_as(ctx.shared.acl.default_user());
+        if !default {
+            if client.id == ctx.client.id {
+                ctx.client.close_after_reply = true;
+            } else {
+                client.kill();
+            }
+        }
+    }
+    Ok(Reply::OK)
+}
+
+fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let user = ctx
+        .shared
+        .acl
+        .user(&args[2])
+        .ok_or_else(|| error::acl_no_such_user(&args[2]))?;
+    let request = &args[3..];
+    let table = super::table();
+    // A subcommand is named as a client sends it (`config get`), not `config|get`.
+    if request[0].contains(&b'|') {
+        return Err(error::acl_no_such_command(&request[0]));
+    }
+    let id = match table.resolve_named(&ctx.shared.command_names, request) {
+        Ok(id) => id,
+        Err(super::Unresolved { id: Some(id), .. }) => {
+            return Err(error::wrong_arity(table.full_name(id)))
+        }
+        Err(_) => return Err(error::acl_no_such_command(&request[0])),
+    };
+    let rules = user.rules();
+    Ok(match ctx.shared.acl.check(&rules, id, request) {
+        Ok(()) => Reply::OK,
+        // Redis 7.2's words (7.0: "This user has no permissions to ...").
+        Err(crate::acl::Denied::Command) => Reply::bulk_str(&format!(
+            "User {} has no permissions to run the '{}' command",
+            user.name,
+            table.full_name(id)
+        )),
+        Err(crate::acl::Denied::Key(pos)) => Reply::bulk_str(&format!(
+            "User {} has no permissions to access the '{}' key",
+            user.name,
+            String::from_utf8_lossy(&request[pos])
+        )),
+        Err(crate::acl::Denied::Channel(pos)) => Reply::bulk_str(&format!(
+            "User {} has no permissions to access the '{}' channel",
+            user.name,
+            String::from_utf8_lossy(&request[pos])
+        )),
+    })
 }

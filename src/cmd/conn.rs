@@ -257,7 +257,7 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
 
 /// Logs the client in as `user` if `password` opens it; WRONGPASS otherwise (counted
 /// in INFO stats `acl_access_denied_auth`).
-fn log_in(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), Reply> {
+fn log_in(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], password: &[u8]) -> Result<(), Reply> {
     match ctx.shared.acl.authenticate(user, password) {
         Some(user) => {
             ctx.client.log_in(user);
@@ -265,6 +265,22 @@ fn log_in(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), Reply> 
         }
         None => {
             ctx.shared.acl.denied.auth.fetch_add(1, Ordering::Relaxed);
+            // Logged under the name tried, as Redis does.
+            let max_len = ctx.shared.config().acllog_max_len as usize;
+            let context = if ctx.client.in_multi() {
+                "multi"
+            } else {
+                "toplevel"
+            };
+            ctx.shared.acl.log_refusal(
+                "auth",
+                context,
+                &String::from_utf8_lossy(command),
+                &String::from_utf8_lossy(user),
+                describe(&ctx.client.info),
+                clock::now_ms(),
+                max_len,
+            );
             Err(error::WRONGPASS)
         }
     }
@@ -279,7 +295,7 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() == 2 && ctx.shared.acl.default_is_open() {
         return Err(error::AUTH_WITHOUT_PASSWORD);
     }
-    log_in(ctx, user, password)?;
+    log_in(ctx, &args[0], user, password)?;
     Ok(Reply::OK)
 }
 
@@ -308,7 +324,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         }
     }
     if let Some((user, password)) = credentials {
-        log_in(ctx, user, password)?;
+        log_in(ctx, &args[0], user, password)?;
     }
     if !ctx.client.authenticated {
         return Err(error::HELLO_UNAUTHENTICATED);
@@ -390,7 +406,8 @@ fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 }
 
 /// One CLIENT LIST line, in Redis 7.2's field order.
-fn describe(c: &ClientInfo) -> String {
+/// A client as CLIENT LIST shows it (also ACL LOG's `client-info`).
+pub fn describe(c: &ClientInfo) -> String {
     let now = clock::now_ms();
     let text = |m: &std::sync::Mutex<Option<Bytes>>| {
         m.locked()

@@ -455,3 +455,29 @@ pub fn noperm_in_script(denied: &Reply) -> Reply {
         noperm_reason(denied)
     ))
 }
+
+pub const NO_ACL_FILE: Reply = err(
+    "ERR This Redis instance is not configured to use an ACL file. You may want to specify \
+     users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a \
+     Redis configuration file set) in order to store users in the Redis configuration.",
+);
+pub const ACL_SAVE_FAILED: Reply = err(
+    "ERR There was an error trying to save the ACLs. Please check the server logs for more \
+     information",
+);
+
+/// ACL DRYRUN of a user that does not exist.
+pub fn acl_no_such_user(name: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR User '{}' not found",
+        String::from_utf8_lossy(name)
+    ))
+}
+
+/// ACL DRYRUN of a command that does not exist.
+pub fn acl_no_such_command(name: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Command '{}' not found",
+        String::from_utf8_lossy(name)
+    ))
+}

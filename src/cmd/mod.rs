@@ -406,7 +406,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         return reject(ctx, Some(id), error::AUTH_REQUIRED);
     }
 
-    if let Err((_, reply)) = check_acl(ctx, id, &args) {
+    let context = if ctx.client.in_multi() {
+        "multi"
+    } else {
+        "toplevel"
+    };
+    if let Err((_, reply)) = check_acl(ctx, id, &args, context) {
         return reject(ctx, Some(id), reply);
     }
 
@@ -485,11 +490,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 }
 
 /// Whether the client's user may run this request (command, keys, channels), with
-/// Redis's NOPERM reply if not. A user with every permission pays one atomic load.
+/// Redis's NOPERM reply if not; a refusal is counted and logged (ACL LOG) in `context`
+/// (`toplevel`, `multi`, `lua`). A user with every permission pays one atomic load.
 pub fn check_acl(
     ctx: &mut Ctx<'_>,
     id: CommandId,
     args: &[Bytes],
+    context: &'static str,
 ) -> Result<(), (crate::acl::Denied, Reply)> {
     let rules = ctx.client.login.rules();
     if rules.unrestricted() {
@@ -498,6 +505,12 @@ pub fn check_acl(
     let Err(denied) = ctx.shared.acl.check(rules, id, args) else {
         return Ok(());
     };
+    let (reason, object) = match denied {
+        crate::acl::Denied::Command => ("command", table().full_name(id).to_string()),
+        crate::acl::Denied::Key(pos) => ("key", String::from_utf8_lossy(&args[pos]).into()),
+        crate::acl::Denied::Channel(pos) => ("channel", String::from_utf8_lossy(&args[pos]).into()),
+    };
+    log_refusal(ctx, reason, context, &object);
     let stats = &ctx.shared.acl.denied;
     let reply = match denied {
         crate::acl::Denied::Command => {
@@ -514,6 +527,20 @@ pub fn check_acl(
         }
     };
     Err((denied, reply))
+}
+
+/// Adds a refusal to ACL LOG, with the client as CLIENT LIST shows it.
+pub fn log_refusal(ctx: &Ctx<'_>, reason: &'static str, context: &'static str, object: &str) {
+    let max_len = ctx.shared.config().acllog_max_len as usize;
+    ctx.shared.acl.log_refusal(
+        reason,
+        context,
+        object,
+        &ctx.client.login.user().name,
+        conn::describe(&ctx.client.info),
+        crate::clock::now_ms(),
+        max_len,
+    );
 }
 
 /// A command refused before running: counted, and it dooms an open transaction.

@@ -435,7 +435,9 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outco
         return Err(error::SCRIPT_CALL_NOT_ALLOWED);
     }
     if !ctx.client.from_primary {
-        super::check_acl(ctx, id, &argv).map_err(|(_, reply)| error::noperm_in_script(&reply))?;
+        let context = if ctx.client.in_exec { "multi" } else { "lua" };
+        super::check_acl(ctx, id, &argv, context)
+            .map_err(|(_, reply)| error::noperm_in_script(&reply))?;
     }
     if spec.has(WRITE) {
         if read_only {

@@ -105,7 +105,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
         .into_iter()
         .map(|(id, args)| {
             // The user's rules may have changed since the command was queued.
-            if let Err((denied, _)) = super::check_acl(ctx, id, &args) {
+            if let Err((denied, _)) = super::check_acl(ctx, id, &args, "multi") {
                 return error::noperm_at_exec(denied);
             }
             ctx.client.in_exec = true;
