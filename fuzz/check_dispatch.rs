@@ -110,7 +110,10 @@ fn words(args: &[Bytes]) -> String {
 }
 
 fn new_client() -> Client {
-    Client::new(Arc::new(ClientInfo::detached()), true)
+    let user = roost::acl::Acl::new(roost::cmd::acl::catalog())
+        .default_user()
+        .clone();
+    Client::new(Arc::new(ClientInfo::detached()), user, true)
 }
 
 fn run(shared: &Shared, client: &mut Client, args: Vec<Bytes>) -> Reply {

@@ -17,8 +17,8 @@
 //! a bad value, is an error that names it.
 //!
 //! Roost never fails open: a directive that restricts access is either enforced
-//! (`requirepass`, `bind`, `protected-mode`, `rename-command`, `port 0`) or stops startup
-//! with a message naming it (`user`, `aclfile`, `loadmodule`: see `REFUSED`). Redis-only
+//! (`requirepass`, `user`, `aclfile`, `bind`, `protected-mode`, `rename-command`, `port 0`)
+//! or stops startup with a message naming it (`loadmodule`: see `REFUSED`). Redis-only
 //! directives left in `REDIS_ONLY` restrict nothing Roost has (the list says why for the
 //! ones that look as if they might). `include` is honoured as Redis does it (see
 //! `Config::apply_file`). CONFIG GET never shows a secret (`Param::secret`).
@@ -60,6 +60,8 @@ const MAXMEMORY_POLICIES: &[&str] = &[
 ];
 
 const TLS_AUTH_CLIENTS: &[&str] = &["yes", "no", "optional"];
+
+const PUBSUB_DEFAULTS: &[&str] = &["allchannels", "resetchannels"];
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 
@@ -140,10 +142,17 @@ with_blank! {
         /// Refuse connections from beyond loopback while the default user has no
         /// password (Redis's protected mode).
         pub protected_mode: bool,
-        /// Always empty (Redis's ACL file; see `ACLFILE_REFUSED`).
+        /// Redis's ACL file: the users, one `user` line each, loaded at startup and by
+        /// ACL LOAD, written by ACL SAVE. Not together with `user` lines, as in Redis.
         pub aclfile: String,
+        /// `acl-pubsub-default`: `allchannels` or `resetchannels` for new users.
+        pub acl_pubsub_default: String,
+        /// Entries ACL LOG keeps.
+        pub acllog_max_len: u64,
         /// `rename-command` lines and flags, in order.
         pub renames: Vec<Rename>,
+        /// `user` lines, in file order (config file only, as in Redis).
+        pub users: Vec<UserLine>,
         /// Bind the listeners to ports the OS picks instead of `port` (tests and
         /// embedding; a port of 0 still means no listener). Not a Redis directive: no
         /// flag or line sets it.
@@ -202,6 +211,16 @@ impl Default for Config {
 /// One `rename-command FROM TO` line: the command called FROM (as named so far) is
 /// reachable as TO only; an empty TO disables it. Checked against the command table when
 /// the server's state is built (`cmd::command_names`), since this layer does not know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserLine {
+    pub name: String,
+    /// The rules as written, a selector possibly split over several words.
+    pub rules: Vec<String>,
+    /// `file:line`, for the message if a rule is bad.
+    pub location: String,
+}
+
+/// A `rename-command` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rename {
     pub from: String,
@@ -335,6 +354,10 @@ pub enum Hook {
     /// Build the TLS materials anew (certificate rotation); a bad set is refused and
     /// the old one kept.
     Tls,
+    /// `requirepass` is the default user's password.
+    DefaultPassword,
+    /// Channels new users and selectors get.
+    PubsubDefault,
 }
 
 /// A parameter's syntax: how its arguments are checked and parsed, and how its value
@@ -494,6 +517,7 @@ pub static PARAMS: &[Param] = &[
         .flag("Number of databases"),
     row("requirepass", field!(requirepass), Type::Text, "")
         .secret()
+        .hook(Hook::DefaultPassword)
         .flag("Password clients must AUTH with"),
     // Switching the log on or off at run time needs a rewrite Roost does not do yet.
     row("appendonly", field!(appendonly), Type::Bool, "yes")
@@ -597,9 +621,12 @@ pub static PARAMS: &[Param] = &[
         .flag("Rewrite the log when it grew by this percentage"),
     row("auto-aof-rewrite-min-size", field!(auto_aof_rewrite_min_size), num(Memory), "67108864")
         .flag("...and is at least this big"),
-    // Only ever empty: a file with ACL users stops startup (`ACLFILE_REFUSED`).
     row("aclfile", field!(aclfile), Type::Text, "")
         .fixed(),
+    row("acl-pubsub-default", field!(acl_pubsub_default), Type::Choice(PUBSUB_DEFAULTS),
+        "resetchannels")
+        .hook(Hook::PubsubDefault),
+    row("acllog-max-len", field!(acllog_max_len), num(U64).range(0, I64_MAX, Refuse), "128"),
     row("protected-mode", field!(protected_mode), Type::Bool, "yes")
         .flag("Refuse clients beyond loopback while there is no password (yes|no)"),
     row("tls-port", field!(tls_port), num(U32).range(0, 65535, Refuse), "0")
@@ -1084,8 +1111,6 @@ const NO_EFFECT_HERE: &[&str] = &[
 /// Redis 7 directives Roost accepts without implementing them. None of them may restrict
 /// access to anything Roost has; for those whose names suggest they might:
 ///
-/// - `acl-pubsub-default` applies to ACL users created later; Roost has only the default
-///   user, which has every channel in Redis too.
 /// - `enable-debug-command`, `enable-module-command`: Roost has no DEBUG or MODULE
 ///   command (`cmd::table`'s tests check), so no value can open one.
 /// - `enable-protected-configs`: the parameters Redis protects that Roost has (`dir`)
@@ -1094,8 +1119,6 @@ const NO_EFFECT_HERE: &[&str] = &[
 ///
 /// Directives that do restrict access and are not implemented are in `REFUSED`.
 const REDIS_ONLY: &[&str] = &[
-    "acl-pubsub-default",
-    "acllog-max-len",
     "active-defrag-cycle-max",
     "active-defrag-cycle-min",
     "active-defrag-ignore-bytes",
@@ -1216,24 +1239,12 @@ const REDIS_ONLY: &[&str] = &[
 /// Redis directives that restrict access and that Roost does not implement: a line with
 /// one stops startup, naming it, rather than leave the server more open than its
 /// configuration says. As in Redis, they are not parameters (CONFIG GET/SET do not know
-/// them). `aclfile`, which is one in Redis, is a row that only an empty value passes
-/// (`ACLFILE_REFUSED`).
-const REFUSED: &[(&str, &str)] = &[
-    (
-        "user",
-        "ACL users are not implemented in Roost yet; refusing to start rather than ignore \
-         an access rule (use requirepass for the default user's password)",
-    ),
-    (
-        "loadmodule",
-        "Roost cannot load Redis modules; refusing to start without one the configuration \
+/// them).
+const REFUSED: &[(&str, &str)] = &[(
+    "loadmodule",
+    "Roost cannot load Redis modules; refusing to start without one the configuration \
          asks for (a module may enforce access rules)",
-    ),
-];
-
-/// Why an `aclfile` line with a file stops startup.
-const ACLFILE_REFUSED: &str = "ACL users are not implemented in Roost yet; refusing to start \
-    rather than ignore an ACL file (use requirepass for the default user's password)";
+)];
 
 /// What CONFIG GET shows for a password that is set. An unset one shows as empty, as in
 /// Redis; a set one is never shown (Redis 7 shows `requirepass` and `masterauth`).
@@ -1482,16 +1493,21 @@ impl Config {
                 });
                 return Ok(());
             }
-            ("include" | "rename-command", _) => {
+            ("user", [name, rules @ ..]) => {
+                self.users.push(UserLine {
+                    name: name.clone(),
+                    rules: rules.to_vec(),
+                    location: origin,
+                });
+                return Ok(());
+            }
+            ("include" | "rename-command" | "user", _) => {
                 return Err(at("Bad directive or wrong number of arguments"))
             }
             _ => {}
         }
         if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == lower) {
             return Err(at(why));
-        }
-        if lower == "aclfile" && args.iter().any(|a| !a.is_empty()) {
-            return Err(at(ACLFILE_REFUSED));
         }
         match self.apply(name, args) {
             Ok(Applied::Set) => {
@@ -1578,6 +1594,16 @@ impl Config {
                     value
                 };
             out.push_str(&format!("{name} {quoted}\n"));
+        }
+        // Users as configured at startup (ACL SETUSER changes live in ACL SAVE's file).
+        for user in &self.users {
+            let mut line = format!("user {}", quote(&user.name));
+            for rule in &user.rules {
+                line.push(' ');
+                line.push_str(&quote(rule));
+            }
+            out.push_str(&line);
+            out.push('\n');
         }
         // Renames stay in force after a restart.
         for rename in &self.renames {
@@ -1854,7 +1880,6 @@ mod tests {
             ignored,
             [
                 "dbfilename",
-                "acllog-max-len",
                 "aof-load-truncated",
                 "slowlog-log-slower-than",
                 "slowlog-max-len",
@@ -2189,42 +2214,45 @@ mod tests {
 
     #[test]
     fn access_rules_roost_lacks_stop_startup_naming_them() {
-        for (line, words) in [
-            (
-                "user app on >s3cret ~* +@all",
-                "ACL users are not implemented",
-            ),
-            ("user default off", "ACL users are not implemented"),
-            (
-                "aclfile /etc/redis/users.acl",
-                "ACL users are not implemented",
-            ),
-            ("loadmodule /usr/lib/redis/auth.so", "Redis modules"),
-        ] {
-            let err = Config::default()
-                .apply_file_text(&format!("port 7000\n{line}\n"), "x.conf")
-                .unwrap_err();
-            let directive = line.split(' ').next().unwrap();
-            assert!(
-                err.to_string()
-                    .starts_with(&format!("x.conf:2: '{directive}': ")),
-                "{err}"
-            );
-            assert!(err.message.contains(words), "{err}");
-            // Not parameters, as in Redis: CONFIG SET and GET do not know them. Except
-            // aclfile, which Redis shows (empty here) and cannot change at run time.
-            let mut c = Config::default();
-            if directive == "aclfile" {
-                assert_eq!(c.get(directive).as_deref(), Some(""));
-                assert!(!Config::is_mutable(directive));
-                continue;
-            }
-            assert_eq!(c.apply(directive, &["x".into()]), Err(ApplyError::Unknown));
-            assert_eq!(c.get(directive), None);
-        }
+        let err = Config::default()
+            .apply_file_text("port 7000\nloadmodule /usr/lib/redis/auth.so\n", "x.conf")
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("x.conf:2: 'loadmodule': "),
+            "{err}"
+        );
+        assert!(err.message.contains("Redis modules"), "{err}");
+        // Not a parameter, as in Redis: CONFIG SET and GET do not know it.
+        let mut c = Config::default();
+        assert_eq!(
+            c.apply("loadmodule", &["x".into()]),
+            Err(ApplyError::Unknown)
+        );
+        assert_eq!(c.get("loadmodule"), None);
         // No ACL file is no ACL file.
         let mut c = Config::default();
         c.apply_file_text("aclfile \"\"\n", "x.conf").unwrap();
+    }
+
+    #[test]
+    fn user_lines_are_kept_in_order_with_their_location() {
+        let mut c = Config::default();
+        c.apply_file_text(
+            "user default off\nuser app on >s3cret \"(~a +get)\"\naclfile /etc/users.acl\n",
+            "u.conf",
+        )
+        .unwrap();
+        assert_eq!(c.users.len(), 2);
+        assert_eq!(c.users[1].name, "app");
+        assert_eq!(c.users[1].rules, ["on", ">s3cret", "(~a +get)"]);
+        assert_eq!(c.users[1].location, "u.conf:2");
+        // aclfile is shown by CONFIG GET and cannot change at run time, as in Redis.
+        assert_eq!(c.get("aclfile").as_deref(), Some("/etc/users.acl"));
+        assert!(!Config::is_mutable("aclfile"));
+        let err = Config::default()
+            .apply_file_text("user\n", "u.conf")
+            .unwrap_err();
+        assert!(err.to_string().starts_with("u.conf:1: 'user'"), "{err}");
     }
 
     #[test]
@@ -2307,6 +2335,10 @@ mod tests {
         assert_eq!(c.origins["bind"], "--bind");
         assert!(c.aof_repair);
         assert_eq!(ignored, ["save"]);
+        let (c, _) =
+            Config::from_args(args(&["--user", "app", "on", ">pw", "--port", "7000"])).unwrap();
+        assert_eq!(c.users[0].rules, ["on", ">pw"]);
+        assert_eq!(c.users[0].location, "--user");
         for (flags, error) in [
             (
                 &["--no-such-flag", "1"][..],
@@ -2314,7 +2346,7 @@ mod tests {
             ),
             (&["--port", "1", "2"][..], "'--port': "),
             (&["--appendfsync", "sometimes"][..], "'--appendfsync': "),
-            (&["--user", "app", "on"][..], "'--user': "),
+            (&["--user"][..], "'--user': Bad directive"),
         ] {
             let err = Config::from_args(args(flags)).unwrap_err().to_string();
             assert!(err.starts_with(error), "{flags:?}: {err}");

@@ -27,6 +27,7 @@
 //! - `repl`: the replication tasks (serving replicas, following a primary)
 //! - `server`: listeners, connections, startup and shutdown
 
+pub mod acl;
 pub mod alloc;
 pub mod aof;
 pub mod clock;

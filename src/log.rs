@@ -143,6 +143,16 @@ pub fn verbose(message: &str) {
     write(Level::Verbose, message);
 }
 
+/// An I/O error as C's strerror prints it ("No such file or directory"), without the
+/// " (os error 2)" Rust adds: Redis's messages quote strerror.
+pub fn os_error_text(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

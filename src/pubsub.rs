@@ -173,6 +173,25 @@ impl Hub {
             .collect()
     }
 
+    /// The channels and the patterns one client is subscribed to.
+    pub fn subscriptions_of(&self, client_id: u64) -> (Vec<Bytes>, Vec<Bytes>) {
+        let channels = self
+            .channels
+            .reading()
+            .iter()
+            .filter(|(_, subs)| subs.iter().any(|s| s.client_id == client_id))
+            .map(|(channel, _)| channel.clone())
+            .collect();
+        let patterns = self
+            .patterns
+            .reading()
+            .iter()
+            .filter(|(_, s)| s.client_id == client_id)
+            .map(|(pattern, _)| pattern.clone())
+            .collect();
+        (channels, patterns)
+    }
+
     pub fn subscribers_of(&self, channel: &[u8]) -> usize {
         let channels = self.channels.reading();
         channels.get(channel).map_or(0, Vec::len)

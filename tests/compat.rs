@@ -196,6 +196,7 @@ const WIRED: &[&str] = &[
     "redis_rb.rb",
     "php_session.php",
     "auth_py.py",
+    "acl_session_service.py",
     "auth_node.mjs",
     "auth_rb.rb",
     "auth_php.php",
@@ -269,6 +270,14 @@ fn redis_py_with_requirepass() {
         Tool::Python(&["redis"]),
         "auth_py.py",
         &["--requirepass", PASSWORD],
+    );
+}
+
+#[test]
+fn a_session_service_user_limited_to_its_prefix_through_flask_session() {
+    run(
+        Tool::Python(&["redis", "flask", "flask_session", "msgspec"]),
+        "acl_session_service.py",
     );
 }
 

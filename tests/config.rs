@@ -318,9 +318,11 @@ fn access_rules_roost_cannot_enforce_stop_the_binary_naming_them() {
     let dir = common::process::TempDir::new("refused-directives");
     let conf = dir.0.join("hardened.conf");
     for (lines, directive, line) in [
-        ("port 7000\nuser default off\n", "user", 2),
-        ("user app on >s3cret ~* +@all\n", "user", 1),
-        ("\naclfile /etc/redis/users.acl\n", "aclfile", 2),
+        // ACL users are enforced; a rule Roost cannot apply, or an ACL file it cannot
+        // read, stops startup.
+        ("port 7000\nuser default off +nosuchcommand\n", "user", 2),
+        ("user app on >s3cret ~* +@nosuchcategory\n", "user", 1),
+        ("\naclfile /no/such/dir/users.acl\n", "aclfile", 2),
         (
             "loadmodule /usr/lib/redis/modules/auth.so\n",
             "loadmodule",

@@ -25,6 +25,7 @@ const LAYERS: &[&str] = &[
     "pubsub",
     "tracking",
     "notify",
+    "acl",
     "session",
     "state",
     "cmd",

@@ -16,7 +16,11 @@ use crate::state::Shared;
 /// The client that applies a stream of records: authenticated, and not journaling
 /// what it applies (the records are already in the log, or come from the primary).
 pub fn stream_client() -> Client {
-    let mut client = Client::new(Arc::new(ClientInfo::detached()), true);
+    // A user with every permission: records are not checked against ACLs.
+    let user = crate::acl::Acl::new(super::acl::catalog())
+        .default_user()
+        .clone();
+    let mut client = Client::new(Arc::new(ClientInfo::detached()), user, true);
     client.from_primary = true;
     client
 }

@@ -197,6 +197,10 @@ fn take_effect(shared: &Shared, hook: Hook, config: &Config) {
         Hook::KeyspaceEvents => shared.notify.set_events(&config.notify_keyspace_events),
         // Done (or refused) before anything else changed: see `config_set`.
         Hook::Tls => {}
+        Hook::DefaultPassword => super::acl::requirepass_changed(shared, config),
+        Hook::PubsubDefault => shared
+            .acl
+            .set_pubsub_all(config.acl_pubsub_default == "allchannels"),
     }
 }
 
@@ -207,6 +211,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     }
     shared.stats.reset();
     shared.keyspace.stats.reset();
+    shared.acl.denied.reset();
     Ok(Reply::OK)
 }
 

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use super::{args, error, flags::*, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::session::ClientInfo;
-use crate::state::Shared;
 use crate::sync::Recover;
 use crate::{clock, VERSION_COMPAT};
 
@@ -246,6 +245,8 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     ctx.client.tracking = None;
     ctx.client.select(0);
     ctx.client.set_proto(2);
+    let default = ctx.shared.acl.default_user().clone();
+    ctx.client.log_in(default);
     ctx.client.authenticated = !ctx.shared.requires_auth();
     let info = &ctx.client.info;
     *info.name.locked() = None;
@@ -254,28 +255,35 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     Ok(Reply::simple("RESET"))
 }
 
-/// Checks `user`/`password` against the configuration. Roost has one user, `default`.
-fn credentials_ok(shared: &Shared, user: &[u8], password: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
+/// Logs the client in as `user` if `password` opens it; WRONGPASS otherwise (counted
+/// in INFO stats `acl_access_denied_auth`).
+fn log_in(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], password: &[u8]) -> Result<(), Reply> {
+    match ctx.shared.acl.authenticate(user, password) {
+        Some(user) => {
+            ctx.client.log_in(user);
+            Ok(())
+        }
+        None => {
+            ctx.shared.acl.denied.auth.fetch_add(1, Ordering::Relaxed);
+            // Logged under the name tried, as Redis does.
+            let max_len = ctx.shared.config().acllog_max_len as usize;
+            let context = if ctx.client.in_multi() {
+                "multi"
+            } else {
+                "toplevel"
+            };
+            ctx.shared.acl.log_refusal(
+                "auth",
+                context,
+                &String::from_utf8_lossy(command),
+                &String::from_utf8_lossy(user),
+                describe(&ctx.client.info),
+                clock::now_ms(),
+                max_len,
+            );
+            Err(error::WRONGPASS)
+        }
     }
-    match &shared.config().requirepass {
-        Some(pass) => same_secret(pass.as_bytes(), password),
-        None => true,
-    }
-}
-
-/// Whether `given` is `secret`, in a time that does not depend on where they differ or
-/// on the secret's length: both are hashed (as Redis compares SHA-256 hashes) and every
-/// byte of the digests is compared.
-fn same_secret(secret: &[u8], given: &[u8]) -> bool {
-    use sha1::{Digest, Sha1};
-    let (a, b) = (Sha1::digest(secret), Sha1::digest(given));
-    let difference = a
-        .iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(difference) == 0
 }
 
 fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
@@ -284,15 +292,11 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         3 => (&args[1], &args[2]),
         _ => return Err(error::SYNTAX),
     };
-    if args.len() == 2 && !ctx.shared.requires_auth() {
+    if args.len() == 2 && ctx.shared.acl.default_is_open() {
         return Err(error::AUTH_WITHOUT_PASSWORD);
     }
-    if credentials_ok(ctx.shared, user, password) {
-        ctx.client.authenticated = true;
-        Ok(Reply::OK)
-    } else {
-        Err(error::WRONGPASS)
-    }
+    log_in(ctx, &args[0], user, password)?;
+    Ok(Reply::OK)
 }
 
 fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
@@ -320,10 +324,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         }
     }
     if let Some((user, password)) = credentials {
-        if !credentials_ok(ctx.shared, user, password) {
-            return Err(error::WRONGPASS);
-        }
-        ctx.client.authenticated = true;
+        log_in(ctx, &args[0], user, password)?;
     }
     if !ctx.client.authenticated {
         return Err(error::HELLO_UNAUTHENTICATED);
@@ -408,8 +409,9 @@ fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 const REPLY_CHUNK: u64 = 16 * 1024;
 
 /// One CLIENT LIST line, in Redis 7.2's field order (also what the log names a client
-/// by, as Redis does). `omem` is the output not yet written; `obl` and `oll` split it
-/// as Redis would hold it: the first 16 KB in the reply buffer, the rest in 16 KB blocks.
+/// by, as Redis does, and ACL LOG's `client-info`). `omem` is the output not yet written;
+/// `obl` and `oll` split it as Redis would hold it: the first 16 KB in the reply buffer,
+/// the rest in 16 KB blocks.
 pub fn describe(c: &ClientInfo) -> String {
     let now = clock::now_ms();
     let text = |m: &std::sync::Mutex<Option<Bytes>>| {
@@ -455,7 +457,7 @@ pub fn describe(c: &ClientInfo) -> String {
     format!(
         "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
          multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll={} omem={} \
-         tot-mem=0 events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+         tot-mem=0 events={} cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -472,6 +474,7 @@ pub fn describe(c: &ClientInfo) -> String {
         omem,
         if omem > 0 { "rw" } else { "r" },
         cmd,
+        c.user_name(),
         c.proto.load(Ordering::Relaxed),
         text(&c.lib_name),
         text(&c.lib_ver),
@@ -607,11 +610,15 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         }
         i += 2;
     }
-    if filter.user.as_deref().is_some_and(|u| u != b"default") {
-        return Err(error::no_such_user(
-            filter.user.as_deref().unwrap_or_default(),
-        ));
-    }
+    let user = match filter.user.as_deref() {
+        Some(name) => Some(
+            ctx.shared
+                .acl
+                .user(name)
+                .ok_or_else(|| error::no_such_user(name))?,
+        ),
+        None => None,
+    };
     let now = clock::now_ms();
     let mut killed = 0;
     for c in ctx.shared.clients.snapshot() {
@@ -628,6 +635,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             && filter
                 .max_age
                 .is_none_or(|age| now.saturating_sub(c.created_ms) / 1000 >= age)
+            && user.as_ref().is_none_or(|u| c.runs_as(u))
             && !(filter.skip_me && c.id == ctx.client.id);
         if matches {
             kill(ctx, &c);
@@ -711,19 +719,4 @@ pub fn help_reply(id: super::CommandId, container: &str) -> Reply {
         lines.push(Reply::Simple(format!("    {}", sub.summary).into()));
     }
     Reply::Array(lines)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_secret;
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret(b"s3cret", b"s3cret"));
-        assert!(!same_secret(b"s3cret", b"s3cre"));
-        assert!(!same_secret(b"s3cret", b"s3cret\0"));
-        assert!(!same_secret(b"s3cret", b"S3cret"));
-        assert!(!same_secret(b"s3cret", b""));
-        assert!(same_secret(b"", b""));
-    }
 }

@@ -382,3 +382,107 @@ pub fn script_compile_failed(message: &str) -> Reply {
 pub fn script_failed(message: &str, sha: &str, line: usize) -> Reply {
     Reply::error(format!("{message} script: {sha}, on @user_script:{line}."))
 }
+
+// -- ACL users (acl.rs), Redis 7.2's texts --
+
+pub const DEFAULT_USER_UNDELETABLE: Reply = err("ERR The 'default' user cannot be removed");
+pub const GENPASS_BITS: Reply = err(
+    "ERR ACL GENPASS argument must be the number of bits for the output password, a \
+     positive number up to 4096",
+);
+
+/// ACL SETUSER refused a rule (or the rule list).
+pub fn acl_setuser(why: &crate::acl::SetUserError) -> Reply {
+    Reply::error(format!("ERR {why}"))
+}
+
+/// ACL CAT of no such category.
+pub fn unknown_acl_category(name: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Unknown category '{}'",
+        truncate_lossy(name, 128)
+    ))
+}
+
+/// A command the user may not run (Redis 7.2's text; 7.0 said "this user has no
+/// permissions to run the '...' command").
+pub fn noperm_command(user: &str, command: &str) -> Reply {
+    Reply::error(format!(
+        "NOPERM User {user} has no permissions to run the '{command}' command"
+    ))
+}
+
+/// A key the user may not touch (7.2; 7.0: "this user has no permissions to access one
+/// of the keys used as arguments").
+pub const NOPERM_KEY: Reply = err("NOPERM No permissions to access a key");
+
+/// A channel the user may not use (7.2; 7.0: "... one of the channels used as
+/// arguments").
+pub const NOPERM_CHANNEL: Reply = err("NOPERM No permissions to access a channel");
+
+/// A subcommand of ACL called with arguments it does not take (Redis's
+/// `addReplySubcommandSyntaxError`).
+pub fn acl_subcommand_syntax(sub: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+        truncate_lossy(sub, 128)
+    ))
+}
+
+/// The NOPERM text without its code.
+fn noperm_reason(denied: &Reply) -> &str {
+    match denied {
+        Reply::Error(text) => text.strip_prefix("NOPERM ").unwrap_or(text),
+        _ => "",
+    }
+}
+
+/// A queued command that the user's rules, changed since MULTI, now refuse at EXEC.
+pub fn noperm_at_exec(denied: crate::acl::Denied) -> Reply {
+    let reason = match denied {
+        crate::acl::Denied::Command => "no permission to execute the command or subcommand",
+        crate::acl::Denied::Key(_) => "no permission to touch the specified keys",
+        crate::acl::Denied::Channel(_) => {
+            "no permission to access one of the channels used as arguments"
+        }
+    };
+    Reply::error(format!(
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and \
+         the EXEC call. This command is no longer allowed for the following reason: {reason}"
+    ))
+}
+
+/// `redis.call` of something the user may not do (Redis 7.2; 7.0 said "The user
+/// executing the script can't run this command or subcommand").
+pub fn noperm_in_script(denied: &Reply) -> Reply {
+    Reply::error(format!(
+        "ERR ACL failure in script: {}",
+        noperm_reason(denied)
+    ))
+}
+
+pub const NO_ACL_FILE: Reply = err(
+    "ERR This Redis instance is not configured to use an ACL file. You may want to specify \
+     users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a \
+     Redis configuration file set) in order to store users in the Redis configuration.",
+);
+pub const ACL_SAVE_FAILED: Reply = err(
+    "ERR There was an error trying to save the ACLs. Please check the server logs for more \
+     information",
+);
+
+/// ACL DRYRUN of a user that does not exist.
+pub fn acl_no_such_user(name: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR User '{}' not found",
+        String::from_utf8_lossy(name)
+    ))
+}
+
+/// ACL DRYRUN of a command that does not exist.
+pub fn acl_no_such_command(name: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR Command '{}' not found",
+        String::from_utf8_lossy(name)
+    ))
+}

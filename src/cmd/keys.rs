@@ -63,6 +63,7 @@ pub const COMMANDS: &[Spec] = &[
 .with_tips(super::redis_meta::MULTI_SHARD_SUM),
     command!("generic", "keys", 2, READONLY, NO_KEYS, keys, "1.0.0",
         "Returns all key names that match a pattern.")
+    .with_acl_categories(crate::acl::category::KEYSPACE | crate::acl::category::DANGEROUS)
 .with_tips(super::redis_meta::KEYS),
     command!("generic", "scan", -2, READONLY, NO_KEYS, scan_keys, "2.8.0",
         "Iterates over the key names in the database.")
@@ -95,6 +96,7 @@ flushdb,
 "1.0.0",
 "Remove all keys from the current database."
 )
+    .with_acl_categories(crate::acl::category::KEYSPACE | crate::acl::category::DANGEROUS)
 .with_tips(super::redis_meta::ALL_SHARDS_SUCCEED),
 super::command!(
 "server",
@@ -106,6 +108,7 @@ flushall,
 "1.0.0",
 "Removes all keys from all databases."
 )
+    .with_acl_categories(crate::acl::category::KEYSPACE | crate::acl::category::DANGEROUS)
 .with_tips(super::redis_meta::ALL_SHARDS_SUCCEED),
 super::command!(
 "server",
@@ -116,7 +119,8 @@ NO_KEYS,
 swapdb,
 "4.0.0",
 "Swaps two Redis databases."
-),
+)
+    .with_acl_categories(crate::acl::category::KEYSPACE | crate::acl::category::DANGEROUS),
 super::command!(
 "generic",
 "object",

@@ -10,6 +10,7 @@
 //! reply, or an error reply that `?` carries up from argument parsing and type checks;
 //! both go to the client the same way. The error texts are spelled once, in `error`.
 
+pub mod acl;
 pub mod apply;
 pub mod args;
 pub mod config;
@@ -143,7 +144,7 @@ macro_rules! command {
 pub(crate) use command;
 
 /// Finds the keys of a command whose key positions depend on its arguments.
-pub type FindKeys = fn(&[Bytes]) -> Option<Vec<usize>>;
+pub type FindKeys = crate::acl::FindKeys;
 
 /// Runs instead of the plain refusal when a command is refused before its handler.
 pub type OnRefusal = fn(&mut Ctx<'_>, Reply) -> Reply;
@@ -175,6 +176,11 @@ pub struct Spec {
     /// A container's HELP lines in Redis's own words, when they are not the summaries
     /// of its subcommands.
     pub help: &'static [&'static str],
+    /// ACL categories Redis declares for the command beyond those its flags imply
+    /// (`crate::acl::category`); without them, its group's (see `acl_categories`).
+    pub acl_categories: Option<u32>,
+    /// Which arguments are pub/sub channels, for ACL channel rules.
+    pub channels: crate::acl::Channels,
 }
 
 impl Spec {
@@ -204,7 +210,22 @@ impl Spec {
             find_keys: None,
             on_refusal: None,
             help: &[],
+            acl_categories: None,
+            channels: crate::acl::Channels::None,
         }
+    }
+
+    /// The ACL categories Redis declares for this command beyond its flags' (replacing
+    /// its group's).
+    pub const fn with_acl_categories(self, categories: u32) -> Spec {
+        Spec {
+            acl_categories: Some(categories),
+            ..self
+        }
+    }
+
+    pub const fn with_channels(self, channels: crate::acl::Channels) -> Spec {
+        Spec { channels, ..self }
     }
 
     pub const fn with_subcommands(self, subcommands: &'static [Spec]) -> Spec {
@@ -264,20 +285,66 @@ impl Spec {
     }
 }
 
-/// A server's state with one statistics slot per command in the table and the names
-/// its clients call commands by. `config` has passed `check_config`.
+/// A server's state with one statistics slot per command in the table, the names its
+/// clients call commands by and its ACL users. `config` has passed `check_config`.
 pub fn new_state(config: crate::config::Config, services: Services) -> std::sync::Arc<Shared> {
     let names = table()
         .command_names(&config.renames)
         .unwrap_or_else(|e| panic!("the configuration was not checked: {e}"));
-    Shared::new(config, table().len(), names, services)
+    let acl = acl::users_at_startup(&config)
+        .unwrap_or_else(|e| panic!("the configuration was not checked: {e}"));
+    Shared::new(config, table().len(), names, acl, services)
 }
 
 /// What the configuration layer cannot check without the command table: that each
-/// `rename-command` names a command. A server starts only with a configuration that
-/// passes.
+/// `rename-command` names a command, and that the `user` lines (or the ACL file) are
+/// valid rules. A server starts only with a configuration that passes.
 pub fn check_config(config: &crate::config::Config) -> Result<(), crate::config::ConfigError> {
-    table().command_names(&config.renames).map(|_| ())
+    table().command_names(&config.renames)?;
+    acl::users_at_startup(config).map(|_| ())
+}
+
+/// A command's ACL categories (`crate::acl::category`), as Redis derives them: those
+/// declared for it (else its group's; a container has none of its own), plus those its
+/// flags imply.
+pub fn acl_categories(spec: &Spec) -> u32 {
+    use crate::acl::category::*;
+    let mut cats = spec.acl_categories.unwrap_or(match spec.group {
+        _ if !spec.subcommands.is_empty() => 0,
+        "string" => STRING,
+        "hash" => HASH,
+        "set" => SET,
+        "sorted-set" => SORTEDSET,
+        "list" => LIST,
+        "generic" => KEYSPACE,
+        "connection" => CONNECTION,
+        "transactions" => TRANSACTION,
+        "scripting" => SCRIPTING,
+        _ => 0,
+    });
+    if spec.has(flags::WRITE) {
+        cats |= WRITE;
+    }
+    // Scripting commands are not @read, as in Redis.
+    if spec.has(flags::READONLY) && cats & SCRIPTING == 0 {
+        cats |= READ;
+    }
+    if spec.has(flags::ADMIN) {
+        cats |= ADMIN | DANGEROUS;
+    }
+    if spec.has(flags::PUBSUB) {
+        cats |= PUBSUB;
+    }
+    if spec.has(flags::FAST) {
+        cats |= FAST;
+    }
+    if spec.has(flags::BLOCKING) {
+        cats |= BLOCKING;
+    }
+    if cats & FAST == 0 {
+        cats |= SLOW;
+    }
+    cats
 }
 
 /// What a handler sees: the server's shared state and the calling client.
@@ -336,8 +403,17 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     };
     let spec = table.spec(id);
 
-    if ctx.shared.requires_auth() && !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
+    if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) && ctx.shared.requires_auth() {
         return reject(ctx, Some(id), error::AUTH_REQUIRED);
+    }
+
+    let context = if ctx.client.in_multi() {
+        "multi"
+    } else {
+        "toplevel"
+    };
+    if let Err((_, reply)) = check_acl(ctx, id, &args, context) {
+        return reject(ctx, Some(id), reply);
     }
 
     if ctx.shared.is_loading() && !spec.has(flags::LOADING) {
@@ -415,6 +491,60 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     }
 
     execute(ctx, id, &args)
+}
+
+/// Whether the client's user may run this request (command, keys, channels), with
+/// Redis's NOPERM reply if not; a refusal is counted and logged (ACL LOG) in `context`
+/// (`toplevel`, `multi`, `lua`). A user with every permission pays one atomic load.
+pub fn check_acl(
+    ctx: &mut Ctx<'_>,
+    id: CommandId,
+    args: &[Bytes],
+    context: &'static str,
+) -> Result<(), (crate::acl::Denied, Reply)> {
+    let rules = ctx.client.login.rules();
+    if rules.unrestricted() {
+        return Ok(());
+    }
+    let Err(denied) = ctx.shared.acl.check(rules, id, args) else {
+        return Ok(());
+    };
+    let (reason, object) = match denied {
+        crate::acl::Denied::Command => ("command", table().full_name(id).to_string()),
+        crate::acl::Denied::Key(pos) => ("key", String::from_utf8_lossy(&args[pos]).into()),
+        crate::acl::Denied::Channel(pos) => ("channel", String::from_utf8_lossy(&args[pos]).into()),
+    };
+    log_refusal(ctx, reason, context, &object);
+    let stats = &ctx.shared.acl.denied;
+    let reply = match denied {
+        crate::acl::Denied::Command => {
+            stats.command.fetch_add(1, Ordering::Relaxed);
+            error::noperm_command(&ctx.client.login.user().name, table().full_name(id))
+        }
+        crate::acl::Denied::Key(_) => {
+            stats.key.fetch_add(1, Ordering::Relaxed);
+            error::NOPERM_KEY
+        }
+        crate::acl::Denied::Channel(_) => {
+            stats.channel.fetch_add(1, Ordering::Relaxed);
+            error::NOPERM_CHANNEL
+        }
+    };
+    Err((denied, reply))
+}
+
+/// Adds a refusal to ACL LOG, with the client as CLIENT LIST shows it.
+pub fn log_refusal(ctx: &Ctx<'_>, reason: &'static str, context: &'static str, object: &str) {
+    let max_len = ctx.shared.config().acllog_max_len as usize;
+    ctx.shared.acl.log_refusal(
+        reason,
+        context,
+        object,
+        &ctx.client.login.user().name,
+        conn::describe(&ctx.client.info),
+        crate::clock::now_ms(),
+        max_len,
+    );
 }
 
 /// A command refused before running: counted, and it dooms an open transaction.

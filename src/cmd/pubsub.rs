@@ -26,7 +26,8 @@ pub const COMMANDS: &[Spec] = &[
         subscribe,
         "2.0.0",
         "Listens for messages published to channels."
-    ),
+    )
+    .with_channels(crate::acl::Channels::All),
     super::command!(
         "pubsub",
         "unsubscribe",
@@ -46,7 +47,8 @@ pub const COMMANDS: &[Spec] = &[
         psubscribe,
         "2.0.0",
         "Listens for messages published to channels that match one or more patterns."
-    ),
+    )
+    .with_channels(crate::acl::Channels::Patterns),
     super::command!(
         "pubsub",
         "punsubscribe",
@@ -66,7 +68,8 @@ pub const COMMANDS: &[Spec] = &[
         publish,
         "2.0.0",
         "Posts a message to a channel."
-    ),
+    )
+    .with_channels(crate::acl::Channels::First),
     super::command!(
         "pubsub",
         "pubsub",

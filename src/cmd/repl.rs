@@ -18,8 +18,10 @@ use crate::{clock, log};
 pub const COMMANDS: &[Spec] = &[
     super::command!("server", "replicaof", 3, ADMIN | NOSCRIPT | STALE | UNGATED, NO_KEYS, replicaof, "5.0.0", "Configures a server as replica of another, or promotes it to a primary."),
     super::command!("server", "slaveof", 3, ADMIN | NOSCRIPT | STALE | UNGATED, NO_KEYS, replicaof, "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a primary."),
-    super::command!("server", "role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "2.8.12", "Returns the replication role."),
-    super::command!("generic", "wait", 3, NOSCRIPT, NO_KEYS, wait, "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
+    super::command!("server", "role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "2.8.12", "Returns the replication role.")
+    .with_acl_categories(crate::acl::category::ADMIN | crate::acl::category::DANGEROUS),
+    super::command!("generic", "wait", 3, NOSCRIPT, NO_KEYS, wait, "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
+    .with_acl_categories(crate::acl::category::CONNECTION),
     super::command!("server", "replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NO_KEYS, replconf, "3.0.0", "An internal command for configuring the replication stream."),
     super::command!("server", "psync", -3, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, psync, "2.8.0", "An internal command used in replication."),
     super::command!("server", "sync", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, sync, "1.0.0", "An internal command used in replication."),

@@ -480,6 +480,11 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outco
     if spec.has(NOSCRIPT) {
         return Err(error::SCRIPT_CALL_NOT_ALLOWED);
     }
+    if !ctx.client.from_primary {
+        let context = if ctx.client.in_exec { "multi" } else { "lua" };
+        super::check_acl(ctx, id, &argv, context)
+            .map_err(|(_, reply)| error::noperm_in_script(&reply))?;
+    }
     if spec.has(WRITE) {
         if read_only {
             return Err(error::WRITE_IN_READONLY_SCRIPT);

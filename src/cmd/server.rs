@@ -26,6 +26,7 @@ pub const COMMANDS: &[Spec] = &[
         "1.0.0",
         "Returns information and statistics about the server."
     )
+    .with_acl_categories(crate::acl::category::DANGEROUS)
     .with_tips(super::redis_meta::INFO),
     super::command!(
         "server",
@@ -37,6 +38,7 @@ pub const COMMANDS: &[Spec] = &[
         "2.8.13",
         "Returns detailed information about all commands."
     )
+    .with_acl_categories(crate::acl::category::CONNECTION)
     .with_tips(super::redis_meta::NONDETERMINISTIC_ORDER)
     .with_subcommands(COMMAND_SUBCOMMANDS),
     super::command!(
@@ -60,6 +62,7 @@ pub const COMMANDS: &[Spec] = &[
         "1.0.0",
         "Returns the Unix timestamp of the last successful save to disk."
     )
+    .with_acl_categories(crate::acl::category::ADMIN | crate::acl::category::DANGEROUS)
     .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
     command!(
         "server",
@@ -113,7 +116,8 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         command_count,
         "2.8.13",
         "Returns a count of commands."
-    ),
+    )
+    .with_acl_categories(crate::acl::category::CONNECTION),
     super::command!(
         "server",
         "info",
@@ -124,6 +128,7 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         "2.8.13",
         "Returns information about one, multiple or all commands."
     )
+    .with_acl_categories(crate::acl::category::CONNECTION)
     .with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
     super::command!(
         "server",
@@ -135,6 +140,7 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         "7.0.0",
         "Returns documentary information about one, multiple or all commands."
     )
+    .with_acl_categories(crate::acl::category::CONNECTION)
     .with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
     super::command!(
         "server",
@@ -146,6 +152,7 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         "7.0.0",
         "Returns a list of command names."
     )
+    .with_acl_categories(crate::acl::category::CONNECTION)
     .with_tips(super::redis_meta::NONDETERMINISTIC_ORDER),
     super::command!(
         "server",
@@ -156,8 +163,9 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         command_getkeys,
         "2.8.13",
         "Extracts the key names from an arbitrary command."
-    ),
-    conn::help_subcommand("server", "5.0.0"),
+    )
+    .with_acl_categories(crate::acl::category::CONNECTION),
+    conn::help_subcommand("server", "5.0.0").with_acl_categories(crate::acl::category::CONNECTION),
 ];
 
 fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
@@ -624,6 +632,11 @@ fn stats_section(shared: &Shared, field: &mut Field<'_>) {
     field("pubsub_channels", &0);
     field("pubsub_patterns", &0);
     field("total_error_replies", &load(&s.total_error_replies));
+    let denied = &shared.acl.denied;
+    field("acl_access_denied_auth", &load(&denied.auth));
+    field("acl_access_denied_cmd", &load(&denied.command));
+    field("acl_access_denied_key", &load(&denied.key));
+    field("acl_access_denied_channel", &load(&denied.channel));
 }
 
 /// User and system CPU seconds of this process, from /proc/self/stat.
@@ -709,39 +722,11 @@ fn flag_words(spec: &Spec) -> Vec<Reply> {
         .collect()
 }
 
-/// ACL categories, derived from flags and group as Redis derives most of them.
+/// ACL categories as COMMAND INFO lists them (`@read`, ...).
 fn acl_categories(spec: &Spec) -> Vec<Reply> {
-    let mut cats: Vec<&'static str> = Vec::new();
-    if spec.has(WRITE) {
-        cats.push("@write");
-    }
-    if spec.has(READONLY) {
-        cats.push("@read");
-    }
-    match spec.group {
-        "string" => cats.push("@string"),
-        "hash" => cats.push("@hash"),
-        "set" => cats.push("@set"),
-        "sorted-set" => cats.push("@sortedset"),
-        "list" => cats.push("@list"),
-        "generic" => cats.push("@keyspace"),
-        "connection" => cats.push("@connection"),
-        "transactions" => cats.push("@transaction"),
-        _ => {}
-    }
-    if spec.has(ADMIN) {
-        cats.push("@admin");
-        cats.push("@dangerous");
-    }
-    if spec.has(FAST) {
-        cats.push("@fast");
-    } else {
-        cats.push("@slow");
-    }
-    if spec.has(BLOCKING) {
-        cats.push("@blocking");
-    }
-    cats.into_iter().map(Reply::simple).collect()
+    crate::acl::category::names(super::acl_categories(spec))
+        .map(|name| Reply::Simple(format!("@{name}").into()))
+        .collect()
 }
 
 fn command_entry(id: CommandId) -> Reply {

@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 14] {
+fn families() -> [&'static [Spec]; 15] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -57,6 +57,7 @@ fn families() -> [&'static [Spec]; 14] {
         super::zset::COMMANDS,
         super::scripting::COMMANDS,
         super::memory::COMMANDS,
+        super::acl::COMMANDS,
     ]
 }
 

@@ -104,6 +104,10 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
         .queued
         .into_iter()
         .map(|(id, args)| {
+            // The user's rules may have changed since the command was queued.
+            if let Err((denied, _)) = super::check_acl(ctx, id, &args, "multi") {
+                return error::noperm_at_exec(denied);
+            }
             ctx.client.in_exec = true;
             let reply = call(ctx, id, &args);
             ctx.client.in_exec = false;

@@ -117,7 +117,8 @@ pub(super) async fn serve<S>(
         return;
     }
     let info = shared.clients.register(addr, laddr);
-    let mut client = Client::new(info.clone(), !shared.requires_auth());
+    let default_user = shared.acl.default_user().clone();
+    let mut client = Client::new(info.clone(), default_user, !shared.requires_auth());
     let mut decoder = Decoder::new();
     // Allocated when the client sends something, given back when it falls idle.
     let mut input = BytesMut::new();
@@ -409,8 +410,9 @@ fn unacknowledge(
 /// only loopback clients are served (checked when each connection is accepted, with the
 /// configuration of that moment, so CONFIG SET of either applies to the next one).
 fn protected_mode_refuses(shared: &Shared, peer: SocketAddr) -> bool {
-    let config = shared.config();
-    config.protected_mode && config.requirepass.is_none() && !peer.ip().to_canonical().is_loopback()
+    shared.config().protected_mode
+        && shared.acl.default_is_open()
+        && !peer.ip().to_canonical().is_loopback()
 }
 
 /// Waits while another client's script runs and has not passed busy-reply-threshold;

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use super::blocking::Waiter;
 use super::{ClientInfo, CommandId};
 use crate::store::{WatchFlag, WatchedKey};
+use crate::sync::Recover;
 
 /// A transaction being queued between MULTI and EXEC.
 #[derive(Default)]
@@ -32,6 +33,8 @@ pub struct Client {
     /// RESP version, 2 or 3 (HELLO).
     pub proto: u8,
     pub authenticated: bool,
+    /// The ACL user this connection runs as, and its rules.
+    pub login: crate::acl::Login,
     pub multi: Option<Multi>,
     pub watch_flag: Arc<WatchFlag>,
     pub watched: Vec<WatchedKey>,
@@ -113,8 +116,11 @@ pub struct Psync {
 }
 
 impl Client {
-    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Client {
+    /// A client logged in as `user`; `authenticated` unless it must still AUTH.
+    pub fn new(info: Arc<ClientInfo>, user: Arc<crate::acl::User>, authenticated: bool) -> Client {
+        *info.user.locked() = Some(user.clone());
         Client {
+            login: crate::acl::Login::new(user),
             id: info.id,
             info,
             db: 0,
@@ -138,6 +144,13 @@ impl Client {
             blocked: None,
             deferred: None,
         }
+    }
+
+    /// Runs as `user` from now on (AUTH, HELLO AUTH, RESET).
+    pub fn log_in(&mut self, user: Arc<crate::acl::User>) {
+        *self.info.user.locked() = Some(user.clone());
+        self.login = crate::acl::Login::new(user);
+        self.authenticated = true;
     }
 
     pub fn in_multi(&self) -> bool {

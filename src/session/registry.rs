@@ -50,6 +50,8 @@ pub struct ClientInfo {
     /// Bytes of replies and messages not yet written to the socket (CLIENT LIST `omem`),
     /// what `client-output-buffer-limit` measures.
     pub output_pending: AtomicU64,
+    /// The ACL user it runs as (CLIENT LIST `user=`; closed when the user is deleted).
+    pub user: Mutex<Option<Arc<crate::acl::User>>>,
 }
 
 impl ClientInfo {
@@ -83,6 +85,7 @@ impl ClientInfo {
             kill_switch: Arc::default(),
             blocked: AtomicBool::new(false),
             output_pending: AtomicU64::new(0),
+            user: Mutex::new(None),
         }
     }
 
@@ -102,6 +105,22 @@ impl ClientInfo {
         } else {
             crate::config::OUTPUT_NORMAL
         }
+    }
+
+    /// The name of the user it runs as.
+    pub fn user_name(&self) -> String {
+        match &*self.user.locked() {
+            Some(user) => user.name.clone(),
+            None => "default".into(),
+        }
+    }
+
+    /// Whether it runs as `user` (the same user, not one since created with its name).
+    pub fn runs_as(&self, user: &Arc<crate::acl::User>) -> bool {
+        self.user
+            .locked()
+            .as_ref()
+            .is_some_and(|u| Arc::ptr_eq(u, user))
     }
 
     pub fn name(&self) -> Option<Bytes> {

@@ -165,6 +165,8 @@ pub struct Shared {
     pub command_stats: Box<[CommandStats]>,
     /// The names clients call commands by (`rename-command`).
     pub command_names: CommandNames,
+    /// ACL users (`requirepass` is the default user's password).
+    pub acl: crate::acl::Acl,
     pub clients: Registry,
     pub stats: Stats,
     /// 40 hex characters, new at every start (Sentinel detects restarts by it).
@@ -214,6 +216,7 @@ impl Shared {
         config: Config,
         commands: usize,
         command_names: CommandNames,
+        acl: crate::acl::Acl,
         services: Services,
     ) -> Arc<Shared> {
         let keyspace = Arc::new(Keyspace::new(config.databases));
@@ -226,6 +229,7 @@ impl Shared {
             memory: memory::Memory::new(&config),
             command_stats: (0..commands).map(|_| CommandStats::default()).collect(),
             command_names,
+            acl,
             clients: Registry::default(),
             stats: Stats::default(),
             run_id: crate::rand::random_hex(40),
@@ -308,9 +312,9 @@ impl Shared {
         self.config.writing()
     }
 
-    /// True when a password is set and new connections must AUTH.
+    /// True when new connections must AUTH: the default user has a password or is off.
     pub fn requires_auth(&self) -> bool {
-        self.config().requirepass.is_some()
+        self.acl.requires_auth()
     }
 
     /// The listener's address (INFO `tcp_port`, a replica's announced port); unbound

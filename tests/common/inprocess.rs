@@ -40,7 +40,11 @@ impl InProcess {
         let info = self.shared.clients.register(addr, addr);
         Session {
             shared: &self.shared,
-            client: Client::new(info, !self.shared.requires_auth()),
+            client: Client::new(
+                info,
+                self.shared.acl.default_user().clone(),
+                !self.shared.requires_auth(),
+            ),
         }
     }
 
