@@ -17,8 +17,9 @@ roost_port=${ROOST_PORT:-16379}
 redis_port=${REDIS_PORT:-16380}
 maxclients=$(( idle + 200 ))
 
-# Every idle connection is a descriptor in the holder and in the server.
-ulimit -n $(( idle * 2 + 1000 ))
+# Every idle connection is a descriptor in the holder and one in each server (each a
+# process of its own, so each needs the idle count plus some).
+ulimit -n $(( idle + 1000 ))
 cargo build --release --quiet
 workdir=$(mktemp -d)
 taskset -c 0 ./target/release/roost --port "$roost_port" --appendonly no --dir "$workdir" \
