@@ -10,19 +10,9 @@ use std::thread;
 use std::time::Duration;
 
 mod common;
-use common::process::{wait_for, RedisServer, Roost, TempDir};
+use common::process::{rss_kb, wait_for, RedisServer, Roost, TempDir};
 
 const IDLE: usize = 3000;
-
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
 
 /// The test opens `IDLE` sockets to one server at a time, plus its own; it raises its
 /// soft limit on open files to the hard one if it is lower.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::encode_cmd;
-use common::process::{wait_for, Roost, TempDir};
+use common::process::{rss_kb, wait_for, Roost, TempDir};
 
 fn start(name: &str) -> (Roost, TempDir) {
     let dir = TempDir::new(name);
@@ -73,16 +73,6 @@ fn client_field(con: &mut redis::Connection, id: u64, field: &str) -> Option<Str
 
 fn omem(con: &mut redis::Connection, id: u64) -> Option<u64> {
     client_field(con, id, "omem").map(|v| v.parse().unwrap())
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
 }
 
 fn pipeline(args: &[&[u8]], times: usize) -> Vec<u8> {
