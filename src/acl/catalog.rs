@@ -175,19 +175,24 @@ impl Catalog {
             .map(|e| e.full_name.as_str())
     }
 
-    /// The positions of a request's keys with the access each needs.
-    pub fn keys_of(&self, id: u16, args: &[Bytes]) -> Vec<(usize, u8)> {
+    /// Calls `f` with the position of each of a request's keys and the access it needs.
+    /// Stops at `f`'s first error; allocates nothing, as it runs for every request of a
+    /// restricted user.
+    pub fn try_each_key<E>(
+        &self,
+        id: u16,
+        args: &[Bytes],
+        mut f: impl FnMut(usize, u8) -> Result<(), E>,
+    ) -> Result<(), E> {
         let entry = self.entry(id);
         let argc = args.len();
         if let Some(find_keys) = entry.find_keys {
             let access = entry.keys.iter().fold(0, |a, k| a | k.access);
-            return find_keys(args)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|pos| (pos, access))
-                .collect();
+            for pos in find_keys(args).unwrap_or_default() {
+                f(pos, access)?;
+            }
+            return Ok(());
         }
-        let mut found = Vec::new();
         for range in &entry.keys {
             if range.index >= argc {
                 continue;
@@ -207,11 +212,11 @@ impl Catalog {
             }
             let mut pos = range.index as i64;
             while pos <= last {
-                found.push((pos as usize, access));
+                f(pos as usize, access)?;
                 pos += range.step.max(1) as i64;
             }
         }
-        found
+        Ok(())
     }
 
     /// The positions of a request's channels, and whether they are patterns.

@@ -308,11 +308,12 @@ impl Selector {
             }
         }
         if !self.all_keys && (!entry.keys.is_empty() || entry.find_keys.is_some()) {
-            for (pos, access) in catalog.keys_of(id, args) {
-                if !self.allows_key(&args[pos], access) {
-                    return Err(Denied::Key(pos));
+            catalog.try_each_key(id, args, |pos, access| {
+                match self.allows_key(&args[pos], access) {
+                    true => Ok(()),
+                    false => Err(Denied::Key(pos)),
                 }
-            }
+            })?;
         }
         if !self.all_channels {
             for (pos, pattern) in catalog.channels_of(id, args) {
