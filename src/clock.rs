@@ -72,6 +72,18 @@ impl Drop for ManualClock {
     }
 }
 
+/// Sleeps until the unix time `deadline_ms`, or forever if there is none (a `select!`
+/// branch for an optional deadline).
+pub async fn sleep_until_ms(deadline_ms: Option<u64>) {
+    match deadline_ms {
+        Some(at) => {
+            let wait = at.saturating_sub(now_ms());
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await
+        }
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,7 +247,7 @@ async fn stream_records(
                 },
                 _ = overflow(&replica.queue) => {}
                 _ = info.kill_switch.notified() => return Err("killed".into()),
-                _ = sleep_until_ms(soft_deadline) => {}
+                _ = clock::sleep_until_ms(soft_deadline) => {}
             }
             continue;
         }
@@ -280,16 +280,6 @@ async fn stream_records(
             }
             _ = info.kill_switch.notified() => return Err("killed".into()),
         }
-    }
-}
-
-async fn sleep_until_ms(deadline_ms: Option<u64>) {
-    match deadline_ms {
-        Some(at) => {
-            let wait = at.saturating_sub(clock::now_ms());
-            tokio::time::sleep(Duration::from_millis(wait)).await
-        }
-        None => std::future::pending().await,
     }
 }
 

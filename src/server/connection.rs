@@ -511,7 +511,7 @@ async fn send(
             // Drained at the top of the loop, and counted against the limit.
             _ = messages(&client.subscriber) => {}
             _ = info.kill_switch.notified() => break false,
-            _ = sleep_until_ms(soft_deadline) => {}
+            _ = clock::sleep_until_ms(soft_deadline) => {}
         }
     };
     info.output_pending
@@ -538,16 +538,6 @@ fn close_for_limit(info: &crate::session::ClientInfo) {
         "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
         cmd::conn::describe(info)
     ));
-}
-
-async fn sleep_until_ms(deadline_ms: Option<u64>) {
-    match deadline_ms {
-        Some(at) => {
-            let wait = at.saturating_sub(clock::now_ms());
-            tokio::time::sleep(Duration::from_millis(wait)).await
-        }
-        None => std::future::pending().await,
-    }
 }
 
 async fn wait_blocked(shared: &Shared, client: &mut Client, blocked: Blocked) -> Reply {
