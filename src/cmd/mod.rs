@@ -496,6 +496,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 /// Whether the client's user may run this request (command, keys, channels), with
 /// Redis's NOPERM reply if not; a refusal is counted and logged (ACL LOG) in `context`
 /// (`toplevel`, `multi`, `lua`). A user with every permission pays one atomic load.
+#[inline]
 pub fn check_acl(
     ctx: &mut Ctx<'_>,
     id: CommandId,
@@ -506,9 +507,22 @@ pub fn check_acl(
     if rules.unrestricted() {
         return Ok(());
     }
-    let Err(denied) = ctx.shared.acl.check(rules, id, args) else {
-        return Ok(());
-    };
+    match ctx.shared.acl.check(rules, id, args) {
+        Ok(()) => Ok(()),
+        Err(denied) => Err((denied, refuse(ctx, denied, id, args, context))),
+    }
+}
+
+/// Counts and logs a refusal; Redis's NOPERM reply for it.
+#[cold]
+#[inline(never)]
+fn refuse(
+    ctx: &mut Ctx<'_>,
+    denied: crate::acl::Denied,
+    id: CommandId,
+    args: &[Bytes],
+    context: &'static str,
+) -> Reply {
     let (reason, object) = match denied {
         crate::acl::Denied::Command => ("command", table().full_name(id).to_string()),
         crate::acl::Denied::Key(pos) => ("key", String::from_utf8_lossy(&args[pos]).into()),
@@ -516,7 +530,7 @@ pub fn check_acl(
     };
     log_refusal(ctx, reason, context, &object);
     let stats = &ctx.shared.acl.denied;
-    let reply = match denied {
+    match denied {
         crate::acl::Denied::Command => {
             stats.command.fetch_add(1, Ordering::Relaxed);
             error::noperm_command(&ctx.client.login.user().name, table().full_name(id))
@@ -529,8 +543,7 @@ pub fn check_acl(
             stats.channel.fetch_add(1, Ordering::Relaxed);
             error::NOPERM_CHANNEL
         }
-    };
-    Err((denied, reply))
+    }
 }
 
 /// Adds a refusal to ACL LOG, with the client as CLIENT LIST shows it.
