@@ -121,8 +121,12 @@ fn run_with(tool: Tool, script: &str, roost_flags: &[&str]) {
 /// As `run`, with Roost started from `session_users.conf`: the default user off, `admin`
 /// for the scripts' checks, one restricted user per session plugin (the `acl_*` scripts).
 fn run_as_session_users(tool: Tool, script: &str) {
+    let program = tool.check();
+    let dir = TempDir::new(&format!("compat-{}", script.replace('.', "-")));
     let users = compat_dir().join("session_users.conf");
-    run_with(tool, script, &[users.to_str().unwrap()]);
+    let roost = Roost::start(&dir.0, &[users.to_str().unwrap()]);
+    roost.wait_until_loaded_as("admin", "admin-secret");
+    run_script(program, script, &[roost.port.to_string()]);
 }
 
 /// Starts Roost with TLS on a free port (test certificates made in its temporary
