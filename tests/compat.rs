@@ -118,6 +118,17 @@ fn run_with(tool: Tool, script: &str, roost_flags: &[&str]) {
     run_script(program, script, &[roost.port.to_string()]);
 }
 
+/// As `run`, with Roost started from `session_users.conf`: the default user off, `admin`
+/// for the scripts' checks, one restricted user per session plugin (the `acl_*` scripts).
+fn run_as_session_users(tool: Tool, script: &str) {
+    let program = tool.check();
+    let dir = TempDir::new(&format!("compat-{}", script.replace('.', "-")));
+    let users = compat_dir().join("session_users.conf");
+    let roost = Roost::start(&dir.0, &[users.to_str().unwrap()]);
+    roost.wait_until_loaded_as("admin", "admin-secret");
+    run_script(program, script, &[roost.port.to_string()]);
+}
+
 /// Starts Roost with TLS on a free port (test certificates made in its temporary
 /// directory, `extra` flags after them) and runs `script` with the TLS port and the
 /// directory holding `ca.crt`, `client.crt` and `client.key`.
@@ -197,6 +208,10 @@ const WIRED: &[&str] = &[
     "php_session.php",
     "auth_py.py",
     "acl_session_service.py",
+    "acl_node_sessions.mjs",
+    "acl_php_sessions.php",
+    "acl_rails_sessions.rb",
+    "acl_django_sessions.py",
     "auth_node.mjs",
     "auth_rb.rb",
     "auth_php.php",
@@ -279,6 +294,42 @@ fn a_session_service_user_limited_to_its_prefix_through_flask_session() {
         Tool::Python(&["redis", "flask", "flask_session", "msgspec"]),
         "acl_session_service.py",
     );
+}
+
+/// The same for express-session + connect-redis on node-redis, and ioredis, as the
+/// user `express` of session_users.conf (`~sess:*`).
+#[test]
+fn a_session_service_user_limited_to_its_prefix_through_express_session_and_ioredis() {
+    run_as_session_users(
+        Tool::Node(&[
+            "redis",
+            "ioredis",
+            "connect-redis",
+            "express",
+            "express-session",
+        ]),
+        "acl_node_sessions.mjs",
+    );
+}
+
+/// PHP native sessions with phpredis, locking included, as `php`
+/// (`~PHPREDIS_SESSION:* ... +evalsha +eval`: the lock's release is a Lua script).
+#[test]
+fn a_session_service_user_limited_to_its_prefix_through_php_sessions_with_locking() {
+    run_as_session_users(Tool::Php, "acl_php_sessions.php");
+}
+
+/// redis-session-store's and redis-rack's commands on redis-rb as `rails`
+/// (`~_session_id:* ~rack:session:* ... +multi +exec`).
+#[test]
+fn a_session_service_user_limited_to_its_prefix_through_rails_session_stores() {
+    run_as_session_users(Tool::Ruby, "acl_rails_sessions.rb");
+}
+
+/// Django's cache sessions on RedisCache as `django` (`~:1:django.contrib.sessions.cache*`).
+#[test]
+fn a_session_service_user_limited_to_its_prefix_through_django_cache_sessions() {
+    run_as_session_users(Tool::Python(&["redis", "django"]), "acl_django_sessions.py");
 }
 
 #[test]

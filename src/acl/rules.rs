@@ -467,6 +467,10 @@ fn is_valid_hash(hash: &str) -> bool {
 pub struct Rules {
     pub enabled: bool,
     pub nopass: bool,
+    /// `sanitize-payload` (Some(true)) or `skip-sanitize-payload` (Some(false)): RESTORE's
+    /// payload checks. Roost has no RESTORE, so the flag is only kept and shown, as
+    /// Redis shows it (`reset` sets `sanitize-payload`).
+    pub sanitize_payload: Option<bool>,
     /// SHA-256 hashes, lowercase hex, in the order added.
     passwords: Vec<String>,
     root: Selector,
@@ -481,6 +485,7 @@ impl Rules {
         Rules {
             enabled: false,
             nopass: false,
+            sanitize_payload: None,
             passwords: Vec::new(),
             root: Selector::new(catalog, pubsub_all),
             selectors: Vec::new(),
@@ -538,10 +543,13 @@ impl Rules {
                 self.passwords.clear();
             }
             "clearselectors" => self.selectors.clear(),
+            "sanitize-payload" => self.sanitize_payload = Some(true),
+            "skip-sanitize-payload" => self.sanitize_payload = Some(false),
             "reset" => {
                 self.nopass = false;
                 self.passwords.clear();
                 self.enabled = false;
+                self.sanitize_payload = Some(true);
                 self.selectors.clear();
                 self.root.apply(catalog, "reset", pubsub_all)?;
             }
@@ -653,6 +661,11 @@ impl Rules {
         let mut flags = vec![if self.enabled { "on" } else { "off" }];
         if self.nopass {
             flags.push("nopass");
+        }
+        match self.sanitize_payload {
+            Some(false) => flags.push("skip-sanitize-payload"),
+            Some(true) => flags.push("sanitize-payload"),
+            None => {}
         }
         flags
     }

@@ -91,6 +91,9 @@ pub mod flags {
     /// CLIENT CACHING: it sets up client-side caching for the next command, so it does
     /// not use up that answer itself.
     pub const TRACKING_SETUP: u32 = 1 << 18;
+    /// May be called with no keys at all (EVAL's `numkeys` 0): COMMAND GETKEYS answers
+    /// an empty array rather than an error.
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 19;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with

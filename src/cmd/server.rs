@@ -711,6 +711,7 @@ fn flag_words(spec: &Spec) -> Vec<Reply> {
         (STALE, "stale"),
         (NO_AUTH, "no_auth"),
         (FAST, "fast"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (ALLOW_BUSY, "allow_busy"),
         (NO_MULTI, "no_multi"),
         (MOVABLE_KEYS, "movablekeys"),
@@ -899,9 +900,16 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     };
     let spec = table.spec(id);
     let positions = match spec.find_keys {
-        Some(find_keys) => find_keys(target).ok_or(error::GETKEYS_INVALID_ARGUMENTS)?,
+        Some(find_keys) => match find_keys(target) {
+            Some(positions) => positions,
+            None if spec.has(NO_MANDATORY_KEYS) => Vec::new(),
+            None => return Err(error::GETKEYS_INVALID_ARGUMENTS),
+        },
         None => spec.key_positions(target.len()),
     };
+    if positions.is_empty() && spec.has(NO_MANDATORY_KEYS) {
+        return Ok(Reply::Array(Vec::new()));
+    }
     if positions.is_empty() {
         return Err(error::GETKEYS_NO_KEYS);
     }

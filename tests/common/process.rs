@@ -147,6 +147,27 @@ impl Roost {
         }
     }
 
+    /// Waits until the log is loaded, asking as `user` (a server whose default user is
+    /// off, where `wait_until_ready` can only see that it answers).
+    pub fn wait_until_loaded_as(&self, user: &str, password: &str) {
+        let url = format!("redis://{user}:{password}@127.0.0.1:{}/", self.port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let info = redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .and_then(|mut con| {
+                    redis::cmd("INFO")
+                        .arg("persistence")
+                        .query::<String>(&mut con)
+                });
+            if info.is_ok_and(|i| i.contains("\r\nloading:0\r\n")) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "roost did not finish loading");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn try_client(&self) -> redis::RedisResult<redis::Connection> {
         redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
     }
