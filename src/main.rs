@@ -131,6 +131,8 @@ fn serve(config: Config) -> ExitCode {
         let server = match Server::bind(config).await {
             Ok(s) => s,
             Err(e) => {
+                // In the log too: a daemon's stderr goes nowhere.
+                log::warning(&format!("Fatal: cannot listen: {e}"));
                 eprintln!("roost: cannot listen: {e}");
                 return ExitCode::FAILURE;
             }
