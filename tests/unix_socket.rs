@@ -210,6 +210,11 @@ fn unix_clients_are_listed_killed_and_counted_like_any_client() {
     let mut again = unix_client(&socket).unwrap();
     let pong: String = redis::cmd("PING").query(&mut again).unwrap();
     assert_eq!(pong, "PONG");
+    // The killed clients leave the registry as their tasks end.
+    wait_for("the killed clients to go", Duration::from_secs(10), || {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut tcp).unwrap();
+        list.lines().count() == 2
+    });
     // The old form, CLIENT KILL addr:port.
     let ok: String = redis::cmd("CLIENT")
         .arg("KILL")
