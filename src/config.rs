@@ -66,6 +66,12 @@ const PUBSUB_DEFAULTS: &[&str] = &["allchannels", "resetchannels"];
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 
 /// In the order Redis lists them when refusing a value.
+/// `syslog-facility` values, as Redis takes them (`log::SYSLOG_FACILITIES` has their
+/// codes).
+const SYSLOG_FACILITIES: &[&str] = &[
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
 /// `supervised` values, as Redis takes them.
 const SUPERVISORS: &[&str] = &["no", "systemd", "upstart", "auto"];
 
@@ -195,6 +201,10 @@ with_blank! {
         /// The mode the socket file is given (`unixsocketperm 700`); 0 = left as the
         /// umask makes it.
         pub unixsocketperm: u32,
+        /// Send the log to syslog too, as `syslog_ident` with `syslog_facility`.
+        pub syslog_enabled: bool,
+        pub syslog_ident: String,
+        pub syslog_facility: String,
         /// The config file given at startup, for CONFIG REWRITE.
         pub config_file: Option<PathBuf>,
         /// Redis directives accepted but not implemented, as given (CONFIG GET shows them).
@@ -616,6 +626,16 @@ pub static PARAMS: &[Param] = &[
     row("supervised", field!(supervised), Type::Choice(SUPERVISORS), "no")
         .fixed()
         .flag("Tell a supervisor when ready and when stopping: no|systemd|upstart|auto"),
+    // Redis's ident is "redis"; a Roost server's lines are Roost's.
+    row("syslog-enabled", field!(syslog_enabled), Type::Bool, "no")
+        .fixed()
+        .flag("Also send the log to syslog (yes|no)"),
+    row("syslog-ident", field!(syslog_ident), Type::Text, "roost")
+        .fixed()
+        .flag("The program name on syslog lines"),
+    row("syslog-facility", field!(syslog_facility), Type::Choice(SYSLOG_FACILITIES), "local0")
+        .fixed()
+        .flag("Syslog facility: user, local0 ... local7"),
     row("unixsocket", field!(unixsocket), Type::Text, "")
         .fixed()
         .flag("Also listen on this Unix socket (plain RESP)"),
@@ -1254,9 +1274,6 @@ const REDIS_ONLY: &[&str] = &[
     "stop-writes-on-bgsave-error",
     "stream-node-max-bytes",
     "stream-node-max-entries",
-    "syslog-enabled",
-    "syslog-facility",
-    "syslog-ident",
     "tcp-backlog",
     "tls-cluster",
     "tls-dh-params-file",
@@ -2064,6 +2081,43 @@ mod tests {
         assert_eq!(c.unixsocketperm, 0o770, "a refused value changes nothing");
         assert_eq!(c.get("unixsocket").as_deref(), Some(""));
         assert!(!Config::is_mutable("unixsocket") && !Config::is_mutable("unixsocketperm"));
+    }
+
+    /// Redis 7.0.15's answers, checked by hand; the ident's default is Roost's own.
+    #[test]
+    fn syslog_directives_take_redis_values() {
+        let names: Vec<&str> = crate::log::SYSLOG_FACILITIES
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(SYSLOG_FACILITIES, names, "one list of facilities");
+        let mut c = Config::default();
+        assert_eq!(c.get("syslog-enabled").as_deref(), Some("no"));
+        assert_eq!(c.get("syslog-ident").as_deref(), Some("roost"));
+        assert_eq!(c.get("syslog-facility").as_deref(), Some("local0"));
+        assert_eq!(
+            c.apply("syslog-facility", &["LOCAL5".into()]),
+            Ok(Applied::Set)
+        );
+        assert_eq!(c.syslog_facility, "local5");
+        assert_eq!(
+            c.apply("syslog-facility", &["daemon".into()]),
+            Err(invalid(
+                "argument(s) must be one of the following: user, local0, local1, local2, \
+                 local3, local4, local5, local6, local7"
+            ))
+        );
+        assert_eq!(c.apply("syslog-ident", &["".into()]), Ok(Applied::Set));
+        assert_eq!(c.get("syslog-ident").as_deref(), Some(""));
+        for name in ["syslog-enabled", "syslog-ident", "syslog-facility"] {
+            assert!(!Config::is_mutable(name), "{name}");
+        }
+        let err = Config::from_args(args(&["--syslog-facility", "kern"])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("'--syslog-facility': argument(s)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -43,6 +43,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    if config.syslog_enabled {
+        // The table allows only the names `log` knows.
+        let facility = log::syslog_facility(&config.syslog_facility).expect("a known facility");
+        if let Err(e) = log::to_syslog(&config.syslog_ident, facility) {
+            eprintln!("roost: configuration error: 'syslog-ident': {e}");
+            return ExitCode::from(1);
+        }
+    }
     log_startup(&config);
     for directive in ignored {
         log::warning(&format!(
