@@ -3,7 +3,8 @@
 //!
 //! Each test starts its own Roost (on a free port, with its own data directory) and runs
 //! one script from `tests/compat/` with that port as its only argument (the `tls_*` scripts:
-//! the TLS port and the directory of test certificates). The script asserts
+//! the TLS port and the directory of test certificates; the `*_unix` scripts: the path of
+//! the Unix socket, then the server's only listener). The script asserts
 //! what a user of the library sees and what the server stores; a non-zero exit fails the
 //! test with the script's output. A missing interpreter or package fails the test with
 //! what to install: `tests/run` installs all of it (see `tests/compat/README.md`).
@@ -129,6 +130,27 @@ fn run_as_session_users(tool: Tool, script: &str) {
     run_script(program, script, &[roost.port.to_string()]);
 }
 
+/// Starts Roost listening only on a Unix socket in its temporary directory (`port 0`, so
+/// nothing reaches it over TCP) and runs `script` with the socket's path.
+fn run_unix(tool: Tool, script: &str) {
+    let program = tool.check();
+    let dir = TempDir::new(&format!("compat-{}", script.replace('.', "-")));
+    let socket = dir.0.join("roost.sock");
+    let socket = socket.to_str().unwrap();
+    let _roost = Roost::start(
+        &dir.0.join("data"),
+        &[
+            "--port",
+            "0",
+            "--unixsocket",
+            socket,
+            "--unixsocketperm",
+            "700",
+        ],
+    );
+    run_script(program, script, &[socket.to_string()]);
+}
+
 /// Starts Roost with TLS on a free port (test certificates made in its temporary
 /// directory, `extra` flags after them) and runs `script` with the TLS port and the
 /// directory holding `ca.crt`, `client.crt` and `client.key`.
@@ -221,6 +243,9 @@ const WIRED: &[&str] = &[
     "tls_rb.rb",
     "tls_php.php",
     "tls_py_sessions.py",
+    "php_session_unix.php",
+    "redis_py_unix.py",
+    "redis_rb_unix.rb",
 ];
 
 #[test]
@@ -378,6 +403,24 @@ fn php_sessions_over_tls() {
         "tls_php.php",
         &["--tls-auth-clients", "optional"],
     );
+}
+
+#[test]
+fn php_sessions_over_a_unix_socket() {
+    run_unix(Tool::Php, "php_session_unix.php");
+}
+
+#[test]
+fn redis_py_and_flask_session_over_a_unix_socket() {
+    run_unix(
+        Tool::Python(&["redis", "flask", "flask_session", "msgspec"]),
+        "redis_py_unix.py",
+    );
+}
+
+#[test]
+fn redis_rb_over_a_unix_socket() {
+    run_unix(Tool::Ruby, "redis_rb_unix.rb");
 }
 
 /// A script added to tests/compat must either be run above or be listed in NOT_WIRED.

@@ -9,7 +9,6 @@
 //! is checked at every step (new replies or messages, each write, the soft limit's
 //! deadline); a client past it is closed and logged as Redis logs it.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::cmd::{self, Ctx};
 use crate::config::OutputLimit;
 use crate::protocol::{Decoder, Limits, Reply};
-use crate::session::{Blocked, Client};
+use crate::session::{Blocked, Client, PeerAddr};
 use crate::state::scripts::Standing;
 use crate::state::Shared;
 use crate::{clock, log};
@@ -78,13 +77,9 @@ impl<S: Send + Sync> Readable for tokio_rustls::server::TlsStream<S> {
     }
 }
 
-/// Serves one client, over plaintext TCP or TLS alike.
-pub(super) async fn serve<S>(
-    shared: Arc<Shared>,
-    mut stream: S,
-    addr: SocketAddr,
-    laddr: SocketAddr,
-) where
+/// Serves one client, over plaintext TCP, TLS or the Unix socket alike.
+pub(super) async fn serve<S>(shared: Arc<Shared>, mut stream: S, addr: PeerAddr, laddr: PeerAddr)
+where
     S: AsyncRead + AsyncWrite + Readable + Unpin + Send + 'static,
 {
     let maxclients = shared.config().maxclients;
@@ -98,7 +93,7 @@ pub(super) async fn serve<S>(
             .await;
         return;
     }
-    if protected_mode_refuses(&shared, addr) {
+    if protected_mode_refuses(&shared, &addr) {
         shared
             .stats
             .rejected_connections
@@ -407,12 +402,11 @@ fn unacknowledge(
 }
 
 /// Protected mode, as in Redis: while it is on and the default user has no password,
-/// only loopback clients are served (checked when each connection is accepted, with the
-/// configuration of that moment, so CONFIG SET of either applies to the next one).
-fn protected_mode_refuses(shared: &Shared, peer: SocketAddr) -> bool {
-    shared.config().protected_mode
-        && shared.acl.default_is_open()
-        && !peer.ip().to_canonical().is_loopback()
+/// only local clients (loopback, the Unix socket) are served (checked when each
+/// connection is accepted, with the configuration of that moment, so CONFIG SET of
+/// either applies to the next one).
+fn protected_mode_refuses(shared: &Shared, peer: &PeerAddr) -> bool {
+    shared.config().protected_mode && shared.acl.default_is_open() && !peer.is_local()
 }
 
 /// Waits while another client's script runs and has not passed busy-reply-threshold;

@@ -12,7 +12,7 @@ mod registry;
 
 pub use blocking::{Blocking, Waiter};
 pub use client::{Blocked, BlockedPop, Client, Multi, Psync};
-pub use registry::{ClientInfo, Registry, KIND_NORMAL, KIND_REPLICA};
+pub use registry::{ClientInfo, PeerAddr, Registry, KIND_NORMAL, KIND_REPLICA};
 
 /// Index of a command in the command table (`cmd::table`). Clients remember queued
 /// and last-run commands by it.

@@ -36,8 +36,8 @@ impl InProcess {
 
     /// A new client, listed in CLIENT LIST as a connection from 127.0.0.1.
     pub fn client(&self) -> Session<'_> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let info = self.shared.clients.register(addr, addr);
+        let addr = roost::session::PeerAddr::from(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let info = self.shared.clients.register(addr.clone(), addr);
         Session {
             shared: &self.shared,
             client: Client::new(
