@@ -108,6 +108,8 @@ with_blank! {
         pub requirepass: Option<String>,
         pub appendonly: bool,
         pub appendfsync: AppendFsync,
+        /// A log ending in a record cut short loads without it (yes) or stops startup (no).
+        pub aof_load_truncated: bool,
         pub replicaof: Option<(String, u16)>,
         pub masterauth: Option<String>,
         pub masteruser: Option<String>,
@@ -544,6 +546,8 @@ pub static PARAMS: &[Param] = &[
     row("appendfsync", field!(appendfsync), Type::Choice(FSYNC_POLICIES), "everysec")
         .hook(Hook::FsyncPolicy)
         .flag("When to fsync the log: always|everysec|no"),
+    row("aof-load-truncated", field!(aof_load_truncated), Type::Bool, "yes")
+        .flag("Load a log whose last record was cut short by a crash, without it (yes|no)"),
     row("replicaof", field!(replicaof), Type::HostPort, "")
         .aliases(&["slaveof"])
         .fixed()
@@ -1182,7 +1186,6 @@ const REDIS_ONLY: &[&str] = &[
     "activerehashing",
     "always-show-logo",
     "aof-disable-auto-gc",
-    "aof-load-truncated",
     "aof-rewrite-incremental-fsync",
     "aof-timestamp-enabled",
     "aof-use-rdb-preamble",
@@ -1929,7 +1932,6 @@ mod tests {
             ignored,
             [
                 "dbfilename",
-                "aof-load-truncated",
                 "slowlog-log-slower-than",
                 "slowlog-max-len",
                 "latency-monitor-threshold",
