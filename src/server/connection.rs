@@ -21,6 +21,7 @@ use crate::cmd::{self, Ctx};
 use crate::config::OutputLimit;
 use crate::protocol::{Decoder, Limits, Reply};
 use crate::session::{Blocked, Client};
+use crate::state::persistence::NotLogged;
 use crate::state::scripts::Standing;
 use crate::state::Shared;
 use crate::{clock, log};
@@ -278,7 +279,7 @@ pub(super) async fn serve<S>(
         // appendfsync always, fsynced); a write not in the log while the log fails is
         // not acknowledged: its reply becomes MISCONF.
         if let Some(lsn) = client.pending_lsn.take() {
-            if let Err(failed) = shared.persistence.wait_durable(lsn).await {
+            if let Err(failed) = wait_logged(&shared, lsn).await {
                 output = unacknowledge(&output, &writes, &failed, client.proto);
             }
         }
@@ -346,7 +347,7 @@ pub(super) async fn serve<S>(
             reply.encode(client.proto, &mut output);
             // A served pop is a write: it is in the log (under always, fsynced) first.
             if let Some(lsn) = client.pending_lsn.take() {
-                if let Err(failed) = shared.persistence.wait_durable(lsn).await {
+                if let Err(failed) = wait_logged(&shared, lsn).await {
                     let whole = [WriteReply {
                         start: 0,
                         end: output.len(),
@@ -374,6 +375,13 @@ pub(super) async fn serve<S>(
     cmd::pubsub::unsubscribe_all(&shared, &mut client);
     shared.tracking.disable(client.id);
     shared.clients.unregister(client.id);
+}
+
+/// Wakes the log writer for the writes this connection recorded (`Ctx::propagate`
+/// leaves that to the end of the batch), then waits until they are in the log.
+async fn wait_logged(shared: &Shared, lsn: u64) -> Result<(), NotLogged> {
+    shared.journal.flush();
+    shared.persistence.wait_durable(lsn).await
 }
 
 /// The reply to a write, at `start..end` of the batch's output; `lsn` is the last
