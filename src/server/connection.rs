@@ -133,6 +133,14 @@ pub(super) async fn serve<S>(
     let mut resume = false;
     // When the connection began waiting for its next request (`timeout` counts from it).
     let mut waiting_since: Option<tokio::time::Instant> = None;
+    // Armed once, and moved only when it fires before the connection has idled for
+    // `BUFFERS_KEPT_IDLE`: a timer (and a kill-switch wait) registered afresh for
+    // every request cost more than a GET.
+    let idle_buffers = tokio::time::sleep(BUFFERS_KEPT_IDLE);
+    tokio::pin!(idle_buffers);
+    let kill_switch = info.clone();
+    let killed = kill_switch.kill_switch.notified();
+    tokio::pin!(killed);
     'connection: loop {
         if !resume {
             let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
@@ -159,13 +167,17 @@ pub(super) async fn serve<S>(
                     waiting_since = None;
                     continue;
                 }
-                _ = info.kill_switch.notified() => break,
+                _ = &mut killed => break,
                 // An idle connection gives its buffers back (a busy one keeps them, so
                 // serving a request allocates nothing).
-                _ = tokio::time::sleep(BUFFERS_KEPT_IDLE),
+                _ = &mut idle_buffers,
                     if (input.is_empty()
                         && (input.capacity() > FIRST_READ || S::WAITS && input.capacity() > 0))
                         || output.capacity() > 0 => {
+                    if since.elapsed() < BUFFERS_KEPT_IDLE {
+                        idle_buffers.as_mut().reset(since + BUFFERS_KEPT_IDLE);
+                        continue;
+                    }
                     if input.is_empty() {
                         input = BytesMut::new();
                     }
