@@ -373,7 +373,8 @@ impl Ctx<'_> {
         if self.client.from_primary {
             return;
         }
-        if let Some(lsn) = self.shared.journal.append(self.client.db, args) {
+        // The connection wakes the log writer once for its batch (`Journal::flush`).
+        if let Some(lsn) = self.shared.journal.append_deferred(self.client.db, args) {
             self.client.pending_lsn = Some(lsn);
             self.client.last_write_lsn = lsn;
         }

@@ -20,6 +20,7 @@ use crate::cmd::{self, Ctx};
 use crate::config::OutputLimit;
 use crate::protocol::{Decoder, Limits, Reply};
 use crate::session::{Blocked, Client, PeerAddr};
+use crate::state::persistence::NotLogged;
 use crate::state::scripts::Standing;
 use crate::state::Shared;
 use crate::{clock, log};
@@ -127,6 +128,14 @@ where
     let mut resume = false;
     // When the connection began waiting for its next request (`timeout` counts from it).
     let mut waiting_since: Option<tokio::time::Instant> = None;
+    // Armed once, and moved only when it fires before the connection has idled for
+    // `BUFFERS_KEPT_IDLE`: a timer (and a kill-switch wait) registered afresh for
+    // every request cost more than a GET.
+    let idle_buffers = tokio::time::sleep(BUFFERS_KEPT_IDLE);
+    tokio::pin!(idle_buffers);
+    let kill_switch = info.clone();
+    let killed = kill_switch.kill_switch.notified();
+    tokio::pin!(killed);
     'connection: loop {
         if !resume {
             let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
@@ -153,13 +162,17 @@ where
                     waiting_since = None;
                     continue;
                 }
-                _ = info.kill_switch.notified() => break,
+                _ = &mut killed => break,
                 // An idle connection gives its buffers back (a busy one keeps them, so
                 // serving a request allocates nothing).
-                _ = tokio::time::sleep(BUFFERS_KEPT_IDLE),
+                _ = &mut idle_buffers,
                     if (input.is_empty()
                         && (input.capacity() > FIRST_READ || S::WAITS && input.capacity() > 0))
                         || output.capacity() > 0 => {
+                    if since.elapsed() < BUFFERS_KEPT_IDLE {
+                        idle_buffers.as_mut().reset(since + BUFFERS_KEPT_IDLE);
+                        continue;
+                    }
                     if input.is_empty() {
                         input = BytesMut::new();
                     }
@@ -273,7 +286,7 @@ where
         // appendfsync always, fsynced); a write not in the log while the log fails is
         // not acknowledged: its reply becomes MISCONF.
         if let Some(lsn) = client.pending_lsn.take() {
-            if let Err(failed) = shared.persistence.wait_durable(lsn).await {
+            if let Err(failed) = wait_logged(&shared, lsn).await {
                 output = unacknowledge(&output, &writes, &failed, client.proto);
             }
         }
@@ -341,7 +354,7 @@ where
             reply.encode(client.proto, &mut output);
             // A served pop is a write: it is in the log (under always, fsynced) first.
             if let Some(lsn) = client.pending_lsn.take() {
-                if let Err(failed) = shared.persistence.wait_durable(lsn).await {
+                if let Err(failed) = wait_logged(&shared, lsn).await {
                     let whole = [WriteReply {
                         start: 0,
                         end: output.len(),
@@ -369,6 +382,13 @@ where
     cmd::pubsub::unsubscribe_all(&shared, &mut client);
     shared.tracking.disable(client.id);
     shared.clients.unregister(client.id);
+}
+
+/// Wakes the log writer for the writes this connection recorded (`Ctx::propagate`
+/// leaves that to the end of the batch), then waits until they are in the log.
+async fn wait_logged(shared: &Shared, lsn: u64) -> Result<(), NotLogged> {
+    shared.journal.flush();
+    shared.persistence.wait_durable(lsn).await
 }
 
 /// The reply to a write, at `start..end` of the batch's output; `lsn` is the last
