@@ -5,7 +5,8 @@
 //! specification Roost needs is an index (begin_search) followed by a range (find_keys).
 
 /// One key specification: its flags and notes, the index of its first key, then the
-/// range (`lastkey` relative to that index, -1 for the last argument; `keystep`; `limit`).
+/// range (`lastkey` relative to that index, -1 for the last argument; `keystep`; `limit`),
+/// or, for keys counted by an argument, `keynum`.
 pub struct KeySpecInfo {
     pub notes: Option<&'static str>,
     pub flags: &'static [&'static str],
@@ -13,6 +14,15 @@ pub struct KeySpecInfo {
     pub lastkey: i64,
     pub keystep: i64,
     pub limit: i64,
+    pub keynum: Option<KeyNum>,
+}
+
+/// Keys counted by an argument (ZUNION's numkeys): where the count is and where the keys
+/// start, relative to the index, and the step between keys.
+pub struct KeyNum {
+    pub keynumidx: i64,
+    pub firstkey: i64,
+    pub keystep: i64,
 }
 
 /// One index-and-range key specification (`lastkey` relative to `index`).
@@ -24,6 +34,19 @@ const fn range(flags: &'static [&'static str], index: i64, lastkey: i64) -> KeyS
         lastkey,
         keystep: 1,
         limit: 0,
+        keynum: None,
+    }
+}
+
+/// Keys counted by the argument at `index` (numkeys), starting right after it.
+const fn counted(flags: &'static [&'static str], index: i64) -> KeySpecInfo {
+    KeySpecInfo {
+        keynum: Some(KeyNum {
+            keynumidx: 0,
+            firstkey: 1,
+            keystep: 1,
+        }),
+        ..range(flags, index, 0)
     }
 }
 
@@ -87,6 +110,22 @@ pub const MSETNX: &[KeySpecInfo] = &[KeySpecInfo {
     keystep: 2,
     ..range(OW_INSERT, 1, -1)
 }];
+/// SINTERSTORE: the destination is updated from the other keys.
+pub const SINTERSTORE: &[KeySpecInfo] = &[range(RW_UPDATE, 1, 0), range(RO_ACCESS, 2, -1)];
+/// SUNIONSTORE, SDIFFSTORE: the destination is overwritten from the other keys.
+pub const STORES_FROM_ALL: &[KeySpecInfo] = &[range(OW_UPDATE, 1, 0), range(RO_ACCESS, 2, -1)];
+/// ZRANGESTORE: the destination is overwritten from the second key.
+pub const STORES_FROM_SECOND: &[KeySpecInfo] = &[range(OW_UPDATE, 1, 0), range(RO_ACCESS, 2, 0)];
+/// ZUNIONSTORE and friends: the destination, then keys counted by numkeys.
+pub const STORES_FROM_COUNTED: &[KeySpecInfo] = &[range(OW_UPDATE, 1, 0), counted(RO_ACCESS, 2)];
+/// SINTERCARD, ZUNION, ...: keys counted by the first argument.
+pub const READS_COUNTED: &[KeySpecInfo] = &[counted(RO_ACCESS, 1)];
+/// LMPOP, ZMPOP: pops from keys counted by the first argument.
+pub const POPS_COUNTED: &[KeySpecInfo] = &[counted(RW_ACCESS_DELETE, 1)];
+/// BLMPOP, BZMPOP: pops from keys counted by the argument after the timeout.
+pub const POPS_COUNTED_AFTER_TIMEOUT: &[KeySpecInfo] = &[counted(RW_ACCESS_DELETE, 2)];
+/// LCS: reads its two keys.
+pub const READS_TWO: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 1)];
 pub const SET: &[KeySpecInfo] = &[noted(
     "RW and ACCESS due to the optional `GET` argument",
     &["RW", "access", "update", "variable_flags"],
