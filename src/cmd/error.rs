@@ -129,6 +129,15 @@ pub const LCS_LEN_AND_IDX: Reply =
 pub const LCS_TOO_LONG: Reply = err("ERR String too long for LCS");
 pub const LCS_TOO_BIG: Reply =
     err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+pub const BIT_OFFSET: Reply = err("ERR bit offset is not an integer or out of range");
+pub const BIT_VALUE: Reply = err("ERR bit is not an integer or out of range");
+pub const BIT_POS_ARGUMENT: Reply = err("ERR The bit argument must be 1 or 0.");
+pub const BITOP_NOT_ONE_KEY: Reply = err("ERR BITOP NOT must be called with a single source key.");
+pub const BITFIELD_TYPE: Reply = err(
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+);
+pub const BITFIELD_OVERFLOW_TYPE: Reply = err("ERR Invalid OVERFLOW type specified");
+pub const BITFIELD_RO_GET_ONLY: Reply = err("ERR BITFIELD_RO only supports the GET subcommand");
 pub const OFFSET_OUT_OF_RANGE: Reply = err("ERR offset is out of range");
 
 // -- keys and databases (keys.rs, scan.rs) --

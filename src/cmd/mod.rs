@@ -13,6 +13,7 @@
 pub mod acl;
 pub mod apply;
 pub mod args;
+pub mod bitmap;
 pub mod config;
 pub mod conn;
 pub mod error;
@@ -349,6 +350,8 @@ pub fn acl_categories(spec: &Spec) -> u32 {
         "connection" => CONNECTION,
         "transactions" => TRANSACTION,
         "scripting" => SCRIPTING,
+        "bitmap" => BITMAP,
+        "hyperloglog" => HYPERLOGLOG,
         _ => 0,
     });
     if spec.has(flags::WRITE) {

@@ -126,6 +126,12 @@ pub const POPS_COUNTED: &[KeySpecInfo] = &[counted(RW_ACCESS_DELETE, 1)];
 pub const POPS_COUNTED_AFTER_TIMEOUT: &[KeySpecInfo] = &[counted(RW_ACCESS_DELETE, 2)];
 /// LCS: reads its two keys.
 pub const READS_TWO: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 1)];
+/// BITOP: the destination (second argument) is overwritten from the keys after it.
+pub const BITOP: &[KeySpecInfo] = &[range(OW_UPDATE, 2, 0), range(RO_ACCESS, 3, -1)];
+pub const BITFIELD: &[KeySpecInfo] = &[noted(
+    "This command allows both access and modification of the key",
+    &["RW", "access", "update", "variable_flags"],
+)];
 pub const SET: &[KeySpecInfo] = &[noted(
     "RW and ACCESS due to the optional `GET` argument",
     &["RW", "access", "update", "variable_flags"],

@@ -88,7 +88,7 @@ pub const COMMANDS: &[Spec] = &[
 ];
 
 /// The string stored at `key`: `Ok(None)` if absent, WRONGTYPE if not a string.
-fn read_string(db: &Db, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+pub(super) fn read_string(db: &Db, key: &[u8]) -> Result<Option<Bytes>, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
         None => Ok(None),
         Some(entry) => match &entry.value {
@@ -413,6 +413,53 @@ fn replace_in_place(db: &Db, key: &[u8], value: Bytes, encoding: StringEncoding,
         entry.string_encoding = encoding;
     }
     db.signal_modified(key);
+}
+
+/// Edits the string at `key` in place (SETBIT, BITFIELD, PFADD), first creating it
+/// empty or zero-padding it to `min_len` bytes; `f` gets the bytes and whether the key
+/// was created or grown, and says whether it changed them (WATCH is told of any change).
+/// The TTL is kept; WRONGTYPE for another type. The caller has checked `min_len`
+/// against `proto-max-bulk-len`.
+pub(super) fn edit_string<R>(
+    db: &Db,
+    key: &Bytes,
+    min_len: usize,
+    f: impl FnOnce(&mut BytesMut, bool) -> (R, bool),
+) -> Result<R, Reply> {
+    let now = clock::now_ms();
+    let created = match db.peek(key, now) {
+        None => true,
+        Some(entry) if !matches!(entry.value, Value::Str(_)) => return Err(error::WRONGTYPE),
+        Some(_) => false,
+    };
+    if created {
+        db.insert(key, Value::Str(Bytes::new()), None);
+    }
+    let (result, changed) = {
+        let Some(mut entry) = db.get_mut(key, now) else {
+            return Err(error::WRONGTYPE);
+        };
+        let Value::Str(value) = &mut entry.value else {
+            return Err(error::WRONGTYPE);
+        };
+        // Taken out, so that a buffer nothing else shares is edited without a copy.
+        let mut buf = BytesMut::from(std::mem::take(value));
+        let grown = buf.len() < min_len;
+        if grown {
+            buf.resize(min_len, 0);
+        }
+        let (result, changed) = f(&mut buf, created || grown);
+        *value = buf.freeze();
+        let changed = changed || created || grown;
+        if changed {
+            entry.string_encoding = StringEncoding::Raw;
+        }
+        (result, changed)
+    };
+    if changed {
+        db.signal_modified(key);
+    }
+    Ok(result)
 }
 
 fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {

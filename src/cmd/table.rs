@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 16] {
+fn families() -> [&'static [Spec]; 17] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -56,6 +56,7 @@ fn families() -> [&'static [Spec]; 16] {
         super::list::COMMANDS,
         super::zset::COMMANDS,
         super::zset_algebra::COMMANDS,
+        super::bitmap::COMMANDS,
         super::scripting::COMMANDS,
         super::memory::COMMANDS,
         super::acl::COMMANDS,
