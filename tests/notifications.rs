@@ -116,6 +116,11 @@ BITFIELD bits GET u8 0
 BITOP NOT bnot bits
 BITOP AND bnot nokey
 BITOP AND bnot nokey
+PFADD hll a b c
+PFADD hll a
+PFCOUNT hll
+PFMERGE hll2 hll
+PFDEBUG TODENSE hll2
 SET e v PX 50
 ";
 

@@ -138,6 +138,16 @@ pub const BITFIELD_TYPE: Reply = err(
 );
 pub const BITFIELD_OVERFLOW_TYPE: Reply = err("ERR Invalid OVERFLOW type specified");
 pub const BITFIELD_RO_GET_ONLY: Reply = err("ERR BITFIELD_RO only supports the GET subcommand");
+pub const NOT_AN_HLL: Reply = err("WRONGTYPE Key is not a valid HyperLogLog string value.");
+pub const INVALID_HLL: Reply = err("INVALIDOBJ Corrupted HLL object detected");
+pub const PFDEBUG_NO_KEY: Reply = err("ERR The specified key does not exist");
+pub const HLL_NOT_SPARSE: Reply = err("ERR HLL encoding is not sparse");
+pub const HLL_SELFTEST_FAILED: Reply = err("TESTFAILED HyperLogLog self test failed");
+
+/// PFDEBUG with a subcommand it does not know.
+pub fn unknown_pfdebug_subcommand(sub: &str) -> Reply {
+    Reply::error(format!("ERR Unknown PFDEBUG subcommand '{sub}'"))
+}
 pub const OFFSET_OUT_OF_RANGE: Reply = err("ERR offset is out of range");
 
 // -- keys and databases (keys.rs, scan.rs) --

@@ -18,6 +18,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod memory;

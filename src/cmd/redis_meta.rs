@@ -132,6 +132,17 @@ pub const BITFIELD: &[KeySpecInfo] = &[noted(
     "This command allows both access and modification of the key",
     &["RW", "access", "update", "variable_flags"],
 )];
+pub const PFCOUNT: &[KeySpecInfo] = &[KeySpecInfo {
+    notes: Some(
+        "RW because it may change the internal representation of the key, and propagate to replicas",
+    ),
+    ..range(&["RW", "access"], 1, -1)
+}];
+pub const PFMERGE: &[KeySpecInfo] = &[
+    range(&["RW", "access", "insert"], 1, 0),
+    range(RO_ACCESS, 2, -1),
+];
+pub const PFDEBUG: &[KeySpecInfo] = &[range(&["RW", "access"], 2, 0)];
 pub const SET: &[KeySpecInfo] = &[noted(
     "RW and ACCESS due to the optional `GET` argument",
     &["RW", "access", "update", "variable_flags"],

@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 17] {
+fn families() -> [&'static [Spec]; 18] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -57,6 +57,7 @@ fn families() -> [&'static [Spec]; 17] {
         super::zset::COMMANDS,
         super::zset_algebra::COMMANDS,
         super::bitmap::COMMANDS,
+        super::hyperloglog::COMMANDS,
         super::scripting::COMMANDS,
         super::memory::COMMANDS,
         super::acl::COMMANDS,
