@@ -1,7 +1,7 @@
 //! Sorted-set blocking pops (BZPOPMIN, BZPOPMAX, BZMPOP) woken by another client, and
-//! the set and sorted-set algebra surviving a restart (the log replayed) and reaching a
-//! replica. Replies and errors are compared with Redis in
-//! tests/differential/algebra.redis.
+//! the set and sorted-set algebra (and SORT ... STORE) surviving a restart (the log
+//! replayed) and reaching a replica. Replies and errors are compared with Redis in
+//! tests/differential/algebra.redis and sort.redis.
 
 mod common;
 
@@ -163,6 +163,9 @@ fn write_algebra(con: &mut redis::Connection) {
         "BZPOPMAX zp 0",
         "ZADD zq 1 a 2 b",
         "BZMPOP 0 1 zq MAX COUNT 1",
+        "RPUSH sl 3 1 2",
+        "SET w_1 3",
+        "SORT sl BY w_* GET # STORE sorted",
     ] {
         let words: Vec<&str> = line.split(' ').collect();
         cmd(con, &words);
@@ -192,6 +195,12 @@ fn try_algebra_state(
             .query(con)?;
         out.push((key.to_string(), members));
     }
+    let sorted: Vec<String> = redis::cmd("LRANGE")
+        .arg("sorted")
+        .arg(0)
+        .arg(-1)
+        .query(con)?;
+    out.push(("sorted".into(), sorted));
     let gone: i64 = redis::cmd("EXISTS").arg("gone").query(con)?;
     out.push(("gone".into(), vec![gone.to_string()]));
     Ok(out)
@@ -221,6 +230,7 @@ fn expected_state() -> Vec<(String, Vec<String>)> {
         ("zr".into(), v(&["b", "2", "c", "3"])),
         ("zp".into(), v(&["c", "3"])),
         ("zq".into(), v(&["a", "1"])),
+        ("sorted".into(), v(&["2", "3", "1"])),
         ("gone".into(), v(&["0"])),
     ]
 }
@@ -239,7 +249,7 @@ fn algebra_results_survive_a_restart_and_reach_a_replica() {
     let mut con = primary.client();
     write_algebra(&mut con);
     // The sources change afterwards: the stores must not be recomputed from them.
-    cmd(&mut con, &["DEL", "s1", "z1", "z2"]);
+    cmd(&mut con, &["DEL", "s1", "z1", "z2", "sl", "w_1"]);
     let expected = expected_state();
     assert_eq!(algebra_state(&mut con), expected);
     wait_for(

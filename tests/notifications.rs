@@ -121,6 +121,10 @@ PFADD hll a
 PFCOUNT hll
 PFMERGE hll2 hll
 PFDEBUG TODENSE hll2
+RPUSH tosort 3 1 2
+SORT tosort STORE sorted
+SORT nokey STORE sorted
+SORT nokey STORE sorted
 SET e v PX 50
 ";
 

@@ -148,6 +148,7 @@ pub const HLL_SELFTEST_FAILED: Reply = err("TESTFAILED HyperLogLog self test fai
 pub fn unknown_pfdebug_subcommand(sub: &str) -> Reply {
     Reply::error(format!("ERR Unknown PFDEBUG subcommand '{sub}'"))
 }
+pub const SORT_NOT_DOUBLE: Reply = err("ERR One or more scores can't be converted into double");
 pub const OFFSET_OUT_OF_RANGE: Reply = err("ERR offset is out of range");
 
 // -- keys and databases (keys.rs, scan.rs) --

@@ -15,6 +15,9 @@ pub struct KeySpecInfo {
     pub keystep: i64,
     pub limit: i64,
     pub keynum: Option<KeyNum>,
+    /// Keys Redis cannot locate from the arguments alone (SORT's BY, GET, STORE):
+    /// begin_search and find_keys are `unknown`.
+    pub unknown: bool,
 }
 
 /// Keys counted by an argument (ZUNION's numkeys): where the count is and where the keys
@@ -35,6 +38,7 @@ const fn range(flags: &'static [&'static str], index: i64, lastkey: i64) -> KeyS
         keystep: 1,
         limit: 0,
         keynum: None,
+        unknown: false,
     }
 }
 
@@ -143,6 +147,27 @@ pub const PFMERGE: &[KeySpecInfo] = &[
     range(RO_ACCESS, 2, -1),
 ];
 pub const PFDEBUG: &[KeySpecInfo] = &[range(&["RW", "access"], 2, 0)];
+/// SORT's optional BY/GET keys and STORE destination, which Redis marks `unknown`.
+const fn unknown(notes: &'static str, flags: &'static [&'static str]) -> KeySpecInfo {
+    KeySpecInfo {
+        notes: Some(notes),
+        unknown: true,
+        ..range(flags, 0, 0)
+    }
+}
+const SORT_BY_GET: KeySpecInfo = unknown(
+    "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+    RO_ACCESS,
+);
+pub const SORT: &[KeySpecInfo] = &[
+    range(RO_ACCESS, 1, 0),
+    SORT_BY_GET,
+    unknown(
+        "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
+        OW_UPDATE,
+    ),
+];
+pub const SORT_RO: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 0), SORT_BY_GET];
 pub const SET: &[KeySpecInfo] = &[noted(
     "RW and ACCESS due to the optional `GET` argument",
     &["RW", "access", "update", "variable_flags"],

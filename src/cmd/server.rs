@@ -753,6 +753,7 @@ fn command_entry(id: CommandId) -> Reply {
                 keystep: k.step as i64,
                 limit: 0,
                 keynum: None,
+                unknown: false,
             })]
         }
         specs => specs.iter().map(key_spec_reply).collect(),
@@ -790,6 +791,18 @@ fn key_spec_reply(k: &super::redis_meta::KeySpecInfo) -> Reply {
         bulk("flags"),
         Reply::Set(k.flags.iter().map(|&f| Reply::simple(f)).collect()),
     ));
+    if k.unknown {
+        for field in ["begin_search", "find_keys"] {
+            fields.push((
+                bulk(field),
+                Reply::Map(vec![
+                    (bulk("type"), bulk("unknown")),
+                    (bulk("spec"), Reply::Map(Vec::new())),
+                ]),
+            ));
+        }
+        return Reply::Map(fields);
+    }
     fields.push((
         bulk("begin_search"),
         Reply::Map(vec![

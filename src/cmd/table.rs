@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 18] {
+fn families() -> [&'static [Spec]; 19] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -58,6 +58,7 @@ fn families() -> [&'static [Spec]; 18] {
         super::zset_algebra::COMMANDS,
         super::bitmap::COMMANDS,
         super::hyperloglog::COMMANDS,
+        super::sort::COMMANDS,
         super::scripting::COMMANDS,
         super::memory::COMMANDS,
         super::acl::COMMANDS,
