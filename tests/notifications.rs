@@ -85,6 +85,46 @@ ZADD z2 0 a 0 b 0 c 0 d
 ZREMRANGEBYLEX z2 [a [b
 ZPOPMIN z2
 ZPOPMAX z2 5
+SADD sa a b c
+SADD sb b c d
+SINTERSTORE sdst sa sb
+SUNIONSTORE sdst sa sb
+SDIFFSTORE sdst sa sb
+SINTERSTORE sdst sa nokey
+SINTERSTORE sdst sa nokey
+ZADD za 1 a 2 b
+ZADD zb 3 b 4 c
+ZUNIONSTORE zdst 2 za zb
+ZINTERSTORE zdst 2 za zb WEIGHTS 1 2
+ZDIFFSTORE zdst 2 za zb
+ZDIFFSTORE zdst 2 za za
+ZRANGESTORE zdst zb 0 0
+ZRANGESTORE zdst nokey 0 -1
+ZMPOP 2 nokey za MAX COUNT 5
+ZADD za 1 a 2 b
+BZPOPMIN za 0
+BZPOPMAX za 0
+ZADD za 1 a 2 b
+BZMPOP 0 1 za MIN COUNT 2
+SETBIT bits 10 1
+SETBIT bits 10 1
+SETBIT bits 10 0
+BITFIELD bits SET u8 0 255 GET u8 0
+BITFIELD bits SET u8 0 255
+BITFIELD bits OVERFLOW FAIL INCRBY u8 0 1
+BITFIELD bits GET u8 0
+BITOP NOT bnot bits
+BITOP AND bnot nokey
+BITOP AND bnot nokey
+PFADD hll a b c
+PFADD hll a
+PFCOUNT hll
+PFMERGE hll2 hll
+PFDEBUG TODENSE hll2
+RPUSH tosort 3 1 2
+SORT tosort STORE sorted
+SORT nokey STORE sorted
+SORT nokey STORE sorted
 SET e v PX 50
 ";
 

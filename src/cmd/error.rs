@@ -123,6 +123,32 @@ pub fn truncate_lossy(arg: &[u8], max: usize) -> String {
 pub const STRING_TOO_LONG: Reply =
     err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 pub const DECREMENT_OVERFLOW: Reply = err("ERR decrement would overflow");
+pub const LCS_NOT_STRINGS: Reply = err("ERR The specified keys must contain string values");
+pub const LCS_LEN_AND_IDX: Reply =
+    err("ERR If you want both the length and indexes, please just use IDX.");
+pub const LCS_TOO_LONG: Reply = err("ERR String too long for LCS");
+pub const LCS_TOO_BIG: Reply =
+    err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+pub const BIT_OFFSET: Reply = err("ERR bit offset is not an integer or out of range");
+pub const BIT_VALUE: Reply = err("ERR bit is not an integer or out of range");
+pub const BIT_POS_ARGUMENT: Reply = err("ERR The bit argument must be 1 or 0.");
+pub const BITOP_NOT_ONE_KEY: Reply = err("ERR BITOP NOT must be called with a single source key.");
+pub const BITFIELD_TYPE: Reply = err(
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+);
+pub const BITFIELD_OVERFLOW_TYPE: Reply = err("ERR Invalid OVERFLOW type specified");
+pub const BITFIELD_RO_GET_ONLY: Reply = err("ERR BITFIELD_RO only supports the GET subcommand");
+pub const NOT_AN_HLL: Reply = err("WRONGTYPE Key is not a valid HyperLogLog string value.");
+pub const INVALID_HLL: Reply = err("INVALIDOBJ Corrupted HLL object detected");
+pub const PFDEBUG_NO_KEY: Reply = err("ERR The specified key does not exist");
+pub const HLL_NOT_SPARSE: Reply = err("ERR HLL encoding is not sparse");
+pub const HLL_SELFTEST_FAILED: Reply = err("TESTFAILED HyperLogLog self test failed");
+
+/// PFDEBUG with a subcommand it does not know.
+pub fn unknown_pfdebug_subcommand(sub: &str) -> Reply {
+    Reply::error(format!("ERR Unknown PFDEBUG subcommand '{sub}'"))
+}
+pub const SORT_NOT_DOUBLE: Reply = err("ERR One or more scores can't be converted into double");
 pub const OFFSET_OUT_OF_RANGE: Reply = err("ERR offset is out of range");
 
 // -- keys and databases (keys.rs, scan.rs) --
@@ -184,6 +210,15 @@ pub const INDEX_OUT_OF_RANGE: Reply = err("ERR index out of range");
 pub const RANK_ZERO: Reply = err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
 pub const COUNT_NEGATIVE: Reply = err("ERR COUNT can't be negative");
 pub const MAXLEN_NEGATIVE: Reply = err("ERR MAXLEN can't be negative");
+pub const LIMIT_NEGATIVE: Reply = err("ERR LIMIT can't be negative");
+pub const WEIGHT_NOT_FLOAT: Reply = err("ERR weight value is not a float");
+
+/// ZUNION and friends given a key count below 1.
+pub fn at_least_one_input_key(command: &str) -> Reply {
+    Reply::error(format!(
+        "ERR at least 1 input key is needed for '{command}' command"
+    ))
+}
 pub const NUMKEYS_NOT_POSITIVE: Reply = err("ERR numkeys should be greater than 0");
 pub const COUNT_NOT_POSITIVE: Reply = err("ERR count should be greater than 0");
 pub const TIMEOUT_NOT_FLOAT: Reply = err("ERR timeout is not a float or out of range");

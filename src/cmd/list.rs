@@ -15,6 +15,7 @@ use super::{
 };
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
+use crate::session::blocking::Awaits;
 use crate::session::{Blocked, BlockedPop, Client, Waiter};
 use crate::state::Shared;
 use crate::store::list::ListObj;
@@ -78,7 +79,8 @@ pub const COMMANDS: &[Spec] = &[
 .with_key_specs(super::redis_meta::MOVES_ELEMENT),
     command!("list", "lmpop", -4, WRITE, NO_KEYS, lmpop, "7.0.0",
         "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
-        .with_find_keys(lmpop_keys),
+.with_key_specs(super::redis_meta::POPS_COUNTED)
+        .with_find_keys(super::counted_keys_at_1),
     command!("list", "blpop", -3, WRITE | NOSCRIPT | BLOCKING, BLOCKING_KEYS, blpop, "2.0.0",
         "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS_ALL_BUT_LAST),
@@ -93,7 +95,8 @@ pub const COMMANDS: &[Spec] = &[
 .with_key_specs(super::redis_meta::MOVES_ELEMENT),
     command!("list", "blmpop", -5, WRITE | BLOCKING, NO_KEYS, blmpop, "7.0.0",
         "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
-        .with_find_keys(blmpop_keys),
+.with_key_specs(super::redis_meta::POPS_COUNTED_AFTER_TIMEOUT)
+        .with_find_keys(super::counted_keys_at_2),
 ];
 
 /// What a key holds, as far as list commands care.
@@ -700,26 +703,6 @@ fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     move_reply(ctx, &args[1], &args[2], false, true, true)
 }
 
-/// LMPOP's keys: the count is its first argument.
-fn lmpop_keys(args: &[Bytes]) -> Option<Vec<usize>> {
-    counted_keys(args, 1)
-}
-
-/// BLMPOP's keys: the count follows the timeout.
-fn blmpop_keys(args: &[Bytes]) -> Option<Vec<usize>> {
-    counted_keys(args, 2)
-}
-
-/// Positions of the keys counted by the number at `numkeys_at` in a whole request
-/// (COMMAND GETKEYS); None unless the count is at least 1 and leaves room for the keys.
-fn counted_keys(args: &[Bytes], numkeys_at: usize) -> Option<Vec<usize>> {
-    let numkeys = parse_i64(args.get(numkeys_at)?)?;
-    if numkeys < 1 || numkeys as u64 >= (args.len() - numkeys_at) as u64 {
-        return None;
-    }
-    Some((numkeys_at + 1..=numkeys_at + numkeys as usize).collect())
-}
-
 /// LMPOP/BLMPOP arguments from `numkeys`: the keys, the side, the count.
 fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), Reply> {
     let numkeys = match parse_i64(&args[0]) {
@@ -783,7 +766,7 @@ fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 }
 
 /// A blocking command's timeout: None to wait forever, with Redis's errors.
-fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
+pub(super) fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
     match crate::longdouble::timeout_ms(arg) {
         None => Err(error::TIMEOUT_NOT_FLOAT),
         Some(ms) if ms < 0 => Err(error::TIMEOUT_NEGATIVE),
@@ -794,15 +777,24 @@ fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
 
 /// Whether this command may block: not inside MULTI/EXEC, nor when applying a log or a
 /// primary's stream (there it behaves as its non-blocking form).
-fn can_block(ctx: &Ctx<'_>) -> bool {
+pub(super) fn can_block(ctx: &Ctx<'_>) -> bool {
     !(ctx.client.in_multi() || ctx.client.in_exec || ctx.client.from_primary)
 }
 
 /// Blocks the client on `keys`: registered now, under the gate, so no push is missed.
-fn block(ctx: &mut Ctx<'_>, keys: &[Bytes], op: BlockedPop, timeout: Option<Duration>) -> Reply {
+pub(super) fn block(
+    ctx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    op: BlockedPop,
+    timeout: Option<Duration>,
+) -> Reply {
     let db = ctx.client.db;
     let keys: Vec<Bytes> = keys.iter().map(own).collect();
-    let waiter = ctx.shared.blocking.register(db, &keys);
+    let awaits = match op {
+        BlockedPop::ZPop { .. } => Awaits::SortedSet,
+        _ => Awaits::List,
+    };
+    let waiter = ctx.shared.blocking.register(db, &keys, awaits);
     ctx.client.blocked = Some(Blocked::List {
         db,
         keys,
@@ -892,6 +884,9 @@ fn serve(
     op: &BlockedPop,
     waiter: Option<u64>,
 ) -> Result<Option<Reply>, Reply> {
+    if let BlockedPop::ZPop { max, count } = op {
+        return super::zset_algebra::serve(ctx, keys, *max, *count, waiter);
+    }
     for key in keys {
         match kind(ctx.db(), key) {
             Kind::Missing => continue,
@@ -920,6 +915,7 @@ fn serve(
                     return Ok(Some(reply));
                 }
             }
+            BlockedPop::ZPop { .. } => unreachable!("served above"),
             BlockedPop::Move {
                 dst,
                 from_left,

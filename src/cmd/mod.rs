@@ -13,10 +13,12 @@
 pub mod acl;
 pub mod apply;
 pub mod args;
+pub mod bitmap;
 pub mod config;
 pub mod conn;
 pub mod error;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod memory;
@@ -27,11 +29,13 @@ pub mod scan;
 pub mod scripting;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod table;
 pub mod tracking;
 pub mod txn;
 pub mod zset;
+pub mod zset_algebra;
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -134,6 +138,34 @@ pub const KEY_VALUE_PAIRS: KeySpec = KeySpec {
     last: -1,
     step: 2,
 };
+
+/// Positions of the keys counted by the number at `numkeys_at` in a whole request
+/// (COMMAND GETKEYS, ACL); None unless the count is at least 1 and leaves room for the
+/// keys.
+pub fn counted_keys(args: &[Bytes], numkeys_at: usize) -> Option<Vec<usize>> {
+    let numkeys = crate::protocol::decode::parse_i64(args.get(numkeys_at)?)?;
+    if numkeys < 1 || numkeys as u64 >= (args.len() - numkeys_at) as u64 {
+        return None;
+    }
+    Some((numkeys_at + 1..=numkeys_at + numkeys as usize).collect())
+}
+
+/// LMPOP, ZUNION, SINTERCARD, ...: the count is the first argument.
+pub fn counted_keys_at_1(args: &[Bytes]) -> Option<Vec<usize>> {
+    counted_keys(args, 1)
+}
+
+/// BLMPOP, BZMPOP: the count follows the timeout.
+pub fn counted_keys_at_2(args: &[Bytes]) -> Option<Vec<usize>> {
+    counted_keys(args, 2)
+}
+
+/// ZUNIONSTORE and friends: the destination, then the keys counted after it.
+pub fn destination_and_counted_keys(args: &[Bytes]) -> Option<Vec<usize>> {
+    let mut keys = vec![1];
+    keys.extend(counted_keys(args, 2)?);
+    Some(keys)
+}
 
 /// Declares a command: `command!(group, name, arity, flags, keys, handler, since,
 /// summary)`, followed by `Spec::with_*` calls for what only some commands have.
@@ -323,6 +355,8 @@ pub fn acl_categories(spec: &Spec) -> u32 {
         "connection" => CONNECTION,
         "transactions" => TRANSACTION,
         "scripting" => SCRIPTING,
+        "bitmap" => BITMAP,
+        "hyperloglog" => HYPERLOGLOG,
         _ => 0,
     });
     if spec.has(flags::WRITE) {

@@ -5,7 +5,8 @@
 //! specification Roost needs is an index (begin_search) followed by a range (find_keys).
 
 /// One key specification: its flags and notes, the index of its first key, then the
-/// range (`lastkey` relative to that index, -1 for the last argument; `keystep`; `limit`).
+/// range (`lastkey` relative to that index, -1 for the last argument; `keystep`; `limit`),
+/// or, for keys counted by an argument, `keynum`.
 pub struct KeySpecInfo {
     pub notes: Option<&'static str>,
     pub flags: &'static [&'static str],
@@ -13,6 +14,18 @@ pub struct KeySpecInfo {
     pub lastkey: i64,
     pub keystep: i64,
     pub limit: i64,
+    pub keynum: Option<KeyNum>,
+    /// Keys Redis cannot locate from the arguments alone (SORT's BY, GET, STORE):
+    /// begin_search and find_keys are `unknown`.
+    pub unknown: bool,
+}
+
+/// Keys counted by an argument (ZUNION's numkeys): where the count is and where the keys
+/// start, relative to the index, and the step between keys.
+pub struct KeyNum {
+    pub keynumidx: i64,
+    pub firstkey: i64,
+    pub keystep: i64,
 }
 
 /// One index-and-range key specification (`lastkey` relative to `index`).
@@ -24,6 +37,20 @@ const fn range(flags: &'static [&'static str], index: i64, lastkey: i64) -> KeyS
         lastkey,
         keystep: 1,
         limit: 0,
+        keynum: None,
+        unknown: false,
+    }
+}
+
+/// Keys counted by the argument at `index` (numkeys), starting right after it.
+const fn counted(flags: &'static [&'static str], index: i64) -> KeySpecInfo {
+    KeySpecInfo {
+        keynum: Some(KeyNum {
+            keynumidx: 0,
+            firstkey: 1,
+            keystep: 1,
+        }),
+        ..range(flags, index, 0)
     }
 }
 
@@ -87,6 +114,60 @@ pub const MSETNX: &[KeySpecInfo] = &[KeySpecInfo {
     keystep: 2,
     ..range(OW_INSERT, 1, -1)
 }];
+/// SINTERSTORE: the destination is updated from the other keys.
+pub const SINTERSTORE: &[KeySpecInfo] = &[range(RW_UPDATE, 1, 0), range(RO_ACCESS, 2, -1)];
+/// SUNIONSTORE, SDIFFSTORE: the destination is overwritten from the other keys.
+pub const STORES_FROM_ALL: &[KeySpecInfo] = &[range(OW_UPDATE, 1, 0), range(RO_ACCESS, 2, -1)];
+/// ZRANGESTORE: the destination is overwritten from the second key.
+pub const STORES_FROM_SECOND: &[KeySpecInfo] = &[range(OW_UPDATE, 1, 0), range(RO_ACCESS, 2, 0)];
+/// ZUNIONSTORE and friends: the destination, then keys counted by numkeys.
+pub const STORES_FROM_COUNTED: &[KeySpecInfo] = &[range(OW_UPDATE, 1, 0), counted(RO_ACCESS, 2)];
+/// SINTERCARD, ZUNION, ...: keys counted by the first argument.
+pub const READS_COUNTED: &[KeySpecInfo] = &[counted(RO_ACCESS, 1)];
+/// LMPOP, ZMPOP: pops from keys counted by the first argument.
+pub const POPS_COUNTED: &[KeySpecInfo] = &[counted(RW_ACCESS_DELETE, 1)];
+/// BLMPOP, BZMPOP: pops from keys counted by the argument after the timeout.
+pub const POPS_COUNTED_AFTER_TIMEOUT: &[KeySpecInfo] = &[counted(RW_ACCESS_DELETE, 2)];
+/// LCS: reads its two keys.
+pub const READS_TWO: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 1)];
+/// BITOP: the destination (second argument) is overwritten from the keys after it.
+pub const BITOP: &[KeySpecInfo] = &[range(OW_UPDATE, 2, 0), range(RO_ACCESS, 3, -1)];
+pub const BITFIELD: &[KeySpecInfo] = &[noted(
+    "This command allows both access and modification of the key",
+    &["RW", "access", "update", "variable_flags"],
+)];
+pub const PFCOUNT: &[KeySpecInfo] = &[KeySpecInfo {
+    notes: Some(
+        "RW because it may change the internal representation of the key, and propagate to replicas",
+    ),
+    ..range(&["RW", "access"], 1, -1)
+}];
+pub const PFMERGE: &[KeySpecInfo] = &[
+    range(&["RW", "access", "insert"], 1, 0),
+    range(RO_ACCESS, 2, -1),
+];
+pub const PFDEBUG: &[KeySpecInfo] = &[range(&["RW", "access"], 2, 0)];
+/// SORT's optional BY/GET keys and STORE destination, which Redis marks `unknown`.
+const fn unknown(notes: &'static str, flags: &'static [&'static str]) -> KeySpecInfo {
+    KeySpecInfo {
+        notes: Some(notes),
+        unknown: true,
+        ..range(flags, 0, 0)
+    }
+}
+const SORT_BY_GET: KeySpecInfo = unknown(
+    "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+    RO_ACCESS,
+);
+pub const SORT: &[KeySpecInfo] = &[
+    range(RO_ACCESS, 1, 0),
+    SORT_BY_GET,
+    unknown(
+        "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
+        OW_UPDATE,
+    ),
+];
+pub const SORT_RO: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 0), SORT_BY_GET];
 pub const SET: &[KeySpecInfo] = &[noted(
     "RW and ACCESS due to the optional `GET` argument",
     &["RW", "access", "update", "variable_flags"],

@@ -753,6 +753,8 @@ fn command_entry(id: CommandId) -> Reply {
                 },
                 keystep: k.step as i64,
                 limit: 0,
+                keynum: None,
+                unknown: false,
             })]
         }
         specs => specs.iter().map(key_spec_reply).collect(),
@@ -779,7 +781,7 @@ fn command_entry(id: CommandId) -> Reply {
 }
 
 /// One key specification as COMMAND INFO prints it: a map of its notes (if any), flags,
-/// begin_search (an index) and find_keys (a range).
+/// begin_search (an index) and find_keys (a range, or keys counted by an argument).
 fn key_spec_reply(k: &super::redis_meta::KeySpecInfo) -> Reply {
     let bulk = Reply::bulk_str;
     let mut fields = Vec::new();
@@ -790,6 +792,18 @@ fn key_spec_reply(k: &super::redis_meta::KeySpecInfo) -> Reply {
         bulk("flags"),
         Reply::Set(k.flags.iter().map(|&f| Reply::simple(f)).collect()),
     ));
+    if k.unknown {
+        for field in ["begin_search", "find_keys"] {
+            fields.push((
+                bulk(field),
+                Reply::Map(vec![
+                    (bulk("type"), bulk("unknown")),
+                    (bulk("spec"), Reply::Map(Vec::new())),
+                ]),
+            ));
+        }
+        return Reply::Map(fields);
+    }
     fields.push((
         bulk("begin_search"),
         Reply::Map(vec![
@@ -800,9 +814,19 @@ fn key_spec_reply(k: &super::redis_meta::KeySpecInfo) -> Reply {
             ),
         ]),
     ));
-    fields.push((
-        bulk("find_keys"),
-        Reply::Map(vec![
+    let find_keys = match &k.keynum {
+        Some(n) => Reply::Map(vec![
+            (bulk("type"), bulk("keynum")),
+            (
+                bulk("spec"),
+                Reply::Map(vec![
+                    (bulk("keynumidx"), Reply::Integer(n.keynumidx)),
+                    (bulk("firstkey"), Reply::Integer(n.firstkey)),
+                    (bulk("keystep"), Reply::Integer(n.keystep)),
+                ]),
+            ),
+        ]),
+        None => Reply::Map(vec![
             (bulk("type"), bulk("range")),
             (
                 bulk("spec"),
@@ -813,7 +837,8 @@ fn key_spec_reply(k: &super::redis_meta::KeySpecInfo) -> Reply {
                 ]),
             ),
         ]),
-    ));
+    };
+    fields.push((bulk("find_keys"), find_keys));
     Reply::Map(fields)
 }
 

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::hash::{parse_signed_count, pick_random, scan_collection};
 use super::keys::{parse_cursor, parse_scan_options};
-use super::{command, error, flags::*, Ctx, Outcome, Spec, ALL_KEYS, ONE_KEY, TWO_KEYS};
+use super::{command, error, flags::*, Ctx, Outcome, Spec, ALL_KEYS, NO_KEYS, ONE_KEY, TWO_KEYS};
 use crate::clock;
 use crate::notify;
 use crate::protocol::Reply;
@@ -57,6 +57,19 @@ pub const COMMANDS: &[Spec] = &[
     command!("set", "smove", 4, WRITE | FAST, TWO_KEYS, smove, "1.0.0",
         "Moves a member from one set to another.")
 .with_key_specs(super::redis_meta::MOVES_ELEMENT),
+    command!("set", "sinterstore", -3, WRITE | DENYOOM, ALL_KEYS, sinterstore, "1.0.0",
+        "Stores the intersect of multiple sets in a key.")
+.with_key_specs(super::redis_meta::SINTERSTORE),
+    command!("set", "sunionstore", -3, WRITE | DENYOOM, ALL_KEYS, sunionstore, "1.0.0",
+        "Stores the union of multiple sets in a key.")
+.with_key_specs(super::redis_meta::STORES_FROM_ALL),
+    command!("set", "sdiffstore", -3, WRITE | DENYOOM, ALL_KEYS, sdiffstore, "1.0.0",
+        "Stores the difference of multiple sets in a key.")
+.with_key_specs(super::redis_meta::STORES_FROM_ALL),
+    command!("set", "sintercard", -3, READONLY, NO_KEYS, sintercard, "7.0.0",
+        "Returns the number of members of the intersect of multiple sets.")
+.with_key_specs(super::redis_meta::READS_COUNTED)
+.with_find_keys(super::counted_keys_at_1),
 ];
 
 /// Runs `f` on the set at `key` (`None` if absent); WRONGTYPE for another type.
@@ -279,33 +292,145 @@ fn load_sets(db: &Db, keys: &[Bytes]) -> Result<Vec<HashSet<Bytes>>, Reply> {
         .collect()
 }
 
-fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let mut sets = load_sets(ctx.db(), &args[1..])?;
+fn intersection(mut sets: Vec<HashSet<Bytes>>) -> HashSet<Bytes> {
     sets.sort_by_key(|s| s.len());
     let (first, rest) = sets.split_first().expect("arity guarantees one key");
-    Ok(members_reply(
-        first
-            .iter()
-            .filter(|m| rest.iter().all(|s| s.contains(*m)))
-            .cloned(),
-    ))
+    first
+        .iter()
+        .filter(|m| rest.iter().all(|s| s.contains(*m)))
+        .cloned()
+        .collect()
+}
+
+fn union(sets: Vec<HashSet<Bytes>>) -> HashSet<Bytes> {
+    sets.into_iter().flatten().collect()
+}
+
+fn difference(sets: Vec<HashSet<Bytes>>) -> HashSet<Bytes> {
+    let (first, rest) = sets.split_first().expect("arity guarantees one key");
+    first
+        .iter()
+        .filter(|m| !rest.iter().any(|s| s.contains(*m)))
+        .cloned()
+        .collect()
+}
+
+fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let sets = load_sets(ctx.db(), &args[1..])?;
+    Ok(members_reply(intersection(sets).into_iter()))
 }
 
 fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let sets = load_sets(ctx.db(), &args[1..])?;
-    let union: HashSet<Bytes> = sets.into_iter().flatten().collect();
-    Ok(members_reply(union.into_iter()))
+    Ok(members_reply(union(sets).into_iter()))
 }
 
 fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let sets = load_sets(ctx.db(), &args[1..])?;
-    let (first, rest) = sets.split_first().expect("arity guarantees one key");
-    Ok(members_reply(
-        first
-            .iter()
-            .filter(|m| !rest.iter().any(|s| s.contains(*m)))
-            .cloned(),
-    ))
+    Ok(members_reply(difference(sets).into_iter()))
+}
+
+/// SINTERSTORE, SUNIONSTORE, SDIFFSTORE: `combine` the sets of `args[2..]` into
+/// `args[1]`, whatever it held.
+fn store_combined(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    combine: fn(Vec<HashSet<Bytes>>) -> HashSet<Bytes>,
+    event: &str,
+) -> Outcome {
+    let sets = load_sets(ctx.db(), &args[2..])?;
+    let mut result = SetObj {
+        members: combine(sets),
+        compact: true,
+    };
+    result.update_encoding();
+    let len = result.members.len();
+    let value = (len > 0).then(|| Value::Set(Box::new(result)));
+    store_result(ctx, args, value, notify::SET, event);
+    Ok(Reply::Integer(len as i64))
+}
+
+/// Stores what a *STORE command computed at `args[1]`, or deletes the key when the
+/// result is empty (`None`), as Redis does: the event `event` (of `class`) for a store,
+/// `del` for a deletion, and the command itself logged, since it replays to the same
+/// result from the same sources. An empty result where no key was changes nothing.
+pub(super) fn store_result(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    value: Option<Value>,
+    class: u16,
+    event: &str,
+) {
+    let dst = &args[1];
+    let now = clock::now_ms();
+    match value {
+        Some(value) => {
+            ctx.db().insert(dst, value, None);
+            ctx.notify(class, event, dst);
+        }
+        None => {
+            if ctx.db().remove(dst, now).is_none() {
+                return;
+            }
+            ctx.notify(notify::GENERIC, "del", dst);
+        }
+    }
+    let name = args[0].to_ascii_uppercase();
+    let mut record: Vec<&[u8]> = vec![&name];
+    record.extend(args[1..].iter().map(|a| a.as_ref()));
+    ctx.propagate(&record);
+}
+
+fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    store_combined(ctx, args, intersection, "sinterstore")
+}
+
+fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    store_combined(ctx, args, union, "sunionstore")
+}
+
+fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    store_combined(ctx, args, difference, "sdiffstore")
+}
+
+/// SINTERCARD numkeys key... [LIMIT limit]: the intersection's size, counted up to
+/// `limit` (0: all).
+fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let numkeys = match crate::protocol::decode::parse_i64(&args[1]) {
+        Some(n) if n >= 1 => n as u64,
+        _ => return Err(error::NUMKEYS_NOT_POSITIVE),
+    };
+    if numkeys > (args.len() - 2) as u64 {
+        return Err(error::NUMKEYS_TOO_MANY);
+    }
+    let keys_end = 2 + numkeys as usize;
+    let mut limit = 0u64;
+    let mut j = keys_end;
+    while j < args.len() {
+        if super::args::is(&args[j], "limit") && j + 1 < args.len() {
+            j += 1;
+            limit = match crate::protocol::decode::parse_i64(&args[j]) {
+                Some(n) if n >= 0 => n as u64,
+                _ => return Err(error::LIMIT_NEGATIVE),
+            };
+        } else {
+            return Err(error::SYNTAX);
+        }
+        j += 1;
+    }
+    let mut sets = load_sets(ctx.db(), &args[2..keys_end])?;
+    sets.sort_by_key(|s| s.len());
+    let (first, rest) = sets.split_first().expect("numkeys is at least 1");
+    let mut count = 0u64;
+    for m in first {
+        if rest.iter().all(|s| s.contains(m)) {
+            count += 1;
+            if limit > 0 && count >= limit {
+                break;
+            }
+        }
+    }
+    Ok(Reply::Integer(count as i64))
 }
 
 fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {

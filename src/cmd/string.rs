@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{
     args, command, error, flags::*, Ctx, Outcome, Spec, ALL_KEYS, KEY_VALUE_PAIRS, ONE_KEY,
+    TWO_KEYS,
 };
 use crate::clock;
 use crate::longdouble::{self, FloatAddError};
@@ -75,13 +76,19 @@ pub const COMMANDS: &[Spec] = &[
     command!("string", "getrange", 4, READONLY, ONE_KEY, getrange, "2.4.0",
         "Returns a substring of the string stored at a key.")
 .with_key_specs(super::redis_meta::READS),
+    command!("string", "substr", 4, READONLY, ONE_KEY, getrange, "1.0.0",
+        "Returns a substring from a string value.")
+.with_key_specs(super::redis_meta::READS),
+    command!("string", "lcs", -3, READONLY, TWO_KEYS, lcs, "7.0.0",
+        "Finds the longest common substring.")
+.with_key_specs(super::redis_meta::READS_TWO),
     command!("string", "setrange", 4, WRITE | DENYOOM, ONE_KEY, setrange, "2.2.0",
         "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.")
 .with_key_specs(super::redis_meta::UPDATES),
 ];
 
 /// The string stored at `key`: `Ok(None)` if absent, WRONGTYPE if not a string.
-fn read_string(db: &Db, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+pub(super) fn read_string(db: &Db, key: &[u8]) -> Result<Option<Bytes>, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
         None => Ok(None),
         Some(entry) => match &entry.value {
@@ -408,6 +415,53 @@ fn replace_in_place(db: &Db, key: &[u8], value: Bytes, encoding: StringEncoding,
     db.signal_modified(key);
 }
 
+/// Edits the string at `key` in place (SETBIT, BITFIELD, PFADD), first creating it
+/// empty or zero-padding it to `min_len` bytes; `f` gets the bytes and whether the key
+/// was created or grown, and says whether it changed them (WATCH is told of any change).
+/// The TTL is kept; WRONGTYPE for another type. The caller has checked `min_len`
+/// against `proto-max-bulk-len`.
+pub(super) fn edit_string<R>(
+    db: &Db,
+    key: &Bytes,
+    min_len: usize,
+    f: impl FnOnce(&mut BytesMut, bool) -> (R, bool),
+) -> Result<R, Reply> {
+    let now = clock::now_ms();
+    let created = match db.peek(key, now) {
+        None => true,
+        Some(entry) if !matches!(entry.value, Value::Str(_)) => return Err(error::WRONGTYPE),
+        Some(_) => false,
+    };
+    if created {
+        db.insert(key, Value::Str(Bytes::new()), None);
+    }
+    let (result, changed) = {
+        let Some(mut entry) = db.get_mut(key, now) else {
+            return Err(error::WRONGTYPE);
+        };
+        let Value::Str(value) = &mut entry.value else {
+            return Err(error::WRONGTYPE);
+        };
+        // Taken out, so that a buffer nothing else shares is edited without a copy.
+        let mut buf = BytesMut::from(std::mem::take(value));
+        let grown = buf.len() < min_len;
+        if grown {
+            buf.resize(min_len, 0);
+        }
+        let (result, changed) = f(&mut buf, created || grown);
+        *value = buf.freeze();
+        let changed = changed || created || grown;
+        if changed {
+            entry.string_encoding = StringEncoding::Raw;
+        }
+        (result, changed)
+    };
+    if changed {
+        db.signal_modified(key);
+    }
+    Ok(result)
+}
+
 fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let now = clock::now_ms();
     let current = read_string(ctx.db(), &args[1])?;
@@ -551,4 +605,112 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     ctx.propagate(&[b"SETRANGE", &args[1], &args[2], patch]);
     ctx.notify(notify::STRING, "setrange", &args[1]);
     Ok(Reply::Integer(len as i64))
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN] (Redis's `lcsCommand`): the
+/// longest common subsequence of two strings by the classic table, its length, or the
+/// matching ranges walked back from the ends of both strings.
+fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let (a, b) = match (
+        read_string(ctx.db(), &args[1]),
+        read_string(ctx.db(), &args[2]),
+    ) {
+        (Ok(a), Ok(b)) => (a.unwrap_or_default(), b.unwrap_or_default()),
+        _ => return Err(error::LCS_NOT_STRINGS),
+    };
+    let (mut get_len, mut get_idx, mut with_match_len) = (false, false, false);
+    let mut min_match_len: u64 = 0;
+    let mut j = 3;
+    while j < args.len() {
+        let word = &args[j];
+        if args::is(word, "idx") {
+            get_idx = true;
+        } else if args::is(word, "len") {
+            get_len = true;
+        } else if args::is(word, "withmatchlen") {
+            with_match_len = true;
+        } else if args::is(word, "minmatchlen") && j + 1 < args.len() {
+            min_match_len = args::int(&args[j + 1])?.max(0) as u64;
+            j += 1;
+        } else {
+            return Err(error::SYNTAX);
+        }
+        j += 1;
+    }
+    if get_idx && get_len {
+        return Err(error::LCS_LEN_AND_IDX);
+    }
+    if a.len() as u64 >= u32::MAX as u64 - 1 || b.len() as u64 >= u32::MAX as u64 - 1 {
+        return Err(error::LCS_TOO_LONG);
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    if cells * 4 > ctx.shared.config().proto_max_bulk_len {
+        return Err(error::LCS_TOO_BIG);
+    }
+    // table[i * (blen + 1) + j]: the LCS length of a[..i] and b[..j].
+    let width = blen + 1;
+    let mut table = vec![0u32; cells as usize];
+    for i in 1..=alen {
+        for j in 1..=blen {
+            table[i * width + j] = if a[i - 1] == b[j - 1] {
+                table[(i - 1) * width + j - 1] + 1
+            } else {
+                table[(i - 1) * width + j].max(table[i * width + j - 1])
+            };
+        }
+    }
+    let total = table[alen * width + blen];
+    if get_len {
+        return Ok(Reply::Integer(total as i64));
+    }
+    let mut result = vec![0u8; total as usize];
+    let mut matches = Vec::new();
+    // The range being extended backwards: (a start, a end, b start, b end).
+    let mut range: Option<(usize, usize, usize, usize)> = None;
+    let (mut i, mut j, mut left) = (alen, blen, total as usize);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[left - 1] = a[i - 1];
+            range = Some(match range {
+                None => (i - 1, i - 1, j - 1, j - 1),
+                Some((_, a_end, _, b_end)) => (i - 1, a_end, j - 1, b_end),
+            });
+            if let Some((a_start, _, b_start, _)) = range {
+                emit = a_start == 0 || b_start == 0;
+            }
+            left -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if table[(i - 1) * width + j] > table[i * width + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            emit = range.is_some();
+        }
+        if emit {
+            let (a_start, a_end, b_start, b_end) = range.take().expect("a range to emit");
+            let len = (a_end - a_start + 1) as u64;
+            if min_match_len == 0 || len >= min_match_len {
+                let pair = |s: usize, e: usize| {
+                    Reply::Array(vec![Reply::Integer(s as i64), Reply::Integer(e as i64)])
+                };
+                let mut entry = vec![pair(a_start, a_end), pair(b_start, b_end)];
+                if with_match_len {
+                    entry.push(Reply::Integer(len as i64));
+                }
+                matches.push(Reply::Array(entry));
+            }
+        }
+    }
+    if get_idx {
+        return Ok(Reply::Map(vec![
+            (Reply::bulk_str("matches"), Reply::Array(matches)),
+            (Reply::bulk_str("len"), Reply::Integer(total as i64)),
+        ]));
+    }
+    Ok(Reply::Bulk(Bytes::from(result)))
 }

@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 15] {
+fn families() -> [&'static [Spec]; 19] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -55,6 +55,10 @@ fn families() -> [&'static [Spec]; 15] {
         super::pubsub::COMMANDS,
         super::list::COMMANDS,
         super::zset::COMMANDS,
+        super::zset_algebra::COMMANDS,
+        super::bitmap::COMMANDS,
+        super::hyperloglog::COMMANDS,
+        super::sort::COMMANDS,
         super::scripting::COMMANDS,
         super::memory::COMMANDS,
         super::acl::COMMANDS,

@@ -209,9 +209,10 @@ pub fn after_command(ctx: &mut Ctx<'_>, spec: &Spec, args: &[Bytes], reply: &Rep
     if mode.bcast || !wanted || !spec.has(READONLY) || reply.is_error() {
         return;
     }
-    let keys = spec
-        .key_positions(args.len())
-        .into_iter()
-        .map(|i| crate::store::own(&args[i]));
+    let positions = match spec.find_keys {
+        Some(find_keys) => find_keys(args).unwrap_or_default(),
+        None => spec.key_positions(args.len()),
+    };
+    let keys = positions.into_iter().map(|i| crate::store::own(&args[i]));
     ctx.shared.tracking.remember(ctx.client.id, keys);
 }

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::hash::{parse_random_args, pick_random, scan_collection};
 use super::keys::{parse_cursor, parse_scan_options};
-use super::{args, command, error, flags::*, Ctx, Outcome, Spec, ONE_KEY};
+use super::{args, command, error, flags::*, Ctx, Outcome, Spec, ONE_KEY, TWO_KEYS};
 use crate::clock;
 use crate::notify;
 use crate::protocol::reply::format_double;
@@ -82,6 +82,9 @@ pub const COMMANDS: &[Spec] = &[
         "Returns one or more random members from a sorted set.")
 .with_key_specs(super::redis_meta::READS)
 .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
+    command!("sorted-set", "zrangestore", -5, WRITE | DENYOOM, TWO_KEYS, zrangestore, "6.2.0",
+        "Stores a range of members from sorted set in a key.")
+.with_key_specs(super::redis_meta::STORES_FROM_SECOND),
     command!("sorted-set", "zscan", -3, READONLY, ONE_KEY, zscan, "2.8.0",
         "Iterates over members and scores of a sorted set.")
 .with_key_specs(super::redis_meta::READS)
@@ -93,7 +96,11 @@ pub const COMMANDS: &[Spec] = &[
 // ---------------------------------------------------------------------------------------
 
 /// Runs `f` on the sorted set at `key` (`None` if absent); WRONGTYPE for another type.
-fn read_zset<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&ZSetObj>) -> R) -> Result<R, Reply> {
+pub(super) fn read_zset<R>(
+    db: &Db,
+    key: &[u8],
+    f: impl FnOnce(Option<&ZSetObj>) -> R,
+) -> Result<R, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
         None => Ok(f(None)),
         Some(entry) => match &entry.value {
@@ -288,7 +295,7 @@ fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 // ---------------------------------------------------------------------------------------
 
 /// Members, with their scores if `with_scores`: pairs in RESP3, flat in RESP2.
-fn elements_reply(items: Vec<(Bytes, f64)>, with_scores: bool, resp3: bool) -> Reply {
+pub(super) fn elements_reply(items: Vec<(Bytes, f64)>, with_scores: bool, resp3: bool) -> Reply {
     let mut out = Vec::with_capacity(items.len() * if with_scores { 2 } else { 1 });
     for (member, score) in items {
         if !with_scores {
@@ -554,18 +561,49 @@ enum Range {
 fn zrange_generic(
     ctx: &mut Ctx<'_>,
     args: &[Bytes],
-    mut range_type: RangeType,
-    mut direction: Direction,
+    range_type: RangeType,
+    direction: Direction,
 ) -> Outcome {
     let resp3 = ctx.client.proto >= 3;
+    let (items, with_scores) = zrange_items(ctx, args, 1, range_type, direction)?;
+    Ok(elements_reply(items, with_scores, resp3))
+}
+
+/// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]: the range
+/// stored at `dst` (deleted when empty); answers how many members it holds.
+fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let (items, _) = zrange_items(ctx, args, 2, RangeType::Auto, Direction::Auto)?;
+    let len = items.len();
+    let value = (len > 0).then(|| {
+        let mut z = ZSetObj::new();
+        for (member, score) in &items {
+            z.add(member, *score, AddFlags::default());
+        }
+        Value::ZSet(Box::new(z))
+    });
+    super::set::store_result(ctx, args, value, notify::ZSET, "zrangestore");
+    Ok(Reply::Integer(len as i64))
+}
+
+/// The members (with scores) a ZRANGE-like request selects from the key at `args[at]`,
+/// the range at `at + 1`, `at + 2` and options after it; whether WITHSCORES was asked
+/// (never for ZRANGESTORE, whose `at` is 2).
+fn zrange_items(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    at: usize,
+    mut range_type: RangeType,
+    mut direction: Direction,
+) -> Result<(Vec<(Bytes, f64)>, bool), Reply> {
+    let store = at == 2;
     let mut with_scores = false;
     let mut offset: i64 = 0;
     let mut limit: i64 = -1;
-    let mut j = 4;
+    let mut j = at + 3;
     while j < args.len() {
         let word = &args[j];
         let left = args.len() - j - 1;
-        if args::is(word, "withscores") {
+        if !store && args::is(word, "withscores") {
             with_scores = true;
         } else if args::is(word, "limit") && left >= 2 {
             offset = args::int(&args[j + 1])?;
@@ -597,29 +635,29 @@ fn zrange_generic(
     let rev = direction == Direction::Reverse;
     // Score and lex ranges are given as max, min in reverse.
     let (min, max) = if rev && range_type != RangeType::Rank {
-        (&args[3], &args[2])
+        (&args[at + 2], &args[at + 1])
     } else {
-        (&args[2], &args[3])
+        (&args[at + 1], &args[at + 2])
     };
     let range = match range_type {
         RangeType::Auto | RangeType::Rank => Range::Rank(args::int(min)?, args::int(max)?),
         RangeType::Score => Range::Score(parse_score_range(min, max)?),
         RangeType::Lex => Range::Lex(parse_lex_range(min, max)?),
     };
-    read_zset(ctx.db(), &args[1], |z| {
+    let items = read_zset(ctx.db(), &args[at], |z| {
         let Some(z) = z else {
-            return Reply::Array(Vec::new());
+            return Vec::new();
         };
-        let items = match &range {
+        match &range {
             Range::Rank(start, end) => match rank_range(*start, *end, z.len()) {
                 None => Vec::new(),
                 Some((start, end)) => z.range_by_rank(start, end, rev),
             },
             Range::Score(r) => limited(z, offset, limit, || z.range_by_score(r, rev)),
             Range::Lex(r) => limited(z, offset, limit, || z.range_by_lex(r, rev)),
-        };
-        elements_reply(items, with_scores, resp3)
-    })
+        }
+    })?;
+    Ok((items, with_scores))
 }
 
 /// Applies LIMIT offset count to a range walk as Redis does: a negative offset, or one
@@ -718,6 +756,45 @@ fn zremrange(
         notify_removal(ctx, event, &args[1], written.emptied);
         let name = event.to_ascii_uppercase();
         propagate_as_is(ctx, name.as_bytes(), args);
+    }
+    Ok(written.reply)
+}
+
+/// Pops up to `count` of the lowest (highest if `max`) members of the sorted set at
+/// `key`, with the keyspace events; None if the key is absent. The caller logs it.
+pub(super) fn pop_extreme(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    max: bool,
+    count: usize,
+) -> Result<Option<Vec<(Bytes, f64)>>, Reply> {
+    let written = write_zset(ctx.db(), key, false, |z| {
+        let Some(z) = z else {
+            return (None, false);
+        };
+        let n = count.min(z.len());
+        let items: Vec<(Bytes, f64)> = if max {
+            z.iter()
+                .rev()
+                .take(n)
+                .map(|(m, s)| (m.clone(), s))
+                .collect()
+        } else {
+            z.iter().take(n).map(|(m, s)| (m.clone(), s)).collect()
+        };
+        for (m, _) in &items {
+            z.remove(m);
+        }
+        let changed = !items.is_empty();
+        (Some(items), changed)
+    })?;
+    if written
+        .reply
+        .as_ref()
+        .is_some_and(|items| !items.is_empty())
+    {
+        let event = if max { "zpopmax" } else { "zpopmin" };
+        notify_removal(ctx, event, key, written.emptied);
     }
     Ok(written.reply)
 }

@@ -5,9 +5,10 @@
 //! gate, so no push can slip in between) and returns without a reply. A push to a key
 //! wakes the first client waiting on it (its `Notify` keeps the permit if the client is
 //! not awaiting yet); that client then retries its pop under the write gate. A client
-//! pops only from a key whose queue it heads, so clients are served first come, first
-//! served per key, as Redis serves them. When a client leaves the queue (served, timed
-//! out, killed) the next one in each of its queues is woken to look again.
+//! pops only from a key whose queue it heads among the clients waiting for the same type
+//! (a list or a sorted set), so clients are served first come, first served per key and
+//! type, as Redis serves them. When a client leaves the queue (served, timed out, killed)
+//! the next one in each of its queues is woken to look again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,8 +28,16 @@ pub struct Blocking {
 #[derive(Default)]
 struct Inner {
     next_id: u64,
-    queues: HashMap<(usize, Bytes), VecDeque<u64>>,
+    queues: HashMap<(usize, Bytes), VecDeque<(u64, Awaits)>>,
     waiters: HashMap<u64, Arc<Notify>>,
+}
+
+/// The type of value a blocked client pops: a value of the other type at its key does
+/// not serve it, nor keep it from clients waiting for that type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Awaits {
+    List,
+    SortedSet,
 }
 
 /// One registered client: its place in the queues of its keys.
@@ -38,13 +47,29 @@ pub struct Waiter {
     pub notify: Arc<Notify>,
 }
 
+impl Inner {
+    /// Wakes the first client of each type waiting on `slot`.
+    fn wake_heads(&self, slot: &(usize, Bytes)) {
+        let Some(queue) = self.queues.get(slot) else {
+            return;
+        };
+        for awaits in [Awaits::List, Awaits::SortedSet] {
+            if let Some(&(head, _)) = queue.iter().find(|&&(_, a)| a == awaits) {
+                if let Some(n) = self.waiters.get(&head) {
+                    n.notify_one();
+                }
+            }
+        }
+    }
+}
+
 impl Blocking {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.locked()
     }
 
     /// Queues a client at the end of the queue of each of `keys` in logical database `db`.
-    pub fn register(&self, db: usize, keys: &[Bytes]) -> Waiter {
+    pub fn register(&self, db: usize, keys: &[Bytes], awaits: Awaits) -> Waiter {
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = inner.next_id;
@@ -52,8 +77,8 @@ impl Blocking {
         inner.waiters.insert(id, notify.clone());
         for key in keys {
             let queue = inner.queues.entry((db, key.clone())).or_default();
-            if !queue.contains(&id) {
-                queue.push_back(id);
+            if !queue.iter().any(|&(w, _)| w == id) {
+                queue.push_back((id, awaits));
             }
         }
         self.blocked.fetch_add(1, Ordering::Relaxed);
@@ -73,16 +98,11 @@ impl Blocking {
             let Some(queue) = inner.queues.get_mut(&slot) else {
                 continue;
             };
-            queue.retain(|&w| w != id);
-            match queue.front().copied() {
-                None => {
-                    inner.queues.remove(&slot);
-                }
-                Some(head) => {
-                    if let Some(n) = inner.waiters.get(&head) {
-                        n.notify_one();
-                    }
-                }
+            queue.retain(|&(w, _)| w != id);
+            if queue.is_empty() {
+                inner.queues.remove(&slot);
+            } else {
+                inner.wake_heads(&slot);
             }
         }
     }
@@ -93,23 +113,20 @@ impl Blocking {
             return;
         }
         let inner = self.lock();
-        let slot = (db, Bytes::copy_from_slice(key));
-        if let Some(head) = inner.queues.get(&slot).and_then(|q| q.front()) {
-            if let Some(n) = inner.waiters.get(head) {
-                n.notify_one();
-            }
-        }
+        inner.wake_heads(&(db, Bytes::copy_from_slice(key)));
     }
 
-    /// Whether client `id` is first in line for `key`.
+    /// Whether client `id` is first in line for `key` among those awaiting its type.
     pub fn is_first(&self, db: usize, key: &[u8], id: u64) -> bool {
         let inner = self.lock();
         let slot = (db, Bytes::copy_from_slice(key));
-        inner
-            .queues
-            .get(&slot)
-            .and_then(|q| q.front())
-            .is_some_and(|&head| head == id)
+        let Some(queue) = inner.queues.get(&slot) else {
+            return false;
+        };
+        let Some(&(_, awaits)) = queue.iter().find(|&&(w, _)| w == id) else {
+            return false;
+        };
+        queue.iter().find(|&&(_, a)| a == awaits).map(|&(w, _)| w) == Some(id)
     }
 
     /// How many clients are blocked (INFO clients `blocked_clients`).

@@ -78,7 +78,7 @@ pub enum Blocked {
         lsn: u64,
         deadline: Option<std::time::Instant>,
     },
-    /// BLPOP, BLMOVE, ...: until one of `keys` (in database `db`) has data, or the
+    /// BLPOP, BLMOVE, BZPOPMIN, ...: until one of `keys` (in database `db`) has data, or the
     /// deadline; `waiter` is the client's place in the queues of those keys.
     List {
         db: usize,
@@ -89,13 +89,17 @@ pub enum Blocked {
     },
 }
 
-/// Which pop a client blocked in BLPOP, BLMPOP, BLMOVE, ... performs once data arrives.
+/// Which pop a client blocked in BLPOP, BLMPOP, BLMOVE, BZPOPMIN, ... performs once data
+/// arrives.
 #[derive(Debug, Clone)]
 pub enum BlockedPop {
     /// BLPOP / BRPOP: one element, answered with its key.
     One { left: bool },
     /// BLMPOP: up to `count` elements of one key.
     Many { left: bool, count: usize },
+    /// BZPOPMIN / BZPOPMAX (`count` None: one member, answered with its key) and BZMPOP
+    /// (up to `count` members of one key).
+    ZPop { max: bool, count: Option<usize> },
     /// BLMOVE / BRPOPLPUSH: one element moved to `dst`.
     Move {
         dst: Bytes,

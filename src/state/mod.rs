@@ -293,11 +293,11 @@ impl Shared {
         let (tracking, hub) = (self.tracking.clone(), self.pubsub.clone());
         self.keyspace
             .set_modified_hook(Box::new(move |key| tracking.invalidate(&hub, key)));
-        // A list stored under a key by any command (a push, RENAME, MOVE, COPY, a
+        // A list or sorted set stored under a key by any command (a push, RENAME, MOVE, COPY, a
         // replicated or replayed write) wakes the clients blocked on that key.
         let weak = Arc::downgrade(self);
         self.keyspace
-            .set_list_ready_hook(Box::new(move |logical_db, key| {
+            .set_poppable_hook(Box::new(move |logical_db, key| {
                 if let Some(shared) = weak.upgrade() {
                     shared.blocking.signal(logical_db, key);
                 }

@@ -260,8 +260,9 @@ pub type ExpiredHook = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
 #[derive(Default)]
 struct ExpiryListener {
     hook: std::sync::OnceLock<ExpiredHook>,
-    /// Told when a list is stored under a key (blocked clients may pop from it).
-    list_ready: std::sync::OnceLock<ExpiredHook>,
+    /// Told when a list or sorted set is stored under a key (blocked clients may pop
+    /// from it).
+    poppable: std::sync::OnceLock<ExpiredHook>,
     slots: Vec<AtomicUsize>,
     /// On a replica expired keys are hidden but kept until the primary's DEL arrives.
     passive: std::sync::atomic::AtomicBool,
@@ -280,8 +281,8 @@ impl ExpiryListener {
         Self::call(&self.evicted, &self.slots, physical, key);
     }
 
-    fn list_ready(&self, physical: usize, key: &[u8]) {
-        Self::call(&self.list_ready, &self.slots, physical, key);
+    fn poppable(&self, physical: usize, key: &[u8]) {
+        Self::call(&self.poppable, &self.slots, physical, key);
     }
 
     fn call(
@@ -449,7 +450,7 @@ impl Db {
     /// Stores `value` under `key`, replacing any previous value and TTL.
     pub fn insert(&self, key: &Bytes, value: Value, expire_at: Option<u64>) {
         self.before_change(key);
-        let is_list = matches!(value, Value::List(_));
+        let poppable = matches!(value, Value::List(_) | Value::ZSet(_));
         if expire_at.is_some() {
             self.expires.fetch_add(1, Ordering::Relaxed);
         }
@@ -462,8 +463,8 @@ impl Db {
             }
         }
         self.signal_modified(key);
-        if is_list {
-            self.listener.list_ready(self.id, key);
+        if poppable {
+            self.listener.poppable(self.id, key);
         }
     }
 
@@ -606,7 +607,7 @@ impl Keyspace {
         let stats = Arc::new(KeyspaceStats::default());
         let listener = Arc::new(ExpiryListener {
             hook: std::sync::OnceLock::new(),
-            list_ready: std::sync::OnceLock::new(),
+            poppable: std::sync::OnceLock::new(),
             slots: (0..databases).map(AtomicUsize::new).collect(),
             passive: std::sync::atomic::AtomicBool::new(false),
             modified: std::sync::OnceLock::new(),
@@ -778,9 +779,9 @@ impl Keyspace {
         let _ = self.listener.evicted.set(hook);
     }
 
-    /// Installs the function told about every list stored under a key.
-    pub fn set_list_ready_hook(&self, hook: ExpiredHook) {
-        let _ = self.listener.list_ready.set(hook);
+    /// Installs the function told about every list or sorted set stored under a key.
+    pub fn set_poppable_hook(&self, hook: ExpiredHook) {
+        let _ = self.listener.poppable.set(hook);
     }
 
     pub fn physical(&self, index: usize) -> &Db {
