@@ -486,3 +486,19 @@ pub fn acl_no_such_command(name: &[u8]) -> Reply {
         String::from_utf8_lossy(name)
     ))
 }
+
+/// `ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.`
+pub fn subcommand_syntax(sub: &[u8], container: &str) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}
+
+pub const SLOWLOG_COUNT: Reply = err("ERR count should be greater than or equal to -1");
+
+pub fn no_latency_samples(event: &str) -> Reply {
+    Reply::error(format!("ERR No samples available for event '{event}'"))
+}
+
+pub const MONITOR_DENY_BLOCKING: Reply = err("ERR MONITOR isn't allowed for DENY BLOCKING client");

@@ -15,6 +15,7 @@ pub mod apply;
 pub mod args;
 pub mod config;
 pub mod conn;
+pub mod diagnose;
 pub mod error;
 pub mod hash;
 pub mod keys;
@@ -91,6 +92,11 @@ pub mod flags {
     /// CLIENT CACHING: it sets up client-side caching for the next command, so it does
     /// not use up that answer itself.
     pub const TRACKING_SETUP: u32 = 1 << 18;
+    /// Shown to MONITOR clients before it runs, not after (scripts, whose commands
+    /// follow it).
+    pub const SKIP_MONITOR: u32 = 1 << 19;
+    /// Never in the slow log itself (EXEC: its commands are, each on its own).
+    pub const SKIP_SLOWLOG: u32 = 1 << 20;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with
@@ -181,7 +187,12 @@ pub struct Spec {
     pub acl_categories: Option<u32>,
     /// Which arguments are pub/sub channels, for ACL channel rules.
     pub channels: crate::acl::Channels,
+    /// Which arguments are passwords, shown as `(redacted)` by MONITOR and SLOWLOG.
+    pub secrets: Option<Secrets>,
 }
+
+/// The positions of the arguments of a request that are secrets (AUTH's).
+pub type Secrets = fn(&[Bytes]) -> Vec<usize>;
 
 impl Spec {
     #[allow(clippy::too_many_arguments)]
@@ -212,6 +223,15 @@ impl Spec {
             help: &[],
             acl_categories: None,
             channels: crate::acl::Channels::None,
+            secrets: None,
+        }
+    }
+
+    /// Says which arguments are passwords (MONITOR and SLOWLOG redact them).
+    pub const fn with_secrets(self, secrets: Secrets) -> Spec {
+        Spec {
+            secrets: Some(secrets),
+            ..self
         }
     }
 
@@ -653,9 +673,13 @@ fn queued_any(ctx: &Ctx<'_>, flag: u32) -> bool {
 }
 
 /// Runs the handler and records its statistics; the caller holds whatever gate is due.
-/// EXEC calls this for each queued command under its own exclusive gate.
+/// EXEC calls this for each queued command under its own exclusive gate, and scripts
+/// for each `redis.call`.
 pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     let spec = table().spec(id);
+    if spec.has(flags::SKIP_MONITOR) && ctx.shared.diagnostics.monitors.any() {
+        diagnose::feed_monitors(ctx, spec, args);
+    }
     let started = Instant::now();
     ctx.client
         .info
@@ -670,6 +694,7 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         }
         .unwrap_or_else(|error| error)
     });
+    let elapsed = started.elapsed();
     if ctx.client.tracking.is_some() {
         tracking::after_command(ctx, spec, args, &reply);
     }
@@ -677,10 +702,11 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats
         .usec
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     if let Reply::Error(message) = &reply {
         stats.failed_calls.fetch_add(1, Ordering::Relaxed);
         ctx.shared.stats.record_error(message);
     }
+    diagnose::after_call(ctx, id, spec, args, elapsed);
     reply
 }

@@ -235,6 +235,7 @@ fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 /// Drops every subscription of a client (disconnect, RESET).
 pub fn unsubscribe_all(shared: &Shared, client: &mut Client) {
+    shared.diagnostics.monitors.remove(client.id);
     for channel in client.channels.drain(..) {
         shared.pubsub.unsubscribe(&channel, client.id);
     }

@@ -42,7 +42,7 @@ pub const COMMANDS: &[Spec] = &[
         "scripting",
         "eval",
         -3,
-        NOSCRIPT | STALE | EXCLUSIVE,
+        NOSCRIPT | STALE | EXCLUSIVE | SKIP_MONITOR,
         NO_KEYS,
         eval,
         "2.6.0",
@@ -52,7 +52,7 @@ pub const COMMANDS: &[Spec] = &[
         "scripting",
         "evalsha",
         -3,
-        NOSCRIPT | STALE | EXCLUSIVE,
+        NOSCRIPT | STALE | EXCLUSIVE | SKIP_MONITOR,
         NO_KEYS,
         evalsha,
         "2.6.0",
@@ -62,7 +62,7 @@ pub const COMMANDS: &[Spec] = &[
         "scripting",
         "eval_ro",
         -3,
-        NOSCRIPT | STALE | READONLY | EXCLUSIVE,
+        NOSCRIPT | STALE | READONLY | EXCLUSIVE | SKIP_MONITOR,
         NO_KEYS,
         eval_ro,
         "7.0.0",
@@ -72,7 +72,7 @@ pub const COMMANDS: &[Spec] = &[
         "scripting",
         "evalsha_ro",
         -3,
-        NOSCRIPT | STALE | READONLY | EXCLUSIVE,
+        NOSCRIPT | STALE | READONLY | EXCLUSIVE | SKIP_MONITOR,
         NO_KEYS,
         evalsha_ro,
         "7.0.0",
@@ -511,7 +511,9 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outco
     {
         return Err(error::OOM);
     }
+    ctx.client.in_script = true;
     let reply = super::call(ctx, id, &argv);
+    ctx.client.in_script = false;
     // A blocking command that found nothing answers as its non-blocking form would.
     if ctx.client.blocked.take().is_some() {
         return Ok(Reply::Null);

@@ -370,7 +370,8 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
             field("used_cpu_user_children", &"0.000000");
         }
         "cluster" => field("cluster_enabled", &0),
-        "modules" | "latencystats" => {}
+        "modules" => {}
+        "latencystats" => super::diagnose::info_latencystats(shared, out),
         "errorstats" => {
             for (code, count) in shared.stats.errors_by_code() {
                 field(&format!("errorstat_{code}"), &format!("count={count}"));
@@ -709,6 +710,8 @@ fn flag_words(spec: &Spec) -> Vec<Reply> {
         (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
         (NO_AUTH, "no_auth"),
         (FAST, "fast"),
         (ALLOW_BUSY, "allow_busy"),

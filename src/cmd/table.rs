@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 15] {
+fn families() -> [&'static [Spec]; 16] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -58,6 +58,7 @@ fn families() -> [&'static [Spec]; 15] {
         super::scripting::COMMANDS,
         super::memory::COMMANDS,
         super::acl::COMMANDS,
+        super::diagnose::COMMANDS,
     ]
 }
 

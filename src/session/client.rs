@@ -67,6 +67,8 @@ pub struct Client {
     /// A request that found the keyspace held by another client's script: the
     /// connection waits for the script without holding a thread, then runs it again.
     pub deferred: Option<Vec<Bytes>>,
+    /// True while a script's `redis.call` runs a command (MONITOR shows it as `lua`).
+    pub in_script: bool,
 }
 
 /// A command waiting for something before it can answer.
@@ -143,6 +145,7 @@ impl Client {
             in_exec: false,
             blocked: None,
             deferred: None,
+            in_script: false,
         }
     }
 

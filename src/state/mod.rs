@@ -10,6 +10,7 @@
 //! ask of the layers above them (start a rewrite, follow a primary) goes through
 //! `Services`, which the server fills in.
 
+pub mod diagnostics;
 pub mod memory;
 pub mod names;
 pub mod persistence;
@@ -205,6 +206,8 @@ pub struct Shared {
     /// The TLS configurations in force (the server loads them at startup; CONFIG SET
     /// of a `tls-*` parameter reloads them).
     pub tls: crate::tls::Tls,
+    /// SLOWLOG, LATENCY, latency histograms, MONITOR.
+    pub diagnostics: diagnostics::Diagnostics,
 }
 
 impl Shared {
@@ -253,6 +256,7 @@ impl Shared {
             blocking: Blocking::default(),
             services,
             tls: crate::tls::Tls::default(),
+            diagnostics: diagnostics::Diagnostics::new(&config, commands),
             config: RwLock::new(config),
         });
         shared.install_keyspace_hooks();
