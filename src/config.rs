@@ -17,7 +17,8 @@
 //! a bad value, is an error that names it.
 //!
 //! Roost never fails open: a directive that restricts access is either enforced
-//! (`requirepass`, `user`, `aclfile`, `bind`, `protected-mode`, `rename-command`, `port 0`)
+//! (`requirepass`, `user`, `aclfile`, `bind`, `protected-mode`, `rename-command`, `port 0`,
+//! `enable-debug-command`)
 //! or stops startup with a message naming it (`loadmodule`: see `REFUSED`). Redis-only
 //! directives left in `REDIS_ONLY` restrict nothing Roost has (the list says why for the
 //! ones that look as if they might). `include` is honoured as Redis does it (see
@@ -70,6 +71,9 @@ const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 const SUPERVISORS: &[&str] = &["no", "systemd", "upstart", "auto"];
 
 const FSYNC_POLICIES: &[&str] = &["everysec", "always", "no"];
+
+/// Redis's values for `enable-debug-command` (and its other protected configs).
+const PROTECTED_CONFIGS: &[&str] = &["no", "yes", "local"];
 
 /// Declares the struct as written plus `blank()`, every field at its type's `Default`:
 /// the ground on which `Default for Config` applies the table's defaults.
@@ -149,6 +153,8 @@ with_blank! {
         pub acl_pubsub_default: String,
         /// Entries ACL LOG keeps.
         pub acllog_max_len: u64,
+        /// `no`, `yes` or `local`: who may run DEBUG.
+        pub enable_debug_command: String,
         /// Microseconds a command runs before SLOWLOG records it; -1: never, 0: always.
         pub slowlog_log_slower_than: i64,
         /// Entries SLOWLOG keeps.
@@ -642,6 +648,10 @@ pub static PARAMS: &[Param] = &[
         "resetchannels")
         .hook(Hook::PubsubDefault),
     row("acllog-max-len", field!(acllog_max_len), num(U64).range(0, I64_MAX, Refuse), "128"),
+    // Who may run DEBUG (it can stop the server): nobody, local clients, everyone.
+    row("enable-debug-command", field!(enable_debug_command), Type::Choice(PROTECTED_CONFIGS),
+        "no")
+        .fixed(),
     row("slowlog-log-slower-than", field!(slowlog_log_slower_than),
         num(I64).range(-1, I64_MAX, Refuse), "10000")
         .hook(Hook::Diagnostics)
@@ -1169,8 +1179,9 @@ const NO_EFFECT_HERE: &[&str] = &[
 /// Redis 7 directives Roost accepts without implementing them. None of them may restrict
 /// access to anything Roost has; for those whose names suggest they might:
 ///
-/// - `enable-debug-command`, `enable-module-command`: Roost has no DEBUG or MODULE
-///   command (`cmd::table`'s tests check), so no value can open one.
+/// - `enable-module-command`: Roost has no MODULE command (`cmd::table`'s tests
+///   check), so no value can open one. (`enable-debug-command` is a parameter:
+///   DEBUG is refused unless it allows it.)
 /// - `enable-protected-configs`: the parameters Redis protects that Roost has (`dir`)
 ///   cannot be changed by CONFIG SET at all here, whatever the value.
 /// - `unixsocketperm`: Roost opens no Unix socket (`unixsocket` is ignored too).
@@ -1221,7 +1232,6 @@ const REDIS_ONLY: &[&str] = &[
     "dbfilename",
     "disable-thp",
     "dynamic-hz",
-    "enable-debug-command",
     "enable-module-command",
     "enable-protected-configs",
     "hash-max-listpack-entries",

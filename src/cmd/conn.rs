@@ -196,6 +196,10 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         "7.2.0",
         "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."
     ),
+    super::flow::REPLY,
+    super::flow::PAUSE,
+    super::flow::UNPAUSE,
+    super::flow::UNBLOCK,
     super::tracking::TRACKING,
     super::tracking::CACHING,
     super::tracking::GETREDIR,

@@ -502,3 +502,15 @@ pub fn no_latency_samples(event: &str) -> Reply {
 }
 
 pub const MONITOR_DENY_BLOCKING: Reply = err("ERR MONITOR isn't allowed for DENY BLOCKING client");
+
+pub const PAUSE_TIMEOUT_NOT_INTEGER: Reply = err("ERR timeout is not an integer or out of range");
+pub const PAUSE_TIMEOUT_NEGATIVE: Reply = err("ERR timeout is negative");
+pub const PAUSE_MODE: Reply = err("ERR CLIENT PAUSE mode must be WRITE or ALL");
+pub const UNBLOCK_REASON: Reply = err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+pub const UNBLOCKED_BY_CLIENT: Reply = err("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+
+pub const DEBUG_NOT_ALLOWED: Reply = err(
+    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+     you can run it from a local connection, otherwise you need to set this option in the \
+     configuration file, and then restart the server.",
+);

@@ -15,8 +15,10 @@ pub mod apply;
 pub mod args;
 pub mod config;
 pub mod conn;
+pub mod debug;
 pub mod diagnose;
 pub mod error;
+pub mod flow;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -97,6 +99,9 @@ pub mod flags {
     pub const SKIP_MONITOR: u32 = 1 << 19;
     /// Never in the slow log itself (EXEC: its commands are, each on its own).
     pub const SKIP_SLOWLOG: u32 = 1 << 20;
+    /// Does not write but may cause writes or reach replicas (scripts, PUBLISH, WAIT):
+    /// held by CLIENT PAUSE WRITE like a write. Not shown by COMMAND INFO, as in Redis.
+    pub const MAY_REPLICATE: u32 = 1 << 21;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with
@@ -398,8 +403,17 @@ impl Ctx<'_> {
 }
 
 /// Runs one request from a client: lookup, arity, the gates the flags drive, MULTI
-/// queueing, then the handler. Never panics on client input.
+/// queueing, then the handler; the reply is dropped if CLIENT REPLY says so. Never
+/// panics on client input.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
+    let reply = run_request(ctx, args);
+    if ctx.client.deferred.is_some() || ctx.client.reply == Default::default() {
+        return reply;
+    }
+    flow::filter_reply(ctx.client, reply)
+}
+
+fn run_request(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     let table = table();
     let names = &ctx.shared.command_names;
     let id = match table.resolve_named(names, &args) {
@@ -481,6 +495,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         && ctx.shared.scripts.running.standing(ctx.client.id) == Standing::Busy
     {
         return reject(ctx, Some(id), error::SCRIPT_BUSY);
+    }
+
+    // CLIENT PAUSE holds the request (a replica's stream never).
+    if ctx.shared.pause.maybe_paused() && !ctx.client.from_primary && flow::paused(ctx, spec) {
+        ctx.client.blocked = Some(crate::session::Blocked::Paused { args });
+        return Reply::NoReply;
     }
 
     // Queueing can grow memory without limit, so over `maxmemory` nothing is queued

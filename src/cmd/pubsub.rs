@@ -63,7 +63,7 @@ pub const COMMANDS: &[Spec] = &[
         "pubsub",
         "publish",
         3,
-        PUBSUB | LOADING | STALE | FAST,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
         NO_KEYS,
         publish,
         "2.0.0",

@@ -13,6 +13,7 @@
 pub mod diagnostics;
 pub mod memory;
 pub mod names;
+pub mod pause;
 pub mod persistence;
 pub mod replication;
 pub mod scripts;
@@ -208,6 +209,8 @@ pub struct Shared {
     pub tls: crate::tls::Tls,
     /// SLOWLOG, LATENCY, latency histograms, MONITOR.
     pub diagnostics: diagnostics::Diagnostics,
+    /// CLIENT PAUSE.
+    pub pause: pause::Pause,
 }
 
 impl Shared {
@@ -257,6 +260,7 @@ impl Shared {
             services,
             tls: crate::tls::Tls::default(),
             diagnostics: diagnostics::Diagnostics::new(&config, commands),
+            pause: pause::Pause::default(),
             config: RwLock::new(config),
         });
         shared.install_keyspace_hooks();

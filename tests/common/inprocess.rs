@@ -36,7 +36,12 @@ impl InProcess {
 
     /// A new client, listed in CLIENT LIST as a connection from 127.0.0.1.
     pub fn client(&self) -> Session<'_> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        self.client_from(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// A new client connected from `addr`.
+    #[allow(dead_code)]
+    pub fn client_from(&self, addr: SocketAddr) -> Session<'_> {
         let info = self.shared.clients.register(addr, addr);
         Session {
             shared: &self.shared,
