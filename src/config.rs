@@ -67,6 +67,12 @@ const PUBSUB_DEFAULTS: &[&str] = &["allchannels", "resetchannels"];
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 
 /// In the order Redis lists them when refusing a value.
+/// `syslog-facility` values, as Redis takes them (`log::SYSLOG_FACILITIES` has their
+/// codes).
+const SYSLOG_FACILITIES: &[&str] = &[
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
 /// `supervised` values, as Redis takes them.
 const SUPERVISORS: &[&str] = &["no", "systemd", "upstart", "auto"];
 
@@ -106,6 +112,8 @@ with_blank! {
         pub requirepass: Option<String>,
         pub appendonly: bool,
         pub appendfsync: AppendFsync,
+        /// A log ending in a record cut short loads without it (yes) or stops startup (no).
+        pub aof_load_truncated: bool,
         pub replicaof: Option<(String, u16)>,
         pub masterauth: Option<String>,
         pub masteruser: Option<String>,
@@ -205,6 +213,16 @@ with_blank! {
         /// `no`, `systemd`, `upstart` or `auto`: tell a supervisor when the server is
         /// ready and when it stops.
         pub supervised: String,
+        /// The Unix domain socket to listen on beside TCP (plain RESP, no TLS); none = no
+        /// Unix socket.
+        pub unixsocket: Option<String>,
+        /// The mode the socket file is given (`unixsocketperm 700`); 0 = left as the
+        /// umask makes it.
+        pub unixsocketperm: u32,
+        /// Send the log to syslog too, as `syslog_ident` with `syslog_facility`.
+        pub syslog_enabled: bool,
+        pub syslog_ident: String,
+        pub syslog_facility: String,
         /// The config file given at startup, for CONFIG REWRITE.
         pub config_file: Option<PathBuf>,
         /// Redis directives accepted but not implemented, as given (CONFIG GET shows them).
@@ -418,6 +436,8 @@ pub enum Syntax {
     I64,
     /// Bytes with an optional unit (`parse_memory`).
     Memory,
+    /// An octal number (file modes), shown in octal.
+    Octal,
 }
 
 /// The range Redis allows a number in, and what Roost does with one outside it.
@@ -440,7 +460,7 @@ pub enum Outside {
 }
 
 use Outside::{Clamp, Refuse, RefuseBelow};
-use Syntax::{Memory, I64, U32, U64};
+use Syntax::{Memory, Octal, I64, U32, U64};
 
 /// Redis's usual upper bounds.
 const I32_MAX: i64 = i32::MAX as i64;
@@ -547,6 +567,8 @@ pub static PARAMS: &[Param] = &[
     row("appendfsync", field!(appendfsync), Type::Choice(FSYNC_POLICIES), "everysec")
         .hook(Hook::FsyncPolicy)
         .flag("When to fsync the log: always|everysec|no"),
+    row("aof-load-truncated", field!(aof_load_truncated), Type::Bool, "yes")
+        .flag("Load a log whose last record was cut short by a crash, without it (yes|no)"),
     row("replicaof", field!(replicaof), Type::HostPort, "")
         .aliases(&["slaveof"])
         .fixed()
@@ -629,6 +651,22 @@ pub static PARAMS: &[Param] = &[
     row("supervised", field!(supervised), Type::Choice(SUPERVISORS), "no")
         .fixed()
         .flag("Tell a supervisor when ready and when stopping: no|systemd|upstart|auto"),
+    // Redis's ident is "redis"; a Roost server's lines are Roost's.
+    row("syslog-enabled", field!(syslog_enabled), Type::Bool, "no")
+        .fixed()
+        .flag("Also send the log to syslog (yes|no)"),
+    row("syslog-ident", field!(syslog_ident), Type::Text, "roost")
+        .fixed()
+        .flag("The program name on syslog lines"),
+    row("syslog-facility", field!(syslog_facility), Type::Choice(SYSLOG_FACILITIES), "local0")
+        .fixed()
+        .flag("Syslog facility: user, local0 ... local7"),
+    row("unixsocket", field!(unixsocket), Type::Text, "")
+        .fixed()
+        .flag("Also listen on this Unix socket (plain RESP)"),
+    row("unixsocketperm", field!(unixsocketperm), num(Octal).range(0, 0o777, Refuse), "0")
+        .fixed()
+        .flag("Mode of the Unix socket file, in octal (0 = as the umask leaves it)"),
     // Redis's defaults for replicas and subscribers; for normal clients Redis has none
     // (`normal 0 0 0`). Roost's: a session store's replies are small, so a client with
     // 128 MB of replies unread (one reply that big: KEYS * on millions of keys) or with
@@ -824,7 +862,7 @@ impl Type {
             Type::Bool => Value::Bool(parse_bool(one()?)?),
             Type::Int { syntax, bounds } => {
                 let n = syntax.parse(one()?)?;
-                Value::Int(bounds.map_or(Ok(n), |b| b.check(n))?)
+                Value::Int(bounds.map_or(Ok(n), |b| b.check(n, syntax))?)
             }
             Type::Choice(choices) => Value::Text(one_of(one()?, choices)?),
             Type::Text | Type::Path => Value::Text(one()?.clone()),
@@ -852,6 +890,7 @@ impl Type {
     fn format(self, value: Value) -> String {
         match (self, value) {
             (_, Value::Bool(b)) => if b { "yes" } else { "no" }.into(),
+            (Type::Int { syntax, .. }, Value::Int(n)) => syntax.show(n),
             (_, Value::Int(n)) => n.to_string(),
             (Type::Path, Value::Text(dir)) => {
                 std::fs::canonicalize(&dir).map_or(dir, |path| path.display().to_string())
@@ -888,13 +927,30 @@ impl Syntax {
                     .map(i128::from)
                     .ok_or_else(|| invalid("argument must be a memory value"))
             }
+            Octal => {
+                // Digits only, as Redis's strtoll(..., 8) with its end checked.
+                let digits = !text.is_empty() && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
+                return digits
+                    .then(|| u32::from_str_radix(text, 8).ok())
+                    .flatten()
+                    .map(i128::from)
+                    .ok_or_else(|| invalid("argument couldn't be parsed as an octal number"));
+            }
         };
         n.map_err(|_| not_an_integer())
+    }
+
+    /// A number as CONFIG GET prints it.
+    fn show(self, n: i128) -> String {
+        match self {
+            Octal => format!("{n:o}"),
+            _ => n.to_string(),
+        }
     }
 }
 
 impl Bounds {
-    fn check(self, n: i128) -> Result<i128, ApplyError> {
+    fn check(self, n: i128, syntax: Syntax) -> Result<i128, ApplyError> {
         let (min, max) = (i128::from(self.min), i128::from(self.max));
         let refused = match self.outside {
             Refuse => n < min || n > max,
@@ -904,7 +960,8 @@ impl Bounds {
         if refused {
             return Err(ApplyError::Invalid(format!(
                 "argument must be between {} and {} inclusive",
-                self.min, self.max
+                syntax.show(self.min.into()),
+                syntax.show(self.max.into())
             )));
         }
         Ok(n)
@@ -1184,7 +1241,6 @@ const NO_EFFECT_HERE: &[&str] = &[
 ///   DEBUG is refused unless it allows it.)
 /// - `enable-protected-configs`: the parameters Redis protects that Roost has (`dir`)
 ///   cannot be changed by CONFIG SET at all here, whatever the value.
-/// - `unixsocketperm`: Roost opens no Unix socket (`unixsocket` is ignored too).
 ///
 /// Directives that do restrict access and are not implemented are in `REFUSED`.
 const REDIS_ONLY: &[&str] = &[
@@ -1199,7 +1255,6 @@ const REDIS_ONLY: &[&str] = &[
     "activerehashing",
     "always-show-logo",
     "aof-disable-auto-gc",
-    "aof-load-truncated",
     "aof-rewrite-incremental-fsync",
     "aof-timestamp-enabled",
     "aof-use-rdb-preamble",
@@ -1285,15 +1340,10 @@ const REDIS_ONLY: &[&str] = &[
     "stop-writes-on-bgsave-error",
     "stream-node-max-bytes",
     "stream-node-max-entries",
-    "syslog-enabled",
-    "syslog-facility",
-    "syslog-ident",
     "tcp-backlog",
     "tls-cluster",
     "tls-dh-params-file",
     "tracking-table-max-keys",
-    "unixsocket",
-    "unixsocketperm",
     "use-exit-on-panic",
     "zset-max-listpack-entries",
     "zset-max-listpack-value",
@@ -1614,9 +1664,11 @@ impl Config {
     }
 
     /// How many kinds of listener the configuration asks for: TCP unless `port` is 0,
-    /// and TLS if `tls-port` is set.
+    /// TLS if `tls-port` is set, and the Unix socket if `unixsocket` is.
     pub fn listener_count(&self) -> usize {
-        usize::from(self.port != 0) + usize::from(self.tls_port != 0)
+        usize::from(self.port != 0)
+            + usize::from(self.tls_port != 0)
+            + usize::from(self.unixsocket.is_some())
     }
 
     /// What no single directive can check: that the server listens somewhere (as
@@ -1631,7 +1683,7 @@ impl Config {
             return Err(ConfigError {
                 directive,
                 message: "port 0 turns the TCP listener off and no other listener \
-                          (tls-port) is configured: Roost would listen nowhere"
+                          (tls-port, unixsocket) is configured: Roost would listen nowhere"
                     .into(),
                 location,
             });
@@ -1939,7 +1991,7 @@ mod tests {
         let ignored = c.apply_file_text(&text, "/etc/redis/redis.conf").unwrap();
         // Features Roost lacks whose settings a user may count on; every other
         // directive of the stock file is implemented or in NO_EFFECT_HERE.
-        assert_eq!(ignored, ["dbfilename", "aof-load-truncated",]);
+        assert_eq!(ignored, ["dbfilename"]);
     }
 
     #[test]
@@ -2037,8 +2089,16 @@ mod tests {
                 continue;
             };
             let mut c = Config::default();
-            assert_eq!(c.apply(p.name, &[b.min.to_string()]), Ok(Applied::Set));
-            assert_eq!(c.apply(p.name, &[b.max.to_string()]), Ok(Applied::Set));
+            let (min, max) = (syntax.show(b.min.into()), syntax.show(b.max.into()));
+            assert_eq!(
+                c.apply(p.name, std::slice::from_ref(&min)),
+                Ok(Applied::Set)
+            );
+            assert_eq!(
+                c.apply(p.name, std::slice::from_ref(&max)),
+                Ok(Applied::Set)
+            );
+            assert_eq!(c.get(p.name), Some(max.clone()), "{}", p.name);
             let below = b.min - 1;
             if below < 0 && syntax != I64 {
                 continue; // an unsigned syntax refuses the sign first
@@ -2048,10 +2108,73 @@ mod tests {
                 assert_eq!(result, Ok(Applied::Set), "{}", p.name);
                 assert_eq!(c.get(p.name).unwrap(), b.min.to_string());
             } else {
-                let message = format!("argument must be between {} and {} inclusive", b.min, b.max);
+                let message = format!("argument must be between {min} and {max} inclusive");
                 assert_eq!(result, Err(ApplyError::Invalid(message)), "{}", p.name);
             }
         }
+    }
+
+    /// Redis 7.0.15's answers, checked by hand: `unixsocketperm` is octal in and out.
+    #[test]
+    fn unixsocketperm_is_an_octal_mode() {
+        let mut c = Config::default();
+        assert_eq!(c.get("unixsocketperm").as_deref(), Some("0"));
+        assert_eq!(c.apply("unixsocketperm", &["700".into()]), Ok(Applied::Set));
+        assert_eq!(c.unixsocketperm, 0o700);
+        assert_eq!(c.get("unixsocketperm").as_deref(), Some("700"));
+        assert_eq!(
+            c.apply("unixsocketperm", &["0770".into()]),
+            Ok(Applied::Set)
+        );
+        assert_eq!(c.get("unixsocketperm").as_deref(), Some("770"));
+        let not_octal = Err(invalid("argument couldn't be parsed as an octal number"));
+        for bad in ["999", "-1", "7a", "", "+7"] {
+            assert_eq!(c.apply("unixsocketperm", &[bad.into()]), not_octal, "{bad}");
+        }
+        assert_eq!(
+            c.apply("unixsocketperm", &["1777".into()]),
+            Err(invalid("argument must be between 0 and 777 inclusive"))
+        );
+        assert_eq!(c.unixsocketperm, 0o770, "a refused value changes nothing");
+        assert_eq!(c.get("unixsocket").as_deref(), Some(""));
+        assert!(!Config::is_mutable("unixsocket") && !Config::is_mutable("unixsocketperm"));
+    }
+
+    /// Redis 7.0.15's answers, checked by hand; the ident's default is Roost's own.
+    #[test]
+    fn syslog_directives_take_redis_values() {
+        let names: Vec<&str> = crate::log::SYSLOG_FACILITIES
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(SYSLOG_FACILITIES, names, "one list of facilities");
+        let mut c = Config::default();
+        assert_eq!(c.get("syslog-enabled").as_deref(), Some("no"));
+        assert_eq!(c.get("syslog-ident").as_deref(), Some("roost"));
+        assert_eq!(c.get("syslog-facility").as_deref(), Some("local0"));
+        assert_eq!(
+            c.apply("syslog-facility", &["LOCAL5".into()]),
+            Ok(Applied::Set)
+        );
+        assert_eq!(c.syslog_facility, "local5");
+        assert_eq!(
+            c.apply("syslog-facility", &["daemon".into()]),
+            Err(invalid(
+                "argument(s) must be one of the following: user, local0, local1, local2, \
+                 local3, local4, local5, local6, local7"
+            ))
+        );
+        assert_eq!(c.apply("syslog-ident", &["".into()]), Ok(Applied::Set));
+        assert_eq!(c.get("syslog-ident").as_deref(), Some(""));
+        for name in ["syslog-enabled", "syslog-ident", "syslog-facility"] {
+            assert!(!Config::is_mutable(name), "{name}");
+        }
+        let err = Config::from_args(args(&["--syslog-facility", "kern"])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("'--syslog-facility': argument(s)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -2425,6 +2548,10 @@ mod tests {
         );
         // TLS only is a listener.
         let (c, _) = Config::from_args(args(&["--port", "0", "--tls-port", "6380"])).unwrap();
+        assert_eq!(c.listener_count(), 1);
+        // So is a Unix socket.
+        let (c, _) =
+            Config::from_args(args(&["--port", "0", "--unixsocket", "/tmp/r.sock"])).unwrap();
         assert_eq!(c.listener_count(), 1);
         // A flag that sets another port overrides the file's 0.
         let (c, _) = Config::from_args(args(&[conf.to_str().unwrap(), "--port", "7001"])).unwrap();

@@ -43,6 +43,41 @@ pub fn matches(pattern: &[u8], subject: &[u8], nocase: bool) -> bool {
     pattern[p..].iter().all(|&c| c == b'*')
 }
 
+/// A pattern matched many times (an ACL user's key patterns, checked on every request):
+/// the common shapes, a literal and a literal followed by `*`, are recognised once and
+/// matched with one comparison instead of the general matcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Compiled {
+    Exact(Vec<u8>),
+    Prefix(Vec<u8>),
+    Glob(Vec<u8>),
+}
+
+impl Compiled {
+    /// Case-sensitive matching of `pattern`.
+    pub fn new(pattern: &[u8]) -> Compiled {
+        let is_special = |c: &u8| matches!(c, b'*' | b'?' | b'[' | b'\\');
+        let literal_len = pattern.iter().position(is_special).unwrap_or(pattern.len());
+        let (literal, rest) = pattern.split_at(literal_len);
+        if rest.is_empty() {
+            Compiled::Exact(literal.to_vec())
+        } else if rest.iter().all(|&c| c == b'*') {
+            Compiled::Prefix(literal.to_vec())
+        } else {
+            Compiled::Glob(pattern.to_vec())
+        }
+    }
+
+    #[inline]
+    pub fn matches(&self, subject: &[u8]) -> bool {
+        match self {
+            Compiled::Exact(literal) => subject == literal.as_slice(),
+            Compiled::Prefix(literal) => subject.starts_with(literal),
+            Compiled::Glob(pattern) => matches(pattern, subject, false),
+        }
+    }
+}
+
 /// Matches one subject byte against the pattern element at the start of `pattern`;
 /// returns the element's length in the pattern, or `None` if it does not match.
 fn match_one(pattern: &[u8], c: u8, nocase: bool) -> Option<usize> {
@@ -97,7 +132,7 @@ fn match_one(pattern: &[u8], c: u8, nocase: bool) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{matches, Compiled};
 
     #[test]
     fn redis_glob_rules() {
@@ -116,5 +151,29 @@ mod tests {
         assert!(matches(b"ABC*", b"abcd", true));
         let hostile = "a*".repeat(50) + "b";
         assert!(!m(&hostile, &"a".repeat(200)));
+    }
+
+    #[test]
+    fn compiled_patterns_match_as_the_general_matcher_does() {
+        let patterns = [
+            "", "*", "**", "sess:*", "sess:**", "sess:", "sess", "s?ss:*", "sess:*x", "a\\*",
+            "[ab]*", "*:x", "a*b",
+        ];
+        let subjects = [
+            "", "sess", "sess:", "sess:abc", "sess:x", "a*", "a", "b:x", "ab",
+        ];
+        for pattern in patterns {
+            let compiled = Compiled::new(pattern.as_bytes());
+            for subject in subjects {
+                assert_eq!(
+                    compiled.matches(subject.as_bytes()),
+                    matches(pattern.as_bytes(), subject.as_bytes(), false),
+                    "{pattern:?} against {subject:?}"
+                );
+            }
+        }
+        assert!(matches!(Compiled::new(b"sess:*"), Compiled::Prefix(p) if p == b"sess:"));
+        assert!(matches!(Compiled::new(b"sess"), Compiled::Exact(_)));
+        assert!(matches!(Compiled::new(b"s?ss:*"), Compiled::Glob(_)));
     }
 }

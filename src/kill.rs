@@ -18,6 +18,9 @@ impl KillSwitch {
     /// Marks the connection for closing and wakes its task (now or at its next wait).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
+        // Every wait registered now (a connection keeps one armed across requests
+        // beside the one of whatever it awaits), and the next one if none is.
+        self.wake.notify_waiters();
         self.wake.notify_one();
     }
 

@@ -1,6 +1,9 @@
 //! The server log: Redis's four levels and its line format
-//! (`pid:role dd Mon yyyy hh:mm:ss.mmm * message`), written to stderr or to `logfile`.
+//! (`pid:role dd Mon yyyy hh:mm:ss.mmm * message`), written to stderr or to `logfile`,
+//! and also to syslog when `syslog-enabled` is on (the message alone: syslog adds its
+//! own time, ident and pid), as Redis sends it.
 
+use std::ffi::{c_int, CString};
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
@@ -16,6 +19,48 @@ pub fn to_file(path: &std::path::Path) -> std::io::Result<()> {
         .append(true)
         .open(path)?;
     let _ = FILE.set(file);
+    Ok(())
+}
+
+/// The ident given to openlog, once syslog is on: openlog keeps the pointer, so it lives
+/// as long as the process.
+static SYSLOG_IDENT: OnceLock<CString> = OnceLock::new();
+
+/// The `syslog-facility` names Redis takes, with their codes.
+pub const SYSLOG_FACILITIES: [(&str, c_int); 9] = [
+    ("user", libc::LOG_USER),
+    ("local0", libc::LOG_LOCAL0),
+    ("local1", libc::LOG_LOCAL1),
+    ("local2", libc::LOG_LOCAL2),
+    ("local3", libc::LOG_LOCAL3),
+    ("local4", libc::LOG_LOCAL4),
+    ("local5", libc::LOG_LOCAL5),
+    ("local6", libc::LOG_LOCAL6),
+    ("local7", libc::LOG_LOCAL7),
+];
+
+/// The code of a `syslog-facility` name (lower case, as the configuration keeps it).
+pub fn syslog_facility(name: &str) -> Option<c_int> {
+    SYSLOG_FACILITIES
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|&(_, code)| code)
+}
+
+/// Sends every line logged from now on to syslog too, as `ident` with `facility`
+/// (Redis's openlog: with the pid, the connection to /dev/log opened now). An ident
+/// with a NUL byte cannot be given to syslog and is refused.
+pub fn to_syslog(ident: &str, facility: c_int) -> Result<(), String> {
+    let ident = CString::new(ident).map_err(|_| "it contains a NUL byte".to_string())?;
+    let ident = SYSLOG_IDENT.get_or_init(|| ident);
+    // SAFETY: the ident is a NUL-terminated string that lives until the process ends.
+    unsafe {
+        libc::openlog(
+            ident.as_ptr(),
+            libc::LOG_PID | libc::LOG_NDELAY | libc::LOG_NOWAIT,
+            facility,
+        )
+    };
     Ok(())
 }
 
@@ -35,6 +80,16 @@ impl Level {
             "notice" => Some(Level::Notice),
             "warning" => Some(Level::Warning),
             _ => None,
+        }
+    }
+
+    /// The syslog severity Redis maps the level to.
+    fn severity(self) -> c_int {
+        match self {
+            Level::Debug => libc::LOG_DEBUG,
+            Level::Verbose => libc::LOG_INFO,
+            Level::Notice => libc::LOG_NOTICE,
+            Level::Warning => libc::LOG_WARNING,
         }
     }
 
@@ -94,6 +149,11 @@ pub fn write(level: Level, message: &str) {
         None => {
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
+    }
+    if SYSLOG_IDENT.get().is_some() {
+        let message = CString::new(message.replace('\0', "\\0")).expect("no NUL left");
+        // SAFETY: a "%s" format with one NUL-terminated string argument.
+        unsafe { libc::syslog(level.severity(), c"%s".as_ptr(), message.as_ptr()) };
     }
 }
 
@@ -156,6 +216,29 @@ pub fn os_error_text(error: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syslog_facilities_and_severities_are_redis_s() {
+        assert_eq!(syslog_facility("user"), Some(libc::LOG_USER));
+        assert_eq!(syslog_facility("local0"), Some(16 << 3));
+        assert_eq!(syslog_facility("local7"), Some(23 << 3));
+        for unknown in ["kern", "daemon", "local8", "LOCAL0", ""] {
+            assert_eq!(syslog_facility(unknown), None, "{unknown}");
+        }
+        let severities: Vec<c_int> = [Level::Debug, Level::Verbose, Level::Notice, Level::Warning]
+            .iter()
+            .map(|l| l.severity())
+            .collect();
+        assert_eq!(severities, [7, 6, 5, 4]);
+        assert_eq!(
+            to_syslog("ro\0ost", libc::LOG_USER),
+            Err("it contains a NUL byte".to_string())
+        );
+        assert!(
+            SYSLOG_IDENT.get().is_none(),
+            "a refused ident opens nothing"
+        );
+    }
 
     #[test]
     fn timestamps_are_redis_dates_in_utc() {

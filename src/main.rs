@@ -43,6 +43,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    if config.syslog_enabled {
+        // The table allows only the names `log` knows.
+        let facility = log::syslog_facility(&config.syslog_facility).expect("a known facility");
+        if let Err(e) = log::to_syslog(&config.syslog_ident, facility) {
+            eprintln!("roost: configuration error: 'syslog-ident': {e}");
+            return ExitCode::from(1);
+        }
+    }
     log_startup(&config);
     for directive in ignored {
         log::warning(&format!(
@@ -131,6 +139,8 @@ fn serve(config: Config) -> ExitCode {
         let server = match Server::bind(config).await {
             Ok(s) => s,
             Err(e) => {
+                // In the log too: a daemon's stderr goes nowhere.
+                log::warning(&format!("Fatal: cannot listen: {e}"));
                 eprintln!("roost: cannot listen: {e}");
                 return ExitCode::FAILURE;
             }

@@ -423,12 +423,18 @@ fn checks_at_multi_queue_time_at_exec_and_inside_scripts() {
           longer allowed for the following reason: no permission to access one of the \
           channels used as arguments\r\n",
     );
+    // A script's declared keys are checked before it runs: EVAL reads and writes them.
+    t.roundtrip(
+        &[b"EVAL", b"return 1", b"1", b"k"],
+        b"-NOPERM No permissions to access a key\r\n",
+    );
+    t.roundtrip(&[b"EVAL_RO", b"return 1", b"1", b"k"], b":1\r\n");
     // Inside a script (Redis 7.2's text; 7.0: "The user executing the script can't run
     // this command or subcommand" / "... can't access at least one of the keys ...").
-    let script = "return redis.call('set', KEYS[1], 'v')";
+    let script = "return redis.call('set', ARGV[1], 'v')";
     let sha = roost_sha1(script);
     t.roundtrip(
-        &[b"EVAL", script.as_bytes(), b"1", b"k"],
+        &[b"EVAL", script.as_bytes(), b"0", b"k"],
         format!(
             "-ERR ACL failure in script: No permissions to access a key script: {sha}, on \
              @user_script:1.\r\n"
@@ -436,9 +442,9 @@ fn checks_at_multi_queue_time_at_exec_and_inside_scripts() {
         .as_bytes(),
     );
     admin.roundtrip(&[b"ACL", b"SETUSER", b"t", b"-set"], b"+OK\r\n");
-    let pcall = "return redis.pcall('set', KEYS[1], 'v')";
+    let pcall = "return redis.pcall('set', ARGV[1], 'v')";
     t.roundtrip(
-        &[b"EVAL", pcall.as_bytes(), b"1", b"k"],
+        &[b"EVAL", pcall.as_bytes(), b"0", b"k"],
         b"-ERR ACL failure in script: User t has no permissions to run the 'set' command\r\n",
     );
     // Refusals are counted in INFO stats.
@@ -451,7 +457,7 @@ fn checks_at_multi_queue_time_at_exec_and_inside_scripts() {
     for line in [
         "acl_access_denied_auth:1",
         "acl_access_denied_cmd:2",
-        "acl_access_denied_key:2",
+        "acl_access_denied_key:3",
         "acl_access_denied_channel:1",
     ] {
         assert!(info.contains(line), "{line} in {info}");

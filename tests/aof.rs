@@ -301,6 +301,56 @@ fn a_torn_last_record_is_dropped_at_every_offset() {
 }
 
 #[test]
+fn aof_load_truncated_no_refuses_a_torn_last_record_and_leaves_the_file() {
+    let dir = TempDir::new("torn-refused");
+    let (log, offsets) = prepared_log(&dir.0, 3);
+    let cut = offsets[offsets.len() - 1] - 2;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(cut as u64)
+        .unwrap();
+
+    let port = free_port();
+    let output = Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--dir",
+            dir.0.to_str().unwrap(),
+        ])
+        .args(["--aof-load-truncated", "no"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(log.file_name().unwrap().to_str().unwrap())
+            && stderr.contains(&format!("offset {}", offsets[offsets.len() - 2]))
+            && stderr.contains("aof-load-truncated is no"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().len(),
+        cut as u64,
+        "the file is left as it was"
+    );
+
+    // The default (yes, as in Redis) drops the torn record and keeps the rest.
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, 2);
+    let setting: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("aof-load-truncated")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(setting, ["aof-load-truncated", "yes"]);
+}
+
+#[test]
 fn corruption_mid_file_refuses_startup_unless_repaired() {
     let dir = TempDir::new("corrupt");
     let (log, offsets) = prepared_log(&dir.0, 10);

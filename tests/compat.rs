@@ -3,7 +3,8 @@
 //!
 //! Each test starts its own Roost (on a free port, with its own data directory) and runs
 //! one script from `tests/compat/` with that port as its only argument (the `tls_*` scripts:
-//! the TLS port and the directory of test certificates). The script asserts
+//! the TLS port and the directory of test certificates; the `*_unix` scripts: the path of
+//! the Unix socket, then the server's only listener). The script asserts
 //! what a user of the library sees and what the server stores; a non-zero exit fails the
 //! test with the script's output. A missing interpreter or package fails the test with
 //! what to install: `tests/run` installs all of it (see `tests/compat/README.md`).
@@ -118,6 +119,38 @@ fn run_with(tool: Tool, script: &str, roost_flags: &[&str]) {
     run_script(program, script, &[roost.port.to_string()]);
 }
 
+/// As `run`, with Roost started from `session_users.conf`: the default user off, `admin`
+/// for the scripts' checks, one restricted user per session plugin (the `acl_*` scripts).
+fn run_as_session_users(tool: Tool, script: &str) {
+    let program = tool.check();
+    let dir = TempDir::new(&format!("compat-{}", script.replace('.', "-")));
+    let users = compat_dir().join("session_users.conf");
+    let roost = Roost::start(&dir.0, &[users.to_str().unwrap()]);
+    roost.wait_until_loaded_as("admin", "admin-secret");
+    run_script(program, script, &[roost.port.to_string()]);
+}
+
+/// Starts Roost listening only on a Unix socket in its temporary directory (`port 0`, so
+/// nothing reaches it over TCP) and runs `script` with the socket's path.
+fn run_unix(tool: Tool, script: &str) {
+    let program = tool.check();
+    let dir = TempDir::new(&format!("compat-{}", script.replace('.', "-")));
+    let socket = dir.0.join("roost.sock");
+    let socket = socket.to_str().unwrap();
+    let _roost = Roost::start(
+        &dir.0.join("data"),
+        &[
+            "--port",
+            "0",
+            "--unixsocket",
+            socket,
+            "--unixsocketperm",
+            "700",
+        ],
+    );
+    run_script(program, script, &[socket.to_string()]);
+}
+
 /// Starts Roost with TLS on a free port (test certificates made in its temporary
 /// directory, `extra` flags after them) and runs `script` with the TLS port and the
 /// directory holding `ca.crt`, `client.crt` and `client.key`.
@@ -197,6 +230,10 @@ const WIRED: &[&str] = &[
     "php_session.php",
     "auth_py.py",
     "acl_session_service.py",
+    "acl_node_sessions.mjs",
+    "acl_php_sessions.php",
+    "acl_rails_sessions.rb",
+    "acl_django_sessions.py",
     "auth_node.mjs",
     "auth_rb.rb",
     "auth_php.php",
@@ -206,6 +243,9 @@ const WIRED: &[&str] = &[
     "tls_rb.rb",
     "tls_php.php",
     "tls_py_sessions.py",
+    "php_session_unix.php",
+    "redis_py_unix.py",
+    "redis_rb_unix.rb",
 ];
 
 #[test]
@@ -281,6 +321,42 @@ fn a_session_service_user_limited_to_its_prefix_through_flask_session() {
     );
 }
 
+/// The same for express-session + connect-redis on node-redis, and ioredis, as the
+/// user `express` of session_users.conf (`~sess:*`).
+#[test]
+fn a_session_service_user_limited_to_its_prefix_through_express_session_and_ioredis() {
+    run_as_session_users(
+        Tool::Node(&[
+            "redis",
+            "ioredis",
+            "connect-redis",
+            "express",
+            "express-session",
+        ]),
+        "acl_node_sessions.mjs",
+    );
+}
+
+/// PHP native sessions with phpredis, locking included, as `php`
+/// (`~PHPREDIS_SESSION:* ... +evalsha +eval`: the lock's release is a Lua script).
+#[test]
+fn a_session_service_user_limited_to_its_prefix_through_php_sessions_with_locking() {
+    run_as_session_users(Tool::Php, "acl_php_sessions.php");
+}
+
+/// redis-session-store's and redis-rack's commands on redis-rb as `rails`
+/// (`~_session_id:* ~rack:session:* ... +multi +exec`).
+#[test]
+fn a_session_service_user_limited_to_its_prefix_through_rails_session_stores() {
+    run_as_session_users(Tool::Ruby, "acl_rails_sessions.rb");
+}
+
+/// Django's cache sessions on RedisCache as `django` (`~:1:django.contrib.sessions.cache*`).
+#[test]
+fn a_session_service_user_limited_to_its_prefix_through_django_cache_sessions() {
+    run_as_session_users(Tool::Python(&["redis", "django"]), "acl_django_sessions.py");
+}
+
 #[test]
 fn node_redis_and_ioredis_with_requirepass() {
     run_with(
@@ -327,6 +403,24 @@ fn php_sessions_over_tls() {
         "tls_php.php",
         &["--tls-auth-clients", "optional"],
     );
+}
+
+#[test]
+fn php_sessions_over_a_unix_socket() {
+    run_unix(Tool::Php, "php_session_unix.php");
+}
+
+#[test]
+fn redis_py_and_flask_session_over_a_unix_socket() {
+    run_unix(
+        Tool::Python(&["redis", "flask", "flask_session", "msgspec"]),
+        "redis_py_unix.py",
+    );
+}
+
+#[test]
+fn redis_rb_over_a_unix_socket() {
+    run_unix(Tool::Ruby, "redis_rb_unix.rb");
 }
 
 /// A script added to tests/compat must either be run above or be listed in NOT_WIRED.

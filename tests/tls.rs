@@ -393,6 +393,120 @@ fn a_replica_syncs_from_its_primary_over_tls() {
     );
 }
 
+/// The same link as a restricted replication user, as Redis documents for `masteruser`:
+/// the primary lets nobody in without a user, and `repl` may run only PSYNC, REPLCONF and
+/// PING. The replica logs in over TLS (AUTH repl ... before REPLCONF/PSYNC), syncs and
+/// follows the stream; the link's connection is `repl`'s, which can read nothing.
+#[test]
+fn a_replica_syncs_over_tls_as_a_restricted_replication_user() {
+    let dir = TempDir::new("tls-repl-user");
+    let certs = Certs::make(&dir.0);
+    let conf = dir.0.join("primary.conf");
+    std::fs::write(
+        &conf,
+        "user default off\n\
+         user repl on >repl-secret -@all +psync +replconf +ping\n\
+         user admin on >admin-secret ~* &* +@all\n",
+    )
+    .unwrap();
+    let primary_tls = free_port();
+    let mut flags = vec![conf.to_str().unwrap().to_string()];
+    flags.extend(certs.server_flags(primary_tls));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let primary = Roost::start(&dir.0.join("primary"), &flags);
+    primary.wait_until_loaded_as("admin", "admin-secret");
+    let url = format!("redis://admin:admin-secret@127.0.0.1:{}/", primary.port);
+    let mut admin = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut admin)
+        .unwrap();
+
+    let replicaof = format!("127.0.0.1 {primary_tls}");
+    let (client_cert, client_key) = (certs.path("client.crt"), certs.path("client.key"));
+    let (replica, _) = start_tls(
+        &dir.0.join("replica"),
+        &certs,
+        &[
+            "--tls-replication",
+            "yes",
+            "--replicaof",
+            &replicaof,
+            "--tls-client-cert-file",
+            &client_cert,
+            "--tls-client-key-file",
+            &client_key,
+            "--masteruser",
+            "repl",
+            "--masterauth",
+            "repl-secret",
+        ],
+    );
+    let mut r = replica.client();
+    wait_for(
+        "the replica to sync over TLS as repl",
+        Duration::from_secs(30),
+        || {
+            redis::cmd("GET")
+                .arg("before")
+                .query::<Option<String>>(&mut r)
+                .ok()
+                .flatten()
+                .is_some()
+        },
+    );
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("2")
+        .query(&mut admin)
+        .unwrap();
+    wait_for(
+        "the live stream over TLS as repl",
+        Duration::from_secs(30),
+        || {
+            redis::cmd("GET")
+                .arg("after")
+                .query::<Option<String>>(&mut r)
+                .unwrap()
+                .as_deref()
+                == Some("2")
+        },
+    );
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut r).unwrap();
+    assert!(info.contains("master_link_status:up"), "{info}");
+    assert!(
+        info.contains(&format!("master_port:{primary_tls}")),
+        "{info}"
+    );
+    // On the primary, the replica's link is logged in as repl.
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut admin).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.contains(" user=repl ") && l.contains(" flags=S ")),
+        "{list}"
+    );
+    // And repl can do nothing else, over TLS too.
+    let out = cli(
+        &certs,
+        primary_tls,
+        Some("client"),
+        &[
+            "--user",
+            "repl",
+            "--pass",
+            "repl-secret",
+            "--no-auth-warning",
+            "GET",
+            "before",
+        ],
+    );
+    assert_eq!(
+        stdout(&out),
+        "NOPERM User repl has no permissions to run the 'get' command"
+    );
+}
+
 #[test]
 fn a_replica_without_tls_replication_cannot_use_the_tls_port() {
     let dir = TempDir::new("tls-repl-plain");

@@ -122,9 +122,34 @@ pub struct Entry {
     pub channels: Channels,
 }
 
+/// What a restricted user's check of a command looks at, decided once per entry and kept
+/// apart from the entry so that the check every request pays reads one small record and,
+/// for the usual one-key command, compares one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckPlan {
+    pub exempt: bool,
+    pub has_channels: bool,
+    pub keys: KeyShape,
+}
+
+/// Where a command's keys are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyShape {
+    None,
+    /// The key is the argument at `pos` (when the request is that long).
+    One {
+        pos: usize,
+        access: u8,
+        read_only_with_get: bool,
+    },
+    /// Several ranges, a step, or positions that depend on the arguments.
+    General,
+}
+
 /// Every command and subcommand, by the command table's ids.
 pub struct Catalog {
     entries: Vec<Entry>,
+    plans: Vec<CheckPlan>,
     by_name: HashMap<String, u16>,
     children: Vec<Vec<u16>>,
 }
@@ -139,11 +164,25 @@ impl Catalog {
                 children[parent as usize].push(id as u16);
             }
         }
+        let plans = entries
+            .iter()
+            .map(|entry| CheckPlan {
+                exempt: entry.exempt,
+                has_channels: entry.channels != Channels::None,
+                keys: key_shape(entry),
+            })
+            .collect();
         Catalog {
             entries,
+            plans,
             by_name,
             children,
         }
+    }
+
+    #[inline]
+    pub fn plan(&self, id: u16) -> CheckPlan {
+        self.plans[id as usize]
     }
 
     pub fn len(&self) -> usize {
@@ -154,6 +193,7 @@ impl Catalog {
         self.entries.is_empty()
     }
 
+    #[inline]
     pub fn entry(&self, id: u16) -> &Entry {
         &self.entries[id as usize]
     }
@@ -202,14 +242,7 @@ impl Catalog {
             } else {
                 (range.index as i64 + range.lastkey).min(argc as i64 - 1)
             };
-            let mut access = range.access;
-            if range.read_only_with_get
-                && !args[range.index + 1..]
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case(b"get"))
-            {
-                access &= !KEY_READ;
-            }
+            let access = access_of(range.access, range.read_only_with_get, range.index, args);
             let mut pos = range.index as i64;
             while pos <= last {
                 f(pos as usize, access)?;
@@ -227,5 +260,31 @@ impl Catalog {
             Channels::All => (1..args.len()).map(|i| (i, false)).collect(),
             Channels::Patterns => (1..args.len()).map(|i| (i, true)).collect(),
         }
+    }
+}
+
+fn key_shape(entry: &Entry) -> KeyShape {
+    match (entry.find_keys, entry.keys.as_slice()) {
+        (None, []) => KeyShape::None,
+        (None, [range]) if range.lastkey == 0 => KeyShape::One {
+            pos: range.index,
+            access: range.access,
+            read_only_with_get: range.read_only_with_get,
+        },
+        _ => KeyShape::General,
+    }
+}
+
+/// The access a key at `pos` needs: SET's key is read only when a `GET` argument follows.
+#[inline]
+pub fn access_of(access: u8, read_only_with_get: bool, pos: usize, args: &[Bytes]) -> u8 {
+    if read_only_with_get
+        && !args[pos + 1..]
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(b"get"))
+    {
+        access & !KEY_READ
+    } else {
+        access
     }
 }

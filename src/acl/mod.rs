@@ -93,6 +93,7 @@ impl Login {
     }
 
     /// The user's rules as they are now.
+    #[inline]
     pub fn rules(&mut self) -> &Rules {
         let version = self.user.version();
         if version != self.version {
@@ -422,6 +423,7 @@ impl Acl {
     }
 
     /// Checks a request of `user`'s.
+    #[inline]
     pub fn check(&self, rules: &Rules, id: u16, args: &[Bytes]) -> Result<(), Denied> {
         rules.check(&self.catalog, id, args)
     }

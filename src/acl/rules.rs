@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::catalog::{category, Catalog, KEY_READ, KEY_WRITE};
+use super::catalog::{access_of, category, Catalog, KeyShape, KEY_READ, KEY_WRITE};
 
 /// Why a rule was refused: Redis's texts (`ERR Error in ACL SETUSER modifier '<rule>':
 /// <text>`).
@@ -57,6 +57,7 @@ impl RuleError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct KeyPattern {
     pattern: Bytes,
+    matcher: crate::glob::Compiled,
     access: u8,
 }
 
@@ -250,7 +251,11 @@ impl Selector {
         let pattern = Bytes::copy_from_slice(pattern);
         match self.keys.iter_mut().find(|k| k.pattern == pattern) {
             Some(existing) => existing.access |= access,
-            None => self.keys.push(KeyPattern { pattern, access }),
+            None => self.keys.push(KeyPattern {
+                matcher: crate::glob::Compiled::new(&pattern),
+                pattern,
+                access,
+            }),
         }
         Ok(())
     }
@@ -294,28 +299,36 @@ impl Selector {
         Ok(())
     }
 
+    #[inline(always)]
     fn check(&self, catalog: &Catalog, id: u16, args: &[Bytes]) -> Result<(), Denied> {
-        let entry = catalog.entry(id);
-        if !entry.exempt && !self.allows_command(id) {
-            let by_first_arg = args.len() > 1
-                && self.first_args.get(&id).is_some_and(|allowed| {
-                    allowed
-                        .iter()
-                        .any(|a| a.as_bytes().eq_ignore_ascii_case(&args[1]))
-                });
-            if !by_first_arg {
-                return Err(Denied::Command);
+        let plan = catalog.plan(id);
+        if !plan.exempt && !self.allows_command(id) && !self.allows_first_arg(id, args) {
+            return Err(Denied::Command);
+        }
+        if !self.all_keys {
+            match plan.keys {
+                KeyShape::None => {}
+                KeyShape::One {
+                    pos,
+                    access,
+                    read_only_with_get,
+                } => {
+                    if pos < args.len() {
+                        let access = access_of(access, read_only_with_get, pos, args);
+                        if !self.allows_key(&args[pos], access) {
+                            return Err(Denied::Key(pos));
+                        }
+                    }
+                }
+                KeyShape::General => catalog.try_each_key(id, args, |pos, access| {
+                    match self.allows_key(&args[pos], access) {
+                        true => Ok(()),
+                        false => Err(Denied::Key(pos)),
+                    }
+                })?,
             }
         }
-        if !self.all_keys && (!entry.keys.is_empty() || entry.find_keys.is_some()) {
-            catalog.try_each_key(id, args, |pos, access| {
-                match self.allows_key(&args[pos], access) {
-                    true => Ok(()),
-                    false => Err(Denied::Key(pos)),
-                }
-            })?;
-        }
-        if !self.all_channels {
+        if !self.all_channels && plan.has_channels {
             for (pos, pattern) in catalog.channels_of(id, args) {
                 if !self.allows_channel(&args[pos], pattern) {
                     return Err(Denied::Channel(pos));
@@ -325,11 +338,23 @@ impl Selector {
         Ok(())
     }
 
+    /// `+select|0`: a command not allowed whole may be allowed with this first argument.
+    fn allows_first_arg(&self, id: u16, args: &[Bytes]) -> bool {
+        args.len() > 1
+            && self.first_args.get(&id).is_some_and(|allowed| {
+                allowed
+                    .iter()
+                    .any(|a| a.as_bytes().eq_ignore_ascii_case(&args[1]))
+            })
+    }
+
+    #[inline]
     pub fn allows_key(&self, key: &[u8], access: u8) -> bool {
         self.all_keys
-            || self.keys.iter().any(|k| {
-                k.access & access == access && crate::glob::matches(&k.pattern, key, false)
-            })
+            || self
+                .keys
+                .iter()
+                .any(|k| k.access & access == access && k.matcher.matches(key))
     }
 
     /// A channel (or, for PSUBSCRIBE, a pattern, which must be allowed literally).
@@ -442,6 +467,10 @@ fn is_valid_hash(hash: &str) -> bool {
 pub struct Rules {
     pub enabled: bool,
     pub nopass: bool,
+    /// `sanitize-payload` (Some(true)) or `skip-sanitize-payload` (Some(false)): RESTORE's
+    /// payload checks. Roost has no RESTORE, so the flag is only kept and shown, as
+    /// Redis shows it (`reset` sets `sanitize-payload`).
+    pub sanitize_payload: Option<bool>,
     /// SHA-256 hashes, lowercase hex, in the order added.
     passwords: Vec<String>,
     root: Selector,
@@ -456,6 +485,7 @@ impl Rules {
         Rules {
             enabled: false,
             nopass: false,
+            sanitize_payload: None,
             passwords: Vec::new(),
             root: Selector::new(catalog, pubsub_all),
             selectors: Vec::new(),
@@ -513,10 +543,13 @@ impl Rules {
                 self.passwords.clear();
             }
             "clearselectors" => self.selectors.clear(),
+            "sanitize-payload" => self.sanitize_payload = Some(true),
+            "skip-sanitize-payload" => self.sanitize_payload = Some(false),
             "reset" => {
                 self.nopass = false;
                 self.passwords.clear();
                 self.enabled = false;
+                self.sanitize_payload = Some(true);
                 self.selectors.clear();
                 self.root.apply(catalog, "reset", pubsub_all)?;
             }
@@ -596,6 +629,7 @@ impl Rules {
 
     /// Checks a request against the root selector then each other selector; when all
     /// refuse, Redis's choice of refusal.
+    #[inline]
     pub fn check(&self, catalog: &Catalog, id: u16, args: &[Bytes]) -> Result<(), Denied> {
         if self.unrestricted {
             return Ok(());
@@ -627,6 +661,11 @@ impl Rules {
         let mut flags = vec![if self.enabled { "on" } else { "off" }];
         if self.nopass {
             flags.push("nopass");
+        }
+        match self.sanitize_payload {
+            Some(false) => flags.push("skip-sanitize-payload"),
+            Some(true) => flags.push("sanitize-payload"),
+            None => {}
         }
         flags
     }

@@ -182,12 +182,22 @@ pub struct Progress {
     pub records: u64,
 }
 
-/// Reads every segment in order and hands each record to `apply`. A torn last record is
-/// cut off the file with a warning; corruption stops the load unless `repair`, which
-/// cuts the log at the damage (dropping any later segments) and keeps what came before.
+/// How `load` treats damage.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadPolicy {
+    /// `--aof-repair`: cut the log at corruption (dropping any later segments) and keep
+    /// what came before, instead of stopping.
+    pub repair: bool,
+    /// `aof-load-truncated`: a torn last record (a crash mid-write) is cut off with a
+    /// warning, instead of stopping.
+    pub truncated_tail_ok: bool,
+}
+
+/// Reads every segment in order and hands each record to `apply`. A torn last record and
+/// corruption are handled as `policy` says.
 pub fn load(
     dir: &Path,
-    repair: bool,
+    policy: LoadPolicy,
     mut apply: impl FnMut(&Record),
     mut progress: impl FnMut(Progress),
 ) -> Result<Loaded, LoadError> {
@@ -253,7 +263,7 @@ pub fn load(
                 "segment starts at LSN {first_lsn}, expected {}",
                 loaded.next_lsn
             );
-            return cut_or_fail(&segs[index..], 0, reason, repair, loaded);
+            return cut_or_fail(&segs[index..], 0, reason, policy.repair, loaded);
         }
         let format = header::read(data, Kind::Segment, Some(*first_lsn), path)
             .map_err(LoadError::Unreadable)?;
@@ -266,6 +276,16 @@ pub fn load(
                     loaded.next_lsn = record.lsn + 1;
                 }
                 Ok(None) => break,
+                Err(Stop::TornTail { offset })
+                    if index + 1 == segs.len() && !policy.truncated_tail_ok && !policy.repair =>
+                {
+                    return Err(LoadError::Corrupt {
+                        file: path.clone(),
+                        offset,
+                        reason: "the last record was cut short, and aof-load-truncated is no"
+                            .into(),
+                    });
+                }
                 Err(Stop::TornTail { offset }) if index + 1 == segs.len() => {
                     log::warning(&format!(
                         "The log ends with an incomplete record in {} at offset {offset} \
@@ -281,11 +301,11 @@ pub fn load(
                 Err(Stop::TornTail { offset }) => {
                     let reason = "incomplete record before the last segment".to_string();
                     drop(map);
-                    return cut_or_fail(&segs[index..], offset, reason, repair, loaded);
+                    return cut_or_fail(&segs[index..], offset, reason, policy.repair, loaded);
                 }
                 Err(Stop::Corrupt { offset, reason }) => {
                     drop(map);
-                    return cut_or_fail(&segs[index..], offset, reason, repair, loaded);
+                    return cut_or_fail(&segs[index..], offset, reason, policy.repair, loaded);
                 }
             }
             if last_report.elapsed() >= Duration::from_millis(250) {

@@ -11,6 +11,7 @@
 
 use bytes::{Bytes, BytesMut};
 
+use crate::protocol::reply::Digits;
 use crate::protocol::{Decoder, Limits};
 
 pub const HEADER_LEN: usize = 16;
@@ -20,10 +21,13 @@ pub const MAX_PAYLOAD: usize = 1 << 30;
 /// Appends one record for `args` to `out`.
 pub fn encode(lsn: u64, args: &[&[u8]], out: &mut Vec<u8>) {
     let start = out.len();
+    // Each argument's `$<len>\r\n` and `\r\n` fit in 24 bytes: one allocation at most.
+    let payload: usize = args.iter().map(|arg| arg.len() + 24).sum::<usize>() + 24;
+    out.reserve(HEADER_LEN + payload);
     out.extend_from_slice(&[0u8; HEADER_LEN]);
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    line(out, b'*', args.len());
     for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        line(out, b'$', arg.len());
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
@@ -32,6 +36,13 @@ pub fn encode(lsn: u64, args: &[&[u8]], out: &mut Vec<u8>) {
     out[start + 8..start + 16].copy_from_slice(&lsn.to_le_bytes());
     let crc = checksum(&out[start..start + 4], &out[start + 8..]);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// `<tag><n>\r\n`, as RESP frames an array or a bulk string.
+fn line(out: &mut Vec<u8>, tag: u8, n: usize) {
+    out.push(tag);
+    out.extend_from_slice(Digits::of(n as i64).as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// How many whole records `bytes` (encoded records, as queued for the log) holds, and
@@ -269,6 +280,25 @@ mod tests {
         assert_eq!(records.len(), 2);
         assert_eq!(records[1].args, vec![Bytes::from("DEL"), Bytes::from("k")]);
         assert_eq!(records[1].lsn, 2);
+    }
+
+    #[test]
+    fn payload_is_the_command_in_resp() {
+        let value = vec![b'x'; 1234];
+        let mut out = vec![7u8];
+        encode(42, &[b"SET", b"key", &value, b""], &mut out);
+        let mut payload = b"*4\r\n$3\r\nSET\r\n$3\r\nkey\r\n$1234\r\n".to_vec();
+        payload.extend_from_slice(&value);
+        payload.extend_from_slice(b"\r\n$0\r\n\r\n");
+        assert_eq!(out[0], 7);
+        let record = &out[1..];
+        assert_eq!(&record[..4], &(payload.len() as u32).to_le_bytes());
+        assert_eq!(&record[8..16], &42u64.to_le_bytes());
+        assert_eq!(&record[HEADER_LEN..], &payload[..]);
+        assert_eq!(
+            &record[4..8],
+            &checksum(&record[..4], &record[8..]).to_le_bytes()
+        );
     }
 
     #[test]

@@ -206,8 +206,25 @@ pub fn catalog() -> Arc<Catalog> {
 
 /// Where a command's keys are and whether each is read or written, from its key specs
 /// (Redis's: `access` reads; `insert`, `delete`, `update` write). A command declared
-/// without key specs is taken to read its keys, and to write them too if it writes.
+/// without key specs is taken to read its keys, and to write them too if it writes; one
+/// whose keys are found by parsing (`find_keys`: LMPOP, EVAL) to read and write them, as
+/// Redis's key specs for them say, unless it is read-only (EVAL_RO): its one range only
+/// carries that access, the positions come from `find_keys`.
 fn key_ranges(spec: &Spec) -> Vec<KeyRange> {
+    if spec.find_keys.is_some() && spec.key_specs.is_empty() {
+        let access = if spec.has(READONLY) {
+            KEY_READ
+        } else {
+            KEY_READ | KEY_WRITE
+        };
+        return vec![KeyRange {
+            index: 0,
+            lastkey: 0,
+            step: 1,
+            access,
+            read_only_with_get: false,
+        }];
+    }
     if spec.key_specs.is_empty() {
         let k = spec.keys;
         if k.first <= 0 {

@@ -444,7 +444,13 @@ pub fn describe(c: &ClientInfo) -> String {
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default()
     };
+    // In Redis's order (`getClientInfoString`).
     let mut flags = String::new();
+    match client_type(c) {
+        "replica" => flags.push('S'),
+        "pubsub" => flags.push('P'),
+        _ => {}
+    }
     let in_multi = c.in_multi.load(Ordering::Relaxed);
     if in_multi {
         flags.push('x');
@@ -452,16 +458,14 @@ pub fn describe(c: &ClientInfo) -> String {
     if c.blocked.load(Ordering::Relaxed) {
         flags.push('b');
     }
+    if c.addr.is_unix() {
+        flags.push('U');
+    }
     if c.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }
     if c.no_touch.load(Ordering::Relaxed) {
         flags.push('T');
-    }
-    match client_type(c) {
-        "replica" => flags.push('S'),
-        "pubsub" => flags.push('P'),
-        _ => {}
     }
     if flags.is_empty() {
         flags.push('N');

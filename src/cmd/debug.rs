@@ -40,10 +40,14 @@ fn allowed(ctx: &Ctx<'_>) -> bool {
     let setting = ctx.shared.config().enable_debug_command.clone();
     match setting.as_str() {
         "yes" => true,
-        "local" => {
-            let ip = ctx.client.info.addr.ip();
-            ip == std::net::Ipv4Addr::LOCALHOST || ip == std::net::Ipv6Addr::LOCALHOST
-        }
+        // Redis's islocalClient: a Unix socket, or exactly 127.0.0.1 or ::1.
+        "local" => match &ctx.client.info.addr {
+            crate::session::PeerAddr::Unix(_) => true,
+            crate::session::PeerAddr::Tcp(addr) => {
+                let ip = addr.ip();
+                ip == std::net::Ipv4Addr::LOCALHOST || ip == std::net::Ipv6Addr::LOCALHOST
+            }
+        },
         _ => false,
     }
 }

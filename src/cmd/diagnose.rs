@@ -270,10 +270,14 @@ pub fn feed_monitors(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) {
         now % 1_000_000,
         ctx.client.db
     );
-    if ctx.client.in_script {
-        line.push_str("lua");
-    } else {
-        let _ = write!(line, "{}", ctx.client.info.addr);
+    match &ctx.client.info.addr {
+        _ if ctx.client.in_script => line.push_str("lua"),
+        crate::session::PeerAddr::Unix(path) => {
+            let _ = write!(line, "unix:{path}");
+        }
+        addr => {
+            let _ = write!(line, "{addr}");
+        }
     }
     line.push(']');
     for arg in redacted(spec, args) {

@@ -94,14 +94,17 @@ pub mod flags {
     /// CLIENT CACHING: it sets up client-side caching for the next command, so it does
     /// not use up that answer itself.
     pub const TRACKING_SETUP: u32 = 1 << 18;
+    /// May be called with no keys at all (EVAL's `numkeys` 0): COMMAND GETKEYS answers
+    /// an empty array rather than an error.
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 19;
     /// Shown to MONITOR clients before it runs, not after (scripts, whose commands
     /// follow it).
-    pub const SKIP_MONITOR: u32 = 1 << 19;
+    pub const SKIP_MONITOR: u32 = 1 << 20;
     /// Never in the slow log itself (EXEC: its commands are, each on its own).
-    pub const SKIP_SLOWLOG: u32 = 1 << 20;
+    pub const SKIP_SLOWLOG: u32 = 1 << 21;
     /// Does not write but may cause writes or reach replicas (scripts, PUBLISH, WAIT):
     /// held by CLIENT PAUSE WRITE like a write. Not shown by COMMAND INFO, as in Redis.
-    pub const MAY_REPLICATE: u32 = 1 << 21;
+    pub const MAY_REPLICATE: u32 = 1 << 22;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with
@@ -395,7 +398,8 @@ impl Ctx<'_> {
         if self.client.from_primary {
             return;
         }
-        if let Some(lsn) = self.shared.journal.append(self.client.db, args) {
+        // The connection wakes the log writer once for its batch (`Journal::flush`).
+        if let Some(lsn) = self.shared.journal.append_deferred(self.client.db, args) {
             self.client.pending_lsn = Some(lsn);
             self.client.last_write_lsn = lsn;
         }
@@ -536,6 +540,7 @@ fn run_request(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 /// Whether the client's user may run this request (command, keys, channels), with
 /// Redis's NOPERM reply if not; a refusal is counted and logged (ACL LOG) in `context`
 /// (`toplevel`, `multi`, `lua`). A user with every permission pays one atomic load.
+#[inline]
 pub fn check_acl(
     ctx: &mut Ctx<'_>,
     id: CommandId,
@@ -546,9 +551,22 @@ pub fn check_acl(
     if rules.unrestricted() {
         return Ok(());
     }
-    let Err(denied) = ctx.shared.acl.check(rules, id, args) else {
-        return Ok(());
-    };
+    match ctx.shared.acl.check(rules, id, args) {
+        Ok(()) => Ok(()),
+        Err(denied) => Err((denied, refuse(ctx, denied, id, args, context))),
+    }
+}
+
+/// Counts and logs a refusal; Redis's NOPERM reply for it.
+#[cold]
+#[inline(never)]
+fn refuse(
+    ctx: &mut Ctx<'_>,
+    denied: crate::acl::Denied,
+    id: CommandId,
+    args: &[Bytes],
+    context: &'static str,
+) -> Reply {
     let (reason, object) = match denied {
         crate::acl::Denied::Command => ("command", table().full_name(id).to_string()),
         crate::acl::Denied::Key(pos) => ("key", String::from_utf8_lossy(&args[pos]).into()),
@@ -556,7 +574,7 @@ pub fn check_acl(
     };
     log_refusal(ctx, reason, context, &object);
     let stats = &ctx.shared.acl.denied;
-    let reply = match denied {
+    match denied {
         crate::acl::Denied::Command => {
             stats.command.fetch_add(1, Ordering::Relaxed);
             error::noperm_command(&ctx.client.login.user().name, table().full_name(id))
@@ -569,8 +587,7 @@ pub fn check_acl(
             stats.channel.fetch_add(1, Ordering::Relaxed);
             error::NOPERM_CHANNEL
         }
-    };
-    Err((denied, reply))
+    }
 }
 
 /// Adds a refusal to ACL LOG, with the client as CLIENT LIST shows it.

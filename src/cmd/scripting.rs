@@ -42,42 +42,46 @@ pub const COMMANDS: &[Spec] = &[
         "scripting",
         "eval",
         -3,
-        NOSCRIPT | STALE | EXCLUSIVE | SKIP_MONITOR | MAY_REPLICATE,
+        NOSCRIPT | STALE | NO_MANDATORY_KEYS | EXCLUSIVE | SKIP_MONITOR | MAY_REPLICATE,
         NO_KEYS,
         eval,
         "2.6.0",
         "Executes a server-side Lua script."
-    ),
+    )
+    .with_find_keys(script_keys),
     super::command!(
         "scripting",
         "evalsha",
         -3,
-        NOSCRIPT | STALE | EXCLUSIVE | SKIP_MONITOR | MAY_REPLICATE,
+        NOSCRIPT | STALE | NO_MANDATORY_KEYS | EXCLUSIVE | SKIP_MONITOR | MAY_REPLICATE,
         NO_KEYS,
         evalsha,
         "2.6.0",
         "Executes a server-side Lua script by SHA1 digest."
-    ),
+    )
+    .with_find_keys(script_keys),
     super::command!(
         "scripting",
         "eval_ro",
         -3,
-        NOSCRIPT | STALE | READONLY | EXCLUSIVE | SKIP_MONITOR,
+        NOSCRIPT | STALE | READONLY | NO_MANDATORY_KEYS | EXCLUSIVE | SKIP_MONITOR,
         NO_KEYS,
         eval_ro,
         "7.0.0",
         "Executes a read-only server-side Lua script."
-    ),
+    )
+    .with_find_keys(script_keys),
     super::command!(
         "scripting",
         "evalsha_ro",
         -3,
-        NOSCRIPT | STALE | READONLY | EXCLUSIVE | SKIP_MONITOR,
+        NOSCRIPT | STALE | READONLY | NO_MANDATORY_KEYS | EXCLUSIVE | SKIP_MONITOR,
         NO_KEYS,
         evalsha_ro,
         "7.0.0",
         "Executes a read-only server-side Lua script by SHA1 digest."
-    ),
+    )
+    .with_find_keys(script_keys),
     super::command!(
         "scripting",
         "script",
@@ -90,6 +94,15 @@ pub const COMMANDS: &[Spec] = &[
     )
     .with_subcommands(SCRIPT_SUBCOMMANDS),
 ];
+
+/// The keys a script declares (EVAL script numkeys key... arg...): ACL checks them before
+/// the script runs, as Redis does (reading and writing them; the read-only variants only
+/// reading them), and COMMAND GETKEYS lists them. None when `numkeys` is not a count the
+/// request holds (the handler then answers the error).
+fn script_keys(args: &[Bytes]) -> Option<Vec<usize>> {
+    let numkeys = usize::try_from(crate::protocol::decode::parse_i64(args.get(2)?)?).ok()?;
+    (numkeys <= args.len() - 3).then(|| (3..3 + numkeys).collect())
+}
 
 const SCRIPT_SUBCOMMANDS: &[Spec] = &[
     super::command!(

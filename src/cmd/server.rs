@@ -725,6 +725,7 @@ fn flag_words(spec: &Spec) -> Vec<Reply> {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (NO_AUTH, "no_auth"),
         (FAST, "fast"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (ALLOW_BUSY, "allow_busy"),
         (NO_MULTI, "no_multi"),
         (MOVABLE_KEYS, "movablekeys"),
@@ -970,9 +971,17 @@ fn keys_of_request<'a>(
     };
     let spec = table.spec(id);
     let positions = match spec.find_keys {
-        Some(find_keys) => find_keys(target).ok_or(error::GETKEYS_INVALID_ARGUMENTS)?,
+        Some(find_keys) => match find_keys(target) {
+            Some(positions) => positions,
+            None if spec.has(NO_MANDATORY_KEYS) => Vec::new(),
+            None => return Err(error::GETKEYS_INVALID_ARGUMENTS),
+        },
         None => spec.key_positions(target.len()),
     };
+    // (An empty array, not an error, for EVAL with no keys.)
+    if positions.is_empty() && spec.has(NO_MANDATORY_KEYS) {
+        return Ok((target, positions, id));
+    }
     if positions.is_empty() {
         return Err(error::GETKEYS_NO_KEYS);
     }

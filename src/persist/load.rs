@@ -16,9 +16,13 @@ use crate::{clock, log};
 
 /// Replays the log into the keyspace; on success the server starts taking writes.
 pub fn load_log(shared: &Arc<Shared>) -> Result<(), String> {
-    let (dir, repair) = {
+    let (dir, policy) = {
         let config = shared.config();
-        (config.dir.clone(), config.aof_repair)
+        let policy = aof::LoadPolicy {
+            repair: config.aof_repair,
+            truncated_tail_ok: config.aof_load_truncated,
+        };
+        (config.dir.clone(), policy)
     };
     let started = Instant::now();
     *shared.loading_progress.locked() = LoadingProgress {
@@ -28,7 +32,7 @@ pub fn load_log(shared: &Arc<Shared>) -> Result<(), String> {
     let mut replayer = Replayer::new(shared);
     let loaded = aof::load(
         &dir,
-        repair,
+        policy,
         |record| replayer.apply(record.lsn, &record.args),
         |progress| report(shared, progress, started),
     )

@@ -73,7 +73,12 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), 
             rotation = Some((lsn, unwritten.len() + offset));
         }
         if !taken.bytes.is_empty() {
-            unwritten.extend_from_slice(&taken.bytes);
+            if unwritten.is_empty() {
+                // The usual case: nothing left over, so no copy.
+                unwritten = taken.bytes;
+            } else {
+                unwritten.extend_from_slice(&taken.bytes);
+            }
             unwritten_lsn = taken.last_lsn;
         }
         // Records for the current segment: up to a pending rotation, or all.

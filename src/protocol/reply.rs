@@ -154,9 +154,8 @@ fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
 }
 
 fn int_line(out: &mut BytesMut, tag: u8, n: i64) {
-    let mut digits = itoa_buf(n);
     out.put_u8(tag);
-    out.put_slice(digits.as_bytes_mut());
+    out.put_slice(Digits::of(n).as_bytes());
     out.put_slice(b"\r\n");
 }
 
@@ -167,36 +166,37 @@ fn bulk(out: &mut BytesMut, b: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
-/// Small stack buffer holding the decimal digits of an integer.
-struct Digits {
+/// The decimal digits of an integer in a stack buffer, for lengths and counts written
+/// on hot paths (replies, log records) without `format!`'s allocation.
+pub struct Digits {
     buf: [u8; 20],
     start: usize,
 }
 
 impl Digits {
-    fn as_bytes_mut(&mut self) -> &[u8] {
+    pub fn of(n: i64) -> Digits {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let neg = n < 0;
+        let mut v = n.unsigned_abs();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if neg {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        Digits { buf, start: i }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
         &self.buf[self.start..]
     }
-}
-
-fn itoa_buf(n: i64) -> Digits {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let neg = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if neg {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    Digits { buf, start: i }
 }
 
 /// Formats a double as Redis 7.0 does in replies (`addReplyDouble`): `inf`, `-inf`,

@@ -42,7 +42,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let queue = ReplicaQueue::new(limit);
     let replica = Arc::new(AttachedReplica {
         client_id: info.id,
-        ip: info.addr.ip().to_string(),
+        // What Redis reports for a replica on its Unix socket.
+        ip: info
+            .addr
+            .ip()
+            .map_or_else(|| "/unixsocket".to_string(), |ip| ip.to_string()),
         listening_port: request.listening_port,
         online: false.into(),
         ack_lsn: 0.into(),

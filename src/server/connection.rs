@@ -9,7 +9,6 @@
 //! is checked at every step (new replies or messages, each write, the soft limit's
 //! deadline); a client past it is closed and logged as Redis logs it.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +19,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::cmd::{self, Ctx};
 use crate::config::OutputLimit;
 use crate::protocol::{Decoder, Limits, Reply};
-use crate::session::{Blocked, Client};
+use crate::session::{Blocked, Client, PeerAddr};
+use crate::state::persistence::NotLogged;
 use crate::state::scripts::Standing;
 use crate::state::Shared;
 use crate::{clock, log};
@@ -78,13 +78,9 @@ impl<S: Send + Sync> Readable for tokio_rustls::server::TlsStream<S> {
     }
 }
 
-/// Serves one client, over plaintext TCP or TLS alike.
-pub(super) async fn serve<S>(
-    shared: Arc<Shared>,
-    mut stream: S,
-    addr: SocketAddr,
-    laddr: SocketAddr,
-) where
+/// Serves one client, over plaintext TCP, TLS or the Unix socket alike.
+pub(super) async fn serve<S>(shared: Arc<Shared>, mut stream: S, addr: PeerAddr, laddr: PeerAddr)
+where
     S: AsyncRead + AsyncWrite + Readable + Unpin + Send + 'static,
 {
     let maxclients = shared.config().maxclients;
@@ -98,7 +94,7 @@ pub(super) async fn serve<S>(
             .await;
         return;
     }
-    if protected_mode_refuses(&shared, addr) {
+    if protected_mode_refuses(&shared, &addr) {
         shared
             .stats
             .rejected_connections
@@ -132,6 +128,14 @@ pub(super) async fn serve<S>(
     let mut resume = false;
     // When the connection began waiting for its next request (`timeout` counts from it).
     let mut waiting_since: Option<tokio::time::Instant> = None;
+    // Armed once, and moved only when it fires before the connection has idled for
+    // `BUFFERS_KEPT_IDLE`: a timer (and a kill-switch wait) registered afresh for
+    // every request cost more than a GET.
+    let idle_buffers = tokio::time::sleep(BUFFERS_KEPT_IDLE);
+    tokio::pin!(idle_buffers);
+    let kill_switch = info.clone();
+    let killed = kill_switch.kill_switch.notified();
+    tokio::pin!(killed);
     'connection: loop {
         if !resume {
             let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
@@ -158,13 +162,17 @@ pub(super) async fn serve<S>(
                     waiting_since = None;
                     continue;
                 }
-                _ = info.kill_switch.notified() => break,
+                _ = &mut killed => break,
                 // An idle connection gives its buffers back (a busy one keeps them, so
                 // serving a request allocates nothing).
-                _ = tokio::time::sleep(BUFFERS_KEPT_IDLE),
+                _ = &mut idle_buffers,
                     if (input.is_empty()
                         && (input.capacity() > FIRST_READ || S::WAITS && input.capacity() > 0))
                         || output.capacity() > 0 => {
+                    if since.elapsed() < BUFFERS_KEPT_IDLE {
+                        idle_buffers.as_mut().reset(since + BUFFERS_KEPT_IDLE);
+                        continue;
+                    }
                     if input.is_empty() {
                         input = BytesMut::new();
                     }
@@ -278,7 +286,7 @@ pub(super) async fn serve<S>(
         // appendfsync always, fsynced); a write not in the log while the log fails is
         // not acknowledged: its reply becomes MISCONF.
         if let Some(lsn) = client.pending_lsn.take() {
-            if let Err(failed) = shared.persistence.wait_durable(lsn).await {
+            if let Err(failed) = wait_logged(&shared, lsn).await {
                 output = unacknowledge(&output, &writes, &failed, client.proto);
             }
         }
@@ -349,7 +357,7 @@ pub(super) async fn serve<S>(
             reply.encode(client.proto, &mut output);
             // A served pop is a write: it is in the log (under always, fsynced) first.
             if let Some(lsn) = client.pending_lsn.take() {
-                if let Err(failed) = shared.persistence.wait_durable(lsn).await {
+                if let Err(failed) = wait_logged(&shared, lsn).await {
                     let whole = [WriteReply {
                         start: 0,
                         end: output.len(),
@@ -377,6 +385,13 @@ pub(super) async fn serve<S>(
     cmd::pubsub::unsubscribe_all(&shared, &mut client);
     shared.tracking.disable(client.id);
     shared.clients.unregister(client.id);
+}
+
+/// Wakes the log writer for the writes this connection recorded (`Ctx::propagate`
+/// leaves that to the end of the batch), then waits until they are in the log.
+async fn wait_logged(shared: &Shared, lsn: u64) -> Result<(), NotLogged> {
+    shared.journal.flush();
+    shared.persistence.wait_durable(lsn).await
 }
 
 /// The reply to a write, at `start..end` of the batch's output; `lsn` is the last
@@ -410,12 +425,11 @@ fn unacknowledge(
 }
 
 /// Protected mode, as in Redis: while it is on and the default user has no password,
-/// only loopback clients are served (checked when each connection is accepted, with the
-/// configuration of that moment, so CONFIG SET of either applies to the next one).
-fn protected_mode_refuses(shared: &Shared, peer: SocketAddr) -> bool {
-    shared.config().protected_mode
-        && shared.acl.default_is_open()
-        && !peer.ip().to_canonical().is_loopback()
+/// only local clients (loopback, the Unix socket) are served (checked when each
+/// connection is accepted, with the configuration of that moment, so CONFIG SET of
+/// either applies to the next one).
+fn protected_mode_refuses(shared: &Shared, peer: &PeerAddr) -> bool {
+    shared.config().protected_mode && shared.acl.default_is_open() && !peer.is_local()
 }
 
 /// Waits while another client's script runs and has not passed busy-reply-threshold;

@@ -10,11 +10,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::log;
+use crate::session::PeerAddr;
 use crate::state::{Services, Shared};
 use crate::store::ActiveExpiry;
 
@@ -39,15 +40,18 @@ pub const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from
 pub struct Server {
     /// Each listener, and whether it is the TLS port's.
     listeners: Vec<(TcpListener, bool)>,
+    /// The `unixsocket` listener, if configured.
+    unix: Option<(UnixListener, SocketFile)>,
     shared: Arc<Shared>,
 }
 
 impl Server {
-    /// Binds every `bind` address, and again on `tls-port` when it is set, and builds
-    /// the shared state. As in Redis, an address written `-addr` is skipped if it is
-    /// unavailable, and port 0 means no TCP listener (a server with no listener at all
-    /// is refused by `Config::check`); with `pick_free_ports` the OS picks the ports
-    /// (and CONFIG GET shows them). A configuration that fails `Config::check` or
+    /// Binds every `bind` address, and again on `tls-port` when it is set, then
+    /// `unixsocket` when it is set (`bind_unix`), and builds the shared state. As in
+    /// Redis, an address written `-addr` is skipped if it is unavailable, and port 0
+    /// means no TCP listener (a server with no listener at all is refused by
+    /// `Config::check`); with `pick_free_ports` the OS picks the ports (and CONFIG GET
+    /// shows them). A configuration that fails `Config::check` or
     /// `cmd::check_config` is refused, and so are TLS certificates and keys that cannot
     /// be loaded, naming the file.
     pub async fn bind(mut config: Config) -> io::Result<Server> {
@@ -116,21 +120,36 @@ impl Server {
                 config.tls_port = port;
             }
         }
-        let Some((first, _)) = listeners.first() else {
+        let unix = match &config.unixsocket {
+            Some(path) => Some(bind_unix(path, config.unixsocketperm)?),
+            None => None,
+        };
+        if listeners.is_empty() && unix.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "no address to listen on",
             ));
+        }
+        let local_addr = match listeners.first() {
+            Some((first, _)) => Some(first.local_addr()?),
+            None => None,
         };
-        let local_addr = first.local_addr()?;
-        if config.pick_free_ports && config.port != 0 {
-            config.port = local_addr.port();
+        if let Some(local_addr) = local_addr {
+            if config.pick_free_ports && config.port != 0 {
+                config.port = local_addr.port();
+            }
         }
         let shared = build_state(config);
         let tls = shared.tls.reload(&shared.config());
         tls.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        shared.set_listen_addr(local_addr);
-        Ok(Server { listeners, shared })
+        if let Some(local_addr) = local_addr {
+            shared.set_listen_addr(local_addr);
+        }
+        Ok(Server {
+            listeners,
+            unix,
+            shared,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -164,6 +183,13 @@ impl Server {
             ));
             tokio::spawn(accept_loop(shared.clone(), listener, tls));
         }
+        // Dropping it removes the socket file, once shutdown begins (or `run` fails).
+        let mut socket_file = None;
+        if let Some((listener, file)) = self.unix {
+            ready.push(format!("Ready to accept connections unix on {}", file.path));
+            tokio::spawn(accept_unix(shared.clone(), listener, file.path.clone()));
+            socket_file = Some(file);
+        }
         let supervised = shared.config().supervised.clone();
         let say_ready = move || {
             ready.iter().for_each(|line| log::notice(line));
@@ -191,6 +217,7 @@ impl Server {
             let _no_more_writes = shared.keyspace.write_gate();
             crate::persist::writer::shutdown(&shared)
         };
+        drop(socket_file);
         if let Some(error) = shared.take_failure() {
             return Err(io::Error::other(error));
         }
@@ -223,10 +250,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: bool) {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
-                    log::warning(&format!("Accepting client connection: {e}"));
-                    // Out of descriptors, say: the pending connection stays queued, so
-                    // trying again at once would spin.
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    accept_failed(e).await;
                     continue;
                 }
             },
@@ -242,9 +266,128 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: bool) {
         if tls {
             tokio::spawn(serve_tls(shared.clone(), stream, addr, laddr));
         } else {
-            tokio::spawn(connection::serve(shared.clone(), stream, addr, laddr));
+            tokio::spawn(connection::serve(
+                shared.clone(),
+                stream,
+                addr.into(),
+                laddr.into(),
+            ));
         }
     }
+}
+
+async fn accept_failed(e: io::Error) {
+    log::warning(&format!("Accepting client connection: {e}"));
+    // Out of descriptors, say: the pending connection stays queued, so trying again at
+    // once would spin.
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+}
+
+/// Clients on the Unix socket: plain RESP (Redis offers no TLS there), served as any
+/// other client; both ends of the connection are the socket's path.
+async fn accept_unix(shared: Arc<Shared>, listener: UnixListener, path: Arc<str>) {
+    loop {
+        if shared.is_shutting_down() {
+            return;
+        }
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            _ = shared.shutdown_requested() => return,
+        };
+        shared
+            .stats
+            .total_connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        let addr = PeerAddr::Unix(path.clone());
+        tokio::spawn(connection::serve(
+            shared.clone(),
+            stream,
+            addr.clone(),
+            addr,
+        ));
+    }
+}
+
+impl connection::Readable for tokio::net::UnixStream {
+    const WAITS: bool = true;
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        tokio::net::UnixStream::readable(self)
+    }
+}
+
+/// The socket file `bind_unix` made: its path as configured, and the file's identity
+/// (device, inode), so that it is removed at shutdown (as Redis does) only if it is
+/// still this server's.
+struct SocketFile {
+    path: Arc<str>,
+    id: (u64, u64),
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        let ours =
+            std::fs::symlink_metadata(&*self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.id);
+        if !ours {
+            return;
+        }
+        log::notice("Removing the unix socket file.");
+        if let Err(e) = std::fs::remove_file(&*self.path) {
+            log::warning(&format!(
+                "Error removing the unix socket file: {}",
+                log::os_error_text(&e)
+            ));
+        }
+    }
+}
+
+/// Listens on `unixsocket` as Redis does: a socket file left by a server that is gone
+/// is removed first, and the new file gets `unixsocketperm` when it is set (not 0).
+/// Unlike Redis, which unlinks whatever is at the path, a file that is not a socket,
+/// or a socket another process still accepts on, stops startup instead: neither is
+/// stale. Every failure names the directive and the path.
+fn bind_unix(path: &str, perm: u32) -> io::Result<(UnixListener, SocketFile)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    let failed = |e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "Failed opening Unix socket (unixsocket {path}): {}",
+                log::os_error_text(&e)
+            ),
+        )
+    };
+    if let Ok(existing) = std::fs::symlink_metadata(path) {
+        if !existing.file_type().is_socket() {
+            return Err(failed(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way",
+            )));
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(failed(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "another process is accepting connections on it",
+            )));
+        }
+        std::fs::remove_file(path).map_err(failed)?;
+    }
+    let listener = UnixListener::bind(path).map_err(failed)?;
+    let made = std::fs::symlink_metadata(path).map_err(failed)?;
+    let file = SocketFile {
+        path: path.into(),
+        id: (made.dev(), made.ino()),
+    };
+    if perm != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm)).map_err(failed)?;
+    }
+    Ok((listener, file))
 }
 
 /// TCP keepalive as Redis sets it for `tcp-keepalive N`: probes after N idle seconds,
@@ -278,7 +421,7 @@ async fn serve_tls(
     };
     let accept = TlsAcceptor::from(config).accept(stream);
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
-        Ok(Ok(stream)) => connection::serve(shared, stream, addr, laddr).await,
+        Ok(Ok(stream)) => connection::serve(shared, stream, addr.into(), laddr.into()).await,
         Ok(Err(e)) => log::verbose(&format!("Error accepting a client connection: {e} (addr={addr} laddr={laddr})")),
         Err(_) => log::verbose(&format!(
             "Error accepting a client connection: the TLS handshake took longer than {}s (addr={addr} laddr={laddr})",

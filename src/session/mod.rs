@@ -13,7 +13,7 @@ mod registry;
 pub use blocking::{Blocking, Waiter};
 pub use client::{Blocked, BlockedPop, Client, Multi, Psync, ReplyMode};
 pub use registry::{
-    ClientInfo, Registry, KIND_NORMAL, KIND_REPLICA, UNBLOCK_ERROR, UNBLOCK_TIMEOUT,
+    ClientInfo, PeerAddr, Registry, KIND_NORMAL, KIND_REPLICA, UNBLOCK_ERROR, UNBLOCK_TIMEOUT,
 };
 
 /// Index of a command in the command table (`cmd::table`). Clients remember queued

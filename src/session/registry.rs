@@ -5,7 +5,8 @@
 //! database, last command, kill switch) lives here and is updated as the client changes.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,11 +24,59 @@ pub const UNBLOCK_TIMEOUT: u8 = 1;
 /// CLIENT UNBLOCK ... ERROR: the command answers with the UNBLOCKED error.
 pub const UNBLOCK_ERROR: u8 = 2;
 
+/// One end of a client's connection: a TCP address, or the path of the Unix socket it
+/// came in on (a Unix client has no address of its own; Redis shows both ends as the
+/// socket's path, `/path/to/sock:0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerAddr {
+    Tcp(SocketAddr),
+    Unix(Arc<str>),
+}
+
+impl PeerAddr {
+    /// Whether the peer is on this host: a loopback address or a Unix socket (what
+    /// protected mode serves, as Redis's `connIsLocal`).
+    pub fn is_local(&self) -> bool {
+        match self {
+            PeerAddr::Tcp(addr) => addr.ip().to_canonical().is_loopback(),
+            PeerAddr::Unix(_) => true,
+        }
+    }
+
+    pub fn is_unix(&self) -> bool {
+        matches!(self, PeerAddr::Unix(_))
+    }
+
+    /// The IP address, for a TCP peer.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            PeerAddr::Tcp(addr) => Some(addr.ip()),
+            PeerAddr::Unix(_) => None,
+        }
+    }
+}
+
+impl From<SocketAddr> for PeerAddr {
+    fn from(addr: SocketAddr) -> PeerAddr {
+        PeerAddr::Tcp(addr)
+    }
+}
+
+/// As CLIENT LIST shows it: `ip:port`, `[ipv6]:port`, or `/path/to/sock:0`.
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerAddr::Tcp(addr) => addr.fmt(f),
+            PeerAddr::Unix(path) => write!(f, "{path}:0"),
+        }
+    }
+}
+
 /// What other connections may read about a client.
 pub struct ClientInfo {
     pub id: u64,
-    pub addr: SocketAddr,
-    pub laddr: SocketAddr,
+    pub addr: PeerAddr,
+    pub laddr: PeerAddr,
     /// Unix ms of connection.
     pub created_ms: u64,
     pub name: Mutex<Option<Bytes>>,
@@ -68,11 +117,11 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// A client not listed in CLIENT LIST (the log loader's); id 0.
     pub fn detached() -> ClientInfo {
-        let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
-        ClientInfo::new(0, nowhere, nowhere)
+        let nowhere = PeerAddr::Tcp(SocketAddr::from(([0, 0, 0, 0], 0)));
+        ClientInfo::new(0, nowhere.clone(), nowhere)
     }
 
-    fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> ClientInfo {
+    fn new(id: u64, addr: PeerAddr, laddr: PeerAddr) -> ClientInfo {
         let now = crate::clock::now_ms();
         ClientInfo {
             id,
@@ -150,7 +199,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientInfo> {
+    pub fn register(&self, addr: PeerAddr, laddr: PeerAddr) -> Arc<ClientInfo> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let info = Arc::new(ClientInfo::new(id, addr, laddr));
         self.lock().insert(id, info.clone());

@@ -23,6 +23,9 @@ pub struct Persistence {
     durable_rx: watch::Receiver<Progress>,
     /// The last write or fsync error, while writes are failing (MISCONF).
     error: Mutex<Option<String>>,
+    /// `error` is set: read on every write command and after every log write, so
+    /// the usual case (no error) takes no lock.
+    failing: AtomicBool,
     /// Asks the writer thread to drain, fsync and stop.
     pub stop: AtomicBool,
     /// A log writer was started (appendonly yes): replies to writes wait for it.
@@ -93,6 +96,7 @@ impl Persistence {
             durable_tx,
             durable_rx,
             error: Mutex::new(None),
+            failing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             logging: AtomicBool::new(false),
             writer: Mutex::new(None),
@@ -119,6 +123,9 @@ impl Persistence {
 
     /// The write error that makes Roost refuse writes, if any.
     pub fn write_error(&self) -> Option<String> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
         self.error.locked().clone()
     }
 
@@ -135,6 +142,7 @@ impl Persistence {
             ));
         }
         *error = Some(strerror(e));
+        self.failing.store(true, Ordering::Release);
         // Published while the error is held, so a connection that sees `failing` also
         // finds the cause.
         self.durable_tx
@@ -142,7 +150,11 @@ impl Persistence {
     }
 
     pub fn clear_error(&self) {
+        if !self.failing.load(Ordering::Acquire) {
+            return;
+        }
         let mut error = self.error.locked();
+        self.failing.store(false, Ordering::Release);
         if error.take().is_some() {
             log::warning("The log can be written again; accepting writes.");
         }

@@ -26,14 +26,17 @@ pub use snapshot::Image;
 pub use value::{HashObj, SetObj, Value};
 pub use watch::{WatchFlag, WatchedKey};
 
-use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
+// Keys come from clients: the hasher is seeded at random per map, so collisions
+// cannot be planned (hash flooding); foldhash's quality variant, hashbrown's default
+// family, costs a fraction of SipHash on short keys.
 use dashmap::mapref::one::{Ref, RefMut};
 use dashmap::DashMap;
+use foldhash::quality::RandomState;
 
 use crate::clock;
 use crate::sync::RecoverRw;
@@ -347,7 +350,7 @@ impl Db {
         lfu: Arc<Lfu>,
     ) -> Db {
         Db {
-            map: DashMap::with_hasher_and_shard_amount(RandomState::new(), SHARDS),
+            map: DashMap::with_hasher_and_shard_amount(RandomState::default(), SHARDS),
             expires: AtomicUsize::new(0),
             watches,
             id,

@@ -42,7 +42,8 @@ impl InProcess {
     /// A new client connected from `addr`.
     #[allow(dead_code)]
     pub fn client_from(&self, addr: SocketAddr) -> Session<'_> {
-        let info = self.shared.clients.register(addr, addr);
+        let addr = roost::session::PeerAddr::from(addr);
+        let info = self.shared.clients.register(addr.clone(), addr);
         Session {
             shared: &self.shared,
             client: Client::new(

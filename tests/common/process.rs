@@ -49,6 +49,9 @@ pub struct Roost {
     pub port: u16,
     /// The `--requirepass` it was started with, so readiness can be checked past AUTH.
     password: Option<String>,
+    /// The `--unixsocket` it was started with when it was also given `--port 0`: then
+    /// `client` connects there.
+    only_unix: Option<String>,
 }
 
 impl Roost {
@@ -83,15 +86,19 @@ impl Roost {
             .stderr(stderr)
             .spawn()
             .unwrap();
-        let password = extra
-            .iter()
-            .position(|&a| a == "--requirepass")
-            .and_then(|i| extra.get(i + 1))
-            .map(|p| p.to_string());
+        let flag = |name: &str| {
+            extra
+                .iter()
+                .rposition(|&a| a == name)
+                .and_then(|i| extra.get(i + 1))
+                .map(|p| p.to_string())
+        };
+        let only_unix = flag("--unixsocket").filter(|_| flag("--port").as_deref() == Some("0"));
         Roost {
             child,
             port,
-            password,
+            password: flag("--requirepass"),
+            only_unix,
         }
     }
 
@@ -115,6 +122,7 @@ impl Roost {
             child,
             port,
             password: None,
+            only_unix: None,
         }
     }
 
@@ -147,8 +155,35 @@ impl Roost {
         }
     }
 
+    /// Waits until the log is loaded, asking as `user` (a server whose default user is
+    /// off, where `wait_until_ready` can only see that it answers).
+    pub fn wait_until_loaded_as(&self, user: &str, password: &str) {
+        let url = format!("redis://{user}:{password}@127.0.0.1:{}/", self.port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let info = redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .and_then(|mut con| {
+                    redis::cmd("INFO")
+                        .arg("persistence")
+                        .query::<String>(&mut con)
+                });
+            if info.is_ok_and(|i| i.contains("\r\nloading:0\r\n")) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "roost did not finish loading");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A connection on its TCP port, or on its Unix socket if it has no TCP port.
     pub fn try_client(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
+        match &self.only_unix {
+            Some(path) => unix_client(Path::new(path)),
+            None => {
+                redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
+            }
+        }
     }
 
     pub fn client(&self) -> redis::Connection {
@@ -172,6 +207,11 @@ impl Drop for Roost {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A `redis` crate connection on the Unix socket at `path` (`redis+unix://` URL).
+pub fn unix_client(path: &Path) -> redis::RedisResult<redis::Connection> {
+    redis::Client::open(format!("redis+unix://{}", path.display()))?.get_connection()
 }
 
 /// The `redis-server` executable on PATH.

@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { pathToFileURL } from "node:url";
 
 import { RedisStore } from "connect-redis";
 import express from "express";
@@ -19,11 +20,12 @@ import { createClient } from "redis";
 const port = Number(process.argv[2]);
 const MAX_AGE = 600;
 
-function assertTtl(ttl, expected, what) {
+export function assertTtl(ttl, expected, what) {
   assert.ok(ttl >= expected - 2 && ttl <= expected, `${what}: TTL ${ttl}, expected ${expected}`);
 }
 
-async function startApp(store) {
+/** The app on a free port; its sessions last `maxAge` seconds. */
+export async function startApp(store, maxAge = MAX_AGE) {
   const app = express();
   app.use(express.urlencoded({ extended: false }));
   app.use(
@@ -32,7 +34,7 @@ async function startApp(store) {
       secret: "compat",
       resave: false,
       saveUninitialized: false,
-      cookie: { maxAge: MAX_AGE * 1000 },
+      cookie: { maxAge: maxAge * 1000 },
     }),
   );
   app.post("/login", (req, res) => {
@@ -63,7 +65,7 @@ async function startApp(store) {
 }
 
 /** A browser: keeps the connect.sid cookie between requests. */
-class Browser {
+export class Browser {
   constructor(base) {
     this.base = base;
     this.cookie = null;
@@ -90,7 +92,7 @@ class Browser {
   }
 }
 
-async function httpFlow(client, server) {
+export async function httpFlow(client, server) {
   const store = new RedisStore({ client });
   const app = await startApp(store);
   const b = new Browser(`http://127.0.0.1:${app.address().port}`);
@@ -205,7 +207,10 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+// Run as a script, not when imported (acl_express_session.mjs reuses the app).
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
