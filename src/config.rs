@@ -17,7 +17,8 @@
 //! a bad value, is an error that names it.
 //!
 //! Roost never fails open: a directive that restricts access is either enforced
-//! (`requirepass`, `user`, `aclfile`, `bind`, `protected-mode`, `rename-command`, `port 0`)
+//! (`requirepass`, `user`, `aclfile`, `bind`, `protected-mode`, `rename-command`, `port 0`,
+//! `enable-debug-command`)
 //! or stops startup with a message naming it (`loadmodule`: see `REFUSED`). Redis-only
 //! directives left in `REDIS_ONLY` restrict nothing Roost has (the list says why for the
 //! ones that look as if they might). `include` is honoured as Redis does it (see
@@ -76,6 +77,9 @@ const SYSLOG_FACILITIES: &[&str] = &[
 const SUPERVISORS: &[&str] = &["no", "systemd", "upstart", "auto"];
 
 const FSYNC_POLICIES: &[&str] = &["everysec", "always", "no"];
+
+/// Redis's values for `enable-debug-command` (and its other protected configs).
+const PROTECTED_CONFIGS: &[&str] = &["no", "yes", "local"];
 
 /// Declares the struct as written plus `blank()`, every field at its type's `Default`:
 /// the ground on which `Default for Config` applies the table's defaults.
@@ -157,6 +161,18 @@ with_blank! {
         pub acl_pubsub_default: String,
         /// Entries ACL LOG keeps.
         pub acllog_max_len: u64,
+        /// `no`, `yes` or `local`: who may run DEBUG.
+        pub enable_debug_command: String,
+        /// Microseconds a command runs before SLOWLOG records it; -1: never, 0: always.
+        pub slowlog_log_slower_than: i64,
+        /// Entries SLOWLOG keeps.
+        pub slowlog_max_len: u64,
+        /// Milliseconds an event lasts before LATENCY records it; 0: off.
+        pub latency_monitor_threshold: u64,
+        /// Per-command latency histograms (INFO latencystats).
+        pub latency_tracking: bool,
+        /// The percentiles INFO latencystats reports, as CONFIG GET prints them.
+        pub latency_tracking_info_percentiles: String,
         /// `rename-command` lines and flags, in order.
         pub renames: Vec<Rename>,
         /// `user` lines, in file order (config file only, as in Redis).
@@ -376,6 +392,9 @@ pub enum Hook {
     DefaultPassword,
     /// Channels new users and selectors get.
     PubsubDefault,
+    /// The thresholds and sizes of SLOWLOG, LATENCY and latency tracking, which the
+    /// command path reads without the configuration's lock.
+    Diagnostics,
 }
 
 /// A parameter's syntax: how its arguments are checked and parsed, and how its value
@@ -404,6 +423,8 @@ pub enum Type {
     /// `client-output-buffer-limit`: CLASS HARD SOFT SECONDS, repeated; classes not
     /// named keep their limits.
     OutputLimits,
+    /// Numbers between 0 and 100 (`latency-tracking-info-percentiles`), none or more.
+    Percentiles,
 }
 
 /// How a number is written; an unsigned syntax refuses a sign, and a number the syntax
@@ -665,6 +686,26 @@ pub static PARAMS: &[Param] = &[
         "resetchannels")
         .hook(Hook::PubsubDefault),
     row("acllog-max-len", field!(acllog_max_len), num(U64).range(0, I64_MAX, Refuse), "128"),
+    // Who may run DEBUG (it can stop the server): nobody, local clients, everyone.
+    row("enable-debug-command", field!(enable_debug_command), Type::Choice(PROTECTED_CONFIGS),
+        "no")
+        .fixed(),
+    row("slowlog-log-slower-than", field!(slowlog_log_slower_than),
+        num(I64).range(-1, I64_MAX, Refuse), "10000")
+        .hook(Hook::Diagnostics)
+        .flag("Microseconds a command runs before SLOWLOG records it (-1: never)"),
+    row("slowlog-max-len", field!(slowlog_max_len), num(I64).range(0, I64_MAX, Refuse), "128")
+        .hook(Hook::Diagnostics)
+        .flag("Entries SLOWLOG keeps"),
+    row("latency-monitor-threshold", field!(latency_monitor_threshold),
+        num(I64).range(0, I64_MAX, Refuse), "0")
+        .hook(Hook::Diagnostics)
+        .flag("Milliseconds an event lasts before LATENCY records it (0: off)"),
+    row("latency-tracking", field!(latency_tracking), Type::Bool, "yes")
+        .hook(Hook::Diagnostics),
+    row("latency-tracking-info-percentiles", field!(latency_tracking_info_percentiles),
+        Type::Percentiles, "50 99 99.9")
+        .hook(Hook::Diagnostics),
     row("protected-mode", field!(protected_mode), Type::Bool, "yes")
         .flag("Refuse clients beyond loopback while there is no password (yes|no)"),
     row("tls-port", field!(tls_port), num(U32).range(0, 65535, Refuse), "0")
@@ -808,7 +849,7 @@ fn words(args: &[String]) -> Vec<&str> {
 
 impl Type {
     fn takes_words(self) -> bool {
-        matches!(self, Type::Words | Type::HostPort)
+        matches!(self, Type::Words | Type::HostPort | Type::Percentiles)
     }
 
     /// `current` is the field's value, for a type that changes only part of it.
@@ -842,6 +883,7 @@ impl Type {
             }
             Type::HostPort => parse_host_port(&words(args))?,
             Type::OutputLimits => parse_output_limits(&words(args), current())?,
+            Type::Percentiles => Value::Text(parse_percentiles(&words(args))?),
         })
     }
 
@@ -938,6 +980,32 @@ fn parse_host_port(parts: &[&str]) -> Result<Value, ApplyError> {
     }))
 }
 
+/// Percentiles as Redis takes them, printed back as CONFIG GET shows them.
+fn parse_percentiles(words: &[&str]) -> Result<String, ApplyError> {
+    let mut shown = Vec::with_capacity(words.len());
+    for word in words {
+        let p: f64 = word
+            .parse()
+            .ok()
+            .filter(|p: &f64| p.is_finite())
+            .ok_or_else(|| invalid("Invalid latency-tracking-info-percentiles parameters"))?;
+        if !(0.0..=100.0).contains(&p) {
+            return Err(invalid(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]",
+            ));
+        }
+        shown.push(p.to_string());
+    }
+    Ok(shown.join(" "))
+}
+
+/// The percentiles of a valid `latency-tracking-info-percentiles`.
+pub fn percentiles(text: &str) -> Vec<f64> {
+    text.split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
 fn parse_output_limits(words: &[&str], current: Value) -> Result<Value, ApplyError> {
     let Value::Limits(mut limits) = current else {
         unreachable!("client-output-buffer-limit is stored as limits")
@@ -1010,7 +1078,7 @@ macro_rules! int_field {
     )*};
 }
 
-int_field!(u16, u32, u64, usize);
+int_field!(u16, u32, u64, usize, i64);
 
 impl Field for String {
     fn load(&self) -> Value {
@@ -1168,8 +1236,9 @@ const NO_EFFECT_HERE: &[&str] = &[
 /// Redis 7 directives Roost accepts without implementing them. None of them may restrict
 /// access to anything Roost has; for those whose names suggest they might:
 ///
-/// - `enable-debug-command`, `enable-module-command`: Roost has no DEBUG or MODULE
-///   command (`cmd::table`'s tests check), so no value can open one.
+/// - `enable-module-command`: Roost has no MODULE command (`cmd::table`'s tests
+///   check), so no value can open one. (`enable-debug-command` is a parameter:
+///   DEBUG is refused unless it allows it.)
 /// - `enable-protected-configs`: the parameters Redis protects that Roost has (`dir`)
 ///   cannot be changed by CONFIG SET at all here, whatever the value.
 ///
@@ -1218,7 +1287,6 @@ const REDIS_ONLY: &[&str] = &[
     "dbfilename",
     "disable-thp",
     "dynamic-hz",
-    "enable-debug-command",
     "enable-module-command",
     "enable-protected-configs",
     "hash-max-listpack-entries",
@@ -1229,9 +1297,6 @@ const REDIS_ONLY: &[&str] = &[
     "io-threads-do-reads",
     "jemalloc-bg-thread",
     "key-load-delay",
-    "latency-monitor-threshold",
-    "latency-tracking",
-    "latency-tracking-info-percentiles",
     "lazyfree-lazy-eviction",
     "lazyfree-lazy-expire",
     "lazyfree-lazy-server-del",
@@ -1272,8 +1337,6 @@ const REDIS_ONLY: &[&str] = &[
     "shutdown-on-sigint",
     "shutdown-on-sigterm",
     "shutdown-timeout",
-    "slowlog-log-slower-than",
-    "slowlog-max-len",
     "stop-writes-on-bgsave-error",
     "stream-node-max-bytes",
     "stream-node-max-entries",
@@ -1928,15 +1991,7 @@ mod tests {
         let ignored = c.apply_file_text(&text, "/etc/redis/redis.conf").unwrap();
         // Features Roost lacks whose settings a user may count on; every other
         // directive of the stock file is implemented or in NO_EFFECT_HERE.
-        assert_eq!(
-            ignored,
-            [
-                "dbfilename",
-                "slowlog-log-slower-than",
-                "slowlog-max-len",
-                "latency-monitor-threshold",
-            ]
-        );
+        assert_eq!(ignored, ["dbfilename"]);
     }
 
     #[test]

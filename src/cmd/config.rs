@@ -201,6 +201,7 @@ fn take_effect(shared: &Shared, hook: Hook, config: &Config) {
         Hook::PubsubDefault => shared
             .acl
             .set_pubsub_all(config.acl_pubsub_default == "allchannels"),
+        Hook::Diagnostics => shared.diagnostics.configure(config),
     }
 }
 
@@ -212,6 +213,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     shared.stats.reset();
     shared.keyspace.stats.reset();
     shared.acl.denied.reset();
+    shared.diagnostics.reset_histograms();
     Ok(Reply::OK)
 }
 

@@ -65,7 +65,8 @@ pub const COMMANDS: &[Spec] = &[
         hello,
         "6.0.0",
         "Handshakes with the Redis server."
-    ),
+    )
+    .with_secrets(hello_secrets),
     super::command!(
         "connection",
         "auth",
@@ -75,7 +76,8 @@ pub const COMMANDS: &[Spec] = &[
         auth,
         "1.0.0",
         "Authenticates the connection."
-    ),
+    )
+    .with_secrets(|args| (1..args.len()).collect()),
     super::command!(
         "connection",
         "select",
@@ -194,6 +196,10 @@ const CLIENT_SUBCOMMANDS: &[Spec] = &[
         "7.2.0",
         "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."
     ),
+    super::flow::REPLY,
+    super::flow::PAUSE,
+    super::flow::UNPAUSE,
+    super::flow::UNBLOCK,
     super::tracking::TRACKING,
     super::tracking::CACHING,
     super::tracking::GETREDIR,
@@ -211,6 +217,24 @@ pub fn container(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         None => String::from_utf8_lossy(&args[0]).to_ascii_lowercase(),
     };
     Err(error::wrong_arity(&name))
+}
+
+/// HELLO's AUTH username and password, found as Redis parses the options.
+fn hello_secrets(args: &[Bytes]) -> Vec<usize> {
+    let mut secrets = Vec::new();
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if args::is(&args[i], "auth") && more >= 2 {
+            secrets.extend([i + 1, i + 2]);
+            i += 3;
+        } else if args::is(&args[i], "setname") && more >= 1 {
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    secrets
 }
 
 fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {

@@ -521,3 +521,31 @@ pub fn acl_no_such_command(name: &[u8]) -> Reply {
         String::from_utf8_lossy(name)
     ))
 }
+
+/// `ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.`
+pub fn subcommand_syntax(sub: &[u8], container: &str) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}
+
+pub const SLOWLOG_COUNT: Reply = err("ERR count should be greater than or equal to -1");
+
+pub fn no_latency_samples(event: &str) -> Reply {
+    Reply::error(format!("ERR No samples available for event '{event}'"))
+}
+
+pub const MONITOR_DENY_BLOCKING: Reply = err("ERR MONITOR isn't allowed for DENY BLOCKING client");
+
+pub const PAUSE_TIMEOUT_NOT_INTEGER: Reply = err("ERR timeout is not an integer or out of range");
+pub const PAUSE_TIMEOUT_NEGATIVE: Reply = err("ERR timeout is negative");
+pub const PAUSE_MODE: Reply = err("ERR CLIENT PAUSE mode must be WRITE or ALL");
+pub const UNBLOCK_REASON: Reply = err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+pub const UNBLOCKED_BY_CLIENT: Reply = err("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+
+pub const DEBUG_NOT_ALLOWED: Reply = err(
+    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+     you can run it from a local connection, otherwise you need to set this option in the \
+     configuration file, and then restart the server.",
+);

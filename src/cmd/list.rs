@@ -965,17 +965,31 @@ pub async fn wait_pop(
         keys: &keys,
         id: waiter.id,
     };
+    let info = client.info.clone();
+    let _unblock = super::flow::UnblockGuard(&info);
     loop {
-        let woken = match deadline {
-            Some(deadline) => {
-                let deadline = tokio::time::Instant::from_std(deadline);
-                tokio::time::timeout_at(deadline, waiter.notify.notified())
-                    .await
-                    .is_ok()
+        let data = async {
+            match deadline {
+                Some(deadline) => {
+                    let deadline = tokio::time::Instant::from_std(deadline);
+                    tokio::time::timeout_at(deadline, waiter.notify.notified())
+                        .await
+                        .is_ok()
+                }
+                None => {
+                    waiter.notify.notified().await;
+                    true
+                }
             }
-            None => {
-                waiter.notify.notified().await;
-                true
+        };
+        let woken = tokio::select! {
+            woken = data => woken,
+            // CLIENT UNBLOCK: as if the timeout had passed, or the UNBLOCKED error.
+            _ = info.unblocked.notified() => {
+                match super::flow::unblocked_reply(&info, || Reply::NullArray) {
+                    Some(reply) => return reply,
+                    None => continue,
+                }
             }
         };
         if !woken {

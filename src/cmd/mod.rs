@@ -16,7 +16,10 @@ pub mod args;
 pub mod bitmap;
 pub mod config;
 pub mod conn;
+pub mod debug;
+pub mod diagnose;
 pub mod error;
+pub mod flow;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
@@ -98,6 +101,14 @@ pub mod flags {
     /// May be called with no keys at all (EVAL's `numkeys` 0): COMMAND GETKEYS answers
     /// an empty array rather than an error.
     pub const NO_MANDATORY_KEYS: u32 = 1 << 19;
+    /// Shown to MONITOR clients before it runs, not after (scripts, whose commands
+    /// follow it).
+    pub const SKIP_MONITOR: u32 = 1 << 20;
+    /// Never in the slow log itself (EXEC: its commands are, each on its own).
+    pub const SKIP_SLOWLOG: u32 = 1 << 21;
+    /// Does not write but may cause writes or reach replicas (scripts, PUBLISH, WAIT):
+    /// held by CLIENT PAUSE WRITE like a write. Not shown by COMMAND INFO, as in Redis.
+    pub const MAY_REPLICATE: u32 = 1 << 22;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with
@@ -216,7 +227,12 @@ pub struct Spec {
     pub acl_categories: Option<u32>,
     /// Which arguments are pub/sub channels, for ACL channel rules.
     pub channels: crate::acl::Channels,
+    /// Which arguments are passwords, shown as `(redacted)` by MONITOR and SLOWLOG.
+    pub secrets: Option<Secrets>,
 }
+
+/// The positions of the arguments of a request that are secrets (AUTH's).
+pub type Secrets = fn(&[Bytes]) -> Vec<usize>;
 
 impl Spec {
     #[allow(clippy::too_many_arguments)]
@@ -247,6 +263,15 @@ impl Spec {
             help: &[],
             acl_categories: None,
             channels: crate::acl::Channels::None,
+            secrets: None,
+        }
+    }
+
+    /// Says which arguments are passwords (MONITOR and SLOWLOG redact them).
+    pub const fn with_secrets(self, secrets: Secrets) -> Spec {
+        Spec {
+            secrets: Some(secrets),
+            ..self
         }
     }
 
@@ -416,8 +441,17 @@ impl Ctx<'_> {
 }
 
 /// Runs one request from a client: lookup, arity, the gates the flags drive, MULTI
-/// queueing, then the handler. Never panics on client input.
+/// queueing, then the handler; the reply is dropped if CLIENT REPLY says so. Never
+/// panics on client input.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
+    let reply = run_request(ctx, args);
+    if ctx.client.deferred.is_some() || ctx.client.reply == Default::default() {
+        return reply;
+    }
+    flow::filter_reply(ctx.client, reply)
+}
+
+fn run_request(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     let table = table();
     let names = &ctx.shared.command_names;
     let id = match table.resolve_named(names, &args) {
@@ -499,6 +533,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         && ctx.shared.scripts.running.standing(ctx.client.id) == Standing::Busy
     {
         return reject(ctx, Some(id), error::SCRIPT_BUSY);
+    }
+
+    // CLIENT PAUSE holds the request (a replica's stream never).
+    if ctx.shared.pause.maybe_paused() && !ctx.client.from_primary && flow::paused(ctx, spec) {
+        ctx.client.blocked = Some(crate::session::Blocked::Paused { args });
+        return Reply::NoReply;
     }
 
     // Queueing can grow memory without limit, so over `maxmemory` nothing is queued
@@ -704,9 +744,13 @@ fn queued_any(ctx: &Ctx<'_>, flag: u32) -> bool {
 }
 
 /// Runs the handler and records its statistics; the caller holds whatever gate is due.
-/// EXEC calls this for each queued command under its own exclusive gate.
+/// EXEC calls this for each queued command under its own exclusive gate, and scripts
+/// for each `redis.call`.
 pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     let spec = table().spec(id);
+    if spec.has(flags::SKIP_MONITOR) && ctx.shared.diagnostics.monitors.any() {
+        diagnose::feed_monitors(ctx, spec, args);
+    }
     let started = Instant::now();
     ctx.client
         .info
@@ -721,6 +765,7 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         }
         .unwrap_or_else(|error| error)
     });
+    let elapsed = started.elapsed();
     if ctx.client.tracking.is_some() {
         tracking::after_command(ctx, spec, args, &reply);
     }
@@ -728,10 +773,11 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats
         .usec
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     if let Reply::Error(message) = &reply {
         stats.failed_calls.fetch_add(1, Ordering::Relaxed);
         ctx.shared.stats.record_error(message);
     }
+    diagnose::after_call(ctx, id, spec, args, elapsed);
     reply
 }

@@ -63,7 +63,7 @@ pub const COMMANDS: &[Spec] = &[
         "pubsub",
         "publish",
         3,
-        PUBSUB | LOADING | STALE | FAST,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
         NO_KEYS,
         publish,
         "2.0.0",
@@ -235,6 +235,7 @@ fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 /// Drops every subscription of a client (disconnect, RESET).
 pub fn unsubscribe_all(shared: &Shared, client: &mut Client) {
+    shared.diagnostics.monitors.remove(client.id);
     for channel in client.channels.drain(..) {
         shared.pubsub.unsubscribe(&channel, client.id);
     }

@@ -20,7 +20,7 @@ pub const COMMANDS: &[Spec] = &[
     super::command!("server", "slaveof", 3, ADMIN | NOSCRIPT | STALE | UNGATED, NO_KEYS, replicaof, "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a primary."),
     super::command!("server", "role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "2.8.12", "Returns the replication role.")
     .with_acl_categories(crate::acl::category::ADMIN | crate::acl::category::DANGEROUS),
-    super::command!("generic", "wait", 3, NOSCRIPT, NO_KEYS, wait, "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
+    super::command!("generic", "wait", 3, NOSCRIPT | MAY_REPLICATE, NO_KEYS, wait, "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
     .with_acl_categories(crate::acl::category::CONNECTION),
     super::command!("server", "replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NO_KEYS, replconf, "3.0.0", "An internal command for configuring the replication stream."),
     super::command!("server", "psync", -3, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, psync, "2.8.0", "An internal command used in replication."),
@@ -147,10 +147,12 @@ fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 /// Waits until a blocked WAIT can answer; called by the connection.
 pub async fn wait_until(
     shared: &Shared,
+    info: &crate::session::ClientInfo,
     replicas: usize,
     lsn: u64,
     deadline: Option<Instant>,
 ) -> Reply {
+    let _unblock = super::flow::UnblockGuard(info);
     /// Counts this client as blocked until the wait ends or is dropped.
     struct Waiting<'a>(&'a std::sync::atomic::AtomicU64);
     impl Drop for Waiting<'_> {
@@ -166,16 +168,30 @@ pub async fn wait_until(
         if acked >= replicas {
             return Reply::Integer(acked as i64);
         }
-        let changed = acks.changed();
-        match deadline {
-            Some(deadline) => {
-                let deadline = tokio::time::Instant::from_std(deadline);
-                if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                    return Reply::Integer(shared.repl.acknowledged(lsn) as i64);
+        let changed = async {
+            match deadline {
+                Some(deadline) => {
+                    let deadline = tokio::time::Instant::from_std(deadline);
+                    tokio::time::timeout_at(deadline, acks.changed())
+                        .await
+                        .is_ok()
+                }
+                None => {
+                    let _ = acks.changed().await;
+                    true
                 }
             }
-            None => {
-                let _ = changed.await;
+        };
+        let timed_out = || Reply::Integer(shared.repl.acknowledged(lsn) as i64);
+        tokio::select! {
+            changed = changed => if !changed {
+                return timed_out();
+            },
+            // CLIENT UNBLOCK: as if the timeout had passed, or the UNBLOCKED error.
+            _ = info.unblocked.notified() => {
+                if let Some(reply) = super::flow::unblocked_reply(info, timed_out) {
+                    return reply;
+                }
             }
         }
     }

@@ -42,7 +42,7 @@ pub const COMMANDS: &[Spec] = &[
         "scripting",
         "eval",
         -3,
-        NOSCRIPT | STALE | NO_MANDATORY_KEYS | EXCLUSIVE,
+        NOSCRIPT | STALE | NO_MANDATORY_KEYS | EXCLUSIVE | SKIP_MONITOR | MAY_REPLICATE,
         NO_KEYS,
         eval,
         "2.6.0",
@@ -53,7 +53,7 @@ pub const COMMANDS: &[Spec] = &[
         "scripting",
         "evalsha",
         -3,
-        NOSCRIPT | STALE | NO_MANDATORY_KEYS | EXCLUSIVE,
+        NOSCRIPT | STALE | NO_MANDATORY_KEYS | EXCLUSIVE | SKIP_MONITOR | MAY_REPLICATE,
         NO_KEYS,
         evalsha,
         "2.6.0",
@@ -64,7 +64,7 @@ pub const COMMANDS: &[Spec] = &[
         "scripting",
         "eval_ro",
         -3,
-        NOSCRIPT | STALE | READONLY | NO_MANDATORY_KEYS | EXCLUSIVE,
+        NOSCRIPT | STALE | READONLY | NO_MANDATORY_KEYS | EXCLUSIVE | SKIP_MONITOR,
         NO_KEYS,
         eval_ro,
         "7.0.0",
@@ -75,7 +75,7 @@ pub const COMMANDS: &[Spec] = &[
         "scripting",
         "evalsha_ro",
         -3,
-        NOSCRIPT | STALE | READONLY | NO_MANDATORY_KEYS | EXCLUSIVE,
+        NOSCRIPT | STALE | READONLY | NO_MANDATORY_KEYS | EXCLUSIVE | SKIP_MONITOR,
         NO_KEYS,
         evalsha_ro,
         "7.0.0",
@@ -524,7 +524,9 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outco
     {
         return Err(error::OOM);
     }
+    ctx.client.in_script = true;
     let reply = super::call(ctx, id, &argv);
+    ctx.client.in_script = false;
     // A blocking command that found nothing answers as its non-blocking form would.
     if ctx.client.blocked.take().is_some() {
         return Ok(Reply::Null);

@@ -165,6 +165,17 @@ const COMMAND_SUBCOMMANDS: &[Spec] = &[
         "Extracts the key names from an arbitrary command."
     )
     .with_acl_categories(crate::acl::category::CONNECTION),
+    super::command!(
+        "server",
+        "getkeysandflags",
+        -4,
+        LOADING | STALE,
+        NO_KEYS,
+        command_getkeysandflags,
+        "7.0.0",
+        "Extracts the key names and access flags for an arbitrary command."
+    )
+    .with_acl_categories(crate::acl::category::CONNECTION),
     conn::help_subcommand("server", "5.0.0").with_acl_categories(crate::acl::category::CONNECTION),
 ];
 
@@ -370,7 +381,8 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
             field("used_cpu_user_children", &"0.000000");
         }
         "cluster" => field("cluster_enabled", &0),
-        "modules" | "latencystats" => {}
+        "modules" => {}
+        "latencystats" => super::diagnose::info_latencystats(shared, out),
         "errorstats" => {
             for (code, count) in shared.stats.errors_by_code() {
                 field(&format!("errorstat_{code}"), &format!("count={count}"));
@@ -709,6 +721,8 @@ fn flag_words(spec: &Spec) -> Vec<Reply> {
         (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
         (NO_AUTH, "no_auth"),
         (FAST, "fast"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
@@ -890,32 +904,89 @@ fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         )),
         _ => return Err(error::SYNTAX),
     };
+    // Each command, then its subcommands by their full names (`client|list`), as
+    // Redis 7 lists them; a filter applies to each on its own.
     let mut names = Vec::new();
     for id in enabled_commands(ctx.shared) {
         let spec = table.spec(id);
-        let keep = match &filter {
-            None => true,
-            Some((kind, value)) => match kind.as_str() {
-                "module" => false,
-                "pattern" => crate::glob::matches(value, spec.name.as_bytes(), true),
-                "aclcat" => {
-                    let wanted =
-                        format!("@{}", String::from_utf8_lossy(value).to_ascii_lowercase());
-                    acl_categories(spec)
-                        .iter()
-                        .any(|c| matches!(c, Reply::Simple(s) if *s == wanted))
-                }
-                _ => return Err(error::SYNTAX),
-            },
-        };
-        if keep {
-            names.push(Reply::bulk_str(spec.name));
+        let subcommands = spec
+            .subcommands
+            .iter()
+            .filter_map(|sub| table.lookup(format!("{}|{}", spec.name, sub.name).as_bytes()));
+        for id in std::iter::once(id).chain(subcommands) {
+            let keep = match &filter {
+                None => true,
+                Some((kind, value)) => match kind.as_str() {
+                    "module" => false,
+                    "pattern" => crate::glob::matches(value, table.full_name(id).as_bytes(), true),
+                    "aclcat" => {
+                        let wanted =
+                            format!("@{}", String::from_utf8_lossy(value).to_ascii_lowercase());
+                        acl_categories(table.spec(id))
+                            .iter()
+                            .any(|c| matches!(c, Reply::Simple(s) if *s == wanted))
+                    }
+                    _ => return Err(error::SYNTAX),
+                },
+            };
+            if keep {
+                names.push(Reply::bulk_str(table.full_name(id)));
+            }
         }
     }
     Ok(Reply::Array(names))
 }
 
 fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let (target, positions, _) = keys_of_request(ctx, args)?;
+    Ok(Reply::Array(
+        positions
+            .into_iter()
+            .map(|i| Reply::Bulk(target[i].clone()))
+            .collect(),
+    ))
+}
+
+/// COMMAND GETKEYSANDFLAGS: each key with the flags of the key specification that
+/// covers its position.
+fn command_getkeysandflags(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let (target, positions, id) = keys_of_request(ctx, args)?;
+    let specs = super::table().spec(id).key_specs;
+    let argc = target.len() as i64;
+    let covering = |pos: usize| {
+        let pos = pos as i64;
+        specs
+            .iter()
+            .find(|s| {
+                let last = if s.lastkey < 0 {
+                    argc + s.lastkey
+                } else {
+                    s.index + s.lastkey
+                };
+                pos >= s.index && pos <= last && (pos - s.index) % s.keystep.max(1) == 0
+            })
+            .or(specs.first())
+    };
+    Ok(Reply::Array(
+        positions
+            .into_iter()
+            .map(|i| {
+                let flags = covering(i).map_or(&[][..], |s| s.flags);
+                Reply::Array(vec![
+                    Reply::Bulk(target[i].clone()),
+                    Reply::Set(flags.iter().map(|f| Reply::simple(f)).collect()),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// The request after COMMAND GETKEYS (or GETKEYSANDFLAGS), its key positions and its
+/// command, or Redis's error.
+fn keys_of_request<'a>(
+    ctx: &Ctx<'_>,
+    args: &'a [Bytes],
+) -> Result<(&'a [Bytes], Vec<usize>, CommandId), Reply> {
     let table = super::table();
     let target = &args[2..];
     let id = match table.resolve_named(&ctx.shared.command_names, target) {
@@ -932,16 +1003,12 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         },
         None => spec.key_positions(target.len()),
     };
+    // (An empty array, not an error, for EVAL with no keys.)
     if positions.is_empty() && spec.has(NO_MANDATORY_KEYS) {
-        return Ok(Reply::Array(Vec::new()));
+        return Ok((target, positions, id));
     }
     if positions.is_empty() {
         return Err(error::GETKEYS_NO_KEYS);
     }
-    Ok(Reply::Array(
-        positions
-            .into_iter()
-            .map(|i| Reply::Bulk(target[i].clone()))
-            .collect(),
-    ))
+    Ok((target, positions, id))
 }

@@ -29,7 +29,7 @@ pub const COMMANDS: &[Spec] = &[
         "transactions",
         "exec",
         1,
-        NOSCRIPT | LOADING | STALE | TXN_CONTROL | EXCLUSIVE,
+        NOSCRIPT | LOADING | STALE | TXN_CONTROL | EXCLUSIVE | SKIP_SLOWLOG,
         NO_KEYS,
         exec,
         "1.2.0",

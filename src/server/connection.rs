@@ -313,11 +313,13 @@ where
             crate::repl::primary::serve(shared, stream, info, psync, input).await;
             return;
         }
-        if let Some(blocked) = client.blocked.take() {
+        // A request run after CLIENT PAUSE may block again (another pause, BLPOP).
+        while let Some(blocked) = client.blocked.take() {
             // While blocked the socket is still read: a client that hangs up is gone
             // (and leaves its place in line), and what it pipelines waits in `input`.
             info.blocked.store(true, Ordering::Relaxed);
             let mut demotions = shared.repl.demotions.subscribe();
+            let paused = matches!(blocked, Blocked::Paused { .. });
             let reply = {
                 let wait = wait_blocked(&shared, &mut client, blocked);
                 tokio::pin!(wait);
@@ -325,7 +327,8 @@ where
                     // Nothing blocks on a read-only replica (pops are writes, WAIT is
                     // refused): this one blocked before the server began following a
                     // primary. A writable replica's own pops are released by the signal.
-                    if shared.repl.is_replica() && shared.config().replica_read_only {
+                    // (A request held by CLIENT PAUSE is not blocking yet.)
+                    if !paused && shared.repl.is_replica() && shared.config().replica_read_only {
                         break Some(cmd::error::UNBLOCKED_BY_DEMOTION);
                     }
                     if input.capacity() - input.len() < READ_CHUNK / 4 {
@@ -349,7 +352,7 @@ where
             };
             info.blocked.store(false, Ordering::Relaxed);
             let Some(reply) = reply else {
-                break;
+                break 'connection;
             };
             reply.encode(client.proto, &mut output);
             // A served pop is a write: it is in the log (under always, fsynced) first.
@@ -373,7 +376,7 @@ where
                 0,
             );
             if !sent.await {
-                break;
+                break 'connection;
             }
             resume = true;
         }
@@ -560,7 +563,7 @@ async fn wait_blocked(shared: &Shared, client: &mut Client, blocked: Blocked) ->
             replicas,
             lsn,
             deadline,
-        } => cmd::repl::wait_until(shared, replicas, lsn, deadline).await,
+        } => cmd::repl::wait_until(shared, &client.info, replicas, lsn, deadline).await,
         Blocked::List {
             db,
             keys,
@@ -568,6 +571,7 @@ async fn wait_blocked(shared: &Shared, client: &mut Client, blocked: Blocked) ->
             deadline,
             waiter,
         } => cmd::list::wait_pop(shared, client, db, keys, op, deadline, waiter).await,
+        Blocked::Paused { args } => cmd::flow::run_after_pause(shared, client, args).await,
     }
 }
 

@@ -67,6 +67,19 @@ pub struct Client {
     /// A request that found the keyspace held by another client's script: the
     /// connection waits for the script without holding a thread, then runs it again.
     pub deferred: Option<Vec<Bytes>>,
+    /// True while a script's `redis.call` runs a command (MONITOR shows it as `lua`).
+    pub in_script: bool,
+    /// CLIENT REPLY: no replies at all (OFF), none to this command (SKIP), none to the
+    /// next one (SKIP, as the command that asked).
+    pub reply: ReplyMode,
+}
+
+/// CLIENT REPLY's state, as Redis's CLIENT_REPLY_OFF / _SKIP / _SKIP_NEXT flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyMode {
+    pub off: bool,
+    pub skip: bool,
+    pub skip_next: bool,
 }
 
 /// A command waiting for something before it can answer.
@@ -87,6 +100,9 @@ pub enum Blocked {
         deadline: Option<std::time::Instant>,
         waiter: Waiter,
     },
+    /// A request held while clients are paused (CLIENT PAUSE): run once the pause
+    /// no longer holds it.
+    Paused { args: Vec<Bytes> },
 }
 
 /// Which pop a client blocked in BLPOP, BLMPOP, BLMOVE, BZPOPMIN, ... performs once data
@@ -147,6 +163,8 @@ impl Client {
             in_exec: false,
             blocked: None,
             deferred: None,
+            in_script: false,
+            reply: ReplyMode::default(),
         }
     }
 

@@ -11,8 +11,10 @@ mod client;
 mod registry;
 
 pub use blocking::{Blocking, Waiter};
-pub use client::{Blocked, BlockedPop, Client, Multi, Psync};
-pub use registry::{ClientInfo, PeerAddr, Registry, KIND_NORMAL, KIND_REPLICA};
+pub use client::{Blocked, BlockedPop, Client, Multi, Psync, ReplyMode};
+pub use registry::{
+    ClientInfo, PeerAddr, Registry, KIND_NORMAL, KIND_REPLICA, UNBLOCK_ERROR, UNBLOCK_TIMEOUT,
+};
 
 /// Index of a command in the command table (`cmd::table`). Clients remember queued
 /// and last-run commands by it.

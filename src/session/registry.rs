@@ -19,6 +19,11 @@ pub const KIND_NORMAL: u8 = 0;
 /// A replica fed by this server.
 pub const KIND_REPLICA: u8 = 1;
 
+/// CLIENT UNBLOCK ... TIMEOUT: the command answers as if its timeout had passed.
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+/// CLIENT UNBLOCK ... ERROR: the command answers with the UNBLOCKED error.
+pub const UNBLOCK_ERROR: u8 = 2;
+
 /// One end of a client's connection: a TCP address, or the path of the Unix socket it
 /// came in on (a Unix client has no address of its own; Redis shows both ends as the
 /// socket's path, `/path/to/sock:0`).
@@ -96,6 +101,12 @@ pub struct ClientInfo {
     pub kill_switch: Arc<KillSwitch>,
     /// Waiting in a blocking command (BLPOP, WAIT): CLIENT LIST flag `b`.
     pub blocked: AtomicBool,
+    /// CLIENT UNBLOCK's request for this client's blocking command: `UNBLOCK_TIMEOUT`
+    /// or `UNBLOCK_ERROR` (0: none), signalled on `unblocked`.
+    pub unblock: AtomicU8,
+    pub unblocked: tokio::sync::Notify,
+    /// Held by CLIENT PAUSE (which CLIENT UNBLOCK does not end).
+    pub paused: AtomicBool,
     /// Bytes of replies and messages not yet written to the socket (CLIENT LIST `omem`),
     /// what `client-output-buffer-limit` measures.
     pub output_pending: AtomicU64,
@@ -133,6 +144,9 @@ impl ClientInfo {
             patterns: AtomicUsize::new(0),
             kill_switch: Arc::default(),
             blocked: AtomicBool::new(false),
+            unblock: AtomicU8::new(0),
+            unblocked: tokio::sync::Notify::new(),
+            paused: AtomicBool::new(false),
             output_pending: AtomicU64::new(0),
             user: Mutex::new(None),
         }

@@ -10,8 +10,10 @@
 //! ask of the layers above them (start a rewrite, follow a primary) goes through
 //! `Services`, which the server fills in.
 
+pub mod diagnostics;
 pub mod memory;
 pub mod names;
+pub mod pause;
 pub mod persistence;
 pub mod replication;
 pub mod scripts;
@@ -205,6 +207,10 @@ pub struct Shared {
     /// The TLS configurations in force (the server loads them at startup; CONFIG SET
     /// of a `tls-*` parameter reloads them).
     pub tls: crate::tls::Tls,
+    /// SLOWLOG, LATENCY, latency histograms, MONITOR.
+    pub diagnostics: diagnostics::Diagnostics,
+    /// CLIENT PAUSE.
+    pub pause: pause::Pause,
 }
 
 impl Shared {
@@ -253,6 +259,8 @@ impl Shared {
             blocking: Blocking::default(),
             services,
             tls: crate::tls::Tls::default(),
+            diagnostics: diagnostics::Diagnostics::new(&config, commands),
+            pause: pause::Pause::default(),
             config: RwLock::new(config),
         });
         shared.install_keyspace_hooks();

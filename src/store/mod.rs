@@ -599,6 +599,9 @@ pub struct Keyspace {
     pub stats: Arc<KeyspaceStats>,
     snapshot: Arc<snapshot::Snapshot>,
     lfu: Arc<Lfu>,
+    /// DEBUG SET-ACTIVE-EXPIRE: false stops the active expiry cycle (reads still expire
+    /// keys they find expired).
+    pub active_expiry_enabled: std::sync::atomic::AtomicBool,
 }
 
 impl Keyspace {
@@ -630,6 +633,7 @@ impl Keyspace {
                 .collect(),
             snapshot,
             listener,
+            active_expiry_enabled: std::sync::atomic::AtomicBool::new(true),
             gate: RwLock::new(()),
             watches,
             stats,

@@ -36,7 +36,13 @@ impl InProcess {
 
     /// A new client, listed in CLIENT LIST as a connection from 127.0.0.1.
     pub fn client(&self) -> Session<'_> {
-        let addr = roost::session::PeerAddr::from(SocketAddr::from(([127, 0, 0, 1], 0)));
+        self.client_from(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// A new client connected from `addr`.
+    #[allow(dead_code)]
+    pub fn client_from(&self, addr: SocketAddr) -> Session<'_> {
+        let addr = roost::session::PeerAddr::from(addr);
         let info = self.shared.clients.register(addr.clone(), addr);
         Session {
             shared: &self.shared,
