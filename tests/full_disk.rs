@@ -317,3 +317,131 @@ fn writes_resume_once_there_is_room_and_nothing_is_lost() {
     let v: String = redis::cmd("GET").arg("after").query(&mut con).unwrap();
     assert_eq!(v, "1");
 }
+
+/// Sends pipelined batches of a 64 KB SET followed by 16 LPOPs of `list`, so that the
+/// disk fills up in the middle of batches of pops, until `extra` batches after its first
+/// MISCONF; returns the elements it was handed and how many pops were refused.
+fn pop_until_refused(port: u16, client: usize, extra: usize) -> (Vec<String>, usize) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let value = "v".repeat(64 * 1024);
+    let (mut popped, mut refused, mut after) = (Vec::new(), 0, 0);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for batch in 0.. {
+        if after >= extra {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the disk never filled while popping"
+        );
+        let k = format!("big:{client}:{batch}");
+        let mut request = format!(
+            "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{value}\r\n",
+            k.len(),
+            value.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&b"*2\r\n$4\r\nLPOP\r\n$4\r\nlist\r\n".repeat(16));
+        writer.write_all(&request).unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let set_refused = line.starts_with("-MISCONF");
+        assert!(set_refused || line == "+OK\r\n", "SET answered {line:?}");
+        for _ in 0..16 {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.starts_with('$') && line != "$-1\r\n" {
+                let mut element = String::new();
+                reader.read_line(&mut element).unwrap();
+                popped.push(element.trim_end().to_string());
+            } else if line.starts_with("-MISCONF") {
+                refused += 1;
+            } else {
+                panic!("LPOP answered {line:?} (did the list run out before the disk filled?)");
+            }
+        }
+        if set_refused || refused > 0 {
+            after += 1;
+        }
+    }
+    (popped, refused)
+}
+
+#[test]
+fn popped_elements_reach_a_client_or_stay_in_the_list_when_the_disk_fills() {
+    let disk = Tmpfs::mount("pops", "4m");
+    std::fs::write(disk.path.join("filler"), vec![0u8; 2 * 1024 * 1024]).unwrap();
+    let roost = Roost::start(&disk.path, &["--appendfsync", "everysec"]);
+    let all: Vec<String> = (0..20_000).map(|n| format!("e{n:05}")).collect();
+    let mut con = roost.client();
+    for chunk in all.chunks(1_000) {
+        let _: i64 = redis::cmd("RPUSH")
+            .arg("list")
+            .arg(chunk)
+            .query(&mut con)
+            .unwrap();
+    }
+    let poppers: Vec<_> = (0..3)
+        .map(|client| {
+            let port = roost.port;
+            thread::spawn(move || pop_until_refused(port, client, 3))
+        })
+        .collect();
+    let results: Vec<(Vec<String>, usize)> =
+        poppers.into_iter().map(|p| p.join().unwrap()).collect();
+    std::fs::remove_file(disk.path.join("filler")).unwrap();
+    wait_for("writes to resume", Duration::from_secs(30), || {
+        redis::cmd("SET")
+            .arg("after")
+            .arg("1")
+            .query::<()>(&mut con)
+            .is_ok()
+    });
+
+    // Every element was handed to exactly one popper or is still in the list, and so
+    // after a restart (the pops that ran while the log failed were logged later).
+    let mut handed: Vec<String> = results.iter().flat_map(|(p, _)| p.clone()).collect();
+    let handed_count = handed.len();
+    handed.sort();
+    handed.dedup();
+    assert_eq!(
+        handed.len(),
+        handed_count,
+        "an element was handed out twice"
+    );
+    let check = |con: &mut redis::Connection, when: &str| {
+        let left: Vec<String> = redis::cmd("LRANGE")
+            .arg("list")
+            .arg(0)
+            .arg(-1)
+            .query(con)
+            .unwrap();
+        let mut accounted: Vec<String> =
+            handed.iter().cloned().chain(left.iter().cloned()).collect();
+        accounted.sort();
+        let lost: Vec<&String> = all
+            .iter()
+            .filter(|e| accounted.binary_search(e).is_err())
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{when}: {} elements neither handed out nor in the list, e.g. {:?}",
+            lost.len(),
+            &lost[..lost.len().min(5)]
+        );
+        assert_eq!(
+            accounted.len(),
+            all.len(),
+            "{when}: an element is both handed out and in the list"
+        );
+    };
+    check(&mut con, "running");
+    roost.shutdown();
+    let restarted = Roost::start(&disk.path, &[]);
+    check(&mut restarted.client(), "after a restart");
+}

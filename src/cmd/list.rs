@@ -42,10 +42,10 @@ pub const COMMANDS: &[Spec] = &[
     command!("list", "rpushx", -3, WRITE | DENYOOM | FAST, ONE_KEY, rpushx, "2.2.0",
         "Appends an element to a list only when the list exists.")
 .with_key_specs(super::redis_meta::INSERTS),
-    command!("list", "lpop", -2, WRITE | FAST, ONE_KEY, lpop, "1.0.0",
+    command!("list", "lpop", -2, WRITE | FAST | HANDS_OUT, ONE_KEY, lpop, "1.0.0",
         "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS),
-    command!("list", "rpop", -2, WRITE | FAST, ONE_KEY, rpop, "1.0.0",
+    command!("list", "rpop", -2, WRITE | FAST | HANDS_OUT, ONE_KEY, rpop, "1.0.0",
         "Returns and removes the last elements of a list. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS),
     command!("list", "lrange", 4, READONLY, ONE_KEY, lrange, "1.0.0",
@@ -71,29 +71,29 @@ pub const COMMANDS: &[Spec] = &[
     command!("list", "lpos", -3, READONLY, ONE_KEY, lpos, "6.0.6",
         "Returns the index of matching elements in a list.")
 .with_key_specs(super::redis_meta::READS),
-    command!("list", "lmove", 5, WRITE | DENYOOM, TWO_KEYS, lmove, "6.2.0",
+    command!("list", "lmove", 5, WRITE | DENYOOM | HANDS_OUT, TWO_KEYS, lmove, "6.2.0",
         "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.")
 .with_key_specs(super::redis_meta::MOVES_ELEMENT),
-    command!("list", "rpoplpush", 3, WRITE | DENYOOM, TWO_KEYS, rpoplpush, "1.2.0",
+    command!("list", "rpoplpush", 3, WRITE | DENYOOM | HANDS_OUT, TWO_KEYS, rpoplpush, "1.2.0",
         "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::MOVES_ELEMENT),
-    command!("list", "lmpop", -4, WRITE, NO_KEYS, lmpop, "7.0.0",
+    command!("list", "lmpop", -4, WRITE | HANDS_OUT, NO_KEYS, lmpop, "7.0.0",
         "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS_COUNTED)
         .with_find_keys(super::counted_keys_at_1),
-    command!("list", "blpop", -3, WRITE | NOSCRIPT | BLOCKING, BLOCKING_KEYS, blpop, "2.0.0",
+    command!("list", "blpop", -3, WRITE | NOSCRIPT | BLOCKING | HANDS_OUT, BLOCKING_KEYS, blpop, "2.0.0",
         "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS_ALL_BUT_LAST),
-    command!("list", "brpop", -3, WRITE | NOSCRIPT | BLOCKING, BLOCKING_KEYS, brpop, "2.0.0",
+    command!("list", "brpop", -3, WRITE | NOSCRIPT | BLOCKING | HANDS_OUT, BLOCKING_KEYS, brpop, "2.0.0",
         "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS_ALL_BUT_LAST),
-    command!("list", "blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, TWO_KEYS, blmove, "6.2.0",
+    command!("list", "blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING | HANDS_OUT, TWO_KEYS, blmove, "6.2.0",
         "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
 .with_key_specs(super::redis_meta::MOVES_ELEMENT),
-    command!("list", "brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, TWO_KEYS, brpoplpush, "2.2.0",
+    command!("list", "brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING | HANDS_OUT, TWO_KEYS, brpoplpush, "2.2.0",
         "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::MOVES_ELEMENT),
-    command!("list", "blmpop", -5, WRITE | BLOCKING, NO_KEYS, blmpop, "7.0.0",
+    command!("list", "blmpop", -5, WRITE | BLOCKING | HANDS_OUT, NO_KEYS, blmpop, "7.0.0",
         "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS_COUNTED_AFTER_TIMEOUT)
         .with_find_keys(super::counted_keys_at_2),

@@ -109,6 +109,10 @@ pub mod flags {
     /// Does not write but may cause writes or reach replicas (scripts, PUBLISH, WAIT):
     /// held by CLIENT PAUSE WRITE like a write. Not shown by COMMAND INFO, as in Redis.
     pub const MAY_REPLICATE: u32 = 1 << 22;
+    /// Its reply hands out data it takes out of the keyspace (pops, GETDEL, GETSET):
+    /// when the log fails after it ran, the reply still goes out rather than MISCONF,
+    /// or the data would reach no one. Not shown by COMMAND INFO.
+    pub const HANDS_OUT: u32 = 1 << 23;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with
@@ -568,6 +572,7 @@ fn run_request(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
         return Reply::simple("QUEUED");
     }
 
+    ctx.client.hands_out = spec.has(flags::HANDS_OUT);
     execute(ctx, id, &args)
 }
 

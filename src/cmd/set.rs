@@ -34,7 +34,7 @@ pub const COMMANDS: &[Spec] = &[
     command!("set", "sscan", -3, READONLY, ONE_KEY, sscan, "2.8.0", "Iterates over members of a set.")
 .with_key_specs(super::redis_meta::READS)
 .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
-    command!("set", "spop", -2, WRITE | FAST, ONE_KEY, spop, "1.0.0",
+    command!("set", "spop", -2, WRITE | FAST | HANDS_OUT, ONE_KEY, spop, "1.0.0",
         "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.")
 .with_key_specs(super::redis_meta::POPS)
 .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),

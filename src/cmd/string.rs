@@ -31,10 +31,10 @@ pub const COMMANDS: &[Spec] = &[
     command!("string", "setnx", 3, WRITE | DENYOOM | FAST, ONE_KEY, setnx, "1.0.0",
         "Set the string value of a key only when the key doesn't exist.")
 .with_key_specs(super::redis_meta::CREATES),
-    command!("string", "getset", 3, WRITE | DENYOOM | FAST, ONE_KEY, getset, "1.0.0",
+    command!("string", "getset", 3, WRITE | DENYOOM | FAST | HANDS_OUT, ONE_KEY, getset, "1.0.0",
         "Returns the previous string value of a key after setting it to a new value.")
 .with_key_specs(super::redis_meta::READS_AND_UPDATES),
-    command!("string", "getdel", 2, WRITE | FAST, ONE_KEY, getdel, "6.2.0",
+    command!("string", "getdel", 2, WRITE | FAST | HANDS_OUT, ONE_KEY, getdel, "6.2.0",
         "Returns the string value of a key after deleting the key.")
 .with_key_specs(super::redis_meta::POPS),
     command!("string", "getex", -2, WRITE | FAST, ONE_KEY, getex, "6.2.0",

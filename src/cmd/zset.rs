@@ -72,10 +72,10 @@ pub const COMMANDS: &[Spec] = &[
     command!("sorted-set", "zremrangebylex", 4, WRITE, ONE_KEY, zremrangebylex, "2.8.9",
         "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.")
 .with_key_specs(super::redis_meta::REMOVES),
-    command!("sorted-set", "zpopmin", -2, WRITE | FAST, ONE_KEY, zpopmin, "5.0.0",
+    command!("sorted-set", "zpopmin", -2, WRITE | FAST | HANDS_OUT, ONE_KEY, zpopmin, "5.0.0",
         "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
 .with_key_specs(super::redis_meta::POPS),
-    command!("sorted-set", "zpopmax", -2, WRITE | FAST, ONE_KEY, zpopmax, "5.0.0",
+    command!("sorted-set", "zpopmax", -2, WRITE | FAST | HANDS_OUT, ONE_KEY, zpopmax, "5.0.0",
         "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
 .with_key_specs(super::redis_meta::POPS),
     command!("sorted-set", "zrandmember", -2, READONLY, ONE_KEY, zrandmember, "6.2.0",

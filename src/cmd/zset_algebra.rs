@@ -64,18 +64,18 @@ pub const COMMANDS: &[Spec] = &[
         "Returns the number of members of the intersect of multiple sorted sets.")
 .with_key_specs(super::redis_meta::READS_COUNTED)
         .with_find_keys(super::counted_keys_at_1),
-    command!("sorted-set", "zmpop", -4, WRITE, NO_KEYS, zmpop, "7.0.0",
+    command!("sorted-set", "zmpop", -4, WRITE | HANDS_OUT, NO_KEYS, zmpop, "7.0.0",
         "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.")
 .with_key_specs(super::redis_meta::POPS_COUNTED)
         .with_find_keys(super::counted_keys_at_1),
-    command!("sorted-set", "bzmpop", -5, WRITE | BLOCKING, NO_KEYS, bzmpop, "7.0.0",
+    command!("sorted-set", "bzmpop", -5, WRITE | BLOCKING | HANDS_OUT, NO_KEYS, bzmpop, "7.0.0",
         "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS_COUNTED_AFTER_TIMEOUT)
         .with_find_keys(super::counted_keys_at_2),
-    command!("sorted-set", "bzpopmin", -3, WRITE | NOSCRIPT | BLOCKING | FAST, BLOCKING_KEYS, bzpopmin, "5.0.0",
+    command!("sorted-set", "bzpopmin", -3, WRITE | NOSCRIPT | BLOCKING | FAST | HANDS_OUT, BLOCKING_KEYS, bzpopmin, "5.0.0",
         "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS_ALL_BUT_LAST),
-    command!("sorted-set", "bzpopmax", -3, WRITE | NOSCRIPT | BLOCKING | FAST, BLOCKING_KEYS, bzpopmax, "5.0.0",
+    command!("sorted-set", "bzpopmax", -3, WRITE | NOSCRIPT | BLOCKING | FAST | HANDS_OUT, BLOCKING_KEYS, bzpopmax, "5.0.0",
         "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
 .with_key_specs(super::redis_meta::POPS_ALL_BUT_LAST),
 ];

@@ -255,6 +255,7 @@ where
                             start: reply_start,
                             end: output.len(),
                             lsn,
+                            hands_out: client.hands_out,
                         });
                     }
                     client.pending_lsn = client.pending_lsn.max(earlier_lsn);
@@ -355,16 +356,11 @@ where
                 break 'connection;
             };
             reply.encode(client.proto, &mut output);
-            // A served pop is a write: it is in the log (under always, fsynced) first.
+            // A served pop is a write: it is in the log (under always, fsynced) first. If
+            // the log fails, the popped data still goes to the client (see
+            // `unacknowledge`).
             if let Some(lsn) = client.pending_lsn.take() {
-                if let Err(failed) = wait_logged(&shared, lsn).await {
-                    let whole = [WriteReply {
-                        start: 0,
-                        end: output.len(),
-                        lsn,
-                    }];
-                    output = unacknowledge(&output, &whole, &failed, client.proto);
-                }
+                let _ = wait_logged(&shared, lsn).await;
             }
             let limit = current_limit(&shared, &info);
             let sent = send(
@@ -400,11 +396,16 @@ struct WriteReply {
     start: usize,
     end: usize,
     lsn: u64,
+    /// The reply carries data the write took out of the keyspace (a pop).
+    hands_out: bool,
 }
 
 /// The batch's output with every reply to a write that is not in the log replaced by
 /// MISCONF (the write happened in memory and will be logged once the disk allows, but
-/// it is not acknowledged). Other replies stay as they were.
+/// it is not acknowledged). Other replies stay as they were, and so do replies that hand
+/// out data a write took out of the keyspace (a pop): refusing those would leave the
+/// data with no one. Should the server then crash before the disk recovers, the pop is
+/// not in the log and the element comes back: delivered twice rather than lost.
 fn unacknowledge(
     output: &[u8],
     writes: &[WriteReply],
@@ -415,7 +416,10 @@ fn unacknowledge(
     cmd::error::log_write_failed(&failed.cause).encode(proto, &mut refusal);
     let mut rewritten = BytesMut::with_capacity(output.len());
     let mut copied = 0;
-    for write in writes.iter().filter(|w| w.lsn > failed.durable_lsn) {
+    for write in writes
+        .iter()
+        .filter(|w| w.lsn > failed.durable_lsn && !w.hands_out)
+    {
         rewritten.extend_from_slice(&output[copied..write.start]);
         rewritten.extend_from_slice(&refusal);
         copied = write.end;

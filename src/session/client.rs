@@ -43,6 +43,9 @@ pub struct Client {
     /// LSN of this client's latest logged write; its replies wait until it is durable
     /// (under `appendfsync always`).
     pub pending_lsn: Option<u64>,
+    /// The request just run was a command whose reply hands out data it took out of
+    /// the keyspace (`flags::HANDS_OUT`).
+    pub hands_out: bool,
     /// LSN of this client's latest write, which WAIT counts acknowledgements for.
     pub last_write_lsn: u64,
     /// Applies a primary's stream: its writes are not journaled again.
@@ -151,6 +154,7 @@ impl Client {
             watched: Vec::new(),
             close_after_reply: false,
             pending_lsn: None,
+            hands_out: false,
             last_write_lsn: 0,
             from_primary: false,
             repl_listening_port: 0,
