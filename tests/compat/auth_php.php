@@ -8,19 +8,10 @@
 
 declare(strict_types=1);
 
-set_error_handler(function (int $no, string $msg, string $file, int $line): bool {
-    throw new ErrorException($msg, 0, $no, $file, $line);
-});
+require __DIR__ . '/php_common.php';
 
 $port = (int) ($argv[1] ?? 0);
 const PASSWORD = 'compat-secret';
-
-function expect($actual, $expected, string $what): void
-{
-    if ($actual !== $expected) {
-        throw new RuntimeException($what . ': expected ' . var_export($expected, true) . ', got ' . var_export($actual, true));
-    }
-}
 
 ini_set('session.save_handler', 'redis');
 ini_set('session.use_cookies', '0');

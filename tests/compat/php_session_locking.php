@@ -8,9 +8,7 @@
 
 declare(strict_types=1);
 
-set_error_handler(function (int $no, string $msg, string $file, int $line): bool {
-    throw new ErrorException($msg, 0, $no, $file, $line);
-});
+require __DIR__ . '/php_common.php';
 
 $port = (int) ($argv[1] ?? 0);
 if ($port <= 0) {
@@ -19,13 +17,6 @@ if ($port <= 0) {
 }
 
 const PREFIX = 'PHPREDIS_SESSION:';
-
-function expect($actual, $expected, string $what): void
-{
-    if ($actual !== $expected) {
-        throw new RuntimeException($what . ': expected ' . var_export($expected, true) . ', got ' . var_export($actual, true));
-    }
-}
 
 // Child mode (`php php_session_locking.php PORT child SID`): one request that reads a
 // counter from the session, works for 300 ms, and writes it back incremented.
