@@ -297,7 +297,12 @@ fn a_stale_socket_file_is_replaced_and_a_live_one_or_another_file_is_not() {
     // A socket whose server is gone (as after kill -9): nobody accepts on it.
     // Binding over it would fail (EADDRINUSE): served means it was replaced.
     drop(UnixListener::bind(&socket).unwrap());
-    assert!(UnixStream::connect(&socket).is_err());
+    // A child another test forks may hold the listener until it execs.
+    wait_for(
+        "the stale socket to refuse",
+        Duration::from_secs(10),
+        || UnixStream::connect(&socket).is_err(),
+    );
     let roost = Roost::start(&dir.0, &["--unixsocket", path]);
     assert_eq!(redis_cli(&socket, &["PING"]), "PONG\n");
 
