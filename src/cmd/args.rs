@@ -49,3 +49,15 @@ pub fn is(arg: &[u8], word: &str) -> bool {
 pub fn text(arg: &Bytes) -> String {
     String::from_utf8_lossy(arg).into_owned()
 }
+
+/// The `[COUNT n]` that may end LMPOP, ZMPOP and their blocking forms (1 when absent).
+pub fn mpop_count(rest: &[Bytes]) -> Result<usize, Reply> {
+    match rest {
+        [] => Ok(1),
+        [word, n] if is(word, "count") => match parse_i64(n) {
+            Some(n) if n >= 1 => Ok(n as usize),
+            _ => Err(error::COUNT_NOT_POSITIVE),
+        },
+        _ => Err(error::SYNTAX),
+    }
+}

@@ -714,21 +714,8 @@ fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), Reply> {
         _ => return Err(error::SYNTAX),
     };
     let left = parse_side(&args[side_at])?;
-    let mut count: Option<usize> = None;
-    let mut j = side_at + 1;
-    while j < args.len() {
-        if count.is_none() && args::is(&args[j], "count") && j + 1 < args.len() {
-            j += 1;
-            count = match parse_i64(&args[j]) {
-                Some(n) if n >= 1 => Some(n as usize),
-                _ => return Err(error::COUNT_NOT_POSITIVE),
-            };
-        } else {
-            return Err(error::SYNTAX);
-        }
-        j += 1;
-    }
-    Ok((&args[1..side_at], left, count.unwrap_or(1)))
+    let count = args::mpop_count(&args[side_at + 1..])?;
+    Ok((&args[1..side_at], left, count))
 }
 
 /// Pops from the first non-empty list of `keys`: `[key, [elements]]`, logged as

@@ -377,21 +377,8 @@ fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), Reply> {
     } else {
         return Err(error::SYNTAX);
     };
-    let mut count: Option<usize> = None;
-    let mut j = where_at + 1;
-    while j < args.len() {
-        if count.is_none() && args::is(&args[j], "count") && j + 1 < args.len() {
-            j += 1;
-            count = match parse_i64(&args[j]) {
-                Some(n) if n >= 1 => Some(n as usize),
-                _ => return Err(error::COUNT_NOT_POSITIVE),
-            };
-        } else {
-            return Err(error::SYNTAX);
-        }
-        j += 1;
-    }
-    Ok((&args[1..where_at], max, count.unwrap_or(1)))
+    let count = args::mpop_count(&args[where_at + 1..])?;
+    Ok((&args[1..where_at], max, count))
 }
 
 /// Pops from the first of `keys` holding a sorted set: `count` members answered as
