@@ -41,7 +41,7 @@ pub mod zset;
 pub mod zset_algebra;
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -756,7 +756,7 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     if spec.has(flags::SKIP_MONITOR) && ctx.shared.diagnostics.monitors.any() {
         diagnose::feed_monitors(ctx, spec, args);
     }
-    let started = Instant::now();
+    let started = crate::clock::monotonic_ns();
     ctx.client
         .info
         .last_command
@@ -770,7 +770,7 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         }
         .unwrap_or_else(|error| error)
     });
-    let elapsed = started.elapsed();
+    let elapsed = Duration::from_nanos(crate::clock::monotonic_ns().saturating_sub(started));
     if ctx.client.tracking.is_some() {
         tracking::after_command(ctx, spec, args, &reply);
     }

@@ -37,7 +37,10 @@ pub fn table() -> &'static Table {
 
 pub struct Table {
     rows: Vec<Row>,
-    by_name: HashMap<String, CommandId>,
+    /// Lower-case full names (`client|list`); looked up for every request, so keyed by
+    /// bytes and hashed with foldhash (the table never changes after startup, so no
+    /// client can flood it).
+    by_name: HashMap<Box<[u8]>, CommandId, foldhash::fast::RandomState>,
 }
 
 /// Every command family's declarations.
@@ -71,7 +74,7 @@ impl Table {
     fn new() -> Table {
         let mut table = Table {
             rows: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
         };
         for spec in families().into_iter().flatten() {
             let parent = table.add(spec, spec.name.to_string(), None);
@@ -89,7 +92,7 @@ impl Table {
         parent: Option<CommandId>,
     ) -> CommandId {
         let id = self.rows.len() as CommandId;
-        let previous = self.by_name.insert(full_name.clone(), id);
+        let previous = self.by_name.insert(full_name.as_bytes().into(), id);
         assert!(previous.is_none(), "command {full_name} declared twice");
         self.rows.push(Row {
             spec,
@@ -137,7 +140,7 @@ impl Table {
         let lower = buf.get_mut(..name.len())?;
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
-        self.by_name.get(std::str::from_utf8(lower).ok()?).copied()
+        self.by_name.get(&*lower).copied()
     }
 
     /// Finds the command `args` names and checks its arity, with Redis's errors, by the
@@ -234,7 +237,7 @@ impl Table {
         {
             Some(reached) => *reached,
             None if name.contains('|') => None,
-            None => self.by_name.get(name).copied(),
+            None => self.by_name.get(name.as_bytes()).copied(),
         };
         for rename in renames {
             let failed = |message: &str| ConfigError {

@@ -5,7 +5,7 @@
 //! and SHUTDOWN NOSAVE flag, and the script's Lua hook reads.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,9 @@ impl ScriptCache {
 /// `ALLOW_BUSY`.
 pub struct Running {
     run: Mutex<Option<Run>>,
+    /// Whether `run` is `Some`: every request asks, and almost always no script runs,
+    /// so the answer "none" costs one load instead of the lock.
+    active: AtomicBool,
     /// Bumped when a script starts or ends, so waiters cannot miss the end.
     changed: tokio::sync::watch::Sender<u64>,
 }
@@ -111,6 +114,7 @@ impl Default for Running {
     fn default() -> Running {
         Running {
             run: Mutex::new(None),
+            active: AtomicBool::new(false),
             changed: tokio::sync::watch::channel(0).0,
         }
     }
@@ -124,6 +128,7 @@ pub struct RunGuard<'a> {
 impl Drop for RunGuard<'_> {
     fn drop(&mut self) {
         *self.running.run.locked() = None;
+        self.running.active.store(false, Ordering::Release);
         self.running.changed.send_modify(|n| *n += 1);
     }
 }
@@ -141,6 +146,7 @@ impl Running {
             stop: None,
             stopped: None,
         });
+        self.active.store(true, Ordering::Release);
         self.changed.send_modify(|n| *n += 1);
         RunGuard { running: self }
     }
@@ -152,6 +158,9 @@ impl Running {
 
     /// Where `client_id` stands: its own script never makes it wait.
     pub fn standing(&self, client_id: u64) -> Standing {
+        if !self.active.load(Ordering::Acquire) {
+            return Standing::Free;
+        }
         match &*self.run.locked() {
             None => Standing::Free,
             Some(run) if run.client_id == client_id => Standing::Free,
