@@ -88,6 +88,9 @@ impl Decoder {
                         Some(args) => return Ok(Some(args)),
                     }
                 }
+                if let Some(args) = decode_whole(buf, limits) {
+                    return Ok(Some(args));
+                }
                 let Some(count) = take_header(buf, "too big mbulk count string")? else {
                     return Ok(None);
                 };
@@ -147,6 +150,61 @@ impl Decoder {
             return Ok(Some(std::mem::take(&mut self.args)));
         }
     }
+}
+
+/// Most arguments a request may have for `decode_whole`.
+const WHOLE_MAX_ARGS: usize = 16;
+
+/// The common case in one pass: a well-formed array request of a few arguments that has
+/// wholly arrived is split off the buffer once, its arguments sharing that one piece.
+/// Anything else (incomplete, malformed, over a limit, many arguments) returns `None`
+/// with nothing consumed, and the incremental path decodes it and words any error.
+#[inline]
+fn decode_whole(buf: &mut BytesMut, limits: Limits) -> Option<Vec<Bytes>> {
+    let bytes = &buf[..];
+    let (count, mut pos) = peek_header(bytes, 0)?;
+    if count <= 0
+        || count as usize > WHOLE_MAX_ARGS
+        || (!limits.authenticated && count > UNAUTH_MAX_MULTIBULK)
+    {
+        return None;
+    }
+    let count = count as usize;
+    let mut spans = [(0usize, 0usize); WHOLE_MAX_ARGS];
+    for span in &mut spans[..count] {
+        if bytes.get(pos) != Some(&b'$') {
+            return None;
+        }
+        let (len, start) = peek_header(bytes, pos)?;
+        if len < 0 || len > limits.max_bulk_len || (!limits.authenticated && len > UNAUTH_MAX_BULK)
+        {
+            return None;
+        }
+        let end = start + len as usize;
+        if end + 2 > bytes.len() {
+            return None;
+        }
+        *span = (start, end);
+        pos = end + 2; // the trailer is not checked, as in Redis
+    }
+    let request = buf.split_to(pos).freeze();
+    Some(
+        spans[..count]
+            .iter()
+            .map(|&(start, end)| request.slice(start..end))
+            .collect(),
+    )
+}
+
+/// Reads the `*N\r\n` or `$N\r\n` line at `at` without consuming it: the number and
+/// where the line ends. `None` when it is incomplete or not a valid number.
+#[inline]
+fn peek_header(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
+    // A valid number has at most 20 digits and a sign.
+    let line = bytes.get(at + 1..)?;
+    let cr = memchr(b'\r', &line[..line.len().min(22)])?;
+    line.get(cr + 1)?;
+    Some((parse_i64(&line[..cr])?, at + 1 + cr + 2))
 }
 
 /// Consumes a `*N\r\n` or `$N\r\n` line. `Ok(None)`: the line is incomplete.
