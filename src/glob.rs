@@ -47,10 +47,23 @@ pub fn matches(pattern: &[u8], subject: &[u8], nocase: bool) -> bool {
 /// the common shapes, a literal and a literal followed by `*`, are recognised once and
 /// matched with one comparison instead of the general matcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Compiled {
-    Exact(Vec<u8>),
-    Prefix(Vec<u8>),
-    Glob(Vec<u8>),
+pub struct Compiled {
+    shape: Shape,
+    /// The literal (`Exact`, `Prefix`) or the whole pattern (`Glob`).
+    literal: Vec<u8>,
+    /// A prefix of at most eight bytes (`session:`), kept as a word and a mask too:
+    /// compared with one load where the subject is that long.
+    short_prefix: bool,
+    word: u64,
+    mask: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Exact,
+    /// The literal followed by `*`.
+    Prefix,
+    Glob,
 }
 
 impl Compiled {
@@ -59,21 +72,36 @@ impl Compiled {
         let is_special = |c: &u8| matches!(c, b'*' | b'?' | b'[' | b'\\');
         let literal_len = pattern.iter().position(is_special).unwrap_or(pattern.len());
         let (literal, rest) = pattern.split_at(literal_len);
-        if rest.is_empty() {
-            Compiled::Exact(literal.to_vec())
+        let (shape, literal) = if rest.is_empty() {
+            (Shape::Exact, literal)
         } else if rest.iter().all(|&c| c == b'*') {
-            Compiled::Prefix(literal.to_vec())
+            (Shape::Prefix, literal)
         } else {
-            Compiled::Glob(pattern.to_vec())
+            (Shape::Glob, pattern)
+        };
+        let mut head = [0u8; 8];
+        let n = literal.len().min(8);
+        head[..n].copy_from_slice(&literal[..n]);
+        Compiled {
+            shape,
+            short_prefix: shape == Shape::Prefix && literal.len() <= 8,
+            literal: literal.to_vec(),
+            word: u64::from_le_bytes(head),
+            mask: u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0),
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn matches(&self, subject: &[u8]) -> bool {
-        match self {
-            Compiled::Exact(literal) => subject == literal.as_slice(),
-            Compiled::Prefix(literal) => subject.starts_with(literal),
-            Compiled::Glob(pattern) => matches(pattern, subject, false),
+        if self.short_prefix {
+            if let Some(head) = subject.first_chunk::<8>() {
+                return (u64::from_le_bytes(*head) ^ self.word) & self.mask == 0;
+            }
+        }
+        match self.shape {
+            Shape::Prefix => subject.starts_with(&self.literal),
+            Shape::Exact => subject == self.literal.as_slice(),
+            Shape::Glob => matches(&self.literal, subject, false),
         }
     }
 }
@@ -132,7 +160,7 @@ fn match_one(pattern: &[u8], c: u8, nocase: bool) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{matches, Compiled};
+    use super::{matches, Compiled, Shape};
 
     #[test]
     fn redis_glob_rules() {
@@ -156,11 +184,47 @@ mod tests {
     #[test]
     fn compiled_patterns_match_as_the_general_matcher_does() {
         let patterns = [
-            "", "*", "**", "sess:*", "sess:**", "sess:", "sess", "s?ss:*", "sess:*x", "a\\*",
-            "[ab]*", "*:x", "a*b",
+            "",
+            "*",
+            "**",
+            "sess:*",
+            "sess:**",
+            "sess:",
+            "sess",
+            "s?ss:*",
+            "sess:*x",
+            "a\\*",
+            "[ab]*",
+            "*:x",
+            "a*b",
+            "session:*",
+            "sessions*",
+            "session:user:*",
+            "1234567*",
         ];
+        // Around eight bytes, where a short prefix is compared as a word.
         let subjects = [
-            "", "sess", "sess:", "sess:abc", "sess:x", "a*", "a", "b:x", "ab",
+            "",
+            "sess",
+            "sess:",
+            "sess:abc",
+            "sess:x",
+            "a*",
+            "a",
+            "b:x",
+            "ab",
+            "session:",
+            "session:1",
+            "session",
+            "sessionX",
+            "sessions:1",
+            "session:user:1",
+            "session:usex:1",
+            "1234567",
+            "12345678",
+            "1234568",
+            "sess:abcdefgh",
+            "Sess:abcdefgh",
         ];
         for pattern in patterns {
             let compiled = Compiled::new(pattern.as_bytes());
@@ -172,8 +236,12 @@ mod tests {
                 );
             }
         }
-        assert!(matches!(Compiled::new(b"sess:*"), Compiled::Prefix(p) if p == b"sess:"));
-        assert!(matches!(Compiled::new(b"sess"), Compiled::Exact(_)));
-        assert!(matches!(Compiled::new(b"s?ss:*"), Compiled::Glob(_)));
+        let prefix = Compiled::new(b"sess:*");
+        assert_eq!(
+            (prefix.shape, prefix.literal.as_slice()),
+            (Shape::Prefix, &b"sess:"[..])
+        );
+        assert_eq!(Compiled::new(b"sess").shape, Shape::Exact);
+        assert_eq!(Compiled::new(b"s?ss:*").shape, Shape::Glob);
     }
 }

@@ -276,7 +276,7 @@ fn key_shape(entry: &Entry) -> KeyShape {
 }
 
 /// The access a key at `pos` needs: SET's key is read only when a `GET` argument follows.
-#[inline]
+#[inline(always)]
 pub fn access_of(access: u8, read_only_with_get: bool, pos: usize, args: &[Bytes]) -> u8 {
     if read_only_with_get
         && !args[pos + 1..]

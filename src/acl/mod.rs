@@ -423,7 +423,7 @@ impl Acl {
     }
 
     /// Checks a request of `user`'s.
-    #[inline]
+    #[inline(always)]
     pub fn check(&self, rules: &Rules, id: u16, args: &[Bytes]) -> Result<(), Denied> {
         rules.check(&self.catalog, id, args)
     }
@@ -503,6 +503,66 @@ mod tests {
     fn check(acl: &Acl, rules: &Rules, words: &[&str]) -> Result<(), Denied> {
         let id = acl.catalog().lookup(words[0]).unwrap();
         acl.check(rules, id, &args(words))
+    }
+
+    #[test]
+    fn the_per_command_verdicts_decide_as_the_whole_check_does() {
+        let acl = Acl::new(catalog());
+        let rule_sets: [&[&str]; 7] = [
+            &["on", "~key:*", "+@all"],
+            &["on", "~session:*", "-@all", "+get", "+set", "+select|0"],
+            &["on", "%R~r:*", "%W~w:*", "+get", "+set"],
+            &["on", "~exact", "~pre:*", "~g?ob", "+@all", "-config|set"],
+            &["on", "allkeys", "&news.*", "+@all"],
+            &["on", "resetchannels", "~*", "+publish", "+get"],
+            &["on", "~session:*", "+get", "(~other:* +set)"],
+        ];
+        let requests: [&[&str]; 16] = [
+            &["get", "key:1"],
+            &["get", "key:12345678"],
+            &["get", "other"],
+            &["get", "session:abcdefgh"],
+            &["get", "sessionX"],
+            &["get", "r:1"],
+            &["set", "w:1", "v"],
+            &["set", "r:1", "v"],
+            &["set", "r:1", "v", "GET"],
+            &["set", "other:1", "v"],
+            &["get", "exact"],
+            &["get", "glob"],
+            &["select", "0"],
+            &["select", "1"],
+            &["publish", "news.today", "m"],
+            &["config", "set", "x", "y"],
+        ];
+        for rule_set in rule_sets {
+            let rules = user(&acl, rule_set);
+            for words in requests {
+                let (words, id) = match acl.catalog().lookup(words[0]) {
+                    Some(id) if acl.catalog().entry(id).full_name == "config" => {
+                        (words, acl.catalog().lookup("config|set").unwrap())
+                    }
+                    Some(id) => (words, id),
+                    None => continue,
+                };
+                assert_eq!(
+                    acl.check(&rules, id, &args(words)),
+                    rules.check_selectors(acl.catalog(), id, &args(words)),
+                    "{rule_set:?} {words:?}"
+                );
+            }
+            acl.delete_user(b"u");
+        }
+        let rules = user(&acl, &["on", "~key:*", "+get"]);
+        assert_eq!(check(&acl, &rules, &["get", "key:1"]), Ok(()));
+        assert_eq!(
+            check(&acl, &rules, &["get", "kez:12345678"]),
+            Err(Denied::Key(1))
+        );
+        assert_eq!(
+            check(&acl, &rules, &["set", "key:1", "v"]),
+            Err(Denied::Command)
+        );
     }
 
     #[test]

@@ -579,7 +579,7 @@ fn run_request(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
 /// Whether the client's user may run this request (command, keys, channels), with
 /// Redis's NOPERM reply if not; a refusal is counted and logged (ACL LOG) in `context`
 /// (`toplevel`, `multi`, `lua`). A user with every permission pays one atomic load.
-#[inline]
+#[inline(always)]
 pub fn check_acl(
     ctx: &mut Ctx<'_>,
     id: CommandId,
