@@ -400,6 +400,8 @@ pub const SCRIPT_UNKILLABLE: Reply = err(
      the SHUTDOWN NOSAVE command.",
 );
 /// The message a script stopped by SCRIPT KILL fails with (before its position).
+/// redis.call with no script running on the thread (Lua code runs only inside one).
+pub const SCRIPT_CALL_OUTSIDE: &str = "ERR redis.call is only available while a script runs";
 pub const SCRIPT_KILLED_MESSAGE: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 pub fn lua_start_failed(cause: impl Display) -> Reply {
