@@ -19,10 +19,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 
 use super::flags::*;
 use super::{args, conn, error, Ctx, Outcome, Spec, NO_KEYS};
@@ -433,12 +434,10 @@ impl Binding<'_, '_> {
     }
 
     /// One `redis.call` / `redis.pcall` of the running script.
-    fn run_command(&self, lua: &Lua, args: &[Value]) -> Reply {
-        // Level 1 is the script line that called redis.call.
-        self.call_line
-            .set(lua.inspect_stack(1, |d| d.current_line()).flatten());
+    fn run_command(&self, call_line: Option<usize>, argv: Vec<Bytes>) -> Reply {
+        self.call_line.set(call_line);
         let mut ctx = self.ctx.borrow_mut();
-        call_from_script(&mut ctx, args, self.read_only).unwrap_or_else(|error| error)
+        call_from_script(&mut ctx, argv, self.read_only).unwrap_or_else(|error| error)
     }
 
     /// The instruction hook: hands the worker off once the script is long, logs a slow
@@ -473,29 +472,181 @@ impl Binding<'_, '_> {
 
 /// `redis.call` and `redis.pcall` for a new Lua state, and its hook.
 fn bind_redis_calls(lua: &Lua, redis: &Table) -> mlua::Result<()> {
-    let call = lua.create_function(|lua, args: Variadic<Value>| {
-        match Binding::with_current(|b| b.run_command(lua, &args)) {
-            Some(Reply::Error(e)) => Err(mlua::Error::RuntimeError(e.into_owned())),
-            Some(reply) => reply_to_lua(lua, &reply),
-            None => Err(mlua::Error::RuntimeError(
-                error::SCRIPT_CALL_OUTSIDE.to_string(),
-            )),
-        }
-    })?;
-    let pcall = lua.create_function(|lua, args: Variadic<Value>| {
-        match Binding::with_current(|b| b.run_command(lua, &args)) {
-            Some(reply) => reply_to_lua(lua, &reply),
-            None => Err(mlua::Error::RuntimeError(
-                error::SCRIPT_CALL_OUTSIDE.to_string(),
-            )),
-        }
-    })?;
+    // SAFETY: both functions follow the rules of `call_entry`.
+    let (call, pcall) = unsafe {
+        (
+            lua.create_c_function(lua_redis_call)?,
+            lua.create_c_function(lua_redis_pcall)?,
+        )
+    };
     redis.raw_set("call", call)?;
     redis.raw_set("pcall", pcall)?;
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
         |_, debug| Binding::with_current(|b| b.hook(debug)).unwrap_or(Ok(VmState::Continue)),
     )
+}
+
+unsafe extern "C-unwind" fn lua_redis_call(state: *mut mlua::ffi::lua_State) -> c_int {
+    call_entry(state, true)
+}
+
+unsafe extern "C-unwind" fn lua_redis_pcall(state: *mut mlua::ffi::lua_State) -> c_int {
+    call_entry(state, false)
+}
+
+/// What `call_and_push` left on the Lua stack.
+enum Pushed {
+    /// The reply, as one value.
+    Reply,
+    /// An error message for `lua_error` (redis.call's error replies, raised).
+    Error,
+}
+
+/// `redis.call` (`raise`: an error reply is raised as a Lua error) and `redis.pcall`
+/// (it is returned as a `{err = ...}` table), as Lua C functions: through the C API
+/// they read their arguments and push the reply at a fraction of what mlua's typed
+/// callbacks cost per call. Everything with a destructor lives and ends inside
+/// `call_and_push`, so `lua_error`'s longjmp crosses no Rust frame that owns anything.
+unsafe fn call_entry(state: *mut mlua::ffi::lua_State, raise: bool) -> c_int {
+    let pushed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call_and_push(state, raise)));
+    match pushed {
+        Ok(Pushed::Reply) => 1,
+        Ok(Pushed::Error) => mlua::ffi::lua_error(state),
+        Err(panic) => {
+            drop(panic);
+            mlua::ffi::lua_pushstring(state, c"ERR redis.call failed inside the server".as_ptr());
+            mlua::ffi::lua_error(state)
+        }
+    }
+}
+
+unsafe fn call_and_push(state: *mut mlua::ffi::lua_State, raise: bool) -> Pushed {
+    use mlua::ffi;
+    let argv = match script_call_args(state) {
+        Ok(argv) => argv,
+        Err(reply) => return push_call_reply(state, &reply, raise),
+    };
+    // Level 1 is the script line that called redis.call.
+    let mut debug: ffi::lua_Debug = std::mem::zeroed();
+    let call_line = (ffi::lua_getstack(state, 1, &mut debug) != 0
+        && ffi::lua_getinfo(state, c"l".as_ptr(), &mut debug) != 0)
+        .then(|| usize::try_from(debug.currentline).ok())
+        .flatten();
+    let reply = Binding::with_current(|b| b.run_command(call_line, argv))
+        .unwrap_or_else(|| Reply::Error(error::SCRIPT_CALL_OUTSIDE.into()));
+    push_call_reply(state, &reply, raise)
+}
+
+/// The arguments of a redis.call: strings as they are, numbers as Lua prints integral
+/// ones (without a fraction).
+unsafe fn script_call_args(state: *mut mlua::ffi::lua_State) -> Result<Vec<Bytes>, Reply> {
+    use mlua::ffi;
+    let count = ffi::lua_gettop(state);
+    if count == 0 {
+        return Err(error::SCRIPT_CALL_WITHOUT_COMMAND);
+    }
+    let mut argv = Vec::with_capacity(count as usize);
+    for i in 1..=count {
+        match ffi::lua_type(state, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0;
+                let text = ffi::lua_tolstring(state, i, &mut len);
+                argv.push(Bytes::copy_from_slice(std::slice::from_raw_parts(
+                    text.cast(),
+                    len,
+                )));
+            }
+            ffi::LUA_TNUMBER => {
+                let n = ffi::lua_tonumber(state, i);
+                let text = if n == (n as i64) as f64 {
+                    (n as i64).to_string()
+                } else {
+                    format_lua_number(n)
+                };
+                argv.push(Bytes::from(text));
+            }
+            _ => return Err(error::SCRIPT_CALL_BAD_ARGUMENT),
+        }
+    }
+    Ok(argv)
+}
+
+/// Pushes a redis.call reply, or for `raise` and an error reply, the message to raise.
+unsafe fn push_call_reply(state: *mut mlua::ffi::lua_State, reply: &Reply, raise: bool) -> Pushed {
+    match reply {
+        Reply::Error(e) if raise => {
+            mlua::ffi::lua_pushlstring(state, e.as_ptr().cast(), e.len());
+            Pushed::Error
+        }
+        reply => {
+            if push_reply(state, reply) {
+                Pushed::Reply
+            } else {
+                let e = error::SCRIPT_REPLY_TOO_DEEP;
+                mlua::ffi::lua_pushlstring(state, e.as_ptr().cast(), e.len());
+                Pushed::Error
+            }
+        }
+    }
+}
+
+/// A command's reply as the script sees it (Redis's RESP2-to-Lua conversion), pushed
+/// on the Lua stack; false (with nothing pushed) if it nests deeper than the stack allows.
+unsafe fn push_reply(state: *mut mlua::ffi::lua_State, reply: &Reply) -> bool {
+    use mlua::ffi;
+    if ffi::lua_checkstack(state, 3) == 0 {
+        return false;
+    }
+    let push_bytes = |b: &[u8]| ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
+    let push_field = |name: &std::ffi::CStr, text: &[u8]| {
+        ffi::lua_createtable(state, 0, 1);
+        ffi::lua_pushstring(state, name.as_ptr());
+        push_bytes(text);
+        ffi::lua_rawset(state, -3);
+    };
+    match reply {
+        Reply::Integer(n) => ffi::lua_pushinteger(state, *n as ffi::lua_Integer),
+        Reply::Bulk(b) | Reply::Verbatim(b) => {
+            push_bytes(b);
+        }
+        Reply::Null | Reply::NullArray | Reply::NoReply => ffi::lua_pushboolean(state, 0),
+        Reply::Simple(s) => push_field(c"ok", s.as_bytes()),
+        Reply::Error(e) => push_field(c"err", e.as_bytes()),
+        Reply::Bool(true) => ffi::lua_pushinteger(state, 1),
+        Reply::Bool(false) => ffi::lua_pushboolean(state, 0),
+        Reply::Double(_) => {
+            // As RESP2 sends it: a bulk string.
+            let mut out = BytesMut::new();
+            reply.encode(2, &mut out);
+            let text = out[..].split(|&b| b == b'\n').nth(1).unwrap_or_default();
+            push_bytes(text.strip_suffix(b"\r").unwrap_or(text));
+        }
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items) => {
+            ffi::lua_createtable(state, items.len().try_into().unwrap_or(0), 0);
+            for (i, item) in items.iter().enumerate() {
+                if !push_reply(state, item) {
+                    ffi::lua_pop(state, 1);
+                    return false;
+                }
+                ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+            }
+        }
+        Reply::Map(pairs) => {
+            ffi::lua_createtable(state, (pairs.len() * 2).try_into().unwrap_or(0), 0);
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                for (j, item) in [k, v].into_iter().enumerate() {
+                    if !push_reply(state, item) {
+                        ffi::lua_pop(state, 1);
+                        return false;
+                    }
+                    ffi::lua_rawseti(state, -2, (2 * i + j) as ffi::lua_Integer + 1);
+                }
+            }
+        }
+    }
+    true
 }
 
 /// A script that outlasts its first hook hands the tokio worker it runs on (with the
@@ -547,19 +698,7 @@ fn set_keys_and_argv(lua: &Lua, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<
 
 /// `redis.call` / `redis.pcall`: runs one command for the script; errors come back as
 /// error replies (the Lua side raises them for `call`).
-fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outcome {
-    if args.is_empty() {
-        return Err(error::SCRIPT_CALL_WITHOUT_COMMAND);
-    }
-    let mut argv = Vec::with_capacity(args.len());
-    for value in args {
-        match value {
-            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
-            Value::Number(n) => argv.push(Bytes::from(format_lua_number(*n))),
-            _ => return Err(error::SCRIPT_CALL_BAD_ARGUMENT),
-        }
-    }
+fn call_from_script(ctx: &mut Ctx<'_>, argv: Vec<Bytes>, read_only: bool) -> Outcome {
     let table = super::table();
     // Scripts call commands by the names clients use (a renamed command only by its new
     // name, as in Redis); a script replayed from a primary by the table's own names.
@@ -625,55 +764,6 @@ fn format_lua_number(n: f64) -> String {
     } else {
         format!("{n}")
     }
-}
-
-/// A command's reply as the script sees it (Redis's RESP2-to-Lua conversion).
-fn reply_to_lua(lua: &Lua, reply: &Reply) -> mlua::Result<Value> {
-    Ok(match reply {
-        Reply::Integer(n) => Value::Integer(*n),
-        Reply::Bulk(b) | Reply::Verbatim(b) => Value::String(lua.create_string(b.as_ref())?),
-        Reply::Null | Reply::NullArray | Reply::NoReply => Value::Boolean(false),
-        Reply::Simple(s) => {
-            let t = lua.create_table()?;
-            t.set("ok", s.as_ref())?;
-            Value::Table(t)
-        }
-        Reply::Error(e) => {
-            let t = lua.create_table()?;
-            t.set("err", e.as_ref())?;
-            Value::Table(t)
-        }
-        Reply::Bool(b) => {
-            if *b {
-                Value::Integer(1)
-            } else {
-                Value::Boolean(false)
-            }
-        }
-        Reply::Double(_) => {
-            // As RESP2 sends it: a bulk string.
-            let mut out = BytesMut::new();
-            reply.encode(2, &mut out);
-            let text = out[..].split(|&b| b == b'\n').nth(1).unwrap_or_default();
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
-            Value::String(lua.create_string(text)?)
-        }
-        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, reply_to_lua(lua, item)?)?;
-            }
-            Value::Table(t)
-        }
-        Reply::Map(pairs) => {
-            let t = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
-            for (i, (k, v)) in pairs.iter().enumerate() {
-                t.raw_set(2 * i + 1, reply_to_lua(lua, k)?)?;
-                t.raw_set(2 * i + 2, reply_to_lua(lua, v)?)?;
-            }
-            Value::Table(t)
-        }
-    })
 }
 
 /// A script's return value as a reply (Redis's Lua-to-RESP conversion).

@@ -37,7 +37,9 @@ pub fn table() -> &'static Table {
 
 pub struct Table {
     rows: Vec<Row>,
-    by_name: HashMap<String, CommandId>,
+    /// Looked up for every request: hashed with foldhash rather than SipHash (the names
+    /// are fixed, so a seeded hash buys nothing here).
+    by_name: HashMap<String, CommandId, foldhash::fast::FixedState>,
 }
 
 /// Every command family's declarations.
@@ -71,7 +73,7 @@ impl Table {
     fn new() -> Table {
         let mut table = Table {
             rows: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
         };
         for spec in families().into_iter().flatten() {
             let parent = table.add(spec, spec.name.to_string(), None);
