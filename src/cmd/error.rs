@@ -400,6 +400,10 @@ pub const SCRIPT_UNKILLABLE: Reply = err(
      the SHUTDOWN NOSAVE command.",
 );
 /// The message a script stopped by SCRIPT KILL fails with (before its position).
+/// redis.call with no script running on the thread (Lua code runs only inside one).
+pub const SCRIPT_CALL_OUTSIDE: &str = "ERR redis.call is only available while a script runs";
+/// A reply nested deeper than the Lua stack can hold, handed to a script.
+pub const SCRIPT_REPLY_TOO_DEEP: &str = "ERR reached lua stack limit";
 pub const SCRIPT_KILLED_MESSAGE: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 pub fn lua_start_failed(cause: impl Display) -> Reply {

@@ -13,14 +13,17 @@
 //! Each worker thread keeps its own Lua state (a Lua state cannot move between
 //! threads); the scripts themselves, by SHA-1, are shared, and every thread compiles a
 //! script the first time it runs it. SCRIPT FLUSH bumps a generation that makes every
-//! thread start a fresh state.
+//! thread start a fresh state. A state's `redis.call`, `redis.pcall` and hook are made
+//! with it and reach the running script through a thread-local `Binding`: per run,
+//! EVAL only sets KEYS and ARGV and calls the compiled function.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 
 use super::flags::*;
 use super::{args, conn, error, Ctx, Outcome, Spec, NO_KEYS};
@@ -151,6 +154,8 @@ const SCRIPT_SUBCOMMANDS: &[Spec] = &[
 /// One thread's Lua state and the functions compiled in it.
 struct State {
     lua: Lua,
+    /// The prelude's `__roost_run`.
+    runner: Function,
     functions: HashMap<String, Function>,
     generation: u64,
     /// What this state last added to `LUA_MEMORY`.
@@ -236,10 +241,13 @@ fn new_state(generation: u64) -> mlua::Result<State> {
         })?,
     )?;
     redis.set("REDIS_VERSION", crate::VERSION_COMPAT)?;
+    bind_redis_calls(&lua, &redis)?;
     lua.globals().set("redis", redis)?;
     lua.load(PRELUDE).set_name("@roost_prelude").exec()?;
+    let runner = lua.globals().raw_get("__roost_run")?;
     Ok(State {
         lua,
+        runner,
         functions: HashMap::new(),
         generation,
         counted: 0,
@@ -271,9 +279,6 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome
         n if n as usize > args.len() - 3 => return Err(error::NUMKEYS_TOO_MANY),
         n => n as usize,
     };
-    let Some(body) = ctx.shared.scripts.get(sha) else {
-        return Err(error::NO_SUCH_SCRIPT);
-    };
     let (keys, argv) = args[3..].split_at(numkeys);
     let generation = ctx.shared.scripts.generation();
     STATE.with(|cell| {
@@ -282,9 +287,14 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome
             *slot = Some(new_state(generation).map_err(error::lua_start_failed)?);
         }
         let state = slot.as_mut().expect("just created");
+        // Compiled here, it is in the cache: only SCRIPT FLUSH removes scripts, and it
+        // retires this state.
         let function = match state.functions.get(sha) {
             Some(f) => f.clone(),
             None => {
+                let Some(body) = ctx.shared.scripts.get(sha) else {
+                    return Err(error::NO_SUCH_SCRIPT);
+                };
                 let f = state
                     .lua
                     .load(body.as_ref())
@@ -295,7 +305,7 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome
                 f
             }
         };
-        let reply = invoke(ctx, &state.lua, &function, sha, keys, argv, read_only);
+        let reply = invoke(ctx, state, &function, sha, keys, argv, read_only);
         state.recount();
         reply
     })
@@ -304,20 +314,14 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome
 /// Calls a compiled script with KEYS and ARGV set and `redis.call` bound to `ctx`.
 fn invoke(
     ctx: &mut Ctx<'_>,
-    lua: &Lua,
+    state: &State,
     function: &Function,
     sha: &str,
     keys: &[Bytes],
     argv: &[Bytes],
     read_only: bool,
 ) -> Outcome {
-    let set_globals = || -> mlua::Result<()> {
-        let globals = lua.globals();
-        globals.raw_set("KEYS", string_table(lua, keys)?)?;
-        globals.raw_set("ARGV", string_table(lua, argv)?)?;
-        Ok(())
-    };
-    set_globals().map_err(error::failed)?;
+    set_keys_and_argv(&state.lua, keys, argv).map_err(error::failed)?;
     // The script's writes are one transaction in the log, unless it runs inside EXEC,
     // which already is one. Blocking commands do not block inside a script.
     let in_exec = ctx.client.in_exec;
@@ -330,65 +334,19 @@ fn invoke(
     let running = ctx.shared.scripts.running.clone();
     let threshold = std::time::Duration::from_millis(ctx.shared.config().busy_reply_threshold);
     let run_guard = running.begin(ctx.client.id, threshold);
-    let hook_running = running.clone();
-    let started = std::time::Instant::now();
-    let slow_logged = std::cell::Cell::new(false);
-    // When to try handing off the worker next, and for how long.
-    let hand_off = std::cell::Cell::new((std::time::Duration::ZERO, HAND_OFF_PAUSE));
-    lua.set_hook(
-        HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
-        move |_, debug| {
-            let (next, pause) = hand_off.get();
-            if started.elapsed() >= next {
-                hand_off_worker(pause);
-                hand_off.set((started.elapsed() * 2, (pause * 2).min(HAND_OFF_PAUSE_MAX)));
-            }
-            if !slow_logged.get() && started.elapsed() >= threshold {
-                slow_logged.set(true);
-                crate::log::warning(&format!(
-                    "Slow script detected: still in execution after {} milliseconds. \
-                     You can try killing the script using the SCRIPT KILL command.",
-                    started.elapsed().as_millis()
-                ));
-            }
-            match hook_running.check(debug.current_line()) {
-                None => Ok(VmState::Continue),
-                Some(_) => Err(mlua::Error::RuntimeError(
-                    error::SCRIPT_KILLED_MESSAGE.to_string(),
-                )),
-            }
-        },
-    )
-    .map_err(error::failed)?;
-    let ctx_cell = RefCell::new(&mut *ctx);
-    // The script line of the latest redis.call, for the error Redis reports.
-    let call_line = std::cell::Cell::new(None);
-    let run_command = |lua: &Lua, args: &[Value]| {
-        // Level 1 is the script line that called redis.call.
-        call_line.set(lua.inspect_stack(1, |d| d.current_line()).flatten());
-        let mut ctx = ctx_cell.borrow_mut();
-        call_from_script(&mut ctx, args, read_only).unwrap_or_else(|error| error)
+    let binding = Binding {
+        ctx: RefCell::new(&mut *ctx),
+        read_only,
+        call_line: Cell::new(None),
+        running: &running,
+        started: std::time::Instant::now(),
+        threshold,
+        hooks: Cell::new(0),
+        slow_logged: Cell::new(false),
+        hand_off: Cell::new((std::time::Duration::ZERO, HAND_OFF_PAUSE)),
     };
-    let result = lua.scope(|scope| {
-        let call =
-            scope.create_function(|lua, args: Variadic<Value>| match run_command(lua, &args) {
-                Reply::Error(e) => Err(mlua::Error::RuntimeError(e.into_owned())),
-                reply => reply_to_lua(lua, &reply),
-            })?;
-        let pcall = scope.create_function(|lua, args: Variadic<Value>| {
-            reply_to_lua(lua, &run_command(lua, &args))
-        })?;
-        let redis: Table = lua.globals().raw_get("redis")?;
-        redis.raw_set("call", call)?;
-        redis.raw_set("pcall", pcall)?;
-        let run: Function = lua.globals().raw_get("__roost_run")?;
-        run.call::<Value>(function.clone())
-    });
-    lua.remove_hook();
-    if let Ok(redis) = lua.globals().raw_get::<Table>("redis") {
-        let _ = redis.raw_set("call", Value::Nil);
-        let _ = redis.raw_set("pcall", Value::Nil);
-    }
+    let result = binding.bind(|| state.runner.call::<Value>(function));
+    let call_line = binding.call_line.get();
     let stopped = running.stopped();
     drop(run_guard);
     ctx.client.in_exec = in_exec;
@@ -425,8 +383,270 @@ fn invoke(
             Err(error::script_failed(&message, sha, 1))
         }
         Ok(value) => Ok(lua_to_reply(&value)),
-        Err(e) => Err(script_error(&e, sha, call_line.get())),
+        Err(e) => Err(script_error(&e, sha, call_line)),
     }
+}
+
+/// What `redis.call`, `redis.pcall` and the instruction hook work on while a script runs
+/// on this thread. The functions and the hook are made once per Lua state; `bind` shows
+/// them the running script's binding through `BOUND`, so a run creates no closures.
+struct Binding<'c, 'a> {
+    ctx: RefCell<&'c mut Ctx<'a>>,
+    read_only: bool,
+    /// The script line of the latest redis.call, for the error Redis reports.
+    call_line: Cell<Option<usize>>,
+    running: &'c crate::state::scripts::Running,
+    started: std::time::Instant,
+    threshold: std::time::Duration,
+    /// Hooks seen in this run (the instruction count runs on across runs, so the first
+    /// hook of a run may come early).
+    hooks: Cell<u32>,
+    slow_logged: Cell<bool>,
+    /// When to try handing off the worker next, and for how long.
+    hand_off: Cell<(std::time::Duration, std::time::Duration)>,
+}
+
+thread_local! {
+    /// The binding of the script running on this thread (a `Binding`), or null.
+    static BOUND: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+}
+
+impl Binding<'_, '_> {
+    /// Runs `f` with this binding visible to `redis.call` and the hook.
+    fn bind<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore(*const ());
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                BOUND.with(|b| b.set(self.0));
+            }
+        }
+        let _restore = Restore(BOUND.with(|b| b.replace(self as *const Self as *const ())));
+        f()
+    }
+
+    /// Calls `f` with the binding of the script running on this thread, if any.
+    fn with_current<R>(f: impl FnOnce(&Binding<'_, '_>) -> R) -> Option<R> {
+        let bound = BOUND.with(|b| b.get());
+        // SAFETY: `bind` publishes a pointer to a live binding only while it runs `f` on
+        // this thread, and puts the previous value back before the binding goes away;
+        // the reference handed out does not outlive this call.
+        (!bound.is_null()).then(|| f(unsafe { &*(bound as *const Binding<'_, '_>) }))
+    }
+
+    /// One `redis.call` / `redis.pcall` of the running script.
+    fn run_command(&self, call_line: Option<usize>, argv: Vec<Bytes>) -> Reply {
+        self.call_line.set(call_line);
+        let mut ctx = self.ctx.borrow_mut();
+        call_from_script(&mut ctx, argv, self.read_only).unwrap_or_else(|error| error)
+    }
+
+    /// The instruction hook: hands the worker off once the script is long, logs a slow
+    /// script once, and stops it when SCRIPT KILL or SHUTDOWN NOSAVE asked.
+    fn hook(&self, debug: &mlua::Debug) -> mlua::Result<VmState> {
+        let hooks = self.hooks.get() + 1;
+        self.hooks.set(hooks);
+        let (next, pause) = self.hand_off.get();
+        if hooks > 1 && self.started.elapsed() >= next {
+            hand_off_worker(pause);
+            self.hand_off.set((
+                self.started.elapsed() * 2,
+                (pause * 2).min(HAND_OFF_PAUSE_MAX),
+            ));
+        }
+        if !self.slow_logged.get() && self.started.elapsed() >= self.threshold {
+            self.slow_logged.set(true);
+            crate::log::warning(&format!(
+                "Slow script detected: still in execution after {} milliseconds. \
+                 You can try killing the script using the SCRIPT KILL command.",
+                self.started.elapsed().as_millis()
+            ));
+        }
+        match self.running.check(debug.current_line()) {
+            None => Ok(VmState::Continue),
+            Some(_) => Err(mlua::Error::RuntimeError(
+                error::SCRIPT_KILLED_MESSAGE.to_string(),
+            )),
+        }
+    }
+}
+
+/// `redis.call` and `redis.pcall` for a new Lua state, and its hook.
+fn bind_redis_calls(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+    // SAFETY: both functions follow the rules of `call_entry`.
+    let (call, pcall) = unsafe {
+        (
+            lua.create_c_function(lua_redis_call)?,
+            lua.create_c_function(lua_redis_pcall)?,
+        )
+    };
+    redis.raw_set("call", call)?;
+    redis.raw_set("pcall", pcall)?;
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
+        |_, debug| Binding::with_current(|b| b.hook(debug)).unwrap_or(Ok(VmState::Continue)),
+    )
+}
+
+unsafe extern "C-unwind" fn lua_redis_call(state: *mut mlua::ffi::lua_State) -> c_int {
+    call_entry(state, true)
+}
+
+unsafe extern "C-unwind" fn lua_redis_pcall(state: *mut mlua::ffi::lua_State) -> c_int {
+    call_entry(state, false)
+}
+
+/// What `call_and_push` left on the Lua stack.
+enum Pushed {
+    /// The reply, as one value.
+    Reply,
+    /// An error message for `lua_error` (redis.call's error replies, raised).
+    Error,
+}
+
+/// `redis.call` (`raise`: an error reply is raised as a Lua error) and `redis.pcall`
+/// (it is returned as a `{err = ...}` table), as Lua C functions: through the C API
+/// they read their arguments and push the reply at a fraction of what mlua's typed
+/// callbacks cost per call. Everything with a destructor lives and ends inside
+/// `call_and_push`, so `lua_error`'s longjmp crosses no Rust frame that owns anything.
+unsafe fn call_entry(state: *mut mlua::ffi::lua_State, raise: bool) -> c_int {
+    let pushed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call_and_push(state, raise)));
+    match pushed {
+        Ok(Pushed::Reply) => 1,
+        Ok(Pushed::Error) => mlua::ffi::lua_error(state),
+        Err(panic) => {
+            drop(panic);
+            mlua::ffi::lua_pushstring(state, c"ERR redis.call failed inside the server".as_ptr());
+            mlua::ffi::lua_error(state)
+        }
+    }
+}
+
+unsafe fn call_and_push(state: *mut mlua::ffi::lua_State, raise: bool) -> Pushed {
+    use mlua::ffi;
+    let argv = match script_call_args(state) {
+        Ok(argv) => argv,
+        Err(reply) => return push_call_reply(state, &reply, raise),
+    };
+    // Level 1 is the script line that called redis.call.
+    let mut debug: ffi::lua_Debug = std::mem::zeroed();
+    let call_line = (ffi::lua_getstack(state, 1, &mut debug) != 0
+        && ffi::lua_getinfo(state, c"l".as_ptr(), &mut debug) != 0)
+        .then(|| usize::try_from(debug.currentline).ok())
+        .flatten();
+    let reply = Binding::with_current(|b| b.run_command(call_line, argv))
+        .unwrap_or_else(|| Reply::Error(error::SCRIPT_CALL_OUTSIDE.into()));
+    push_call_reply(state, &reply, raise)
+}
+
+/// The arguments of a redis.call: strings as they are, numbers as Lua prints integral
+/// ones (without a fraction).
+unsafe fn script_call_args(state: *mut mlua::ffi::lua_State) -> Result<Vec<Bytes>, Reply> {
+    use mlua::ffi;
+    let count = ffi::lua_gettop(state);
+    if count == 0 {
+        return Err(error::SCRIPT_CALL_WITHOUT_COMMAND);
+    }
+    let mut argv = Vec::with_capacity(count as usize);
+    for i in 1..=count {
+        match ffi::lua_type(state, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0;
+                let text = ffi::lua_tolstring(state, i, &mut len);
+                argv.push(Bytes::copy_from_slice(std::slice::from_raw_parts(
+                    text.cast(),
+                    len,
+                )));
+            }
+            ffi::LUA_TNUMBER => {
+                let n = ffi::lua_tonumber(state, i);
+                let text = if n == (n as i64) as f64 {
+                    (n as i64).to_string()
+                } else {
+                    format_lua_number(n)
+                };
+                argv.push(Bytes::from(text));
+            }
+            _ => return Err(error::SCRIPT_CALL_BAD_ARGUMENT),
+        }
+    }
+    Ok(argv)
+}
+
+/// Pushes a redis.call reply, or for `raise` and an error reply, the message to raise.
+unsafe fn push_call_reply(state: *mut mlua::ffi::lua_State, reply: &Reply, raise: bool) -> Pushed {
+    match reply {
+        Reply::Error(e) if raise => {
+            mlua::ffi::lua_pushlstring(state, e.as_ptr().cast(), e.len());
+            Pushed::Error
+        }
+        reply => {
+            if push_reply(state, reply) {
+                Pushed::Reply
+            } else {
+                let e = error::SCRIPT_REPLY_TOO_DEEP;
+                mlua::ffi::lua_pushlstring(state, e.as_ptr().cast(), e.len());
+                Pushed::Error
+            }
+        }
+    }
+}
+
+/// A command's reply as the script sees it (Redis's RESP2-to-Lua conversion), pushed
+/// on the Lua stack; false (with nothing pushed) if it nests deeper than the stack allows.
+unsafe fn push_reply(state: *mut mlua::ffi::lua_State, reply: &Reply) -> bool {
+    use mlua::ffi;
+    if ffi::lua_checkstack(state, 3) == 0 {
+        return false;
+    }
+    let push_bytes = |b: &[u8]| ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
+    let push_field = |name: &std::ffi::CStr, text: &[u8]| {
+        ffi::lua_createtable(state, 0, 1);
+        ffi::lua_pushstring(state, name.as_ptr());
+        push_bytes(text);
+        ffi::lua_rawset(state, -3);
+    };
+    match reply {
+        Reply::Integer(n) => ffi::lua_pushinteger(state, *n as ffi::lua_Integer),
+        Reply::Bulk(b) | Reply::Verbatim(b) => {
+            push_bytes(b);
+        }
+        Reply::Null | Reply::NullArray | Reply::NoReply => ffi::lua_pushboolean(state, 0),
+        Reply::Simple(s) => push_field(c"ok", s.as_bytes()),
+        Reply::Error(e) => push_field(c"err", e.as_bytes()),
+        Reply::Bool(true) => ffi::lua_pushinteger(state, 1),
+        Reply::Bool(false) => ffi::lua_pushboolean(state, 0),
+        Reply::Double(_) => {
+            // As RESP2 sends it: a bulk string.
+            let mut out = BytesMut::new();
+            reply.encode(2, &mut out);
+            let text = out[..].split(|&b| b == b'\n').nth(1).unwrap_or_default();
+            push_bytes(text.strip_suffix(b"\r").unwrap_or(text));
+        }
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items) => {
+            ffi::lua_createtable(state, items.len().try_into().unwrap_or(0), 0);
+            for (i, item) in items.iter().enumerate() {
+                if !push_reply(state, item) {
+                    ffi::lua_pop(state, 1);
+                    return false;
+                }
+                ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+            }
+        }
+        Reply::Map(pairs) => {
+            ffi::lua_createtable(state, (pairs.len() * 2).try_into().unwrap_or(0), 0);
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                for (j, item) in [k, v].into_iter().enumerate() {
+                    if !push_reply(state, item) {
+                        ffi::lua_pop(state, 1);
+                        return false;
+                    }
+                    ffi::lua_rawseti(state, -2, (2 * i + j) as ffi::lua_Integer + 1);
+                }
+            }
+        }
+    }
+    true
 }
 
 /// A script that outlasts its first hook hands the tokio worker it runs on (with the
@@ -453,29 +673,32 @@ fn hand_off_worker(pause: std::time::Duration) {
     }
 }
 
-fn string_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
-    let table = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.iter().enumerate() {
-        table.raw_set(i + 1, lua.create_string(item.as_ref())?)?;
-    }
-    Ok(table)
+/// The globals KEYS and ARGV, fresh tables of the script's keys and arguments (through
+/// the C API: a table built by mlua calls costs several times as much).
+fn set_keys_and_argv(lua: &Lua, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<()> {
+    use mlua::ffi;
+    let fill = |state: *mut ffi::lua_State| {
+        for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
+            // SAFETY: `exec_raw` runs this protected (a Lua error unwinds to it), with
+            // room on the stack for the three values it holds at once.
+            unsafe {
+                ffi::lua_pushstring(state, name.as_ptr());
+                ffi::lua_createtable(state, items.len().try_into().unwrap_or(0), 0);
+                for (i, item) in items.iter().enumerate() {
+                    ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                    ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+                }
+                ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+            }
+        }
+    };
+    // SAFETY: `fill` keeps the stack balanced and touches only the globals table.
+    unsafe { lua.exec_raw::<()>((), fill) }
 }
 
 /// `redis.call` / `redis.pcall`: runs one command for the script; errors come back as
 /// error replies (the Lua side raises them for `call`).
-fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outcome {
-    if args.is_empty() {
-        return Err(error::SCRIPT_CALL_WITHOUT_COMMAND);
-    }
-    let mut argv = Vec::with_capacity(args.len());
-    for value in args {
-        match value {
-            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
-            Value::Number(n) => argv.push(Bytes::from(format_lua_number(*n))),
-            _ => return Err(error::SCRIPT_CALL_BAD_ARGUMENT),
-        }
-    }
+fn call_from_script(ctx: &mut Ctx<'_>, argv: Vec<Bytes>, read_only: bool) -> Outcome {
     let table = super::table();
     // Scripts call commands by the names clients use (a renamed command only by its new
     // name, as in Redis); a script replayed from a primary by the table's own names.
@@ -541,55 +764,6 @@ fn format_lua_number(n: f64) -> String {
     } else {
         format!("{n}")
     }
-}
-
-/// A command's reply as the script sees it (Redis's RESP2-to-Lua conversion).
-fn reply_to_lua(lua: &Lua, reply: &Reply) -> mlua::Result<Value> {
-    Ok(match reply {
-        Reply::Integer(n) => Value::Integer(*n),
-        Reply::Bulk(b) | Reply::Verbatim(b) => Value::String(lua.create_string(b.as_ref())?),
-        Reply::Null | Reply::NullArray | Reply::NoReply => Value::Boolean(false),
-        Reply::Simple(s) => {
-            let t = lua.create_table()?;
-            t.set("ok", s.as_ref())?;
-            Value::Table(t)
-        }
-        Reply::Error(e) => {
-            let t = lua.create_table()?;
-            t.set("err", e.as_ref())?;
-            Value::Table(t)
-        }
-        Reply::Bool(b) => {
-            if *b {
-                Value::Integer(1)
-            } else {
-                Value::Boolean(false)
-            }
-        }
-        Reply::Double(_) => {
-            // As RESP2 sends it: a bulk string.
-            let mut out = BytesMut::new();
-            reply.encode(2, &mut out);
-            let text = out[..].split(|&b| b == b'\n').nth(1).unwrap_or_default();
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
-            Value::String(lua.create_string(text)?)
-        }
-        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, reply_to_lua(lua, item)?)?;
-            }
-            Value::Table(t)
-        }
-        Reply::Map(pairs) => {
-            let t = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
-            for (i, (k, v)) in pairs.iter().enumerate() {
-                t.raw_set(2 * i + 1, reply_to_lua(lua, k)?)?;
-                t.raw_set(2 * i + 2, reply_to_lua(lua, v)?)?;
-            }
-            Value::Table(t)
-        }
-    })
 }
 
 /// A script's return value as a reply (Redis's Lua-to-RESP conversion).

@@ -129,7 +129,7 @@ impl Drop for RunGuard<'_> {
     fn drop(&mut self) {
         *self.running.run.locked() = None;
         self.running.active.store(false, Ordering::Release);
-        self.running.changed.send_modify(|n| *n += 1);
+        self.running.announce();
     }
 }
 
@@ -147,8 +147,19 @@ impl Running {
             stopped: None,
         });
         self.active.store(true, Ordering::Release);
-        self.changed.send_modify(|n| *n += 1);
+        self.announce();
         RunGuard { running: self }
+    }
+
+    /// Bumps `changed`, waking its receivers only if there are any (waking none still
+    /// costs a pass over tokio's notifiers). A waiter subscribes before it looks at
+    /// `run`, so one that missed the change finds it there.
+    fn announce(&self) {
+        let waiters = self.changed.receiver_count() > 0;
+        self.changed.send_if_modified(|n| {
+            *n += 1;
+            waiters
+        });
     }
 
     /// True while a script (of any client) runs.
