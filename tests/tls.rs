@@ -955,3 +955,55 @@ fn clients_are_verified_against_a_ca_directory() {
     let text = refused_startup(&dir.0.join("data2"), &flags);
     assert!(text.contains("tls-ca-cert-dir"), "{text}");
 }
+
+/// A pipeline spanning many TLS records (values from a few bytes to 1 MB, sent in one
+/// write) is answered completely and in order: the server reads records ahead of
+/// rustls and takes in what has arrived before serving.
+#[test]
+fn a_pipeline_over_many_tls_records_is_answered_in_full() {
+    let dir = TempDir::new("tls-pipeline");
+    let certs = Certs::make(&dir.0);
+    let (_roost, tls_port) = start_tls(&dir.0.join("data"), &certs, &[]);
+    let mut stream = tls_connect(rustls_client(&certs, Some("client")), tls_port).unwrap();
+    let sizes: Vec<usize> = (0..200)
+        .map(|i| match i % 5 {
+            0 => 3,
+            1 => 1_000,
+            2 => 5_000,
+            3 => 17_000,
+            _ => 40_000,
+        })
+        .chain([1 << 20])
+        .collect();
+    let value = |i: usize, len: usize| -> Vec<u8> {
+        (0..len).map(|j| b'a' + ((i + j) % 26) as u8).collect()
+    };
+    let mut request = Vec::new();
+    for (i, &len) in sizes.iter().enumerate() {
+        request.extend(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\nk{i}\r\n${len}\r\n",
+                format!("k{i}").len()
+            )
+            .into_bytes(),
+        );
+        request.extend(value(i, len));
+        request.extend(b"\r\n");
+    }
+    for i in 0..sizes.len() {
+        request.extend(
+            format!("*2\r\n$3\r\nGET\r\n${}\r\nk{i}\r\n", format!("k{i}").len()).into_bytes(),
+        );
+    }
+    stream.write_all(&request).unwrap();
+    let mut expected = b"+OK\r\n".repeat(sizes.len());
+    for (i, &len) in sizes.iter().enumerate() {
+        expected.extend(format!("${len}\r\n").into_bytes());
+        expected.extend(value(i, len));
+        expected.extend(b"\r\n");
+    }
+    let mut got = vec![0u8; expected.len()];
+    stream.read_exact(&mut got).unwrap();
+    assert!(got == expected, "the replies differ from what was stored");
+    assert_eq!(ping(&mut stream).unwrap(), "+PONG\r\n");
+}

@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::read_ahead::ReadAhead;
 use crate::cmd::{self, Ctx};
 use crate::config::OutputLimit;
 use crate::protocol::{Decoder, Limits, Reply};
@@ -26,6 +27,8 @@ use crate::state::Shared;
 use crate::{clock, log};
 
 const READ_CHUNK: usize = 16 * 1024;
+/// How much input TLS records already read may add before the requests are served.
+const COALESCE_MAX: usize = 4 * READ_CHUNK;
 
 /// The read buffer of a connection that had none (new, or idle a while).
 const FIRST_READ: usize = 1024;
@@ -62,6 +65,11 @@ pub(super) trait Readable {
     /// Whether `readable` really waits, so that no buffer is needed meanwhile.
     const WAITS: bool;
     fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+    /// Whether bytes already taken from the socket wait to be decoded (TLS plaintext
+    /// not yet handed over, records read ahead): reading again now costs no system call.
+    fn holds_read_ahead(&mut self) -> bool {
+        false
+    }
 }
 
 impl Readable for tokio::net::TcpStream {
@@ -71,10 +79,18 @@ impl Readable for tokio::net::TcpStream {
     }
 }
 
-impl<S: Send + Sync> Readable for tokio_rustls::server::TlsStream<S> {
+impl<S: Send + Sync> Readable for tokio_rustls::server::TlsStream<ReadAhead<S>> {
     const WAITS: bool = false;
     async fn readable(&self) -> std::io::Result<()> {
         Ok(())
+    }
+    fn holds_read_ahead(&mut self) -> bool {
+        let (socket, tls) = self.get_mut();
+        // An error is left for the next read to find.
+        socket.holds_bytes()
+            || tls
+                .process_new_packets()
+                .map_or(true, |state| state.plaintext_bytes_to_read() > 0)
     }
 }
 
@@ -192,6 +208,21 @@ where
                         .stats
                         .net_input_bytes
                         .fetch_add(n as u64, Ordering::Relaxed);
+                }
+            }
+            // A pipeline can span several TLS records, and a read returns at most one
+            // (or what fits): what has already come off the socket is taken now, so
+            // that the pipeline is served, and answered, in one round.
+            while stream.holds_read_ahead() && input.len() < COALESCE_MAX {
+                input.reserve(READ_CHUNK);
+                match read_now(&mut stream, &mut input).await {
+                    Some(n) => {
+                        shared
+                            .stats
+                            .net_input_bytes
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    None => break,
                 }
             }
         }
@@ -477,6 +508,17 @@ const REPLY_BUFFER: u64 = 16 * 1024;
 /// the batch found it, then as configured now, after each write) at every step; false
 /// if the connection must close (a write error, CLIENT KILL, or the limit, which is
 /// logged as Redis logs it).
+/// Reads what `stream` can give without waiting; `None` when that is nothing (the
+/// connection loop's next read sees an end or an error again).
+async fn read_now(stream: &mut (impl AsyncRead + Unpin), input: &mut BytesMut) -> Option<usize> {
+    let mut read = std::pin::pin!(stream.read_buf(input));
+    use std::future::Future;
+    match std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await {
+        std::task::Poll::Ready(Ok(n)) if n > 0 => Some(n),
+        _ => None,
+    }
+}
+
 async fn send(
     shared: &Shared,
     client: &Client,

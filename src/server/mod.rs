@@ -3,6 +3,7 @@
 //! link), and startup and shutdown.
 
 mod connection;
+mod read_ahead;
 mod supervise;
 
 use std::io;
@@ -419,7 +420,7 @@ async fn serve_tls(
     let Some(config) = shared.tls.server() else {
         return;
     };
-    let accept = TlsAcceptor::from(config).accept(stream);
+    let accept = TlsAcceptor::from(config).accept(read_ahead::ReadAhead::new(stream));
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
         Ok(Ok(stream)) => connection::serve(shared, stream, addr.into(), laddr.into()).await,
         Ok(Err(e)) => log::verbose(&format!("Error accepting a client connection: {e} (addr={addr} laddr={laddr})")),
