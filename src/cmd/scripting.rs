@@ -516,7 +516,8 @@ unsafe fn call_entry(state: *mut mlua::ffi::lua_State, raise: bool) -> c_int {
         Ok(Pushed::Error) => mlua::ffi::lua_error(state),
         Err(panic) => {
             drop(panic);
-            mlua::ffi::lua_pushstring(state, c"ERR redis.call failed inside the server".as_ptr());
+            let e = error::SCRIPT_CALL_PANICKED;
+            mlua::ffi::lua_pushlstring(state, e.as_ptr().cast(), e.len());
             mlua::ffi::lua_error(state)
         }
     }
