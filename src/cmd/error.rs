@@ -402,6 +402,8 @@ pub const SCRIPT_UNKILLABLE: Reply = err(
 /// The message a script stopped by SCRIPT KILL fails with (before its position).
 /// redis.call with no script running on the thread (Lua code runs only inside one).
 pub const SCRIPT_CALL_OUTSIDE: &str = "ERR redis.call is only available while a script runs";
+/// A command that panicked inside redis.call (a bug): the script gets this error.
+pub const SCRIPT_CALL_PANICKED: &str = "ERR redis.call failed inside the server";
 /// A reply nested deeper than the Lua stack can hold, handed to a script.
 pub const SCRIPT_REPLY_TOO_DEEP: &str = "ERR reached lua stack limit";
 pub const SCRIPT_KILLED_MESSAGE: &str = "ERR Script killed by user with SCRIPT KILL...";

@@ -156,7 +156,8 @@ struct State {
     lua: Lua,
     /// The prelude's `__roost_run`.
     runner: Function,
-    functions: HashMap<String, Function>,
+    /// By SHA-1 (foldhash, seeded per state, where SipHash cost more per EVALSHA).
+    functions: HashMap<String, Function, foldhash::fast::RandomState>,
     generation: u64,
     /// What this state last added to `LUA_MEMORY`.
     counted: usize,
@@ -248,7 +249,7 @@ fn new_state(generation: u64) -> mlua::Result<State> {
     Ok(State {
         lua,
         runner,
-        functions: HashMap::new(),
+        functions: HashMap::default(),
         generation,
         counted: 0,
     })
@@ -265,11 +266,19 @@ fn eval_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 }
 
 fn evalsha(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    run(ctx, &args::text(&args[1]).to_ascii_lowercase(), args, false)
+    run(ctx, &sha_argument(&args[1]), args, false)
 }
 
 fn evalsha_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    run(ctx, &args::text(&args[1]).to_ascii_lowercase(), args, true)
+    run(ctx, &sha_argument(&args[1]), args, true)
+}
+
+/// EVALSHA's script id in lower case (clients send it so: no copy then).
+fn sha_argument(arg: &Bytes) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(arg) {
+        Ok(sha) if !sha.bytes().any(|b| b.is_ascii_uppercase()) => sha.into(),
+        _ => args::text(arg).to_ascii_lowercase().into(),
+    }
 }
 
 /// Runs script `sha` with `args` = [command, script-or-sha, numkeys, keys..., argv...].
@@ -516,7 +525,8 @@ unsafe fn call_entry(state: *mut mlua::ffi::lua_State, raise: bool) -> c_int {
         Ok(Pushed::Error) => mlua::ffi::lua_error(state),
         Err(panic) => {
             drop(panic);
-            mlua::ffi::lua_pushstring(state, c"ERR redis.call failed inside the server".as_ptr());
+            let e = error::SCRIPT_CALL_PANICKED;
+            mlua::ffi::lua_pushlstring(state, e.as_ptr().cast(), e.len());
             mlua::ffi::lua_error(state)
         }
     }
