@@ -549,3 +549,31 @@ pub const DEBUG_NOT_ALLOWED: Reply = err(
      you can run it from a local connection, otherwise you need to set this option in the \
      configuration file, and then restart the server.",
 );
+
+// Streams.
+pub const STREAM_INVALID_ID: Reply =
+    err("ERR Invalid stream ID specified as stream command argument");
+pub const XADD_ID_ZERO: Reply = err("ERR The ID specified in XADD must be greater than 0-0");
+pub const XADD_ID_TOO_SMALL: Reply =
+    err("ERR The ID specified in XADD is equal or smaller than the target stream top item");
+pub const STREAM_EXHAUSTED: Reply =
+    err("ERR The stream has exhausted the last possible ID, unable to add more items");
+pub const STREAM_MAXLEN_NEGATIVE: Reply = err("ERR The MAXLEN argument must be >= 0.");
+pub const STREAM_LIMIT_NEGATIVE: Reply = err("ERR The LIMIT argument must be >= 0.");
+pub const STREAM_MAXLEN_AND_MINID: Reply =
+    err("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
+pub const STREAM_LIMIT_WITHOUT_STRATEGY: Reply =
+    err("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
+pub const STREAM_LIMIT_WITHOUT_APPROX: Reply =
+    err("ERR syntax error, LIMIT cannot be used without the special ~ option");
+pub const XTRIM_WITHOUT_STRATEGY: Reply =
+    err("ERR syntax error, XTRIM must be called with a trimming strategy");
+pub const STREAM_INVALID_START: Reply = err("ERR invalid start ID for the interval");
+pub const STREAM_INVALID_END: Reply = err("ERR invalid end ID for the interval");
+pub const XSETID_ENTRIES_ADDED_NEGATIVE: Reply = err("ERR entries_added must be positive");
+pub const XSETID_BELOW_GIVEN_MAX_DELETED: Reply =
+    err("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id");
+pub const XSETID_BELOW_TOP: Reply =
+    err("ERR The ID specified in XSETID is smaller than the target stream top item");
+pub const XSETID_ENTRIES_ADDED_TOO_SMALL: Reply =
+    err("ERR The entries_added specified in XSETID is smaller than the target stream length");

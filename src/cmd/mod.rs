@@ -33,6 +33,7 @@ pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod tracking;
@@ -386,6 +387,7 @@ pub fn acl_categories(spec: &Spec) -> u32 {
         "scripting" => SCRIPTING,
         "bitmap" => BITMAP,
         "hyperloglog" => HYPERLOGLOG,
+        "stream" => STREAM,
         _ => 0,
     });
     if spec.has(flags::WRITE) {

@@ -73,6 +73,11 @@ const OW_INSERT: &[&str] = &["OW", "insert"];
 
 // Key specifications, named for what the command does to its key(s).
 
+/// XADD: an update, because of its optional trimming.
+pub const XADD: &[KeySpecInfo] = &[noted(
+    "UPDATE instead of INSERT because of the optional trimming feature",
+    RW_UPDATE,
+)];
 /// Reads the key's value (GET, HGET, ZRANGE, ...).
 pub const READS: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 0)];
 /// Reads every key argument (MGET, SINTER, ...).

@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 21] {
+fn families() -> [&'static [Spec]; 22] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -56,6 +56,7 @@ fn families() -> [&'static [Spec]; 21] {
         super::list::COMMANDS,
         super::zset::COMMANDS,
         super::zset_algebra::COMMANDS,
+        super::stream::COMMANDS,
         super::bitmap::COMMANDS,
         super::hyperloglog::COMMANDS,
         super::sort::COMMANDS,
