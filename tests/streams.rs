@@ -185,3 +185,62 @@ fn a_replica_receives_streams_in_a_full_sync_and_the_live_stream() {
             && stream_state(&mut r) == expected
     });
 }
+
+type ReadReply = Option<Vec<(String, Vec<(String, Vec<String>)>)>>;
+
+fn xread(con: &mut redis::Connection, args: &str) -> ReadReply {
+    let args: Vec<&str> = args.split(' ').collect();
+    redis::cmd("XREAD").arg(&args).query(con).unwrap()
+}
+
+/// Waits until `n` clients are blocked.
+fn wait_blocked(con: &mut redis::Connection, n: usize) {
+    wait_for("clients to block", Duration::from_secs(10), || {
+        info_field(con, "clients", "blocked_clients") == n.to_string()
+    });
+}
+
+#[test]
+fn xread_block_is_woken_by_xadd_for_every_reader() {
+    let dir = TempDir::new("streams-block");
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    run(&mut con, "XADD s 1-1 old 1");
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let mut reader = roost.client();
+            thread::spawn(move || xread(&mut reader, "BLOCK 10000 STREAMS other s 0 $"))
+        })
+        .collect();
+    wait_blocked(&mut con, 3);
+    // A write to another key wakes nobody; an entry in `s` wakes all three.
+    run(&mut con, "SET unrelated 1");
+    run(&mut con, "XADD s 2-1 new 2");
+    for reader in readers {
+        let got = reader.join().unwrap().expect("served, not timed out");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "s");
+        assert_eq!(
+            got[0].1,
+            vec![("2-1".to_string(), vec!["new".to_string(), "2".to_string()])]
+        );
+    }
+    wait_blocked(&mut con, 0);
+
+    // A reader of a missing key is woken when XADD creates it.
+    let mut reader = roost.client();
+    let waiting =
+        thread::spawn(move || xread(&mut reader, "COUNT 5 BLOCK 10000 STREAMS fresh 0-0"));
+    wait_blocked(&mut con, 1);
+    run(&mut con, "XADD fresh 7-7 f v");
+    let got = waiting.join().unwrap().unwrap();
+    assert_eq!(got[0].1[0].0, "7-7");
+
+    // A timeout answers nil.
+    assert_eq!(xread(&mut con, "BLOCK 50 STREAMS s $"), None);
+    // Redis 7.2's `+`: the last entry (7.0 refused it as an invalid id).
+    let last = xread(&mut con, "STREAMS s +").unwrap();
+    assert_eq!(last[0].1[0].0, "2-1");
+    assert_eq!(xread(&mut con, "STREAMS nokey +"), None);
+    wait_blocked(&mut con, 0);
+}

@@ -577,3 +577,36 @@ pub const XSETID_BELOW_TOP: Reply =
     err("ERR The ID specified in XSETID is smaller than the target stream top item");
 pub const XSETID_ENTRIES_ADDED_TOO_SMALL: Reply =
     err("ERR The entries_added specified in XSETID is smaller than the target stream length");
+pub const GROUP_ONLY_IN_XREADGROUP: Reply =
+    err("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+pub const NOACK_ONLY_IN_XREADGROUP: Reply =
+    err("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+pub const XREADGROUP_WITHOUT_GROUP: Reply = err("ERR Missing GROUP option for XREADGROUP");
+pub const XREADGROUP_DOLLAR: Reply = err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.");
+pub const XREADGROUP_PLUS: Reply = err("ERR The + ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The + ID would just return an empty result set.");
+pub const GREATER_ONLY_IN_XREADGROUP: Reply = err(
+    "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+);
+pub const STREAM_LAST_ID_ZERO: Reply = err("ERR the stream last element ID is 0-0");
+
+/// XREAD or XREADGROUP with an odd number of arguments after STREAMS (Redis 7.2's text,
+/// which names the command and its special id; 7.0 said "XREAD" and '$' for both).
+pub fn unbalanced_streams(xreadgroup: bool) -> Reply {
+    let (name, symbol) = if xreadgroup {
+        ("xreadgroup", '>')
+    } else {
+        ("xread", '$')
+    };
+    Reply::error(format!(
+        "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified."
+    ))
+}
+
+/// XREADGROUP on a missing key or group.
+pub fn no_group_in_xreadgroup(key: &[u8], group: &[u8]) -> Reply {
+    Reply::error(format!(
+        "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(group)
+    ))
+}

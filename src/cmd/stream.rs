@@ -3,6 +3,8 @@
 //! Writes are logged in a canonical form that replays to the same stream: XADD with the
 //! id it generated, its trimming as an exact `MAXLEN = <length left>`, XTRIM likewise.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 
 use super::{args, command, error, flags::*, Ctx, Outcome, Spec, ONE_KEY};
@@ -82,6 +84,10 @@ pub const COMMANDS: &[Spec] = &[
     )
     .with_key_specs(super::redis_meta::REMOVES)
     .with_tips(super::redis_meta::NONDETERMINISTIC_OUTPUT),
+    command!("stream", "xread", -4, READONLY | BLOCKING, super::NO_KEYS, xread, "5.0.0",
+        "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.")
+    .with_key_specs(super::redis_meta::XREAD)
+    .with_find_keys(read_keys),
     command!(
         "stream",
         "xsetid",
@@ -561,6 +567,240 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let arg_refs: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
     ctx.propagate(&arg_refs);
     Ok(Reply::OK)
+}
+
+// ---------------------------------------------------------------------------------------
+// XREAD, XREADGROUP
+// ---------------------------------------------------------------------------------------
+
+/// XREAD's and XREADGROUP's options, and where their keys are.
+struct ReadArgs {
+    /// 0: no limit.
+    count: usize,
+    /// BLOCK's timeout: None without BLOCK, Some(None) to wait forever.
+    block: Option<Option<Duration>>,
+    group: Option<(Bytes, Bytes)>,
+    noack: bool,
+    /// Index of the first key; as many ids follow the keys.
+    keys_at: usize,
+    streams: usize,
+}
+
+fn parse_read(args: &[Bytes], xreadgroup: bool) -> Result<ReadArgs, Reply> {
+    let mut parsed = ReadArgs {
+        count: 0,
+        block: None,
+        group: None,
+        noack: false,
+        keys_at: 0,
+        streams: 0,
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        let opt = &args[i];
+        if args::is(opt, "block") && more > 0 {
+            i += 1;
+            let ms = parse_i64(&args[i]).ok_or(error::TIMEOUT_NOT_INTEGER)?;
+            if ms < 0 {
+                return Err(error::TIMEOUT_NEGATIVE);
+            }
+            parsed.block = Some((ms > 0).then(|| Duration::from_millis(ms as u64)));
+        } else if args::is(opt, "count") && more > 0 {
+            i += 1;
+            parsed.count = args::int(&args[i])?.max(0) as usize;
+        } else if args::is(opt, "streams") && more > 0 {
+            let rest = args.len() - i - 1;
+            if rest % 2 != 0 {
+                return Err(error::unbalanced_streams(xreadgroup));
+            }
+            parsed.keys_at = i + 1;
+            parsed.streams = rest / 2;
+            break;
+        } else if args::is(opt, "group") && more >= 2 {
+            if !xreadgroup {
+                return Err(error::GROUP_ONLY_IN_XREADGROUP);
+            }
+            parsed.group = Some((args[i + 1].clone(), args[i + 2].clone()));
+            i += 2;
+        } else if args::is(opt, "noack") {
+            if !xreadgroup {
+                return Err(error::NOACK_ONLY_IN_XREADGROUP);
+            }
+            parsed.noack = true;
+        } else {
+            return Err(error::SYNTAX);
+        }
+        i += 1;
+    }
+    if parsed.keys_at == 0 {
+        return Err(error::SYNTAX);
+    }
+    if xreadgroup && parsed.group.is_none() {
+        return Err(error::XREADGROUP_WITHOUT_GROUP);
+    }
+    Ok(parsed)
+}
+
+/// XREAD's and XREADGROUP's keys: the first half of what follows STREAMS.
+fn read_keys(args: &[Bytes]) -> Option<Vec<usize>> {
+    let at = args.iter().position(|a| args::is(a, "streams"))? + 1;
+    let rest = args.len().checked_sub(at)?;
+    if rest == 0 || rest % 2 != 0 {
+        return None;
+    }
+    Some((at..at + rest / 2).collect())
+}
+
+/// Where reading a stream starts: after an id, or (XREADGROUP `>`) at what the group
+/// has not been given yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadFrom {
+    After(StreamId),
+    New,
+}
+
+/// Resolves each stream's id (`$`, `+`, `>`, an id), checking types and groups in
+/// Redis's order.
+fn read_positions(
+    ctx: &Ctx<'_>,
+    args: &[Bytes],
+    parsed: &ReadArgs,
+) -> Result<Vec<ReadFrom>, Reply> {
+    let mut out = Vec::with_capacity(parsed.streams);
+    for n in 0..parsed.streams {
+        let key = &args[parsed.keys_at + n];
+        let arg = &args[parsed.keys_at + parsed.streams + n];
+        let last = read_stream(ctx.db(), key, |s| {
+            s.map(|s| {
+                (
+                    s.last_id,
+                    parsed
+                        .group
+                        .as_ref()
+                        .is_some_and(|(g, _)| s.groups.contains_key(g)),
+                )
+            })
+        })?;
+        if let Some((group, _)) = &parsed.group {
+            if !last.is_some_and(|(_, has)| has) {
+                return Err(error::no_group_in_xreadgroup(key, group));
+            }
+        }
+        let last_id = last.map(|(id, _)| id);
+        out.push(match arg.as_ref() {
+            b"$" if parsed.group.is_some() => return Err(error::XREADGROUP_DOLLAR),
+            b"$" => ReadFrom::After(last_id.unwrap_or(StreamId::MIN)),
+            b"+" if parsed.group.is_some() => return Err(error::XREADGROUP_PLUS),
+            b"+" => match last_id {
+                None => ReadFrom::After(StreamId::MIN),
+                Some(id) => ReadFrom::After(id.decr().ok_or(error::STREAM_LAST_ID_ZERO)?),
+            },
+            b">" if parsed.group.is_none() => return Err(error::GREATER_ONLY_IN_XREADGROUP),
+            b">" => ReadFrom::New,
+            _ => ReadFrom::After(parse_strict_id(arg, 0)?),
+        });
+    }
+    Ok(out)
+}
+
+/// Serves what can be served now: None if no stream had anything.
+fn serve_read(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    parsed: &ReadArgs,
+    from: &[ReadFrom],
+) -> Result<Option<Reply>, Reply> {
+    let mut served: Vec<(Bytes, Reply)> = Vec::new();
+    for (n, from) in from.iter().enumerate() {
+        let key = &args[parsed.keys_at + n];
+        let entries = match (&parsed.group, *from) {
+            (None, ReadFrom::After(after)) => read_stream(ctx.db(), key, |s| {
+                let s = s?;
+                if s.is_empty() || s.last_present_id() <= after {
+                    return None;
+                }
+                let start = after.incr()?;
+                Some(entries_reply(s.range(
+                    start,
+                    StreamId::MAX,
+                    false,
+                    parsed.count,
+                )))
+            })?,
+            (Some((group, consumer)), from) => {
+                unreachable!(
+                    "XREAD takes no GROUP: {key:?} {group:?} {consumer:?} {}",
+                    from == ReadFrom::New
+                )
+            }
+            (None, ReadFrom::New) => None,
+        };
+        if let Some(entries) = entries {
+            served.push((key.clone(), entries));
+        }
+    }
+    if served.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(if ctx.client.proto >= 3 {
+        Reply::Map(
+            served
+                .into_iter()
+                .map(|(k, e)| (Reply::Bulk(k), e))
+                .collect(),
+        )
+    } else {
+        Reply::Array(
+            served
+                .into_iter()
+                .map(|(k, e)| Reply::Array(vec![Reply::Bulk(k), e]))
+                .collect(),
+        )
+    }))
+}
+
+fn read_command(ctx: &mut Ctx<'_>, args: &[Bytes], xreadgroup: bool) -> Outcome {
+    let parsed = parse_read(args, xreadgroup)?;
+    let from = read_positions(ctx, args, &parsed)?;
+    if let Some(reply) = serve_read(ctx, args, &parsed, &from)? {
+        return Ok(reply);
+    }
+    let Some(timeout) = parsed.block else {
+        return Ok(Reply::NullArray);
+    };
+    if !super::list::can_block(ctx) || ctx.client.in_script {
+        return Ok(Reply::NullArray);
+    }
+    // Run again when woken, `$` standing for the last id it stands for now.
+    let mut again = args.to_vec();
+    for (n, from) in from.iter().enumerate() {
+        let at = parsed.keys_at + parsed.streams + n;
+        if let (b"$", ReadFrom::After(id)) = (again[at].as_ref(), from) {
+            again[at] = id.to_bytes();
+        }
+    }
+    let keys = &args[parsed.keys_at..parsed.keys_at + parsed.streams];
+    let op = crate::session::BlockedPop::Stream { args: again };
+    Ok(super::list::block(ctx, keys, op, timeout))
+}
+
+/// A blocked XREAD or XREADGROUP woken by new entries: its reply if it can be served
+/// now, None to keep waiting.
+pub(super) fn serve_blocked(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Option<Reply>, Reply> {
+    let xreadgroup = args::is(&args[0], "xreadgroup");
+    let parsed = parse_read(args, xreadgroup)?;
+    let from = match read_positions(ctx, args, &parsed) {
+        Ok(from) => from,
+        // Another type stored at the key: XREAD keeps waiting for a stream there.
+        Err(e) if !xreadgroup && e == error::WRONGTYPE => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    serve_read(ctx, args, &parsed, &from)
+}
+
+fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    read_command(ctx, args, false)
 }
 
 #[cfg(test)]
