@@ -62,6 +62,19 @@ fn write_streams(con: &mut redis::Connection) {
         "XADD minid MINID 2 3 f v",
         "XADD ttl 1 f v",
         "PEXPIRE ttl 500000",
+        // Consumer groups: deliveries, acknowledgements, claims, NOACK, an idle consumer.
+        "XGROUP CREATE small g 0",
+        "XREADGROUP GROUP g alice COUNT 1 STREAMS small >",
+        "XREADGROUP GROUP g bob STREAMS small >",
+        "XACK small g 7-0",
+        "XCLAIM small g carol 0 6-0 RETRYCOUNT 5",
+        "XGROUP CREATE small g2 $ ENTRIESREAD 3",
+        "XGROUP CREATECONSUMER small g2 idle",
+        "XGROUP CREATE small g3 0",
+        "XREADGROUP GROUP g3 quick NOACK STREAMS small >",
+        "XGROUP CREATE fresh g $ MKSTREAM",
+        "XGROUP CREATE small gone 0",
+        "XGROUP DESTROY small gone",
     ] {
         run(con, line);
     }
@@ -78,26 +91,77 @@ fn write_streams(con: &mut redis::Connection) {
 
 /// What a stream holds and remembers: its entries, its length, and the ids it refuses
 /// next (last id) as the error of an XADD at its last id plus one check of XLEN.
-fn stream_state(con: &mut redis::Connection) -> Vec<String> {
+fn try_stream_state(con: &mut redis::Connection) -> redis::RedisResult<Vec<String>> {
     let mut out = Vec::new();
-    for key in ["big", "small", "gone", "minid", "ttl"] {
-        let kind: String = redis::cmd("TYPE").arg(key).query(con).unwrap();
+    for key in ["big", "small", "gone", "minid", "ttl", "fresh"] {
+        let kind: String = redis::cmd("TYPE").arg(key).query(con)?;
         let entries: redis::Value = redis::cmd("XRANGE")
             .arg(key)
             .arg("-")
             .arg("+")
             .query(con)
             .unwrap();
-        let len: i64 = redis::cmd("XLEN").arg(key).query(con).unwrap();
-        let ttl: i64 = redis::cmd("PEXPIRETIME").arg(key).query(con).unwrap();
-        let info: redis::Value = redis::cmd("XINFO")
+        let len: i64 = redis::cmd("XLEN").arg(key).query(con)?;
+        let ttl: i64 = redis::cmd("PEXPIRETIME").arg(key).query(con)?;
+        // Without the node counts: a base or a full sync lays entries out afresh (the
+        // log records trimming as an exact MAXLEN, so the layout never decides data).
+        let info: Vec<redis::Value> = redis::cmd("XINFO")
             .arg("STREAM")
             .arg(key)
             .query(con)
-            .unwrap_or(redis::Value::Nil);
+            .unwrap_or_default();
+        let info: Vec<&[redis::Value]> = info
+            .chunks(2)
+            .filter(|pair| !format!("{:?}", pair[0]).contains("radix-tree"))
+            .collect();
         out.push(format!("{key} {kind} {len} {ttl} {entries:?} {info:?}"));
+        let groups: Vec<redis::Value> = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(key)
+            .query(con)
+            .unwrap_or_default();
+        out.push(format!("{key} groups {groups:?}"));
+        for group in ["g", "g2", "g3"] {
+            // Each pending entry with its consumer and delivery count (not its idle time).
+            let pending: Vec<(String, String, i64, i64)> = redis::cmd("XPENDING")
+                .arg(key)
+                .arg(group)
+                .arg("-")
+                .arg("+")
+                .arg(1000)
+                .query(con)
+                .unwrap_or_default();
+            let pending: Vec<_> = pending
+                .into_iter()
+                .map(|(id, c, _, n)| (id, c, n))
+                .collect();
+            let consumers: Vec<Vec<redis::Value>> = redis::cmd("XINFO")
+                .arg("CONSUMERS")
+                .arg(key)
+                .arg(group)
+                .query(con)
+                .unwrap_or_default();
+            let names: Vec<String> = consumers
+                .iter()
+                .map(|c| format!("{:?} {:?} {:?} {:?}", c[0], c[1], c[2], c[3]))
+                .collect();
+            out.push(format!("{key} {group} {pending:?} {names:?}"));
+        }
     }
-    out
+    Ok(out)
+}
+
+fn stream_state(con: &mut redis::Connection) -> Vec<String> {
+    try_stream_state(con).unwrap()
+}
+
+/// The lines of two states that differ.
+fn differences(a: &[String], b: &[String]) -> Vec<(String, String)> {
+    a.iter()
+        .zip(b)
+        .filter(|(x, y)| x != y)
+        .map(|(x, y)| (x.clone(), y.clone()))
+        .collect()
 }
 
 #[test]
@@ -112,12 +176,20 @@ fn streams_survive_a_restart_and_a_rewrite() {
         "{}",
         expected[0]
     );
-    assert!(expected[2].starts_with("gone stream 0 "), "{}", expected[2]);
+    assert!(
+        expected.iter().any(|l| l.starts_with("gone stream 0 ")),
+        "{expected:?}"
+    );
+    let small_g = expected.iter().find(|l| l.starts_with("small g ")).unwrap();
+    assert!(small_g.contains(r#"("6-0", "carol", 5)"#), "{small_g}");
+    assert!(!small_g.contains("7-0"), "acknowledged: {small_g}");
     roost.shutdown();
 
     let roost = Roost::start(&dir.0, &[]);
     let mut con = roost.client();
-    assert_eq!(stream_state(&mut con), expected);
+    let state = stream_state(&mut con);
+    assert_eq!(differences(&state, &expected), []);
+    assert_eq!(state, expected);
     // The last id is remembered: the stream refuses anything at or below it.
     let err = redis::cmd("XADD")
         .arg("small")
@@ -144,7 +216,9 @@ fn streams_survive_a_restart_and_a_rewrite() {
 
     let roost = Roost::start(&dir.0, &[]);
     let mut con = roost.client();
-    assert_eq!(stream_state(&mut con), expected);
+    let state = stream_state(&mut con);
+    assert_eq!(differences(&state, &expected), []);
+    assert_eq!(state, expected);
     let err = redis::cmd("XADD")
         .arg("small")
         .arg("100-0")
@@ -181,9 +255,26 @@ fn a_replica_receives_streams_in_a_full_sync_and_the_live_stream() {
     run(&mut p, "XTRIM big MAXLEN ~ 5");
     let expected = stream_state(&mut p);
     wait_for("the replica to catch up", Duration::from_secs(60), || {
-        redis::cmd("XLEN").arg("small").query::<i64>(&mut r).is_ok()
-            && stream_state(&mut r) == expected
+        let up = redis::cmd("INFO")
+            .arg("replication")
+            .query::<String>(&mut r)
+            .is_ok_and(|i| i.contains("master_link_status:up"));
+        let offset = |con: &mut redis::Connection, field: &str| {
+            redis::cmd("INFO")
+                .arg("replication")
+                .query::<String>(con)
+                .ok()
+                .and_then(|i| {
+                    i.lines()
+                        .find_map(|l| l.strip_prefix(field).map(|v| v.trim().to_string()))
+                })
+        };
+        up && offset(&mut p, "master_repl_offset:").is_some()
+            && offset(&mut p, "master_repl_offset:") == offset(&mut r, "slave_repl_offset:")
     });
+    let state = stream_state(&mut r);
+    assert_eq!(differences(&state, &expected), []);
+    assert_eq!(state, expected);
 }
 
 type ReadReply = Option<Vec<(String, Vec<(String, Vec<String>)>)>>;
@@ -243,4 +334,105 @@ fn xread_block_is_woken_by_xadd_for_every_reader() {
     assert_eq!(last[0].1[0].0, "2-1");
     assert_eq!(xread(&mut con, "STREAMS nokey +"), None);
     wait_blocked(&mut con, 0);
+}
+
+#[test]
+fn xreadgroup_block_is_served_new_entries_once_and_sees_a_destroyed_group() {
+    let dir = TempDir::new("streams-group-block");
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    run(&mut con, "XGROUP CREATE s g $ MKSTREAM");
+    let readers: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            let mut reader = roost.client();
+            thread::spawn(move || {
+                let got: ReadReply = redis::cmd("XREADGROUP")
+                    .arg(&[
+                        "GROUP", "g", name, "COUNT", "1", "BLOCK", "10000", "STREAMS", "s", ">",
+                    ])
+                    .query(&mut reader)
+                    .unwrap();
+                got
+            })
+        })
+        .collect();
+    wait_blocked(&mut con, 2);
+    run(&mut con, "XADD s 1-1 f 1");
+    run(&mut con, "XADD s 2-1 f 2");
+    let mut ids: Vec<String> = readers
+        .into_iter()
+        .map(|r| r.join().unwrap().expect("served")[0].1[0].0.clone())
+        .collect();
+    ids.sort();
+    // Each entry went to one consumer of the group.
+    assert_eq!(ids, ["1-1", "2-1"]);
+    let pending: redis::Value = redis::cmd("XPENDING")
+        .arg("s")
+        .arg("g")
+        .query(&mut con)
+        .unwrap();
+    assert!(format!("{pending:?}").contains("int(2)"), "{pending:?}");
+
+    // A reader blocked on a group that is then destroyed gets NOGROUP.
+    let mut reader = roost.client();
+    let waiting = thread::spawn(move || {
+        redis::cmd("XREADGROUP")
+            .arg(&["GROUP", "g", "c", "BLOCK", "10000", "STREAMS", "s", ">"])
+            .query::<ReadReply>(&mut reader)
+    });
+    wait_blocked(&mut con, 1);
+    run(&mut con, "XGROUP DESTROY s g");
+    let err = waiting.join().unwrap().unwrap_err();
+    assert_eq!(err.code(), Some("NOGROUP"), "{err:?}");
+}
+
+/// Redis 7.2's consumer fields, which 7.0 (the differential reference) lacks:
+/// XINFO CONSUMERS `inactive` and XINFO STREAM FULL `active-time`.
+#[test]
+fn consumers_report_redis_7_2_activity_fields() {
+    let dir = TempDir::new("streams-activity");
+    let roost = Roost::start(&dir.0, &[]);
+    let mut con = roost.client();
+    run(&mut con, "XADD s 1-1 f v");
+    run(&mut con, "XGROUP CREATE s g 0");
+    run(&mut con, "XGROUP CREATECONSUMER s g lazy");
+    run(&mut con, "XREADGROUP GROUP g busy STREAMS s >");
+    let consumers: Vec<Vec<redis::Value>> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg("s")
+        .arg("g")
+        .query(&mut con)
+        .unwrap();
+    let field = |c: &Vec<redis::Value>, name: &str| -> i64 {
+        let at = c
+            .iter()
+            .position(|v| *v == redis::Value::BulkString(name.as_bytes().to_vec()))
+            .unwrap();
+        match &c[at + 1] {
+            redis::Value::Int(n) => *n,
+            other => panic!("{name}: {other:?}"),
+        }
+    };
+    let names: Vec<&redis::Value> = consumers.iter().map(|c| &c[1]).collect();
+    assert_eq!(
+        names,
+        [
+            &redis::Value::BulkString(b"busy".to_vec()),
+            &redis::Value::BulkString(b"lazy".to_vec())
+        ]
+    );
+    assert!(field(&consumers[0], "inactive") >= 0);
+    assert_eq!(field(&consumers[1], "inactive"), -1, "never read");
+    assert_eq!(field(&consumers[0], "pending"), 1);
+
+    let full: redis::Value = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg("s")
+        .arg("FULL")
+        .query(&mut con)
+        .unwrap();
+    let text = format!("{full:?}");
+    assert!(text.contains("active-time"), "{text}");
+    assert!(text.contains("seen-time"), "{text}");
 }

@@ -610,3 +610,15 @@ pub fn no_group_in_xreadgroup(key: &[u8], group: &[u8]) -> Reply {
         String::from_utf8_lossy(group)
     ))
 }
+pub const ENTRIES_READ_NEGATIVE: Reply = err("ERR value for ENTRIESREAD must be positive or -1");
+pub const XGROUP_KEY_MISSING: Reply = err("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.");
+pub const BUSYGROUP: Reply = err("BUSYGROUP Consumer Group name already exists");
+pub const XAUTOCLAIM_COUNT: Reply = err("ERR COUNT must be > 0");
+
+pub fn xgroup_syntax(sub: &[u8]) -> Reply {
+    subcommand_syntax(sub, "XGROUP")
+}
+
+pub fn xinfo_syntax(sub: &[u8]) -> Reply {
+    subcommand_syntax(sub, "XINFO")
+}

@@ -91,6 +91,11 @@ pub const XREADGROUP: &[KeySpecInfo] = &[KeySpecInfo {
     limit: 2,
     ..range(RO_ACCESS, 0, 0)
 }];
+/// XGROUP and XINFO subcommands: the key is the second argument.
+pub const XGROUP_INSERTS: &[KeySpecInfo] = &[range(RW_INSERT, 2, 0)];
+pub const XGROUP_DELETES: &[KeySpecInfo] = &[range(RW_DELETE, 2, 0)];
+pub const XGROUP_UPDATES: &[KeySpecInfo] = &[range(RW_UPDATE, 2, 0)];
+pub const XINFO_READS: &[KeySpecInfo] = &[range(RO_ACCESS, 2, 0)];
 /// XADD: an update, because of its optional trimming.
 pub const XADD: &[KeySpecInfo] = &[noted(
     "UPDATE instead of INSERT because of the optional trimming feature",

@@ -643,7 +643,7 @@ fn parse_read(args: &[Bytes], xreadgroup: bool) -> Result<ReadArgs, Reply> {
 }
 
 /// XREAD's and XREADGROUP's keys: the first half of what follows STREAMS.
-fn read_keys(args: &[Bytes]) -> Option<Vec<usize>> {
+pub(super) fn read_keys(args: &[Bytes]) -> Option<Vec<usize>> {
     let at = args.iter().position(|a| args::is(a, "streams"))? + 1;
     let rest = args.len().checked_sub(at)?;
     if rest == 0 || rest % 2 != 0 {
@@ -729,10 +729,19 @@ fn serve_read(
                 )))
             })?,
             (Some((group, consumer)), from) => {
-                unreachable!(
-                    "XREAD takes no GROUP: {key:?} {group:?} {consumer:?} {}",
-                    from == ReadFrom::New
-                )
+                let history = match from {
+                    ReadFrom::After(id) => Some(id),
+                    ReadFrom::New => None,
+                };
+                super::stream_group::read_group(
+                    ctx,
+                    key,
+                    group,
+                    consumer,
+                    history,
+                    parsed.count,
+                    parsed.noack,
+                )?
             }
             (None, ReadFrom::New) => None,
         };
@@ -760,7 +769,7 @@ fn serve_read(
     }))
 }
 
-fn read_command(ctx: &mut Ctx<'_>, args: &[Bytes], xreadgroup: bool) -> Outcome {
+pub(super) fn read_command(ctx: &mut Ctx<'_>, args: &[Bytes], xreadgroup: bool) -> Outcome {
     let parsed = parse_read(args, xreadgroup)?;
     let from = read_positions(ctx, args, &parsed)?;
     if let Some(reply) = serve_read(ctx, args, &parsed, &from)? {

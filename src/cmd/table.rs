@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 22] {
+fn families() -> [&'static [Spec]; 23] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -57,6 +57,7 @@ fn families() -> [&'static [Spec]; 22] {
         super::zset::COMMANDS,
         super::zset_algebra::COMMANDS,
         super::stream::COMMANDS,
+        super::stream_group::COMMANDS,
         super::bitmap::COMMANDS,
         super::hyperloglog::COMMANDS,
         super::sort::COMMANDS,

@@ -629,18 +629,19 @@ impl StreamObj {
         None
     }
 
-    /// How many entries the group has yet to read, when it can be known.
-    pub fn lag(&self, group: &Group) -> Option<u64> {
+    /// How many entries the group has yet to read, when it can be known (negative when
+    /// its counter was set past what was added, as Redis reports it).
+    pub fn lag(&self, group: &Group) -> Option<i64> {
         if self.entries_added == 0 {
             return Some(0);
         }
+        let lag = |read: u64| self.entries_added as i64 - read as i64;
         if let Some(read) = group.entries_read {
             if !self.range_has_tombstones(group.last_id, StreamId::MAX) {
-                return Some(self.entries_added.saturating_sub(read));
+                return Some(lag(read));
             }
         }
-        self.estimate_distance(group.last_id)
-            .map(|read| self.entries_added.saturating_sub(read))
+        self.estimate_distance(group.last_id).map(lag)
     }
 
     /// The group's counter after it was given entry `id` (above its last id).
