@@ -211,11 +211,14 @@ pub fn catalog() -> Arc<Catalog> {
 /// Redis's key specs for them say, unless it is read-only (EVAL_RO): its one range only
 /// carries that access, the positions come from `find_keys`.
 fn key_ranges(spec: &Spec) -> Vec<KeyRange> {
-    if spec.find_keys.is_some() && spec.key_specs.is_empty() {
-        let access = if spec.has(READONLY) {
-            KEY_READ
-        } else {
-            KEY_READ | KEY_WRITE
+    // A keyword spec (XREAD's STREAMS) says how keys are read; `find_keys` finds them.
+    let keyword_spec = spec.key_specs.first().filter(|k| k.keyword.is_some());
+    if spec.find_keys.is_some() && (spec.key_specs.is_empty() || keyword_spec.is_some()) {
+        let access = match keyword_spec {
+            Some(k) if k.flags.contains(&"access") && !k.flags.contains(&"RW") => KEY_READ,
+            Some(_) => KEY_READ | KEY_WRITE,
+            None if spec.has(READONLY) => KEY_READ,
+            None => KEY_READ | KEY_WRITE,
         };
         return vec![KeyRange {
             index: 0,

@@ -555,3 +555,76 @@ pub const DEBUG_NOT_ALLOWED: Reply = err(
      you can run it from a local connection, otherwise you need to set this option in the \
      configuration file, and then restart the server.",
 );
+
+// Streams.
+pub const STREAM_INVALID_ID: Reply =
+    err("ERR Invalid stream ID specified as stream command argument");
+pub const XADD_ID_ZERO: Reply = err("ERR The ID specified in XADD must be greater than 0-0");
+pub const XADD_ID_TOO_SMALL: Reply =
+    err("ERR The ID specified in XADD is equal or smaller than the target stream top item");
+pub const STREAM_EXHAUSTED: Reply =
+    err("ERR The stream has exhausted the last possible ID, unable to add more items");
+pub const STREAM_MAXLEN_NEGATIVE: Reply = err("ERR The MAXLEN argument must be >= 0.");
+pub const STREAM_LIMIT_NEGATIVE: Reply = err("ERR The LIMIT argument must be >= 0.");
+pub const STREAM_MAXLEN_AND_MINID: Reply =
+    err("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
+pub const STREAM_LIMIT_WITHOUT_STRATEGY: Reply =
+    err("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
+pub const STREAM_LIMIT_WITHOUT_APPROX: Reply =
+    err("ERR syntax error, LIMIT cannot be used without the special ~ option");
+pub const XTRIM_WITHOUT_STRATEGY: Reply =
+    err("ERR syntax error, XTRIM must be called with a trimming strategy");
+pub const STREAM_INVALID_START: Reply = err("ERR invalid start ID for the interval");
+pub const STREAM_INVALID_END: Reply = err("ERR invalid end ID for the interval");
+pub const XSETID_ENTRIES_ADDED_NEGATIVE: Reply = err("ERR entries_added must be positive");
+pub const XSETID_BELOW_GIVEN_MAX_DELETED: Reply =
+    err("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id");
+pub const XSETID_BELOW_TOP: Reply =
+    err("ERR The ID specified in XSETID is smaller than the target stream top item");
+pub const XSETID_ENTRIES_ADDED_TOO_SMALL: Reply =
+    err("ERR The entries_added specified in XSETID is smaller than the target stream length");
+pub const GROUP_ONLY_IN_XREADGROUP: Reply =
+    err("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+pub const NOACK_ONLY_IN_XREADGROUP: Reply =
+    err("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+pub const XREADGROUP_WITHOUT_GROUP: Reply = err("ERR Missing GROUP option for XREADGROUP");
+pub const XREADGROUP_DOLLAR: Reply = err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.");
+pub const XREADGROUP_PLUS: Reply = err("ERR The + ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The + ID would just return an empty result set.");
+pub const GREATER_ONLY_IN_XREADGROUP: Reply = err(
+    "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+);
+pub const STREAM_LAST_ID_ZERO: Reply = err("ERR the stream last element ID is 0-0");
+
+/// XREAD or XREADGROUP with an odd number of arguments after STREAMS (Redis 7.2's text,
+/// which names the command and its special id; 7.0 said "XREAD" and '$' for both).
+pub fn unbalanced_streams(xreadgroup: bool) -> Reply {
+    let (name, symbol) = if xreadgroup {
+        ("xreadgroup", '>')
+    } else {
+        ("xread", '$')
+    };
+    Reply::error(format!(
+        "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified."
+    ))
+}
+
+/// XREADGROUP on a missing key or group.
+pub fn no_group_in_xreadgroup(key: &[u8], group: &[u8]) -> Reply {
+    Reply::error(format!(
+        "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(group)
+    ))
+}
+pub const ENTRIES_READ_NEGATIVE: Reply = err("ERR value for ENTRIESREAD must be positive or -1");
+pub const XGROUP_KEY_MISSING: Reply = err("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.");
+pub const BUSYGROUP: Reply = err("BUSYGROUP Consumer Group name already exists");
+pub const XAUTOCLAIM_COUNT: Reply = err("ERR COUNT must be > 0");
+
+pub fn xgroup_syntax(sub: &[u8]) -> Reply {
+    subcommand_syntax(sub, "XGROUP")
+}
+
+pub fn xinfo_syntax(sub: &[u8]) -> Reply {
+    subcommand_syntax(sub, "XINFO")
+}

@@ -779,6 +779,7 @@ pub(super) fn block(
     let keys: Vec<Bytes> = keys.iter().map(own).collect();
     let awaits = match op {
         BlockedPop::ZPop { .. } => Awaits::SortedSet,
+        BlockedPop::Stream { .. } => Awaits::Stream,
         _ => Awaits::List,
     };
     let waiter = ctx.shared.blocking.register(db, &keys, awaits);
@@ -874,6 +875,9 @@ fn serve(
     if let BlockedPop::ZPop { max, count } = op {
         return super::zset_algebra::serve(ctx, keys, *max, *count, waiter);
     }
+    if let BlockedPop::Stream { args } = op {
+        return super::stream::serve_blocked(ctx, args);
+    }
     for key in keys {
         match kind(ctx.db(), key) {
             Kind::Missing => continue,
@@ -902,7 +906,7 @@ fn serve(
                     return Ok(Some(reply));
                 }
             }
-            BlockedPop::ZPop { .. } => unreachable!("served above"),
+            BlockedPop::ZPop { .. } | BlockedPop::Stream { .. } => unreachable!("served above"),
             BlockedPop::Move {
                 dst,
                 from_left,

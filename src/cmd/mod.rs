@@ -33,6 +33,8 @@ pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
+pub mod stream_group;
 pub mod string;
 pub mod table;
 pub mod tracking;
@@ -138,6 +140,12 @@ pub const ONE_KEY: KeySpec = KeySpec {
 /// The first two arguments are keys (RENAME, SMOVE).
 pub const TWO_KEYS: KeySpec = KeySpec {
     first: 1,
+    last: 2,
+    step: 1,
+};
+/// The key is the second argument (XGROUP and XINFO subcommands).
+pub const TWO_KEYS_AT_2: KeySpec = KeySpec {
+    first: 2,
     last: 2,
     step: 1,
 };
@@ -386,6 +394,7 @@ pub fn acl_categories(spec: &Spec) -> u32 {
         "scripting" => SCRIPTING,
         "bitmap" => BITMAP,
         "hyperloglog" => HYPERLOGLOG,
+        "stream" => STREAM,
         _ => 0,
     });
     if spec.has(flags::WRITE) {

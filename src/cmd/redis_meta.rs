@@ -18,6 +18,9 @@ pub struct KeySpecInfo {
     /// Keys Redis cannot locate from the arguments alone (SORT's BY, GET, STORE):
     /// begin_search and find_keys are `unknown`.
     pub unknown: bool,
+    /// A keyword begin_search instead of an index: the keyword and the argument the
+    /// search starts from (XREAD's STREAMS).
+    pub keyword: Option<(&'static str, i64)>,
 }
 
 /// Keys counted by an argument (ZUNION's numkeys): where the count is and where the keys
@@ -39,6 +42,7 @@ const fn range(flags: &'static [&'static str], index: i64, lastkey: i64) -> KeyS
         limit: 0,
         keynum: None,
         unknown: false,
+        keyword: None,
     }
 }
 
@@ -73,6 +77,30 @@ const OW_INSERT: &[&str] = &["OW", "insert"];
 
 // Key specifications, named for what the command does to its key(s).
 
+/// XREAD: the keys after the STREAMS keyword, half of what follows it.
+pub const XREAD: &[KeySpecInfo] = &[KeySpecInfo {
+    keyword: Some(("STREAMS", 1)),
+    lastkey: -1,
+    limit: 2,
+    ..range(RO_ACCESS, 0, 0)
+}];
+/// XREADGROUP: as XREAD, its STREAMS keyword searched from the fourth argument.
+pub const XREADGROUP: &[KeySpecInfo] = &[KeySpecInfo {
+    keyword: Some(("STREAMS", 4)),
+    lastkey: -1,
+    limit: 2,
+    ..range(RO_ACCESS, 0, 0)
+}];
+/// XGROUP and XINFO subcommands: the key is the second argument.
+pub const XGROUP_INSERTS: &[KeySpecInfo] = &[range(RW_INSERT, 2, 0)];
+pub const XGROUP_DELETES: &[KeySpecInfo] = &[range(RW_DELETE, 2, 0)];
+pub const XGROUP_UPDATES: &[KeySpecInfo] = &[range(RW_UPDATE, 2, 0)];
+pub const XINFO_READS: &[KeySpecInfo] = &[range(RO_ACCESS, 2, 0)];
+/// XADD: an update, because of its optional trimming.
+pub const XADD: &[KeySpecInfo] = &[noted(
+    "UPDATE instead of INSERT because of the optional trimming feature",
+    RW_UPDATE,
+)];
 /// Reads the key's value (GET, HGET, ZRANGE, ...).
 pub const READS: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 0)];
 /// Reads every key argument (MGET, SINTER, ...).

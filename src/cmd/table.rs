@@ -44,7 +44,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 21] {
+fn families() -> [&'static [Spec]; 23] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -59,6 +59,8 @@ fn families() -> [&'static [Spec]; 21] {
         super::list::COMMANDS,
         super::zset::COMMANDS,
         super::zset_algebra::COMMANDS,
+        super::stream::COMMANDS,
+        super::stream_group::COMMANDS,
         super::bitmap::COMMANDS,
         super::hyperloglog::COMMANDS,
         super::sort::COMMANDS,

@@ -1,4 +1,4 @@
-//! Clients blocked on list keys (BLPOP, BLMOVE, ...): who waits for which (database,
+//! Clients blocked on list, sorted-set and stream keys (BLPOP, BLMOVE, XREAD, ...): who waits for which (database,
 //! key), in the order they blocked.
 //!
 //! A handler that finds every key empty registers its client here (under the keyspace
@@ -38,6 +38,9 @@ struct Inner {
 pub enum Awaits {
     List,
     SortedSet,
+    /// XREAD, XREADGROUP: every such client is woken by new entries, since reading
+    /// a stream takes nothing from it (a group's readers sort it out among themselves).
+    Stream,
 }
 
 /// One registered client: its place in the queues of its keys.
@@ -56,6 +59,13 @@ impl Inner {
         for awaits in [Awaits::List, Awaits::SortedSet] {
             if let Some(&(head, _)) = queue.iter().find(|&&(_, a)| a == awaits) {
                 if let Some(n) = self.waiters.get(&head) {
+                    n.notify_one();
+                }
+            }
+        }
+        for &(id, awaits) in queue {
+            if awaits == Awaits::Stream {
+                if let Some(n) = self.waiters.get(&id) {
                     n.notify_one();
                 }
             }

@@ -119,6 +119,9 @@ pub enum BlockedPop {
     /// BZPOPMIN / BZPOPMAX (`count` None: one member, answered with its key) and BZMPOP
     /// (up to `count` members of one key).
     ZPop { max: bool, count: Option<usize> },
+    /// XREAD / XREADGROUP with BLOCK: the request (its `$` ids made explicit), run
+    /// again when entries arrive.
+    Stream { args: Vec<Bytes> },
     /// BLMOVE / BRPOPLPUSH: one element moved to `dst`.
     Move {
         dst: Bytes,

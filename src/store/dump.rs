@@ -24,7 +24,8 @@ pub trait DumpSink {
 
 impl Keyspace {
     /// Emits the snapshot begun earlier as commands (`SELECT` before each database's
-    /// first key, one `SET` or several `HSET`/`SADD`/`RPUSH`/`ZADD` per key, then its
+    /// first key, one `SET` or several `HSET`/`SADD`/`RPUSH`/`ZADD`/`XADD` (and a stream's `XSETID`,
+    /// `XGROUP`, `XCLAIM`) per key, then its
     /// expiry). The last command selects `final_db`, the database the stream after the
     /// snapshot continues in, so snapshot + stream replay as they ran.
     pub fn dump_snapshot(
@@ -104,9 +105,12 @@ fn entry_commands(
         }
         Value::List(l) => l.base_records(key, emit),
         Value::ZSet(z) => z.base_records(key, emit),
+        Value::Stream(x) => x.base_records(key, emit),
     }
-    if let (Some(t), Value::Hash(_) | Value::Set(_) | Value::List(_) | Value::ZSet(_)) =
-        (&at, value)
+    if let (
+        Some(t),
+        Value::Hash(_) | Value::Set(_) | Value::List(_) | Value::ZSet(_) | Value::Stream(_),
+    ) = (&at, value)
     {
         emit(&[b"PEXPIREAT", key, t.as_bytes()]);
     }

@@ -14,6 +14,7 @@ pub mod evict;
 mod expire;
 pub mod list;
 mod snapshot;
+pub mod stream;
 pub mod usage;
 mod value;
 mod watch;

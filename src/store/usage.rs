@@ -18,6 +18,7 @@ use std::mem::size_of;
 use bytes::Bytes;
 
 use super::list::ListObj;
+use super::stream::{Consumer, Group, Pending, StreamId, StreamObj};
 use super::zset::{ZSetObj, ORDER_KEY};
 use super::{Db, Entry, HashObj, SetObj, Value};
 use crate::alloc::footprint;
@@ -107,6 +108,7 @@ impl Value {
             Value::Set(s) => set_heap(s, samples),
             Value::List(l) => list_heap(l, samples),
             Value::ZSet(z) => zset_heap(z, samples),
+            Value::Stream(x) => stream_heap(x, samples),
         }
     }
 }
@@ -143,6 +145,35 @@ fn zset_heap(z: &ZSetObj, samples: usize) -> usize {
         + table
         + btree_heap_of(ORDER_KEY, len)
         + sampled(members, len, samples)
+}
+
+/// A stream: its blocks' buffers (Redis's listpacks) and their tree, and each
+/// group's pending entries and consumers.
+fn stream_heap(x: &StreamObj, samples: usize) -> usize {
+    let blocks = sampled(x.block_heap().map(footprint), x.block_count(), samples);
+    let groups: usize = x
+        .groups
+        .iter()
+        .map(|(name, g)| {
+            let pending = size_of::<(StreamId, Pending)>();
+            let consumers: usize = g
+                .consumers
+                .iter()
+                .map(|(c, consumer)| {
+                    bytes_heap(c) + btree_heap_of(size_of::<StreamId>(), consumer.pending.len())
+                })
+                .sum();
+            bytes_heap(name)
+                + btree_heap_of(pending, g.pending.len())
+                + btree_heap_of(size_of::<(Bytes, Consumer)>(), g.consumers.len())
+                + consumers
+        })
+        .sum();
+    footprint(size_of::<StreamObj>())
+        + blocks
+        + btree_heap_of(StreamObj::BLOCK_SLOT, x.block_count())
+        + btree_heap_of(size_of::<(Bytes, Group)>(), x.groups.len())
+        + groups
 }
 
 impl Db {

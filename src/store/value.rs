@@ -22,6 +22,7 @@ pub enum Value {
     Set(Box<SetObj>),
     List(Box<super::list::ListObj>),
     ZSet(Box<super::zset::ZSetObj>),
+    Stream(Box<super::stream::StreamObj>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -84,6 +85,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::List(_) => "list",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -105,6 +107,7 @@ impl Value {
             Value::Set(_) => "hashtable",
             Value::List(l) => l.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }
