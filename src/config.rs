@@ -111,6 +111,13 @@ with_blank! {
         pub databases: usize,
         pub requirepass: Option<String>,
         pub appendonly: bool,
+        /// The RDB file in `dir` that SAVE, BGSAVE and `save` schedules write, and that
+        /// startup loads when there is no log.
+        pub dbfilename: String,
+        /// Compress strings in RDB files and DUMP payloads with LZF.
+        pub rdbcompression: bool,
+        /// End RDB files with a CRC-64 (else zero) and check it when loading.
+        pub rdbchecksum: bool,
         pub appendfsync: AppendFsync,
         /// A log ending in a record cut short loads without it (yes) or stops startup (no).
         pub aof_load_truncated: bool,
@@ -564,6 +571,14 @@ pub static PARAMS: &[Param] = &[
     row("appendonly", field!(appendonly), Type::Bool, "yes")
         .fixed()
         .flag("Keep the append-only log (yes|no)"),
+    row("dbfilename", field!(dbfilename), Type::Text, "dump.rdb")
+        .fixed()
+        .flag("RDB file name in dir (SAVE, BGSAVE, loaded at startup without a log)"),
+    row("rdbcompression", field!(rdbcompression), Type::Bool, "yes")
+        .flag("Compress strings in RDB files and DUMP payloads with LZF (yes|no)"),
+    row("rdbchecksum", field!(rdbchecksum), Type::Bool, "yes")
+        .fixed()
+        .flag("End RDB files with a CRC-64 and check it at load (yes|no)"),
     row("appendfsync", field!(appendfsync), Type::Choice(FSYNC_POLICIES), "everysec")
         .hook(Hook::FsyncPolicy)
         .flag("When to fsync the log: always|everysec|no"),
@@ -1215,8 +1230,6 @@ const NO_EFFECT_HERE: &[&str] = &[
     "proc-title-template",
     "rdb-del-sync-files",
     "rdb-save-incremental-fsync",
-    "rdbchecksum",
-    "rdbcompression",
     "repl-disable-tcp-nodelay",
     "repl-diskless-load",
     "repl-diskless-sync",
@@ -1284,7 +1297,6 @@ const REDIS_ONLY: &[&str] = &[
     "cluster-require-full-coverage",
     "crash-log-enabled",
     "crash-memcheck-enabled",
-    "dbfilename",
     "disable-thp",
     "dynamic-hz",
     "enable-module-command",
@@ -1315,8 +1327,6 @@ const REDIS_ONLY: &[&str] = &[
     "rdb-del-sync-files",
     "rdb-key-save-delay",
     "rdb-save-incremental-fsync",
-    "rdbchecksum",
-    "rdbcompression",
     "repl-backlog-ttl",
     "repl-disable-tcp-nodelay",
     "repl-diskless-load",
@@ -1989,9 +1999,8 @@ mod tests {
             .expect("Debian's redis-server package provides /etc/redis/redis.conf");
         let mut c = Config::default();
         let ignored = c.apply_file_text(&text, "/etc/redis/redis.conf").unwrap();
-        // Features Roost lacks whose settings a user may count on; every other
-        // directive of the stock file is implemented or in NO_EFFECT_HERE.
-        assert_eq!(ignored, ["dbfilename"]);
+        // Every directive of the stock file is implemented or in NO_EFFECT_HERE.
+        assert_eq!(ignored, Vec::<String>::new());
     }
 
     #[test]

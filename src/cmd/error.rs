@@ -549,3 +549,10 @@ pub const DEBUG_NOT_ALLOWED: Reply = err(
      you can run it from a local connection, otherwise you need to set this option in the \
      configuration file, and then restart the server.",
 );
+
+pub const BUSY_KEY: Reply = err("BUSYKEY Target key name already exists.");
+pub const DUMP_PAYLOAD: Reply = err("ERR DUMP payload version or checksum are wrong");
+pub const BAD_DATA_FORMAT: Reply = err("ERR Bad data format");
+pub const RESTORE_TTL_NEGATIVE: Reply = err("ERR Invalid TTL value, must be >= 0");
+pub const RESTORE_IDLETIME: Reply = err("ERR Invalid IDLETIME value, must be >= 0");
+pub const RESTORE_FREQ: Reply = err("ERR Invalid FREQ value, must be >= 0 and <= 255");

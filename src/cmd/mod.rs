@@ -18,6 +18,7 @@ pub mod config;
 pub mod conn;
 pub mod debug;
 pub mod diagnose;
+pub mod dump;
 pub mod error;
 pub mod flow;
 pub mod hash;

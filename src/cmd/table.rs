@@ -41,10 +41,11 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 21] {
+fn families() -> [&'static [Spec]; 22] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
+        super::dump::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
         super::conn::COMMANDS,
