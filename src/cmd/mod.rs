@@ -434,6 +434,11 @@ impl Ctx<'_> {
 
     /// Logs the canonical form of a write this command made to the selected database.
     pub fn propagate(&mut self, args: &[&[u8]]) {
+        self.shared
+            .persistence
+            .rdb
+            .changes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.client.from_primary {
             return;
         }

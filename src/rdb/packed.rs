@@ -336,6 +336,64 @@ mod tests {
     }
 
     #[test]
+    fn ziplists_of_redis_before_7_decode_every_encoding() {
+        let mut entries: Vec<Vec<u8>> = vec![
+            vec![0x02, b'a', b'b'],
+            vec![0xF6],
+            vec![0xFE, 0x9C],
+            vec![0xC0, 0x2C, 0x01],
+            vec![0xF0, 0xA0, 0x86, 0x01],
+            vec![0xD0, 0x00, 0xCA, 0x9A, 0x3B],
+            vec![0x40, 70],
+        ];
+        entries[6].extend(vec![b'z'; 70]);
+        let mut last = vec![0xE0];
+        last.extend((-5i64).to_le_bytes());
+        entries.push(last);
+        let mut blob = vec![0u8; 10];
+        let mut previous = 0;
+        for e in &entries {
+            blob.push(previous as u8);
+            blob.extend(e);
+            previous = e.len() + 1;
+        }
+        blob.push(0xFF);
+        let total = blob.len() as u32;
+        blob[0..4].copy_from_slice(&total.to_le_bytes());
+        blob[8..10].copy_from_slice(&(entries.len() as u16).to_le_bytes());
+        let decoded = ziplist_elements(&blob).unwrap();
+        assert_eq!(
+            decoded,
+            [
+                Element::Bytes(Bytes::from_static(b"ab")),
+                Element::Int(5),
+                Element::Int(-100),
+                Element::Int(300),
+                Element::Int(100_000),
+                Element::Int(1_000_000_000),
+                Element::Bytes(Bytes::from(vec![b'z'; 70])),
+                Element::Int(-5),
+            ]
+        );
+        assert_eq!(ziplist_elements(&blob[..blob.len() - 2]), None);
+    }
+
+    #[test]
+    fn zipmaps_of_redis_before_2_6_decode() {
+        // Two pairs, the second value with two free bytes after it.
+        let blob = [
+            2, 1, b'a', 2, 0, b'x', b'y', 1, b'b', 1, 2, b'z', 0, 0, 0xFF,
+        ];
+        assert_eq!(
+            zipmap_pairs(&blob),
+            Some(vec![
+                (Bytes::from_static(b"a"), Bytes::from_static(b"xy")),
+                (Bytes::from_static(b"b"), Bytes::from_static(b"z")),
+            ])
+        );
+    }
+
+    #[test]
     fn intsets_pick_the_narrowest_width() {
         let blob = intset(&mut [5, -3, 70000]);
         assert_eq!(&blob[0..4], &4u32.to_le_bytes());
