@@ -111,6 +111,19 @@ with_blank! {
         pub databases: usize,
         pub requirepass: Option<String>,
         pub appendonly: bool,
+        /// The RDB file in `dir` that SAVE, BGSAVE and `save` schedules write, and that
+        /// startup loads when there is no log.
+        pub dbfilename: String,
+        /// Compress strings in RDB files and DUMP payloads with LZF.
+        pub rdbcompression: bool,
+        /// End RDB files with a CRC-64 (else zero) and check it when loading.
+        pub rdbchecksum: bool,
+        /// The `save` schedule as Redis shows it ("3600 1 300 100"): pairs of seconds
+        /// and changes; empty, none.
+        pub save: String,
+        /// A `save` directive was read at startup: the next one adds to it (Redis 7
+        /// adds up the `save` lines of its file) instead of replacing the default.
+        pub save_directives_seen: bool,
         pub appendfsync: AppendFsync,
         /// A log ending in a record cut short loads without it (yes) or stops startup (no).
         pub aof_load_truncated: bool,
@@ -425,6 +438,8 @@ pub enum Type {
     OutputLimits,
     /// Numbers between 0 and 100 (`latency-tracking-info-percentiles`), none or more.
     Percentiles,
+    /// Pairs of seconds and changes (`save`), none or more.
+    SavePoints,
 }
 
 /// How a number is written; an unsigned syntax refuses a sign, and a number the syntax
@@ -564,6 +579,16 @@ pub static PARAMS: &[Param] = &[
     row("appendonly", field!(appendonly), Type::Bool, "yes")
         .fixed()
         .flag("Keep the append-only log (yes|no)"),
+    row("dbfilename", field!(dbfilename), Type::Text, "dump.rdb")
+        .fixed()
+        .flag("RDB file name in dir (SAVE, BGSAVE, loaded at startup without a log)"),
+    row("rdbcompression", field!(rdbcompression), Type::Bool, "yes")
+        .flag("Compress strings in RDB files and DUMP payloads with LZF (yes|no)"),
+    row("rdbchecksum", field!(rdbchecksum), Type::Bool, "yes")
+        .fixed()
+        .flag("End RDB files with a CRC-64 and check it at load (yes|no)"),
+    row("save", field!(save), Type::SavePoints, "3600 1 300 100 60 10000")
+        .flag("Write the RDB file after SECONDS if CHANGES writes: \"SECONDS CHANGES ...\" (\"\": never)"),
     row("appendfsync", field!(appendfsync), Type::Choice(FSYNC_POLICIES), "everysec")
         .hook(Hook::FsyncPolicy)
         .flag("When to fsync the log: always|everysec|no"),
@@ -792,7 +817,7 @@ fn redis_only_name(name: &str) -> &str {
 /// Whether a directive's value is a list of words (so a flag's or CONFIG SET's single
 /// string is split, and CONFIG REWRITE writes it unquoted). Redis's `save` is one too.
 fn takes_words(name: &str) -> bool {
-    name == "save" || Param::find(name).is_some_and(|p| p.ty.takes_words())
+    Param::find(name).is_some_and(|p| p.ty.takes_words())
 }
 
 impl Param {
@@ -849,7 +874,10 @@ fn words(args: &[String]) -> Vec<&str> {
 
 impl Type {
     fn takes_words(self) -> bool {
-        matches!(self, Type::Words | Type::HostPort | Type::Percentiles)
+        matches!(
+            self,
+            Type::Words | Type::HostPort | Type::Percentiles | Type::SavePoints
+        )
     }
 
     /// `current` is the field's value, for a type that changes only part of it.
@@ -884,6 +912,7 @@ impl Type {
             Type::HostPort => parse_host_port(&words(args))?,
             Type::OutputLimits => parse_output_limits(&words(args), current())?,
             Type::Percentiles => Value::Text(parse_percentiles(&words(args))?),
+            Type::SavePoints => Value::Text(parse_save_points(&words(args))?),
         })
     }
 
@@ -997,6 +1026,25 @@ fn parse_percentiles(words: &[&str]) -> Result<String, ApplyError> {
         shown.push(p.to_string());
     }
     Ok(shown.join(" "))
+}
+
+fn parse_save_points(words: &[&str]) -> Result<String, ApplyError> {
+    let numbers: Option<Vec<u64>> = words.iter().map(|w| w.parse().ok()).collect();
+    match numbers {
+        Some(n) if n.len() % 2 == 0 => {
+            Ok(n.iter().map(u64::to_string).collect::<Vec<_>>().join(" "))
+        }
+        _ => Err(invalid("Invalid save parameters")),
+    }
+}
+
+/// The (seconds, changes) points of a valid `save` value.
+pub fn save_points(text: &str) -> Vec<(u64, u64)> {
+    let n: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    n.chunks_exact(2).map(|p| (p[0], p[1])).collect()
 }
 
 /// The percentiles of a valid `latency-tracking-info-percentiles`.
@@ -1215,8 +1263,6 @@ const NO_EFFECT_HERE: &[&str] = &[
     "proc-title-template",
     "rdb-del-sync-files",
     "rdb-save-incremental-fsync",
-    "rdbchecksum",
-    "rdbcompression",
     "repl-disable-tcp-nodelay",
     "repl-diskless-load",
     "repl-diskless-sync",
@@ -1284,7 +1330,6 @@ const REDIS_ONLY: &[&str] = &[
     "cluster-require-full-coverage",
     "crash-log-enabled",
     "crash-memcheck-enabled",
-    "dbfilename",
     "disable-thp",
     "dynamic-hz",
     "enable-module-command",
@@ -1315,8 +1360,6 @@ const REDIS_ONLY: &[&str] = &[
     "rdb-del-sync-files",
     "rdb-key-save-delay",
     "rdb-save-incremental-fsync",
-    "rdbchecksum",
-    "rdbcompression",
     "repl-backlog-ttl",
     "repl-disable-tcp-nodelay",
     "repl-diskless-load",
@@ -1329,7 +1372,6 @@ const REDIS_ONLY: &[&str] = &[
     "replica-ignore-maxmemory",
     "replica-lazy-flush",
     "sanitize-dump-payload",
-    "save",
     "set-max-intset-entries",
     "set-max-listpack-entries",
     "set-max-listpack-value",
@@ -1622,6 +1664,21 @@ impl Config {
         if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == lower) {
             return Err(at(why));
         }
+        // The first `save` line replaces the default schedule, later ones add to it.
+        let added: Vec<String>;
+        let args = if lower == "save" {
+            let seen = std::mem::replace(&mut self.save_directives_seen, true);
+            if seen && !words(args).is_empty() && !self.save.is_empty() {
+                added = std::iter::once(self.save.clone())
+                    .chain(args.iter().cloned())
+                    .collect();
+                &added[..]
+            } else {
+                args
+            }
+        } else {
+            args
+        };
         match self.apply(name, args) {
             Ok(Applied::Set) => {
                 if let Some(param) = Param::find(&lower) {
@@ -1961,7 +2018,9 @@ mod tests {
                 "test.conf",
             )
             .unwrap();
-        assert_eq!(ignored, ["save"]);
+        assert!(ignored.is_empty(), "{ignored:?}");
+        // Redis 7 adds up the `save` lines of a file (the first replaces the default).
+        assert_eq!(c.get("save").unwrap(), "900 1 300 10");
         assert_eq!(c.port, 7001);
         assert_eq!(c.bind, ["127.0.0.1", "::1"]);
         assert_eq!(c.requirepass.as_deref(), Some("a b"));
@@ -1989,9 +2048,8 @@ mod tests {
             .expect("Debian's redis-server package provides /etc/redis/redis.conf");
         let mut c = Config::default();
         let ignored = c.apply_file_text(&text, "/etc/redis/redis.conf").unwrap();
-        // Features Roost lacks whose settings a user may count on; every other
-        // directive of the stock file is implemented or in NO_EFFECT_HERE.
-        assert_eq!(ignored, ["dbfilename"]);
+        // Every directive of the stock file is implemented or in NO_EFFECT_HERE.
+        assert_eq!(ignored, Vec::<String>::new());
     }
 
     #[test]
@@ -2481,12 +2539,9 @@ mod tests {
         }
         let mut c = Config::default();
         let ignored = c
-            .apply_file_text(
-                "tcp-backlog 511\nsave 900 1\nhash-max-ziplist-entries 64\n",
-                "x.conf",
-            )
+            .apply_file_text("tcp-backlog 511\nhash-max-ziplist-entries 64\n", "x.conf")
             .unwrap();
-        assert_eq!(ignored, ["save"]);
+        assert!(ignored.is_empty(), "{ignored:?}");
         assert_eq!(c.get("tcp-backlog").unwrap(), "511");
     }
 
@@ -2511,7 +2566,8 @@ mod tests {
         assert_eq!(c.get("maxmemory").unwrap(), "10485760");
         assert_eq!(c.origins["bind"], "--bind");
         assert!(c.aof_repair);
-        assert_eq!(ignored, ["save"]);
+        assert_eq!(c.get("save").unwrap(), "");
+        assert!(ignored.is_empty(), "{ignored:?}");
         let (c, _) =
             Config::from_args(args(&["--user", "app", "on", ">pw", "--port", "7000"])).unwrap();
         assert_eq!(c.users[0].rules, ["on", ">pw"]);

@@ -12,9 +12,11 @@
 //! Modules, bottom up; each uses only those above it in this list (ARCHITECTURE.md
 //! draws the layers):
 //!
-//! - utilities: `clock`, `rand`, `glob`, `longdouble`, `sync`, `alloc`, `log`, `kill`
+//! - utilities: `clock`, `rand`, `glob`, `longdouble`, `sync`, `alloc`, `log`, `kill`,
+//!   `crc64`
 //! - `protocol`: the wire format (RESP2/RESP3 decoder and reply encoder)
 //! - `store`: the keyspace (databases, values, expiry, snapshots)
+//! - `rdb`: Redis's RDB encoding of values and files (DUMP payloads, RDB files)
 //! - `aof`: the log on disk (record format, segment files, reading, checking)
 //! - `config`: flags and redis.conf -> `Config`
 //! - `tls`: the `tls-*` parameters as rustls configurations, reloadable
@@ -33,6 +35,7 @@ pub mod aof;
 pub mod clock;
 pub mod cmd;
 pub mod config;
+pub mod crc64;
 pub mod glob;
 pub mod journal;
 pub mod kill;
@@ -43,6 +46,7 @@ pub mod persist;
 pub mod protocol;
 pub mod pubsub;
 pub mod rand;
+pub mod rdb;
 pub mod repl;
 pub mod server;
 pub mod session;

@@ -193,10 +193,17 @@ fn log_startup(config: &Config) {
             dir.display(),
             config.get("appendfsync").unwrap_or_default()
         ));
-    } else {
+    } else if config.save.is_empty() {
         log::warning(&format!(
-            "Data directory {}: appendonly no, the data lives in memory only and a restart loses it",
+            "Data directory {}: appendonly no and no save schedule, the data lives in memory only and a restart loses it",
             dir.display()
+        ));
+    } else {
+        log::notice(&format!(
+            "Data directory {}: appendonly no, the data is saved to {} (save {})",
+            dir.display(),
+            config.dbfilename,
+            config.save
         ));
     }
 }

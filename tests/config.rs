@@ -173,8 +173,11 @@ fn a_debian_redis_conf_starts_roost_with_warnings_and_flags_override_it() {
         .map(|l| format!("{l}\n"))
         .collect();
     let conf = dir.join("redis.conf");
-    // `save` twice: a directive repeated in a file is still warned about once.
-    let extra = format!("save 900 1\nsave 300 10\ndir {}\n", dir.display());
+    // `io-threads` twice: a directive repeated in a file is still warned about once.
+    let extra = format!(
+        "save 900 1\nsave 300 10\nio-threads 1\nio-threads 1\ndir {}\n",
+        dir.display()
+    );
     std::fs::write(&conf, adapted + &extra).unwrap();
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_roost"))
@@ -206,13 +209,21 @@ fn a_debian_redis_conf_starts_roost_with_warnings_and_flags_override_it() {
     };
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");
-    let save_warnings = warnings.iter().filter(|w| w.contains("'save'")).count();
-    assert_eq!(save_warnings, 1, "one warning per directive: {warnings:?}");
+    let repeated = warnings
+        .iter()
+        .filter(|w| w.contains("'io-threads'"))
+        .count();
+    assert_eq!(repeated, 1, "one warning per directive: {warnings:?}");
+    // `save` is implemented now (RDB files): no warning.
     assert!(
-        warnings.iter().any(|w| w.contains("'dbfilename'")),
+        !warnings.iter().any(|w| w.contains("'save'")),
         "{warnings:?}"
     );
-    // Implemented now: the slow log's settings are parameters.
+    // Implemented now: the slow log's settings and the RDB file's are parameters.
+    assert!(
+        !warnings.iter().any(|w| w.contains("'dbfilename'")),
+        "{warnings:?}"
+    );
     assert!(
         !warnings.iter().any(|w| w.contains("'slowlog-max-len'")),
         "{warnings:?}"

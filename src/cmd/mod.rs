@@ -18,6 +18,7 @@ pub mod config;
 pub mod conn;
 pub mod debug;
 pub mod diagnose;
+pub mod dump;
 pub mod error;
 pub mod flow;
 pub mod hash;
@@ -442,6 +443,11 @@ impl Ctx<'_> {
 
     /// Logs the canonical form of a write this command made to the selected database.
     pub fn propagate(&mut self, args: &[&[u8]]) {
+        self.shared
+            .persistence
+            .rdb
+            .changes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.client.from_primary {
             return;
         }

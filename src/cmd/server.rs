@@ -191,17 +191,19 @@ fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     Ok(Reply::Integer(last_save(ctx.shared) as i64))
 }
 
-/// Unix seconds of the last successful rewrite, or of startup before the first.
+/// Unix seconds of the last successful save (RDB file or log rewrite), or of startup
+/// before the first.
 fn last_save(shared: &Shared) -> u64 {
     let rewritten = shared
         .persistence
         .rewrites
         .last_success
         .load(Ordering::Relaxed);
-    rewritten.max(shared.started_ms / 1000)
+    let saved = shared.persistence.rdb.last_success.load(Ordering::Relaxed);
+    rewritten.max(saved).max(shared.started_ms / 1000)
 }
 
-/// The log is Roost's only persistence: SAVE, BGSAVE and BGREWRITEAOF all rewrite it.
+/// BGREWRITEAOF needs the log.
 fn require_log(ctx: &Ctx<'_>) -> Result<(), Reply> {
     if ctx.shared.config().appendonly {
         Ok(())
@@ -227,27 +229,35 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     }
 }
 
+/// BGSAVE writes the RDB file in the background (and, with the log on, rewrites the
+/// log too, as SAVE does).
 fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() > 2 || (args.len() == 2 && !args::is(&args[1], "schedule")) {
         return Err(error::SYNTAX);
     }
-    require_log(ctx)?;
-    if start_rewrite(ctx) {
-        Ok(Reply::simple("Background saving started"))
-    } else if args.len() == 2 {
-        Ok(Reply::simple("Background saving scheduled"))
-    } else {
-        Err(error::SAVE_IN_PROGRESS)
-    }
-}
-
-fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    require_log(ctx)?;
-    let status = &ctx.shared.persistence.rewrites;
-    if status.in_progress.swap(true, Ordering::AcqRel) {
+    let Some(shared) = ctx.shared.arc() else {
+        return Err(error::SAVE_IN_PROGRESS);
+    };
+    if !(shared.services.start_bgsave)(&shared) {
         return Err(error::SAVE_IN_PROGRESS);
     }
-    (ctx.shared.services.rewrite_now)(ctx.shared).map_err(error::failed)?;
+    if shared.config().appendonly {
+        (shared.services.start_rewrite)(&shared);
+    }
+    Ok(Reply::simple("Background saving started"))
+}
+
+/// SAVE writes the RDB file now; with the log on it also rewrites the log, so the
+/// log stays as compact as the file.
+fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    (ctx.shared.services.save_rdb)(ctx.shared).map_err(error::failed)?;
+    if ctx.shared.config().appendonly {
+        let status = &ctx.shared.persistence.rewrites;
+        if status.in_progress.swap(true, Ordering::AcqRel) {
+            return Err(error::SAVE_IN_PROGRESS);
+        }
+        (ctx.shared.services.rewrite_now)(ctx.shared).map_err(error::failed)?;
+    }
     Ok(Reply::OK)
 }
 
@@ -272,6 +282,18 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         }
         running.abandon();
     }
+    let mode = if nosave {
+        2
+    } else if args[1..].iter().any(|a| args::is(a, "save")) {
+        1
+    } else {
+        0
+    };
+    ctx.shared
+        .persistence
+        .rdb
+        .shutdown_mode
+        .store(mode, Ordering::Release);
     crate::log::warning("User requested shutdown...");
     ctx.shared.request_shutdown();
     ctx.client.close_after_reply = true;
@@ -580,8 +602,14 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
         field("loading_loaded_perc", &format!("{:.2}", fraction * 100.0));
         field("loading_eta_seconds", &eta);
     }
-    field("rdb_changes_since_last_save", &0);
-    field("rdb_bgsave_in_progress", &0);
+    let rdb = &shared.persistence.rdb;
+    let saving = rdb.in_progress.load(Ordering::Relaxed);
+    let changes = rdb
+        .changes
+        .load(Ordering::Relaxed)
+        .saturating_sub(rdb.saved_changes.load(Ordering::Relaxed));
+    field("rdb_changes_since_last_save", &changes);
+    field("rdb_bgsave_in_progress", &(saving as u8));
     let rewrites = &shared.persistence.rewrites;
     let in_progress = rewrites.in_progress.load(Ordering::Relaxed);
     let status = if rewrites.last_failed.load(Ordering::Relaxed) {
@@ -590,7 +618,31 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
         "ok"
     };
     field("rdb_last_save_time", &last_save(shared));
-    field("rdb_last_bgsave_status", &status);
+    let rdb_status = if rdb.last_failed.load(Ordering::Relaxed) {
+        "err"
+    } else {
+        "ok"
+    };
+    field("rdb_last_bgsave_status", &rdb_status);
+    field(
+        "rdb_last_bgsave_time_sec",
+        &rdb.last_seconds.load(Ordering::Relaxed),
+    );
+    let current = if saving {
+        (clock::now_ms().saturating_sub(rdb.started_ms.load(Ordering::Relaxed)) / 1000) as i64
+    } else {
+        -1
+    };
+    field("rdb_current_bgsave_time_sec", &current);
+    field("rdb_saves", &rdb.saves.load(Ordering::Relaxed));
+    field(
+        "rdb_last_load_keys_expired",
+        &rdb.expired_at_load.load(Ordering::Relaxed),
+    );
+    field(
+        "rdb_last_load_keys_loaded",
+        &rdb.loaded_keys.load(Ordering::Relaxed),
+    );
     field("aof_enabled", &(aof_enabled as u8));
     field("aof_rewrite_in_progress", &(in_progress as u8));
     field("aof_rewrite_scheduled", &0);

@@ -44,10 +44,11 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 23] {
+fn families() -> [&'static [Spec]; 24] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
+        super::dump::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
         super::conn::COMMANDS,

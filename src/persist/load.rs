@@ -4,6 +4,7 @@
 //! Clients that connect meanwhile get `-LOADING` for anything but a few commands (PING,
 //! INFO, ...), and INFO reports Redis's loading fields.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,8 +15,46 @@ use crate::state::{LoadingProgress, Shared};
 use crate::sync::Recover;
 use crate::{clock, log};
 
-/// Replays the log into the keyspace; on success the server starts taking writes.
+/// Loads the data at startup: the log, or the RDB file when there is no log (with
+/// `appendonly no`, or with a log that has no files yet, which the file's data then
+/// starts, as Redis 7 does when AOF is turned on over an RDB). On success the server
+/// starts taking writes.
 pub fn load_log(shared: &Arc<Shared>) -> Result<(), String> {
+    let (dir, appendonly) = {
+        let c = shared.config();
+        (c.dir.clone(), c.appendonly)
+    };
+    let rdb_file = super::save::rdb_path(shared);
+    let no_log = || {
+        aof::newest_base(&dir).is_ok_and(|b| b.is_none())
+            && aof::segments(&dir).is_ok_and(|s| s.is_empty())
+    };
+    if !appendonly {
+        super::save::load(shared, &rdb_file)?;
+        shared.journal.enable(1, false);
+        shared.set_loading(false);
+        return Ok(());
+    }
+    if rdb_file.exists() && no_log() {
+        super::save::load(shared, &rdb_file)?;
+        super::writer::start(shared, &dir, 1)
+            .map_err(|e| format!("cannot open the log in {}: {e}", dir.display()))?;
+        log::notice("Writing the data loaded from the RDB file into the log");
+        shared
+            .persistence
+            .rewrites
+            .in_progress
+            .store(true, Ordering::Release);
+        super::rewrite::run(shared)?;
+        save_id(&dir, &shared.repl.ids().replid);
+        shared.set_loading(false);
+        return Ok(());
+    }
+    replay_log(shared)
+}
+
+/// Replays the log into the keyspace.
+fn replay_log(shared: &Arc<Shared>) -> Result<(), String> {
     let (dir, policy) = {
         let config = shared.config();
         let policy = aof::LoadPolicy {
@@ -65,6 +104,10 @@ pub fn load_log(shared: &Arc<Shared>) -> Result<(), String> {
         shared.repl.new_branch(loaded.next_lsn);
     }
     save_id(&dir, &shared.repl.ids().replid);
+    // What was loaded is not a change the `save` schedule counts, as in Redis.
+    let rdb = &shared.persistence.rdb;
+    rdb.saved_changes
+        .store(rdb.changes.load(Ordering::Relaxed), Ordering::Relaxed);
     shared.set_loading(false);
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod load;
 pub mod rewrite;
+pub mod save;
 pub mod writer;
 
 use std::path::Path;

@@ -24,6 +24,8 @@ use crate::store::ActiveExpiry;
 pub const SERVICES: Services = Services {
     start_rewrite: crate::persist::rewrite::start_background,
     rewrite_now: crate::persist::rewrite::run,
+    save_rdb: crate::persist::save::save_now,
+    start_bgsave: crate::persist::save::start_background,
     follow_primary: crate::repl::replica::start,
 };
 
@@ -169,6 +171,7 @@ impl Server {
         tokio::spawn(sample_memory(shared.clone()));
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
         tokio::spawn(crate::persist::rewrite::auto_rewrite(shared.clone()));
+        tokio::spawn(crate::persist::save::schedule(shared.clone()));
         if shared.repl.is_replica() {
             crate::log::set_role(crate::log::Role::Replica);
             crate::repl::replica::start(&shared);
@@ -213,6 +216,16 @@ impl Server {
         }
         shared.shutdown_requested().await;
         supervise::stopping(&shared.config().supervised);
+        // The RDB file at shutdown, when the `save` schedule or SHUTDOWN SAVE asks
+        // for it (not after a failed load: that would replace the file with less).
+        let saved = if shared.is_loading() {
+            Ok(())
+        } else {
+            let saver = shared.clone();
+            tokio::task::spawn_blocking(move || crate::persist::save::save_at_shutdown(&saver))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+        };
         let flushed = {
             // No write may start once the log's last fsync has begun.
             let _no_more_writes = shared.keyspace.write_gate();
@@ -223,6 +236,7 @@ impl Server {
             return Err(io::Error::other(error));
         }
         flushed.map_err(io::Error::other)?;
+        saved.map_err(io::Error::other)?;
         log::notice("Roost is now ready to exit, bye bye...");
         Ok(())
     }

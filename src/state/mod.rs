@@ -147,6 +147,11 @@ pub struct Services {
     pub start_rewrite: fn(&Arc<Shared>) -> bool,
     /// SAVE: runs a rewrite now (the caller has set `rewrites.in_progress`).
     pub rewrite_now: fn(&Shared) -> Result<(), String>,
+    /// SAVE: writes the RDB file now.
+    pub save_rdb: fn(&Shared) -> Result<(), String>,
+    /// BGSAVE, `save` schedules: writes the RDB file on a thread of its own unless a
+    /// save is running; false if one was.
+    pub start_bgsave: fn(&Arc<Shared>) -> bool,
     /// REPLICAOF host port: starts the link to the primary now configured.
     pub follow_primary: fn(&Arc<Shared>),
 }
@@ -247,7 +252,9 @@ impl Shared {
             shutdown: tokio::sync::watch::channel(false).0,
             journal: Journal::new(1),
             persistence: Persistence::new(config.appendfsync),
-            loading: AtomicBool::new(config.appendonly),
+            loading: AtomicBool::new(
+                config.appendonly || config.dir.join(&config.dbfilename).exists(),
+            ),
             loading_progress: Mutex::new(LoadingProgress::default()),
             fatal: Mutex::new(None),
             snapshots: Mutex::new(()),

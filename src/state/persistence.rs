@@ -37,6 +37,33 @@ pub struct Persistence {
     /// First LSN of the segment being written.
     pub current_segment: AtomicU64,
     pub rewrites: RewriteStatus,
+    pub rdb: RdbStatus,
+}
+
+/// What INFO persistence, LASTSAVE and the `save` schedule know about RDB saves.
+#[derive(Default)]
+pub struct RdbStatus {
+    pub in_progress: AtomicBool,
+    pub last_failed: AtomicBool,
+    pub saves: AtomicU64,
+    /// Duration of the last save in seconds, -1 before the first.
+    pub last_seconds: AtomicI64,
+    /// Unix ms when the running save began.
+    pub started_ms: AtomicU64,
+    /// Unix seconds of the last successful save (or of the load of the file).
+    pub last_success: AtomicU64,
+    /// Unix seconds of the last attempt, for the retry delay after a failure.
+    pub last_attempt: AtomicU64,
+    /// Writes made since startup (each command that changed the keyspace, from a
+    /// client or a primary), and their number when the last save's snapshot was taken:
+    /// the difference is `rdb_changes_since_last_save`.
+    pub changes: AtomicU64,
+    pub saved_changes: AtomicU64,
+    /// Keys loaded from the file at startup, and keys skipped there as expired.
+    pub loaded_keys: AtomicU64,
+    pub expired_at_load: AtomicU64,
+    /// What SHUTDOWN asked for: 0 the `save` schedule decides, 1 SAVE, 2 NOSAVE.
+    pub shutdown_mode: std::sync::atomic::AtomicU8,
 }
 
 /// What INFO persistence and LASTSAVE report about rewrites.
@@ -105,6 +132,10 @@ impl Persistence {
             rewrites: RewriteStatus {
                 last_seconds: AtomicI64::new(-1),
                 ..RewriteStatus::default()
+            },
+            rdb: RdbStatus {
+                last_seconds: AtomicI64::new(-1),
+                ..RdbStatus::default()
             },
         }
     }

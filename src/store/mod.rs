@@ -469,6 +469,23 @@ impl Db {
         }
     }
 
+    /// Sets what OBJECT IDLETIME (under an LRU policy) or OBJECT FREQ (under LFU)
+    /// reports for `key`: RESTORE's IDLETIME and FREQ, an RDB file's IDLE and FREQ. The
+    /// one that does not fit the policy is ignored, as Redis ignores it.
+    pub fn set_access(&self, key: &[u8], idle_seconds: Option<u64>, freq: Option<u8>) {
+        let Some(entry) = self.map.get(key) else {
+            return;
+        };
+        let stamp = if self.is_lfu() {
+            freq.map(lfu_stamp)
+        } else {
+            idle_seconds.map(|idle| lru_clock().saturating_sub(idle.min(u32::MAX as u64) as u32))
+        };
+        if let Some(stamp) = stamp {
+            entry.access.store(stamp, Ordering::Relaxed);
+        }
+    }
+
     /// Re-inserts an entry taken out with `remove`, keeping its TTL (RENAME, MOVE).
     pub fn insert_entry(&self, key: &Bytes, entry: Entry) {
         let expire_at = entry.expire_at();

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod dataset;
 pub mod inprocess;
 pub mod process;
 
@@ -18,6 +19,8 @@ pub fn test_config(adjust: impl FnOnce(&mut Config)) -> Config {
     let mut config = Config {
         pick_free_ports: true,
         appendonly: false,
+        // Memory only: no RDB file written at shutdown into the shared default `dir`.
+        save: String::new(),
         ..Config::default()
     };
     adjust(&mut config);

@@ -195,8 +195,13 @@ impl Roost {
         self.child.wait().unwrap();
     }
 
-    pub fn shutdown(mut self) {
-        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut self.client());
+    pub fn shutdown(self) {
+        self.shutdown_with(&[]);
+    }
+
+    /// SHUTDOWN with these arguments (`SAVE`, `NOSAVE`); the process must exit cleanly.
+    pub fn shutdown_with(mut self, args: &[&str]) {
+        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg(args).query(&mut self.client());
         let status = self.child.wait().unwrap();
         assert!(status.success(), "{status:?}");
     }
