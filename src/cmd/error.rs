@@ -204,6 +204,39 @@ pub const LIMIT_NEEDS_BY: Reply =
 pub const WITHSCORES_WITH_BYLEX: Reply =
     err("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
 
+// -- geo (geo.rs) --
+pub const GEO_UNSUPPORTED_UNIT: Reply =
+    err("ERR unsupported unit provided. please use M, KM, FT, MI");
+pub const GEO_NEED_NUMERIC_RADIUS: Reply = err("ERR need numeric radius");
+pub const GEO_NEED_NUMERIC_WIDTH: Reply = err("ERR need numeric width");
+pub const GEO_NEED_NUMERIC_HEIGHT: Reply = err("ERR need numeric height");
+pub const GEO_NEGATIVE_RADIUS: Reply = err("ERR radius cannot be negative");
+pub const GEO_NEGATIVE_BOX: Reply = err("ERR height or width cannot be negative");
+pub const GEO_MEMBER_NOT_FOUND: Reply = err("ERR could not decode requested zset member");
+pub const GEO_COUNT_NOT_POSITIVE: Reply = err("ERR COUNT must be > 0");
+pub const GEO_ANY_NEEDS_COUNT: Reply = err("ERR the ANY argument requires COUNT argument");
+pub const GEOSEARCHSTORE_WITH_OPTIONS: Reply =
+    err("ERR GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options");
+pub const GEORADIUS_STORE_WITH_OPTIONS: Reply = err(
+    "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options",
+);
+/// Redis prints the pair with `%f`.
+pub fn invalid_lon_lat(lon: f64, lat: f64) -> Reply {
+    Reply::error(format!(
+        "ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"
+    ))
+}
+pub fn geo_need_from(command: &str) -> Reply {
+    Reply::error(format!(
+        "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {command}"
+    ))
+}
+pub fn geo_need_by(command: &str) -> Reply {
+    Reply::error(format!(
+        "ERR exactly one of BYRADIUS and BYBOX can be specified for {command}"
+    ))
+}
+
 // -- lists (list.rs) --
 
 pub const INDEX_OUT_OF_RANGE: Reply = err("ERR index out of range");

@@ -20,6 +20,7 @@ pub mod debug;
 pub mod diagnose;
 pub mod error;
 pub mod flow;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
@@ -386,6 +387,7 @@ pub fn acl_categories(spec: &Spec) -> u32 {
         "scripting" => SCRIPTING,
         "bitmap" => BITMAP,
         "hyperloglog" => HYPERLOGLOG,
+        "geo" => GEO,
         _ => 0,
     });
     if spec.has(flags::WRITE) {

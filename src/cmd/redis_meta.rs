@@ -15,6 +15,9 @@ pub struct KeySpecInfo {
     pub keystep: i64,
     pub limit: i64,
     pub keynum: Option<KeyNum>,
+    /// A key found after a keyword (GEORADIUS's STORE): begin_search is `keyword`, the
+    /// keyword and where the search starts.
+    pub keyword: Option<(&'static str, i64)>,
     /// Keys Redis cannot locate from the arguments alone (SORT's BY, GET, STORE):
     /// begin_search and find_keys are `unknown`.
     pub unknown: bool,
@@ -38,6 +41,7 @@ const fn range(flags: &'static [&'static str], index: i64, lastkey: i64) -> KeyS
         keystep: 1,
         limit: 0,
         keynum: None,
+        keyword: None,
         unknown: false,
     }
 }
@@ -168,6 +172,28 @@ pub const SORT: &[KeySpecInfo] = &[
     ),
 ];
 pub const SORT_RO: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 0), SORT_BY_GET];
+/// A key after `keyword`, searched from argument `startfrom`.
+const fn after_keyword(
+    flags: &'static [&'static str],
+    keyword: &'static str,
+    startfrom: i64,
+) -> KeySpecInfo {
+    KeySpecInfo {
+        keyword: Some((keyword, startfrom)),
+        ..range(flags, 0, 0)
+    }
+}
+/// GEORADIUS(BYMEMBER): the source, and the STORE or STOREDIST destination.
+pub const GEORADIUS: &[KeySpecInfo] = &[
+    range(RO_ACCESS, 1, 0),
+    after_keyword(OW_UPDATE, "STORE", 6),
+    after_keyword(OW_UPDATE, "STOREDIST", 6),
+];
+pub const GEORADIUSBYMEMBER: &[KeySpecInfo] = &[
+    range(RO_ACCESS, 1, 0),
+    after_keyword(OW_UPDATE, "STORE", 5),
+    after_keyword(OW_UPDATE, "STOREDIST", 5),
+];
 pub const SET: &[KeySpecInfo] = &[noted(
     "RW and ACCESS due to the optional `GET` argument",
     &["RW", "access", "update", "variable_flags"],

@@ -547,7 +547,9 @@ fn format_lua_number(n: f64) -> String {
 fn reply_to_lua(lua: &Lua, reply: &Reply) -> mlua::Result<Value> {
     Ok(match reply {
         Reply::Integer(n) => Value::Integer(*n),
-        Reply::Bulk(b) | Reply::Verbatim(b) => Value::String(lua.create_string(b.as_ref())?),
+        Reply::Bulk(b) | Reply::Verbatim(b) | Reply::DoubleText(b) => {
+            Value::String(lua.create_string(b.as_ref())?)
+        }
         Reply::Null | Reply::NullArray | Reply::NoReply => Value::Boolean(false),
         Reply::Simple(s) => {
             let t = lua.create_table()?;

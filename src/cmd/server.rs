@@ -768,6 +768,7 @@ fn command_entry(id: CommandId) -> Reply {
                 keystep: k.step as i64,
                 limit: 0,
                 keynum: None,
+                keyword: None,
                 unknown: false,
             })]
         }
@@ -818,16 +819,26 @@ fn key_spec_reply(k: &super::redis_meta::KeySpecInfo) -> Reply {
         }
         return Reply::Map(fields);
     }
-    fields.push((
-        bulk("begin_search"),
-        Reply::Map(vec![
+    let begin_search = match k.keyword {
+        Some((keyword, startfrom)) => Reply::Map(vec![
+            (bulk("type"), bulk("keyword")),
+            (
+                bulk("spec"),
+                Reply::Map(vec![
+                    (bulk("keyword"), bulk(keyword)),
+                    (bulk("startfrom"), Reply::Integer(startfrom)),
+                ]),
+            ),
+        ]),
+        None => Reply::Map(vec![
             (bulk("type"), bulk("index")),
             (
                 bulk("spec"),
                 Reply::Map(vec![(bulk("index"), Reply::Integer(k.index))]),
             ),
         ]),
-    ));
+    };
+    fields.push((bulk("begin_search"), begin_search));
     let find_keys = match &k.keynum {
         Some(n) => Reply::Map(vec![
             (bulk("type"), bulk("keynum")),

@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 21] {
+fn families() -> [&'static [Spec]; 22] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -59,6 +59,7 @@ fn families() -> [&'static [Spec]; 21] {
         super::bitmap::COMMANDS,
         super::hyperloglog::COMMANDS,
         super::sort::COMMANDS,
+        super::geo::COMMANDS,
         super::scripting::COMMANDS,
         super::memory::COMMANDS,
         super::acl::COMMANDS,
