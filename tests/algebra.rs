@@ -237,7 +237,12 @@ fn expected_state() -> Vec<(String, Vec<String>)> {
         // As redis-server 7.0.15 leaves them.
         (
             "gr".into(),
-            v(&["Catania", "56.441257870158204", "Palermo", "187.8441787033274"]),
+            v(&[
+                "Catania",
+                "56.441257870158204",
+                "Palermo",
+                "187.8441787033274",
+            ]),
         ),
         (
             "gs".into(),

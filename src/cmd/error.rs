@@ -447,8 +447,55 @@ pub fn script_compile_failed(message: &str) -> Reply {
 }
 
 /// A script that failed: `message` (with its code), then which script and line.
-pub fn script_failed(message: &str, sha: &str, line: usize) -> Reply {
-    Reply::error(format!("{message} script: {sha}, on @user_script:{line}."))
+pub fn script_failed(message: &str, sha: &str, source: &str, line: usize) -> Reply {
+    Reply::error(format!("{message} script: {sha}, on @{source}:{line}."))
+}
+
+// -- functions (functions.rs), Redis 7.2's texts --
+pub const FUNCTION_MISSING_METADATA: Reply = err("ERR Missing library metadata");
+pub const FUNCTION_INVALID_METADATA: Reply = err("ERR Invalid library metadata");
+pub const FUNCTION_NAME_TWICE: Reply =
+    err("ERR Invalid metadata value, name argument was given multiple times");
+pub const FUNCTION_NO_LIBRARY_NAME: Reply = err("ERR Library name was not given");
+pub const FUNCTION_BAD_NAME: Reply = err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+pub const FUNCTION_NONE_REGISTERED: Reply = err("ERR No functions registered");
+pub const FUNCTION_NO_CODE: Reply = err("ERR Function code is missing");
+pub const LIBRARY_NOT_FOUND: Reply = err("ERR Library not found");
+pub const FUNCTION_FLUSH_MODE: Reply = err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+pub const FUNCTION_LIST_NO_LIBRARY_NAME: Reply = err("ERR library name argument was not given");
+pub const FUNCTION_NOT_FOUND: Reply = err("ERR Function not found");
+pub const FUNCTION_BAD_NUMKEYS: Reply = err("ERR Bad number of keys provided");
+pub const SCRIPT_WRITE_ON_REPLICA: Reply =
+    err("READONLY Can not run script with write flag on readonly replica");
+pub const WRITE_FLAG_WITH_RO_COMMAND: Reply =
+    err("ERR Can not execute a script with write flag using *_ro command.");
+pub const SCRIPT_OOM: Reply = err(
+    "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+);
+pub const SCRIPT_PRIMARY_LINK_DOWN: Reply = err("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set");
+pub fn function_invalid_metadata(part: &str) -> Reply {
+    Reply::error(format!("ERR Invalid metadata value given: {part}"))
+}
+pub fn function_engine_not_found(engine: &str) -> Reply {
+    Reply::error(format!("ERR Engine '{engine}' not found"))
+}
+pub fn function_compile_failed(message: &str) -> Reply {
+    Reply::error(format!("ERR Error compiling function: {message}"))
+}
+pub fn function_registration_failed(message: &str) -> Reply {
+    Reply::error(format!("ERR Error registering functions: {message}"))
+}
+pub fn function_unknown_option(option: &str) -> Reply {
+    Reply::error(format!("ERR Unknown option given: {option}"))
+}
+pub fn library_exists(name: &str) -> Reply {
+    Reply::error(format!("ERR Library '{name}' already exists"))
+}
+pub fn function_exists(name: &str) -> Reply {
+    Reply::error(format!("ERR Function {name} already exists"))
+}
+pub fn unknown_argument(arg: &str) -> Reply {
+    Reply::error(format!("ERR Unknown argument {arg}"))
 }
 
 // -- ACL users (acl.rs), Redis 7.2's texts --

@@ -20,6 +20,7 @@ pub mod debug;
 pub mod diagnose;
 pub mod error;
 pub mod flow;
+pub mod functions;
 pub mod geo;
 pub mod hash;
 pub mod hyperloglog;

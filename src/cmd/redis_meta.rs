@@ -183,6 +183,15 @@ const fn after_keyword(
         ..range(flags, 0, 0)
     }
 }
+/// FCALL, FCALL_RO: keys counted by the argument after the function's name.
+pub const FCALL: &[KeySpecInfo] = &[KeySpecInfo {
+    notes: Some("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"),
+    ..counted(RW_ACCESS_UPDATE, 2)
+}];
+pub const FCALL_RO: &[KeySpecInfo] = &[KeySpecInfo {
+    notes: Some("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"),
+    ..counted(RO_ACCESS, 2)
+}];
 /// GEORADIUS(BYMEMBER): the source, and the STORE or STOREDIST destination.
 pub const GEORADIUS: &[KeySpecInfo] = &[
     range(RO_ACCESS, 1, 0),
@@ -222,6 +231,8 @@ pub const INFO: &[&str] = &[
     "request_policy:all_shards",
     "response_policy:special",
 ];
+pub const ALL_SHARDS_ONE_SUCCEEDED: &[&str] =
+    &["request_policy:all_shards", "response_policy:one_succeeded"];
 pub const KEYS: &[&str] = &["request_policy:all_shards", "nondeterministic_output_order"];
 pub const MGET: &[&str] = &["request_policy:multi_shard"];
 pub const MSET_TIPS: &[&str] = &[

@@ -99,7 +99,7 @@ pub const COMMANDS: &[Spec] = &[
 /// the script runs, as Redis does (reading and writing them; the read-only variants only
 /// reading them), and COMMAND GETKEYS lists them. None when `numkeys` is not a count the
 /// request holds (the handler then answers the error).
-fn script_keys(args: &[Bytes]) -> Option<Vec<usize>> {
+pub(super) fn script_keys(args: &[Bytes]) -> Option<Vec<usize>> {
     let numkeys = usize::try_from(crate::protocol::decode::parse_i64(args.get(2)?)?).ok()?;
     (numkeys <= args.len() - 3).then(|| (3..3 + numkeys).collect())
 }
@@ -223,7 +223,8 @@ setmetatable(_G, {
 })
 "#;
 
-fn new_state(generation: u64) -> mlua::Result<State> {
+/// A Lua state with the sandbox and the connection-free `redis` library.
+pub(super) fn new_lua() -> mlua::Result<Lua> {
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::default(),
@@ -238,6 +239,11 @@ fn new_state(generation: u64) -> mlua::Result<State> {
     redis.set("REDIS_VERSION", crate::VERSION_COMPAT)?;
     lua.globals().set("redis", redis)?;
     lua.load(PRELUDE).set_name("@roost_prelude").exec()?;
+    Ok(lua)
+}
+
+fn new_state(generation: u64) -> mlua::Result<State> {
+    let lua = new_lua()?;
     Ok(State {
         lua,
         functions: HashMap::new(),
@@ -295,22 +301,40 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome
                 f
             }
         };
-        let reply = invoke(ctx, &state.lua, &function, sha, keys, argv, read_only);
+        let run = RunAs {
+            name: sha,
+            source: "user_script",
+            read_only,
+            allow_oom: false,
+        };
+        let reply = invoke(ctx, &state.lua, &function, &run, keys, argv);
         state.recount();
         reply
     })
 }
 
-/// Calls a compiled script with KEYS and ARGV set and `redis.call` bound to `ctx`.
-fn invoke(
+/// What runs (a script or a function) and what it may do.
+pub(super) struct RunAs<'a> {
+    /// The script's SHA-1 or the function's name, as error replies cite it.
+    pub name: &'a str,
+    /// The chunk errors cite: `user_script` or `user_function`.
+    pub source: &'static str,
+    /// Write commands are refused (EVAL_RO, a `no-writes` function).
+    pub read_only: bool,
+    /// DENYOOM commands run over `maxmemory` (an `allow-oom` function).
+    pub allow_oom: bool,
+}
+
+/// Calls compiled code with KEYS and ARGV set and `redis.call` bound to `ctx`.
+pub(super) fn invoke(
     ctx: &mut Ctx<'_>,
     lua: &Lua,
     function: &Function,
-    sha: &str,
+    run: &RunAs<'_>,
     keys: &[Bytes],
     argv: &[Bytes],
-    read_only: bool,
 ) -> Outcome {
+    let (sha, read_only, allow_oom) = (run.name, run.read_only, run.allow_oom);
     let set_globals = || -> mlua::Result<()> {
         let globals = lua.globals();
         globals.raw_set("KEYS", string_table(lua, keys)?)?;
@@ -367,7 +391,7 @@ fn invoke(
         // Level 1 is the script line that called redis.call.
         call_line.set(lua.inspect_stack(1, |d| d.current_line()).flatten());
         let mut ctx = ctx_cell.borrow_mut();
-        call_from_script(&mut ctx, args, read_only).unwrap_or_else(|error| error)
+        call_from_script(&mut ctx, args, read_only, allow_oom).unwrap_or_else(|error| error)
     };
     let result = lua.scope(|scope| {
         let call =
@@ -411,6 +435,7 @@ fn invoke(
         return Err(error::script_failed(
             error::SCRIPT_KILLED_MESSAGE,
             sha,
+            run.source,
             line.unwrap_or(1),
         ));
     }
@@ -422,10 +447,10 @@ fn invoke(
             let message: String = t.raw_get("__roost_error").unwrap_or_default();
             // Redis names the line of the error() call. Without Lua's debug library
             // (unsafe to load) Roost cannot see it, and names line 1.
-            Err(error::script_failed(&message, sha, 1))
+            Err(error::script_failed(&message, sha, run.source, 1))
         }
         Ok(value) => Ok(lua_to_reply(&value)),
-        Err(e) => Err(script_error(&e, sha, call_line.get())),
+        Err(e) => Err(script_error(&e, run, call_line.get())),
     }
 }
 
@@ -463,7 +488,12 @@ fn string_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 
 /// `redis.call` / `redis.pcall`: runs one command for the script; errors come back as
 /// error replies (the Lua side raises them for `call`).
-fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outcome {
+fn call_from_script(
+    ctx: &mut Ctx<'_>,
+    args: &[Value],
+    read_only: bool,
+    allow_oom: bool,
+) -> Outcome {
     if args.is_empty() {
         return Err(error::SCRIPT_CALL_WITHOUT_COMMAND);
     }
@@ -517,6 +547,7 @@ fn call_from_script(ctx: &mut Ctx<'_>, args: &[Value], read_only: bool) -> Outco
     // Over maxmemory with nothing to evict, a script may not start growing memory; once
     // it has written it runs to the end (as in Redis: it cannot be stopped halfway).
     if spec.has(DENYOOM)
+        && !allow_oom
         && ctx.shared.memory.limited()
         && !ctx.client.from_primary
         && !ctx.shared.journal.transaction_wrote()
@@ -622,7 +653,7 @@ fn lua_to_reply(value: &Value) -> Reply {
 }
 
 /// The text of a Lua error, without mlua's wrapping.
-fn lua_message(e: &mlua::Error) -> String {
+pub(super) fn lua_message(e: &mlua::Error) -> String {
     match e {
         mlua::Error::RuntimeError(m) | mlua::Error::SyntaxError { message: m, .. } => m.clone(),
         mlua::Error::CallbackError { cause, .. } => lua_message(cause),
@@ -632,17 +663,19 @@ fn lua_message(e: &mlua::Error) -> String {
 
 /// A failed script's error reply, in Redis 7's form: the message, then which script
 /// and line. `call_line` is the line of the last redis.call, for errors it raised.
-fn script_error(e: &mlua::Error, sha: &str, call_line: Option<usize>) -> Reply {
+fn script_error(e: &mlua::Error, run: &RunAs<'_>, call_line: Option<usize>) -> Reply {
+    let (sha, source) = (run.name, run.source);
     let message = lua_message(e);
     let message = message.lines().next().unwrap_or_default();
     // A Lua error names its position ("user_script:3: ..."); one raised by redis.call
     // or error({err=...}) already has its code ("ERR", "WRONGTYPE", ...) instead.
     let position: Option<usize> = message
-        .strip_prefix("user_script:")
+        .strip_prefix(source)
+        .and_then(|rest| rest.strip_prefix(':'))
         .and_then(|rest| rest.split(':').next())
         .and_then(|n| n.parse().ok());
     match position {
-        Some(line) => error::script_failed(&format!("ERR {message}"), sha, line),
+        Some(line) => error::script_failed(&format!("ERR {message}"), sha, source, line),
         None => {
             let line = call_line.unwrap_or(1);
             let message = if message.starts_with(|c: char| c.is_ascii_uppercase()) {
@@ -650,7 +683,7 @@ fn script_error(e: &mlua::Error, sha: &str, call_line: Option<usize>) -> Reply {
             } else {
                 format!("ERR {message}")
             };
-            error::script_failed(&message, sha, line)
+            error::script_failed(&message, sha, source, line)
         }
     }
 }

@@ -41,7 +41,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 22] {
+fn families() -> [&'static [Spec]; 23] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -61,6 +61,7 @@ fn families() -> [&'static [Spec]; 22] {
         super::sort::COMMANDS,
         super::geo::COMMANDS,
         super::scripting::COMMANDS,
+        super::functions::COMMANDS,
         super::memory::COMMANDS,
         super::acl::COMMANDS,
         super::diagnose::COMMANDS,

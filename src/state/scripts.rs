@@ -64,6 +64,9 @@ impl ScriptCache {
 /// `ALLOW_BUSY`.
 pub struct Running {
     run: Mutex<Option<Run>>,
+    /// The function running (FCALL): its name, the command and when it started, for
+    /// FUNCTION STATS.
+    function: Mutex<Option<(String, Vec<Bytes>, Instant)>>,
     /// Bumped when a script starts or ends, so waiters cannot miss the end.
     changed: tokio::sync::watch::Sender<u64>,
 }
@@ -111,6 +114,7 @@ impl Default for Running {
     fn default() -> Running {
         Running {
             run: Mutex::new(None),
+            function: Mutex::new(None),
             changed: tokio::sync::watch::channel(0).0,
         }
     }
@@ -128,7 +132,32 @@ impl Drop for RunGuard<'_> {
     }
 }
 
+/// Held while a function runs; FUNCTION STATS reports it.
+pub struct FunctionGuard<'a> {
+    running: &'a Running,
+}
+
+impl Drop for FunctionGuard<'_> {
+    fn drop(&mut self) {
+        *self.running.function.locked() = None;
+    }
+}
+
 impl Running {
+    /// Names the function about to run (FCALL's `name` and whole command).
+    pub fn describe(&self, name: &str, command: &[Bytes]) -> FunctionGuard<'_> {
+        *self.function.locked() = Some((name.to_string(), command.to_vec(), Instant::now()));
+        FunctionGuard { running: self }
+    }
+
+    /// The running function, its command and how long it has run.
+    pub fn function(&self) -> Option<(String, Vec<Bytes>, Duration)> {
+        self.function
+            .locked()
+            .as_ref()
+            .map(|(name, command, started)| (name.clone(), command.clone(), started.elapsed()))
+    }
+
     /// Marks a script of `client_id` as running; others get BUSY after `threshold`.
     pub fn begin(&self, client_id: u64, threshold: Duration) -> RunGuard<'_> {
         let now = Instant::now();
