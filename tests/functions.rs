@@ -54,7 +54,11 @@ fn libraries(con: &mut redis::Connection) -> redis::RedisResult<Vec<String>> {
 }
 
 fn peek(con: &mut redis::Connection) -> redis::RedisResult<String> {
-    redis::cmd("FCALL_RO").arg("peek").arg(1).arg("n").query(con)
+    redis::cmd("FCALL_RO")
+        .arg("peek")
+        .arg(1)
+        .arg("n")
+        .query(con)
 }
 
 #[test]
@@ -91,7 +95,9 @@ fn fcall_and_fcall_ro_through_the_redis_crate() {
         "{refused}"
     );
     let exists = load(&mut con, COUNTER, false).unwrap_err();
-    assert!(exists.to_string().contains("Library 'counter' already exists"));
+    assert!(exists
+        .to_string()
+        .contains("Library 'counter' already exists"));
     load(&mut con, COUNTER_V2, true).unwrap();
     let n: i64 = redis::cmd("FCALL")
         .arg("bump")
@@ -124,7 +130,10 @@ fn libraries_survive_restarts_and_rewrites_and_reach_replicas() {
         .unwrap();
     let mut con = primary.client();
     wait_for("the replica to connect", Duration::from_secs(30), || {
-        let info: String = redis::cmd("INFO").arg("replication").query(&mut con).unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut con)
+            .unwrap();
         info.contains("connected_slaves:1")
     });
     load(&mut con, COUNTER, false).unwrap();
@@ -189,7 +198,11 @@ fn libraries_survive_restarts_and_rewrites_and_reach_replicas() {
     let mut con = primary.client();
     assert_eq!(libraries(&mut con).unwrap(), ["counter", "later"]);
     assert_eq!(peek(&mut con).unwrap(), "v2:2");
-    let later: String = redis::cmd("FCALL").arg("later").arg(0).query(&mut con).unwrap();
+    let later: String = redis::cmd("FCALL")
+        .arg("later")
+        .arg(0)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(later, "later");
     // And once more from a base holding both.
     let _: String = redis::cmd("SAVE").query(&mut con).unwrap();
@@ -231,10 +244,30 @@ fn function_kill_stops_a_long_function_and_function_stats_shows_it() {
     wait_for("the function to be busy", Duration::from_secs(30), || {
         redis::cmd("PING").query::<String>(&mut other).is_err()
     });
-    let stats: Vec<redis::Value> = redis::cmd("FUNCTION").arg("STATS").query(&mut other).unwrap();
+    let busy = redis::cmd("PING").query::<String>(&mut other).unwrap_err();
+    assert!(
+        busy.to_string()
+            .contains("You can only call FUNCTION KILL or SHUTDOWN NOSAVE."),
+        "{busy}"
+    );
+    let wrong_kill = redis::cmd("SCRIPT")
+        .arg("KILL")
+        .query::<()>(&mut other)
+        .unwrap_err();
+    assert!(
+        wrong_kill.to_string().contains("FUNCTION KILL"),
+        "{wrong_kill}"
+    );
+    let stats: Vec<redis::Value> = redis::cmd("FUNCTION")
+        .arg("STATS")
+        .query(&mut other)
+        .unwrap();
     let running = format!("{:?}", stats[1]);
     assert!(running.contains("spin"), "{running}");
-    let _: () = redis::cmd("FUNCTION").arg("KILL").query(&mut other).unwrap();
+    let _: () = redis::cmd("FUNCTION")
+        .arg("KILL")
+        .query(&mut other)
+        .unwrap();
     let error = runner.join().unwrap();
     assert!(error.contains("Script killed by user"), "{error}");
     assert!(error.contains("@user_function"), "{error}");

@@ -427,6 +427,9 @@ pub const NO_SCRIPT_RUNNING: Reply = err("NOTBUSY No scripts in execution right 
 /// Another client's script has run past `busy-reply-threshold`.
 pub const SCRIPT_BUSY: Reply =
     err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+/// Another client's function (FCALL) has run past `busy-reply-threshold`.
+pub const FUNCTION_BUSY: Reply =
+    err("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.");
 pub const SCRIPT_UNKILLABLE: Reply = err(
     "UNKILLABLE Sorry the script already executed write commands against the dataset. \
      You can either wait the script termination or kill the server in a hard way using \

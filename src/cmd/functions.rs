@@ -564,10 +564,11 @@ fn function_stats(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
 }
 
 fn function_kill(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    match ctx.shared.scripts.running.kill() {
+    match ctx.shared.scripts.running.kill(true) {
         Ok(()) => Ok(Reply::OK),
         Err(KillRefused::NotBusy) => Err(error::NO_SCRIPT_RUNNING),
         Err(KillRefused::Unkillable) => Err(error::SCRIPT_UNKILLABLE),
+        Err(KillRefused::OtherKind) => Err(error::SCRIPT_BUSY),
     }
 }
 

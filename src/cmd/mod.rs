@@ -539,7 +539,12 @@ fn run_request(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     if !spec.has(flags::ALLOW_BUSY)
         && ctx.shared.scripts.running.standing(ctx.client.id) == Standing::Busy
     {
-        return reject(ctx, Some(id), error::SCRIPT_BUSY);
+        let busy = if ctx.shared.scripts.running.is_function() {
+            error::FUNCTION_BUSY
+        } else {
+            error::SCRIPT_BUSY
+        };
+        return reject(ctx, Some(id), busy);
     }
 
     // CLIENT PAUSE holds the request (a replica's stream never).

@@ -728,9 +728,10 @@ pub fn flush(shared: &Shared) {
 /// SCRIPT KILL: the running script stops at its next hook, and its caller gets the
 /// killed error; refused once the script has written.
 fn script_kill(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    match ctx.shared.scripts.running.kill() {
+    match ctx.shared.scripts.running.kill(false) {
         Ok(()) => Ok(Reply::OK),
         Err(KillRefused::NotBusy) => Err(error::NO_SCRIPT_RUNNING),
         Err(KillRefused::Unkillable) => Err(error::SCRIPT_UNKILLABLE),
+        Err(KillRefused::OtherKind) => Err(error::FUNCTION_BUSY),
     }
 }

@@ -108,6 +108,8 @@ pub enum Standing {
 pub enum KillRefused {
     NotBusy,
     Unkillable,
+    /// SCRIPT KILL of a function, FUNCTION KILL of a script.
+    OtherKind,
 }
 
 impl Default for Running {
@@ -148,6 +150,11 @@ impl Running {
     pub fn describe(&self, name: &str, command: &[Bytes]) -> FunctionGuard<'_> {
         *self.function.locked() = Some((name.to_string(), command.to_vec(), Instant::now()));
         FunctionGuard { running: self }
+    }
+
+    /// Whether what runs is a function (FCALL), not a script (EVAL).
+    pub fn is_function(&self) -> bool {
+        self.function.locked().is_some()
     }
 
     /// The running function, its command and how long it has run.
@@ -232,11 +239,13 @@ impl Running {
         }
     }
 
-    /// SCRIPT KILL: asks the running script to stop at its next hook, unless it wrote.
-    pub fn kill(&self) -> Result<(), KillRefused> {
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL: asks the running script to stop
+    /// at its next hook, unless it wrote or is of the other kind.
+    pub fn kill(&self, function: bool) -> Result<(), KillRefused> {
         match &mut *self.run.locked() {
             None => Err(KillRefused::NotBusy),
             Some(run) if run.wrote => Err(KillRefused::Unkillable),
+            Some(_) if self.is_function() != function => Err(KillRefused::OtherKind),
             Some(run) => {
                 run.stop.get_or_insert(Stop::Killed);
                 Ok(())
