@@ -166,6 +166,10 @@ fn write_algebra(con: &mut redis::Connection) {
         "RPUSH sl 3 1 2",
         "SET w_1 3",
         "SORT sl BY w_* GET # STORE sorted",
+        "GEOADD geo 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+        "GEOADD geo XX CH 13.5 38.2 Palermo 1 1 Nowhere",
+        "GEORADIUS geo 15 37 200 km ASC STOREDIST gr",
+        "GEOSEARCHSTORE gs geo FROMMEMBER Catania BYBOX 400 400 km",
     ] {
         let words: Vec<&str> = line.split(' ').collect();
         cmd(con, &words);
@@ -186,7 +190,7 @@ fn try_algebra_state(
         members.sort();
         out.push((key.to_string(), members));
     }
-    for key in ["zu", "zi", "zd", "zr", "zp", "zq"] {
+    for key in ["zu", "zi", "zd", "zr", "zp", "zq", "gr", "gs"] {
         let members: Vec<String> = redis::cmd("ZRANGE")
             .arg(key)
             .arg(0)
@@ -230,6 +234,20 @@ fn expected_state() -> Vec<(String, Vec<String>)> {
         ("zr".into(), v(&["b", "2", "c", "3"])),
         ("zp".into(), v(&["c", "3"])),
         ("zq".into(), v(&["a", "1"])),
+        // As redis-server 7.0.15 leaves them.
+        (
+            "gr".into(),
+            v(&[
+                "Catania",
+                "56.441257870158204",
+                "Palermo",
+                "187.8441787033274",
+            ]),
+        ),
+        (
+            "gs".into(),
+            v(&["Palermo", "3479101704338477", "Catania", "3479447370796909"]),
+        ),
         ("sorted".into(), v(&["2", "3", "1"])),
         ("gone".into(), v(&["0"])),
     ]
@@ -249,7 +267,7 @@ fn algebra_results_survive_a_restart_and_reach_a_replica() {
     let mut con = primary.client();
     write_algebra(&mut con);
     // The sources change afterwards: the stores must not be recomputed from them.
-    cmd(&mut con, &["DEL", "s1", "z1", "z2", "sl", "w_1"]);
+    cmd(&mut con, &["DEL", "s1", "z1", "z2", "sl", "w_1", "geo"]);
     let expected = expected_state();
     assert_eq!(algebra_state(&mut con), expected);
     wait_for(

@@ -418,10 +418,12 @@ pub fn replace_with_base(dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
     sync_dir(&seg_dir)
 }
 
-/// Writes the keyspace snapshot begun at `mark` as records numbered from 1, in chunks of
+/// Writes the function libraries (one `FUNCTION LOAD REPLACE` each), then the keyspace
+/// snapshot begun at `mark`, as records numbered from 1, in chunks of
 /// about a megabyte; returns its size. A rewrite's base and a full sync are this.
 pub fn encode_snapshot(
     keyspace: &crate::store::Keyspace,
+    libraries: &[bytes::Bytes],
     final_db: Option<usize>,
     sink: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<u64> {
@@ -457,6 +459,9 @@ pub fn encode_snapshot(
         size: 0,
         sink,
     };
+    for code in libraries {
+        crate::store::DumpSink::command(&mut records, &[b"FUNCTION", b"LOAD", b"REPLACE", code]);
+    }
     keyspace.dump_snapshot(final_db, &mut records)?;
     records.flush()?;
     Ok(records.size)

@@ -204,6 +204,39 @@ pub const LIMIT_NEEDS_BY: Reply =
 pub const WITHSCORES_WITH_BYLEX: Reply =
     err("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
 
+// -- geo (geo.rs) --
+pub const GEO_UNSUPPORTED_UNIT: Reply =
+    err("ERR unsupported unit provided. please use M, KM, FT, MI");
+pub const GEO_NEED_NUMERIC_RADIUS: Reply = err("ERR need numeric radius");
+pub const GEO_NEED_NUMERIC_WIDTH: Reply = err("ERR need numeric width");
+pub const GEO_NEED_NUMERIC_HEIGHT: Reply = err("ERR need numeric height");
+pub const GEO_NEGATIVE_RADIUS: Reply = err("ERR radius cannot be negative");
+pub const GEO_NEGATIVE_BOX: Reply = err("ERR height or width cannot be negative");
+pub const GEO_MEMBER_NOT_FOUND: Reply = err("ERR could not decode requested zset member");
+pub const GEO_COUNT_NOT_POSITIVE: Reply = err("ERR COUNT must be > 0");
+pub const GEO_ANY_NEEDS_COUNT: Reply = err("ERR the ANY argument requires COUNT argument");
+pub const GEOSEARCHSTORE_WITH_OPTIONS: Reply =
+    err("ERR GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options");
+pub const GEORADIUS_STORE_WITH_OPTIONS: Reply = err(
+    "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options",
+);
+/// Redis prints the pair with `%f`.
+pub fn invalid_lon_lat(lon: f64, lat: f64) -> Reply {
+    Reply::error(format!(
+        "ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"
+    ))
+}
+pub fn geo_need_from(command: &str) -> Reply {
+    Reply::error(format!(
+        "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {command}"
+    ))
+}
+pub fn geo_need_by(command: &str) -> Reply {
+    Reply::error(format!(
+        "ERR exactly one of BYRADIUS and BYBOX can be specified for {command}"
+    ))
+}
+
 // -- lists (list.rs) --
 
 pub const INDEX_OUT_OF_RANGE: Reply = err("ERR index out of range");
@@ -394,6 +427,9 @@ pub const NO_SCRIPT_RUNNING: Reply = err("NOTBUSY No scripts in execution right 
 /// Another client's script has run past `busy-reply-threshold`.
 pub const SCRIPT_BUSY: Reply =
     err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+/// Another client's function (FCALL) has run past `busy-reply-threshold`.
+pub const FUNCTION_BUSY: Reply =
+    err("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.");
 pub const SCRIPT_UNKILLABLE: Reply = err(
     "UNKILLABLE Sorry the script already executed write commands against the dataset. \
      You can either wait the script termination or kill the server in a hard way using \
@@ -420,8 +456,55 @@ pub fn script_compile_failed(message: &str) -> Reply {
 }
 
 /// A script that failed: `message` (with its code), then which script and line.
-pub fn script_failed(message: &str, sha: &str, line: usize) -> Reply {
-    Reply::error(format!("{message} script: {sha}, on @user_script:{line}."))
+pub fn script_failed(message: &str, sha: &str, source: &str, line: usize) -> Reply {
+    Reply::error(format!("{message} script: {sha}, on @{source}:{line}."))
+}
+
+// -- functions (functions.rs), Redis 7.2's texts --
+pub const FUNCTION_MISSING_METADATA: Reply = err("ERR Missing library metadata");
+pub const FUNCTION_INVALID_METADATA: Reply = err("ERR Invalid library metadata");
+pub const FUNCTION_NAME_TWICE: Reply =
+    err("ERR Invalid metadata value, name argument was given multiple times");
+pub const FUNCTION_NO_LIBRARY_NAME: Reply = err("ERR Library name was not given");
+pub const FUNCTION_BAD_NAME: Reply = err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+pub const FUNCTION_NONE_REGISTERED: Reply = err("ERR No functions registered");
+pub const FUNCTION_NO_CODE: Reply = err("ERR Function code is missing");
+pub const LIBRARY_NOT_FOUND: Reply = err("ERR Library not found");
+pub const FUNCTION_FLUSH_MODE: Reply = err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+pub const FUNCTION_LIST_NO_LIBRARY_NAME: Reply = err("ERR library name argument was not given");
+pub const FUNCTION_NOT_FOUND: Reply = err("ERR Function not found");
+pub const FUNCTION_BAD_NUMKEYS: Reply = err("ERR Bad number of keys provided");
+pub const SCRIPT_WRITE_ON_REPLICA: Reply =
+    err("READONLY Can not run script with write flag on readonly replica");
+pub const WRITE_FLAG_WITH_RO_COMMAND: Reply =
+    err("ERR Can not execute a script with write flag using *_ro command.");
+pub const SCRIPT_OOM: Reply = err(
+    "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+);
+pub const SCRIPT_PRIMARY_LINK_DOWN: Reply = err("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set");
+pub fn function_invalid_metadata(part: &str) -> Reply {
+    Reply::error(format!("ERR Invalid metadata value given: {part}"))
+}
+pub fn function_engine_not_found(engine: &str) -> Reply {
+    Reply::error(format!("ERR Engine '{engine}' not found"))
+}
+pub fn function_compile_failed(message: &str) -> Reply {
+    Reply::error(format!("ERR Error compiling function: {message}"))
+}
+pub fn function_registration_failed(message: &str) -> Reply {
+    Reply::error(format!("ERR Error registering functions: {message}"))
+}
+pub fn function_unknown_option(option: &str) -> Reply {
+    Reply::error(format!("ERR Unknown option given: {option}"))
+}
+pub fn library_exists(name: &str) -> Reply {
+    Reply::error(format!("ERR Library '{name}' already exists"))
+}
+pub fn function_exists(name: &str) -> Reply {
+    Reply::error(format!("ERR Function {name} already exists"))
+}
+pub fn unknown_argument(arg: &str) -> Reply {
+    Reply::error(format!("ERR Unknown argument {arg}"))
 }
 
 // -- ACL users (acl.rs), Redis 7.2's texts --

@@ -21,6 +21,8 @@ pub mod diagnose;
 pub mod dump;
 pub mod error;
 pub mod flow;
+pub mod functions;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
@@ -396,6 +398,7 @@ pub fn acl_categories(spec: &Spec) -> u32 {
         "bitmap" => BITMAP,
         "hyperloglog" => HYPERLOGLOG,
         "stream" => STREAM,
+        "geo" => GEO,
         _ => 0,
     });
     if spec.has(flags::WRITE) {
@@ -551,7 +554,12 @@ fn run_request(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     if !spec.has(flags::ALLOW_BUSY)
         && ctx.shared.scripts.running.standing(ctx.client.id) == Standing::Busy
     {
-        return reject(ctx, Some(id), error::SCRIPT_BUSY);
+        let busy = if ctx.shared.scripts.running.is_function() {
+            error::FUNCTION_BUSY
+        } else {
+            error::SCRIPT_BUSY
+        };
+        return reject(ctx, Some(id), busy);
     }
 
     // CLIENT PAUSE holds the request (a replica's stream never).

@@ -19,7 +19,7 @@ pub struct KeySpecInfo {
     /// begin_search and find_keys are `unknown`.
     pub unknown: bool,
     /// A keyword begin_search instead of an index: the keyword and the argument the
-    /// search starts from (XREAD's STREAMS).
+    /// search starts from (XREAD's STREAMS, GEORADIUS's STORE).
     pub keyword: Option<(&'static str, i64)>,
 }
 
@@ -196,6 +196,37 @@ pub const SORT: &[KeySpecInfo] = &[
     ),
 ];
 pub const SORT_RO: &[KeySpecInfo] = &[range(RO_ACCESS, 1, 0), SORT_BY_GET];
+/// A key after `keyword`, searched from argument `startfrom`.
+const fn after_keyword(
+    flags: &'static [&'static str],
+    keyword: &'static str,
+    startfrom: i64,
+) -> KeySpecInfo {
+    KeySpecInfo {
+        keyword: Some((keyword, startfrom)),
+        ..range(flags, 0, 0)
+    }
+}
+/// FCALL, FCALL_RO: keys counted by the argument after the function's name.
+pub const FCALL: &[KeySpecInfo] = &[KeySpecInfo {
+    notes: Some("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"),
+    ..counted(RW_ACCESS_UPDATE, 2)
+}];
+pub const FCALL_RO: &[KeySpecInfo] = &[KeySpecInfo {
+    notes: Some("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"),
+    ..counted(RO_ACCESS, 2)
+}];
+/// GEORADIUS(BYMEMBER): the source, and the STORE or STOREDIST destination.
+pub const GEORADIUS: &[KeySpecInfo] = &[
+    range(RO_ACCESS, 1, 0),
+    after_keyword(OW_UPDATE, "STORE", 6),
+    after_keyword(OW_UPDATE, "STOREDIST", 6),
+];
+pub const GEORADIUSBYMEMBER: &[KeySpecInfo] = &[
+    range(RO_ACCESS, 1, 0),
+    after_keyword(OW_UPDATE, "STORE", 5),
+    after_keyword(OW_UPDATE, "STOREDIST", 5),
+];
 pub const SET: &[KeySpecInfo] = &[noted(
     "RW and ACCESS due to the optional `GET` argument",
     &["RW", "access", "update", "variable_flags"],
@@ -224,6 +255,8 @@ pub const INFO: &[&str] = &[
     "request_policy:all_shards",
     "response_policy:special",
 ];
+pub const ALL_SHARDS_ONE_SUCCEEDED: &[&str] =
+    &["request_policy:all_shards", "response_policy:one_succeeded"];
 pub const KEYS: &[&str] = &["request_policy:all_shards", "nondeterministic_output_order"];
 pub const MGET: &[&str] = &["request_policy:multi_shard"];
 pub const MSET_TIPS: &[&str] = &[

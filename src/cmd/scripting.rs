@@ -102,7 +102,7 @@ pub const COMMANDS: &[Spec] = &[
 /// the script runs, as Redis does (reading and writing them; the read-only variants only
 /// reading them), and COMMAND GETKEYS lists them. None when `numkeys` is not a count the
 /// request holds (the handler then answers the error).
-fn script_keys(args: &[Bytes]) -> Option<Vec<usize>> {
+pub(super) fn script_keys(args: &[Bytes]) -> Option<Vec<usize>> {
     let numkeys = usize::try_from(crate::protocol::decode::parse_i64(args.get(2)?)?).ok()?;
     (numkeys <= args.len() - 3).then(|| (3..3 + numkeys).collect())
 }
@@ -229,7 +229,9 @@ setmetatable(_G, {
 })
 "#;
 
-fn new_state(generation: u64) -> mlua::Result<State> {
+/// A Lua state with the sandbox and the `redis` library (`redis.call` finds the
+/// running script through its binding).
+pub(super) fn new_lua() -> mlua::Result<Lua> {
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::default(),
@@ -245,7 +247,17 @@ fn new_state(generation: u64) -> mlua::Result<State> {
     bind_redis_calls(&lua, &redis)?;
     lua.globals().set("redis", redis)?;
     lua.load(PRELUDE).set_name("@roost_prelude").exec()?;
-    let runner = lua.globals().raw_get("__roost_run")?;
+    Ok(lua)
+}
+
+/// The prelude's runner, which calls a script and catches its errors.
+pub(super) fn runner_of(lua: &Lua) -> mlua::Result<Function> {
+    lua.globals().raw_get("__roost_run")
+}
+
+fn new_state(generation: u64) -> mlua::Result<State> {
+    let lua = new_lua()?;
+    let runner = runner_of(&lua)?;
     Ok(State {
         lua,
         runner,
@@ -314,23 +326,43 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome
                 f
             }
         };
-        let reply = invoke(ctx, state, &function, sha, keys, argv, read_only);
+        let run = RunAs {
+            name: sha,
+            source: "user_script",
+            read_only,
+            allow_oom: false,
+        };
+        let reply = invoke(ctx, &state.lua, &state.runner, &function, &run, keys, argv);
         state.recount();
         reply
     })
 }
 
-/// Calls a compiled script with KEYS and ARGV set and `redis.call` bound to `ctx`.
-fn invoke(
+/// What runs (a script or a function) and what it may do.
+pub(super) struct RunAs<'a> {
+    /// The script's SHA-1 or the function's name, as error replies cite it.
+    pub name: &'a str,
+    /// The chunk errors cite: `user_script` or `user_function`.
+    pub source: &'static str,
+    /// Write commands are refused (EVAL_RO, a `no-writes` function).
+    pub read_only: bool,
+    /// DENYOOM commands run over `maxmemory` (an `allow-oom` function).
+    pub allow_oom: bool,
+}
+
+/// Calls compiled code (through `runner`, see `runner_of`) with KEYS and ARGV set and
+/// `redis.call` bound to `ctx`.
+pub(super) fn invoke(
     ctx: &mut Ctx<'_>,
-    state: &State,
+    lua: &Lua,
+    runner: &Function,
     function: &Function,
-    sha: &str,
+    run: &RunAs<'_>,
     keys: &[Bytes],
     argv: &[Bytes],
-    read_only: bool,
 ) -> Outcome {
-    set_keys_and_argv(&state.lua, keys, argv).map_err(error::failed)?;
+    let (sha, read_only, allow_oom) = (run.name, run.read_only, run.allow_oom);
+    set_keys_and_argv(lua, keys, argv).map_err(error::failed)?;
     // The script's writes are one transaction in the log, unless it runs inside EXEC,
     // which already is one. Blocking commands do not block inside a script.
     let in_exec = ctx.client.in_exec;
@@ -346,6 +378,7 @@ fn invoke(
     let binding = Binding {
         ctx: RefCell::new(&mut *ctx),
         read_only,
+        allow_oom,
         call_line: Cell::new(None),
         running: &running,
         started: std::time::Instant::now(),
@@ -354,7 +387,7 @@ fn invoke(
         slow_logged: Cell::new(false),
         hand_off: Cell::new((std::time::Duration::ZERO, HAND_OFF_PAUSE)),
     };
-    let result = binding.bind(|| state.runner.call::<Value>(function));
+    let result = binding.bind(|| runner.call::<Value>(function));
     let call_line = binding.call_line.get();
     let stopped = running.stopped();
     drop(run_guard);
@@ -378,6 +411,7 @@ fn invoke(
         return Err(error::script_failed(
             error::SCRIPT_KILLED_MESSAGE,
             sha,
+            run.source,
             line.unwrap_or(1),
         ));
     }
@@ -389,10 +423,10 @@ fn invoke(
             let message: String = t.raw_get("__roost_error").unwrap_or_default();
             // Redis names the line of the error() call. Without Lua's debug library
             // (unsafe to load) Roost cannot see it, and names line 1.
-            Err(error::script_failed(&message, sha, 1))
+            Err(error::script_failed(&message, sha, run.source, 1))
         }
         Ok(value) => Ok(lua_to_reply(&value)),
-        Err(e) => Err(script_error(&e, sha, call_line)),
+        Err(e) => Err(script_error(&e, run, call_line)),
     }
 }
 
@@ -402,6 +436,7 @@ fn invoke(
 struct Binding<'c, 'a> {
     ctx: RefCell<&'c mut Ctx<'a>>,
     read_only: bool,
+    allow_oom: bool,
     /// The script line of the latest redis.call, for the error Redis reports.
     call_line: Cell<Option<usize>>,
     running: &'c crate::state::scripts::Running,
@@ -446,7 +481,8 @@ impl Binding<'_, '_> {
     fn run_command(&self, call_line: Option<usize>, argv: Vec<Bytes>) -> Reply {
         self.call_line.set(call_line);
         let mut ctx = self.ctx.borrow_mut();
-        call_from_script(&mut ctx, argv, self.read_only).unwrap_or_else(|error| error)
+        call_from_script(&mut ctx, argv, self.read_only, self.allow_oom)
+            .unwrap_or_else(|error| error)
     }
 
     /// The instruction hook: hands the worker off once the script is long, logs a slow
@@ -618,7 +654,7 @@ unsafe fn push_reply(state: *mut mlua::ffi::lua_State, reply: &Reply) -> bool {
     };
     match reply {
         Reply::Integer(n) => ffi::lua_pushinteger(state, *n as ffi::lua_Integer),
-        Reply::Bulk(b) | Reply::Verbatim(b) => {
+        Reply::Bulk(b) | Reply::Verbatim(b) | Reply::DoubleText(b) => {
             push_bytes(b);
         }
         Reply::Null | Reply::NullArray | Reply::NoReply => ffi::lua_pushboolean(state, 0),
@@ -708,7 +744,12 @@ fn set_keys_and_argv(lua: &Lua, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<
 
 /// `redis.call` / `redis.pcall`: runs one command for the script; errors come back as
 /// error replies (the Lua side raises them for `call`).
-fn call_from_script(ctx: &mut Ctx<'_>, argv: Vec<Bytes>, read_only: bool) -> Outcome {
+fn call_from_script(
+    ctx: &mut Ctx<'_>,
+    argv: Vec<Bytes>,
+    read_only: bool,
+    allow_oom: bool,
+) -> Outcome {
     let table = super::table();
     // Scripts call commands by the names clients use (a renamed command only by its new
     // name, as in Redis); a script replayed from a primary by the table's own names.
@@ -750,6 +791,7 @@ fn call_from_script(ctx: &mut Ctx<'_>, argv: Vec<Bytes>, read_only: bool) -> Out
     // Over maxmemory with nothing to evict, a script may not start growing memory; once
     // it has written it runs to the end (as in Redis: it cannot be stopped halfway).
     if spec.has(DENYOOM)
+        && !allow_oom
         && ctx.shared.memory.limited()
         && !ctx.client.from_primary
         && !ctx.shared.journal.transaction_wrote()
@@ -804,7 +846,7 @@ fn lua_to_reply(value: &Value) -> Reply {
 }
 
 /// The text of a Lua error, without mlua's wrapping.
-fn lua_message(e: &mlua::Error) -> String {
+pub(super) fn lua_message(e: &mlua::Error) -> String {
     match e {
         mlua::Error::RuntimeError(m) | mlua::Error::SyntaxError { message: m, .. } => m.clone(),
         mlua::Error::CallbackError { cause, .. } => lua_message(cause),
@@ -814,17 +856,19 @@ fn lua_message(e: &mlua::Error) -> String {
 
 /// A failed script's error reply, in Redis 7's form: the message, then which script
 /// and line. `call_line` is the line of the last redis.call, for errors it raised.
-fn script_error(e: &mlua::Error, sha: &str, call_line: Option<usize>) -> Reply {
+fn script_error(e: &mlua::Error, run: &RunAs<'_>, call_line: Option<usize>) -> Reply {
+    let (sha, source) = (run.name, run.source);
     let message = lua_message(e);
     let message = message.lines().next().unwrap_or_default();
     // A Lua error names its position ("user_script:3: ..."); one raised by redis.call
     // or error({err=...}) already has its code ("ERR", "WRONGTYPE", ...) instead.
     let position: Option<usize> = message
-        .strip_prefix("user_script:")
+        .strip_prefix(source)
+        .and_then(|rest| rest.strip_prefix(':'))
         .and_then(|rest| rest.split(':').next())
         .and_then(|n| n.parse().ok());
     match position {
-        Some(line) => error::script_failed(&format!("ERR {message}"), sha, line),
+        Some(line) => error::script_failed(&format!("ERR {message}"), sha, source, line),
         None => {
             let line = call_line.unwrap_or(1);
             let message = if message.starts_with(|c: char| c.is_ascii_uppercase()) {
@@ -832,7 +876,7 @@ fn script_error(e: &mlua::Error, sha: &str, call_line: Option<usize>) -> Reply {
             } else {
                 format!("ERR {message}")
             };
-            error::script_failed(&message, sha, line)
+            error::script_failed(&message, sha, source, line)
         }
     }
 }
@@ -877,9 +921,10 @@ pub fn flush(shared: &Shared) {
 /// SCRIPT KILL: the running script stops at its next hook, and its caller gets the
 /// killed error; refused once the script has written.
 fn script_kill(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    match ctx.shared.scripts.running.kill() {
+    match ctx.shared.scripts.running.kill(false) {
         Ok(()) => Ok(Reply::OK),
         Err(KillRefused::NotBusy) => Err(error::NO_SCRIPT_RUNNING),
         Err(KillRefused::Unkillable) => Err(error::SCRIPT_UNKILLABLE),
+        Err(KillRefused::OtherKind) => Err(error::FUNCTION_BUSY),
     }
 }

@@ -44,7 +44,7 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 24] {
+fn families() -> [&'static [Spec]; 26] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
@@ -65,7 +65,9 @@ fn families() -> [&'static [Spec]; 24] {
         super::bitmap::COMMANDS,
         super::hyperloglog::COMMANDS,
         super::sort::COMMANDS,
+        super::geo::COMMANDS,
         super::scripting::COMMANDS,
+        super::functions::COMMANDS,
         super::memory::COMMANDS,
         super::acl::COMMANDS,
         super::diagnose::COMMANDS,

@@ -317,7 +317,7 @@ pub(super) fn elements_reply(items: Vec<(Bytes, f64)>, with_scores: bool, resp3:
 // ZADD / ZINCRBY / ZREM
 // ---------------------------------------------------------------------------------------
 
-fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+pub(super) fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     zadd_generic(ctx, args, false)
 }
 

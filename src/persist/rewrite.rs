@@ -74,14 +74,14 @@ fn rewrite(shared: &Shared) -> Result<u64, String> {
     let dir = shared.config().dir.clone();
     let keyspace = &shared.keyspace;
     let _one_snapshot_at_a_time = shared.lock_snapshot();
-    let mark = {
+    let (mark, libraries) = {
         let _gate = keyspace.write_gate();
         keyspace.begin_snapshot();
-        shared.journal.request_rotation()
+        (shared.journal.request_rotation(), shared.functions.codes())
     };
     let lsn = mark.next_lsn;
     let temp = aof::base_temp_path(&dir, lsn);
-    let written = write_base(shared, &temp, mark);
+    let written = write_base(shared, &temp, mark, &libraries);
     let consistent = keyspace.end_snapshot();
     let size = match written {
         Ok(size) if consistent => size,
@@ -108,10 +108,17 @@ fn rewrite(shared: &Shared) -> Result<u64, String> {
 }
 
 /// Writes the snapshot begun at `mark` to `path` as a base; returns its size.
-fn write_base(shared: &Shared, path: &std::path::Path, mark: Mark) -> std::io::Result<u64> {
+fn write_base(
+    shared: &Shared,
+    path: &std::path::Path,
+    mark: Mark,
+    libraries: &[bytes::Bytes],
+) -> std::io::Result<u64> {
     let mut file = File::create(path)?;
     file.write_all(&aof::header::encode(aof::header::Kind::Base))?;
-    let size = aof::encode_snapshot(&shared.keyspace, mark.db, |chunk| file.write_all(chunk))?;
+    let size = aof::encode_snapshot(&shared.keyspace, libraries, mark.db, |chunk| {
+        file.write_all(chunk)
+    })?;
     file.sync_all()?;
     Ok(size)
 }

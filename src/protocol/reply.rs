@@ -23,6 +23,9 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     Set(Vec<Reply>),
     Double(f64),
+    /// A double already printed (GEO's coordinates, as Redis prints a long double):
+    /// `,text` in RESP3, a bulk string in RESP2.
+    DoubleText(Bytes),
     Bool(bool),
     /// Verbatim text (`=` in RESP3, `txt:` format); a bulk string in RESP2.
     Verbatim(Bytes),
@@ -100,6 +103,8 @@ impl Reply {
                     bulk(out, text.as_bytes());
                 }
             }
+            Reply::DoubleText(text) if resp3 => line(out, b',', text),
+            Reply::DoubleText(text) => bulk(out, text),
             Reply::Bool(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
             Reply::Bool(b) => int_line(out, b':', *b as i64),
             Reply::Verbatim(text) if resp3 => {

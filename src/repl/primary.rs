@@ -139,17 +139,19 @@ async fn full_sync(
         tokio::task::spawn_blocking(move || -> Result<u64, String> {
             let _one_at_a_time = shared.lock_snapshot();
             let backlog_size = shared.config().repl_backlog_size as usize;
-            let mark = {
+            let (mark, libraries) = {
                 let _gate = shared.keyspace.write_gate();
                 shared.keyspace.begin_snapshot();
-                shared.journal.attach_for_full_sync(queue, backlog_size)
+                let mark = shared.journal.attach_for_full_sync(queue, backlog_size);
+                (mark, shared.functions.codes())
             };
             let _ = mark_tx.send(mark);
-            let streamed = crate::aof::encode_snapshot(&shared.keyspace, mark.db, |chunk| {
-                chunks_tx
-                    .blocking_send(chunk.to_vec())
-                    .map_err(|_| std::io::Error::other("replica went away"))
-            });
+            let streamed =
+                crate::aof::encode_snapshot(&shared.keyspace, &libraries, mark.db, |chunk| {
+                    chunks_tx
+                        .blocking_send(chunk.to_vec())
+                        .map_err(|_| std::io::Error::other("replica went away"))
+                });
             let consistent = shared.keyspace.end_snapshot();
             match streamed {
                 Ok(size) if consistent => Ok(size),

@@ -369,6 +369,8 @@ fn load_snapshot(
         for db in 0..shared.keyspace.databases() {
             shared.keyspace.db(db).clear();
         }
+        // The snapshot holds the primary's libraries: none of this server's stay.
+        shared.functions.flush();
         let format = crate::aof::header::read(&data, crate::aof::header::Kind::Base, None, path)?;
         let mut reader = record::Reader::at(&data, format.records_at, None);
         while let Some(rec) = reader.next_record().map_err(|e| format!("{e:?}"))? {

@@ -236,7 +236,13 @@ impl Server {
             return Err(io::Error::other(error));
         }
         flushed.map_err(io::Error::other)?;
-        saved.map_err(io::Error::other)?;
+        match saved {
+            // The log, flushed just now, holds everything: the file is a copy.
+            Err(e) if shared.config().appendonly => log::warning(&format!(
+                "Error trying to save the DB at shutdown: {e}; the append-only log holds the data"
+            )),
+            saved => saved.map_err(io::Error::other)?,
+        }
         log::notice("Roost is now ready to exit, bye bye...");
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! `Services`, which the server fills in.
 
 pub mod diagnostics;
+pub mod functions;
 pub mod memory;
 pub mod names;
 pub mod pause;
@@ -33,6 +34,7 @@ use crate::store::Keyspace;
 use crate::sync::{Recover, RecoverRw};
 use crate::tracking::Tracking;
 use crate::{clock, log};
+pub use functions::Libraries;
 pub use memory::Room;
 pub use names::CommandNames;
 pub use persistence::{NotLogged, Persistence};
@@ -206,6 +208,8 @@ pub struct Shared {
     pub tracking: Arc<Tracking>,
     pub notify: Notifier,
     pub scripts: ScriptCache,
+    /// FUNCTION libraries.
+    pub functions: Libraries,
     /// Clients blocked on list keys (BLPOP and friends).
     pub blocking: Blocking,
     pub services: Services,
@@ -263,6 +267,7 @@ impl Shared {
             pubsub,
             tracking: Arc::default(),
             scripts: ScriptCache::default(),
+            functions: Libraries::default(),
             blocking: Blocking::default(),
             services,
             tls: crate::tls::Tls::default(),

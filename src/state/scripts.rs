@@ -67,6 +67,9 @@ pub struct Running {
     /// Whether `run` is `Some`: every request asks, and almost always no script runs,
     /// so the answer "none" costs one load instead of the lock.
     active: AtomicBool,
+    /// The function running (FCALL): its name, the command and when it started, for
+    /// FUNCTION STATS.
+    function: Mutex<Option<(String, Vec<Bytes>, Instant)>>,
     /// Bumped when a script starts or ends, so waiters cannot miss the end.
     changed: tokio::sync::watch::Sender<u64>,
 }
@@ -108,6 +111,8 @@ pub enum Standing {
 pub enum KillRefused {
     NotBusy,
     Unkillable,
+    /// SCRIPT KILL of a function, FUNCTION KILL of a script.
+    OtherKind,
 }
 
 impl Default for Running {
@@ -115,6 +120,7 @@ impl Default for Running {
         Running {
             run: Mutex::new(None),
             active: AtomicBool::new(false),
+            function: Mutex::new(None),
             changed: tokio::sync::watch::channel(0).0,
         }
     }
@@ -133,7 +139,37 @@ impl Drop for RunGuard<'_> {
     }
 }
 
+/// Held while a function runs; FUNCTION STATS reports it.
+pub struct FunctionGuard<'a> {
+    running: &'a Running,
+}
+
+impl Drop for FunctionGuard<'_> {
+    fn drop(&mut self) {
+        *self.running.function.locked() = None;
+    }
+}
+
 impl Running {
+    /// Names the function about to run (FCALL's `name` and whole command).
+    pub fn describe(&self, name: &str, command: &[Bytes]) -> FunctionGuard<'_> {
+        *self.function.locked() = Some((name.to_string(), command.to_vec(), Instant::now()));
+        FunctionGuard { running: self }
+    }
+
+    /// Whether what runs is a function (FCALL), not a script (EVAL).
+    pub fn is_function(&self) -> bool {
+        self.function.locked().is_some()
+    }
+
+    /// The running function, its command and how long it has run.
+    pub fn function(&self) -> Option<(String, Vec<Bytes>, Duration)> {
+        self.function
+            .locked()
+            .as_ref()
+            .map(|(name, command, started)| (name.clone(), command.clone(), started.elapsed()))
+    }
+
     /// Marks a script of `client_id` as running; others get BUSY after `threshold`.
     pub fn begin(&self, client_id: u64, threshold: Duration) -> RunGuard<'_> {
         let now = Instant::now();
@@ -223,11 +259,13 @@ impl Running {
         }
     }
 
-    /// SCRIPT KILL: asks the running script to stop at its next hook, unless it wrote.
-    pub fn kill(&self) -> Result<(), KillRefused> {
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL: asks the running script to stop
+    /// at its next hook, unless it wrote or is of the other kind.
+    pub fn kill(&self, function: bool) -> Result<(), KillRefused> {
         match &mut *self.run.locked() {
             None => Err(KillRefused::NotBusy),
             Some(run) if run.wrote => Err(KillRefused::Unkillable),
+            Some(_) if self.is_function() != function => Err(KillRefused::OtherKind),
             Some(run) => {
                 run.stop.get_or_insert(Stop::Killed);
                 Ok(())
