@@ -164,6 +164,21 @@ fn differences(a: &[String], b: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The streams are as `expected` after a restart, and the last id is remembered: the
+/// stream refuses anything at or below it.
+fn assert_streams_restored(con: &mut redis::Connection, expected: &[String]) {
+    let state = stream_state(con);
+    assert_eq!(differences(&state, expected), []);
+    assert_eq!(state, expected);
+    let err = redis::cmd("XADD")
+        .arg("small")
+        .arg("100-0")
+        .arg("f")
+        .arg("v")
+        .query::<String>(con);
+    assert!(format!("{err:?}").contains("equal or smaller"), "{err:?}");
+}
+
 #[test]
 fn streams_survive_a_restart_and_a_rewrite() {
     let dir = TempDir::new("streams");
@@ -187,17 +202,7 @@ fn streams_survive_a_restart_and_a_rewrite() {
 
     let roost = Roost::start(&dir.0, &[]);
     let mut con = roost.client();
-    let state = stream_state(&mut con);
-    assert_eq!(differences(&state, &expected), []);
-    assert_eq!(state, expected);
-    // The last id is remembered: the stream refuses anything at or below it.
-    let err = redis::cmd("XADD")
-        .arg("small")
-        .arg("100-0")
-        .arg("f")
-        .arg("v")
-        .query::<String>(&mut con);
-    assert!(format!("{err:?}").contains("equal or smaller"), "{err:?}");
+    assert_streams_restored(&mut con, &expected);
 
     let _: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
     wait_for_rewrites(&mut con, 1);
@@ -216,16 +221,7 @@ fn streams_survive_a_restart_and_a_rewrite() {
 
     let roost = Roost::start(&dir.0, &[]);
     let mut con = roost.client();
-    let state = stream_state(&mut con);
-    assert_eq!(differences(&state, &expected), []);
-    assert_eq!(state, expected);
-    let err = redis::cmd("XADD")
-        .arg("small")
-        .arg("100-0")
-        .arg("f")
-        .arg("v")
-        .query::<String>(&mut con);
-    assert!(format!("{err:?}").contains("equal or smaller"), "{err:?}");
+    assert_streams_restored(&mut con, &expected);
     let added: String = redis::cmd("XADD")
         .arg("gone")
         .arg("*")
