@@ -119,6 +119,23 @@ struct Written<R> {
 /// Runs `f` on the sorted set at `key`, creating an empty one first if `create`; `None`
 /// when the key is absent and not created. `f` returns its reply and whether it changed
 /// the set; an emptied sorted set is deleted.
+/// Removes and returns the `n` lowest members (the highest when `max`), in that order.
+fn pop_ends(z: &mut ZSetObj, n: usize, max: bool) -> Vec<(Bytes, f64)> {
+    let items: Vec<(Bytes, f64)> = if max {
+        z.iter()
+            .rev()
+            .take(n)
+            .map(|(m, s)| (m.clone(), s))
+            .collect()
+    } else {
+        z.iter().take(n).map(|(m, s)| (m.clone(), s)).collect()
+    };
+    for (m, _) in &items {
+        z.remove(m);
+    }
+    items
+}
+
 fn write_zset<R>(
     db: &Db,
     key: &Bytes,
@@ -772,19 +789,7 @@ pub(super) fn pop_extreme(
         let Some(z) = z else {
             return (None, false);
         };
-        let n = count.min(z.len());
-        let items: Vec<(Bytes, f64)> = if max {
-            z.iter()
-                .rev()
-                .take(n)
-                .map(|(m, s)| (m.clone(), s))
-                .collect()
-        } else {
-            z.iter().take(n).map(|(m, s)| (m.clone(), s)).collect()
-        };
-        for (m, _) in &items {
-            z.remove(m);
-        }
+        let items = pop_ends(z, count.min(z.len()), max);
         let changed = !items.is_empty();
         (Some(items), changed)
     })?;
@@ -826,19 +831,7 @@ fn zpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Outcome {
         let Some(z) = z else {
             return (Reply::Array(Vec::new()), false);
         };
-        let n = count.unwrap_or(1).min(z.len() as u64) as usize;
-        let items: Vec<(Bytes, f64)> = if max {
-            z.iter()
-                .rev()
-                .take(n)
-                .map(|(m, s)| (m.clone(), s))
-                .collect()
-        } else {
-            z.iter().take(n).map(|(m, s)| (m.clone(), s)).collect()
-        };
-        for (m, _) in &items {
-            z.remove(m);
-        }
+        let items = pop_ends(z, count.unwrap_or(1).min(z.len() as u64) as usize, max);
         popped = items.len();
         let reply = if count.is_some() {
             elements_reply(items, true, resp3)
