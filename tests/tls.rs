@@ -1007,3 +1007,53 @@ fn a_pipeline_over_many_tls_records_is_answered_in_full() {
     assert!(got == expected, "the replies differ from what was stored");
     assert_eq!(ping(&mut stream).unwrap(), "+PONG\r\n");
 }
+
+/// Roost reads TLS with rustls's unbuffered API, so it answers post-handshake messages
+/// itself: a client's key update (which asks for the server's in return) and its
+/// close_notify, which ends the connection on the server's side.
+#[test]
+fn key_updates_and_close_notify_from_the_client() {
+    let dir = TempDir::new("tls-key-update");
+    let certs = Certs::make(&dir.0);
+    let (roost, tls_port) = start_tls(&dir.0.join("data"), &certs, &[]);
+    let mut stream = tls_connect(rustls_client(&certs, Some("client")), tls_port).unwrap();
+    assert_eq!(ping(&mut stream).unwrap(), "+PONG\r\n");
+    let value = "v".repeat(100_000);
+    for round in 0..3 {
+        stream.conn.refresh_traffic_keys().unwrap();
+        let set = format!(
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n{value}\r\n",
+            value.len()
+        );
+        stream.write_all(set.as_bytes()).unwrap();
+        stream.write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n").unwrap();
+        let expected = format!("+OK\r\n${}\r\n{value}\r\n", value.len());
+        let mut got = vec![0u8; expected.len()];
+        stream.read_exact(&mut got).unwrap();
+        assert!(
+            got == expected.as_bytes(),
+            "round {round}: the replies differ"
+        );
+    }
+    let mut con = roost.client();
+    let clients = |con: &mut redis::Connection| -> i64 {
+        let info: String = redis::cmd("INFO").arg("clients").query(con).unwrap();
+        info.lines()
+            .find_map(|line| line.strip_prefix("connected_clients:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(clients(&mut con), 2);
+    stream.conn.send_close_notify();
+    stream.conn.complete_io(&mut stream.sock).unwrap();
+    wait_for(
+        "the server to close the connection",
+        Duration::from_secs(10),
+        || clients(&mut con) == 1,
+    );
+    // The socket is still open on the client's side: the server ended it.
+    let mut rest = Vec::new();
+    stream.sock.read_to_end(&mut rest).unwrap();
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::read_ahead::ReadAhead;
+use super::tls_stream::TlsStream;
 use crate::cmd::{self, Ctx};
 use crate::config::OutputLimit;
 use crate::protocol::{Decoder, Limits, Reply};
@@ -59,38 +59,37 @@ fn run_ahead(limit: &OutputLimit) -> usize {
 }
 
 /// A stream a connection can wait on before it has a buffer to read into, so that an
-/// idle connection holds none: plaintext TCP waits until its socket is readable; TLS
-/// may hold decrypted bytes already, so it reads at once (and keeps its buffer).
+/// idle connection holds none: the socket's readiness, or for TLS bytes it already
+/// holds.
 pub(super) trait Readable {
-    /// Whether `readable` really waits, so that no buffer is needed meanwhile.
-    const WAITS: bool;
     fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
     /// Whether bytes already taken from the socket wait to be decoded (TLS plaintext
     /// not yet handed over, records read ahead): reading again now costs no system call.
     fn holds_read_ahead(&mut self) -> bool {
         false
     }
+    /// Gives back the stream's own buffers when the connection idles.
+    fn release_buffers(&mut self) {}
 }
 
 impl Readable for tokio::net::TcpStream {
-    const WAITS: bool = true;
     fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
         tokio::net::TcpStream::readable(self)
     }
 }
 
-impl<S: Send + Sync> Readable for tokio_rustls::server::TlsStream<ReadAhead<S>> {
-    const WAITS: bool = false;
+impl Readable for TlsStream<tokio::net::TcpStream> {
     async fn readable(&self) -> std::io::Result<()> {
-        Ok(())
+        if self.holds_read_ahead() {
+            return Ok(());
+        }
+        self.socket().readable().await
     }
     fn holds_read_ahead(&mut self) -> bool {
-        let (socket, tls) = self.get_mut();
-        // An error is left for the next read to find.
-        socket.holds_bytes()
-            || tls
-                .process_new_packets()
-                .map_or(true, |state| state.plaintext_bytes_to_read() > 0)
+        TlsStream::holds_read_ahead(self)
+    }
+    fn release_buffers(&mut self) {
+        TlsStream::release_buffers(self)
     }
 }
 
@@ -182,9 +181,7 @@ where
                 // An idle connection gives its buffers back (a busy one keeps them, so
                 // serving a request allocates nothing).
                 _ = &mut idle_buffers,
-                    if (input.is_empty()
-                        && (input.capacity() > FIRST_READ || S::WAITS && input.capacity() > 0))
-                        || output.capacity() > 0 => {
+                    if (input.is_empty() && input.capacity() > 0) || output.capacity() > 0 => {
                     if since.elapsed() < BUFFERS_KEPT_IDLE {
                         idle_buffers.as_mut().reset(since + BUFFERS_KEPT_IDLE);
                         continue;
@@ -193,6 +190,7 @@ where
                         input = BytesMut::new();
                     }
                     output = BytesMut::new();
+                    stream.release_buffers();
                     continue;
                 }
                 _ = sleep_or_forever(idle_limit) => {

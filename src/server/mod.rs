@@ -3,8 +3,8 @@
 //! link), and startup and shutdown.
 
 mod connection;
-mod read_ahead;
 mod supervise;
+mod tls_stream;
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,7 +12,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, UnixListener};
-use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::log;
@@ -336,7 +335,6 @@ async fn accept_unix(shared: Arc<Shared>, listener: UnixListener, path: Arc<str>
 }
 
 impl connection::Readable for tokio::net::UnixStream {
-    const WAITS: bool = true;
     fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
         tokio::net::UnixStream::readable(self)
     }
@@ -440,7 +438,7 @@ async fn serve_tls(
     let Some(config) = shared.tls.server() else {
         return;
     };
-    let accept = TlsAcceptor::from(config).accept(read_ahead::ReadAhead::new(stream));
+    let accept = tls_stream::TlsStream::accept(stream, config);
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
         Ok(Ok(stream)) => connection::serve(shared, stream, addr.into(), laddr.into()).await,
         Ok(Err(e)) => log::verbose(&format!("Error accepting a client connection: {e} (addr={addr} laddr={laddr})")),
