@@ -314,3 +314,47 @@ fn a_value_the_rdb_writer_cannot_encode_fails_the_sync_naming_its_key() {
         "{text}"
     );
 }
+
+/// REPLCONF's answers to what redis-cli and Redis replicas announce, as Redis 7.0 gives
+/// them.
+#[test]
+fn replconf_takes_redis_capabilities_with_redis_answers() {
+    let dir = TempDir::new("to-redis-replconf");
+    let roost = Roost::start(&dir.0, &["--appendonly", "no", "--save", ""]);
+    let mut o = roost.client();
+    let replconf = |o: &mut Connection, args: &[&str]| -> Result<String, String> {
+        redis::cmd("REPLCONF")
+            .arg(args)
+            .query::<String>(o)
+            .map_err(|e| e.to_string())
+    };
+    for args in [
+        &["capa", "eof", "capa", "psync2"][..],
+        &["capa", "something-new"],
+        &["rdb-only", "1"],
+        &["rdb-only", "0"],
+        &["rdb-filter-only", ""],
+        &["rdb-filter-only", "functions"],
+    ] {
+        assert_eq!(replconf(&mut o, args), Ok("OK".into()), "{args:?}");
+    }
+    let refused = |o: &mut Connection, args: &[&str], text: &str| {
+        let err = replconf(o, args).unwrap_err();
+        assert!(err.contains(text), "{args:?}: {err}");
+    };
+    refused(
+        &mut o,
+        &["rdb-only", "2"],
+        "value is out of range, value must between 0 and 1",
+    );
+    refused(
+        &mut o,
+        &["rdb-only", "x"],
+        "value is not an integer or out of range",
+    );
+    refused(
+        &mut o,
+        &["rdb-filter-only", "functions bogus"],
+        "Unsupported rdb-filter-only option: bogus",
+    );
+}

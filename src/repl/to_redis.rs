@@ -406,6 +406,13 @@ impl Feed<'_> {
                     _ = tokio::time::sleep_until(deadline) => {
                         return Err(format!("no REPLCONF ACK after the RDB payload in {} seconds (repl-timeout)", timeout.as_secs()));
                     }
+                    // Writes go on meanwhile: the limit holds here too.
+                    _ = overflow(&replica.queue) => {
+                        return Err(format!(
+                            "its output buffer passed client-output-buffer-limit replica ({} bytes queued) before it acknowledged the RDB payload",
+                            replica.queue.len()
+                        ));
+                    }
                     _ = info.kill_switch.notified() => return Err("killed".into()),
                 }
             }
