@@ -6,6 +6,9 @@
 //! shard at a time, so writers go on while the file is written. The file is written to
 //! a temporary name, fsynced and renamed over the old one, so a crash leaves the old
 //! file or the new one, never half of one.
+//!
+//! `write_rdb`, the walk itself, is generic over the output: `repl::to_redis` uses it
+//! for the RDB payload a Redis replica gets.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
