@@ -258,9 +258,13 @@ async fn full_sync(
             made = &mut producer => break made.map_err(|e| e.to_string()).and_then(|r| r),
             _ = keepalive.tick() => send(stream, b"\n").await?,
             _ = info.kill_switch.notified() => {
-                let _ = (&mut producer).await;
-                let _ = std::fs::remove_file(&temp);
+                discard(producer, temp);
                 return Err("killed".into());
+            }
+            // Writes go on meanwhile: past the limit, the file is of no use.
+            _ = overflow(queue) => {
+                discard(producer, temp);
+                return Err(overflowed());
             }
         }
     };
@@ -296,6 +300,14 @@ async fn full_sync(
         "Sent the RDB payload of {len} bytes to the replica"
     ));
     Ok((mark, false))
+}
+
+/// Lets a payload no one will read be finished, then removes its file.
+fn discard(producer: tokio::task::JoinHandle<Result<(), String>>, temp: PathBuf) {
+    tokio::spawn(async move {
+        let _ = producer.await;
+        let _ = std::fs::remove_file(&temp);
+    });
 }
 
 fn overflowed() -> String {
