@@ -152,6 +152,11 @@ with_blank! {
         pub replica_announced: bool,
         /// Seconds without news from the other side before a replication link is dropped.
         pub repl_timeout: u64,
+        /// Seconds between the PINGs a primary sends Redis-format replicas.
+        pub repl_ping_replica_period: u64,
+        /// A Redis-format replica that can take it (`capa eof`) gets its RDB streamed
+        /// as it is made, instead of from a temporary file under `dir`.
+        pub repl_diskless_sync: bool,
         /// A primary refuses writes (NOREPLICAS) unless this many replicas have
         /// acknowledged within `min_replicas_max_lag` seconds; 0 (or a lag of 0): no check.
         pub min_replicas_to_write: u64,
@@ -653,6 +658,10 @@ pub static PARAMS: &[Param] = &[
         .aliases(&["slave-priority"]),
     row("replica-announced", field!(replica_announced), Type::Bool, "yes"),
     row("repl-timeout", field!(repl_timeout), num(I64).range(1, I32_MAX, Refuse), "60"),
+    row("repl-ping-replica-period", field!(repl_ping_replica_period),
+        num(I64).range(1, I32_MAX, Refuse), "10")
+        .aliases(&["repl-ping-slave-period"]),
+    row("repl-diskless-sync", field!(repl_diskless_sync), Type::Bool, "yes"),
     row("min-replicas-to-write", field!(min_replicas_to_write),
         num(I64).range(0, I32_MAX, Refuse), "0")
         .aliases(&["min-slaves-to-write"]),
@@ -799,7 +808,6 @@ const REDIS_ONLY_ALIASES: &[(&str, &str)] = &[
     ("slave-announce-port", "replica-announce-port"),
     ("slave-lazy-flush", "replica-lazy-flush"),
     ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
-    ("repl-ping-slave-period", "repl-ping-replica-period"),
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
@@ -1265,7 +1273,6 @@ const NO_EFFECT_HERE: &[&str] = &[
     "rdb-save-incremental-fsync",
     "repl-disable-tcp-nodelay",
     "repl-diskless-load",
-    "repl-diskless-sync",
     "repl-diskless-sync-delay",
     "repl-diskless-sync-max-replicas",
     "replica-lazy-flush",
@@ -1363,10 +1370,8 @@ const REDIS_ONLY: &[&str] = &[
     "repl-backlog-ttl",
     "repl-disable-tcp-nodelay",
     "repl-diskless-load",
-    "repl-diskless-sync",
     "repl-diskless-sync-delay",
     "repl-diskless-sync-max-replicas",
-    "repl-ping-replica-period",
     "replica-announce-ip",
     "replica-announce-port",
     "replica-ignore-maxmemory",

@@ -11,68 +11,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::dataset::{describe, populate, pttl};
+use common::dataset::{assert_same, fill};
 use common::process::{free_port, wait_for, RedisServer, Roost, TempDir};
 use redis::Connection;
 
 fn connect(url: &str) -> Connection {
     redis::Client::open(url).unwrap().get_connection().unwrap()
-}
-
-fn select(con: &mut Connection, db: i64) {
-    let _: () = redis::cmd("SELECT").arg(db).query(con).unwrap();
-}
-
-/// The dataset in database 0, and a few keys in databases 3 and 9.
-fn fill(con: &mut Connection) -> Vec<String> {
-    let keys = populate(con);
-    for db in [3, 9] {
-        select(con, db);
-        let _: () = redis::cmd("SET")
-            .arg(format!("in-db-{db}"))
-            .arg(db)
-            .query(con)
-            .unwrap();
-        let _: () = redis::cmd("HSET")
-            .arg("h")
-            .arg("db")
-            .arg(db)
-            .query(con)
-            .unwrap();
-        let _: () = redis::cmd("PEXPIRE")
-            .arg("h")
-            .arg(900_000)
-            .query(con)
-            .unwrap();
-    }
-    select(con, 0);
-    keys
-}
-
-/// Both servers hold the same keys (each database), values, encodings and TTLs.
-fn assert_same(a: &mut Connection, b: &mut Connection, keys: &[String]) {
-    for db in [0, 3, 9] {
-        select(a, db);
-        select(b, db);
-        let mut ka: Vec<String> = redis::cmd("KEYS").arg("*").query(a).unwrap();
-        let mut kb: Vec<String> = redis::cmd("KEYS").arg("*").query(b).unwrap();
-        ka.sort();
-        kb.sort();
-        assert_eq!(ka, kb, "keys of db {db}");
-        if db == 0 {
-            assert_eq!(&ka, keys);
-        }
-        for key in &ka {
-            assert_eq!(describe(a, key), describe(b, key), "db {db} key {key}");
-            let (ta, tb) = (pttl(a, key), pttl(b, key));
-            assert!(
-                (ta - tb).abs() < 10_000 && (ta < 0) == (tb < 0),
-                "{key}: TTL {ta} vs {tb}"
-            );
-        }
-    }
-    select(a, 0);
-    select(b, 0);
 }
 
 fn redis_with_dir(dir: &Path) -> RedisServer {

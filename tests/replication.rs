@@ -644,26 +644,31 @@ fn a_replica_that_stops_reading_is_dropped_at_its_output_limit_without_stalling_
         .arg("replica 1mb 0 0")
         .query(&mut con)
         .unwrap();
-    // A replica that asks for the stream and then never reads it.
-    let mut stuck = server.raw();
-    stuck.send_cmd(&[b"PSYNC", b"?", b"-1"]);
-    wait_for("the replica to attach", Duration::from_secs(5), || {
-        info_field(&mut con, "replication", "connected_slaves").as_deref() == Some("1")
-    });
-    let value = "v".repeat(16 * 1024);
-    for i in 0..2000 {
-        let () = redis::cmd("SET")
-            .arg(format!("k{i}"))
-            .arg(&value)
-            .query(&mut con)
-            .unwrap();
+    // A replica that asks for the stream and then never reads it: a Roost replica, and
+    // a Redis one that takes a streamed payload (and so is fed only after an ACK it
+    // never sends).
+    for capa in [&b"roost"[..], b"eof"] {
+        let mut stuck = server.raw();
+        stuck.send_cmd(&[b"REPLCONF", b"capa", capa]);
+        stuck.send_cmd(&[b"PSYNC", b"?", b"-1"]);
+        wait_for("the replica to attach", Duration::from_secs(5), || {
+            info_field(&mut con, "replication", "connected_slaves").as_deref() == Some("1")
+        });
+        let value = "v".repeat(16 * 1024);
+        for i in 0..2000 {
+            let () = redis::cmd("SET")
+                .arg(format!("k{i}"))
+                .arg(&value)
+                .query(&mut con)
+                .unwrap();
+        }
+        // 32 MB went through while the replica read nothing (writers never waited for
+        // it), and it was dropped once 1 MB was queued for it.
+        wait_for("the replica to be dropped", Duration::from_secs(10), || {
+            info_field(&mut con, "replication", "connected_slaves").as_deref() == Some("0")
+        });
+        drop(stuck);
     }
-    // 32 MB went through while the replica read nothing (writers never waited for
-    // it), and it was dropped once 1 MB was queued for it.
-    wait_for("the replica to be dropped", Duration::from_secs(10), || {
-        info_field(&mut con, "replication", "connected_slaves").as_deref() == Some("0")
-    });
-    drop(stuck);
 }
 
 /// A blocked pop served on the primary reaches the replica as what it did (LPOP,
@@ -870,8 +875,8 @@ fn wait_does_not_count_a_replica_that_is_still_receiving_its_snapshot() {
     let mut fake = raw_client(&primary);
     exchange(
         &mut fake,
-        "REPLCONF listening-port 9\r\nPSYNC ? -1\r\n",
-        "+OK\r\n+FULLRESYNC ",
+        "REPLCONF listening-port 9\r\nREPLCONF capa roost\r\nPSYNC ? -1\r\n",
+        "+OK\r\n+OK\r\n+FULLRESYNC ",
     );
     wait_for(
         "the sync to be in progress",

@@ -400,6 +400,12 @@ pub const TIMEOUT_NOT_INTEGER: Reply = err("ERR timeout is not an integer or out
 pub const SYNC_WITHOUT_PRIMARY_LINK: Reply =
     err("NOMASTERLINK Can't SYNC while not connected with my master");
 
+pub const RDB_ONLY_RANGE: Reply = err("ERR value is out of range, value must between 0 and 1");
+
+pub fn unsupported_rdb_filter(filter: &str) -> Reply {
+    Reply::error(format!("ERR Unsupported rdb-filter-only option: {filter}"))
+}
+
 pub fn unknown_replconf_option(option: &[u8]) -> Reply {
     Reply::error(format!(
         "ERR Unrecognized REPLCONF option: {}",

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::{args, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
-use crate::session::{Blocked, Psync};
+use crate::session::{Blocked, Psync, RdbFilter};
 use crate::state::replication::LinkState;
 use crate::state::Shared;
 use crate::{clock, log};
@@ -211,7 +211,31 @@ fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             // Acks arrive on the replica's feed connection, not here; GETACK is for
             // replicas. Both are accepted without an answer, as Redis does.
             b"ack" | b"getack" => return Ok(Reply::NoReply),
-            b"capa" | b"ip-address" | b"rdb-only" | b"rdb-filter-only" => {}
+            // Unknown capabilities are ignored, as Redis does (`psync2` is implied).
+            b"capa" => {
+                if pair[1].eq_ignore_ascii_case(b"roost") {
+                    ctx.client.repl_capa.roost = true;
+                } else if pair[1].eq_ignore_ascii_case(b"eof") {
+                    ctx.client.repl_capa.eof = true;
+                }
+            }
+            b"rdb-only" => match crate::protocol::decode::parse_i64(&pair[1]) {
+                Some(n @ 0..=1) => ctx.client.repl_capa.rdb_only = n == 1,
+                Some(_) => return Err(error::RDB_ONLY_RANGE),
+                None => return Err(error::NOT_INTEGER),
+            },
+            b"rdb-filter-only" => {
+                let mut filter = RdbFilter::default();
+                for word in args::text(&pair[1]).split_whitespace() {
+                    if word.eq_ignore_ascii_case("functions") {
+                        filter.functions = true;
+                    } else {
+                        return Err(error::unsupported_rdb_filter(word));
+                    }
+                }
+                ctx.client.repl_capa.rdb_filter = Some(filter);
+            }
+            b"ip-address" => {}
             _ => return Err(error::unknown_replconf_option(&pair[0])),
         }
     }
@@ -223,21 +247,23 @@ fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         return Err(error::SYNC_WITHOUT_PRIMARY_LINK);
     }
     let offset = crate::protocol::decode::parse_i64(&args[2]).unwrap_or(-1);
-    Ok(hand_off(ctx, args::text(&args[1]), offset))
+    Ok(hand_off(ctx, args::text(&args[1]), offset, false))
 }
 
 fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     if ctx.shared.repl.is_replica() && ctx.shared.repl.link.state() != LinkState::Connected {
         return Err(error::SYNC_WITHOUT_PRIMARY_LINK);
     }
-    Ok(hand_off(ctx, "?".into(), -1))
+    Ok(hand_off(ctx, "?".into(), -1, true))
 }
 
-fn hand_off(ctx: &mut Ctx<'_>, replid: String, offset: i64) -> Reply {
+fn hand_off(ctx: &mut Ctx<'_>, replid: String, offset: i64, old_sync: bool) -> Reply {
     ctx.client.handoff = Some(Psync {
         replid,
         offset,
         listening_port: ctx.client.repl_listening_port,
+        capa: ctx.client.repl_capa.clone(),
+        old_sync,
     });
     Reply::NoReply
 }

@@ -6,6 +6,9 @@
 //! shard at a time, so writers go on while the file is written. The file is written to
 //! a temporary name, fsynced and renamed over the old one, so a crash leaves the old
 //! file or the new one, never half of one.
+//!
+//! `write_rdb`, the walk itself, is generic over the output: `repl::to_redis` uses it
+//! for the RDB payload a Redis replica gets.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -115,9 +118,7 @@ fn write_file(shared: &Shared) -> Result<u64, String> {
     let (lsn, sizes) = {
         let _gate = keyspace.write_gate();
         keyspace.begin_snapshot();
-        let sizes: Vec<(usize, usize)> = (0..keyspace.databases())
-            .map(|n| (keyspace.db(n).len(), keyspace.db(n).expires_count()))
-            .collect();
+        let sizes = db_sizes(shared);
         (
             shared.persistence.rdb.changes.load(Ordering::Relaxed),
             sizes,
@@ -160,17 +161,58 @@ fn write_snapshot(
     checksum: bool,
 ) -> std::io::Result<()> {
     let file = File::create(path)?;
-    let mut out = FileWriter::new(BufWriter::with_capacity(1 << 20, file), compress, checksum)?;
+    let out = FileWriter::new(BufWriter::with_capacity(1 << 20, file), compress, checksum)?;
+    let contents = Contents {
+        sizes,
+        aux: &[],
+        libraries: &[],
+        keys: true,
+    };
+    let mut buffered = write_rdb(shared, out, &contents)?;
+    buffered.flush()?;
+    buffered.get_ref().sync_all()
+}
+
+/// What `write_rdb` puts in a file besides its standard AUX fields.
+pub struct Contents<'a> {
+    /// Keys and keys with a TTL per database, taken when the snapshot began.
+    pub sizes: &'a [(usize, usize)],
+    /// More AUX fields (a replication payload's `repl-stream-db`, ...).
+    pub aux: &'a [(&'a str, String)],
+    /// Function libraries' code, written first, as Redis does.
+    pub libraries: &'a [Bytes],
+    /// False: no keys at all (`REPLCONF rdb-filter-only`).
+    pub keys: bool,
+}
+
+/// Writes the snapshot the caller began (`Keyspace::begin_snapshot`, under the write
+/// gate) as an RDB file, and hands back the output. Generic over the output: a file
+/// for SAVE, a temporary file or the socket itself for a Redis replica. A value the
+/// RDB writer cannot encode fails the whole file with an error naming its key.
+pub fn write_rdb<W: Write>(
+    shared: &Shared,
+    mut out: FileWriter<W>,
+    contents: &Contents<'_>,
+) -> std::io::Result<W> {
     let now = clock::now_ms();
     out.aux("redis-ver", crate::VERSION_COMPAT.as_bytes())?;
     out.aux("redis-bits", b"64")?;
     out.aux("ctime", (now / 1000).to_string().as_bytes())?;
     let used = crate::alloc::allocated().unwrap_or_else(crate::alloc::resident_bytes);
     out.aux("used-mem", used.to_string().as_bytes())?;
+    for (field, value) in contents.aux {
+        out.aux(field, value.as_bytes())?;
+    }
     out.aux("aof-base", b"0")?;
+    for code in contents.libraries {
+        out.function(code)?;
+    }
+    if !contents.keys {
+        return out.finish();
+    }
     let keyspace = &shared.keyspace;
     let mut failure: Option<std::io::Error> = None;
-    for (db, &(keys, expires)) in sizes.iter().enumerate() {
+    for (db, &(keys, expires)) in contents.sizes.iter().enumerate() {
         let mut selected = false;
         let mut write = |out: &mut FileWriter<_>, key: &Bytes, value: &Value, at: Option<u64>| {
             if failure.is_some() {
@@ -202,13 +244,20 @@ fn write_snapshot(
                 }
             }
         }
+        if let Some(e) = failure.take() {
+            return Err(e);
+        }
     }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let mut buffered = out.finish()?;
-    buffered.flush()?;
-    buffered.get_ref().sync_all()
+    out.finish()
+}
+
+/// Keys and keys with a TTL in each database, for RESIZEDB; taken under the write gate
+/// as the snapshot begins.
+pub fn db_sizes(shared: &Shared) -> Vec<(usize, usize)> {
+    let keyspace = &shared.keyspace;
+    (0..keyspace.databases())
+        .map(|n| (keyspace.db(n).len(), keyspace.db(n).expires_count()))
+        .collect()
 }
 
 /// The `save` schedule: once a second, starts a background save when one of its

@@ -8,12 +8,17 @@
 //! with LSN 0 are control messages (`PING` heartbeats, the end of a snapshot) that are
 //! neither applied nor logged.
 //!
+//! A replica that does not say `REPLCONF capa roost` (a redis-server, `redis-cli --rdb`
+//! or `--replica`) is served in Redis's own format instead (`to_redis`): an RDB
+//! payload, then the commands of those records as RESP, with Redis's byte offsets.
+//!
 //! `primary` serves replicas, `replica` runs the link to a primary, and the state
 //! both share with the commands (role, ids, link, attached replicas) is in
 //! `state::replication`.
 
 pub mod primary;
 pub mod replica;
+pub mod to_redis;
 
 /// An LSN-0 record's first argument: a heartbeat from the primary.
 pub const CONTROL_PING: &[u8] = b"PING";

@@ -38,23 +38,12 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     request: Psync,
     mut input: BytesMut,
 ) {
+    if !request.capa.roost {
+        return super::to_redis::serve(shared, stream, info, request, input).await;
+    }
     let limit = shared.config().output_limits[OUTPUT_REPLICA].hard;
     let queue = ReplicaQueue::new(limit);
-    let replica = Arc::new(AttachedReplica {
-        client_id: info.id,
-        // What Redis reports for a replica on its Unix socket.
-        ip: info
-            .addr
-            .ip()
-            .map_or_else(|| "/unixsocket".to_string(), |ip| ip.to_string()),
-        listening_port: request.listening_port,
-        online: false.into(),
-        ack_lsn: 0.into(),
-        last_ack_ms: clock::now_ms().into(),
-        queue: queue.clone(),
-    });
-    info.kind
-        .store(crate::session::KIND_REPLICA, Ordering::Relaxed);
+    let replica = new_replica(&info, &request, &queue);
     let name = format!("{}:{}", replica.ip, request.listening_port);
 
     let (replid, partial) = try_partial(&shared, &request, &queue);
@@ -92,17 +81,46 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     if let Err(e) = result {
         log::warning(&format!("Connection with replica {name} lost: {e}"));
     }
-    shared.journal.detach(&queue);
+    forget(&shared, &replica, &info);
+}
+
+/// The entry INFO, ROLE and WAIT see for the replica on connection `info`; marks the
+/// connection as a replica's.
+pub(super) fn new_replica(
+    info: &ClientInfo,
+    request: &Psync,
+    queue: &Arc<ReplicaQueue>,
+) -> Arc<AttachedReplica> {
+    info.kind
+        .store(crate::session::KIND_REPLICA, Ordering::Relaxed);
+    Arc::new(AttachedReplica {
+        client_id: info.id,
+        // What Redis reports for a replica on its Unix socket.
+        ip: info
+            .addr
+            .ip()
+            .map_or_else(|| "/unixsocket".to_string(), |ip| ip.to_string()),
+        listening_port: request.listening_port,
+        online: false.into(),
+        ack_lsn: 0.into(),
+        last_ack_ms: clock::now_ms().into(),
+        queue: queue.clone(),
+    })
+}
+
+pub(super) fn register(shared: &Shared, replica: &Arc<AttachedReplica>) {
+    shared.repl.replicas.locked().push(replica.clone());
+}
+
+/// The replica is gone: no more records for it, no entry, no client.
+pub(super) fn forget(shared: &Shared, replica: &Arc<AttachedReplica>, info: &ClientInfo) {
+    shared.journal.detach(&replica.queue);
     shared
         .repl
         .replicas
         .locked()
-        .retain(|r| !Arc::ptr_eq(r, &replica));
+        .retain(|r| !Arc::ptr_eq(r, replica));
     shared.clients.unregister(info.id);
-}
-
-fn register(shared: &Shared, replica: &Arc<AttachedReplica>) {
-    shared.repl.replicas.locked().push(replica.clone());
 }
 
 /// Attaches `queue` at the replica's offset if this server can continue its history;
@@ -290,7 +308,7 @@ async fn stream_records(
 }
 
 /// Resolves once `queue` has passed its limit.
-async fn overflow(queue: &ReplicaQueue) {
+pub(super) async fn overflow(queue: &ReplicaQueue) {
     while !queue.overflowed.load(Ordering::Acquire) {
         queue.ready.notified().await;
     }

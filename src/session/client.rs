@@ -52,6 +52,8 @@ pub struct Client {
     pub from_primary: bool,
     /// Port given with `REPLCONF listening-port`.
     pub repl_listening_port: u16,
+    /// What the connection said of itself with `REPLCONF` before PSYNC or SYNC.
+    pub repl_capa: ReplCapa,
     /// Set by PSYNC: the connection becomes a replica feed after this batch.
     pub handoff: Option<Psync>,
     /// This connection's outbox for pub/sub messages, once it has subscribed.
@@ -139,6 +141,31 @@ pub struct Psync {
     /// The first LSN the replica does not have.
     pub offset: i64,
     pub listening_port: u16,
+    pub capa: ReplCapa,
+    /// Asked with the old `SYNC`: no `+FULLRESYNC` line, no acknowledgements.
+    pub old_sync: bool,
+}
+
+/// What a replica announced with `REPLCONF` (`capa`, `rdb-only`, `rdb-filter-only`).
+/// Only a replica that says `capa roost` gets Roost's own stream of log records; any
+/// other gets Redis's: an RDB payload, then the commands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplCapa {
+    /// `capa roost`: a Roost replica.
+    pub roost: bool,
+    /// `capa eof`: takes an RDB payload of unknown length, ended by a marker.
+    pub eof: bool,
+    /// `rdb-only 1`: wants the RDB payload and nothing after it (`redis-cli --rdb`).
+    pub rdb_only: bool,
+    /// `rdb-filter-only <filters>`: the payload holds only what the filters name
+    /// (`functions`; none: no data at all, as `redis-cli --replica` asks).
+    pub rdb_filter: Option<RdbFilter>,
+}
+
+/// What an `rdb-filter-only` payload keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RdbFilter {
+    pub functions: bool,
 }
 
 impl Client {
@@ -161,6 +188,7 @@ impl Client {
             last_write_lsn: 0,
             from_primary: false,
             repl_listening_port: 0,
+            repl_capa: ReplCapa::default(),
             handoff: None,
             subscriber: None,
             channels: Vec::new(),

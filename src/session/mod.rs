@@ -11,7 +11,7 @@ mod client;
 mod registry;
 
 pub use blocking::{Blocking, Waiter};
-pub use client::{Blocked, BlockedPop, Client, Multi, Psync, ReplyMode};
+pub use client::{Blocked, BlockedPop, Client, Multi, Psync, RdbFilter, ReplCapa, ReplyMode};
 pub use registry::{
     ClientInfo, PeerAddr, Registry, KIND_NORMAL, KIND_REPLICA, UNBLOCK_ERROR, UNBLOCK_TIMEOUT,
 };
