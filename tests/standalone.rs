@@ -150,8 +150,11 @@ fn lolwut_draws_as_redis_draws() {
     assert!(without_version(&ours_text)
         .lines()
         .flat_map(|l| l.chars())
-        .all(|c| ('\u{2800}'..='\u{28ff}').contains(&c) || c == ' ' || c.is_alphabetic()
-            || ",.-".contains(c) || c.is_ascii_digit()));
+        .all(|c| ('\u{2800}'..='\u{28ff}').contains(&c)
+            || c == ' '
+            || c.is_alphabetic()
+            || ",.-".contains(c)
+            || c.is_ascii_digit()));
 
     // VERSION 6: a skyline of 80x20 (or the given size) coloured cells in the four
     // greys, then Redis's two lines of credits.
@@ -160,16 +163,20 @@ fn lolwut_draws_as_redis_draws() {
         request.extend(args);
         let text = lolwut(&mut ours, &request);
         let theirs_text = lolwut(&mut theirs, &request);
-        let picture = |text: &str| -> Vec<String> {
-            text.lines().take(rows).map(str::to_string).collect()
-        };
+        let picture =
+            |text: &str| -> Vec<String> { text.lines().take(rows).map(str::to_string).collect() };
         for (line, their_line) in picture(&text).iter().zip(picture(&theirs_text)) {
             let cells: Vec<&str> = line.split("\x1b[0m").filter(|c| !c.is_empty()).collect();
             assert_eq!(cells.len(), cols, "{line:?}");
             for cell in cells {
                 assert!(
-                    ["\x1b[0;30;40m ", "\x1b[0;90;100m ", "\x1b[0;37;47m ", "\x1b[0;97;107m "]
-                        .contains(&cell),
+                    [
+                        "\x1b[0;30;40m ",
+                        "\x1b[0;90;100m ",
+                        "\x1b[0;37;47m ",
+                        "\x1b[0;97;107m "
+                    ]
+                    .contains(&cell),
                     "{cell:?}"
                 );
             }
@@ -190,7 +197,10 @@ fn lolwut_draws_as_redis_draws() {
             ]
         );
         assert_eq!(
-            without_version(&text).lines().skip(rows).collect::<Vec<_>>(),
+            without_version(&text)
+                .lines()
+                .skip(rows)
+                .collect::<Vec<_>>(),
             without_version(&theirs_text)
                 .lines()
                 .skip(rows)
