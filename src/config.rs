@@ -181,6 +181,9 @@ with_blank! {
         pub acllog_max_len: u64,
         /// `no`, `yes` or `local`: who may run DEBUG.
         pub enable_debug_command: String,
+        /// `no`, `yes` or `local`: who may run MODULE LOAD, LOADEX and UNLOAD (which
+        /// load nothing here: Roost has no module API).
+        pub enable_module_command: String,
         /// Microseconds a command runs before SLOWLOG records it; -1: never, 0: always.
         pub slowlog_log_slower_than: i64,
         /// Entries SLOWLOG keeps.
@@ -723,6 +726,11 @@ pub static PARAMS: &[Param] = &[
     // Who may run DEBUG (it can stop the server): nobody, local clients, everyone.
     row("enable-debug-command", field!(enable_debug_command), Type::Choice(PROTECTED_CONFIGS),
         "no")
+        .fixed(),
+    // Who may ask MODULE to load or unload (Roost loads no modules: past this gate,
+    // Redis's failure texts).
+    row("enable-module-command", field!(enable_module_command),
+        Type::Choice(PROTECTED_CONFIGS), "no")
         .fixed(),
     row("slowlog-log-slower-than", field!(slowlog_log_slower_than),
         num(I64).range(-1, I64_MAX, Refuse), "10000")
@@ -1289,9 +1297,8 @@ const NO_EFFECT_HERE: &[&str] = &[
 /// Redis 7 directives Roost accepts without implementing them. None of them may restrict
 /// access to anything Roost has; for those whose names suggest they might:
 ///
-/// - `enable-module-command`: Roost has no MODULE command (`cmd::table`'s tests
-///   check), so no value can open one. (`enable-debug-command` is a parameter:
-///   DEBUG is refused unless it allows it.)
+/// - (`enable-debug-command` and `enable-module-command` are parameters: DEBUG and
+///   MODULE LOAD/UNLOAD are refused unless they allow it.)
 /// - `enable-protected-configs`: the parameters Redis protects that Roost has (`dir`)
 ///   cannot be changed by CONFIG SET at all here, whatever the value.
 ///
@@ -1339,7 +1346,6 @@ const REDIS_ONLY: &[&str] = &[
     "crash-memcheck-enabled",
     "disable-thp",
     "dynamic-hz",
-    "enable-module-command",
     "enable-protected-configs",
     "hash-max-listpack-entries",
     "hash-max-listpack-value",

@@ -450,6 +450,20 @@ impl Journal {
         self.lock().replicas.retain(|r| !Arc::ptr_eq(r, replica));
     }
 
+    /// Sends `args` to every attached replica as a control record (LSN 0), in order
+    /// with the records around it; it is neither logged nor kept in the backlog, so it
+    /// reaches the replicas connected now only (PUBLISH and SPUBLISH: a message is for
+    /// whoever listens at the time).
+    pub fn send_to_replicas(&self, args: &[&[u8]]) {
+        let mut state = self.lock();
+        if state.replicas.is_empty() {
+            return;
+        }
+        let mut encoded = Vec::new();
+        record::encode(0, args, &mut encoded);
+        state.replicas.retain(|replica| replica.push(&encoded));
+    }
+
     /// Creates the backlog if there is none. A replica keeps one too, so that after a
     /// promotion its former siblings can continue from it.
     pub fn ensure_backlog(&self, size: usize) {

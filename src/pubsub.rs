@@ -78,29 +78,97 @@ impl Subscriber {
     }
 }
 
+/// The first argument of a control record by which a primary passes a published message
+/// on to its replicas: the command that published it (PUBLISH or SPUBLISH), as Redis
+/// propagates them; channel and message follow.
+pub const REPLICATED_PUBLISH: &[u8] = b"PUBLISH";
+pub const REPLICATED_SPUBLISH: &[u8] = b"SPUBLISH";
+
+/// Subscribers by channel name.
+type ChannelMap = RwLock<HashMap<Bytes, Vec<Arc<Subscriber>>>>;
+
+/// Shard channels (SSUBSCRIBE, SPUBLISH) are a namespace of their own, as in Redis: a
+/// shard channel and a channel of the same name do not hear each other, and patterns
+/// never match shard channels. A standalone server is one shard holding every slot.
 #[derive(Default)]
 pub struct Hub {
-    channels: RwLock<HashMap<Bytes, Vec<Arc<Subscriber>>>>,
+    channels: ChannelMap,
     patterns: RwLock<Vec<(Bytes, Arc<Subscriber>)>>,
+    shard_channels: ChannelMap,
+}
+
+fn add_to(map: &ChannelMap, channel: &Bytes, subscriber: &Arc<Subscriber>) {
+    let mut channels = map.writing();
+    let list = channels.entry(channel.clone()).or_default();
+    if !list.iter().any(|s| s.client_id == subscriber.client_id) {
+        list.push(subscriber.clone());
+    }
+}
+
+fn remove_from(map: &ChannelMap, channel: &[u8], client_id: u64) {
+    let mut channels = map.writing();
+    if let Some(list) = channels.get_mut(channel) {
+        list.retain(|s| s.client_id != client_id);
+        if list.is_empty() {
+            channels.remove(channel);
+        }
+    }
+}
+
+fn names_in(map: &ChannelMap, pattern: Option<&[u8]>) -> Vec<Bytes> {
+    map.reading()
+        .keys()
+        .filter(|c| pattern.is_none_or(|p| crate::glob::matches(p, c, false)))
+        .cloned()
+        .collect()
+}
+
+fn count_in(map: &ChannelMap, channel: &[u8]) -> usize {
+    map.reading().get(channel).map_or(0, Vec::len)
 }
 
 impl Hub {
     pub fn subscribe(&self, channel: &Bytes, subscriber: &Arc<Subscriber>) {
-        let mut channels = self.channels.writing();
-        let list = channels.entry(channel.clone()).or_default();
-        if !list.iter().any(|s| s.client_id == subscriber.client_id) {
-            list.push(subscriber.clone());
-        }
+        add_to(&self.channels, channel, subscriber);
     }
 
     pub fn unsubscribe(&self, channel: &[u8], client_id: u64) {
-        let mut channels = self.channels.writing();
-        if let Some(list) = channels.get_mut(channel) {
-            list.retain(|s| s.client_id != client_id);
-            if list.is_empty() {
-                channels.remove(channel);
-            }
+        remove_from(&self.channels, channel, client_id);
+    }
+
+    pub fn ssubscribe(&self, channel: &Bytes, subscriber: &Arc<Subscriber>) {
+        add_to(&self.shard_channels, channel, subscriber);
+    }
+
+    pub fn sunsubscribe(&self, channel: &[u8], client_id: u64) {
+        remove_from(&self.shard_channels, channel, client_id);
+    }
+
+    /// Delivers `message` on shard channel `channel` as `smessage`; returns how many
+    /// subscribers received it.
+    pub fn spublish(&self, channel: &Bytes, message: &Bytes) -> usize {
+        let channels = self.shard_channels.reading();
+        let Some(list) = channels.get(channel) else {
+            return 0;
+        };
+        let push = Reply::Push(vec![
+            Reply::bulk_str("smessage"),
+            Reply::Bulk(channel.clone()),
+            Reply::Bulk(message.clone()),
+        ]);
+        for subscriber in list {
+            subscriber.push(&push);
         }
+        list.len()
+    }
+
+    /// Shard channels with at least one subscriber, optionally matching a glob pattern.
+    pub fn active_shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        names_in(&self.shard_channels, pattern)
+    }
+
+    pub fn shard_subscribers_of(&self, channel: &[u8]) -> usize {
+        count_in(&self.shard_channels, channel)
     }
 
     pub fn psubscribe(&self, pattern: &Bytes, subscriber: &Arc<Subscriber>) {
@@ -151,6 +219,22 @@ impl Hub {
         receivers
     }
 
+    /// Delivers a message a primary passed on (`REPLICATED_PUBLISH` or
+    /// `REPLICATED_SPUBLISH`, channel, message); false if `args` is no such message.
+    pub fn deliver_replicated(&self, args: &[Bytes]) -> bool {
+        let [kind, channel, message] = args else {
+            return false;
+        };
+        if kind.as_ref() == REPLICATED_PUBLISH {
+            self.publish(channel, message);
+        } else if kind.as_ref() == REPLICATED_SPUBLISH {
+            self.spublish(channel, message);
+        } else {
+            return false;
+        }
+        true
+    }
+
     /// Sends `message` to client `client_id` if it is subscribed to `channel` (client
     /// tracking's REDIRECT to a `__redis__:invalidate` subscriber).
     pub fn deliver_to(&self, channel: &[u8], client_id: u64, message: &Reply) {
@@ -165,23 +249,21 @@ impl Hub {
 
     /// Channels with at least one subscriber, optionally matching a glob pattern.
     pub fn active_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let channels = self.channels.reading();
-        channels
-            .keys()
-            .filter(|c| pattern.is_none_or(|p| crate::glob::matches(p, c, false)))
-            .cloned()
-            .collect()
+        names_in(&self.channels, pattern)
     }
 
-    /// The channels and the patterns one client is subscribed to.
+    /// The channels (shard channels included) and the patterns one client is
+    /// subscribed to.
     pub fn subscriptions_of(&self, client_id: u64) -> (Vec<Bytes>, Vec<Bytes>) {
-        let channels = self
-            .channels
-            .reading()
-            .iter()
-            .filter(|(_, subs)| subs.iter().any(|s| s.client_id == client_id))
-            .map(|(channel, _)| channel.clone())
-            .collect();
+        let mut channels = Vec::new();
+        for map in [&self.channels, &self.shard_channels] {
+            channels.extend(
+                map.reading()
+                    .iter()
+                    .filter(|(_, subs)| subs.iter().any(|s| s.client_id == client_id))
+                    .map(|(channel, _)| channel.clone()),
+            );
+        }
         let patterns = self
             .patterns
             .reading()
@@ -193,8 +275,7 @@ impl Hub {
     }
 
     pub fn subscribers_of(&self, channel: &[u8]) -> usize {
-        let channels = self.channels.reading();
-        channels.get(channel).map_or(0, Vec::len)
+        count_in(&self.channels, channel)
     }
 
     /// Pattern subscriptions across all clients (PUBSUB NUMPAT counts unique patterns).

@@ -203,3 +203,129 @@ fn a_subscriber_that_does_not_read_is_cut_off_at_its_output_limit() {
         .unwrap();
     assert!(channels.is_empty());
 }
+
+#[test]
+fn sharded_pubsub_frames_counts_and_namespace() {
+    let server = TestServer::start();
+    let mut sub = server.raw();
+    sub.roundtrip(
+        &[b"SSUBSCRIBE", b"orders", b"carts"],
+        b"*3\r\n$10\r\nssubscribe\r\n$6\r\norders\r\n:1\r\n*3\r\n$10\r\nssubscribe\r\n$5\r\ncarts\r\n:2\r\n",
+    );
+    // Channels and patterns are counted apart from shard channels, as in Redis.
+    sub.roundtrip(
+        &[b"SUBSCRIBE", b"orders"],
+        b"*3\r\n$9\r\nsubscribe\r\n$6\r\norders\r\n:1\r\n",
+    );
+    let mut con = server.client();
+    let spublish = |con: &mut redis::Connection, channel: &str| -> i64 {
+        redis::cmd("SPUBLISH")
+            .arg(channel)
+            .arg("m")
+            .query(con)
+            .unwrap()
+    };
+    assert_eq!(spublish(&mut con, "orders"), 1);
+    sub.expect(b"*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$1\r\nm\r\n");
+    // PUBLISH reaches the channel, not the shard channel of the same name.
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("orders")
+        .arg("p")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 1);
+    sub.expect(b"*3\r\n$7\r\nmessage\r\n$6\r\norders\r\n$1\r\np\r\n");
+    // CLIENT LIST counts each kind; the client is a pubsub client.
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut con)
+        .unwrap();
+    assert!(list.contains(" sub=1 psub=0 ssub=2 "), "{list}");
+    assert!(list.contains(" flags=P "), "{list}");
+    // Subscribed in RESP2: only the pub/sub commands, shard ones included.
+    sub.roundtrip(
+        &[b"SPUBLISH", b"x", b"y"],
+        b"-ERR Can't execute 'spublish': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+    );
+    sub.roundtrip(
+        &[b"SUNSUBSCRIBE"],
+        b"*3\r\n$12\r\nsunsubscribe\r\n$6\r\norders\r\n:1\r\n*3\r\n$12\r\nsunsubscribe\r\n$5\r\ncarts\r\n:0\r\n",
+    );
+    assert_eq!(spublish(&mut con, "orders"), 0);
+    sub.roundtrip(
+        &[b"UNSUBSCRIBE"],
+        b"*3\r\n$11\r\nunsubscribe\r\n$6\r\norders\r\n:0\r\n",
+    );
+    sub.roundtrip(&[b"GET", b"k"], b"$-1\r\n");
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(list, "");
+}
+
+#[test]
+fn resp3_spublish_to_itself_answers_before_the_message_as_redis_7_2() {
+    // Redis 7.2 holds back pushes to the client running a command until its reply is
+    // out (7.0 sent the message first), for SPUBLISH as for PUBLISH.
+    let server = TestServer::start();
+    let mut c = server.raw();
+    c.hello3();
+    c.roundtrip(
+        &[b"SSUBSCRIBE", b"self"],
+        b">3\r\n$10\r\nssubscribe\r\n$4\r\nself\r\n:1\r\n",
+    );
+    c.roundtrip(
+        &[b"SPUBLISH", b"self", b"hi"],
+        b":1\r\n>3\r\n$8\r\nsmessage\r\n$4\r\nself\r\n$2\r\nhi\r\n",
+    );
+    c.roundtrip(&[b"GET", b"k"], b"_\r\n");
+    c.roundtrip(
+        &[b"SUNSUBSCRIBE"],
+        b">3\r\n$12\r\nsunsubscribe\r\n$4\r\nself\r\n:0\r\n",
+    );
+}
+
+#[test]
+fn shard_channels_obey_acl_channel_rules_as_publish_does() {
+    let server = TestServer::start();
+    let mut admin = server.client();
+    let () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("app")
+        .arg("on")
+        .arg(">pw")
+        .arg("resetchannels")
+        .arg("&orders.*")
+        .arg("+@all")
+        .query(&mut admin)
+        .unwrap();
+    let mut app = server.raw();
+    app.roundtrip(&[b"AUTH", b"app", b"pw"], b"+OK\r\n");
+    app.roundtrip(&[b"SPUBLISH", b"orders.1", b"m"], b":0\r\n");
+    app.roundtrip(
+        &[b"SPUBLISH", b"carts.1", b"m"],
+        b"-NOPERM No permissions to access a channel\r\n",
+    );
+    app.roundtrip(
+        &[b"SSUBSCRIBE", b"orders.1", b"carts.1"],
+        b"-NOPERM No permissions to access a channel\r\n",
+    );
+    // A shard channel is not a key: no key pattern is needed for it.
+    app.roundtrip(
+        &[b"SSUBSCRIBE", b"orders.1"],
+        b"*3\r\n$10\r\nssubscribe\r\n$8\r\norders.1\r\n:1\r\n",
+    );
+    // Taking the channel away closes the subscriber, as for SUBSCRIBE.
+    let () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("app")
+        .arg("resetchannels")
+        .query(&mut admin)
+        .unwrap();
+    assert!(app.read_to_close().is_empty());
+}

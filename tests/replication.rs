@@ -957,3 +957,110 @@ fn becoming_a_replica_releases_blocked_clients_with_unblocked() {
         .unwrap();
     assert_eq!(on_a, ["x", "y", "z"]);
 }
+
+/// Reads one line (through CRLF) byte by byte, so nothing after it is consumed.
+fn read_line(con: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut line = Vec::new();
+    while !line.ends_with(b"\r\n") {
+        let mut byte = [0u8; 1];
+        con.read_exact(&mut byte).unwrap();
+        line.push(byte[0]);
+    }
+    line.truncate(line.len() - 2);
+    String::from_utf8(line).unwrap()
+}
+
+/// Reads one subscriber frame (a RESP2 array of bulk strings and integers).
+fn read_frame(con: &mut std::net::TcpStream) -> Vec<String> {
+    let header = read_line(con);
+    let n: usize = header.trim_start_matches('*').parse().unwrap();
+    (0..n)
+        .map(|_| {
+            let item = read_line(con);
+            match item.strip_prefix(':') {
+                Some(int) => int.to_string(),
+                None => read_line(con),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn publish_and_spublish_reach_the_replicas_subscribers() {
+    // Redis propagates PUBLISH and SPUBLISH to replicas (not to the log): a replica's
+    // subscribers hear what is published on the primary, and a replica of the replica
+    // too; what the replica's own clients publish stays on the replica.
+    let (pdir, rdir, sdir) = (
+        TempDir::new("repl-pub-p"),
+        TempDir::new("repl-pub-r"),
+        TempDir::new("repl-pub-s"),
+    );
+    let primary = Roost::start(&pdir.0, &[]);
+    let replica = Roost::start(&rdir.0, &["--replicaof", &replica_of(&primary)]);
+    let sub_replica = Roost::start(&sdir.0, &["--replicaof", &replica_of(&replica)]);
+    wait_in_sync(&primary, &replica);
+    wait_in_sync(&replica, &sub_replica);
+    let mut primary_sub = raw_client(&primary);
+    exchange(
+        &mut primary_sub,
+        "SUBSCRIBE news\r\n",
+        "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+    );
+    let mut subscribers = Vec::new();
+    for server in [&replica, &sub_replica] {
+        let mut con = raw_client(server);
+        exchange(
+            &mut con,
+            "SSUBSCRIBE orders\r\n",
+            "*3\r\n$10\r\nssubscribe\r\n$6\r\norders\r\n:1\r\n",
+        );
+        exchange(
+            &mut con,
+            "SUBSCRIBE news\r\n",
+            "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+        );
+        subscribers.push(con);
+    }
+    let mut p = primary.client();
+    let offset_before = info_field(&mut p, "replication", "master_repl_offset");
+    let n: i64 = redis::cmd("SPUBLISH")
+        .arg("orders")
+        .arg("o1")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(n, 0, "no shard subscriber on the primary itself");
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("n1")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(n, 1);
+    // Published on the replica: its own subscribers hear it, its replica does not.
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("local")
+        .query(&mut replica.client())
+        .unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("n2")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(n, 1);
+    for (i, con) in subscribers.iter_mut().enumerate() {
+        con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(read_frame(con), ["smessage", "orders", "o1"]);
+        assert_eq!(read_frame(con), ["message", "news", "n1"]);
+        if i == 0 {
+            assert_eq!(read_frame(con), ["message", "news", "local"]);
+        }
+        assert_eq!(read_frame(con), ["message", "news", "n2"]);
+    }
+    // Messages are not writes: the offset (records in the log) did not move.
+    assert_eq!(
+        info_field(&mut p, "replication", "master_repl_offset"),
+        offset_before
+    );
+}

@@ -452,3 +452,89 @@ fn dump_and_save_refuse_a_stream_until_rdb_covers_it() {
     assert!(error.contains("key 'events' holds a stream"), "{error}");
     assert_eq!(run(&mut con, "XLEN events"), redis::Value::Int(1));
 }
+
+/// XREADGROUP blocked on a stream that is deleted, replaced by another type, or whose
+/// group is destroyed, answers as Redis 7.2 does, which runs the command again: NOGROUP
+/// (key or group gone) or WRONGTYPE. Redis 7.0 answered `-UNBLOCKED the stream key no
+/// longer exists` for the first two and `-NOGROUP the consumer group this client was
+/// blocked on no longer exists` for the third. XREAD blocked on a deleted key goes on
+/// waiting, in both.
+#[test]
+fn xreadgroup_blocked_on_a_vanished_stream_or_group_is_answered_as_redis_7_2() {
+    let server = common::TestServer::start();
+    let mut con = server.client();
+    let nogroup: &[u8] =
+        b"-NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option\r\n";
+    let wrongtype: &[u8] =
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    for (change, expected) in [
+        (&["DEL", "s"][..], nogroup),
+        (&["UNLINK", "s"][..], nogroup),
+        (&["SET", "s", "x"][..], wrongtype),
+        (&["XGROUP", "DESTROY", "s", "g"][..], nogroup),
+        (&["RENAME", "s", "t"][..], nogroup),
+    ] {
+        let _: () = redis::cmd("DEL").arg("s").arg("t").query(&mut con).unwrap();
+        let _: String = redis::cmd("XADD")
+            .arg("s")
+            .arg("1-1")
+            .arg("f")
+            .arg("v")
+            .query(&mut con)
+            .unwrap();
+        let _: () = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg("s")
+            .arg("g")
+            .arg("$")
+            .query(&mut con)
+            .unwrap();
+        let mut reader = server.raw();
+        reader.send_cmd(&[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g",
+            b"alice",
+            b"BLOCK",
+            b"0",
+            b"STREAMS",
+            b"s",
+            b">",
+        ]);
+        wait_until_blocked(&mut con, 1);
+        let mut cmd = redis::cmd(change[0]);
+        for arg in &change[1..] {
+            cmd.arg(*arg);
+        }
+        let _: redis::Value = cmd.query(&mut con).unwrap();
+        reader.expect(expected);
+        wait_until_blocked(&mut con, 0);
+    }
+    // XREAD waits on through a deletion and is served by the next entry.
+    let mut reader = server.raw();
+    reader.send_cmd(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", b"s", b"0-0"]);
+    wait_until_blocked(&mut con, 1);
+    let _: () = redis::cmd("DEL").arg("s").query(&mut con).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    wait_until_blocked(&mut con, 1);
+    let _: String = redis::cmd("XADD")
+        .arg("s")
+        .arg("2-1")
+        .arg("a")
+        .arg("b")
+        .query(&mut con)
+        .unwrap();
+    reader.expect(b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+}
+
+fn wait_until_blocked(con: &mut redis::Connection, n: u64) {
+    common::process::wait_for(
+        "the blocked client count",
+        std::time::Duration::from_secs(10),
+        || {
+            let info: String = redis::cmd("INFO").arg("clients").query(con).unwrap();
+            info.lines()
+                .any(|l| l.trim() == format!("blocked_clients:{n}"))
+        },
+    );
+}

@@ -253,6 +253,8 @@ fn key_ranges(spec: &Spec) -> Vec<KeyRange> {
     }
     spec.key_specs
         .iter()
+        // A shard channel (SPUBLISH) is in a key spec for cluster routing, not a key.
+        .filter(|k| !k.flags.contains(&"not_key"))
         .map(|k| {
             let mut access = 0;
             for flag in k.flags {
@@ -421,11 +423,9 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 /// Closes the connections of `user` subscribed to a channel or pattern its rules no
 /// longer allow, as Redis does.
 fn close_subscribers_losing_channels(ctx: &mut Ctx<'_>, user: &Arc<crate::acl::User>) {
-    use std::sync::atomic::Ordering::Relaxed;
     let rules = user.rules();
     for client in ctx.shared.clients.snapshot() {
-        let subscribed = client.channels.load(Relaxed) + client.patterns.load(Relaxed) > 0;
-        if !subscribed || !client.runs_as(user) {
+        if !client.is_subscribed() || !client.runs_as(user) {
             continue;
         }
         let (channels, patterns) = ctx.shared.pubsub.subscriptions_of(client.id);

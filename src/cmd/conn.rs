@@ -483,7 +483,7 @@ pub fn describe(c: &ClientInfo) -> String {
     let obl = omem.min(REPLY_CHUNK);
     let oll = (omem - obl).div_ceil(REPLY_CHUNK);
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 \
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll={} omem={} \
          tot-mem=0 events={} cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
@@ -496,6 +496,7 @@ pub fn describe(c: &ClientInfo) -> String {
         c.db.load(Ordering::Relaxed),
         c.channels.load(Ordering::Relaxed),
         c.patterns.load(Ordering::Relaxed),
+        c.shard_channels.load(Ordering::Relaxed),
         multi,
         obl,
         oll,
@@ -531,7 +532,7 @@ fn parse_client_type(arg: &[u8]) -> Result<&'static str, Reply> {
 fn client_type(c: &ClientInfo) -> &'static str {
     if c.kind.load(Ordering::Relaxed) == crate::session::KIND_REPLICA {
         "replica"
-    } else if c.channels.load(Ordering::Relaxed) + c.patterns.load(Ordering::Relaxed) > 0 {
+    } else if c.is_subscribed() {
         "pubsub"
     } else {
         "normal"

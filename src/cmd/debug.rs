@@ -38,7 +38,13 @@ const HELP: &[&str] = &[
 /// Whether this client may run DEBUG under `enable-debug-command`.
 fn allowed(ctx: &Ctx<'_>) -> bool {
     let setting = ctx.shared.config().enable_debug_command.clone();
-    match setting.as_str() {
+    protected_command_allowed(ctx, &setting)
+}
+
+/// Whether this client may run a command guarded by a `no`/`yes`/`local` setting
+/// (`enable-debug-command`, `enable-module-command`), as Redis decides it.
+pub fn protected_command_allowed(ctx: &Ctx<'_>, setting: &str) -> bool {
+    match setting {
         "yes" => true,
         // Redis's islocalClient: a Unix socket, or exactly 127.0.0.1 or ::1.
         "local" => match &ctx.client.info.addr {

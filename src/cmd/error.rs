@@ -370,8 +370,6 @@ pub fn exec_aborted_because(reason: &str) -> Reply {
 
 // -- pub/sub and tracking (pubsub.rs, tracking.rs) --
 
-pub const PUBSUB_CHANNELS_ARITY: Reply =
-    err("ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP.");
 pub const NO_REDIRECT_CLIENT: Reply = err("ERR The client ID you want redirect to does not exist");
 pub const BCAST_SWITCHED: Reply = err("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
 pub const PREFIX_WITHOUT_BCAST: Reply = err("ERR PREFIX option requires BCAST mode to be enabled");
@@ -644,6 +642,30 @@ pub const DEBUG_NOT_ALLOWED: Reply = err(
      you can run it from a local connection, otherwise you need to set this option in the \
      configuration file, and then restart the server.",
 );
+
+// Standalone mode: cluster commands, modules, the Lua debugger, sharded pub/sub.
+pub const CLUSTER_DISABLED: Reply = err("ERR This instance has cluster support disabled");
+pub const MODULE_NOT_ALLOWED: Reply = err(
+    "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", \
+     you can run it from a local connection, otherwise you need to set this option in the \
+     configuration file, and then restart the server.",
+);
+/// MODULE LOAD/LOADEX once allowed: Roost has no module API, so every load fails as a
+/// library Redis cannot load does.
+pub const MODULE_LOAD_FAILED: Reply =
+    err("ERR Error loading the extension. Please check the server logs.");
+pub const MODULE_UNLOAD_NO_SUCH: Reply =
+    err("ERR Error unloading module: no such module with that name");
+pub const SCRIPT_DEBUG_MODE: Reply = err("ERR Use SCRIPT DEBUG YES/SYNC/NO");
+/// SCRIPT DEBUG from EXEC, whose earlier replies are still pending (Redis checks for
+/// pending replies).
+pub const SCRIPT_DEBUG_PIPELINE: Reply = err("ERR SCRIPT DEBUG must be called outside a pipeline");
+/// Roost's own: SCRIPT DEBUG YES and SYNC start Redis's Lua debugger (LDB), which Roost
+/// does not have.
+pub const SCRIPT_DEBUGGER_MISSING: Reply =
+    err("ERR SCRIPT DEBUG YES and SYNC are not supported: this server has no Lua debugger");
+pub const SSUBSCRIBE_DENY_BLOCKING: Reply =
+    err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
 
 // Streams.
 pub const STREAM_INVALID_ID: Reply =

@@ -14,6 +14,7 @@ pub mod acl;
 pub mod apply;
 pub mod args;
 pub mod bitmap;
+pub mod cluster;
 pub mod config;
 pub mod conn;
 pub mod debug;
@@ -27,7 +28,9 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
 pub mod list;
+pub mod lolwut;
 pub mod memory;
+pub mod module;
 pub mod pubsub;
 pub mod redis_meta;
 pub mod repl;
@@ -118,6 +121,10 @@ pub mod flags {
     /// when the log fails after it ran, the reply still goes out rather than MISCONF,
     /// or the data would reach no one. Not shown by COMMAND INFO.
     pub const HANDS_OUT: u32 = 1 << 23;
+    /// Refused while a replica loads a full sync in the background (Redis's
+    /// `repl-diskless-load swapdb`); Roost has no async loading, so only COMMAND INFO
+    /// shows it.
+    pub const NO_ASYNC_LOADING: u32 = 1 << 24;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with

@@ -1,14 +1,22 @@
-//! SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
+//! SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, the sharded SSUBSCRIBE,
+//! SUNSUBSCRIBE, SPUBLISH, and PUBSUB.
 //!
 //! Confirmations are push frames (arrays in RESP2), one per channel, each carrying the
-//! client's subscription count after that step. A RESP2 client with subscriptions may
-//! only (un)subscribe, PING, QUIT or RESET; `dispatch` enforces that.
+//! client's subscription count after that step: channels and patterns together, shard
+//! channels on their own, as Redis counts them. A RESP2 client with subscriptions of
+//! any kind may only (un)subscribe, PING, QUIT or RESET; `dispatch` enforces that.
+//!
+//! A standalone server is a single shard, so shard channels behave as channels in a
+//! namespace of their own (`pubsub::Hub`). PUBLISH and SPUBLISH reach a primary's
+//! replicas, as Redis propagates them, as control records that are not logged
+//! (`Journal::send_to_replicas`); a replica delivers them to its own subscribers.
 
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
 use super::flags::*;
+use super::redis_meta::{SHARD_CHANNEL, SHARD_CHANNELS};
 use super::{conn, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::config::OUTPUT_PUBSUB;
 use crate::protocol::Reply;
@@ -72,6 +80,41 @@ pub const COMMANDS: &[Spec] = &[
     .with_channels(crate::acl::Channels::First),
     super::command!(
         "pubsub",
+        "ssubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | WHILE_SUBSCRIBED,
+        NO_KEYS,
+        ssubscribe,
+        "7.0.0",
+        "Listens for messages published to shard channels."
+    )
+    .with_key_specs(SHARD_CHANNELS)
+    .with_channels(crate::acl::Channels::All),
+    super::command!(
+        "pubsub",
+        "sunsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | WHILE_SUBSCRIBED,
+        NO_KEYS,
+        sunsubscribe,
+        "7.0.0",
+        "Stops listening to messages posted to shard channels."
+    )
+    .with_key_specs(SHARD_CHANNELS),
+    super::command!(
+        "pubsub",
+        "spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        NO_KEYS,
+        spublish,
+        "7.0.0",
+        "Post a message to a shard channel"
+    )
+    .with_key_specs(SHARD_CHANNEL)
+    .with_channels(crate::acl::Channels::First),
+    super::command!(
+        "pubsub",
         "pubsub",
         -2,
         0,
@@ -80,7 +123,20 @@ pub const COMMANDS: &[Spec] = &[
         "2.8.0",
         "A container for Pub/Sub commands."
     )
-    .with_subcommands(PUBSUB_SUBCOMMANDS),
+    .with_subcommands(PUBSUB_SUBCOMMANDS)
+    .with_help(&[
+        "CHANNELS [<pattern>]",
+        "    Return the currently active channels matching a <pattern> (default: '*').",
+        "NUMPAT",
+        "    Return number of subscriptions to patterns.",
+        "NUMSUB [<channel> ...]",
+        "    Return the number of subscribers for the specified channels, excluding",
+        "    pattern subscriptions(default: no channels).",
+        "SHARDCHANNELS [<pattern>]",
+        "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+        "SHARDNUMSUB [<shardchannel> ...]",
+        "    Return the number of subscribers for the specified shard level channel(s)",
+    ]),
 ];
 
 const PUBSUB_SUBCOMMANDS: &[Spec] = &[
@@ -113,6 +169,26 @@ const PUBSUB_SUBCOMMANDS: &[Spec] = &[
         numpat,
         "2.8.0",
         "Returns a count of unique pattern subscriptions."
+    ),
+    super::command!(
+        "pubsub",
+        "shardchannels",
+        -2,
+        PUBSUB | LOADING | STALE,
+        NO_KEYS,
+        shard_channels,
+        "7.0.0",
+        "Returns the active shard channels."
+    ),
+    super::command!(
+        "pubsub",
+        "shardnumsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        NO_KEYS,
+        shard_numsub,
+        "7.0.0",
+        "Returns the count of subscribers of shard channels."
     ),
     conn::help_subcommand("pubsub", "6.2.0"),
 ];
@@ -148,13 +224,17 @@ fn publish_counts(client: &Client) {
         .store(client.channels.len(), Ordering::Relaxed);
     info.patterns
         .store(client.patterns.len(), Ordering::Relaxed);
+    info.shard_channels
+        .store(client.shard_channels.len(), Ordering::Relaxed);
 }
 
-/// Channels (SUBSCRIBE) or patterns (PSUBSCRIBE): the same bookkeeping, other names.
+/// Channels (SUBSCRIBE), patterns (PSUBSCRIBE) or shard channels (SSUBSCRIBE): the same
+/// bookkeeping, other names.
 #[derive(Clone, Copy)]
 enum Kind {
     Channel,
     Pattern,
+    Shard,
 }
 
 impl Kind {
@@ -162,6 +242,7 @@ impl Kind {
         match self {
             Kind::Channel => &mut client.channels,
             Kind::Pattern => &mut client.patterns,
+            Kind::Shard => &mut client.shard_channels,
         }
     }
 
@@ -169,6 +250,32 @@ impl Kind {
         match self {
             Kind::Channel => ("subscribe", "unsubscribe"),
             Kind::Pattern => ("psubscribe", "punsubscribe"),
+            Kind::Shard => ("ssubscribe", "sunsubscribe"),
+        }
+    }
+
+    /// The count a confirmation carries: channels and patterns together, shard
+    /// channels apart.
+    fn count(self, client: &Client) -> usize {
+        match self {
+            Kind::Channel | Kind::Pattern => client.channels.len() + client.patterns.len(),
+            Kind::Shard => client.shard_channels.len(),
+        }
+    }
+
+    fn add(self, shared: &Shared, name: &Bytes, subscriber: &std::sync::Arc<Subscriber>) {
+        match self {
+            Kind::Channel => shared.pubsub.subscribe(name, subscriber),
+            Kind::Pattern => shared.pubsub.psubscribe(name, subscriber),
+            Kind::Shard => shared.pubsub.ssubscribe(name, subscriber),
+        }
+    }
+
+    fn remove(self, shared: &Shared, name: &[u8], client_id: u64) {
+        match self {
+            Kind::Channel => shared.pubsub.unsubscribe(name, client_id),
+            Kind::Pattern => shared.pubsub.punsubscribe(name, client_id),
+            Kind::Shard => shared.pubsub.sunsubscribe(name, client_id),
         }
     }
 }
@@ -178,13 +285,10 @@ fn subscribe_to(ctx: &mut Ctx<'_>, names: &[Bytes], kind: Kind) -> Reply {
     let mut replies = Vec::new();
     for name in names {
         if !kind.subscribed(ctx.client).contains(name) {
-            match kind {
-                Kind::Channel => ctx.shared.pubsub.subscribe(name, &sub),
-                Kind::Pattern => ctx.shared.pubsub.psubscribe(name, &sub),
-            }
+            kind.add(ctx.shared, name, &sub);
             kind.subscribed(ctx.client).push(name.clone());
         }
-        let count = ctx.client.subscription_count();
+        let count = kind.count(ctx.client);
         replies.push(confirmation(kind.events().0, Some(name.clone()), count));
     }
     publish_counts(ctx.client);
@@ -200,17 +304,14 @@ fn unsubscribe_from(ctx: &mut Ctx<'_>, names: &[Bytes], kind: Kind) -> Reply {
         names.to_vec()
     };
     if names.is_empty() {
-        let count = ctx.client.subscription_count();
+        let count = kind.count(ctx.client);
         return Reply::Many(vec![confirmation(event, None, count)]);
     }
     let mut replies = Vec::new();
     for name in names {
-        match kind {
-            Kind::Channel => ctx.shared.pubsub.unsubscribe(&name, ctx.client.id),
-            Kind::Pattern => ctx.shared.pubsub.punsubscribe(&name, ctx.client.id),
-        }
+        kind.remove(ctx.shared, &name, ctx.client.id);
         kind.subscribed(ctx.client).retain(|n| *n != name);
-        let count = ctx.client.subscription_count();
+        let count = kind.count(ctx.client);
         replies.push(confirmation(event, Some(name), count));
     }
     publish_counts(ctx.client);
@@ -233,6 +334,19 @@ fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(unsubscribe_from(ctx, &args[1..], Kind::Pattern))
 }
 
+/// As Redis 7.2, refused from EXEC (a client that expects one reply per command),
+/// where SUBSCRIBE is still let through for compatibility.
+fn ssubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    if ctx.client.in_exec {
+        return Err(error::SSUBSCRIBE_DENY_BLOCKING);
+    }
+    Ok(subscribe_to(ctx, &args[1..], Kind::Shard))
+}
+
+fn sunsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    Ok(unsubscribe_from(ctx, &args[1..], Kind::Shard))
+}
+
 /// Drops every subscription of a client (disconnect, RESET).
 pub fn unsubscribe_all(shared: &Shared, client: &mut Client) {
     shared.diagnostics.monitors.remove(client.id);
@@ -242,19 +356,39 @@ pub fn unsubscribe_all(shared: &Shared, client: &mut Client) {
     for pattern in client.patterns.drain(..) {
         shared.pubsub.punsubscribe(&pattern, client.id);
     }
+    for channel in client.shard_channels.drain(..) {
+        shared.pubsub.sunsubscribe(&channel, client.id);
+    }
     publish_counts(client);
 }
 
 fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    Ok(Reply::Integer(
-        ctx.shared.pubsub.publish(&args[1], &args[2]) as i64,
-    ))
+    let receivers = ctx.shared.pubsub.publish(&args[1], &args[2]);
+    pass_on_to_replicas(ctx, crate::pubsub::REPLICATED_PUBLISH, args);
+    Ok(Reply::Integer(receivers as i64))
+}
+
+fn spublish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let receivers = ctx.shared.pubsub.spublish(&args[1], &args[2]);
+    pass_on_to_replicas(ctx, crate::pubsub::REPLICATED_SPUBLISH, args);
+    Ok(Reply::Integer(receivers as i64))
+}
+
+/// A primary passes what its clients publish on to its replicas, as Redis propagates
+/// PUBLISH and SPUBLISH (to replicas only, not to the log). A replica's own clients'
+/// messages stay on the replica: only its primary's stream reaches its replicas.
+fn pass_on_to_replicas(ctx: &Ctx<'_>, kind: &[u8], args: &[Bytes]) {
+    if !ctx.shared.repl.is_replica() {
+        ctx.shared
+            .journal
+            .send_to_replicas(&[kind, args[1].as_ref(), args[2].as_ref()]);
+    }
 }
 
 fn channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() > 3 {
         // Redis declares CHANNELS with arity -2 and refuses extra arguments itself.
-        return Err(error::PUBSUB_CHANNELS_ARITY);
+        return Err(error::subcommand_syntax(&args[1], "PUBSUB"));
     }
     let pattern = args.get(2).map(|p| p.as_ref());
     Ok(Reply::Array(
@@ -281,4 +415,31 @@ fn numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 fn numpat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     Ok(Reply::Integer(ctx.shared.pubsub.pattern_count() as i64))
+}
+
+fn shard_channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    if args.len() > 3 {
+        // As CHANNELS: the subcommand named as the client spelled it.
+        return Err(error::subcommand_syntax(&args[1], "PUBSUB"));
+    }
+    let pattern = args.get(2).map(|p| p.as_ref());
+    Ok(Reply::Array(
+        ctx.shared
+            .pubsub
+            .active_shard_channels(pattern)
+            .into_iter()
+            .map(Reply::Bulk)
+            .collect(),
+    ))
+}
+
+/// Shard channel, count, ...: a flat array, as NUMSUB.
+fn shard_numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let mut items = Vec::new();
+    for channel in &args[2..] {
+        let n = ctx.shared.pubsub.shard_subscribers_of(channel);
+        items.push(Reply::Bulk(channel.clone()));
+        items.push(Reply::Integer(n as i64));
+    }
+    Ok(Reply::Array(items))
 }

@@ -66,6 +66,12 @@ const fn noted(notes: &'static str, flags: &'static [&'static str]) -> KeySpecIn
 }
 
 const RO: &[&str] = &["RO"];
+const NOT_KEY: &[&str] = &["not_key"];
+
+/// SPUBLISH: its shard channel, which Redis routes by like a key but is none.
+pub const SHARD_CHANNEL: &[KeySpecInfo] = &[range(NOT_KEY, 1, 0)];
+/// SSUBSCRIBE, SUNSUBSCRIBE: every argument a shard channel.
+pub const SHARD_CHANNELS: &[KeySpecInfo] = &[range(NOT_KEY, 1, -1)];
 const RO_ACCESS: &[&str] = &["RO", "access"];
 const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
 const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];

@@ -778,6 +778,7 @@ fn flag_words(spec: &Spec) -> Vec<Reply> {
         (NO_AUTH, "no_auth"),
         (FAST, "fast"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (ALLOW_BUSY, "allow_busy"),
         (NO_MULTI, "no_multi"),
         (MOVABLE_KEYS, "movablekeys"),
@@ -827,6 +828,7 @@ fn command_entry(id: CommandId) -> Reply {
         specs => specs.iter().map(key_spec_reply).collect(),
     };
     let tips = spec.tips;
+    let (first, last, step) = legacy_range(spec);
     // As Redis 7.0 does in RESP3: key specs are a set, and so is an empty subcommand list.
     let subcommands = if spec.subcommands.is_empty() {
         Reply::Set(Vec::new())
@@ -837,14 +839,33 @@ fn command_entry(id: CommandId) -> Reply {
         Reply::bulk_str(table.full_name(id)),
         Reply::Integer(spec.arity as i64),
         Reply::Set(flag_words(spec)),
-        Reply::Integer(spec.keys.first as i64),
-        Reply::Integer(spec.keys.last as i64),
-        Reply::Integer(spec.keys.step as i64),
+        Reply::Integer(first as i64),
+        Reply::Integer(last as i64),
+        Reply::Integer(step as i64),
         Reply::Set(acl_categories(spec)),
         Reply::Set(tips.iter().map(|&tip| Reply::bulk_str(tip)).collect()),
         Reply::Set(key_specs),
         subcommands,
     ])
+}
+
+/// COMMAND INFO's first key, last key and step. Redis derives them from the key specs,
+/// `not_key` ones included: the shard channels of SPUBLISH and SSUBSCRIBE show there,
+/// though nothing else treats them as keys (their `keys` are `NO_KEYS`).
+fn legacy_range(spec: &Spec) -> (i32, i32, i32) {
+    let k = spec.keys;
+    match spec.key_specs {
+        [only] if k.first == 0 && only.flags.contains(&"not_key") => {
+            let index = only.index as i32;
+            let last = if only.lastkey < 0 {
+                only.lastkey as i32
+            } else {
+                index + only.lastkey as i32
+            };
+            (index, last, only.keystep as i32)
+        }
+        _ => (k.first, k.last, k.step),
+    }
 }
 
 /// One key specification as COMMAND INFO prints it: a map of its notes (if any), flags,

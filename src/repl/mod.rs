@@ -20,6 +20,20 @@ pub mod primary;
 pub mod replica;
 pub mod to_redis;
 
+use bytes::Bytes;
+
+use crate::state::Shared;
+
+/// A control record from the primary that is a published message (PUBLISH, SPUBLISH):
+/// delivered to this server's subscribers and passed on to its own replicas, as a Redis
+/// replica proxies its primary's stream. Other control records are left to the caller.
+pub fn deliver_published_message(shared: &Shared, args: &[Bytes]) {
+    if shared.pubsub.deliver_replicated(args) {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
+        shared.journal.send_to_replicas(&args);
+    }
+}
+
 /// An LSN-0 record's first argument: a heartbeat from the primary.
 pub const CONTROL_PING: &[u8] = b"PING";
 /// An LSN-0 record's first argument: acknowledge your offset now (a WAIT is waiting).

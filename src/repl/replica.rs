@@ -438,6 +438,7 @@ async fn apply_stream(
             consumed += len;
             if lsn == 0 {
                 ack_now |= args[0].as_ref() == CONTROL_GETACK;
+                super::deliver_published_message(shared, &args);
                 continue;
             }
             if lsn != expected {

@@ -224,6 +224,13 @@ where
                 }
             }
         }
+        if !resume {
+            // Messages published before these requests arrived go before their replies,
+            // as Redis writes a message into the subscriber's buffer as it publishes.
+            if let Some(subscriber) = &client.subscriber {
+                subscriber.drain_into(&mut output);
+            }
+        }
         resume = false;
         if info.kill_switch.is_killed() {
             break;

@@ -61,6 +61,8 @@ pub struct Client {
     /// Channels and patterns subscribed to, in subscription order.
     pub channels: Vec<Bytes>,
     pub patterns: Vec<Bytes>,
+    /// Shard channels (SSUBSCRIBE), counted apart from the others, as in Redis.
+    pub shard_channels: Vec<Bytes>,
     /// CLIENT TRACKING mode, when on.
     pub tracking: Option<crate::tracking::Mode>,
     /// CLIENT CACHING yes/no, for the next command only.
@@ -193,6 +195,7 @@ impl Client {
             subscriber: None,
             channels: Vec::new(),
             patterns: Vec::new(),
+            shard_channels: Vec::new(),
             tracking: None,
             caching: None,
             in_exec: false,
@@ -243,6 +246,6 @@ impl Client {
 
     /// Channels plus patterns: what (UN)SUBSCRIBE replies count.
     pub fn subscription_count(&self) -> usize {
-        self.channels.len() + self.patterns.len()
+        self.channels.len() + self.patterns.len() + self.shard_channels.len()
     }
 }

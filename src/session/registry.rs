@@ -94,9 +94,10 @@ pub struct ClientInfo {
     pub no_touch: AtomicBool,
     /// What CLIENT LIST / KILL TYPE call it: `KIND_NORMAL`, `KIND_REPLICA`, ...
     pub kind: AtomicU8,
-    /// Channels and patterns subscribed to (pub/sub).
+    /// Channels, patterns and shard channels subscribed to (pub/sub).
     pub channels: AtomicUsize,
     pub patterns: AtomicUsize,
+    pub shard_channels: AtomicUsize,
     /// Flipped by CLIENT KILL, shutdown or an output limit; the connection task closes.
     pub kill_switch: Arc<KillSwitch>,
     /// Waiting in a blocking command (BLPOP, WAIT): CLIENT LIST flag `b`.
@@ -142,6 +143,7 @@ impl ClientInfo {
             kind: AtomicU8::new(KIND_NORMAL),
             channels: AtomicUsize::new(0),
             patterns: AtomicUsize::new(0),
+            shard_channels: AtomicUsize::new(0),
             kill_switch: Arc::default(),
             blocked: AtomicBool::new(false),
             unblock: AtomicU8::new(0),
@@ -156,14 +158,21 @@ impl ClientInfo {
         self.kill_switch.kill();
     }
 
+    /// Subscribed to anything: a channel, a pattern or a shard channel.
+    pub fn is_subscribed(&self) -> bool {
+        self.channels.load(Ordering::Relaxed)
+            + self.patterns.load(Ordering::Relaxed)
+            + self.shard_channels.load(Ordering::Relaxed)
+            > 0
+    }
+
     /// Which class of `client-output-buffer-limit` applies: `config::OUTPUT_REPLICA` for
     /// a replica, `OUTPUT_PUBSUB` while subscribed, else `OUTPUT_NORMAL` (Redis's
     /// `getClientType`).
     pub fn output_class(&self) -> usize {
         if self.kind.load(Ordering::Relaxed) == KIND_REPLICA {
             crate::config::OUTPUT_REPLICA
-        } else if self.channels.load(Ordering::Relaxed) + self.patterns.load(Ordering::Relaxed) > 0
-        {
+        } else if self.is_subscribed() {
             crate::config::OUTPUT_PUBSUB
         } else {
             crate::config::OUTPUT_NORMAL

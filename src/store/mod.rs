@@ -451,7 +451,8 @@ impl Db {
     /// Stores `value` under `key`, replacing any previous value and TTL.
     pub fn insert(&self, key: &Bytes, value: Value, expire_at: Option<u64>) {
         self.before_change(key);
-        let poppable = matches!(value, Value::List(_) | Value::ZSet(_));
+        let mut poppable = matches!(value, Value::List(_) | Value::ZSet(_));
+        let is_stream = matches!(value, Value::Stream(_));
         if expire_at.is_some() {
             self.expires.fetch_add(1, Ordering::Relaxed);
         }
@@ -462,6 +463,9 @@ impl Db {
             if old.expire_at != 0 {
                 self.expires.fetch_sub(1, Ordering::Relaxed);
             }
+            // A stream replaced by another type: its group readers must look again
+            // (and find WRONGTYPE), as in Redis 7.2.
+            poppable |= !is_stream && matches!(old.value, Value::Stream(_));
         }
         self.signal_modified(key);
         if poppable {
@@ -505,6 +509,11 @@ impl Db {
             self.expires.fetch_sub(1, Ordering::Relaxed);
         }
         self.signal_modified(key);
+        if matches!(entry.value, Value::Stream(_)) {
+            // Clients blocked in XREADGROUP on it look again and find no group (Redis
+            // 7.2 runs their command again); XREAD's go on waiting.
+            self.listener.poppable(self.id, key);
+        }
         (!entry.is_expired(now)).then_some(entry)
     }
 
