@@ -8,10 +8,12 @@
 //! with LSN 0 are control messages (`PING` heartbeats, the end of a snapshot) that are
 //! neither applied nor logged.
 //!
-//! `primary` serves replicas, `replica` runs the link to a primary, and the state
+//! `primary` serves replicas, `replica` runs the link to a primary (`from_redis` when
+//! that primary is a redis-server: RDB transfer, RESP stream, byte offsets), and the state
 //! both share with the commands (role, ids, link, attached replicas) is in
 //! `state::replication`.
 
+pub mod from_redis;
 pub mod primary;
 pub mod replica;
 
