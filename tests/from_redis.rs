@@ -3,7 +3,8 @@
 //! stream under a write load (MULTI/EXEC, scripts' effects, expiry DELs, SELECT)
 //! converges with Redis's byte offsets, a killed link resumes with `+CONTINUE`, WAIT on
 //! Redis counts the Roost replica, a Roost replica of the Roost replica follows, and
-//! `REPLICAOF NO ONE` keeps the data and takes writes (also after a restart).
+//! `REPLICAOF NO ONE` keeps the data and takes writes (also after a restart), as does
+//! a promotion by Debian's redis-sentinel when Redis dies.
 
 mod common;
 
@@ -482,4 +483,124 @@ fn replicaof_no_one_keeps_the_data_and_takes_writes() {
         .query(&mut r)
         .unwrap();
     assert_eq!(assert_same(&mut r, &mut o), keys + 1);
+}
+
+/// Debian's redis-sentinel, monitoring the Redis primary, finds the Roost replica in
+/// Redis's INFO; when Redis dies it promotes Roost, which keeps every key.
+#[test]
+fn sentinel_promotes_the_roost_replica_when_redis_dies() {
+    let (rdir, odir, sdir) = (
+        TempDir::new("from-redis-sentinel-r"),
+        TempDir::new("from-redis-sentinel"),
+        TempDir::new("from-redis-sentinel-s"),
+    );
+    let redis = redis_primary(&rdir, true);
+    let mut r = connect(&redis.url());
+    let keys = fill(&mut r);
+    let roost = roost_replica_of(&odir, &redis);
+    let mut o = roost.client();
+    wait_in_sync(&mut r, &mut o);
+    let expected: Vec<(String, String)> = {
+        let mut names: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut r).unwrap();
+        names.sort();
+        names
+            .into_iter()
+            .map(|k| {
+                let d = describe(&mut r, &k);
+                (k, d)
+            })
+            .collect()
+    };
+    let sentinel_port = common::process::free_port();
+    let conf = sdir.0.join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {sentinel_port}\nbind 127.0.0.1\ndir {}\n\
+             sentinel monitor mymaster 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds mymaster 2000\n\
+             sentinel failover-timeout mymaster 10000\nlogfile {}\n",
+            sdir.0.display(),
+            redis.port,
+            sdir.0.join("sentinel.log").display(),
+        ),
+    )
+    .unwrap();
+    let _sentinel = common::process::Process(
+        std::process::Command::new("redis-sentinel")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-sentinel is needed (apt-get install redis-sentinel)"),
+    );
+    let sentinel_says = |what: &str| -> Option<redis::Value> {
+        let mut con = redis::Client::open(format!("redis://127.0.0.1:{sentinel_port}/"))
+            .ok()?
+            .get_connection()
+            .ok()?;
+        redis::cmd("SENTINEL")
+            .arg(what)
+            .arg("mymaster")
+            .query(&mut con)
+            .ok()
+    };
+    let _explain = Explain(sdir.0.join("sentinel.log"));
+    wait_for(
+        "Sentinel to find the Roost replica",
+        Duration::from_secs(30),
+        || matches!(sentinel_says("replicas"), Some(redis::Value::Array(v)) if v.len() == 1),
+    );
+    drop(r);
+    drop(redis);
+    wait_for("Sentinel to promote Roost", Duration::from_secs(60), || {
+        let addr = sentinel_says("get-master-addr-by-name");
+        let promoted = matches!(&addr, Some(redis::Value::Array(v))
+            if v.get(1) == Some(&redis::Value::BulkString(roost.port.to_string().into_bytes())));
+        // Sentinel closes the clients of the promoted server (CLIENT KILL TYPE normal).
+        let role = roost
+            .try_client()
+            .ok()
+            .and_then(|mut c| info_field(&mut c, "replication", "role"));
+        promoted && role.as_deref() == Some("master")
+    });
+    let mut o = roost.client();
+    let mut names: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut o).unwrap();
+    names.sort();
+    let kept: Vec<(String, String)> = names
+        .into_iter()
+        .map(|k| {
+            let d = describe(&mut o, &k);
+            (k, d)
+        })
+        .collect();
+    assert_eq!(kept, expected);
+    assert_eq!(
+        kept.len() + 4,
+        keys,
+        "db 0 holds all but the four keys in dbs 3 and 9"
+    );
+    let _: () = redis::cmd("SET")
+        .arg("after-failover")
+        .arg(1)
+        .query(&mut o)
+        .unwrap();
+}
+
+/// Prints a file if the test fails after it was made.
+struct Explain(std::path::PathBuf);
+
+impl Drop for Explain {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            let dir = self.0.parent().unwrap();
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                eprintln!("== {}", entry.path().display());
+                eprintln!(
+                    "{}",
+                    std::fs::read_to_string(entry.path()).unwrap_or_default()
+                );
+            }
+        }
+    }
 }

@@ -158,11 +158,14 @@ pub(super) async fn full_sync(
     .await
     .map_err(|e| e.to_string())?;
     loaded?;
-    shared.repl.set_redis_history(Some(RedisHistory {
-        replid: replid.to_string(),
-        offset,
-        db: 0,
-    }));
+    shared.repl.set_redis_history(
+        generation,
+        Some(RedisHistory {
+            replid: replid.to_string(),
+            offset,
+            db: 0,
+        }),
+    );
     Ok(())
 }
 
@@ -352,11 +355,11 @@ fn rdb_to_records(
 
 /// A `+CONTINUE` from Redis: the stream goes on from our offset, perhaps under the new
 /// id the primary names (it was promoted).
-pub(super) fn continued(shared: &Shared, new_id: Option<&str>) {
+pub(super) fn continued(shared: &Shared, generation: u64, new_id: Option<&str>) {
     if let (Some(id), Some(mut history)) = (new_id, shared.repl.redis_history()) {
         if history.replid != id {
             history.replid = id.to_string();
-            shared.repl.set_redis_history(Some(history));
+            shared.repl.set_redis_history(generation, Some(history));
         }
     }
 }
@@ -435,7 +438,9 @@ pub(super) async fn follow_stream(
         if consumed > 0 {
             shared.journal.flush();
             history.db = client.db;
-            shared.repl.set_redis_history(Some(history.clone()));
+            shared
+                .repl
+                .set_redis_history(generation, Some(history.clone()));
         }
         if ack_now {
             send_ack(&mut stream, history.offset).await?;

@@ -151,11 +151,11 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
                 return from_redis::follow_stream(shared, link, generation).await;
             }
             // A Roost primary: the bytes read are the start of its snapshot.
-            shared.repl.set_redis_history(None);
+            shared.repl.set_redis_history(generation, None);
             receive_snapshot(shared, &mut link, &id, at, generation, &mut leftover).await?;
         }
         Some("+CONTINUE") if redis_resume.is_some() => {
-            from_redis::continued(shared, words.next());
+            from_redis::continued(shared, generation, words.next());
             log::notice(&format!(
                 "Successful partial resynchronization with the Redis primary, continuing from offset {offset}."
             ));

@@ -194,8 +194,13 @@ impl Replication {
         self.redis_history.locked().clone()
     }
 
-    pub fn set_redis_history(&self, history: Option<RedisHistory>) {
-        *self.redis_history.locked() = history;
+    /// Records where the link of `generation` stands in Redis's history; nothing if
+    /// that link is no longer wanted (a promotion must not get the history back).
+    pub fn set_redis_history(&self, generation: u64, history: Option<RedisHistory>) {
+        let ids = self.ids();
+        if ids.generation == generation && ids.primary.is_some() {
+            *self.redis_history.locked() = history;
+        }
     }
 
     /// The replication id and offset INFO and ROLE report, given the journal's last LSN:
