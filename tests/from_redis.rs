@@ -604,3 +604,56 @@ impl Drop for Explain {
         }
     }
 }
+
+#[test]
+fn a_replica_of_redis_authenticates_with_masteruser_and_masterauth() {
+    let (rdir, odir) = (
+        TempDir::new("from-redis-auth-r"),
+        TempDir::new("from-redis-auth"),
+    );
+    let redis = RedisServer::start_with(&["--dir", rdir.0.to_str().unwrap()]);
+    let mut r = connect(&redis.url());
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("s3cret")
+        .query(&mut r)
+        .unwrap();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut r).unwrap();
+    let roost = Roost::start(
+        &odir.0,
+        &[
+            "--masteruser",
+            "default",
+            "--masterauth",
+            "s3cret",
+            "--replicaof",
+            &format!("127.0.0.1 {}", redis.port),
+        ],
+    );
+    let mut o = roost.client();
+    wait_in_sync(&mut r, &mut o);
+    let v: String = redis::cmd("GET").arg("k").query(&mut o).unwrap();
+    assert_eq!(v, "v");
+    // A wrong password never gets the data.
+    let odir2 = TempDir::new("from-redis-auth-wrong");
+    let wrong = Roost::start(
+        &odir2.0,
+        &[
+            "--masteruser",
+            "default",
+            "--masterauth",
+            "nope",
+            "--replicaof",
+            &format!("127.0.0.1 {}", redis.port),
+        ],
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let mut w = wrong.client();
+    assert_eq!(
+        info_field(&mut w, "replication", "master_link_status").as_deref(),
+        Some("down")
+    );
+    let nothing: Option<String> = redis::cmd("GET").arg("k").query(&mut w).unwrap();
+    assert_eq!(nothing, None);
+}
