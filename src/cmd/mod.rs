@@ -458,7 +458,7 @@ impl Ctx<'_> {
             .rdb
             .changes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if self.client.from_primary {
+        if self.client.from_primary && !self.client.journals_applied {
             return;
         }
         // The connection wakes the log writer once for its batch (`Journal::flush`).

@@ -78,8 +78,9 @@ pub fn promote(shared: &Shared) {
 
 fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let shared = ctx.shared;
-    let offset = shared.journal.last_lsn() as i64;
-    let primary = shared.repl.ids().primary.clone();
+    let ids = shared.repl.ids().clone();
+    let offset = shared.repl.reported(&ids, shared.journal.last_lsn()).1 as i64;
+    let primary = ids.primary;
     Ok(match primary {
         None => {
             let replicas = shared
@@ -271,7 +272,7 @@ fn hand_off(ctx: &mut Ctx<'_>, replid: String, offset: i64, old_sync: bool) -> R
 /// The `INFO replication` section.
 pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) {
     let ids = shared.repl.ids().clone();
-    let offset = shared.journal.last_lsn();
+    let (shown_replid, offset) = shared.repl.reported(&ids, shared.journal.last_lsn());
     let config = shared.config();
     let replicas = shared.repl.attached();
     match &ids.primary {
@@ -299,13 +300,23 @@ pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) 
             field("slave_read_repl_offset", &offset);
             field("slave_repl_offset", &offset);
             if state == LinkState::Sync {
-                field("master_sync_total_bytes", &-1);
-                field(
-                    "master_sync_read_bytes",
-                    &link.sync_read_bytes.load(Ordering::Relaxed),
-                );
-                field("master_sync_left_bytes", &-1);
-                field("master_sync_perc", &"0.00");
+                // Known only for a redis-server primary's transfer from disk (`$<len>`).
+                let total = link.sync_total_bytes.load(Ordering::Relaxed);
+                let read = link.sync_read_bytes.load(Ordering::Relaxed);
+                let (total, left, perc) = if total > 0 {
+                    let left = total.saturating_sub(read);
+                    (
+                        total as i64,
+                        left as i64,
+                        read as f64 * 100.0 / total as f64,
+                    )
+                } else {
+                    (-1, -1, 0.0)
+                };
+                field("master_sync_total_bytes", &total);
+                field("master_sync_read_bytes", &read);
+                field("master_sync_left_bytes", &left);
+                field("master_sync_perc", &format!("{perc:.2}"));
                 field("master_sync_last_io_seconds_ago", &io_ago.max(0));
             }
             if !up {
@@ -342,7 +353,7 @@ pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) 
         );
     }
     field("master_failover_state", &"no-failover");
-    field("master_replid", &ids.replid);
+    field("master_replid", &shown_replid);
     field("master_replid2", &ids.replid2);
     field("master_repl_offset", &offset);
     field("second_repl_offset", &ids.second_offset);

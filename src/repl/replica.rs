@@ -2,7 +2,11 @@
 //! breaks, and applies the stream.
 //!
 //! Handshake as a Redis replica does it: `PING`, `AUTH` (masterauth / masteruser),
-//! `REPLCONF listening-port`, `REPLCONF capa roost`, `PSYNC <replid> <offset>`. A full
+//! `REPLCONF listening-port`, `REPLCONF capa eof capa psync2 capa roost`, `PSYNC
+//! <replid> <offset>`. A redis-server primary answers `+FULLRESYNC` with an RDB
+//! transfer instead of records: `from_redis` tells the two apart and follows Redis (its
+//! `PSYNC` then names Redis's id and byte offset, and Redis's `+CONTINUE` goes there
+//! too). From a Roost primary, a full
 //! sync is received into a file first (as Redis's disk-based load), then the data set
 //! is replaced from it while clients get `-LOADING`, and with `appendonly yes` that file
 //! becomes the replica's log base. Records are applied whole transactions at a time and
@@ -18,7 +22,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::{CONTROL_GETACK, CONTROL_SNAPSHOT_END};
+use super::{from_redis, CONTROL_GETACK, CONTROL_SNAPSHOT_END};
 use crate::aof::record;
 use crate::cmd::apply::{apply_record, stream_client};
 use crate::session::Client;
@@ -27,10 +31,10 @@ use crate::state::Shared;
 use crate::{clock, log};
 
 /// The connection to the primary: plaintext, or TLS under `tls-replication yes`.
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(super) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-type Link = BufReader<Box<dyn Stream>>;
+pub(super) type Link = BufReader<Box<dyn Stream>>;
 
 /// Starts the link for the primary configured now, on a thread of its own with its own
 /// event loop, so applying the stream never waits behind client connections; it ends
@@ -78,7 +82,7 @@ async fn link(shared: Arc<Shared>, generation: u64) {
     }
 }
 
-fn current(shared: &Shared, generation: u64) -> bool {
+pub(super) fn current(shared: &Shared, generation: u64) -> bool {
     let ids = shared.repl.ids();
     ids.generation == generation && ids.primary.is_some()
 }
@@ -116,7 +120,10 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
     let mut link = BufReader::with_capacity(64 * 1024, stream);
     handshake(shared, &mut link).await?;
 
-    let (replid, offset) = if shared.repl.fresh.load(Ordering::Acquire) {
+    let redis_resume = from_redis::resume_point(shared);
+    let (replid, offset) = if let Some(resume) = redis_resume.clone() {
+        resume
+    } else if shared.repl.fresh.load(Ordering::Acquire) {
         ("?".to_string(), -1)
     } else {
         let replid = shared.repl.ids().replid.clone();
@@ -125,7 +132,7 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
     send(&mut link, &["PSYNC", &replid, &offset.to_string()]).await?;
     // Bytes already read past the snapshot: the start of the live stream.
     let mut leftover = Vec::new();
-    let answer = read_line(&mut link).await?;
+    let answer = read_psync_answer(&mut link).await?;
     let mut words = answer.split_whitespace();
     match words.next() {
         Some("+FULLRESYNC") => {
@@ -136,7 +143,23 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
                 .ok_or("FULLRESYNC without an offset")?;
             log::notice(&format!("Full resync from primary: {id}:{at}"));
             shared.repl.link.set_state(LinkState::Sync);
+            if from_redis::transfer_is_rdb(shared, &mut link, &mut leftover).await? {
+                from_redis::full_sync(shared, &mut link, &leftover, &id, at, generation).await?;
+                if !current(shared, generation) {
+                    return Ok(());
+                }
+                return from_redis::follow_stream(shared, link, generation).await;
+            }
+            // A Roost primary: the bytes read are the start of its snapshot.
+            shared.repl.set_redis_history(generation, None);
             receive_snapshot(shared, &mut link, &id, at, generation, &mut leftover).await?;
+        }
+        Some("+CONTINUE") if redis_resume.is_some() => {
+            from_redis::continued(shared, generation, words.next());
+            log::notice(&format!(
+                "Successful partial resynchronization with the Redis primary, continuing from offset {offset}."
+            ));
+            return from_redis::follow_stream(shared, link, generation).await;
         }
         Some("+CONTINUE") => {
             if let Some(id) = words.next() {
@@ -188,8 +211,25 @@ async fn handshake(shared: &Shared, link: &mut Link) -> Result<(), String> {
     }
     send(link, &["REPLCONF", "listening-port", &port.to_string()]).await?;
     expect_ok(link, "REPLCONF listening-port").await?;
-    send(link, &["REPLCONF", "capa", "roost"]).await?;
+    // `roost` asks a Roost primary for its own protocol; `eof` and `psync2` let a
+    // redis-server primary send a diskless transfer and a new id with `+CONTINUE`.
+    send(
+        link,
+        &["REPLCONF", "capa", "eof", "capa", "psync2", "capa", "roost"],
+    )
+    .await?;
     expect_ok(link, "REPLCONF capa").await
+}
+
+/// The answer to PSYNC, after the newlines a redis-server primary sends to keep the
+/// link alive while it prepares a transfer.
+async fn read_psync_answer(link: &mut Link) -> Result<String, String> {
+    loop {
+        let answer = read_line(link).await?;
+        if !answer.is_empty() {
+            return Ok(answer);
+        }
+    }
 }
 
 async fn expect_ok(link: &mut Link, what: &str) -> Result<(), String> {
@@ -211,7 +251,7 @@ async fn send(link: &mut Link, args: &[&str]) -> Result<(), String> {
         .map_err(|e| format!("writing to the primary: {e}"))
 }
 
-async fn read_line(link: &mut Link) -> Result<String, String> {
+pub(super) async fn read_line(link: &mut Link) -> Result<String, String> {
     let mut line = String::new();
     let read = tokio::time::timeout(Duration::from_secs(60), link.read_line(&mut line))
         .await
@@ -284,7 +324,9 @@ async fn receive_into(
     )
     .await
     .map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut buffer: Vec<u8> = Vec::with_capacity(1 << 20);
+    // What was read to tell the primary's kind is the start of the records.
+    let mut buffer: Vec<u8> = std::mem::take(leftover);
+    buffer.reserve(1 << 20);
     let mut written = 0u64;
     let link_info = &shared.repl.link;
     link_info.sync_read_bytes.store(0, Ordering::Relaxed);
@@ -351,7 +393,7 @@ async fn receive_into(
 
 /// Replaces the data set with the snapshot in `path` (clients see `-LOADING`), makes it
 /// the log's base when logging, and takes the primary's id and offset.
-fn load_snapshot(
+pub(super) fn load_snapshot(
     shared: &Shared,
     path: &std::path::Path,
     replid: &str,
@@ -547,7 +589,7 @@ fn apply(
     true
 }
 
-async fn send_ack(stream: &mut Box<dyn Stream>, offset: u64) -> Result<(), String> {
+pub(super) async fn send_ack(stream: &mut Box<dyn Stream>, offset: u64) -> Result<(), String> {
     let offset = offset.to_string();
     let message = format!(
         "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{offset}\r\n",

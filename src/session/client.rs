@@ -50,6 +50,9 @@ pub struct Client {
     pub last_write_lsn: u64,
     /// Applies a primary's stream: its writes are not journaled again.
     pub from_primary: bool,
+    /// With `from_primary`: the stream comes from a redis-server primary, whose offsets
+    /// are bytes, so what it applies is journaled under this server's own LSNs.
+    pub journals_applied: bool,
     /// Port given with `REPLCONF listening-port`.
     pub repl_listening_port: u16,
     /// What the connection said of itself with `REPLCONF` before PSYNC or SYNC.
@@ -189,6 +192,7 @@ impl Client {
             hands_out: false,
             last_write_lsn: 0,
             from_primary: false,
+            journals_applied: false,
             repl_listening_port: 0,
             repl_capa: ReplCapa::default(),
             handoff: None,

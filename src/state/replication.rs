@@ -49,6 +49,19 @@ pub struct Ids {
     pub generation: u64,
 }
 
+/// Where this server stands in a redis-server primary's history, kept while it follows
+/// one and across a lost link (see `repl::from_redis`): Redis's replication id, the
+/// byte offset of everything applied (never inside a transaction), and the database
+/// the stream has selected. A reconnection asks `PSYNC <replid> <offset + 1>` with
+/// it, so a `+CONTINUE` is known to continue Redis's stream. A promotion or a full sync
+/// from a Roost primary forgets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisHistory {
+    pub replid: String,
+    pub offset: u64,
+    pub db: usize,
+}
+
 /// A replica attached to this server, as INFO and ROLE report it.
 pub struct AttachedReplica {
     pub client_id: u64,
@@ -112,6 +125,7 @@ pub struct Replication {
     /// True until this server has a history worth resuming: a fresh replica asks for
     /// `PSYNC ? -1` as Redis's do.
     pub fresh: AtomicBool,
+    redis_history: Mutex<Option<RedisHistory>>,
 }
 
 impl Replication {
@@ -141,6 +155,7 @@ impl Replication {
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
             fresh: AtomicBool::new(config.replicaof.is_some()),
+            redis_history: Mutex::new(None),
         }
     }
 
@@ -161,6 +176,10 @@ impl Replication {
         }
         self.replica.store(primary.is_some(), Ordering::Release);
         let demoted = primary.is_some();
+        if !demoted {
+            // Promoted: this server's history goes on under its own id and LSNs.
+            *self.redis_history.locked() = None;
+        }
         ids.primary = primary;
         ids.generation += 1;
         drop(ids);
@@ -168,6 +187,30 @@ impl Replication {
             self.demotions.send_modify(|n| *n += 1);
         }
         true
+    }
+
+    /// The redis-server primary's history this server follows, if it follows one.
+    pub fn redis_history(&self) -> Option<RedisHistory> {
+        self.redis_history.locked().clone()
+    }
+
+    /// Records where the link of `generation` stands in Redis's history; nothing if
+    /// that link is no longer wanted (a promotion must not get the history back).
+    pub fn set_redis_history(&self, generation: u64, history: Option<RedisHistory>) {
+        let ids = self.ids();
+        if ids.generation == generation && ids.primary.is_some() {
+            *self.redis_history.locked() = history;
+        }
+    }
+
+    /// The replication id and offset INFO and ROLE report, given the journal's last LSN:
+    /// while following a redis-server primary, Redis's id and byte offset (what Sentinel
+    /// and Redis's own replicas compare); otherwise this server's id and LSN.
+    pub fn reported(&self, ids: &Ids, last_lsn: u64) -> (String, u64) {
+        match (&ids.primary, self.redis_history()) {
+            (Some(_), Some(h)) => (h.replid, h.offset),
+            _ => (ids.replid.clone(), last_lsn),
+        }
     }
 
     pub fn attached(&self) -> Vec<Arc<AttachedReplica>> {

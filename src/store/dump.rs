@@ -71,8 +71,9 @@ impl Keyspace {
     }
 }
 
-/// The commands that recreate one key.
-fn entry_commands(
+/// The commands that recreate one key (also how a redis-server primary's RDB transfer
+/// becomes records).
+pub fn entry_commands(
     key: &[u8],
     value: &Value,
     expire_at: Option<u64>,

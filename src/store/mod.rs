@@ -20,7 +20,7 @@ mod value;
 mod watch;
 pub mod zset;
 
-pub use dump::DumpSink;
+pub use dump::{entry_commands, DumpSink};
 pub use evict::{Evictor, Policy};
 pub use expire::ActiveExpiry;
 pub use snapshot::Image;
