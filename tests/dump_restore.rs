@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::dataset::{describe, populate, pttl};
+use common::dataset::{
+    assert_same_description, assert_same_stream_nodes, describe, populate, pttl,
+};
 use common::process::{RedisServer, Roost, TempDir};
 use common::TestServer;
 use redis::{Connection, Value};
@@ -43,13 +45,15 @@ fn transfer_and_compare(from: &mut Connection, to: &mut Connection, keys: &[Stri
         assert_eq!(reply, Value::Okay, "RESTORE of {key}");
     }
     for key in keys {
-        assert_eq!(describe(from, key), describe(to, key), "key {key}");
+        let context = format!("key {key}");
+        assert_same_description(&describe(from, key), &describe(to, key), &context);
         let (a, b) = (pttl(from, key), pttl(to, key));
         assert!(
             (a - b).abs() < 5000 && (a < 0) == (b < 0),
             "{key}: TTL {a} vs {b}"
         );
     }
+    assert_same_stream_nodes(from, to);
 }
 
 #[test]

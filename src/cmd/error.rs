@@ -718,6 +718,3 @@ pub const BAD_DATA_FORMAT: Reply = err("ERR Bad data format");
 pub const RESTORE_TTL_NEGATIVE: Reply = err("ERR Invalid TTL value, must be >= 0");
 pub const RESTORE_IDLETIME: Reply = err("ERR Invalid IDLETIME value, must be >= 0");
 pub const RESTORE_FREQ: Reply = err("ERR Invalid FREQ value, must be >= 0 and <= 255");
-
-/// Roost's own: the RDB encoding does not cover streams yet (DUMP of a stream).
-pub const DUMP_UNSUPPORTED_TYPE: Reply = err("ERR DUMP of a stream is not supported yet");
