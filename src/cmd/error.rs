@@ -500,6 +500,17 @@ pub fn function_unknown_option(option: &str) -> Reply {
 pub fn library_exists(name: &str) -> Reply {
     Reply::error(format!("ERR Library '{name}' already exists"))
 }
+/// FUNCTION RESTORE APPEND over a library of the same name (no quotes, unlike LOAD's).
+pub fn restore_library_exists(name: &str) -> Reply {
+    Reply::error(format!("ERR Library {name} already exists"))
+}
+pub const FUNCTION_RESTORE_POLICY: Reply =
+    err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.");
+/// A FUNCTION RESTORE payload whose footer checks out but whose content is not
+/// libraries (`given type is not a function`, ...).
+pub fn function_payload(why: &str) -> Reply {
+    Reply::error(format!("ERR {why}"))
+}
 pub fn function_exists(name: &str) -> Reply {
     Reply::error(format!("ERR Function {name} already exists"))
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::rdb::{self, FileItem, FileWriter};
+use crate::state::functions::RestorePolicy;
 use crate::state::{LoadingProgress, Shared};
 use crate::store::Value;
 use crate::sync::Recover;
@@ -168,6 +169,9 @@ fn write_snapshot(
     let used = crate::alloc::allocated().unwrap_or_else(crate::alloc::resident_bytes);
     out.aux("used-mem", used.to_string().as_bytes())?;
     out.aux("aof-base", b"0")?;
+    for code in shared.functions.codes() {
+        out.function(&code)?;
+    }
     let keyspace = &shared.keyspace;
     let mut failure: Option<std::io::Error> = None;
     for (db, &(keys, expires)) in sizes.iter().enumerate() {
@@ -295,7 +299,8 @@ pub fn load(shared: &Shared, path: &Path) -> Result<u64, String> {
     let now = clock::now_ms();
     let databases = shared.keyspace.databases() as u64;
     let is_replica = shared.repl.is_replica();
-    let (mut loaded, mut expired, mut functions) = (0u64, 0u64, 0u64);
+    let (mut loaded, mut expired) = (0u64, 0u64);
+    let mut functions: Vec<Bytes> = Vec::new();
     let mut last_report = Instant::now();
     let version = rdb::load_file(
         std::io::BufReader::with_capacity(1 << 20, file),
@@ -320,7 +325,7 @@ pub fn load(shared: &Shared, path: &Path) -> Result<u64, String> {
                     db.set_access(&k.key, k.idle, k.freq);
                     loaded += 1;
                 }
-                FileItem::Function(_) => functions += 1,
+                FileItem::Function(code) => functions.push(code),
                 FileItem::Aux(..) | FileItem::Resize { .. } => {}
             }
             if last_report.elapsed() >= Duration::from_millis(100) {
@@ -340,11 +345,20 @@ pub fn load(shared: &Shared, path: &Path) -> Result<u64, String> {
             e.offset
         )
     })?;
-    if functions > 0 {
-        log::warning(&format!(
-            "{} holds {functions} function libraries, which Roost does not run; they were not loaded",
+    // The file's libraries replace any there were, as Redis's load does.
+    let libraries = crate::cmd::functions::compile_all(&functions).map_err(|reply| {
+        let text = match reply {
+            crate::protocol::Reply::Error(text) => text.into_owned(),
+            other => format!("{other:?}"),
+        };
+        format!(
+            "Bad RDB file {}: a function library does not load: {text}",
             path.display()
-        ));
+        )
+    })?;
+    if !libraries.is_empty() || !shared.functions.list().is_empty() {
+        let restored = shared.functions.restore(libraries, RestorePolicy::Flush);
+        restored.map_err(|e| format!("Bad RDB file {}: {e:?}", path.display()))?;
     }
     let status = &shared.persistence.rdb;
     status.loaded_keys.store(loaded, Ordering::Relaxed);

@@ -24,8 +24,11 @@ pub mod packed;
 mod read;
 mod write;
 
-pub use read::{load_file, parse_payload, FileItem, LoadedKey, PayloadError};
-pub use write::{dump_payload, FileWriter};
+pub use read::{
+    load_file, parse_function_payload, parse_payload, FileItem, FunctionPayloadError, LoadedKey,
+    PayloadError,
+};
+pub use write::{dump_payload, function_payload, FileWriter};
 
 /// The version this module writes.
 pub const WRITE_VERSION: u16 = 10;

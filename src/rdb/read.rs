@@ -563,6 +563,49 @@ pub fn parse_payload(payload: &[u8], key: &[u8]) -> std::result::Result<Value, P
     }
 }
 
+/// Why FUNCTION RESTORE refuses a payload (Redis's texts, without `ERR `).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FunctionPayloadError {
+    VersionOrChecksum,
+    /// `can not read data type`, `given type is not a function`, ...
+    Bad(&'static str),
+}
+
+/// The libraries' codes in a FUNCTION DUMP payload: FUNCTION2 opcodes each followed by
+/// a library's code, then the 2-byte RDB version and the CRC-64, as DUMP's footer.
+pub fn parse_function_payload(
+    payload: &[u8],
+) -> std::result::Result<Vec<Bytes>, FunctionPayloadError> {
+    if payload.len() < 10 {
+        return Err(FunctionPayloadError::VersionOrChecksum);
+    }
+    let (body, footer) = payload.split_at(payload.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..10].try_into().unwrap_or_default());
+    if version > READ_VERSION || crc64::update(crc64::of(body), &footer[..2]) != crc {
+        return Err(FunctionPayloadError::VersionOrChecksum);
+    }
+    let mut input = Input::new(body, body.len() as u64);
+    let mut codes = Vec::new();
+    while input.remaining > 0 {
+        match input.byte() {
+            Ok(opcode::FUNCTION2) => {}
+            Ok(opcode::FUNCTION_PRE_GA) => {
+                return Err(FunctionPayloadError::Bad(
+                    "Pre-GA function format not supported",
+                ))
+            }
+            Ok(_) => return Err(FunctionPayloadError::Bad("given type is not a function")),
+            Err(_) => return Err(FunctionPayloadError::Bad("can not read data type")),
+        }
+        match input.string() {
+            Ok(code) => codes.push(code),
+            Err(_) => return Err(FunctionPayloadError::Bad("Failed loading library payload")),
+        }
+    }
+    Ok(codes)
+}
+
 /// A key read from a file, with what the file says about it.
 #[derive(Debug)]
 pub struct LoadedKey {

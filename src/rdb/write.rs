@@ -224,6 +224,20 @@ pub fn dump_payload(v: &Value, compress: bool) -> Bytes {
     Bytes::from(out)
 }
 
+/// FUNCTION DUMP's serialization of the libraries' `codes`: each as a FUNCTION2
+/// opcode and its code, then RDB version 10 and the CRC-64.
+pub fn function_payload(codes: &[Bytes], compress: bool) -> Bytes {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(opcode::FUNCTION2);
+        string(&mut out, code, compress);
+    }
+    out.extend_from_slice(&WRITE_VERSION.to_le_bytes());
+    let crc = crc64::of(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Bytes::from(out)
+}
+
 /// Writes an RDB file: the header, then what the caller adds, then `finish`.
 pub struct FileWriter<W: Write> {
     out: W,
@@ -533,6 +547,37 @@ mod tests {
         assert_eq!(
             parse_payload(&payload, b"k").unwrap_err(),
             PayloadError::VersionOrChecksum
+        );
+    }
+
+    #[test]
+    fn function_payloads_round_trip_and_refuse_other_content() {
+        let codes = vec![
+            Bytes::from("#!lua name=a\nredis.register_function('f', function() return 1 end)"),
+            Bytes::from(format!("#!lua name=b\n{}", "-- padding\n".repeat(50))),
+        ];
+        for compress in [false, true] {
+            let payload = function_payload(&codes, compress);
+            assert_eq!(
+                super::super::parse_function_payload(&payload),
+                Ok(codes.clone())
+            );
+        }
+        let empty = function_payload(&[], true);
+        assert_eq!(empty.len(), 10);
+        assert_eq!(super::super::parse_function_payload(&empty), Ok(vec![]));
+        let key = dump_payload(&Value::Str(Bytes::from_static(b"x")), false);
+        assert_eq!(
+            super::super::parse_function_payload(&key),
+            Err(super::super::FunctionPayloadError::Bad(
+                "given type is not a function"
+            ))
+        );
+        let mut damaged = function_payload(&codes, false).to_vec();
+        damaged[3] ^= 1;
+        assert_eq!(
+            super::super::parse_function_payload(&damaged),
+            Err(super::super::FunctionPayloadError::VersionOrChecksum)
         );
     }
 
