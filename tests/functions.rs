@@ -399,9 +399,11 @@ fn function_dump_and_restore_move_both_ways_with_redis_replies() {
     };
     let mut damaged = from_redis.clone();
     damaged[5] ^= 1;
+    // Which of several clashing libraries Redis names follows its hash table's order,
+    // so the clash is with a payload of one library.
     let requests: Vec<Vec<&[u8]>> = vec![
-        vec![b"FUNCTION", b"RESTORE", &from_redis],
-        vec![b"FUNCTION", b"RESTORE", &from_redis, b"APPEND"],
+        vec![b"FUNCTION", b"RESTORE", &only_greeter],
+        vec![b"FUNCTION", b"RESTORE", &only_greeter, b"APPEND"],
         vec![b"FUNCTION", b"RESTORE", &from_redis, b"bogus"],
         vec![b"FUNCTION", b"RESTORE", &from_redis, b"APPEND", b"extra"],
         vec![b"FUNCTION", b"RESTORE", &damaged],
