@@ -1,7 +1,7 @@
 //! DUMP and RESTORE against a real redis-server (Debian's 7.0.15): payloads DUMPed by
 //! Redis RESTORE into Roost, and Roost's into Redis, for every type in its small and
 //! large encodings, with TTLs; the data (and OBJECT ENCODING) must come out the same.
-//! RESTORE's errors and options are compared reply for reply.
+//! RESTORE's (and RESTORE-ASKING's) errors and options are compared reply for reply.
 
 mod common;
 
@@ -152,7 +152,12 @@ fn restore_options_and_errors_match_redis() {
         vec![b"OBJECT", b"FREQ", b"k4"],
         vec![b"RESTORE", b"k5", b"0", p, b"IDLETIME", b"100"],
         vec![b"OBJECT", b"FREQ", b"k5"],
-        vec![b"COMMAND", b"INFO", b"dump", b"restore"],
+        vec![b"COMMAND", b"INFO", b"dump", b"restore", b"restore-asking"],
+        // RESTORE-ASKING is RESTORE under another name (outside a cluster).
+        vec![b"RESTORE-ASKING", b"taken", b"0", p],
+        vec![b"RESTORE-ASKING", b"k6", b"0", p, b"BOGUS"],
+        vec![b"RESTORE-ASKING", b"k6", b"0", p],
+        vec![b"GET", b"k6"],
     ];
     for request in requests {
         let (a, b) = (run(&mut r, &request), run(&mut o, &request));

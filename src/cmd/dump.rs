@@ -1,4 +1,4 @@
-//! DUMP and RESTORE: a key's value in Redis's serialization (`rdb`), so values move
+//! DUMP, RESTORE and RESTORE-ASKING (RESTORE under another name): a key's value in Redis's serialization (`rdb`), so values move
 //! between Redis and Roost in both directions.
 //!
 //! RESTORE is logged as Redis propagates it: a relative TTL made absolute (`ABSTTL`
@@ -35,6 +35,19 @@ pub const COMMANDS: &[Spec] = &[
         restore,
         "2.6.0",
         "Creates a key from the serialized representation of a value."
+    )
+    .with_acl_categories(crate::acl::category::KEYSPACE | crate::acl::category::DANGEROUS)
+    .with_key_specs(super::redis_meta::OVERWRITES),
+    // What a cluster's MIGRATE sends: RESTORE, allowed on a slot being imported.
+    command!(
+        "server",
+        "restore-asking",
+        -4,
+        WRITE | DENYOOM | ASKING,
+        ONE_KEY,
+        restore,
+        "3.0.0",
+        "An internal command for migrating keys in a cluster."
     )
     .with_acl_categories(crate::acl::category::KEYSPACE | crate::acl::category::DANGEROUS)
     .with_key_specs(super::redis_meta::OVERWRITES),

@@ -118,6 +118,9 @@ pub mod flags {
     /// when the log fails after it ran, the reply still goes out rather than MISCONF,
     /// or the data would reach no one. Not shown by COMMAND INFO.
     pub const HANDS_OUT: u32 = 1 << 23;
+    /// Redis's `asking` flag (RESTORE-ASKING): in a cluster it may run on a slot being
+    /// imported; shown by COMMAND INFO, nothing else in standalone mode.
+    pub const ASKING: u32 = 1 << 24;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with
