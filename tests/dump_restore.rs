@@ -1,13 +1,15 @@
 //! DUMP and RESTORE against a real redis-server (Debian's 7.0.15): payloads DUMPed by
 //! Redis RESTORE into Roost, and Roost's into Redis, for every type in its small and
 //! large encodings, with TTLs; the data (and OBJECT ENCODING) must come out the same.
-//! RESTORE's errors and options are compared reply for reply.
+//! RESTORE's (and RESTORE-ASKING's) errors and options are compared reply for reply.
 
 mod common;
 
 use std::time::Duration;
 
-use common::dataset::{describe, populate, pttl};
+use common::dataset::{
+    assert_same_description, assert_same_stream_nodes, describe, populate, pttl,
+};
 use common::process::{RedisServer, Roost, TempDir};
 use common::TestServer;
 use redis::{Connection, Value};
@@ -43,13 +45,15 @@ fn transfer_and_compare(from: &mut Connection, to: &mut Connection, keys: &[Stri
         assert_eq!(reply, Value::Okay, "RESTORE of {key}");
     }
     for key in keys {
-        assert_eq!(describe(from, key), describe(to, key), "key {key}");
+        let context = format!("key {key}");
+        assert_same_description(&describe(from, key), &describe(to, key), &context);
         let (a, b) = (pttl(from, key), pttl(to, key));
         assert!(
             (a - b).abs() < 5000 && (a < 0) == (b < 0),
             "{key}: TTL {a} vs {b}"
         );
     }
+    assert_same_stream_nodes(from, to);
 }
 
 #[test]
@@ -148,7 +152,12 @@ fn restore_options_and_errors_match_redis() {
         vec![b"OBJECT", b"FREQ", b"k4"],
         vec![b"RESTORE", b"k5", b"0", p, b"IDLETIME", b"100"],
         vec![b"OBJECT", b"FREQ", b"k5"],
-        vec![b"COMMAND", b"INFO", b"dump", b"restore"],
+        vec![b"COMMAND", b"INFO", b"dump", b"restore", b"restore-asking"],
+        // RESTORE-ASKING is RESTORE under another name (outside a cluster).
+        vec![b"RESTORE-ASKING", b"taken", b"0", p],
+        vec![b"RESTORE-ASKING", b"k6", b"0", p, b"BOGUS"],
+        vec![b"RESTORE-ASKING", b"k6", b"0", p],
+        vec![b"GET", b"k6"],
     ];
     for request in requests {
         let (a, b) = (run(&mut r, &request), run(&mut o, &request));

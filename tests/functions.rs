@@ -1,14 +1,17 @@
 //! Function libraries beyond one connection: FCALL and FCALL_RO through the `redis`
 //! crate, libraries surviving a restart (loaded from the log, before and after a
 //! rewrite), reaching a replica that follows the stream and one that syncs in full (whose
-//! own libraries the sync replaces), and FUNCTION KILL stopping a long function. Replies
-//! and errors are compared with Redis in tests/differential/functions.redis.
+//! own libraries the sync replaces), and FUNCTION KILL stopping a long function. With
+//! redis-server: libraries move both ways in RDB files (SAVE, then a start on the file)
+//! and in FUNCTION DUMP / RESTORE payloads, with RESTORE's policies and errors compared
+//! reply for reply. Other replies and errors are compared with Redis in
+//! tests/differential/functions.redis.
 
 mod common;
 
 use std::time::Duration;
 
-use common::process::{wait_for, Roost, TempDir};
+use common::process::{wait_for, RedisServer, Roost, TempDir};
 use common::TestServer;
 
 const COUNTER: &str = "#!lua name=counter
@@ -273,4 +276,155 @@ fn function_kill_stops_a_long_function_and_function_stats_shows_it() {
     assert!(error.contains("@user_function"), "{error}");
     let pong: String = redis::cmd("PING").query(&mut other).unwrap();
     assert_eq!(pong, "PONG");
+}
+
+const GREETER: &str = "#!lua name=greeter
+redis.register_function('hello', function(keys, args) return 'hello ' .. args[1] end)";
+
+fn connect(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+fn hello(con: &mut redis::Connection) -> redis::RedisResult<String> {
+    redis::cmd("FCALL")
+        .arg("hello")
+        .arg(0)
+        .arg("rdb")
+        .query(con)
+}
+
+/// Both servers can call both libraries' functions.
+fn assert_callable(con: &mut redis::Connection) {
+    assert_eq!(hello(con).unwrap(), "hello rdb");
+    let n: i64 = redis::cmd("FCALL")
+        .arg("bump")
+        .arg(1)
+        .arg("n")
+        .arg(5)
+        .query(con)
+        .unwrap();
+    assert!(n >= 5, "{n}");
+    let mut names = libraries(con).unwrap();
+    names.sort();
+    assert_eq!(names, ["counter", "greeter"]);
+}
+
+#[test]
+fn libraries_move_both_ways_in_rdb_files() {
+    // Redis's SAVE into Roost.
+    let redis_dir = TempDir::new("functions-rdb-redis");
+    let redis = RedisServer::start_with(&["--dir", redis_dir.0.to_str().unwrap()]);
+    let mut r = connect(&redis.url());
+    load(&mut r, COUNTER, false).unwrap();
+    load(&mut r, GREETER, false).unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut r).unwrap();
+    let dir = TempDir::new("functions-rdb-roost");
+    std::fs::copy(redis_dir.0.join("dump.rdb"), dir.0.join("dump.rdb")).unwrap();
+    let flags = ["--appendonly", "no", "--save", ""];
+    let roost = Roost::start(&dir.0, &flags);
+    let mut o = roost.client();
+    assert_callable(&mut o);
+
+    // Roost's SAVE into Redis (a library loaded in Roost, saved, then read by Redis).
+    load(
+        &mut o,
+        GREETER.replace("'hello '", "'hello from roost '").as_str(),
+        true,
+    )
+    .unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut o).unwrap();
+    drop(roost);
+    let redis = RedisServer::start_with(&["--dir", dir.0.to_str().unwrap()]);
+    let mut r = connect(&redis.url());
+    assert_eq!(hello(&mut r).unwrap(), "hello from roost rdb");
+    let n: i64 = redis::cmd("FCALL")
+        .arg("bump")
+        .arg(1)
+        .arg("n")
+        .arg(1)
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(n, 6);
+    // And Roost reads its own file back.
+    let roost = Roost::start(&dir.0, &flags);
+    assert_eq!(hello(&mut roost.client()).unwrap(), "hello from roost rdb");
+}
+
+fn run(con: &mut redis::Connection, args: &[&[u8]]) -> redis::Value {
+    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(con)
+        .unwrap_or_else(|e| redis::Value::SimpleString(format!("error: {e}")))
+}
+
+fn dump(con: &mut redis::Connection) -> Vec<u8> {
+    redis::cmd("FUNCTION").arg("DUMP").query(con).unwrap()
+}
+
+#[test]
+fn function_dump_and_restore_move_both_ways_with_redis_replies() {
+    let redis = RedisServer::start();
+    let roost = TestServer::start();
+    let (mut r, mut o) = (connect(&redis.url()), roost.client());
+    for con in [&mut r, &mut o] {
+        load(con, COUNTER, false).unwrap();
+        load(con, GREETER, false).unwrap();
+    }
+    // Each server's payload restores into the other.
+    let from_redis = dump(&mut r);
+    let from_roost = dump(&mut o);
+    for (con, payload) in [(&mut o, &from_redis), (&mut r, &from_roost)] {
+        let flushed = run(con, &[b"FUNCTION", b"RESTORE", payload, b"FLUSH"]);
+        assert_eq!(flushed, redis::Value::Okay);
+        assert_callable(con);
+    }
+    // The same requests to both: every reply must be equal.
+    let only_greeter = {
+        let _: () = redis::cmd("FUNCTION")
+            .arg("DELETE")
+            .arg("counter")
+            .query(&mut r)
+            .unwrap();
+        let payload = dump(&mut r);
+        load(&mut r, COUNTER, false).unwrap();
+        payload
+    };
+    let clash = "#!lua name=other\nredis.register_function('hello', function() return 1 end)";
+    let key_payload = {
+        let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut r).unwrap();
+        let p: Vec<u8> = redis::cmd("DUMP").arg("k").query(&mut r).unwrap();
+        p
+    };
+    let mut damaged = from_redis.clone();
+    damaged[5] ^= 1;
+    // Which of several clashing libraries Redis names follows its hash table's order,
+    // so the clash is with a payload of one library.
+    let requests: Vec<Vec<&[u8]>> = vec![
+        vec![b"FUNCTION", b"RESTORE", &only_greeter],
+        vec![b"FUNCTION", b"RESTORE", &only_greeter, b"APPEND"],
+        vec![b"FUNCTION", b"RESTORE", &from_redis, b"bogus"],
+        vec![b"FUNCTION", b"RESTORE", &from_redis, b"APPEND", b"extra"],
+        vec![b"FUNCTION", b"RESTORE", &damaged],
+        vec![b"FUNCTION", b"RESTORE", b"short"],
+        vec![b"FUNCTION", b"RESTORE", &key_payload],
+        vec![b"FUNCTION", b"DELETE", b"greeter"],
+        vec![b"FUNCTION", b"LOAD", clash.as_bytes()],
+        // The payload's greeter clashes with 'other' over 'hello': nothing changes.
+        vec![b"FUNCTION", b"RESTORE", &only_greeter, b"REPLACE"],
+        vec![b"FCALL", b"hello", b"0", b"x"],
+        vec![b"FUNCTION", b"RESTORE", &only_greeter, b"FLUSH"],
+        vec![b"FCALL", b"hello", b"0", b"x"],
+        vec![b"FUNCTION", b"RESTORE", &from_redis, b"REPLACE"],
+        vec![b"FCALL", b"bump", b"1", b"n2", b"3"],
+        vec![b"FUNCTION", b"FLUSH"],
+        vec![b"FUNCTION", b"DUMP"],
+        vec![b"FUNCTION", b"RESTORE", &from_roost, b"replace"],
+        vec![b"FCALL", b"hello", b"0", b"y"],
+    ];
+    for request in &requests {
+        let (a, b) = (run(&mut r, request), run(&mut o, request));
+        assert_eq!(a, b, "{:?}", String::from_utf8_lossy(&request.concat()));
+    }
 }

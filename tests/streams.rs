@@ -1,6 +1,6 @@
 //! Streams end to end with the real binary: the log replays to the same streams (ids,
 //! trimming, deletions, counters), so does a rewritten base, and so does a replica's
-//! full sync. Replies themselves are compared with redis-server in
+//! full sync, and so does an RDB file (SAVE, then a restart). Replies themselves are compared with redis-server in
 //! tests/differential/streams.redis.
 
 use std::thread;
@@ -436,21 +436,35 @@ fn consumers_report_redis_7_2_activity_fields() {
 /// The RDB encoding does not cover streams yet: DUMP and SAVE say so, naming the key,
 /// instead of writing a file or payload that silently lacks the stream.
 #[test]
-fn dump_and_save_refuse_a_stream_until_rdb_covers_it() {
+fn streams_survive_save_and_a_restart_from_the_rdb_file() {
     let dir = TempDir::new("streams-rdb");
-    let roost = Roost::start(&dir.0, &[]);
+    let flags = ["--appendonly", "no", "--save", ""];
+    let roost = Roost::start(&dir.0, &flags);
     let mut con = roost.client();
-    run(&mut con, "XADD events 1-1 a b");
-    let dumped: redis::RedisResult<redis::Value> = redis::cmd("DUMP").arg("events").query(&mut con);
-    let error = dumped.unwrap_err().to_string();
-    assert!(
-        error.contains("DUMP of a stream is not supported yet"),
-        "{error}"
-    );
-    let saved: redis::RedisResult<redis::Value> = redis::cmd("SAVE").query(&mut con);
-    let error = saved.unwrap_err().to_string();
-    assert!(error.contains("key 'events' holds a stream"), "{error}");
-    assert_eq!(run(&mut con, "XLEN events"), redis::Value::Int(1));
+    write_streams(&mut con);
+    let expected = stream_state(&mut con);
+    let layout = radix_tree_keys(&mut con, "big");
+    assert!(layout >= 2, "{layout}");
+    let _: () = redis::cmd("SAVE").query(&mut con).unwrap();
+    roost.shutdown();
+    assert!(dir.0.join("dump.rdb").exists());
+    let roost = Roost::start(&dir.0, &flags);
+    let mut con = roost.client();
+    assert_streams_restored(&mut con, &expected);
+    // The node layout came back as it was saved.
+    assert_eq!(radix_tree_keys(&mut con, "big"), layout);
+}
+
+fn radix_tree_keys(con: &mut redis::Connection, key: &str) -> i64 {
+    let info: std::collections::HashMap<String, redis::Value> = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(key)
+        .query(con)
+        .unwrap();
+    match info["radix-tree-keys"] {
+        redis::Value::Int(n) => n,
+        ref other => panic!("{other:?}"),
+    }
 }
 
 /// XREADGROUP blocked on a stream that is deleted, replaced by another type, or whose

@@ -4,8 +4,8 @@
 //! EVAL, another database, DELs of expired keys) to the same data, with WAIT and INFO
 //! counting it, over both payload framings (streamed with an EOF mark, and from a file
 //! with its length); `redis-cli --rdb` makes a backup that `redis-check-rdb` accepts and
-//! redis-server loads; `redis-cli --replica` prints the stream of a write; a value the
-//! RDB writer cannot encode yet fails the sync with an error naming the key.
+//! redis-server loads; `redis-cli --replica` prints the stream of a write. The data set
+//! (`common::dataset`) includes streams with consumer groups.
 
 mod common;
 
@@ -281,38 +281,6 @@ fn redis_cli_replica_prints_the_stream_of_a_write() {
     // in the stream.
     assert!(!seen.iter().any(|l| l.contains("before")), "{seen:?}");
     assert!(seen.iter().any(|l| l.starts_with("SYNC done")), "{seen:?}");
-}
-
-#[test]
-fn a_value_the_rdb_writer_cannot_encode_fails_the_sync_naming_its_key() {
-    let dir = TempDir::new("to-redis-unencodable");
-    let roost = Roost::start(&dir.0, &["--appendonly", "no", "--save", ""]);
-    let mut o = roost.client();
-    let _: String = redis::cmd("XADD")
-        .arg("events")
-        .arg("*")
-        .arg("a")
-        .arg("1")
-        .query(&mut o)
-        .unwrap();
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("repl-diskless-sync")
-        .arg("no")
-        .query(&mut o)
-        .unwrap();
-    let backup_dir = TempDir::new("to-redis-unencodable-backup");
-    let cli = Command::new("redis-cli")
-        .args(["-p", &roost.port.to_string(), "--rdb"])
-        .arg(backup_dir.0.join("backup.rdb"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&cli.stderr).into_owned();
-    assert!(!cli.status.success(), "{text}");
-    assert!(
-        text.contains("key 'events' holds a stream, which Roost cannot write to an RDB file yet"),
-        "{text}"
-    );
 }
 
 /// REPLCONF's answers to what redis-cli and Redis replicas announce, as Redis 7.0 gives

@@ -1,4 +1,4 @@
-//! DUMP and RESTORE: a key's value in Redis's serialization (`rdb`), so values move
+//! DUMP, RESTORE and RESTORE-ASKING (RESTORE under another name): a key's value in Redis's serialization (`rdb`), so values move
 //! between Redis and Roost in both directions.
 //!
 //! RESTORE is logged as Redis propagates it: a relative TTL made absolute (`ABSTTL`
@@ -38,15 +38,25 @@ pub const COMMANDS: &[Spec] = &[
     )
     .with_acl_categories(crate::acl::category::KEYSPACE | crate::acl::category::DANGEROUS)
     .with_key_specs(super::redis_meta::OVERWRITES),
+    // What a cluster's MIGRATE sends: RESTORE, allowed on a slot being imported.
+    command!(
+        "server",
+        "restore-asking",
+        -4,
+        WRITE | DENYOOM | ASKING,
+        ONE_KEY,
+        restore,
+        "3.0.0",
+        "An internal command for migrating keys in a cluster."
+    )
+    .with_acl_categories(crate::acl::category::KEYSPACE | crate::acl::category::DANGEROUS)
+    .with_key_specs(super::redis_meta::OVERWRITES),
 ];
 
 fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let compress = ctx.shared.config().rdbcompression;
     Ok(match ctx.db().get(&args[1], clock::now_ms()) {
-        Some(entry) => match rdb::dump_payload(&entry.value, compress) {
-            Ok(payload) => Reply::Bulk(payload),
-            Err(_) => super::error::DUMP_UNSUPPORTED_TYPE,
-        },
+        Some(entry) => Reply::Bulk(rdb::dump_payload(&entry.value, compress)),
         None => Reply::Null,
     })
 }

@@ -504,6 +504,17 @@ pub fn function_unknown_option(option: &str) -> Reply {
 pub fn library_exists(name: &str) -> Reply {
     Reply::error(format!("ERR Library '{name}' already exists"))
 }
+/// FUNCTION RESTORE APPEND over a library of the same name (no quotes, unlike LOAD's).
+pub fn restore_library_exists(name: &str) -> Reply {
+    Reply::error(format!("ERR Library {name} already exists"))
+}
+pub const FUNCTION_RESTORE_POLICY: Reply =
+    err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.");
+/// A FUNCTION RESTORE payload whose footer checks out but whose content is not
+/// libraries (`given type is not a function`, ...).
+pub fn function_payload(why: &str) -> Reply {
+    Reply::error(format!("ERR {why}"))
+}
 pub fn function_exists(name: &str) -> Reply {
     Reply::error(format!("ERR Function {name} already exists"))
 }
@@ -746,6 +757,3 @@ pub const BAD_DATA_FORMAT: Reply = err("ERR Bad data format");
 pub const RESTORE_TTL_NEGATIVE: Reply = err("ERR Invalid TTL value, must be >= 0");
 pub const RESTORE_IDLETIME: Reply = err("ERR Invalid IDLETIME value, must be >= 0");
 pub const RESTORE_FREQ: Reply = err("ERR Invalid FREQ value, must be >= 0 and <= 255");
-
-/// Roost's own: the RDB encoding does not cover streams yet (DUMP of a stream).
-pub const DUMP_UNSUPPORTED_TYPE: Reply = err("ERR DUMP of a stream is not supported yet");

@@ -21,7 +21,10 @@ use super::flags::*;
 use super::scripting::{invoke, lua_message, new_lua, runner_of, RunAs};
 use super::{args, conn, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
-use crate::state::functions::{flag, FunctionInfo, Library, Refusal};
+use crate::rdb::FunctionPayloadError;
+use crate::state::functions::{
+    flag, FunctionInfo, Library, Refusal, RestorePolicy, RestoreRefusal,
+};
 use crate::state::scripts::KillRefused;
 
 pub const COMMANDS: &[Spec] = &[
@@ -172,6 +175,27 @@ const FUNCTION_SUBCOMMANDS: &[Spec] = &[
         "Terminates a function during execution."
     )
     .with_tips(super::redis_meta::ALL_SHARDS_ONE_SUCCEEDED),
+    super::command!(
+        "scripting",
+        "dump",
+        2,
+        NOSCRIPT,
+        NO_KEYS,
+        function_dump,
+        "7.0.0",
+        "Dumps all libraries into a serialized binary payload."
+    ),
+    super::command!(
+        "scripting",
+        "restore",
+        -3,
+        WRITE | DENYOOM | NOSCRIPT,
+        NO_KEYS,
+        function_restore,
+        "7.0.0",
+        "Restores all libraries from a payload."
+    )
+    .with_tips(super::redis_meta::ALL_SHARDS_SUCCEED),
     conn::help_subcommand("scripting", "7.0.0"),
 ];
 
@@ -443,9 +467,84 @@ fn register_library(lua: &Lua, code: &[u8], start: usize) -> Result<Vec<Register
     Ok(registered)
 }
 
+/// A library from its code: its name from the shebang line, its functions and flags
+/// from running the code once in a fresh state.
+fn compile(code: &Bytes) -> Result<Library, Reply> {
+    let (name, start) = metadata(code)?;
+    let lua = new_lua().map_err(error::lua_start_failed)?;
+    let registered = register_library(&lua, code, start)?;
+    Ok(Library {
+        name,
+        code: code.clone(),
+        functions: registered
+            .into_iter()
+            .map(|r| (r.name, r.info))
+            .collect::<BTreeMap<_, _>>(),
+    })
+}
+
+/// Libraries from their codes (FUNCTION RESTORE's payload, an RDB file's FUNCTION2
+/// opcodes): distinct names and functions among themselves, or FUNCTION LOAD's error.
+pub fn compile_all(codes: &[Bytes]) -> Result<Vec<Library>, Reply> {
+    let mut out: Vec<Library> = Vec::with_capacity(codes.len());
+    for code in codes {
+        let library = compile(code)?;
+        if out.iter().any(|l| l.name == library.name) {
+            return Err(error::library_exists(&library.name));
+        }
+        for f in library.functions.keys() {
+            let taken = out
+                .iter()
+                .any(|l| l.functions.keys().any(|o| o.eq_ignore_ascii_case(f)));
+            if taken {
+                return Err(error::function_exists(f));
+            }
+        }
+        out.push(library);
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------
 // FUNCTION subcommands
 // ---------------------------------------------------------------------------------------
+
+/// FUNCTION DUMP: every library's code in Redis's payload (`rdb::function_payload`).
+fn function_dump(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    let compress = ctx.shared.config().rdbcompression;
+    let codes = ctx.shared.functions.codes();
+    Ok(Reply::Bulk(crate::rdb::function_payload(&codes, compress)))
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: all the payload's libraries or
+/// none, logged as itself.
+fn function_restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    if args.len() > 4 {
+        return Err(error::subcommand_syntax(&args[1], "FUNCTION"));
+    }
+    let policy = match args.get(3) {
+        None => RestorePolicy::Append,
+        Some(p) if args::is(p, "append") => RestorePolicy::Append,
+        Some(p) if args::is(p, "replace") => RestorePolicy::Replace,
+        Some(p) if args::is(p, "flush") => RestorePolicy::Flush,
+        Some(_) => return Err(error::FUNCTION_RESTORE_POLICY),
+    };
+    let codes = match crate::rdb::parse_function_payload(&args[2]) {
+        Ok(codes) => codes,
+        Err(FunctionPayloadError::VersionOrChecksum) => return Err(error::DUMP_PAYLOAD),
+        Err(FunctionPayloadError::Bad(why)) => return Err(error::function_payload(why)),
+    };
+    let libraries = compile_all(&codes)?;
+    match ctx.shared.functions.restore(libraries, policy) {
+        Ok(()) => {}
+        Err(RestoreRefusal::LibraryExists(name)) => {
+            return Err(error::restore_library_exists(&name))
+        }
+        Err(RestoreRefusal::FunctionExists(f)) => return Err(error::function_exists(&f)),
+    }
+    propagate_as_is(ctx, args);
+    Ok(Reply::OK)
+}
 
 /// Logs a FUNCTION subcommand as itself.
 fn propagate_as_is(ctx: &mut Ctx<'_>, args: &[Bytes]) {
@@ -470,20 +569,11 @@ fn function_load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         return Err(error::FUNCTION_NO_CODE);
     }
     let code = &args[at];
-    let (name, start) = metadata(code)?;
+    let (name, _) = metadata(code)?;
     if !replace && ctx.shared.functions.exists(&name) {
         return Err(error::library_exists(&name));
     }
-    let lua = new_lua().map_err(error::lua_start_failed)?;
-    let registered = register_library(&lua, code, start)?;
-    let library = Library {
-        name: name.clone(),
-        code: code.clone(),
-        functions: registered
-            .into_iter()
-            .map(|r| (r.name, r.info))
-            .collect::<BTreeMap<_, _>>(),
-    };
+    let library = compile(code)?;
     match ctx.shared.functions.add(library, replace) {
         Ok(()) => {}
         Err(Refusal::LibraryExists) => return Err(error::library_exists(&name)),

@@ -125,6 +125,9 @@ pub mod flags {
     /// `repl-diskless-load swapdb`); Roost has no async loading, so only COMMAND INFO
     /// shows it.
     pub const NO_ASYNC_LOADING: u32 = 1 << 24;
+    /// Redis's `asking` flag (RESTORE-ASKING): in a cluster it may run on a slot being
+    /// imported; shown by COMMAND INFO, nothing else in standalone mode.
+    pub const ASKING: u32 = 1 << 25;
 }
 
 /// Where a command's keys are in its arguments: Redis's (first, last, step), with

@@ -775,6 +775,7 @@ fn flag_words(spec: &Spec) -> Vec<Reply> {
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
         (NO_AUTH, "no_auth"),
         (FAST, "fast"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::rdb::{self, FileItem, FileWriter};
+use crate::state::functions::RestorePolicy;
 use crate::state::{LoadingProgress, Shared};
 use crate::store::Value;
 use crate::sync::Recover;
@@ -162,10 +163,11 @@ fn write_snapshot(
 ) -> std::io::Result<()> {
     let file = File::create(path)?;
     let out = FileWriter::new(BufWriter::with_capacity(1 << 20, file), compress, checksum)?;
+    let libraries = shared.functions.codes();
     let contents = Contents {
         sizes,
         aux: &[],
-        libraries: &[],
+        libraries: &libraries,
         keys: true,
     };
     let mut buffered = write_rdb(shared, out, &contents)?;
@@ -344,7 +346,8 @@ pub fn load(shared: &Shared, path: &Path) -> Result<u64, String> {
     let now = clock::now_ms();
     let databases = shared.keyspace.databases() as u64;
     let is_replica = shared.repl.is_replica();
-    let (mut loaded, mut expired, mut functions) = (0u64, 0u64, 0u64);
+    let (mut loaded, mut expired) = (0u64, 0u64);
+    let mut functions: Vec<Bytes> = Vec::new();
     let mut last_report = Instant::now();
     let version = rdb::load_file(
         std::io::BufReader::with_capacity(1 << 20, file),
@@ -369,7 +372,7 @@ pub fn load(shared: &Shared, path: &Path) -> Result<u64, String> {
                     db.set_access(&k.key, k.idle, k.freq);
                     loaded += 1;
                 }
-                FileItem::Function(_) => functions += 1,
+                FileItem::Function(code) => functions.push(code),
                 FileItem::Aux(..) | FileItem::Resize { .. } => {}
             }
             if last_report.elapsed() >= Duration::from_millis(100) {
@@ -389,11 +392,20 @@ pub fn load(shared: &Shared, path: &Path) -> Result<u64, String> {
             e.offset
         )
     })?;
-    if functions > 0 {
-        log::warning(&format!(
-            "{} holds {functions} function libraries, which Roost does not run; they were not loaded",
+    // The file's libraries replace any there were, as Redis's load does.
+    let libraries = crate::cmd::functions::compile_all(&functions).map_err(|reply| {
+        let text = match reply {
+            crate::protocol::Reply::Error(text) => text.into_owned(),
+            other => format!("{other:?}"),
+        };
+        format!(
+            "Bad RDB file {}: a function library does not load: {text}",
             path.display()
-        ));
+        )
+    })?;
+    if !libraries.is_empty() || !shared.functions.list().is_empty() {
+        let restored = shared.functions.restore(libraries, RestorePolicy::Flush);
+        restored.map_err(|e| format!("Bad RDB file {}: {e:?}", path.display()))?;
     }
     let status = &shared.persistence.rdb;
     status.loaded_keys.store(loaded, Ordering::Relaxed);

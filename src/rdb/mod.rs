@@ -5,14 +5,16 @@
 //! use: strings plain, as integers or LZF-compressed; lists as linked lists and
 //! quicklists of ziplists or listpacks; hashes as zipmaps, ziplists, listpacks or
 //! tables; sets as intsets, listpacks or tables; sorted sets as ziplists, listpacks or
-//! skiplists (scores as text or binary doubles). Values of module types and streams
-//! are refused with an error naming their key (Roost has neither yet).
+//! skiplists (scores as text or binary doubles); streams of types 15, 19 and 21 with
+//! their consumer groups. Values of module types are refused with an error naming
+//! their key.
 //!
 //! Writing produces version 10, the newest that Redis 7.0 loads (7.2 writes 11, which
 //! 7.0 refuses, and adds only encodings for small sets and streams): so files and
 //! payloads from Roost load into both. Values take the compact encodings Redis would
 //! give them: listpacks for small hashes and sorted sets, intsets for small integer
-//! sets, quicklist-2 nodes of listpacks for lists.
+//! sets, quicklist-2 nodes of listpacks for lists, type 19 listpack nodes for streams
+//! (one per `store::stream` block, which splits where Redis's nodes split).
 //!
 //! Both directions check lengths against what is left of the input before allocating,
 //! so damaged input is an error (with its offset), never a panic or a huge allocation.
@@ -22,8 +24,11 @@ pub mod packed;
 mod read;
 mod write;
 
-pub use read::{load_file, parse_payload, FileItem, LoadedKey, PayloadError};
-pub use write::{dump_payload, FileWriter};
+pub use read::{
+    load_file, parse_function_payload, parse_payload, FileItem, FunctionPayloadError, LoadedKey,
+    PayloadError,
+};
+pub use write::{dump_payload, function_payload, FileWriter};
 
 /// The version this module writes.
 pub const WRITE_VERSION: u16 = 10;

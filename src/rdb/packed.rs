@@ -119,55 +119,96 @@ pub fn as_int(s: &[u8]) -> Option<i64> {
 
 /// A listpack holding `items`, integers encoded as integers (as Redis encodes them).
 pub fn listpack<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut out = vec![0u8; 6];
-    let mut count = 0usize;
+    let mut lp = Listpack::new();
     for item in items {
-        count += 1;
-        let start = out.len();
-        match as_int(item) {
-            Some(v) if (0..=127).contains(&v) => out.push(v as u8),
-            Some(v) if (-4096..=4095).contains(&v) => {
-                let u = (v as u64) & 0x1fff;
-                out.push(0xC0 | (u >> 8) as u8);
-                out.push(u as u8);
-            }
-            Some(v) => {
-                let (tag, n) = if (-32768..=32767).contains(&v) {
-                    (0xF1, 2)
-                } else if (-8_388_608..=8_388_607).contains(&v) {
-                    (0xF2, 3)
-                } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
-                    (0xF3, 4)
-                } else {
-                    (0xF4, 8)
-                };
-                out.push(tag);
-                out.extend_from_slice(&v.to_le_bytes()[..n]);
-            }
-            None if item.len() < 64 => {
-                out.push(0x80 | item.len() as u8);
-                out.extend_from_slice(item);
-            }
-            None if item.len() < 4096 => {
-                out.push(0xE0 | (item.len() >> 8) as u8);
-                out.push(item.len() as u8);
-                out.extend_from_slice(item);
-            }
-            None => {
-                out.push(0xF0);
-                out.extend_from_slice(&(item.len() as u32).to_le_bytes());
-                out.extend_from_slice(item);
-            }
-        }
-        let size = out.len() - start;
-        push_backlen(&mut out, size);
+        lp.push(item);
     }
-    out.push(0xFF);
-    let total = out.len() as u32;
-    out[0..4].copy_from_slice(&total.to_le_bytes());
-    let count = count.min(65535) as u16;
-    out[4..6].copy_from_slice(&count.to_le_bytes());
-    out
+    lp.finish()
+}
+
+/// Builds a listpack element by element (streams mix integers and strings).
+pub struct Listpack {
+    out: Vec<u8>,
+    count: usize,
+}
+
+impl Default for Listpack {
+    fn default() -> Listpack {
+        Listpack::new()
+    }
+}
+
+impl Listpack {
+    pub fn new() -> Listpack {
+        Listpack {
+            out: vec![0u8; 6],
+            count: 0,
+        }
+    }
+
+    /// A string, stored as an integer when it reads as one (as Redis's lpAppend).
+    pub fn push(&mut self, item: &[u8]) {
+        match as_int(item) {
+            Some(v) => self.push_int(v),
+            None => self.push_str(item),
+        }
+    }
+
+    pub fn push_int(&mut self, v: i64) {
+        let out = &mut self.out;
+        let start = out.len();
+        if (0..=127).contains(&v) {
+            out.push(v as u8);
+        } else if (-4096..=4095).contains(&v) {
+            let u = (v as u64) & 0x1fff;
+            out.push(0xC0 | (u >> 8) as u8);
+            out.push(u as u8);
+        } else {
+            let (tag, n) = if (-32768..=32767).contains(&v) {
+                (0xF1, 2)
+            } else if (-8_388_608..=8_388_607).contains(&v) {
+                (0xF2, 3)
+            } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
+                (0xF3, 4)
+            } else {
+                (0xF4, 8)
+            };
+            out.push(tag);
+            out.extend_from_slice(&v.to_le_bytes()[..n]);
+        }
+        self.end_element(start);
+    }
+
+    fn push_str(&mut self, item: &[u8]) {
+        let out = &mut self.out;
+        let start = out.len();
+        if item.len() < 64 {
+            out.push(0x80 | item.len() as u8);
+        } else if item.len() < 4096 {
+            out.push(0xE0 | (item.len() >> 8) as u8);
+            out.push(item.len() as u8);
+        } else {
+            out.push(0xF0);
+            out.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        }
+        out.extend_from_slice(item);
+        self.end_element(start);
+    }
+
+    fn end_element(&mut self, start: usize) {
+        let size = self.out.len() - start;
+        push_backlen(&mut self.out, size);
+        self.count += 1;
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out.push(0xFF);
+        let total = self.out.len() as u32;
+        self.out[0..4].copy_from_slice(&total.to_le_bytes());
+        let count = self.count.min(65535) as u16;
+        self.out[4..6].copy_from_slice(&count.to_le_bytes());
+        self.out
+    }
 }
 
 /// The elements of a ziplist: 4-byte size, 4-byte tail offset, 2-byte count, entries

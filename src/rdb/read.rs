@@ -1,6 +1,6 @@
 //! Reading RDB values (DUMP payloads) and files.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 
 use bytes::Bytes;
@@ -9,6 +9,9 @@ use super::packed::{self, Element};
 use super::{kind, lzf, module_name, opcode, Error, READ_VERSION};
 use crate::crc64;
 use crate::store::list::ListObj;
+use crate::store::stream::{
+    Consumer, Group, NodeItem, Pending, StreamCounters, StreamId, StreamObj,
+};
 use crate::store::zset::{AddFlags, ZSetObj};
 use crate::store::{HashObj, SetObj, Value};
 
@@ -332,10 +335,7 @@ impl<R: Read> Input<R> {
                 ));
             }
             kind::STREAM_LISTPACKS | kind::STREAM_LISTPACKS_2 | kind::STREAM_LISTPACKS_3 => {
-                let key = String::from_utf8_lossy(key);
-                return self.fail(format!(
-                    "key '{key}' holds a stream, which Roost cannot load yet"
-                ));
+                Value::Stream(Box::new(self.stream(type_byte)?))
             }
             other => return self.fail(format!("unknown value type {other}")),
         };
@@ -349,6 +349,160 @@ impl<R: Read> Input<R> {
         };
         Ok((!empty).then_some(value))
     }
+}
+
+impl<R: Read> Input<R> {
+    /// A stream ID as two lengths (ms, seq).
+    fn stream_id(&mut self) -> Result<StreamId> {
+        Ok(StreamId::new(self.length()?, self.length()?))
+    }
+
+    /// A stream ID as 16 raw bytes, big endian (a radix tree key).
+    fn raw_stream_id(&mut self) -> Result<StreamId> {
+        let raw: [u8; 16] = self.array()?;
+        Ok(id_from_key(&raw))
+    }
+
+    fn milliseconds(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    /// A stream of type 15 (Redis 5 to 6.2), 19 (7.0: first id, largest deleted id,
+    /// entries added, groups' entries read) or 21 (7.2: consumers' active time).
+    fn stream(&mut self, type_byte: u8) -> Result<StreamObj> {
+        let mut s = StreamObj::default();
+        let nodes = self.count()?;
+        for _ in 0..nodes {
+            let key = self.string()?;
+            let Ok(raw) = <[u8; 16]>::try_from(key.as_ref()) else {
+                return self.fail("a stream node key that is not an ID");
+            };
+            let blob = self.string()?;
+            let Some(elements) = packed::listpack_elements(&blob) else {
+                return self.fail("damaged stream listpack");
+            };
+            let items = elements
+                .into_iter()
+                .map(|e| match e {
+                    Element::Int(n) => NodeItem::Int(n),
+                    Element::Bytes(b) => NodeItem::Str(b),
+                })
+                .collect();
+            if let Err(e) = s.load_node(id_from_key(&raw), items, blob.len()) {
+                return self.fail(e);
+            }
+        }
+        let length = self.length()?;
+        let last_id = self.stream_id()?;
+        let v7 = type_byte != kind::STREAM_LISTPACKS;
+        let counters = if v7 {
+            StreamCounters {
+                length,
+                last_id,
+                first_id: Some(self.stream_id()?),
+                max_deleted_id: self.stream_id()?,
+                entries_added: Some(self.length()?),
+            }
+        } else {
+            StreamCounters {
+                length,
+                last_id,
+                first_id: None,
+                max_deleted_id: StreamId::MIN,
+                entries_added: None,
+            }
+        };
+        if let Err(e) = s.finish_load(counters) {
+            return self.fail(e);
+        }
+        let groups = self.count()?;
+        for _ in 0..groups {
+            let name = self.string()?;
+            let last_id = self.stream_id()?;
+            let entries_read = if v7 {
+                // -1 (unknown) is saved as an unsigned length.
+                let n = self.length()?;
+                (n as i64 >= 0).then_some(n)
+            } else {
+                s.estimate_distance(last_id)
+            };
+            let mut group = Group {
+                last_id,
+                entries_read,
+                ..Group::default()
+            };
+            let pending = self.count()?;
+            let mut owners: HashMap<StreamId, Option<Bytes>> = HashMap::with_capacity(pending);
+            let mut pel = Vec::with_capacity(pending);
+            for _ in 0..pending {
+                let id = self.raw_stream_id()?;
+                let delivery_time = self.milliseconds()?;
+                let delivery_count = self.length()?;
+                if owners.insert(id, None).is_some() {
+                    return self.fail(format!("pending entry {id} listed twice"));
+                }
+                pel.push((id, delivery_time, delivery_count));
+            }
+            let consumers = self.count()?;
+            for _ in 0..consumers {
+                let cname = self.string()?;
+                let seen_time = self.milliseconds()?;
+                let active_time = if type_byte == kind::STREAM_LISTPACKS_3 {
+                    Some(self.milliseconds()?).filter(|t| *t as i64 >= 0)
+                } else {
+                    // What Redis 7.2 assumes for a file without it.
+                    Some(seen_time)
+                };
+                let mut consumer = Consumer {
+                    seen_time,
+                    active_time,
+                    ..Consumer::default()
+                };
+                let owned = self.count()?;
+                for _ in 0..owned {
+                    let id = self.raw_stream_id()?;
+                    match owners.get_mut(&id) {
+                        Some(owner @ None) => *owner = Some(cname.clone()),
+                        _ => {
+                            return self.fail(format!(
+                                "consumer pending entry {id} not in the group's, or owned twice"
+                            ))
+                        }
+                    }
+                    consumer.pending.insert(id);
+                }
+                if group.consumers.insert(cname, consumer).is_some() {
+                    return self.fail("a consumer listed twice");
+                }
+            }
+            for (id, delivery_time, delivery_count) in pel {
+                let Some(Some(consumer)) = owners.remove(&id) else {
+                    return self.fail(format!("pending entry {id} has no consumer"));
+                };
+                group.pending.insert(
+                    id,
+                    Pending {
+                        consumer,
+                        delivery_time,
+                        delivery_count,
+                    },
+                );
+            }
+            if s.groups.insert(name, group).is_some() {
+                return self.fail("a consumer group listed twice");
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// A stream ID from a radix tree key: ms and seq, big endian.
+fn id_from_key(raw: &[u8; 16]) -> StreamId {
+    let (ms, seq) = raw.split_at(8);
+    StreamId::new(
+        u64::from_be_bytes(ms.try_into().unwrap_or_default()),
+        u64::from_be_bytes(seq.try_into().unwrap_or_default()),
+    )
 }
 
 fn list(items: VecDeque<Bytes>) -> Value {
@@ -407,6 +561,49 @@ pub fn parse_payload(payload: &[u8], key: &[u8]) -> std::result::Result<Value, P
         })),
         Err(e) => Err(PayloadError::BadFormat(e)),
     }
+}
+
+/// Why FUNCTION RESTORE refuses a payload (Redis's texts, without `ERR `).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FunctionPayloadError {
+    VersionOrChecksum,
+    /// `can not read data type`, `given type is not a function`, ...
+    Bad(&'static str),
+}
+
+/// The libraries' codes in a FUNCTION DUMP payload: FUNCTION2 opcodes each followed by
+/// a library's code, then the 2-byte RDB version and the CRC-64, as DUMP's footer.
+pub fn parse_function_payload(
+    payload: &[u8],
+) -> std::result::Result<Vec<Bytes>, FunctionPayloadError> {
+    if payload.len() < 10 {
+        return Err(FunctionPayloadError::VersionOrChecksum);
+    }
+    let (body, footer) = payload.split_at(payload.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..10].try_into().unwrap_or_default());
+    if version > READ_VERSION || crc64::update(crc64::of(body), &footer[..2]) != crc {
+        return Err(FunctionPayloadError::VersionOrChecksum);
+    }
+    let mut input = Input::new(body, body.len() as u64);
+    let mut codes = Vec::new();
+    while input.remaining > 0 {
+        match input.byte() {
+            Ok(opcode::FUNCTION2) => {}
+            Ok(opcode::FUNCTION_PRE_GA) => {
+                return Err(FunctionPayloadError::Bad(
+                    "Pre-GA function format not supported",
+                ))
+            }
+            Ok(_) => return Err(FunctionPayloadError::Bad("given type is not a function")),
+            Err(_) => return Err(FunctionPayloadError::Bad("can not read data type")),
+        }
+        match input.string() {
+            Ok(code) => codes.push(code),
+            Err(_) => return Err(FunctionPayloadError::Bad("Failed loading library payload")),
+        }
+    }
+    Ok(codes)
 }
 
 /// A key read from a file, with what the file says about it.

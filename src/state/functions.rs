@@ -51,6 +51,24 @@ pub enum Refusal {
     FunctionExists(String),
 }
 
+/// How FUNCTION RESTORE treats the libraries already loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// Drop them all first.
+    Flush,
+    /// Keep them; a library of the same name refuses the restore.
+    Append,
+    /// Keep them, but a library of the same name is replaced.
+    Replace,
+}
+
+/// Why FUNCTION RESTORE was refused, naming the library or function.
+#[derive(Debug, PartialEq)]
+pub enum RestoreRefusal {
+    LibraryExists(String),
+    FunctionExists(String),
+}
+
 #[derive(Default)]
 pub struct Libraries {
     libraries: Mutex<BTreeMap<String, Arc<Library>>>,
@@ -87,6 +105,45 @@ impl Libraries {
             }
         }
         libraries.insert(library.name.clone(), Arc::new(library));
+        drop(libraries);
+        self.changed();
+        Ok(())
+    }
+
+    /// Adds `incoming` (libraries with distinct names and functions) all at once or
+    /// not at all, as Redis's FUNCTION RESTORE joins libraries: with `Append` a
+    /// library of the same name refuses it; with `Flush` the old ones go first; then
+    /// no function may be another library's.
+    pub fn restore(
+        &self,
+        incoming: Vec<Library>,
+        policy: RestorePolicy,
+    ) -> Result<(), RestoreRefusal> {
+        let mut libraries = self.libraries.locked();
+        let mut next = match policy {
+            RestorePolicy::Flush => BTreeMap::new(),
+            _ => libraries.clone(),
+        };
+        for library in &incoming {
+            if next.contains_key(&library.name) {
+                if policy == RestorePolicy::Append {
+                    return Err(RestoreRefusal::LibraryExists(library.name.clone()));
+                }
+                next.remove(&library.name);
+            }
+        }
+        for library in &incoming {
+            if let Some(f) = library.functions.keys().find(|f| {
+                next.values()
+                    .any(|other| other.functions.keys().any(|o| o.eq_ignore_ascii_case(f)))
+            }) {
+                return Err(RestoreRefusal::FunctionExists(f.clone()));
+            }
+        }
+        for library in incoming {
+            next.insert(library.name.clone(), Arc::new(library));
+        }
+        *libraries = next;
         drop(libraries);
         self.changed();
         Ok(())
@@ -194,5 +251,29 @@ mod tests {
         assert!(libs.delete("a"));
         assert!(!libs.delete("a"));
         assert_eq!(libs.counts(), (0, 0));
+    }
+
+    #[test]
+    fn restore_joins_all_or_nothing_by_its_policy() {
+        let libs = Libraries::default();
+        libs.add(library("a", &["f"]), false).unwrap();
+        libs.add(library("b", &["g"]), false).unwrap();
+        let incoming = || vec![library("a", &["h"]), library("c", &["k"])];
+        assert_eq!(
+            libs.restore(incoming(), RestorePolicy::Append),
+            Err(RestoreRefusal::LibraryExists("a".into()))
+        );
+        assert_eq!(
+            libs.restore(vec![library("c", &["G"])], RestorePolicy::Replace),
+            Err(RestoreRefusal::FunctionExists("G".into()))
+        );
+        assert_eq!(libs.counts(), (2, 2));
+        libs.restore(incoming(), RestorePolicy::Replace).unwrap();
+        assert_eq!(libs.function("h").unwrap().0.name, "a");
+        assert!(libs.function("f").is_none());
+        assert_eq!(libs.counts(), (3, 3));
+        libs.restore(vec![library("z", &["f"])], RestorePolicy::Flush)
+            .unwrap();
+        assert_eq!(libs.counts(), (1, 1));
     }
 }

@@ -359,6 +359,233 @@ impl Block {
 }
 
 // ---------------------------------------------------------------------------------------
+// Redis's listpack layout of a block (RDB files and DUMP payloads)
+// ---------------------------------------------------------------------------------------
+
+/// One element of a block laid out as Redis's listpack node: a master entry (live
+/// count, deleted count, field count, the fields, 0), then each entry (flags, ms and
+/// seq deltas from the master id, the field count and fields and values, or only the
+/// values when flagged as the master's fields, then its element count).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeItem<S> {
+    Int(i64),
+    Str(S),
+}
+
+impl NodeItem<Bytes> {
+    fn int(self) -> Result<i64, String> {
+        match self {
+            NodeItem::Int(n) => Ok(n),
+            NodeItem::Str(s) => std::str::from_utf8(&s)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| "a string where a stream node holds a number".to_string()),
+        }
+    }
+
+    fn bytes(self) -> Bytes {
+        match self {
+            NodeItem::Int(n) => Bytes::from(n.to_string()),
+            NodeItem::Str(s) => s,
+        }
+    }
+}
+
+impl Block {
+    /// The block in Redis's listpack layout.
+    fn node_items(&self, master: StreamId) -> Vec<NodeItem<&[u8]>> {
+        let (fields, _) = self.master_fields();
+        let mut out =
+            Vec::with_capacity(4 + fields.len() + 6 * (self.live + self.deleted) as usize);
+        out.push(NodeItem::Int(self.live as i64));
+        out.push(NodeItem::Int(self.deleted as i64));
+        out.push(NodeItem::Int(fields.len() as i64));
+        out.extend(fields.iter().map(|f| NodeItem::Str(*f)));
+        out.push(NodeItem::Int(0));
+        for slot in self.slots(master) {
+            out.push(NodeItem::Int(slot.flags as i64));
+            out.push(NodeItem::Int((slot.id.ms - master.ms) as i64));
+            out.push(NodeItem::Int(slot.id.seq.wrapping_sub(master.seq) as i64));
+            let mut pos = slot.body;
+            let values = if slot.flags & SAME_FIELDS != 0 {
+                fields.len()
+            } else {
+                let n = get_varint(&self.data, &mut pos) as usize;
+                out.push(NodeItem::Int(n as i64));
+                2 * n
+            };
+            for _ in 0..values {
+                out.push(NodeItem::Str(get_bytes(&self.data, &mut pos)));
+            }
+            let n = if slot.flags & SAME_FIELDS != 0 {
+                values + 3
+            } else {
+                values + 4
+            };
+            out.push(NodeItem::Int(n as i64));
+        }
+        out
+    }
+
+    /// A block from Redis's listpack layout of `lp_bytes` bytes; its last entry's id.
+    fn from_node(
+        master: StreamId,
+        items: Vec<NodeItem<Bytes>>,
+        lp_bytes: usize,
+        after: Option<StreamId>,
+    ) -> Result<(Block, StreamId), String> {
+        let mut it = items.into_iter();
+        let mut next = || {
+            it.next()
+                .ok_or_else(|| "a stream node ends early".to_string())
+        };
+        let count =
+            |n: i64| u32::try_from(n).map_err(|_| format!("a count of {n} in a stream node"));
+        let live = count(next()?.int()?)?;
+        let deleted = count(next()?.int()?)?;
+        let nfields = count(next()?.int()?)? as usize;
+        let mut data = Vec::new();
+        put_varint(&mut data, nfields as u64);
+        for _ in 0..nfields {
+            put_bytes(&mut data, &next()?.bytes());
+        }
+        if next()?.int()? != 0 {
+            return Err("a stream node's master entry does not end in 0".into());
+        }
+        let mut block = Block {
+            live: 0,
+            deleted: 0,
+            lp_bytes: lp_bytes.min(u32::MAX as usize) as u32,
+            data,
+        };
+        let mut previous = after;
+        let mut next = || it.next();
+        while let Some(flags) = next() {
+            let flags = flags.int()?;
+            let number = |item: Option<NodeItem<Bytes>>| {
+                item.ok_or_else(|| "a stream entry ends early".to_string())?
+                    .int()
+            };
+            let ms_delta = number(next())?;
+            let seq_delta = number(next())?;
+            if !(0..=3).contains(&flags) || ms_delta < 0 {
+                return Err("a damaged stream entry".into());
+            }
+            let id = StreamId::new(
+                master
+                    .ms
+                    .checked_add(ms_delta as u64)
+                    .ok_or("an entry id past the last")?,
+                master.seq.wrapping_add(seq_delta as u64),
+            );
+            if id < master || previous.is_some_and(|p| id <= p) {
+                return Err(format!("stream entry {id} out of order"));
+            }
+            previous = Some(id);
+            block.data.push(flags as u8);
+            put_varint(&mut block.data, ms_delta as u64);
+            put_varint(
+                &mut block.data,
+                ((seq_delta << 1) ^ (seq_delta >> 63)) as u64,
+            );
+            let values = if flags as u8 & SAME_FIELDS != 0 {
+                nfields
+            } else {
+                let n = number(next())?;
+                let n = usize::try_from(n).map_err(|_| "a negative field count")?;
+                put_varint(&mut block.data, n as u64);
+                2 * n
+            };
+            for _ in 0..values {
+                let value = next().ok_or("a stream entry ends early")?.bytes();
+                put_bytes(&mut block.data, &value);
+            }
+            let extra = if flags as u8 & SAME_FIELDS != 0 { 3 } else { 4 };
+            if number(next())? != (values + extra) as i64 {
+                return Err(format!("stream entry {id} has a wrong element count"));
+            }
+            if flags as u8 & DELETED != 0 {
+                block.deleted += 1;
+            } else {
+                block.live += 1;
+            }
+        }
+        if block.live != live || block.deleted != deleted {
+            return Err("a stream node's counts do not match its entries".into());
+        }
+        let last = previous.filter(|p| Some(*p) != after);
+        Ok((block, last.ok_or("an empty stream node")?))
+    }
+}
+
+/// What an RDB file records about a stream besides its nodes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamCounters {
+    pub length: u64,
+    pub last_id: StreamId,
+    /// None in files before Redis 7 (type 15): then found from the entries.
+    pub first_id: Option<StreamId>,
+    pub max_deleted_id: StreamId,
+    /// None before Redis 7: then the length, as Redis assumes.
+    pub entries_added: Option<u64>,
+}
+
+impl StreamObj {
+    /// Each block as Redis's listpack node, with its master id, in id order.
+    pub fn nodes(&self) -> impl Iterator<Item = (StreamId, Vec<NodeItem<&[u8]>>)> + '_ {
+        self.blocks
+            .iter()
+            .map(|(master, block)| (*master, block.node_items(*master)))
+    }
+
+    /// Adds a node read from an RDB file, after the ones before it. A node whose
+    /// entries are all deleted is dropped, as Redis drops such a node at once.
+    pub fn load_node(
+        &mut self,
+        master: StreamId,
+        items: Vec<NodeItem<Bytes>>,
+        lp_bytes: usize,
+    ) -> Result<(), String> {
+        let after = self
+            .blocks
+            .iter()
+            .next_back()
+            .and_then(|(m, b)| b.slots(*m).last().map(|s| s.id));
+        let (block, _) = Block::from_node(master, items, lp_bytes, after)?;
+        self.length += block.live as u64;
+        if block.live > 0 {
+            self.blocks.insert(master, block);
+        }
+        Ok(())
+    }
+
+    /// Ends loading: the file's counters, checked against the nodes.
+    pub fn finish_load(&mut self, counters: StreamCounters) -> Result<(), String> {
+        if counters.length != self.length {
+            return Err(format!(
+                "a stream of length {} holds {} entries",
+                counters.length, self.length
+            ));
+        }
+        let last_present = self.last_present_id();
+        if last_present > counters.last_id {
+            return Err(format!(
+                "stream entry {last_present} is past the last id {}",
+                counters.last_id
+            ));
+        }
+        self.last_id = counters.last_id;
+        self.max_deleted_id = counters.max_deleted_id;
+        self.entries_added = counters.entries_added.unwrap_or(self.length);
+        match counters.first_id {
+            Some(id) => self.first_id = id,
+            None => self.refresh_first_id(),
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // The stream
 // ---------------------------------------------------------------------------------------
 
