@@ -43,7 +43,7 @@ pub const COMMANDS: &[Spec] = &[
 fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let compress = ctx.shared.config().rdbcompression;
     Ok(match ctx.db().get(&args[1], clock::now_ms()) {
-        Some(entry) => match rdb::dump_payload(&entry.value, compress) {
+        Some(entry) => match rdb::dump_payload(&entry.to_value(), compress) {
             Ok(payload) => Reply::Bulk(payload),
             Err(_) => super::error::DUMP_UNSUPPORTED_TYPE,
         },

@@ -14,8 +14,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use crate::rdb::{self, FileItem, FileWriter};
 use crate::state::{LoadingProgress, Shared};
 use crate::store::Value;
@@ -172,7 +170,7 @@ fn write_snapshot(
     let mut failure: Option<std::io::Error> = None;
     for (db, &(keys, expires)) in sizes.iter().enumerate() {
         let mut selected = false;
-        let mut write = |out: &mut FileWriter<_>, key: &Bytes, value: &Value, at: Option<u64>| {
+        let mut write = |out: &mut FileWriter<_>, key: &[u8], value: &Value, at: Option<u64>| {
             if failure.is_some() {
                 return;
             }
