@@ -229,4 +229,34 @@ mod tests {
         table.clear();
         assert_eq!(table.len(), 0);
     }
+
+    #[test]
+    fn a_reader_gets_in_while_a_writer_waits_on_a_read_shard() {
+        let table = std::sync::Arc::new(Table::new(2));
+        let keys: Vec<String> = (0..100)
+            .map(|i| format!("k{i}"))
+            .filter(|k| table.shard_of(k.as_bytes()) == 0)
+            .take(2)
+            .collect();
+        for k in &keys {
+            table.insert(entry(k, "v"));
+        }
+        let held = table.get(keys[0].as_bytes()).unwrap();
+        let writer = {
+            let (table, key) = (table.clone(), keys[1].clone());
+            std::thread::spawn(move || table.remove(key.as_bytes()).is_some())
+        };
+        // Give the writer time to queue behind the held read lock.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = {
+            let (table, key) = (table.clone(), keys[1].clone());
+            std::thread::spawn(move || tx.send(table.contains_key(key.as_bytes())).unwrap())
+        };
+        let read = rx.recv_timeout(std::time::Duration::from_secs(10));
+        drop(held);
+        assert!(writer.join().unwrap());
+        reader.join().unwrap();
+        assert_eq!(read, Ok(true), "a reader waited behind a waiting writer");
+    }
 }
