@@ -56,7 +56,7 @@ pub const COMMANDS: &[Spec] = &[
 fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let compress = ctx.shared.config().rdbcompression;
     Ok(match ctx.db().get(&args[1], clock::now_ms()) {
-        Some(entry) => Reply::Bulk(rdb::dump_payload(&entry.value, compress)),
+        Some(entry) => Reply::Bulk(rdb::dump_payload(&entry.to_value(), compress)),
         None => Reply::Null,
     })
 }

@@ -10,7 +10,7 @@ use crate::notify;
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
 use crate::rand::Rng;
-use crate::store::{own, Db, HashObj, Value};
+use crate::store::{own, Db, HashObj, Value, ValueRef};
 
 pub const COMMANDS: &[Spec] = &[
     command!("hash", "hset", -4, WRITE | DENYOOM | FAST, ONE_KEY, hset, "2.0.0",
@@ -68,8 +68,8 @@ pub const COMMANDS: &[Spec] = &[
 fn read_hash<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&HashObj>) -> R) -> Result<R, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
         None => Ok(f(None)),
-        Some(entry) => match &entry.value {
-            Value::Hash(h) => Ok(f(Some(h))),
+        Some(entry) => match entry.value() {
+            ValueRef::Hash(h) => Ok(f(Some(h))),
             _ => Err(error::WRONGTYPE),
         },
     }
@@ -86,7 +86,7 @@ fn write_hash<R>(
     let now = clock::now_ms();
     let exists = match db.peek(key, now) {
         None => false,
-        Some(entry) if matches!(entry.value, Value::Hash(_)) => true,
+        Some(entry) if matches!(entry.value(), ValueRef::Hash(_)) => true,
         Some(_) => return Err(error::WRONGTYPE),
     };
     if !exists {
@@ -99,7 +99,7 @@ fn write_hash<R>(
         let Some(mut entry) = db.get_mut(key, now) else {
             return Ok(f(&mut HashObj::new()).0);
         };
-        let Value::Hash(hash) = &mut entry.value else {
+        let Some(Value::Hash(hash)) = entry.object_mut() else {
             return Err(error::WRONGTYPE);
         };
         let (result, changed) = f(hash);

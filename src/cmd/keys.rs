@@ -11,7 +11,7 @@ use crate::notify;
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
 use crate::rand::Rng;
-use crate::store::{self, Db, Value};
+use crate::store::{self, Db, ValueRef};
 
 pub const COMMANDS: &[Spec] = &[
     command!("generic", "del", -2, WRITE, ALL_KEYS, del, "1.0.0", "Deletes one or more keys.")
@@ -224,7 +224,7 @@ fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 fn type_of(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(match ctx.db().peek(&args[1], clock::now_ms()) {
-        Some(entry) => Reply::simple(entry.value.type_name()),
+        Some(entry) => Reply::simple(entry.value().type_name()),
         None => Reply::simple("none"),
     })
 }
@@ -386,7 +386,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let mut found = Vec::new();
     ctx.db().for_each_key(|key, entry| {
         if !entry.is_expired(now) && (match_all || crate::glob::matches(pattern, key, false)) {
-            found.push(Reply::Bulk(key.clone()));
+            found.push(Reply::Bulk(Bytes::copy_from_slice(key)));
         }
     });
     Ok(Reply::Array(found))
@@ -477,7 +477,7 @@ fn scan_keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             if !entry.is_expired(now) {
                 candidates.push((
                     db.key_hash(key) >> (64 - SHARD_SHIFT),
-                    (key.clone(), entry.value.type_name()),
+                    (Bytes::copy_from_slice(key), entry.value().type_name()),
                 ));
             }
         });
@@ -576,7 +576,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     }
     let now = clock::now_ms();
     let (value, expire_at) = match ctx.db().peek(&args[1], now) {
-        Some(entry) => (entry.value.clone(), entry.expire_at()),
+        Some(entry) => (entry.to_value(), entry.expire_at()),
         None => return Ok(Reply::Integer(0)),
     };
     let target = ctx.shared.keyspace.db(target_db);
@@ -637,12 +637,16 @@ fn random_key(db: &Db, now: u64) -> Option<Bytes> {
         let mut picked = None;
         for offset in 0..db.shard_count() {
             let shard = (start + offset) % db.shard_count();
-            let mut entries = Vec::new();
+            // One of the shard's keys, each as likely (reservoir sampling), copied
+            // out only when chosen.
+            let mut seen = 0;
             db.visit_shard(shard, |key, entry| {
-                entries.push((key.clone(), entry.is_expired(now)))
+                seen += 1;
+                if rng.below(seen) == 0 {
+                    picked = Some((Bytes::copy_from_slice(key), entry.is_expired(now)));
+                }
             });
-            if !entries.is_empty() {
-                picked = Some(entries.swap_remove(rng.below(entries.len())));
+            if picked.is_some() {
                 break;
             }
         }
@@ -751,8 +755,8 @@ fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(match ctx.db().peek(&args[2], clock::now_ms()) {
         None => Reply::Null,
         // Redis shares the objects of small integers and reports them as immortal.
-        Some(entry) => match &entry.value {
-            Value::Str(s) if parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) => {
+        Some(entry) => match entry.value() {
+            ValueRef::Str(s) if parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) => {
                 Reply::Integer(i32::MAX as i64)
             }
             _ => Reply::Integer(1),

@@ -19,7 +19,7 @@ use crate::session::blocking::Awaits;
 use crate::session::{Blocked, BlockedPop, Client, Waiter};
 use crate::state::Shared;
 use crate::store::list::ListObj;
-use crate::store::{own, Db, Value};
+use crate::store::{own, Db, Value, ValueRef};
 use crate::{clock, notify};
 
 /// BLPOP/BRPOP: every argument but the first and the last is a key.
@@ -110,7 +110,7 @@ enum Kind {
 fn kind(db: &Db, key: &[u8]) -> Kind {
     match db.peek(key, clock::now_ms()) {
         None => Kind::Missing,
-        Some(entry) if matches!(entry.value, Value::List(_)) => Kind::List,
+        Some(entry) if matches!(entry.value(), ValueRef::List(_)) => Kind::List,
         Some(_) => Kind::Other,
     }
 }
@@ -119,8 +119,8 @@ fn kind(db: &Db, key: &[u8]) -> Kind {
 fn read_list<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&ListObj>) -> R) -> Result<R, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
         None => Ok(f(None)),
-        Some(entry) => match &entry.value {
-            Value::List(l) => Ok(f(Some(l))),
+        Some(entry) => match entry.value() {
+            ValueRef::List(l) => Ok(f(Some(l))),
             _ => Err(error::WRONGTYPE),
         },
     }
@@ -140,14 +140,14 @@ fn modify<R>(
     match db.peek(key, now) {
         None if !create => return Ok(None),
         None => db.insert(key, Value::List(Box::default()), None),
-        Some(entry) if !matches!(entry.value, Value::List(_)) => return Err(error::WRONGTYPE),
+        Some(entry) if !matches!(entry.value(), ValueRef::List(_)) => return Err(error::WRONGTYPE),
         Some(_) => {}
     }
     let (result, changed, emptied) = {
         let Some(mut entry) = db.get_mut(key, now) else {
             return Ok(None);
         };
-        let Value::List(list) = &mut entry.value else {
+        let Some(Value::List(list)) = entry.object_mut() else {
             return Err(error::WRONGTYPE);
         };
         let (result, changed) = f(list);

@@ -10,7 +10,7 @@ use super::{command, error, flags::*, Ctx, Outcome, Spec, ALL_KEYS, NO_KEYS, ONE
 use crate::clock;
 use crate::notify;
 use crate::protocol::Reply;
-use crate::store::{own, Db, SetObj, Value};
+use crate::store::{own, Db, SetObj, Value, ValueRef};
 
 pub const COMMANDS: &[Spec] = &[
     command!("set", "sadd", -3, WRITE | DENYOOM | FAST, ONE_KEY, sadd, "1.0.0",
@@ -76,8 +76,8 @@ pub const COMMANDS: &[Spec] = &[
 fn read_set<R>(db: &Db, key: &[u8], f: impl FnOnce(Option<&SetObj>) -> R) -> Result<R, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
         None => Ok(f(None)),
-        Some(entry) => match &entry.value {
-            Value::Set(s) => Ok(f(Some(s))),
+        Some(entry) => match entry.value() {
+            ValueRef::Set(s) => Ok(f(Some(s))),
             _ => Err(error::WRONGTYPE),
         },
     }
@@ -95,14 +95,14 @@ fn write_set<R>(
     match db.peek(key, now) {
         None if !create => return Ok(f(&mut SetObj::new()).0),
         None => db.insert(key, Value::Set(Box::new(SetObj::new())), None),
-        Some(entry) if !matches!(entry.value, Value::Set(_)) => return Err(error::WRONGTYPE),
+        Some(entry) if !matches!(entry.value(), ValueRef::Set(_)) => return Err(error::WRONGTYPE),
         Some(_) => {}
     }
     let (result, changed, emptied) = {
         let Some(mut entry) = db.get_mut(key, now) else {
             return Ok(f(&mut SetObj::new()).0);
         };
-        let Value::Set(set) = &mut entry.value else {
+        let Some(Value::Set(set)) = entry.object_mut() else {
             return Err(error::WRONGTYPE);
         };
         let (result, changed) = f(set);
@@ -284,8 +284,8 @@ fn load_sets(db: &Db, keys: &[Bytes]) -> Result<Vec<HashSet<Bytes>>, Reply> {
     keys.iter()
         .map(|key| match db.lookup_read(key, now) {
             None => Ok(HashSet::new()),
-            Some(entry) => match &entry.value {
-                Value::Set(s) => Ok(s.members.clone()),
+            Some(entry) => match entry.value() {
+                ValueRef::Set(s) => Ok(s.members.clone()),
                 _ => Err(error::WRONGTYPE),
             },
         })
@@ -437,7 +437,10 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
     let now = clock::now_ms();
     let (source, destination, member) = (&args[1], &args[2], &args[3]);
-    let is_set = |key: &[u8]| db.peek(key, now).map(|e| matches!(e.value, Value::Set(_)));
+    let is_set = |key: &[u8]| {
+        db.peek(key, now)
+            .map(|e| matches!(e.value(), ValueRef::Set(_)))
+    };
     match (is_set(source), is_set(destination)) {
         (None, _) => return Ok(Reply::Integer(0)),
         (Some(false), _) | (_, Some(false)) => return Err(error::WRONGTYPE),

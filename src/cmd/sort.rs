@@ -12,7 +12,7 @@ use crate::clock;
 use crate::notify;
 use crate::protocol::Reply;
 use crate::store::list::ListObj;
-use crate::store::{Db, Value};
+use crate::store::{Db, Value, ValueRef};
 
 pub const COMMANDS: &[Spec] = &[
     command!(
@@ -103,9 +103,9 @@ fn by_pattern(db: &Db, pattern: &[u8], element: &Bytes) -> Option<Bytes> {
     key.extend_from_slice(element);
     key.extend_from_slice(suffix);
     let entry = db.lookup_read(&key, clock::now_ms())?;
-    match (&entry.value, field) {
-        (Value::Str(s), None) => Some(s.clone()),
-        (Value::Hash(h), Some(field)) => h.map.get(field).cloned(),
+    match (entry.value(), field) {
+        (ValueRef::Str(_), None) => entry.string(),
+        (ValueRef::Hash(h), Some(field)) => h.map.get(field).cloned(),
         _ => None,
     }
 }
@@ -124,21 +124,21 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Outcome {
     let db = ctx.db();
     let elements: Option<Vec<Bytes>> = match db.lookup_read(&args[1], clock::now_ms()) {
         None => None,
-        Some(entry) => match &entry.value {
-            Value::List(l) => Some(l.items.iter().cloned().collect()),
-            Value::Set(s) => Some(s.members.iter().cloned().collect()),
-            Value::ZSet(z) => Some(z.iter().map(|(m, _)| m.clone()).collect()),
+        Some(entry) => match entry.value() {
+            ValueRef::List(l) => Some(l.items.iter().cloned().collect()),
+            ValueRef::Set(s) => Some(s.members.iter().cloned().collect()),
+            ValueRef::ZSet(z) => Some(z.iter().map(|(m, _)| m.clone()).collect()),
             _ => return Err(error::WRONGTYPE),
         },
     };
     let is_set = matches!(
         db.peek(&args[1], clock::now_ms())
-            .map(|e| matches!(e.value, Value::Set(_))),
+            .map(|e| matches!(e.value(), ValueRef::Set(_))),
         Some(true)
     );
     let is_zset = matches!(
         db.peek(&args[1], clock::now_ms())
-            .map(|e| matches!(e.value, Value::ZSet(_))),
+            .map(|e| matches!(e.value(), ValueRef::ZSet(_))),
         Some(true)
     );
     let (mut desc, mut alpha) = (false, false);

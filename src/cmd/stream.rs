@@ -13,7 +13,7 @@ use crate::notify;
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
 use crate::store::stream::{StreamEntry, StreamId, StreamObj, Trim, NODE_MAX_ENTRIES};
-use crate::store::{own, Db, Value};
+use crate::store::{own, Db, Value, ValueRef};
 
 pub const COMMANDS: &[Spec] = &[
     command!(
@@ -219,8 +219,8 @@ pub(super) fn read_stream<R>(
 ) -> Result<R, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
         None => Ok(f(None)),
-        Some(entry) => match &entry.value {
-            Value::Stream(s) => Ok(f(Some(s))),
+        Some(entry) => match entry.value() {
+            ValueRef::Stream(s) => Ok(f(Some(s))),
             _ => Err(error::WRONGTYPE),
         },
     }
@@ -230,7 +230,7 @@ pub(super) fn read_stream<R>(
 pub(super) fn stream_exists(db: &Db, key: &[u8]) -> Result<bool, Reply> {
     match db.peek(key, clock::now_ms()) {
         None => Ok(false),
-        Some(entry) if matches!(entry.value, Value::Stream(_)) => Ok(true),
+        Some(entry) if matches!(entry.value(), ValueRef::Stream(_)) => Ok(true),
         Some(_) => Err(error::WRONGTYPE),
     }
 }
@@ -255,7 +255,7 @@ pub(super) fn write_stream<R>(
         let Some(mut entry) = db.get_mut(key, now) else {
             return Ok(None);
         };
-        let Value::Stream(stream) = &mut entry.value else {
+        let Some(Value::Stream(stream)) = entry.object_mut() else {
             return Err(error::WRONGTYPE);
         };
         f(stream)?

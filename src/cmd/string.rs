@@ -14,7 +14,7 @@ use crate::longdouble::{self, FloatAddError};
 use crate::notify;
 use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
-use crate::store::{own, Db, StringEncoding, Value};
+use crate::store::{Db, StringEncoding, Value, ValueRef};
 
 pub const COMMANDS: &[Spec] = &[
     command!("string", "get", 2, READONLY | FAST, ONE_KEY, get, "1.0.0", "Returns the string value of a key.")
@@ -91,10 +91,7 @@ pub const COMMANDS: &[Spec] = &[
 pub(super) fn read_string(db: &Db, key: &[u8]) -> Result<Option<Bytes>, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
         None => Ok(None),
-        Some(entry) => match &entry.value {
-            Value::Str(s) => Ok(Some(s.clone())),
-            _ => Err(error::WRONGTYPE),
-        },
+        Some(entry) => entry.string().map(Some).ok_or(error::WRONGTYPE),
     }
 }
 
@@ -249,7 +246,7 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             None => Reply::Null,
         });
     }
-    store_string(db, &args[1], own(&args[2]), ttl, now);
+    store_string(db, &args[1], args[2].clone(), ttl, now);
     log_set(ctx, &args[1], &args[2], ttl, "set");
     Ok(match old {
         Some(old) => Reply::opt_bulk(old),
@@ -261,7 +258,7 @@ fn setex_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit: Unit, command: &str) -
     let now = clock::now_ms();
     let at = expire_at(&args[2], unit, true, command, now)?;
     ctx.db()
-        .insert(&args[1], Value::Str(own(&args[3])), Some(at));
+        .insert(&args[1], Value::Str(args[3].clone()), Some(at));
     log_set(ctx, &args[1], &args[3], Ttl::At(at), "set");
     Ok(Reply::OK)
 }
@@ -279,7 +276,7 @@ fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if db.exists(&args[1], clock::now_ms()) {
         return Ok(Reply::Integer(0));
     }
-    db.insert(&args[1], Value::Str(own(&args[2])), None);
+    db.insert(&args[1], Value::Str(args[2].clone()), None);
     log_set(ctx, &args[1], &args[2], Ttl::Clear, "set");
     Ok(Reply::Integer(1))
 }
@@ -287,7 +284,7 @@ fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
     let old = read_string(db, &args[1])?;
-    db.insert(&args[1], Value::Str(own(&args[2])), None);
+    db.insert(&args[1], Value::Str(args[2].clone()), None);
     log_set(ctx, &args[1], &args[2], Ttl::Clear, "set");
     Ok(Reply::opt_bulk(old))
 }
@@ -362,7 +359,7 @@ fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     }
     let db = ctx.db();
     for pair in args[1..].chunks(2) {
-        db.insert(&pair[0], Value::Str(own(&pair[1])), None);
+        db.insert(&pair[0], Value::Str(pair[1].clone()), None);
     }
     log_mset(ctx, &args[1..]);
     Ok(Reply::OK)
@@ -388,7 +385,7 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         return Ok(Reply::Integer(0));
     }
     for pair in args[1..].chunks(2) {
-        db.insert(&pair[0], Value::Str(own(&pair[1])), None);
+        db.insert(&pair[0], Value::Str(pair[1].clone()), None);
     }
     log_mset(ctx, &args[1..]);
     Ok(Reply::Integer(1))
@@ -409,8 +406,8 @@ fn check_length(ctx: &Ctx<'_>, total: u64) -> Result<(), Reply> {
 /// Stores a new value for an existing string key, with what decides its encoding.
 fn replace_in_place(db: &Db, key: &[u8], value: Bytes, encoding: StringEncoding, now: u64) {
     if let Some(mut entry) = db.get_mut(key, now) {
-        entry.value = Value::Str(value);
-        entry.string_encoding = encoding;
+        entry.set_value(Value::Str(value));
+        entry.set_string_encoding(encoding);
     }
     db.signal_modified(key);
 }
@@ -429,7 +426,7 @@ pub(super) fn edit_string<R>(
     let now = clock::now_ms();
     let created = match db.peek(key, now) {
         None => true,
-        Some(entry) if !matches!(entry.value, Value::Str(_)) => return Err(error::WRONGTYPE),
+        Some(entry) if !matches!(entry.value(), ValueRef::Str(_)) => return Err(error::WRONGTYPE),
         Some(_) => false,
     };
     if created {
@@ -439,20 +436,24 @@ pub(super) fn edit_string<R>(
         let Some(mut entry) = db.get_mut(key, now) else {
             return Err(error::WRONGTYPE);
         };
-        let Value::Str(value) = &mut entry.value else {
-            return Err(error::WRONGTYPE);
+        // A large string is taken out, so that a buffer nothing else shares is edited
+        // without a copy; a short one is copied out of the entry's block.
+        let mut buf = match entry.large_string_mut() {
+            Some(value) => BytesMut::from(std::mem::take(value)),
+            None => match entry.value() {
+                ValueRef::Str(s) => BytesMut::from(s),
+                _ => return Err(error::WRONGTYPE),
+            },
         };
-        // Taken out, so that a buffer nothing else shares is edited without a copy.
-        let mut buf = BytesMut::from(std::mem::take(value));
         let grown = buf.len() < min_len;
         if grown {
             buf.resize(min_len, 0);
         }
         let (result, changed) = f(&mut buf, created || grown);
-        *value = buf.freeze();
+        entry.set_value(Value::Str(buf.freeze()));
         let changed = changed || created || grown;
         if changed {
-            entry.string_encoding = StringEncoding::Raw;
+            entry.set_string_encoding(StringEncoding::Raw);
         }
         (result, changed)
     };
@@ -468,7 +469,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let db = ctx.db();
     match current {
         None => {
-            db.insert(&args[1], Value::Str(own(&args[2])), None);
+            db.insert(&args[1], Value::Str(args[2].clone()), None);
             ctx.propagate(&[b"APPEND", &args[1], &args[2]]);
             ctx.notify(notify::STRING, "append", &args[1]);
             Ok(Reply::Integer(args[2].len() as i64))

@@ -12,7 +12,7 @@ use crate::protocol::Reply;
 use crate::store::zset::{
     AddFlags, AddOutcome, LexBound, LexRange, ScoreBound, ScoreRange, ZSetObj,
 };
-use crate::store::{Db, Value};
+use crate::store::{Db, Value, ValueRef};
 
 pub const COMMANDS: &[Spec] = &[
     command!("sorted-set", "zadd", -4, WRITE | DENYOOM | FAST, ONE_KEY, zadd, "1.2.0",
@@ -103,8 +103,8 @@ pub(super) fn read_zset<R>(
 ) -> Result<R, Reply> {
     match db.lookup_read(key, clock::now_ms()) {
         None => Ok(f(None)),
-        Some(entry) => match &entry.value {
-            Value::ZSet(z) => Ok(f(Some(z))),
+        Some(entry) => match entry.value() {
+            ValueRef::ZSet(z) => Ok(f(Some(z))),
             _ => Err(error::WRONGTYPE),
         },
     }
@@ -150,14 +150,14 @@ fn write_zset<R>(
     match db.peek(key, now) {
         None if !create => return Ok(done(f(None).0)),
         None => db.insert(key, Value::ZSet(Box::default()), None),
-        Some(entry) if !matches!(entry.value, Value::ZSet(_)) => return Err(error::WRONGTYPE),
+        Some(entry) if !matches!(entry.value(), ValueRef::ZSet(_)) => return Err(error::WRONGTYPE),
         Some(_) => {}
     }
     let (reply, changed, emptied) = {
         let Some(mut entry) = db.get_mut(key, now) else {
             return Ok(done(f(None).0));
         };
-        let Value::ZSet(zset) = &mut entry.value else {
+        let Some(Value::ZSet(zset)) = entry.object_mut() else {
             return Err(error::WRONGTYPE);
         };
         let (reply, changed) = f(Some(zset));

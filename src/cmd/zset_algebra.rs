@@ -26,7 +26,7 @@ use crate::protocol::decode::parse_i64;
 use crate::protocol::Reply;
 use crate::session::BlockedPop;
 use crate::store::zset::{AddFlags, ZSetObj};
-use crate::store::Value;
+use crate::store::{Value, ValueRef};
 
 /// BZPOPMIN/BZPOPMAX: every argument but the first and the last is a key.
 const BLOCKING_KEYS: KeySpec = KeySpec {
@@ -163,9 +163,9 @@ fn parse_request(
     for key in keys {
         let members: Vec<(Bytes, f64)> = match db.lookup_read(key, now) {
             None => Vec::new(),
-            Some(entry) => match &entry.value {
-                Value::ZSet(z) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
-                Value::Set(s) => s.members.iter().map(|m| (m.clone(), 1.0)).collect(),
+            Some(entry) => match entry.value() {
+                ValueRef::ZSet(z) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
+                ValueRef::Set(s) => s.members.iter().map(|m| (m.clone(), 1.0)).collect(),
                 _ => return Err(error::WRONGTYPE),
             },
         };
@@ -396,7 +396,7 @@ pub fn serve(
     for key in keys {
         let is_zset = match ctx.db().peek(key, clock::now_ms()) {
             None => continue,
-            Some(entry) => matches!(entry.value, Value::ZSet(_)),
+            Some(entry) => matches!(entry.value(), ValueRef::ZSet(_)),
         };
         if !is_zset {
             if waiter.is_some() {

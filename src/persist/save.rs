@@ -216,7 +216,7 @@ pub fn write_rdb<W: Write>(
     let mut failure: Option<std::io::Error> = None;
     for (db, &(keys, expires)) in contents.sizes.iter().enumerate() {
         let mut selected = false;
-        let mut write = |out: &mut FileWriter<_>, key: &Bytes, value: &Value, at: Option<u64>| {
+        let mut write = |out: &mut FileWriter<_>, key: &[u8], value: &Value, at: Option<u64>| {
             if failure.is_some() {
                 return;
             }

@@ -37,7 +37,7 @@ impl Keyspace {
             let index = db.to_string();
             let mut selected = false;
             let mut write_entry =
-                |sink: &mut dyn DumpSink, key: &Bytes, value: &Value, at: Option<u64>| {
+                |sink: &mut dyn DumpSink, key: &[u8], value: &Value, at: Option<u64>| {
                     if !selected {
                         selected = true;
                         sink.command(&[b"SELECT", index.as_bytes()]);

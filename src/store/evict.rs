@@ -4,7 +4,6 @@
 //! pool is evicted. Sampling walks a bounded run of hash-table buckets from a random
 //! point, so one eviction costs the same whatever the number of keys.
 
-use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -76,7 +75,7 @@ impl Policy {
     fn score(self, entry: &Entry, db: &Db) -> u64 {
         match self {
             Policy::AllKeysLfu | Policy::VolatileLfu => 255 - entry.frequency(db),
-            Policy::VolatileTtl => u64::MAX - entry.expire_at,
+            Policy::VolatileTtl => u64::MAX - entry.raw_expire_at(),
             _ => entry.idle_seconds(),
         }
     }
@@ -143,7 +142,7 @@ impl Evictor {
                     let db = &keyspace.dbs[self.targets[self.next_db]];
                     let mut chosen = None;
                     db.sample(&mut self.rng, 1, volatile, |key, _| {
-                        chosen = Some(key.clone())
+                        chosen = Some(Bytes::copy_from_slice(key))
                     });
                     if let Some(key) = chosen {
                         if db.evict(&key) {
@@ -169,7 +168,7 @@ impl Evictor {
                 let still = db
                     .map
                     .get(best.key.as_ref())
-                    .is_some_and(|e| !volatile || e.expire_at != 0);
+                    .is_some_and(|e| !volatile || e.raw_expire_at() != 0);
                 if still && db.evict(&best.key) {
                     return true;
                 }
@@ -202,7 +201,7 @@ impl Evictor {
                 |key, entry| {
                     let score = policy.score(entry, db);
                     if best.as_ref().is_none_or(|(s, _)| score > *s) {
-                        best = Some((score, key.clone()));
+                        best = Some((score, Bytes::copy_from_slice(key)));
                     }
                 },
             );
@@ -249,8 +248,8 @@ impl Evictor {
 }
 
 /// Puts a sampled key into the pool if it beats the worst candidate there.
-fn offer(pool: &mut Vec<Candidate>, db: usize, key: &Bytes, score: u64) {
-    if let Some(same) = pool.iter().position(|c| c.db == db && c.key == *key) {
+fn offer(pool: &mut Vec<Candidate>, db: usize, key: &[u8], score: u64) {
+    if let Some(same) = pool.iter().position(|c| c.db == db && c.key == key) {
         pool.remove(same);
     }
     if pool.len() == POOL_SIZE {
@@ -265,7 +264,7 @@ fn offer(pool: &mut Vec<Candidate>, db: usize, key: &Bytes, score: u64) {
         Candidate {
             score,
             db,
-            key: key.clone(),
+            key: Bytes::copy_from_slice(key),
         },
     );
 }
@@ -280,7 +279,7 @@ impl Db {
         rng: &mut Rng,
         count: usize,
         volatile: bool,
-        f: impl FnMut(&Bytes, &Entry),
+        f: impl FnMut(&[u8], &Entry),
     ) {
         let budget = count * if volatile { 100 } else { 10 };
         self.sample_within(rng, count, volatile, budget, f)
@@ -293,16 +292,16 @@ impl Db {
         count: usize,
         volatile: bool,
         mut budget: usize,
-        mut f: impl FnMut(&Bytes, &Entry),
+        mut f: impl FnMut(&[u8], &Entry),
     ) {
-        let shards = self.map.shards();
+        let shards = self.map.shard_count();
         let mut found = 0;
-        let first = rng.below(shards.len());
-        for s in 0..shards.len() {
+        let first = rng.below(shards);
+        for s in 0..shards {
             if found == count || budget == 0 {
                 return;
             }
-            let guard = shards[(first + s) % shards.len()].read();
+            let guard = self.map.read((first + s) % shards);
             if guard.is_empty() {
                 continue;
             }
@@ -318,11 +317,10 @@ impl Db {
                 // initialised element, and the read guard keeps the table unchanged.
                 unsafe {
                     if guard.is_bucket_full(index) {
-                        let (key, value) = guard.bucket(index).as_ref();
-                        let entry = value.get();
-                        if !volatile || entry.expire_at != 0 {
+                        let entry = guard.bucket(index).as_ref();
+                        if !volatile || entry.raw_expire_at() != 0 {
                             found += 1;
-                            f(key, entry);
+                            f(entry.key(), entry);
                         }
                     }
                 }
@@ -334,11 +332,10 @@ impl Db {
     /// otherwise the table of a keyspace evicted down keeps the memory the limit asks
     /// for (Redis's dictionaries shrink too), and sampling a sparse table finds little.
     fn shrink_if_sparse(&self, shard: usize) {
-        let mut guard = self.map.shards()[shard].write();
+        let mut guard = self.map.write(shard);
         if guard.buckets() > 64 && guard.len() * 8 < guard.buckets() {
-            let hasher = self.map.hasher();
             let len = guard.len();
-            guard.shrink_to(len, |(key, _)| hasher.hash_one(key));
+            guard.shrink_to(len, self.map.rehasher());
         }
     }
 
@@ -347,17 +344,17 @@ impl Db {
     /// the `evicted` event fires). The caller holds the write gate.
     pub fn evict(&self, key: &Bytes) -> bool {
         self.before_change(key);
-        let Some((key, entry)) = self.map.remove(key.as_ref()) else {
+        let Some(entry) = self.map.remove(key.as_ref()) else {
             return false;
         };
-        if entry.expire_at != 0 {
+        if entry.raw_expire_at() != 0 {
             self.expires.fetch_sub(1, Ordering::Relaxed);
         }
         drop(entry);
-        self.shrink_if_sparse(self.shard_of(&key));
+        self.shrink_if_sparse(self.shard_of(key));
         self.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
-        self.signal_modified(&key);
-        self.listener.evicted(self.id, &key);
+        self.signal_modified(key);
+        self.listener.evicted(self.id, key);
         true
     }
 }

@@ -84,7 +84,7 @@ pub fn run_cycle(keyspace: &Keyspace, cursor: &mut Cursor, budget: Duration) -> 
                 db.visit_shard(cursor.shard, |key, entry| {
                     scanned_keys += 1;
                     if entry.is_expired(now) {
-                        expired.push(key.clone());
+                        expired.push(Bytes::copy_from_slice(key));
                     }
                 });
                 cursor.shard += 1;

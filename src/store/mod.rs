@@ -1,6 +1,6 @@
 //! The keyspace: numbered databases of keys with values and per-key expiry times.
 //!
-//! Each database is a sharded map (dashmap), so readers on different keys never wait for
+//! Each database is a sharded map (`table`), so readers on different keys never wait for
 //! each other. Writers are serialised by the keyspace's *gate*: every command that reads
 //! keys holds it shared, every command that writes holds it exclusively. That single
 //! sequencing point is what makes multi-key commands and EXEC atomic and what will let the
@@ -10,34 +10,31 @@
 //! This module knows nothing of RESP: it stores bytes and reports facts.
 
 mod dump;
+mod entry;
 pub mod evict;
 mod expire;
 pub mod list;
 mod snapshot;
 pub mod stream;
+mod table;
 pub mod usage;
 mod value;
 mod watch;
 pub mod zset;
 
 pub use dump::{entry_commands, DumpSink};
+pub use entry::{Entry, StringEncoding, ValueRef};
 pub use evict::{Evictor, Policy};
 pub use expire::ActiveExpiry;
 pub use snapshot::Image;
+pub use table::{Ref, RefMut};
 pub use value::{HashObj, SetObj, Value};
 pub use watch::{WatchFlag, WatchedKey};
 
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
-// Keys come from clients: the hasher is seeded at random per map, so collisions
-// cannot be planned (hash flooding); foldhash's quality variant, hashbrown's default
-// family, costs a fraction of SipHash on short keys.
-use dashmap::mapref::one::{Ref, RefMut};
-use dashmap::DashMap;
-use foldhash::quality::RandomState;
 
 use crate::clock;
 use crate::sync::RecoverRw;
@@ -46,73 +43,47 @@ use crate::sync::RecoverRw;
 /// that one shard is a short, bounded unit of work for active expiry and SCAN.
 const SHARDS: usize = 256;
 
-/// A value stored with its expiry time and last access.
-#[derive(Debug)]
-pub struct Entry {
-    pub value: Value,
-    /// Unix ms after which the key is gone; 0 when it has no TTL.
-    expire_at: u64,
-    /// Seconds clock of the last access, for OBJECT IDLETIME; under an LFU policy, as in
-    /// Redis, the access frequency instead: minutes clock << 8 | logarithmic counter.
-    access: AtomicU32,
-    /// For a string, what decides the encoding Redis would report (one byte per key).
-    pub string_encoding: StringEncoding,
-}
-
-/// What decides the encoding OBJECT ENCODING reports for a string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StringEncoding {
-    /// Its content: int, embstr or raw.
-    ByContent,
-    /// Changed in place (APPEND, SETRANGE): raw whatever its length.
-    Raw,
-    /// Stored as a number's text (INCRBYFLOAT): embstr or raw by length, never int.
-    NotInt,
+/// An entry's access stamp when stored: an LFU counter or the seconds clock.
+fn initial_access(lfu: bool) -> u32 {
+    if lfu {
+        lfu_stamp(LFU_INIT_VAL)
+    } else {
+        lru_clock()
+    }
 }
 
 impl Entry {
-    pub fn new(value: Value, expire_at: Option<u64>, lfu: bool) -> Entry {
-        let access = if lfu {
-            lfu_stamp(LFU_INIT_VAL)
-        } else {
-            lru_clock()
-        };
-        Entry {
-            value,
-            expire_at: expire_at.unwrap_or(0),
-            access: AtomicU32::new(access),
-            string_encoding: StringEncoding::ByContent,
-        }
-    }
-
     pub fn expire_at(&self) -> Option<u64> {
-        (self.expire_at != 0).then_some(self.expire_at)
+        let at = self.raw_expire_at();
+        (at != 0).then_some(at)
     }
 
     /// Redis treats a key as expired strictly after its expiry time. While a replayed
     /// or replicated stream is applied, nothing is: each record was valid when written.
     pub fn is_expired(&self, now: u64) -> bool {
-        self.expire_at != 0 && now > self.expire_at && !APPLYING_STREAM.with(|a| a.get())
+        let at = self.raw_expire_at();
+        at != 0 && now > at && !APPLYING_STREAM.with(|a| a.get())
     }
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
-        match (&self.value, self.string_encoding) {
-            (Value::Str(_), StringEncoding::Raw) => "raw",
-            (Value::Str(s), StringEncoding::NotInt) if s.len() <= 44 => "embstr",
-            (Value::Str(_), StringEncoding::NotInt) => "raw",
-            _ => self.value.encoding(),
+        match (self.value(), self.string_encoding()) {
+            (ValueRef::Str(_), StringEncoding::Raw) => "raw",
+            (ValueRef::Str(s), StringEncoding::NotInt) if s.len() <= 44 => "embstr",
+            (ValueRef::Str(_), StringEncoding::NotInt) => "raw",
+            (ValueRef::Str(s), StringEncoding::ByContent) => value::string_encoding(s),
+            _ => self.object_ref().map_or("raw", Value::encoding),
         }
     }
 
     pub fn idle_seconds(&self) -> u64 {
-        lru_clock().saturating_sub(self.access.load(Ordering::Relaxed)) as u64
+        lru_clock().saturating_sub(self.access().load(Ordering::Relaxed)) as u64
     }
 
     /// OBJECT FREQ under an LFU policy: the counter, decayed by one per
     /// `lfu-decay-time` idle minutes of `db`'s keyspace.
     pub fn frequency(&self, db: &Db) -> u64 {
-        lfu_decayed(self.access.load(Ordering::Relaxed), &db.lfu) as u64
+        lfu_decayed(self.access().load(Ordering::Relaxed), &db.lfu) as u64
     }
 
     fn touch_access(&self, lfu: &Lfu) {
@@ -123,12 +94,12 @@ impl Entry {
 
     fn record_access(&self, lfu: &Lfu) {
         let stamp = if lfu.on.load(Ordering::Relaxed) {
-            let decayed = lfu_decayed(self.access.load(Ordering::Relaxed), lfu);
+            let decayed = lfu_decayed(self.access().load(Ordering::Relaxed), lfu);
             lfu_stamp(lfu_log_incr(decayed, lfu))
         } else {
             lru_clock()
         };
-        self.access.store(stamp, Ordering::Relaxed);
+        self.access().store(stamp, Ordering::Relaxed);
     }
 }
 
@@ -243,6 +214,7 @@ fn lru_clock() -> u32 {
 
 /// Copies small arguments out of the connection's read buffer so a stored value does not
 /// keep a whole read buffer alive. Large arguments already own most of their allocation.
+/// Not needed for a string stored under a key: the entry copies a short one itself.
 pub fn own(b: &Bytes) -> Bytes {
     if b.len() < 32 * 1024 {
         Bytes::copy_from_slice(b)
@@ -305,7 +277,7 @@ impl ExpiryListener {
 
 /// One numbered database.
 pub struct Db {
-    map: DashMap<Bytes, Entry, RandomState>,
+    map: table::Table,
     /// Keys that carry a TTL, for INFO keyspace and to skip expiry work on databases
     /// without any.
     expires: AtomicUsize,
@@ -352,7 +324,7 @@ impl Db {
         lfu: Arc<Lfu>,
     ) -> Db {
         Db {
-            map: DashMap::with_hasher_and_shard_amount(RandomState::default(), SHARDS),
+            map: table::Table::new(SHARDS),
             expires: AtomicUsize::new(0),
             watches,
             id,
@@ -377,7 +349,7 @@ impl Db {
                     self.map
                         .get(key)
                         .filter(|e| !e.is_expired(now))
-                        .map(|e| (e.value.clone(), e.expire_at()))
+                        .map(|e| (e.to_value(), e.expire_at()))
                 });
         }
     }
@@ -396,14 +368,14 @@ impl Db {
 
     /// The live entry for `key`, removing it first if it has expired, and counting as
     /// an access (OBJECT IDLETIME) unless the client is NO-TOUCH.
-    pub fn get(&self, key: &[u8], now: u64) -> Option<Ref<'_, Bytes, Entry>> {
+    pub fn get(&self, key: &[u8], now: u64) -> Option<Ref<'_>> {
         let entry = self.peek(key, now)?;
         entry.touch_access(&self.lfu);
         Some(entry)
     }
 
     /// Like `get`, but does not count as an access.
-    pub fn peek(&self, key: &[u8], now: u64) -> Option<Ref<'_, Bytes, Entry>> {
+    pub fn peek(&self, key: &[u8], now: u64) -> Option<Ref<'_>> {
         self.live(self.map.get(key), key, now)
     }
 
@@ -424,7 +396,7 @@ impl Db {
     }
 
     /// A lookup counted in `keyspace_hits` / `keyspace_misses`, as Redis counts reads.
-    pub fn lookup_read(&self, key: &[u8], now: u64) -> Option<Ref<'_, Bytes, Entry>> {
+    pub fn lookup_read(&self, key: &[u8], now: u64) -> Option<Ref<'_>> {
         let found = self.get(key, now);
         let counter = if found.is_some() {
             &self.stats.keyspace_hits
@@ -437,7 +409,7 @@ impl Db {
 
     /// The live entry for in-place changes to its value. The caller holds the exclusive
     /// gate and calls `signal_modified` when it changed something.
-    pub fn get_mut(&self, key: &[u8], now: u64) -> Option<RefMut<'_, Bytes, Entry>> {
+    pub fn get_mut(&self, key: &[u8], now: u64) -> Option<RefMut<'_>> {
         self.before_change(key);
         let entry = self.live(self.map.get_mut(key), key, now)?;
         entry.touch_access(&self.lfu);
@@ -456,16 +428,20 @@ impl Db {
         if expire_at.is_some() {
             self.expires.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(old) = self
-            .map
-            .insert(own(key), Entry::new(value, expire_at, self.is_lfu()))
-        {
-            if old.expire_at != 0 {
+        let entry = Entry::new(
+            key,
+            value,
+            expire_at,
+            initial_access(self.is_lfu()),
+            StringEncoding::ByContent,
+        );
+        if let Some(old) = self.map.insert(entry) {
+            if old.raw_expire_at() != 0 {
                 self.expires.fetch_sub(1, Ordering::Relaxed);
             }
             // A stream replaced by another type: its group readers must look again
             // (and find WRONGTYPE), as in Redis 7.2.
-            poppable |= !is_stream && matches!(old.value, Value::Stream(_));
+            poppable |= !is_stream && matches!(old.value(), ValueRef::Stream(_));
         }
         self.signal_modified(key);
         if poppable {
@@ -486,14 +462,14 @@ impl Db {
             idle_seconds.map(|idle| lru_clock().saturating_sub(idle.min(u32::MAX as u64) as u32))
         };
         if let Some(stamp) = stamp {
-            entry.access.store(stamp, Ordering::Relaxed);
+            entry.access().store(stamp, Ordering::Relaxed);
         }
     }
 
     /// Re-inserts an entry taken out with `remove`, keeping its TTL (RENAME, MOVE).
     pub fn insert_entry(&self, key: &Bytes, entry: Entry) {
         let expire_at = entry.expire_at();
-        self.insert(key, entry.value, expire_at);
+        self.insert(key, entry.into_value(), expire_at);
     }
 
     /// Removes a key whether or not it has expired; returns the entry if it was live.
@@ -504,12 +480,12 @@ impl Db {
             return None;
         }
         self.before_change(key);
-        let (_, entry) = self.map.remove(key)?;
-        if entry.expire_at != 0 {
+        let entry = self.map.remove(key)?;
+        if entry.raw_expire_at() != 0 {
             self.expires.fetch_sub(1, Ordering::Relaxed);
         }
         self.signal_modified(key);
-        if matches!(entry.value, Value::Stream(_)) {
+        if matches!(entry.value(), ValueRef::Stream(_)) {
             // Clients blocked in XREADGROUP on it look again and find no group (Redis
             // 7.2 runs their command again); XREAD's go on waiting.
             self.listener.poppable(self.id, key);
@@ -523,7 +499,7 @@ impl Db {
             return false;
         };
         let new = expire_at.unwrap_or(0);
-        match (entry.expire_at != 0, new != 0) {
+        match (entry.raw_expire_at() != 0, new != 0) {
             (false, true) => {
                 self.expires.fetch_add(1, Ordering::Relaxed);
             }
@@ -532,7 +508,7 @@ impl Db {
             }
             _ => {}
         }
-        entry.expire_at = new;
+        entry.set_raw_expire_at(new);
         drop(entry);
         self.signal_modified(key);
         true
@@ -552,7 +528,7 @@ impl Db {
         if self.listener.passive.load(Ordering::Acquire) {
             return false;
         }
-        let removed = self.map.remove_if(key, |_, e| e.is_expired(now));
+        let removed = self.map.remove_if(key, |e| e.is_expired(now));
         if removed.is_some() {
             self.expires.fetch_sub(1, Ordering::Relaxed);
             self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
@@ -568,15 +544,14 @@ impl Db {
         let n = self.map.len();
         self.watches.touch_db(self.id, |k| self.map.contains_key(k));
         self.map.clear();
-        self.map.shrink_to_fit();
         self.expires.store(0, Ordering::Relaxed);
         n
     }
 
     /// Every key, expired or not, for KEYS; the caller filters.
-    pub fn for_each_key(&self, mut f: impl FnMut(&Bytes, &Entry)) {
-        for item in self.map.iter() {
-            f(item.key(), item.value());
+    pub fn for_each_key(&self, mut f: impl FnMut(&[u8], &Entry)) {
+        for shard in 0..SHARDS {
+            self.visit_shard(shard, &mut f);
         }
     }
 
@@ -586,26 +561,18 @@ impl Db {
 
     /// Calls `f` for every entry of one shard under that shard's read lock. The unit of
     /// work for SCAN, RANDOMKEY and active expiry: bounded, and resumable by index.
-    pub fn visit_shard(&self, shard: usize, mut f: impl FnMut(&Bytes, &Entry)) {
-        let guard = self.map.shards()[shard].read();
-        // SAFETY: the table is only read, and the read guard keeps it alive and
-        // unchanged for the whole iteration.
-        unsafe {
-            for bucket in guard.iter() {
-                let (key, value) = bucket.as_ref();
-                f(key, value.get());
-            }
-        }
+    pub fn visit_shard(&self, shard: usize, mut f: impl FnMut(&[u8], &Entry)) {
+        self.map.visit_shard(shard, |entry| f(entry.key(), entry));
     }
 
     /// A stable 64-bit hash of a key, the order SCAN walks a shard in.
     pub fn key_hash(&self, key: &[u8]) -> u64 {
-        self.map.hasher().hash_one(key)
+        self.map.hash(key)
     }
 
     /// Shard index a key lives in.
     pub fn shard_of(&self, key: &[u8]) -> usize {
-        self.map.determine_map(key)
+        self.map.shard_of(key)
     }
 
     /// Removes the expired keys among `keys` (collected by `visit_shard`); returns how
@@ -761,13 +728,16 @@ impl Keyspace {
         db: usize,
         shard: usize,
         now: u64,
-        mut emit: impl FnMut(&Bytes, &Value, Option<u64>),
+        mut emit: impl FnMut(&[u8], &Value, Option<u64>),
     ) {
         let physical = self.listener.slots[db].load(Ordering::Acquire);
         let d = &self.dbs[physical];
         d.visit_shard(shard, |key, entry| {
             if !entry.is_expired(now) && !self.snapshot.has_preimage(physical, key) {
-                emit(key, &entry.value, entry.expire_at());
+                match entry.object_ref() {
+                    Some(value) => emit(key, value, entry.expire_at()),
+                    None => emit(key, &entry.to_value(), entry.expire_at()),
+                }
             }
         });
         self.snapshot.advance(physical, shard);

@@ -87,8 +87,9 @@ impl Snapshot {
             .collect()
     }
 
-    pub(super) fn has_preimage(&self, db: usize, key: &Bytes) -> bool {
-        self.lock().contains_key(&(db, key.clone()))
+    pub(super) fn has_preimage(&self, db: usize, key: &[u8]) -> bool {
+        let preimages = self.lock();
+        !preimages.is_empty() && preimages.contains_key(&(db, Bytes::copy_from_slice(key)))
     }
 
     pub(super) fn advance(&self, db: usize, shard: usize) {

@@ -9,9 +9,9 @@
 //! multiplied by the element count; `samples` 0 measures every element. The tables
 //! that hold the elements are counted whole, from their capacity.
 //!
-//! Not seen from here: a buffer handed out once (a GET reply, a SCAN of the key) has
-//! made `Bytes` allocate its 32-byte sharing header, which stays with the key; a value
-//! of 32 KB or more shares the read buffer it arrived in, counted at its own length.
+//! Not seen from here: a string of 32 KB or more, kept as its own `Bytes`, shares the
+//! read buffer it arrived in (counted at its own length), and once handed out (a GET
+//! reply) has made `Bytes` allocate its 32-byte sharing header, which stays with it.
 
 use std::mem::size_of;
 
@@ -26,8 +26,9 @@ use crate::alloc::footprint;
 /// Redis's default for MEMORY USAGE (OBJ_COMPUTE_SIZE_DEF_SAMPLES).
 pub const DEFAULT_SAMPLES: usize = 5;
 
-/// One slot of a database's table: the key and its entry side by side.
-pub const SLOT: usize = size_of::<(Bytes, Entry)>();
+/// One slot of a database's table: a pointer to the entry's block, which holds the
+/// key (and a string value).
+pub const SLOT: usize = size_of::<Entry>();
 
 /// Heap bytes of the contents of a `Bytes` stored in the keyspace (stored values own
 /// their buffer: `store::own`).
@@ -39,7 +40,7 @@ fn bytes_heap(b: &Bytes) -> usize {
     }
 }
 
-/// Buckets of a hashbrown table (std's HashMap and dashmap's shards) that reports
+/// Buckets of a hashbrown table (std's HashMap and a database's shards) that reports
 /// `capacity`: a power of two, at most 7/8 full once past 8 buckets.
 fn buckets_for(capacity: usize) -> usize {
     match capacity {
@@ -183,22 +184,21 @@ impl Db {
     /// an access. None if there is no such key.
     pub fn memory_usage(&self, key: &[u8], samples: usize) -> Option<usize> {
         let slot = {
-            let guard = self.map.shards()[self.shard_of(key)].read();
+            let guard = self.map.read(self.shard_of(key));
             let len = guard.len().max(1);
             table_heap(guard.buckets(), SLOT) / len
         };
         let entry = self.map.get(key)?;
-        Some(slot + bytes_heap(entry.key()) + entry.value.heap_usage(samples))
+        let object = entry.object_ref().map_or(0, |v| v.heap_usage(samples));
+        Some(slot + footprint(entry.block_size()) + object)
     }
 
     /// Heap bytes of the database's tables (MEMORY STATS `overhead.hashtable.main`):
     /// their slots hold each key's entry, expiry time included.
     pub fn table_usage(&self) -> usize {
-        self.map
-            .shards()
-            .iter()
+        (0..self.map.shard_count())
             .map(|shard| {
-                let guard = shard.read();
+                let guard = self.map.read(shard);
                 // An empty shard's table is a shared singleton: no block of its own.
                 if guard.capacity() == 0 {
                     0

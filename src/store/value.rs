@@ -92,15 +92,7 @@ impl Value {
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
         match self {
-            Value::Str(s) => {
-                if s.len() <= 20 && crate::protocol::decode::parse_i64(s).is_some() {
-                    "int"
-                } else if s.len() <= 44 {
-                    "embstr"
-                } else {
-                    "raw"
-                }
-            }
+            Value::Str(s) => string_encoding(s),
             Value::Hash(h) if h.compact => "listpack",
             Value::Hash(_) => "hashtable",
             Value::Set(s) if s.compact => "intset",
@@ -109,5 +101,16 @@ impl Value {
             Value::ZSet(z) => z.encoding(),
             Value::Stream(_) => "stream",
         }
+    }
+}
+
+/// The encoding Redis reports for a string with these contents.
+pub fn string_encoding(s: &[u8]) -> &'static str {
+    if s.len() <= 20 && crate::protocol::decode::parse_i64(s).is_some() {
+        "int"
+    } else if s.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
     }
 }
