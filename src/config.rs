@@ -2299,7 +2299,15 @@ mod tests {
 
     #[test]
     fn rewritten_file_reads_back_the_same() {
+        // `dir` is written absolute once it exists, so the test names one that does rather
+        // than depend on whether `./data` happens to exist in the working directory.
+        let dir = Dir::new("rewrite");
         let mut c = Config::default();
+        c.apply_file_text(
+            &format!("dir {}\n", quote(&dir.0.display().to_string())),
+            "w.conf",
+        )
+        .unwrap();
         c.apply_file_text(
             "bind 10.0.0.1 ::1\nrequirepass \"a \\\"b\"\nsave 900 1\nsave \"\"\nclient-output-buffer-limit pubsub 1mb 2mb 3\nslave-lazy-flush yes\n",
             "x.conf",
