@@ -14,6 +14,11 @@ fn test_sources() -> String {
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            // Installed packages (node_modules, the virtualenv) are not our tests.
+            if path.is_dir() && (name.starts_with('.') || name == "node_modules") {
+                continue;
+            }
             if path.is_dir() {
                 dirs.push(path);
             } else if path.file_name().is_some_and(|n| n != "command_table.rs") {

@@ -1,8 +1,16 @@
-//! DEBUG: the subset test suites and tools use (SLEEP, SET-ACTIVE-EXPIRE, HELP), behind
-//! `enable-debug-command` as in Redis 7: `no` (the default) refuses it with Redis's
-//! text, `local` allows it only from 127.0.0.1 and ::1, `yes` from anywhere. The check
-//! runs in the handler for every subcommand, queued in MULTI or not, so no path runs
-//! DEBUG past a refusal.
+//! DEBUG: the subset test suites and tools use (CHANGE-REPL-ID, DIGEST, DIGEST-VALUE,
+//! OBJECT, RELOAD, SET-ACTIVE-EXPIRE, SLEEP, HELP), behind `enable-debug-command` as in
+//! Redis 7: `no` (the default) refuses it with Redis's text, `local` allows it only from
+//! 127.0.0.1 and ::1, `yes` from anywhere. The check runs in the handler for every
+//! subcommand, queued in MULTI or not, so no path runs DEBUG past a refusal.
+//!
+//! DEBUG holds the write gate, so each subcommand sees (and RELOAD replaces) the
+//! keyspace with no other command running, as Redis stops for it. Digests are Redis's
+//! (`store::digest`), so they can be compared with redis-server's. RELOAD differs in
+//! one way: Redis leaves its AOF and replicas as they were, which is harmless only while
+//! the file holds what memory held; Roost writes what the reload produced into its log
+//! (and so to replicas) as a FLUSHALL and the commands recreating every key, so the
+//! log, replicas and memory agree even after `NOSAVE` or `MERGE`.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -11,6 +19,9 @@ use bytes::Bytes;
 
 use super::{args, error, flags::*, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
+use crate::state::{Reload, ReloadFailure};
+use crate::store::{self, digest, Value};
+use crate::{log, rdb};
 
 pub const COMMANDS: &[Spec] = &[super::command!(
     "server",
@@ -25,6 +36,28 @@ pub const COMMANDS: &[Spec] = &[super::command!(
 
 const HELP: &[&str] = &[
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANGE-REPL-ID",
+    "    Change the replication IDs of the instance.",
+    "    Dangerous: should be used only for testing the replication subsystem.",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: conflicting keys will be loaded from RDB.",
+    "    * NOFLUSH: the existing database will not be removed before load, but",
+    "      conflicting keys will generate an exception and kill the server.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -85,7 +118,131 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                 .store(on, Ordering::Relaxed);
             Ok(Reply::OK)
         }
+        2 if args::is(sub, "change-repl-id") => {
+            let shared = ctx.shared;
+            shared.repl.adopt_replid(&crate::rand::random_hex(40), None);
+            shared.save_replid_if_logging();
+            log::notice("Changed replication IDs after receiving DEBUG change-repl-id");
+            Ok(Reply::OK)
+        }
+        2 if args::is(sub, "digest") => {
+            let digest = digest::dataset_digest(&ctx.shared.keyspace);
+            Ok(Reply::Simple(digest::hex(&digest).into()))
+        }
+        _ if args::is(sub, "digest-value") => Ok(Reply::Array(
+            args[2..]
+                .iter()
+                .map(|key| {
+                    Reply::Simple(digest::hex(&digest::key_value_digest(ctx.db(), key)).into())
+                })
+                .collect(),
+        )),
+        3 if args::is(sub, "object") => object(ctx, &args[2]),
+        _ if args::is(sub, "reload") => reload(ctx, &args[2..]),
         _ => Err(error::subcommand_syntax(sub, "DEBUG")),
+    }
+}
+
+/// DEBUG OBJECT: Redis's one-line description of a value (its address, reference
+/// count, encoding, serialized length and access stamp; for a list, its quicklist).
+fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> Outcome {
+    let entry = ctx.db().peek_raw(key).ok_or(error::NO_SUCH_KEY)?;
+    let value = entry.to_value();
+    let compress = ctx.shared.config().rdbcompression;
+    let mut extra = String::new();
+    if let Value::List(list) = &value {
+        let (nodes, bytes) = rdb::write::quicklist_shape(list);
+        extra = format!(
+            " ql_nodes:{nodes} ql_avg_node:{:.2} ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:{bytes}",
+            list.items.len() as f64 / nodes.max(1) as f64
+        );
+    }
+    Ok(Reply::Simple(
+        format!(
+        "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}{extra}",
+        &*entry,
+        super::keys::refcount(entry.value()),
+        entry.encoding(),
+        rdb::write::serialized_length(&value, compress),
+        entry.lru_field(),
+        entry.idle_seconds(),
+    )
+        .into(),
+    ))
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE].
+fn reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> Outcome {
+    let mut how = Reload {
+        save: true,
+        flush: true,
+        merge: false,
+    };
+    for option in options {
+        if args::is(option, "merge") {
+            how.merge = true;
+        } else if args::is(option, "noflush") {
+            how.flush = false;
+        } else if args::is(option, "nosave") {
+            how.save = false;
+        } else {
+            return Err(error::DEBUG_RELOAD_OPTIONS);
+        }
+    }
+    let shared = ctx.shared;
+    let libraries_before = shared.functions.codes();
+    let result = (shared.services.reload_rdb)(shared, how);
+    // Whatever the load got to is what memory holds now, failed or not; a failed save
+    // changed nothing. A replica's log holds its primary's stream and is left alone.
+    let changed = !matches!(result, Err(ReloadFailure::Save(_)));
+    if changed && !shared.repl.is_replica() {
+        journal_dataset(ctx, &libraries_before);
+    }
+    match result {
+        Ok(_) => Ok(Reply::OK),
+        // Redis answers a failed save with a bare `-ERR`; the log says why.
+        Err(ReloadFailure::Save(e)) => {
+            log::warning(&format!("DEBUG RELOAD could not save: {e}"));
+            Err(error::BARE_ERR)
+        }
+        Err(ReloadFailure::Load(e)) => {
+            log::warning(&format!("DEBUG RELOAD could not load: {e}"));
+            Err(error::DEBUG_RELOAD_FAILED)
+        }
+    }
+}
+
+/// Writes the whole dataset into the log (and so to replicas) as a FLUSHALL and the
+/// commands that recreate every key, and the function libraries if they changed.
+fn journal_dataset(ctx: &mut Ctx<'_>, libraries_before: &[Bytes]) {
+    let shared = ctx.shared;
+    let mut last = None;
+    let mut record = |db: usize, args: &[&[u8]]| {
+        if let Some(lsn) = shared.journal.append_deferred(db, args) {
+            last = Some(lsn);
+        }
+    };
+    record(0, &[b"FLUSHALL"]);
+    let libraries = shared.functions.codes();
+    if libraries != libraries_before {
+        record(0, &[b"FUNCTION", b"FLUSH"]);
+        for code in &libraries {
+            record(0, &[b"FUNCTION", b"LOAD", code]);
+        }
+    }
+    let now = crate::clock::now_ms();
+    for index in 0..shared.keyspace.databases() {
+        shared.keyspace.db(index).for_each_key(|key, entry| {
+            if !entry.is_expired(now) {
+                store::entry_commands(key, &entry.to_value(), entry.expire_at(), &mut |args| {
+                    record(index, args)
+                });
+            }
+        });
+    }
+    if let Some(lsn) = last {
+        ctx.client.pending_lsn = Some(lsn);
+        ctx.client.last_write_lsn = lsn;
     }
 }
 

@@ -18,6 +18,11 @@ pub const NOT_FLOAT: Reply = err("ERR value is not a valid float");
 pub const WRONGTYPE: Reply =
     err("WRONGTYPE Operation against a key holding the wrong kind of value");
 pub const NO_SUCH_KEY: Reply = err("ERR no such key");
+pub const DEBUG_RELOAD_OPTIONS: Reply =
+    err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+/// What Redis sends when a save it was asked for fails (its `shared.err`).
+pub const BARE_ERR: Reply = err("ERR");
+pub const DEBUG_RELOAD_FAILED: Reply = err("ERR Error trying to load the RDB dump");
 pub const OVERFLOW: Reply = err("ERR increment or decrement would overflow");
 pub const DB_INDEX: Reply = err("ERR DB index is out of range");
 pub const NOT_POSITIVE: Reply = err("ERR value is out of range, must be positive");

@@ -754,14 +754,19 @@ fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(match ctx.db().peek(&args[2], clock::now_ms()) {
         None => Reply::Null,
-        // Redis shares the objects of small integers and reports them as immortal.
-        Some(entry) => match entry.value() {
-            ValueRef::Str(s) if parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) => {
-                Reply::Integer(i32::MAX as i64)
-            }
-            _ => Reply::Integer(1),
-        },
+        Some(entry) => Reply::Integer(refcount(entry.value())),
     })
+}
+
+/// What Redis reports as a value's reference count: it shares the objects of small
+/// integers and reports them as immortal.
+pub fn refcount(value: ValueRef<'_>) -> i64 {
+    match value {
+        ValueRef::Str(s) if parse_i64(s).is_some_and(|n| (0..10000).contains(&n)) => {
+            i32::MAX as i64
+        }
+        _ => 1,
+    }
 }
 
 /// OBJECT HELP in Redis's words (between its first line and the closing HELP entry).

@@ -21,7 +21,7 @@ use bytes::Bytes;
 
 use crate::rdb::{self, FileItem, FileWriter};
 use crate::state::functions::RestorePolicy;
-use crate::state::{LoadingProgress, Shared};
+use crate::state::{LoadingProgress, Reload, ReloadFailure, Shared};
 use crate::store::Value;
 use crate::sync::Recover;
 use crate::{clock, log};
@@ -110,10 +110,6 @@ fn run(shared: &Shared, success: &str) -> Result<(), String> {
 fn write_file(shared: &Shared) -> Result<u64, String> {
     let path = rdb_path(shared);
     let temp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
-    let (compress, checksum) = {
-        let c = shared.config();
-        (c.rdbcompression, c.rdbchecksum)
-    };
     let keyspace = &shared.keyspace;
     let _one_snapshot_at_a_time = shared.lock_snapshot();
     let (lsn, sizes) = {
@@ -125,18 +121,27 @@ fn write_file(shared: &Shared) -> Result<u64, String> {
             sizes,
         )
     };
-    let written = write_snapshot(shared, &temp, &sizes, compress, checksum);
+    let written = write_snapshot(shared, &temp, &sizes, KeySource::Snapshot);
     let consistent = keyspace.end_snapshot();
+    let written = written.and_then(|()| {
+        consistent
+            .then_some(())
+            .ok_or_else(|| "FLUSHDB, FLUSHALL or SWAPDB ran during the save".to_string())
+    });
+    publish(written, &temp, &path)?;
+    Ok(lsn)
+}
+
+/// Renames a fully written temporary file over the file, or removes it after a failure.
+fn publish(written: Result<(), String>, temp: &Path, path: &Path) -> Result<(), String> {
     let fail = |e: String| {
-        let _ = std::fs::remove_file(&temp);
+        let _ = std::fs::remove_file(temp);
         Err(e)
     };
-    match written {
-        Ok(()) if consistent => {}
-        Ok(()) => return fail("FLUSHDB, FLUSHALL or SWAPDB ran during the save".into()),
-        Err(e) => return fail(format!("writing {}: {e}", temp.display())),
+    if let Err(e) = written {
+        return fail(e);
     }
-    if let Err(e) = std::fs::rename(&temp, &path) {
+    if let Err(e) = std::fs::rename(temp, path) {
         return fail(format!(
             "renaming {} to {}: {e}",
             temp.display(),
@@ -151,15 +156,31 @@ fn write_file(shared: &Shared) -> Result<u64, String> {
         };
         let _ = File::open(dir).and_then(|d| d.sync_all());
     }
-    Ok(lsn)
+    Ok(())
 }
 
+/// Writes the file from `keys` to `path`, fsynced; the error names the file.
 fn write_snapshot(
+    shared: &Shared,
+    path: &Path,
+    sizes: &[(usize, usize)],
+    keys: KeySource,
+) -> Result<(), String> {
+    let (compress, checksum) = {
+        let c = shared.config();
+        (c.rdbcompression, c.rdbchecksum)
+    };
+    write_to(shared, path, sizes, compress, checksum, keys)
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+fn write_to(
     shared: &Shared,
     path: &Path,
     sizes: &[(usize, usize)],
     compress: bool,
     checksum: bool,
+    keys: KeySource,
 ) -> std::io::Result<()> {
     let file = File::create(path)?;
     let out = FileWriter::new(BufWriter::with_capacity(1 << 20, file), compress, checksum)?;
@@ -168,7 +189,7 @@ fn write_snapshot(
         sizes,
         aux: &[],
         libraries: &libraries,
-        keys: true,
+        keys,
     };
     let mut buffered = write_rdb(shared, out, &contents)?;
     buffered.flush()?;
@@ -183,8 +204,21 @@ pub struct Contents<'a> {
     pub aux: &'a [(&'a str, String)],
     /// Function libraries' code, written first, as Redis does.
     pub libraries: &'a [Bytes],
-    /// False: no keys at all (`REPLCONF rdb-filter-only`).
-    pub keys: bool,
+    /// Where the keys come from.
+    pub keys: KeySource,
+}
+
+/// Where `write_rdb` takes keys from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// No keys at all (`REPLCONF rdb-filter-only`).
+    None,
+    /// The point-in-time snapshot the caller began, walked one shard at a time under
+    /// the shared gate while writers go on.
+    Snapshot,
+    /// The keyspace as it is: the caller holds the write gate for the whole walk, so
+    /// nothing changes meanwhile (DEBUG RELOAD).
+    UnderGate,
 }
 
 /// Writes the snapshot the caller began (`Keyspace::begin_snapshot`, under the write
@@ -209,10 +243,34 @@ pub fn write_rdb<W: Write>(
     for code in contents.libraries {
         out.function(code)?;
     }
-    if !contents.keys {
-        return out.finish();
-    }
     let keyspace = &shared.keyspace;
+    match contents.keys {
+        KeySource::None => return out.finish(),
+        KeySource::UnderGate => {
+            for (index, &(keys, expires)) in contents.sizes.iter().enumerate() {
+                if keys == 0 {
+                    continue;
+                }
+                out.select_db(index, keys, expires)?;
+                let mut failure = None;
+                keyspace.db(index).for_each_key(|key, entry| {
+                    if failure.is_some() || entry.is_expired(now) {
+                        return;
+                    }
+                    let written = match entry.object_ref() {
+                        Some(value) => out.key(key, value, entry.expire_at()),
+                        None => out.key(key, &entry.to_value(), entry.expire_at()),
+                    };
+                    failure = written.err();
+                });
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+            }
+            return out.finish();
+        }
+        KeySource::Snapshot => {}
+    }
     let mut failure: Option<std::io::Error> = None;
     for (db, &(keys, expires)) in contents.sizes.iter().enumerate() {
         let mut selected = false;
@@ -332,6 +390,46 @@ pub fn save_at_shutdown(shared: &Shared) -> Result<(), String> {
 /// Loads the RDB file into the empty keyspace at startup; returns how many keys it
 /// held. A damaged file is an error naming the file and the offset.
 pub fn load(shared: &Shared, path: &Path) -> Result<u64, String> {
+    load_with(shared, path, Duplicates::Replace)
+}
+
+/// What loading does with a key that is already in the keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duplicates {
+    /// The file's value replaces it.
+    Replace,
+    /// The load stops with an error naming the key (what is loaded so far stays).
+    Refuse,
+}
+
+/// DEBUG RELOAD, with the caller holding the write gate, so no other command runs
+/// between the save, the flush and the load: writes the file from the keyspace as it
+/// stands (unless `NOSAVE`), empties every database (unless `NOFLUSH`), then loads the
+/// file, a key already present replacing its value only under `MERGE`.
+pub fn reload(shared: &Shared, how: Reload) -> Result<u64, ReloadFailure> {
+    let path = rdb_path(shared);
+    if how.save {
+        let temp = path.with_file_name(format!("temp-reload-{}.rdb", std::process::id()));
+        let written = write_snapshot(shared, &temp, &db_sizes(shared), KeySource::UnderGate);
+        publish(written, &temp, &path).map_err(ReloadFailure::Save)?;
+        log::notice("DB saved on disk");
+    }
+    if how.flush {
+        for index in 0..shared.keyspace.databases() {
+            shared.keyspace.db(index).clear();
+        }
+    }
+    let duplicates = if how.merge {
+        Duplicates::Replace
+    } else {
+        Duplicates::Refuse
+    };
+    let loaded = load_with(shared, &path, duplicates).map_err(ReloadFailure::Load)?;
+    log::warning("DB reloaded by DEBUG RELOAD");
+    Ok(loaded)
+}
+
+fn load_with(shared: &Shared, path: &Path, duplicates: Duplicates) -> Result<u64, String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let check = shared.config().rdbchecksum;
@@ -368,6 +466,13 @@ pub fn load(shared: &Shared, path: &Path) -> Result<u64, String> {
                         return Ok(());
                     }
                     let db = shared.keyspace.db(k.db as usize);
+                    if duplicates == Duplicates::Refuse && db.peek_raw(&k.key).is_some() {
+                        return Err(format!(
+                            "duplicate key '{}' in database {}",
+                            String::from_utf8_lossy(&k.key),
+                            k.db
+                        ));
+                    }
                     db.insert(&k.key, k.value, k.expire_at);
                     db.set_access(&k.key, k.idle, k.freq);
                     loaded += 1;

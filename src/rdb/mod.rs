@@ -22,7 +22,7 @@
 pub mod lzf;
 pub mod packed;
 mod read;
-mod write;
+pub mod write;
 
 pub use read::{
     load_file, parse_function_payload, parse_payload, FileItem, FunctionPayloadError, LoadedKey,

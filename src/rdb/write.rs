@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::{kind, lzf, opcode, packed, WRITE_VERSION};
 use crate::crc64;
+use crate::store::list::ListObj;
 use crate::store::stream::{NodeItem, StreamId, StreamObj};
 use crate::store::Value;
 
@@ -132,6 +133,43 @@ fn stream(out: &mut Vec<u8>, s: &StreamObj, type_byte: u8, compress: bool) {
     }
 }
 
+/// A list's elements split into quicklist nodes as Redis's `list-max-listpack-size -2`
+/// would split them.
+fn list_nodes(l: &ListObj) -> Vec<Vec<&[u8]>> {
+    let mut nodes: Vec<Vec<&[u8]>> = Vec::new();
+    let mut size = 0;
+    for item in &l.items {
+        if nodes.is_empty() || (size + item.len() > LIST_NODE_BYTES && size > 0) {
+            nodes.push(Vec::new());
+            size = 0;
+        }
+        size += item.len() + 2;
+        if let Some(node) = nodes.last_mut() {
+            node.push(item);
+        }
+    }
+    nodes
+}
+
+/// The quicklist a list is written as, for DEBUG OBJECT: its node count and the bytes
+/// of its nodes' listpacks.
+pub fn quicklist_shape(l: &ListObj) -> (usize, usize) {
+    let nodes = list_nodes(l);
+    let bytes = nodes
+        .iter()
+        .map(|n| packed::listpack(n.iter().copied()).len())
+        .sum();
+    (nodes.len(), bytes)
+}
+
+/// The bytes of `v`'s encoding without its type byte: DEBUG OBJECT's
+/// `serializedlength`, Redis's `rdbSavedObjectLen`.
+pub fn serialized_length(v: &Value, compress: bool) -> usize {
+    let mut out = Vec::new();
+    value(&mut out, v, compress);
+    out.len() - 1
+}
+
 /// The type byte and encoding of `value`, appended to `out`.
 fn value(out: &mut Vec<u8>, value: &Value, compress: bool) {
     match value {
@@ -145,18 +183,7 @@ fn value(out: &mut Vec<u8>, value: &Value, compress: bool) {
         }
         Value::List(l) => {
             out.push(kind::LIST_QUICKLIST_2);
-            let mut nodes: Vec<Vec<&[u8]>> = Vec::new();
-            let mut size = 0;
-            for item in &l.items {
-                if nodes.is_empty() || (size + item.len() > LIST_NODE_BYTES && size > 0) {
-                    nodes.push(Vec::new());
-                    size = 0;
-                }
-                size += item.len() + 2;
-                if let Some(node) = nodes.last_mut() {
-                    node.push(item);
-                }
-            }
+            let nodes = list_nodes(l);
             length(out, nodes.len() as u64);
             for node in nodes {
                 length(out, 2); // a packed (listpack) node
@@ -327,7 +354,6 @@ impl<W: Write> FileWriter<W> {
 mod tests {
     use super::super::{load_file, parse_payload, FileItem, PayloadError};
     use super::*;
-    use crate::store::list::ListObj;
     use crate::store::stream::{Consumer, Group, Pending};
     use crate::store::zset::{AddFlags, ZSetObj};
     use crate::store::{HashObj, SetObj};

@@ -42,7 +42,7 @@ use super::primary::{forget, new_replica, overflow, register};
 use crate::aof::record;
 use crate::config::OUTPUT_REPLICA;
 use crate::journal::{Mark, ReplicaQueue};
-use crate::persist::save::{db_sizes, write_rdb, Contents};
+use crate::persist::save::{db_sizes, write_rdb, Contents, KeySource};
 use crate::protocol::{Decoder, Limits};
 use crate::rdb::FileWriter;
 use crate::session::{ClientInfo, Psync};
@@ -194,7 +194,11 @@ async fn full_sync(
                 } else {
                     &[]
                 },
-                keys: filter.is_none(),
+                keys: if filter.is_none() {
+                    KeySource::Snapshot
+                } else {
+                    KeySource::None
+                },
             };
             let written = match target {
                 Target::Socket(chunks) => {

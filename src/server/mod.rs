@@ -24,6 +24,7 @@ pub const SERVICES: Services = Services {
     start_rewrite: crate::persist::rewrite::start_background,
     rewrite_now: crate::persist::rewrite::run,
     save_rdb: crate::persist::save::save_now,
+    reload_rdb: crate::persist::save::reload,
     start_bgsave: crate::persist::save::start_background,
     follow_primary: crate::repl::replica::start,
 };

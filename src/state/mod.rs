@@ -156,6 +156,28 @@ pub struct Services {
     pub start_bgsave: fn(&Arc<Shared>) -> bool,
     /// REPLICAOF host port: starts the link to the primary now configured.
     pub follow_primary: fn(&Arc<Shared>),
+    /// DEBUG RELOAD, under the write gate: save, flush and load the RDB file as `Reload`
+    /// says; the count of keys loaded.
+    pub reload_rdb: fn(&Shared, Reload) -> Result<u64, ReloadFailure>,
+}
+
+/// DEBUG RELOAD's options: by default the file is written, the keyspace emptied, and
+/// the file loaded back.
+#[derive(Debug, Clone, Copy)]
+pub struct Reload {
+    /// Write the file first (no `NOSAVE`).
+    pub save: bool,
+    /// Empty every database before loading (no `NOFLUSH`).
+    pub flush: bool,
+    /// A key in the file replaces one already present (`MERGE`).
+    pub merge: bool,
+}
+
+/// Why DEBUG RELOAD failed: writing the file (nothing was changed) or loading it.
+#[derive(Debug)]
+pub enum ReloadFailure {
+    Save(String),
+    Load(String),
 }
 
 /// What INFO persistence reports about a load in progress or the last one.

@@ -344,13 +344,20 @@ impl Entry {
         &self.header().access
     }
 
+    /// The access stamp as Redis's 24-bit `lru` field holds it (DEBUG OBJECT): the LRU
+    /// clock in seconds, or the LFU counter and its minutes under an LFU policy.
+    pub fn lru_field(&self) -> u32 {
+        self.access().load(Ordering::Relaxed) & 0x00FF_FFFF
+    }
+
     /// Heap bytes of the block (MEMORY USAGE adds what an aggregate holds beyond it).
     pub(super) fn block_size(&self) -> usize {
         Entry::layout_of(self.header()).size()
     }
 
-    /// The object an aggregate (or a large string) holds beyond the block.
-    pub(super) fn object_ref(&self) -> Option<&Value> {
+    /// The object an aggregate (or a large string) holds beyond the block; `None` for
+    /// a string stored inline (`to_value` copies it out).
+    pub fn object_ref(&self) -> Option<&Value> {
         self.object()
     }
 }

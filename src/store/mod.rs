@@ -9,6 +9,7 @@
 //!
 //! This module knows nothing of RESP: it stores bytes and reports facts.
 
+pub mod digest;
 mod dump;
 mod entry;
 pub mod evict;
@@ -372,6 +373,11 @@ impl Db {
         let entry = self.peek(key, now)?;
         entry.touch_access(&self.lfu);
         Some(entry)
+    }
+
+    /// The entry for `key` even if it has expired (DEBUG looks past expiry); not an access.
+    pub fn peek_raw(&self, key: &[u8]) -> Option<Ref<'_>> {
+        self.map.get(key)
     }
 
     /// Like `get`, but does not count as an access.
