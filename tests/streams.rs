@@ -471,7 +471,8 @@ fn radix_tree_keys(con: &mut redis::Connection, key: &str) -> i64 {
 /// group is destroyed, answers as Redis 7.2 does, which runs the command again: NOGROUP
 /// (key or group gone) or WRONGTYPE. Redis 7.0 answered `-UNBLOCKED the stream key no
 /// longer exists` for the first two and `-NOGROUP the consumer group this client was
-/// blocked on no longer exists` for the third. XREAD blocked on a deleted key goes on
+/// blocked on no longer exists` for the third. FLUSHDB and FLUSHALL delete it too (7.2
+/// looks for such keys in a flushed database). XREAD blocked on a deleted key goes on
 /// waiting, in both.
 #[test]
 fn xreadgroup_blocked_on_a_vanished_stream_or_group_is_answered_as_redis_7_2() {
@@ -487,6 +488,8 @@ fn xreadgroup_blocked_on_a_vanished_stream_or_group_is_answered_as_redis_7_2() {
         (&["SET", "s", "x"][..], wrongtype),
         (&["XGROUP", "DESTROY", "s", "g"][..], nogroup),
         (&["RENAME", "s", "t"][..], nogroup),
+        (&["FLUSHDB"][..], nogroup),
+        (&["FLUSHALL"][..], nogroup),
     ] {
         let _: () = redis::cmd("DEL").arg("s").arg("t").query(&mut con).unwrap();
         let _: String = redis::cmd("XADD")

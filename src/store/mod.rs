@@ -549,8 +549,18 @@ impl Db {
         self.snapshot.abort();
         let n = self.map.len();
         self.watches.touch_db(self.id, |k| self.map.contains_key(k));
+        // Readers blocked in XREADGROUP on a stream look again, as when one is deleted.
+        let mut streams = Vec::new();
+        self.for_each_key(|key, entry| {
+            if matches!(entry.value(), ValueRef::Stream(_)) {
+                streams.push(Bytes::copy_from_slice(key));
+            }
+        });
         self.map.clear();
         self.expires.store(0, Ordering::Relaxed);
+        for key in streams {
+            self.listener.poppable(self.id, &key);
+        }
         n
     }
 
