@@ -13,9 +13,10 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mlua::{Function, Lua, Table, Value, Variadic};
+use mlua::{Function, HookTriggers, Lua, Table, Value, Variadic, VmState};
 
 use super::flags::*;
 use super::scripting::{invoke, lua_message, new_lua, runner_of, RunAs};
@@ -390,6 +391,12 @@ end
 
 /// Runs a library's code in `lua` with the load-time `redis` table (only
 /// `register_function`, `log` and constants) and returns what it registered.
+/// How long a library's body may run when it is loaded (Redis's `LOAD_TIMEOUT_MS`).
+const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
+const LOAD_TIMEOUT_MESSAGE: &str = "ERR FUNCTION LOAD timeout";
+/// Instructions between two looks at the clock while a library loads.
+const LOAD_HOOK_INSTRUCTIONS: u32 = 100_000;
+
 fn register_library(lua: &Lua, code: &[u8], start: usize) -> Result<Vec<Registered>, Reply> {
     let chunk = lua
         .load(&code[start..])
@@ -442,7 +449,21 @@ fn register_library(lua: &Lua, code: &[u8], start: usize) -> Result<Vec<Register
             .eval::<Function>()?
             .call(api)?;
         chunk.set_environment(env)?;
+        // A library's body runs for at most LOAD_TIMEOUT, as in Redis; past it the hook
+        // raises the error again at every check, so a pcall cannot keep the body going.
+        let started = Instant::now();
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(LOAD_HOOK_INSTRUCTIONS),
+            move |_, _| {
+                if started.elapsed() >= LOAD_TIMEOUT {
+                    Err(mlua::Error::RuntimeError(LOAD_TIMEOUT_MESSAGE.into()))
+                } else {
+                    Ok(VmState::Continue)
+                }
+            },
+        )?;
         let outcome = chunk.call::<()>(());
+        super::scripting::set_script_hook(lua)?;
         to_runtime.call::<()>(())?;
         if let Err(e) = outcome {
             let message = lua_message(&e);

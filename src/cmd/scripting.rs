@@ -552,6 +552,12 @@ fn bind_redis_calls(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     };
     redis.raw_set("call", call)?;
     redis.raw_set("pcall", pcall)?;
+    set_script_hook(lua)
+}
+
+/// The instruction hook of a running script (see `Binding::hook`); also put back after a
+/// function library's load-time hook.
+pub(super) fn set_script_hook(lua: &Lua) -> mlua::Result<()> {
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
         |_, debug| Binding::with_current(|b| b.hook(debug)).unwrap_or(Ok(VmState::Continue)),
