@@ -1,31 +1,54 @@
 #!/usr/bin/env bash
-# Roost (everysec log) against redis-server (AOF everysec), side by side: both pinned
-# to CPU 0, redis-benchmark on CPU 1, alternating; rps and server CPU per request
-# (utime+stime from /proc over each run).
+# Roost against redis-server, side by side with the same durability: both pinned to
+# CPU 0, redis-benchmark on CPU 1 (50 clients, 1 KB values, random keys), each workload
+# run against Roost then Redis, the whole set `rounds` times; rps and server CPU per
+# request (utime+stime from /proc over each run), and their ratios.
 #
-# Usage: benches/compare_cpu.sh [roost binary] [requests]   (defaults: target/release/roost, 200000)
+# Usage: benches/compare_cpu.sh [roost binary] [requests] [rounds]
+#   defaults: target/release/roost, 200000, 2
+# LOG=everysec (default), always, or off: Roost's appendfsync and Redis's AOF fsync,
+# or no log on either side. With CSV=FILE, each pair of runs is also appended to FILE
+# (the format benches/charts.py reads; family "log-$LOG").
 set -euo pipefail
-roost=${1:-./target/release/roost}; n=${2:-200000}
+roost=${1:-./target/release/roost}; n=${2:-200000}; rounds=${3:-2}
+log=${LOG:-everysec}
+rport=${ROOST_PORT:-17121}; dport=${REDIS_PORT:-17122}
+case $log in
+    off) roost_log=(--appendonly no); redis_log=(--appendonly no) ;;
+    everysec|always) roost_log=(--appendfsync "$log")
+        redis_log=(--appendonly yes --appendfsync "$log") ;;
+    *) echo "LOG must be everysec, always or off" >&2; exit 2 ;;
+esac
 work=$(mktemp -d)
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 hz=$(getconf CLK_TCK)
-run() { # name port pid pipeline test
+# Prints "rps us_per_request": pid port pipeline test
+run() {
     local before after rps
-    before=$(cpu_ticks $3)
-    rps=$(taskset -c 1 redis-benchmark -p $2 -c 50 -n $n -d 1024 -P $4 -t $5 -r 100000 --csv 2>/dev/null | awk -F'","' 'NR==2 {gsub(/"/,"",$2); print $2}')
-    after=$(cpu_ticks $3)
-    local us=$(awk -v t=$((after-before)) -v hz=$hz -v n=$n 'BEGIN {printf "%.2f", t/hz*1e6/n}')
-    echo "$1 $5 P$4 rps=$rps cpu_us_per_req=$us"
+    before=$(cpu_ticks $1)
+    rps=$(taskset -c 1 redis-benchmark -p $2 -c 50 -n $n -d 1024 -P $3 -t $4 -r 100000 --csv 2>/dev/null | awk -F'","' 'NR==2 {gsub(/"/,"",$2); print $2}')
+    after=$(cpu_ticks $1)
+    awk -v r="$rps" -v t=$((after-before)) -v hz=$hz -v n=$n 'BEGIN {printf "%s %.2f\n", r, t/hz*1e6/n}'
 }
-taskset -c 0 $roost --port 17101 --dir $work/roost --appendfsync everysec --loglevel warning >/dev/null 2>&1 & rp=$!
-taskset -c 0 redis-server --port 17102 --dir $work --save '' --appendonly yes --appendfsync everysec --loglevel warning >/dev/null 2>&1 & dp=$!
+mkdir -p $work/roost $work/redis
+taskset -c 0 $roost --port $rport --dir $work/roost "${roost_log[@]}" --save '' --loglevel warning >/dev/null 2>&1 & rp=$!
+taskset -c 0 redis-server --port $dport --dir $work/redis --save '' "${redis_log[@]}" --loglevel warning >/dev/null 2>&1 & dp=$!
 trap 'kill $rp $dp 2>/dev/null; wait 2>/dev/null; rm -rf $work' EXIT
-for p in 17101 17102; do until redis-cli -p $p info persistence 2>/dev/null | grep -q "^loading:0"; do sleep 0.2; done; done
-for round in 1 2; do
-  for pl in 1 16; do
-    for t in set get; do
-      run roost 17101 $rp $pl $t
-      run redis 17102 $dp $pl $t
+for p in $rport $dport; do until redis-cli -p $p info persistence 2>/dev/null | grep -q "^loading:0"; do sleep 0.2; done; done
+echo "log $log; redis-benchmark -c 50 -n $n -d 1024 -r 100000; servers on CPU 0, client on CPU 1"
+printf '%-5s %-4s %-3s %10s %10s %6s %9s %9s %6s\n' round test P roost_rps redis_rps ratio roost_us redis_us ratio
+for round in $(seq "$rounds"); do
+    for pl in 1 16; do
+        for t in set get; do
+            read -r a_rps a_us < <(run $rp $rport $pl $t)
+            read -r b_rps b_us < <(run $dp $dport $pl $t)
+            printf '%-5s %-4s %-3s %10s %10s %6s %9s %9s %6s\n' "$round" "$t" "$pl" "$a_rps" "$b_rps" \
+                "$(awk -v a=$a_rps -v b=$b_rps 'BEGIN{printf "%.2f", a/b}')" "$a_us" "$b_us" \
+                "$(awk -v a=$a_us -v b=$b_us 'BEGIN{printf "%.2f", a/b}')"
+            if [ -n "${CSV:-}" ]; then
+                [ -s "$CSV" ] || echo "family,workload,round,roost_rps,redis_rps,roost_us,redis_us" > "$CSV"
+                echo "log-$log,${t^^} P$pl,$round,$a_rps,$b_rps,$a_us,$b_us" >> "$CSV"
+            fi
+        done
     done
-  done
 done

@@ -10,6 +10,8 @@
 # handshake) for every PING.
 #
 # Usage: benches/compare_tls.sh [requests] [rounds]    (defaults 200000, 2)
+# With CSV=FILE, each run's figures are also appended to FILE (the format
+# benches/charts.py reads; family "tls").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-200000}
@@ -52,6 +54,13 @@ for port in "$roost_tls" "$redis_tls"; do
 done
 
 ticks=$(getconf CLK_TCK)
+# family,workload,round,roost_rps,redis_rps,roost_us_per_request,redis_us_per_request
+csv_row() {
+    if [ -n "${CSV:-}" ]; then
+        [ -s "$CSV" ] || echo "family,workload,round,roost_rps,redis_rps,roost_us,redis_us" > "$CSV"
+        echo "tls,$1,$2,$3,$4,$5,$6" >> "$CSV"
+    fi
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # Prints "rps us_per_request" for one run: pid port pipeline test [extra flags...]
@@ -81,6 +90,7 @@ for round in $(seq "$rounds"); do
                 "$(awk -v a="$roost_rps" -v b="$redis_rps" 'BEGIN { printf "%.2f", a / b }')" \
                 "$roost_us" "$redis_us" \
                 "$(awk -v a="$roost_us" -v b="$redis_us" 'BEGIN { printf "%.2f", a / b }')"
+            csv_row "${t^^} P$pipeline" "$round" "$roost_rps" "$redis_rps" "$roost_us" "$redis_us"
         done
     done
 done
@@ -96,4 +106,5 @@ for round in $(seq "$rounds"); do
         "$(awk -v a="$roost_rps" -v b="$redis_rps" 'BEGIN { printf "%.2f", a / b }')" \
         "$roost_us" "$redis_us" \
         "$(awk -v a="$roost_us" -v b="$redis_us" 'BEGIN { printf "%.2f", a / b }')"
+    csv_row "new connections" "$round" "$roost_rps" "$redis_rps" "$roost_us" "$redis_us"
 done
