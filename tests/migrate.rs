@@ -457,3 +457,52 @@ fn deletes_reach_a_replica_and_the_log() {
     let mut t = connect(target.port);
     assert_eq!(dbsize(&mut t), 3);
 }
+
+/// AUTH's and AUTH2's arguments are redacted in the slow log, as Redis redacts them.
+#[test]
+fn passwords_are_redacted_as_redis_redacts_them() {
+    let redis = RedisServer::start();
+    let roost = TestServer::start();
+    let logged = |port: u16| -> Vec<redis::Value> {
+        let mut con = connect(port);
+        let _: () = redis::cmd("CONFIG")
+            .arg(&["SET", "slowlog-log-slower-than", "0"])
+            .query(&mut con)
+            .unwrap();
+        line(
+            port,
+            &[
+                "MIGRATE",
+                "127.0.0.1",
+                "1",
+                "",
+                "0",
+                "100",
+                "COPY",
+                "AUTH",
+                "pw",
+                "AUTH2",
+                "user",
+                "pw2",
+                "KEYS",
+                "a",
+                "b",
+            ],
+        );
+        let entries: Vec<Vec<redis::Value>> = redis::cmd("SLOWLOG")
+            .arg(&["GET", "100"])
+            .query(&mut con)
+            .unwrap();
+        let migrate = entries
+            .into_iter()
+            .find(|e| format!("{:?}", e[3]).to_lowercase().contains("migrate"))
+            .expect("MIGRATE in the slow log");
+        match &migrate[3] {
+            redis::Value::Array(args) => args.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let from_roost = logged(roost.addr().port());
+    assert_eq!(from_roost, logged(redis.port));
+    assert!(format!("{from_roost:?}").contains("redacted"));
+}

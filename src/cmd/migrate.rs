@@ -161,7 +161,8 @@ fn migrate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         t => t,
     };
     let db = args::int(&args[4])?;
-    let timeout = Duration::from_millis(timeout as u64);
+    // Capped at a year, so deadlines stay representable.
+    let timeout = Duration::from_millis((timeout as u64).min(365 * 86_400_000));
 
     // The keys that exist, each as the RESTORE that recreates it there.
     let compress = ctx.shared.config().rdbcompression;
