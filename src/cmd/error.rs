@@ -762,3 +762,18 @@ pub const BAD_DATA_FORMAT: Reply = err("ERR Bad data format");
 pub const RESTORE_TTL_NEGATIVE: Reply = err("ERR Invalid TTL value, must be >= 0");
 pub const RESTORE_IDLETIME: Reply = err("ERR Invalid IDLETIME value, must be >= 0");
 pub const RESTORE_FREQ: Reply = err("ERR Invalid FREQ value, must be >= 0 and <= 255");
+
+// MIGRATE.
+pub const MIGRATE_KEYS_WITH_KEY: Reply =
+    err("ERR When using MIGRATE KEYS option, the key argument must be set to the empty string");
+/// The target's address could not be resolved (a refused or timed-out connection is
+/// reported as a write error, as Redis 7 reports it).
+pub const MIGRATE_CONNECT: Reply = err("IOERR error or timeout connecting to the client");
+pub const MIGRATE_WRITE: Reply = err("IOERR error or timeout writing to target instance");
+pub const MIGRATE_READ: Reply = err("IOERR error or timeout reading to target instance");
+
+/// The first error a MIGRATE's target replied (to AUTH, SELECT or a RESTORE), without
+/// its `-`.
+pub fn migrate_target_error(text: &str) -> Reply {
+    Reply::error(format!("ERR Target instance replied with error: {text}"))
+}

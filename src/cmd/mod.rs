@@ -30,6 +30,7 @@ pub mod keys;
 pub mod list;
 pub mod lolwut;
 pub mod memory;
+pub mod migrate;
 pub mod module;
 pub mod pubsub;
 pub mod redis_meta;

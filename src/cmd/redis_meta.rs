@@ -129,6 +129,16 @@ pub const REMOVES: &[KeySpecInfo] = &[range(RW_DELETE, 1, 0)];
 pub const POPS: &[KeySpecInfo] = &[range(RW_ACCESS_DELETE, 1, 0)];
 /// BLPOP, BRPOP: every argument but the timeout.
 pub const POPS_ALL_BUT_LAST: &[KeySpecInfo] = &[range(RW_ACCESS_DELETE, 1, -2)];
+/// MIGRATE: its key argument, or the keys after KEYS (found backwards from the
+/// second-to-last argument; `incomplete`, so COMMAND GETKEYS parses the options).
+pub const MIGRATE: &[KeySpecInfo] = &[
+    range(RW_ACCESS_DELETE, 3, 0),
+    KeySpecInfo {
+        keyword: Some(("KEYS", -2)),
+        lastkey: -1,
+        ..range(&["RW", "access", "delete", "incomplete"], 0, 0)
+    },
+];
 /// Deletes every key argument (DEL, UNLINK).
 pub const DELETES_ALL: &[KeySpecInfo] = &[range(&["RM", "delete"], 1, -1)];
 /// Replaces the value whatever it was (SETEX, PSETEX).

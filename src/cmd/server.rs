@@ -1042,6 +1042,9 @@ fn command_getkeysandflags(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         let pos = pos as i64;
         specs
             .iter()
+            // An incomplete specification's keys come from parsing the request
+            // (MIGRATE's KEYS), with the command's own flags: the first spec's.
+            .filter(|s| !s.flags.contains(&"incomplete"))
             .find(|s| {
                 let last = if s.lastkey < 0 {
                     argc + s.lastkey

@@ -44,11 +44,12 @@ pub struct Table {
 }
 
 /// Every command family's declarations.
-fn families() -> [&'static [Spec]; 29] {
+fn families() -> [&'static [Spec]; 30] {
     [
         super::string::COMMANDS,
         super::keys::COMMANDS,
         super::dump::COMMANDS,
+        super::migrate::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
         super::conn::COMMANDS,

@@ -169,6 +169,7 @@ impl Server {
         // Before the log is loaded, as Redis measures `used_memory_startup`.
         shared.memory.mark_startup();
         tokio::spawn(sample_memory(shared.clone()));
+        tokio::spawn(close_idle_migrate_sockets(shared.clone()));
         let _expiry = ActiveExpiry::spawn(shared.keyspace.clone(), shared.hz.clone());
         tokio::spawn(crate::persist::rewrite::auto_rewrite(shared.clone()));
         tokio::spawn(crate::persist::save::schedule(shared.clone()));
@@ -256,6 +257,22 @@ async fn sample_memory(shared: Arc<Shared>) {
         tokio::select! {
             _ = tick.tick() => {
                 shared.memory.sample();
+            }
+            _ = shared.shutdown_requested() => return,
+        }
+    }
+}
+
+/// Closes MIGRATE's connections to targets once they have been idle 10 seconds, as
+/// Redis's cron does.
+async fn close_idle_migrate_sockets(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if !shared.migrate_sockets.is_empty() {
+                    shared.migrate_sockets.close_idle();
+                }
             }
             _ = shared.shutdown_requested() => return,
         }

@@ -13,6 +13,7 @@
 pub mod diagnostics;
 pub mod functions;
 pub mod memory;
+pub mod migrate;
 pub mod names;
 pub mod pause;
 pub mod persistence;
@@ -242,6 +243,8 @@ pub struct Shared {
     pub diagnostics: diagnostics::Diagnostics,
     /// CLIENT PAUSE.
     pub pause: pause::Pause,
+    /// MIGRATE's open connections to its targets.
+    pub migrate_sockets: migrate::MigrateSockets,
 }
 
 impl Shared {
@@ -295,6 +298,7 @@ impl Shared {
             tls: crate::tls::Tls::default(),
             diagnostics: diagnostics::Diagnostics::new(&config, commands),
             pause: pause::Pause::default(),
+            migrate_sockets: migrate::MigrateSockets::default(),
             config: RwLock::new(config),
         });
         shared.install_keyspace_hooks();
