@@ -105,7 +105,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             let seconds = args::text(&args[2]).trim().parse::<f64>().unwrap_or(0.0);
             if seconds.is_finite() && seconds > 0.0 {
                 // Under the exclusive gate, as Redis stops: no other command runs.
-                sleep_holding_thread(Duration::from_secs_f64(seconds));
+                super::holding_thread(|| std::thread::sleep(Duration::from_secs_f64(seconds)));
             }
             Ok(Reply::OK)
         }
@@ -243,19 +243,5 @@ fn journal_dataset(ctx: &mut Ctx<'_>, libraries_before: &[Bytes]) {
     if let Some(lsn) = last {
         ctx.client.pending_lsn = Some(lsn);
         ctx.client.last_write_lsn = lsn;
-    }
-}
-
-/// Sleeps on this thread; a tokio worker first hands its other tasks to a new thread.
-fn sleep_holding_thread(pause: Duration) {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| {
-                drop(handle.spawn(async {}));
-                std::thread::sleep(pause);
-            })
-        }
-        _ => std::thread::sleep(pause),
     }
 }

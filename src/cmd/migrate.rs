@@ -5,7 +5,7 @@
 //! whole round trip, so no other command sees a key both here and there, or neither,
 //! and the delete after the transfer is atomic. The network calls are blocking calls
 //! (with the given timeout for each step), made after handing the tokio worker's other
-//! tasks to another thread (`off_the_runtime`), so a dead target costs at most the
+//! tasks to another thread (`cmd::holding_thread`), so a dead target costs at most the
 //! timeout and stalls no other connection's task.
 //!
 //! Over one connection (kept open for the next MIGRATE to the same target,
@@ -183,7 +183,7 @@ fn migrate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         if o.replace {
             restore.push(b"REPLACE");
         }
-        encode(&mut restores, &restore);
+        crate::protocol::encode_request(&mut restores, &restore);
         keys.push(key);
     }
     if keys.is_empty() {
@@ -206,7 +206,7 @@ fn migrate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         count: keys.len(),
     };
     let shared = ctx.shared;
-    let result = off_the_runtime(|| transfer(shared, &name, &request));
+    let result = super::holding_thread(|| transfer(shared, &name, &request));
 
     if !o.copy && !result.acknowledged.is_empty() {
         let now = clock::now_ms();
@@ -351,12 +351,12 @@ fn exchange(target: &mut Target, request: &Request<'_>) -> Result<Replies, Faile
     let mut out = Vec::with_capacity(request.restores.len() + 64);
     if let Some(password) = request.password {
         match request.username {
-            Some(user) => encode(&mut out, &[b"AUTH", user, password]),
-            None => encode(&mut out, &[b"AUTH", password]),
+            Some(user) => crate::protocol::encode_request(&mut out, &[b"AUTH", user, password]),
+            None => crate::protocol::encode_request(&mut out, &[b"AUTH", password]),
         }
     }
     if select {
-        encode(&mut out, &[b"SELECT", request.db.to_string().as_bytes()]);
+        crate::protocol::encode_request(&mut out, &[b"SELECT", request.db.to_string().as_bytes()]);
     }
     out.extend_from_slice(request.restores);
     let stream = target.conn.get_mut();
@@ -500,31 +500,5 @@ fn read_line(target: &mut Target, timeout: Duration) -> std::io::Result<Vec<u8>>
                 target.conn.consume(n);
             }
         }
-    }
-}
-
-/// Appends one command as a RESP array of bulk strings.
-fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// Runs blocking network calls: on a multi-threaded runtime's worker, its other tasks
-/// first move to another thread, as for any command that holds its thread.
-fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| {
-                // Spawned from outside the core, the task wakes a parked worker.
-                drop(handle.spawn(async {}));
-                f()
-            })
-        }
-        _ => f(),
     }
 }

@@ -60,6 +60,22 @@ use crate::state::scripts::Standing;
 use crate::state::{Services, Shared};
 pub use table::{table, CommandId, Table, Unresolved};
 
+/// Runs `f`, which holds its thread (a sleep, blocking network calls): on a worker of a
+/// multi-threaded runtime, the worker's other tasks first move to another thread.
+pub(crate) fn holding_thread<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| {
+                // Spawned from outside the core, the task wakes a parked worker.
+                drop(handle.spawn(async {}));
+                f()
+            })
+        }
+        _ => f(),
+    }
+}
+
 /// A handler's result: `Err` holds an error reply (see `error`), so helpers that
 /// parse arguments or check types can be used with `?`.
 pub type Outcome = Result<Reply, Reply>;

@@ -737,17 +737,12 @@ unsafe fn push_reply(state: *mut mlua::ffi::lua_State, reply: &Reply) -> bool {
 /// replies wait on a timer).
 fn hand_off_worker(pause: std::time::Duration) {
     use tokio::runtime::{Handle, RuntimeFlavor};
-    let Ok(handle) = Handle::try_current() else {
-        return;
-    };
-    if handle.runtime_flavor() == RuntimeFlavor::MultiThread {
+    let multi_thread =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if multi_thread {
         // The core goes to the new thread once it starts; a closure that returned at
         // once would take it back first.
-        tokio::task::block_in_place(|| {
-            // Spawned from outside the core, the task wakes a parked worker.
-            drop(handle.spawn(async {}));
-            std::thread::sleep(pause);
-        });
+        super::holding_thread(|| std::thread::sleep(pause));
     }
 }
 

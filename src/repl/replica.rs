@@ -241,12 +241,10 @@ async fn expect_ok(link: &mut Link, what: &str) -> Result<(), String> {
 }
 
 async fn send(link: &mut Link, args: &[&str]) -> Result<(), String> {
-    let mut out = format!("*{}\r\n", args.len());
-    for arg in args {
-        out.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
-    }
+    let mut out = Vec::new();
+    crate::protocol::encode_request(&mut out, args);
     link.get_mut()
-        .write_all(out.as_bytes())
+        .write_all(&out)
         .await
         .map_err(|e| format!("writing to the primary: {e}"))
 }
