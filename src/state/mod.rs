@@ -156,6 +156,8 @@ pub struct Services {
     pub start_bgsave: fn(&Arc<Shared>) -> bool,
     /// REPLICAOF host port: starts the link to the primary now configured.
     pub follow_primary: fn(&Arc<Shared>),
+    /// FAILOVER: waits for a replica to catch up and hands over to it.
+    pub start_failover: fn(&Arc<Shared>),
 }
 
 /// What INFO persistence reports about a load in progress or the last one.
