@@ -623,3 +623,75 @@ fn a_replica_refuses_psync_failover_naming_another_history() {
         ["slave", &primary.port.to_string(), "connected"]
     );
 }
+
+/// A redis-server primary fails over to a Roost replica following it: Roost accepts
+/// Redis's `PSYNC <Redis's id> <offset> FAILOVER` (the history it follows is Redis's)
+/// and serves the former primary in Redis's format.
+#[test]
+fn a_redis_server_primary_fails_over_to_a_roost_replica() {
+    let dir = TempDir::new("fo-from-redis");
+    let redis_primary = RedisServer::start();
+    let port = redis_primary.port.to_string();
+    let replica = Roost::start(&dir.0, &["--replicaof", &format!("127.0.0.1 {port}")]);
+    let mut p = redis::Client::open(redis_primary.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut r = replica.client();
+    let _: () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut p)
+        .unwrap();
+    wait_for("the Roost replica to catch up", PATIENCE, || {
+        info_field(&mut r, "master_link_status") == "up"
+            && info_field(&mut r, "slave_repl_offset") == info_field(&mut p, "master_repl_offset")
+    });
+    let ok: String = redis::cmd("FAILOVER").query(&mut p).unwrap();
+    assert_eq!(ok, "OK");
+    wait_for("Roost to take over", PATIENCE, || {
+        role(&mut r) == ["master"]
+            && role(&mut p) == ["slave", &replica.port.to_string(), "connected"]
+    });
+    assert_eq!(failover_state(&mut p), "no-failover");
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("2")
+        .query(&mut r)
+        .unwrap();
+    wait_for("redis-server to get the write", PATIENCE, || {
+        redis::cmd("GET")
+            .arg("after")
+            .query::<Option<String>>(&mut p)
+            .unwrap()
+            .as_deref()
+            == Some("2")
+    });
+    let before: Option<String> = redis::cmd("GET").arg("before").query(&mut p).unwrap();
+    assert_eq!(before.as_deref(), Some("1"));
+}
+
+/// A redis-server replica of Roost is fed under an id of that feed's own, which Roost
+/// could not name in a PSYNC FAILOVER: refused with Roost's reason.
+#[test]
+fn failover_to_a_redis_server_replica_of_roost_is_refused() {
+    let dir = TempDir::new("fo-to-redis");
+    let primary = Roost::start(&dir.0, &[]);
+    let port = primary.port.to_string();
+    let redis_replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]);
+    let mut p = primary.client();
+    wait_for("the redis-server replica to sync", PATIENCE, || {
+        info_field(&mut p, "slave0").contains("state=online")
+    });
+    let mut raw = Raw::connect(primary.port);
+    assert_eq!(
+        raw.request(&["FAILOVER", "TO", "127.0.0.1", &redis_replica.port.to_string()]),
+        "-ERR FAILOVER target is a redis-server replica: Roost fails over only to Roost replicas.\r\n"
+    );
+    assert_eq!(
+        raw.request(&["FAILOVER"]),
+        "-ERR FAILOVER requires a connected Roost replica: redis-server replicas cannot take over from Roost.\r\n"
+    );
+    assert_eq!(failover_state(&mut p), "no-failover");
+    assert_eq!(role(&mut p), ["master"]);
+}
