@@ -671,27 +671,83 @@ fn a_redis_server_primary_fails_over_to_a_roost_replica() {
     assert_eq!(before.as_deref(), Some("1"));
 }
 
-/// A redis-server replica of Roost is fed under an id of that feed's own, which Roost
-/// could not name in a PSYNC FAILOVER: refused with Roost's reason.
+/// A redis-server replica of Roost takes over: Roost names the history of its feed to
+/// it (the feed's id, the offset it acknowledged) in PSYNC FAILOVER, Redis promotes
+/// itself and answers `+CONTINUE`, and Roost follows it as a redis-server primary.
 #[test]
-fn failover_to_a_redis_server_replica_of_roost_is_refused() {
+fn roost_fails_over_to_a_redis_server_replica() {
     let dir = TempDir::new("fo-to-redis");
     let primary = Roost::start(&dir.0, &[]);
     let port = primary.port.to_string();
     let redis_replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]);
     let mut p = primary.client();
+    let mut r = redis::Client::open(redis_replica.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
     wait_for("the redis-server replica to sync", PATIENCE, || {
         info_field(&mut p, "slave0").contains("state=online")
     });
-    let mut raw = Raw::connect(primary.port);
-    assert_eq!(
-        raw.request(&["FAILOVER", "TO", "127.0.0.1", &redis_replica.port.to_string()]),
-        "-ERR FAILOVER target is a redis-server replica: Roost fails over only to Roost replicas.\r\n"
-    );
-    assert_eq!(
-        raw.request(&["FAILOVER"]),
-        "-ERR FAILOVER requires a connected Roost replica: redis-server replicas cannot take over from Roost.\r\n"
-    );
+    // Writes in two databases, the stream left in database 3.
+    for i in 0..50 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut p)
+            .unwrap();
+    }
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut p).unwrap();
+    let _: () = redis::cmd("SET").arg("in3").arg("x").query(&mut p).unwrap();
+    let ok: String = redis::cmd("FAILOVER")
+        .arg("TO")
+        .arg("127.0.0.1")
+        .arg(redis_replica.port)
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    wait_for("redis-server to take over", PATIENCE, || {
+        role(&mut r) == ["master"]
+            && role(&mut p) == ["slave", &redis_replica.port.to_string(), "connected"]
+    });
     assert_eq!(failover_state(&mut p), "no-failover");
-    assert_eq!(role(&mut p), ["master"]);
+    // A partial resync: Roost goes on from its feed's offset, under Redis's new id.
+    let stats: String = redis::cmd("INFO").arg("stats").query(&mut r).unwrap();
+    assert!(stats.contains("sync_partial_ok:1"), "{stats}");
+    assert_eq!(
+        info_field(&mut p, "master_replid"),
+        info_field(&mut r, "master_replid")
+    );
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut r).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("2")
+        .query(&mut r)
+        .unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut r).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k0")
+        .arg("new")
+        .query(&mut r)
+        .unwrap();
+    wait_for("Roost to get the writes", PATIENCE, || {
+        redis::cmd("GET")
+            .arg("after")
+            .query::<Option<String>>(&mut p)
+            .unwrap()
+            .as_deref()
+            == Some("2")
+    });
+    let in3: Option<String> = redis::cmd("GET").arg("in3").query(&mut p).unwrap();
+    assert_eq!(in3.as_deref(), Some("x"));
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut p).unwrap();
+    wait_for("Roost to get the write in database 0", PATIENCE, || {
+        redis::cmd("GET")
+            .arg("k0")
+            .query::<Option<String>>(&mut p)
+            .unwrap()
+            .as_deref()
+            == Some("new")
+    });
+    let size: i64 = redis::cmd("DBSIZE").query(&mut p).unwrap();
+    assert_eq!(size, 50);
 }

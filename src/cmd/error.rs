@@ -411,13 +411,6 @@ pub const FAILOVER_FORCE: Reply =
 pub const FAILOVER_NOT_A_REPLICA: Reply =
     err("ERR FAILOVER target HOST and PORT is not a replica.");
 pub const FAILOVER_NOT_ONLINE: Reply = err("ERR FAILOVER target replica is not online.");
-/// Roost's own: a redis-server replica of Roost is fed in Redis's format under an id of
-/// that feed's own, which a PSYNC FAILOVER from Roost could not name.
-pub const FAILOVER_REDIS_TARGET: Reply =
-    err("ERR FAILOVER target is a redis-server replica: Roost fails over only to Roost replicas.");
-pub const FAILOVER_NO_ROOST_REPLICAS: Reply = err(
-    "ERR FAILOVER requires a connected Roost replica: redis-server replicas cannot take over from Roost.",
-);
 
 pub const RDB_ONLY_RANGE: Reply = err("ERR value is out of range, value must between 0 and 1");
 

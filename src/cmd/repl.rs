@@ -16,7 +16,7 @@ use super::flags::*;
 use super::{args, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::session::{Blocked, Psync, RdbFilter};
-use crate::state::replication::{FailoverState, LinkState};
+use crate::state::replication::{FailoverState, LinkState, RedisHistory};
 use crate::state::Shared;
 use crate::{clock, log};
 
@@ -57,17 +57,29 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         _ => return Err(error::INVALID_PRIMARY_PORT),
     };
     let why = format!("user request from 'id={}'", ctx.client.id);
-    if !demote(shared, &host, port, &why) {
+    if !demote(shared, &host, port, None, &why) {
         return Ok(Reply::simple("OK Already connected to specified master"));
     }
     Ok(Reply::OK)
 }
 
 /// REPLICAOF host port (or a FAILOVER's hand-over): follow that primary from now on;
-/// false if it already was this server's primary.
-pub fn demote(shared: &Shared, host: &str, port: u16, why: &str) -> bool {
+/// false if it already was this server's primary. `redis`: the primary is a redis-server
+/// that was this server's replica, whose history (this server's feed to it) the link
+/// resumes.
+pub fn demote(
+    shared: &Shared,
+    host: &str,
+    port: u16,
+    redis: Option<RedisHistory>,
+    why: &str,
+) -> bool {
     if !shared.repl.set_primary(Some((host.to_string(), port))) {
         return false;
+    }
+    if redis.is_some() {
+        let generation = shared.repl.ids().generation;
+        shared.repl.set_redis_history(generation, redis);
     }
     log::set_role(log::Role::Replica);
     shared.config_mut().replicaof = Some((host.to_string(), port));
@@ -140,16 +152,10 @@ fn failover(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             if !replica.online.load(Ordering::Acquire) {
                 return Err(error::FAILOVER_NOT_ONLINE);
             }
-            if replica.redis_format {
-                return Err(error::FAILOVER_REDIS_TARGET);
-            }
             log::notice(&format!("FAILOVER requested to {host}:{port}."));
             Some((host, port as u16))
         }
         None => {
-            if replicas.iter().all(|r| r.redis_format) {
-                return Err(error::FAILOVER_NO_ROOST_REPLICAS);
-            }
             log::notice("FAILOVER requested to any replica.");
             None
         }

@@ -96,6 +96,7 @@ pub(super) fn new_replica(
     Arc::new(AttachedReplica {
         client_id: info.id,
         redis_format: !request.capa.roost,
+        redis_feed: std::sync::Mutex::new(None),
         // What Redis reports for a replica on its Unix socket.
         ip: info
             .addr

@@ -95,11 +95,23 @@ pub struct Failover {
     pub epoch: u64,
 }
 
+/// A Redis-format feed's position: the id it was started under, the byte offset of
+/// everything written to it, and the offset the replica last acknowledged.
+#[derive(Debug, Clone)]
+pub struct RedisFeed {
+    pub replid: String,
+    pub sent: u64,
+    pub acked: u64,
+}
+
 /// A replica attached to this server, as INFO and ROLE report it.
 pub struct AttachedReplica {
     pub client_id: u64,
-    /// Fed in Redis's format (`repl::to_redis`): no Roost stream to fail over to.
+    /// Fed in Redis's format (`repl::to_redis`).
     pub redis_format: bool,
+    /// For a Redis-format feed after `+FULLRESYNC`: where its stream stands, in the
+    /// replica's terms, for a FAILOVER to it.
+    pub redis_feed: Mutex<Option<RedisFeed>>,
     pub ip: String,
     pub listening_port: u16,
     /// 0 sending the snapshot, 1 online.
