@@ -111,6 +111,8 @@ fn hand_over(shared: &Shared, epoch: u64, caught_up: Option<Option<&(String, u16
             Some(wanted) => replicas.iter().find(|r| {
                 r.online.load(Ordering::Acquire)
                     && r.ack_lsn.load(Ordering::Acquire) >= last
+                    // Not `redis-cli --replica` (SYNC): no history to resume, no port.
+                    && (!r.redis_format || r.redis_feed.locked().is_some())
                     && wanted.is_none_or(|t| named(r, t))
             }),
         };
