@@ -221,7 +221,43 @@ fn no_acknowledged_write_is_lost_under_a_concurrent_writer() {
     let primary = Roost::start(&pdir.0, &[]);
     let replica = start_replica(&rdir, &primary);
     wait_in_sync(&primary, &replica);
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    fail_over_under_a_writer(&primary, &mut replica.client());
+}
+
+/// The same with a redis-server replica taking over: what Roost resumes from it must
+/// neither miss a write nor apply one twice (the counter).
+#[test]
+fn no_acknowledged_write_is_lost_failing_over_to_a_redis_server_replica() {
+    let dir = TempDir::new("fo-writer-redis");
+    let primary = Roost::start(&dir.0, &[]);
+    let port = primary.port.to_string();
+    let redis_replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]);
+    let mut p = primary.client();
+    wait_for("the redis-server replica to sync", PATIENCE, || {
+        info_field(&mut p, "slave0").contains("state=online")
+    });
+    let mut r = redis::Client::open(redis_replica.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    fail_over_under_a_writer(&primary, &mut r);
+    // And Roost, now its replica, holds the same.
+    wait_for("Roost to follow", PATIENCE, || {
+        role(&mut p) == ["slave", &redis_replica.port.to_string(), "connected"]
+    });
+    let _: () = redis::cmd("INCR").arg("n").query(&mut r).unwrap();
+    let want: i64 = redis::cmd("GET").arg("n").query(&mut r).unwrap();
+    wait_for("Roost to get the last write", PATIENCE, || {
+        redis::cmd("GET").arg("n").query::<i64>(&mut p).unwrap() == want
+    });
+    let sizes = |con: &mut redis::Connection| redis::cmd("DBSIZE").query::<i64>(con).unwrap();
+    assert_eq!(sizes(&mut p), sizes(&mut r));
+}
+
+/// Writes `SET w<i>` then `INCR n` on `primary` until it refuses them (READONLY), runs
+/// FAILOVER meanwhile, and checks that `new_primary` has every acknowledged write once.
+fn fail_over_under_a_writer(primary: &Roost, new_primary: &mut redis::Connection) {
+    let acknowledged = Arc::new(Mutex::new((Vec::new(), 0i64)));
     let started = Arc::new(AtomicBool::new(false));
     let writer = {
         let mut con = primary.client();
@@ -232,7 +268,11 @@ fn no_acknowledged_write_is_lost_under_a_concurrent_writer() {
             for i in 0.. {
                 let key = format!("w{i}");
                 match redis::cmd("SET").arg(&key).arg(i).query::<()>(&mut con) {
-                    Ok(()) => acknowledged.lock().unwrap().push(key),
+                    Ok(()) => acknowledged.lock().unwrap().0.push(key),
+                    Err(e) => return e.code().map(str::to_string),
+                }
+                match redis::cmd("INCR").arg("n").query::<i64>(&mut con) {
+                    Ok(_) => acknowledged.lock().unwrap().1 += 1,
                     Err(e) => return e.code().map(str::to_string),
                 }
                 if i == 500 {
@@ -250,15 +290,17 @@ fn no_acknowledged_write_is_lost_under_a_concurrent_writer() {
     assert_eq!(ok, "OK");
     let refusal = writer.join().unwrap();
     assert_eq!(refusal.as_deref(), Some("READONLY"));
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let (acknowledged, increments) = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() > 500);
-    let mut r = replica.client();
-    assert_eq!(role(&mut r), ["master"]);
+    let r = new_primary;
+    wait_for("the replica to take over", PATIENCE, || {
+        role(r) == ["master"]
+    });
     let mut pipe = redis::pipe();
     for key in &acknowledged {
         pipe.cmd("EXISTS").arg(key);
     }
-    let present: Vec<i64> = pipe.query(&mut r).unwrap();
+    let present: Vec<i64> = pipe.query(r).unwrap();
     let lost: Vec<&String> = acknowledged
         .iter()
         .zip(&present)
@@ -266,8 +308,10 @@ fn no_acknowledged_write_is_lost_under_a_concurrent_writer() {
         .map(|(k, _)| k)
         .collect();
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
-    let size: i64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
-    assert_eq!(size as usize, acknowledged.len());
+    let size: i64 = redis::cmd("DBSIZE").query(r).unwrap();
+    assert_eq!(size as usize, acknowledged.len() + 1);
+    let n: i64 = redis::cmd("GET").arg("n").query(r).unwrap();
+    assert_eq!(n, increments);
 }
 
 #[test]
