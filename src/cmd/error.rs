@@ -402,6 +402,20 @@ pub const WAIT_ON_REPLICA: Reply = err("ERR WAIT cannot be used with replica ins
 pub const TIMEOUT_NOT_INTEGER: Reply = err("ERR timeout is not an integer or out of range");
 pub const SYNC_WITHOUT_PRIMARY_LINK: Reply =
     err("NOMASTERLINK Can't SYNC while not connected with my master");
+pub const SYNC_WHILE_FAILING_OVER: Reply = err("NOMASTERLINK Can't SYNC while failing over");
+pub const PSYNC_FAILOVER_REPLID: Reply = err("ERR PSYNC FAILOVER replid must match my replid.");
+pub const REPLICAOF_WHILE_FAILING_OVER: Reply =
+    err("ERR REPLICAOF not allowed while failing over.");
+pub const NO_FAILOVER: Reply = err("ERR No failover in progress.");
+pub const FAILOVER_TIMEOUT: Reply = err("ERR FAILOVER timeout must be greater than 0");
+pub const FAILOVER_IN_PROGRESS: Reply = err("ERR FAILOVER already in progress.");
+pub const FAILOVER_ON_REPLICA: Reply = err("ERR FAILOVER is not valid when server is a replica.");
+pub const FAILOVER_NO_REPLICAS: Reply = err("ERR FAILOVER requires connected replicas.");
+pub const FAILOVER_FORCE: Reply =
+    err("ERR FAILOVER with force option requires both a timeout and target HOST and IP.");
+pub const FAILOVER_NOT_A_REPLICA: Reply =
+    err("ERR FAILOVER target HOST and PORT is not a replica.");
+pub const FAILOVER_NOT_ONLINE: Reply = err("ERR FAILOVER target replica is not online.");
 
 pub const RDB_ONLY_RANGE: Reply = err("ERR value is out of range, value must between 0 and 1");
 

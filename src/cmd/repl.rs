@@ -1,5 +1,10 @@
-//! REPLICAOF / SLAVEOF, ROLE, WAIT, and what replicas send: REPLCONF, PSYNC, SYNC.
-//! Also the `INFO replication` section, in Redis's field names (Sentinel parses them).
+//! REPLICAOF / SLAVEOF, ROLE, WAIT, FAILOVER, and what replicas send: REPLCONF, PSYNC,
+//! SYNC. Also the `INFO replication` section, in Redis's field names (Sentinel parses
+//! them).
+//!
+//! FAILOVER validates, pauses writes and hands the rest to `repl::failover` (waiting for
+//! a replica to catch up, then demoting this server); what both sides of the hand-over
+//! change in the replication state (demotion, promotion, PSYNC FAILOVER) is here.
 
 use std::fmt::Display;
 use std::sync::atomic::Ordering;
@@ -11,7 +16,7 @@ use super::flags::*;
 use super::{args, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
 use crate::session::{Blocked, Psync, RdbFilter};
-use crate::state::replication::LinkState;
+use crate::state::replication::{FailoverState, LinkState, RedisHistory};
 use crate::state::Shared;
 use crate::{clock, log};
 
@@ -23,20 +28,25 @@ pub const COMMANDS: &[Spec] = &[
     super::command!("generic", "wait", 3, NOSCRIPT | MAY_REPLICATE, NO_KEYS, wait, "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
     .with_acl_categories(crate::acl::category::CONNECTION),
     super::command!("server", "replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NO_KEYS, replconf, "3.0.0", "An internal command for configuring the replication stream."),
-    super::command!("server", "psync", -3, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, psync, "2.8.0", "An internal command used in replication."),
+    // Ungated: PSYNC FAILOVER promotes this server, which takes the gate itself.
+    super::command!("server", "psync", -3, ADMIN | NOSCRIPT | NO_MULTI | UNGATED, NO_KEYS, psync, "2.8.0", "An internal command used in replication."),
+    super::command!("server", "failover", -1, ADMIN | NOSCRIPT | STALE | UNGATED, NO_KEYS, failover, "6.2.0", "Start a coordinated failover between this server and one of its replicas."),
     super::command!("server", "sync", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, sync, "1.0.0", "An internal command used in replication."),
 ];
 
 fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     let shared = ctx.shared;
+    if shared.repl.failover_state() != FailoverState::None {
+        return Err(error::REPLICAOF_WHILE_FAILING_OVER);
+    }
     if args::is(&args[1], "no") && args::is(&args[2], "one") {
         if shared.repl.is_replica() {
             if ctx.client.in_exec {
                 // EXEC already holds the gate (Sentinel promotes inside MULTI).
-                promote(shared);
+                promote(shared, "user request");
             } else {
                 let _gate = shared.keyspace.write_gate();
-                promote(shared);
+                promote(shared, "user request");
             }
         }
         return Ok(Reply::OK);
@@ -46,26 +56,173 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         Some(p) if (0..=65535).contains(&p) => p as u16,
         _ => return Err(error::INVALID_PRIMARY_PORT),
     };
-    if !shared.repl.set_primary(Some((host.clone(), port))) {
+    let why = format!("user request from 'id={}'", ctx.client.id);
+    if !demote(shared, &host, port, None, &why) {
         return Ok(Reply::simple("OK Already connected to specified master"));
-    }
-    log::set_role(log::Role::Replica);
-    shared.config_mut().replicaof = Some((host.clone(), port));
-    shared.keyspace.set_passive_expiry(true);
-    shared.repl.link.set_state(LinkState::Connect);
-    log::notice(&format!(
-        "Before turning into a replica, using my own primary parameters to synthesize a cached primary: I may be able to synchronize with the new primary with just a partial transfer. REPLICAOF {host}:{port} enabled (user request from 'id={}')",
-        ctx.client.id
-    ));
-    if let Some(shared) = shared.arc() {
-        (shared.services.follow_primary)(&shared);
     }
     Ok(Reply::OK)
 }
 
+/// REPLICAOF host port (or a FAILOVER's hand-over): follow that primary from now on;
+/// false if it already was this server's primary. `redis`: the primary is a redis-server
+/// that was this server's replica, whose history (this server's feed to it) the link
+/// resumes.
+pub fn demote(
+    shared: &Shared,
+    host: &str,
+    port: u16,
+    redis: Option<RedisHistory>,
+    why: &str,
+) -> bool {
+    if !shared.repl.set_primary(Some((host.to_string(), port))) {
+        return false;
+    }
+    if redis.is_some() {
+        let generation = shared.repl.ids().generation;
+        shared.repl.set_redis_history(generation, redis);
+    }
+    log::set_role(log::Role::Replica);
+    shared.config_mut().replicaof = Some((host.to_string(), port));
+    shared.keyspace.set_passive_expiry(true);
+    shared.repl.link.set_state(LinkState::Connect);
+    log::notice(&format!(
+        "Before turning into a replica, using my own primary parameters to synthesize a cached primary: I may be able to synchronize with the new primary with just a partial transfer. REPLICAOF {host}:{port} enabled ({why})"
+    ));
+    if let Some(shared) = shared.arc() {
+        (shared.services.follow_primary)(&shared);
+    }
+    true
+}
+
+/// `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]`, checked in Redis's order
+/// with its texts. Answers at once; `repl::failover` does the rest.
+fn failover(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let shared = ctx.shared;
+    if args.len() == 2 && args::is(&args[1], "abort") {
+        if shared.repl.failover_state() == FailoverState::None {
+            return Err(error::NO_FAILOVER);
+        }
+        abort_failover(shared, "Failover manually aborted", !ctx.client.in_exec);
+        return Ok(Reply::OK);
+    }
+    let mut timeout = 0;
+    let mut force = false;
+    let mut target: Option<(String, i64)> = None;
+    let mut j = 1;
+    while j < args.len() {
+        if args::is(&args[j], "timeout") && j + 1 < args.len() && timeout == 0 {
+            timeout = args::int(&args[j + 1])?;
+            if timeout <= 0 {
+                return Err(error::FAILOVER_TIMEOUT);
+            }
+            j += 2;
+        } else if args::is(&args[j], "to") && j + 2 < args.len() && target.is_none() {
+            let port = args::int(&args[j + 2])?;
+            target = Some((args::text(&args[j + 1]), port));
+            j += 3;
+        } else if args::is(&args[j], "force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            return Err(error::SYNTAX);
+        }
+    }
+    let mut state = shared.repl.failover();
+    if state.state != FailoverState::None {
+        return Err(error::FAILOVER_IN_PROGRESS);
+    }
+    if shared.repl.is_replica() {
+        return Err(error::FAILOVER_ON_REPLICA);
+    }
+    let replicas = shared.repl.attached();
+    if replicas.is_empty() {
+        return Err(error::FAILOVER_NO_REPLICAS);
+    }
+    if force && (timeout == 0 || target.is_none()) {
+        return Err(error::FAILOVER_FORCE);
+    }
+    let target = match target {
+        Some((host, port)) => {
+            let Some(replica) = replicas
+                .iter()
+                .find(|r| r.ip == host && i64::from(r.listening_port) == port)
+            else {
+                return Err(error::FAILOVER_NOT_A_REPLICA);
+            };
+            if !replica.online.load(Ordering::Acquire) {
+                return Err(error::FAILOVER_NOT_ONLINE);
+            }
+            log::notice(&format!("FAILOVER requested to {host}:{port}."));
+            Some((host, port as u16))
+        }
+        None => {
+            log::notice("FAILOVER requested to any replica.");
+            None
+        }
+    };
+    state.state = FailoverState::WaitingForSync;
+    state.target = target;
+    state.deadline_ms = (timeout > 0).then(|| clock::now_ms().saturating_add(timeout as u64));
+    state.force = force;
+    state.epoch += 1;
+    drop(state);
+    shared.pause.set_failover(true);
+    if let Some(shared) = shared.arc() {
+        (shared.services.start_failover)(&shared);
+    }
+    Ok(Reply::OK)
+}
+
+/// Ends a FAILOVER without handing over: writes resume, and a server already demoted
+/// (failover-in-progress) takes writes again under a new id, as REPLICAOF NO ONE.
+/// `take_gate`: false when the caller holds it (EXEC).
+pub fn abort_failover(shared: &Shared, reason: &str, take_gate: bool) {
+    let mut state = shared.repl.failover();
+    let was = state.state;
+    if was == FailoverState::None {
+        return;
+    }
+    match &state.target {
+        Some((host, port)) => log::notice(&format!("FAILOVER to {host}:{port} aborted: {reason}")),
+        None => log::notice(&format!("FAILOVER to any replica aborted: {reason}")),
+    }
+    clear(&mut state);
+    drop(state);
+    if was == FailoverState::InProgress {
+        if take_gate {
+            let _gate = shared.keyspace.write_gate();
+            promote(shared, "failover aborted");
+        } else {
+            promote(shared, "failover aborted");
+        }
+    }
+    shared.pause.set_failover(false);
+    shared.repl.failover_changed.notify_waiters();
+}
+
+/// The target accepted PSYNC FAILOVER: this server follows it and writes resume (to
+/// be refused as on any replica).
+pub fn failover_done(shared: &Shared) {
+    let mut state = shared.repl.failover();
+    if state.state != FailoverState::InProgress {
+        return;
+    }
+    clear(&mut state);
+    drop(state);
+    shared.pause.set_failover(false);
+    shared.repl.failover_changed.notify_waiters();
+}
+
+fn clear(state: &mut crate::state::replication::Failover) {
+    state.state = FailoverState::None;
+    state.target = None;
+    state.deadline_ms = None;
+    state.force = false;
+}
+
 /// REPLICAOF NO ONE: stop following, keep the data, take writes under a new id. The
 /// caller holds the write gate, so the branch point falls between two applied records.
-pub fn promote(shared: &Shared) {
+pub fn promote(shared: &Shared, why: &str) {
     shared.repl.set_primary(None);
     log::set_role(log::Role::Primary);
     shared.repl.new_branch(shared.journal.last_lsn() + 1);
@@ -73,7 +230,7 @@ pub fn promote(shared: &Shared) {
     shared.config_mut().replicaof = None;
     shared.repl.link.set_state(LinkState::Connect);
     shared.save_replid_if_logging();
-    log::notice("PRIMARY MODE enabled (user request)");
+    log::notice(&format!("PRIMARY MODE enabled ({why})"));
 }
 
 fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
@@ -244,7 +401,30 @@ fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 }
 
 fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    if ctx.shared.repl.is_replica() && ctx.shared.repl.link.state() != LinkState::Connected {
+    let shared = ctx.shared;
+    // `PSYNC <replid> <offset> FAILOVER`: this server's primary hands over to it (its
+    // FAILOVER), naming the history this server follows; this server takes writes and
+    // the old primary continues as its replica.
+    if args.len() > 3 && args::is(&args[3], "failover") {
+        let _gate = shared.keyspace.write_gate();
+        let ids = shared.repl.ids().clone();
+        let mine = shared.repl.reported(&ids, shared.journal.last_lsn()).0;
+        if args[1].as_ref() != mine.as_bytes() {
+            return Err(error::PSYNC_FAILOVER_REPLID);
+        }
+        log::warning(&format!("Failover request received for replid {mine}."));
+        if ids.primary.is_some() {
+            let why = format!(
+                "failover request from 'id={} addr={}'",
+                ctx.client.id, ctx.client.info.addr
+            );
+            promote(shared, &why);
+        }
+    }
+    if shared.repl.failover_state() != FailoverState::None {
+        return Err(error::SYNC_WHILE_FAILING_OVER);
+    }
+    if shared.repl.is_replica() && shared.repl.link.state() != LinkState::Connected {
         return Err(error::SYNC_WITHOUT_PRIMARY_LINK);
     }
     let offset = crate::protocol::decode::parse_i64(&args[2]).unwrap_or(-1);
@@ -252,6 +432,9 @@ fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 }
 
 fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
+    if ctx.shared.repl.failover_state() != FailoverState::None {
+        return Err(error::SYNC_WHILE_FAILING_OVER);
+    }
     if ctx.shared.repl.is_replica() && ctx.shared.repl.link.state() != LinkState::Connected {
         return Err(error::SYNC_WITHOUT_PRIMARY_LINK);
     }
@@ -352,7 +535,10 @@ pub fn info_section(shared: &Shared, field: &mut dyn FnMut(&str, &dyn Display)) 
             ),
         );
     }
-    field("master_failover_state", &"no-failover");
+    field(
+        "master_failover_state",
+        &shared.repl.failover_state().name(),
+    );
     field("master_replid", &shown_replid);
     field("master_replid2", &ids.replid2);
     field("master_repl_offset", &offset);

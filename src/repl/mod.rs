@@ -12,11 +12,15 @@
 //! or `--replica`) is served in Redis's own format instead (`to_redis`): an RDB
 //! payload, then the commands of those records as RESP, with Redis's byte offsets.
 //!
+//! `failover` drives a FAILOVER command: writes paused, a replica caught up, this
+//! server demoted and the replica told to take over by `PSYNC ... FAILOVER`.
+//!
 //! `primary` serves replicas, `replica` runs the link to a primary (`from_redis` when
 //! that primary is a redis-server: RDB transfer, RESP stream, byte offsets), and the state
 //! both share with the commands (role, ids, link, attached replicas) is in
 //! `state::replication`.
 
+pub mod failover;
 pub mod from_redis;
 pub mod primary;
 pub mod replica;

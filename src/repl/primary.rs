@@ -95,6 +95,8 @@ pub(super) fn new_replica(
         .store(crate::session::KIND_REPLICA, Ordering::Relaxed);
     Arc::new(AttachedReplica {
         client_id: info.id,
+        redis_format: !request.capa.roost,
+        redis_feed: std::sync::Mutex::new(None),
         // What Redis reports for a replica on its Unix socket.
         ip: info
             .addr

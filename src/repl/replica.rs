@@ -26,7 +26,7 @@ use super::{from_redis, CONTROL_GETACK, CONTROL_SNAPSHOT_END};
 use crate::aof::record;
 use crate::cmd::apply::{apply_record, stream_client};
 use crate::session::Client;
-use crate::state::replication::LinkState;
+use crate::state::replication::{FailoverState, LinkState};
 use crate::state::Shared;
 use crate::{clock, log};
 
@@ -70,6 +70,16 @@ async fn link(shared: Arc<Shared>, generation: u64) {
             shared.repl.link.set_state(LinkState::Connect);
             match result {
                 Ok(()) => return,
+                Err(e)
+                    if current(&shared, generation)
+                        && shared.repl.failover_state() == FailoverState::InProgress =>
+                {
+                    // The hand-over did not happen: this server stays the primary.
+                    log::warning(&format!("Replication link to the failover target: {e}"));
+                    let reason = "Failover target could not be reached";
+                    crate::cmd::repl::abort_failover(&shared, reason, true);
+                    return;
+                }
                 Err(e) => {
                     if !attempt_logged || shared.repl.link.last_io_ms.load(Ordering::Relaxed) > 0 {
                         log::warning(&format!("Replication link: {e}"));
@@ -129,10 +139,35 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
         let replid = shared.repl.ids().replid.clone();
         (replid, shared.journal.last_lsn() as i64 + 1)
     };
-    send(&mut link, &["PSYNC", &replid, &offset.to_string()]).await?;
+    // A FAILOVER hands over: the target promotes itself on this marker.
+    let failing_over = shared.repl.failover_state() == FailoverState::InProgress;
+    let offset_text = offset.to_string();
+    let mut psync = vec!["PSYNC", replid.as_str(), offset_text.as_str()];
+    if failing_over {
+        psync.push("FAILOVER");
+    }
+    send(&mut link, &psync).await?;
     // Bytes already read past the snapshot: the start of the live stream.
     let mut leftover = Vec::new();
     let answer = read_psync_answer(&mut link).await?;
+    if failing_over {
+        if answer.starts_with("+CONTINUE") || answer.starts_with("+FULLRESYNC") {
+            crate::cmd::repl::failover_done(shared);
+            log::notice(&format!(
+                "FAILOVER to {host}:{port} complete: following it from offset {offset}."
+            ));
+        } else {
+            log::warning(&format!(
+                "The failover target answered PSYNC FAILOVER with {answer}"
+            ));
+            crate::cmd::repl::abort_failover(
+                shared,
+                "Failover target rejected psync request",
+                true,
+            );
+            return Ok(());
+        }
+    }
     let mut words = answer.split_whitespace();
     match words.next() {
         Some("+FULLRESYNC") => {
@@ -478,6 +513,11 @@ async fn apply_stream(
             consumed += len;
             if lsn == 0 {
                 ack_now |= args[0].as_ref() == CONTROL_GETACK;
+                // Not from a former primary now following this server (FAILOVER): its
+                // messages would come back to it.
+                if !current(shared, generation) {
+                    return Ok(());
+                }
                 super::deliver_published_message(shared, &args);
                 continue;
             }

@@ -46,8 +46,9 @@ use crate::persist::save::{db_sizes, write_rdb, Contents, KeySource};
 use crate::protocol::{Decoder, Limits};
 use crate::rdb::FileWriter;
 use crate::session::{ClientInfo, Psync};
-use crate::state::replication::AttachedReplica;
+use crate::state::replication::{AttachedReplica, RedisFeed};
 use crate::state::Shared;
+use crate::sync::Recover;
 use crate::{clock, log};
 
 /// `REPLCONF GETACK *` as a command of the stream.
@@ -82,7 +83,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         "Replica {name} asks for {what} in Redis's format (no partial resync in that format)."
     ));
     register(&shared, &replica);
-    let result = match full_sync(&shared, &mut stream, &queue, &request, &info).await {
+    let replid = crate::rand::random_hex(40);
+    let result = match full_sync(&shared, &mut stream, &queue, &request, &info, &replid).await {
         Ok(_) if request.capa.rdb_only => {
             log::notice(&format!(
                 "RDB sent to {name}, which asked for the RDB only; closing its connection"
@@ -92,6 +94,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Ok(())
         }
         Ok((mark, streamed)) => {
+            if !request.old_sync {
+                *replica.redis_feed.locked() = Some(RedisFeed {
+                    replid,
+                    sent: mark.next_lsn - 1,
+                    acked: 0,
+                });
+            }
             replica.online.store(true, Ordering::Release);
             log::notice(&format!("Synchronization with replica {name} succeeded"));
             let feed = Feed {
@@ -141,13 +150,14 @@ async fn full_sync(
     queue: &Arc<ReplicaQueue>,
     request: &Psync,
     info: &Arc<ClientInfo>,
+    replid: &str,
 ) -> Result<(Mark, bool), String> {
     let (compress, checksum, diskless, dir) = {
         let c = shared.config();
         let diskless = request.capa.eof && c.repl_diskless_sync;
         (c.rdbcompression, c.rdbchecksum, diskless, c.dir.clone())
     };
-    let replid = crate::rand::random_hex(40);
+    let replid = replid.to_string();
     let (chunks_tx, mut chunks) = mpsc::channel::<Vec<u8>>(4);
     let temp = dir.join(format!("temp-repl-{}-{}.rdb", std::process::id(), info.id));
     let target = if diskless {
@@ -443,6 +453,9 @@ impl Feed<'_> {
             }
             out.extend_from_slice(extra);
             offsets.next += out.len() as u64;
+            if let Some(feed) = replica.redis_feed.locked().as_mut() {
+                feed.sent = offsets.next;
+            }
         };
         loop {
             if replica.queue.overflowed.load(Ordering::Acquire) {
@@ -539,6 +552,10 @@ impl Feed<'_> {
                 && args[1].eq_ignore_ascii_case(b"ack")
             {
                 let offset = crate::protocol::decode::parse_i64(&args[2]);
+                // Before the LSN: a FAILOVER that sees the LSN finds the offset.
+                if let (Some(feed), Some(o)) = (replica.redis_feed.locked().as_mut(), offset) {
+                    feed.acked = feed.acked.max(o.max(0) as u64);
+                }
                 if let Some(lsn) = offset.and_then(|o| offsets.acknowledge(o.max(0) as u64)) {
                     replica.ack_lsn.fetch_max(lsn, Ordering::AcqRel);
                 }

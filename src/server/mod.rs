@@ -27,6 +27,7 @@ pub const SERVICES: Services = Services {
     reload_rdb: crate::persist::save::reload,
     start_bgsave: crate::persist::save::start_background,
     follow_primary: crate::repl::replica::start,
+    start_failover: crate::repl::failover::start,
 };
 
 /// A server's state, built without a listener: what `Server::bind` serves, and what

@@ -160,6 +160,8 @@ pub struct Services {
     /// DEBUG RELOAD, under the write gate: save, flush and load the RDB file as `Reload`
     /// says; the count of keys loaded.
     pub reload_rdb: fn(&Shared, Reload) -> Result<u64, ReloadFailure>,
+    /// FAILOVER: waits for a replica to catch up and hands over to it.
+    pub start_failover: fn(&Arc<Shared>),
 }
 
 /// DEBUG RELOAD's options: by default the file is written, the keyspace emptied, and

@@ -1,8 +1,12 @@
 //! CLIENT PAUSE: until a deadline, commands of clients (all of them, or only those that
 //! write) are held, as Redis 7 holds them; CLIENT UNPAUSE ends it early. Checking costs
 //! the command path one atomic load while no pause was ever set.
+//!
+//! FAILOVER holds writes too, with no deadline, beside CLIENT PAUSE and not through it:
+//! as in Redis (a pause per purpose), CLIENT UNPAUSE does not end it, and it ending
+//! does not end a CLIENT PAUSE.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 /// What a pause holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +23,8 @@ pub struct Pause {
     until_ms: AtomicU64,
     /// 1 for `Write`, 2 for `All`.
     mode: AtomicU8,
+    /// A FAILOVER holds writes until it ends.
+    failover: AtomicBool,
     /// Woken when a pause is lifted or changed.
     changed: tokio::sync::Notify,
 }
@@ -46,35 +52,53 @@ impl Pause {
         self.changed.notify_waiters();
     }
 
-    /// The pause in force at `now_ms`, if any.
+    /// Holds writes for a FAILOVER (true) or stops holding them for it (false).
+    pub fn set_failover(&self, on: bool) {
+        self.failover.store(on, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    /// The pause in force at `now_ms`, if any, and when it may next change (`u64::MAX`:
+    /// only when lifted).
     pub fn current(&self, now_ms: u64) -> Option<(PauseMode, u64)> {
         let until = self.until_ms.load(Ordering::Acquire);
-        if until == 0 || until <= now_ms {
-            return None;
+        let client = (until != 0 && until > now_ms).then(|| {
+            let mode = match self.mode.load(Ordering::Acquire) {
+                2 => PauseMode::All,
+                _ => PauseMode::Write,
+            };
+            (mode, until)
+        });
+        if !self.failover.load(Ordering::Acquire) {
+            return client;
         }
-        let mode = match self.mode.load(Ordering::Acquire) {
-            2 => PauseMode::All,
-            _ => PauseMode::Write,
-        };
-        Some((mode, until))
+        match client {
+            // CLIENT PAUSE ALL is stricter until it ends; then writes stay held.
+            Some((PauseMode::All, until)) => Some((PauseMode::All, until)),
+            _ => Some((PauseMode::Write, u64::MAX)),
+        }
     }
 
-    /// Whether any pause was ever set and may be in force (one load).
+    /// Whether any pause was ever set and may be in force (one load, two while a
+    /// FAILOVER may hold writes).
     pub fn maybe_paused(&self) -> bool {
-        self.until_ms.load(Ordering::Relaxed) != 0
+        self.until_ms.load(Ordering::Relaxed) != 0 || self.failover.load(Ordering::Relaxed)
     }
 
-    /// Resolves when the pause is lifted or changed, or at `until_ms`.
+    /// Resolves when the pause is lifted or changed, or at `until_ms` (the second half
+    /// of what `current` answered).
     pub async fn changed_or_ended(&self, until_ms: u64) {
         let changed = self.changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        if self.until_ms.load(Ordering::Acquire) != until_ms {
+        let now = crate::clock::now_ms();
+        if self.current(now).map(|(_, until)| until) != Some(until_ms) {
             return;
         }
+        let deadline = (until_ms != u64::MAX).then_some(until_ms);
         tokio::select! {
             _ = changed => {}
-            _ = crate::clock::sleep_until_ms(Some(until_ms)) => {}
+            _ = crate::clock::sleep_until_ms(deadline) => {}
         }
     }
 }

@@ -62,9 +62,56 @@ pub struct RedisHistory {
     pub db: usize,
 }
 
+/// Where a FAILOVER command stands, as `INFO replication` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailoverState {
+    None,
+    /// Writes are paused until a replica has acknowledged everything.
+    WaitingForSync,
+    /// Demoted: following the target, whose PSYNC FAILOVER answer ends it.
+    InProgress,
+}
+
+impl FailoverState {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailoverState::None => "no-failover",
+            FailoverState::WaitingForSync => "waiting-for-sync",
+            FailoverState::InProgress => "failover-in-progress",
+        }
+    }
+}
+
+/// A FAILOVER in progress (`repl::failover` drives it).
+#[derive(Debug, Clone)]
+pub struct Failover {
+    pub state: FailoverState,
+    /// The replica named by TO, or the one found caught up.
+    pub target: Option<(String, u16)>,
+    /// Unix ms when waiting-for-sync gives up (or, with FORCE, fails over anyway).
+    pub deadline_ms: Option<u64>,
+    pub force: bool,
+    /// Bumped by every FAILOVER, so a driver of an earlier one stops.
+    pub epoch: u64,
+}
+
+/// A Redis-format feed's position: the id it was started under, the byte offset of
+/// everything written to it, and the offset the replica last acknowledged.
+#[derive(Debug, Clone)]
+pub struct RedisFeed {
+    pub replid: String,
+    pub sent: u64,
+    pub acked: u64,
+}
+
 /// A replica attached to this server, as INFO and ROLE report it.
 pub struct AttachedReplica {
     pub client_id: u64,
+    /// Fed in Redis's format (`repl::to_redis`).
+    pub redis_format: bool,
+    /// For a Redis-format feed after `+FULLRESYNC`: where its stream stands, in the
+    /// replica's terms, for a FAILOVER to it.
+    pub redis_feed: Mutex<Option<RedisFeed>>,
     pub ip: String,
     pub listening_port: u16,
     /// 0 sending the snapshot, 1 online.
@@ -126,6 +173,9 @@ pub struct Replication {
     /// `PSYNC ? -1` as Redis's do.
     pub fresh: AtomicBool,
     redis_history: Mutex<Option<RedisHistory>>,
+    failover: Mutex<Failover>,
+    /// Woken when the failover's state changes (ABORT, completion).
+    pub failover_changed: tokio::sync::Notify,
 }
 
 impl Replication {
@@ -156,6 +206,14 @@ impl Replication {
             sync_partial_err: AtomicU64::new(0),
             fresh: AtomicBool::new(config.replicaof.is_some()),
             redis_history: Mutex::new(None),
+            failover: Mutex::new(Failover {
+                state: FailoverState::None,
+                target: None,
+                deadline_ms: None,
+                force: false,
+                epoch: 0,
+            }),
+            failover_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -187,6 +245,14 @@ impl Replication {
             self.demotions.send_modify(|n| *n += 1);
         }
         true
+    }
+
+    pub fn failover(&self) -> MutexGuard<'_, Failover> {
+        self.failover.locked()
+    }
+
+    pub fn failover_state(&self) -> FailoverState {
+        self.failover.locked().state
     }
 
     /// The redis-server primary's history this server follows, if it follows one.
