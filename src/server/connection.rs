@@ -331,6 +331,13 @@ where
         // Messages published to this client go after the replies that subscribed it.
         // Paused, only down below the pause point; otherwise all of it.
         let keep = if resume { pause_at } else { 0 };
+        // Let the other connections with requests waiting be served first, so the
+        // replies of one pass over the ready connections leave together: the first
+        // write wakes a client process, the rest find it awake (as Redis writes every
+        // reply of an event-loop pass before it sleeps).
+        if !output.is_empty() {
+            tokio::task::yield_now().await;
+        }
         let sent = send(
             &shared,
             &client,
