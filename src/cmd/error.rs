@@ -417,7 +417,11 @@ pub const FAILOVER_NOT_A_REPLICA: Reply =
     err("ERR FAILOVER target HOST and PORT is not a replica.");
 pub const FAILOVER_NOT_ONLINE: Reply = err("ERR FAILOVER target replica is not online.");
 
-pub const RDB_ONLY_RANGE: Reply = err("ERR value is out of range, value must between 0 and 1");
+/// `getRangeLongFromObjectOrReply(.., 0, 1, NULL)`: REPLCONF rdb-only, WAITAOF numlocal.
+pub const RANGE_0_TO_1: Reply = err("ERR value is out of range, value must between 0 and 1");
+pub const WAITAOF_ON_REPLICA: Reply = err("ERR WAITAOF cannot be used with replica instances. Please also note that writes to replicas are just local and are not propagated.");
+pub const WAITAOF_WITHOUT_LOG: Reply =
+    err("ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.");
 
 pub fn unsupported_rdb_filter(filter: &str) -> Reply {
     Reply::error(format!("ERR Unsupported rdb-filter-only option: {filter}"))

@@ -762,8 +762,9 @@ pub(super) fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
     }
 }
 
-/// Whether this command may block: not inside MULTI/EXEC, nor when applying a log or a
-/// primary's stream (there it behaves as its non-blocking form).
+/// Whether this command may block: not inside MULTI/EXEC or a script, nor when applying
+/// a log or a primary's stream (there it behaves as its non-blocking form). Also WAIT's
+/// and WAITAOF's test.
 pub(super) fn can_block(ctx: &Ctx<'_>) -> bool {
     !(ctx.client.in_multi() || ctx.client.in_exec || ctx.client.from_primary)
 }

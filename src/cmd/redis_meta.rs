@@ -264,6 +264,8 @@ pub const ALL_SHARDS_SUCCEED: &[&str] =
     &["request_policy:all_shards", "response_policy:all_succeeded"];
 /// Runs on every shard; the replies add up (DBSIZE).
 pub const ALL_SHARDS_SUM: &[&str] = &["request_policy:all_shards", "response_policy:agg_sum"];
+/// WAIT and WAITAOF: every shard asked, the smallest count answered.
+pub const ALL_SHARDS_MIN: &[&str] = &["request_policy:all_shards", "response_policy:agg_min"];
 /// Split by key across shards; the replies add up (DEL, EXISTS, TOUCH, UNLINK).
 pub const MULTI_SHARD_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
 pub const INFO: &[&str] = &[

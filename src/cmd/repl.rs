@@ -26,7 +26,12 @@ pub const COMMANDS: &[Spec] = &[
     super::command!("server", "role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "2.8.12", "Returns the replication role.")
     .with_acl_categories(crate::acl::category::ADMIN | crate::acl::category::DANGEROUS),
     super::command!("generic", "wait", 3, NOSCRIPT | MAY_REPLICATE, NO_KEYS, wait, "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
-    .with_acl_categories(crate::acl::category::CONNECTION),
+    .with_acl_categories(crate::acl::category::CONNECTION)
+    .with_tips(super::redis_meta::ALL_SHARDS_MIN),
+    // Redis 7.2's; Redis 7.0 has no WAITAOF.
+    super::command!("generic", "waitaof", 4, NOSCRIPT, NO_KEYS, waitaof, "7.2.0", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.")
+    .with_acl_categories(crate::acl::category::CONNECTION)
+    .with_tips(super::redis_meta::ALL_SHARDS_MIN),
     super::command!("server", "replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NO_KEYS, replconf, "3.0.0", "An internal command for configuring the replication stream."),
     // Ungated: PSYNC FAILOVER promotes this server, which takes the gate itself.
     super::command!("server", "psync", -3, ADMIN | NOSCRIPT | NO_MULTI | UNGATED, NO_KEYS, psync, "2.8.0", "An internal command used in replication."),
@@ -290,7 +295,7 @@ fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     };
     let lsn = ctx.client.last_write_lsn;
     let acked = shared.repl.acknowledged(lsn);
-    if ctx.client.in_multi() || wanted <= 0 || acked >= wanted as usize {
+    if !super::list::can_block(ctx) || wanted <= 0 || acked >= wanted as usize {
         return Ok(Reply::Integer(acked as i64));
     }
     shared.repl.ack_requests.send_modify(|n| *n += 1);
@@ -302,6 +307,23 @@ fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(Reply::NoReply)
 }
 
+/// Counts a client blocked in WAIT or WAITAOF (INFO `blocked_clients`) until its wait
+/// ends or is dropped.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicU64) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Waits until a blocked WAIT can answer; called by the connection.
 pub async fn wait_until(
     shared: &Shared,
@@ -311,15 +333,7 @@ pub async fn wait_until(
     deadline: Option<Instant>,
 ) -> Reply {
     let _unblock = super::flow::UnblockGuard(info);
-    /// Counts this client as blocked until the wait ends or is dropped.
-    struct Waiting<'a>(&'a std::sync::atomic::AtomicU64);
-    impl Drop for Waiting<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-    shared.repl.waiting.fetch_add(1, Ordering::Relaxed);
-    let _waiting = Waiting(&shared.repl.waiting);
+    let _waiting = Waiting::new(&shared.repl.waiting);
     let mut acks = shared.repl.acks.subscribe();
     loop {
         let acked = shared.repl.acknowledged(lsn);
@@ -355,6 +369,103 @@ pub async fn wait_until(
     }
 }
 
+/// WAITAOF numlocal numreplicas timeout: until this client's last write is fsynced to
+/// the local log (numlocal 1) and to the logs of `numreplicas` replicas, or the timeout.
+/// Answers how many of each hold it: `[local 0|1, replicas]`.
+fn waitaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let shared = ctx.shared;
+    let local = args::int(&args[1])?;
+    if !(0..=1).contains(&local) {
+        return Err(error::RANGE_0_TO_1);
+    }
+    let replicas = args::int(&args[2])?;
+    if replicas < 0 {
+        return Err(error::NOT_POSITIVE);
+    }
+    let timeout = match crate::protocol::decode::parse_i64(&args[3]) {
+        Some(t) if t < 0 => return Err(error::TIMEOUT_NEGATIVE),
+        Some(t) => t as u64,
+        None => return Err(error::TIMEOUT_NOT_INTEGER),
+    };
+    if shared.repl.is_replica() {
+        return Err(error::WAITAOF_ON_REPLICA);
+    }
+    let logging = shared.persistence.logging.load(Ordering::Acquire);
+    if local == 1 && !logging {
+        return Err(error::WAITAOF_WITHOUT_LOG);
+    }
+    let lsn = ctx.client.last_write_lsn;
+    let (local_done, replicas_done) = fsynced_counts(shared, lsn);
+    let satisfied = local_done >= local as usize && replicas_done >= replicas as usize;
+    if satisfied || !super::list::can_block(ctx) {
+        return Ok(fsynced_reply(local_done, replicas_done));
+    }
+    shared.repl.ack_requests.send_modify(|n| *n += 1);
+    ctx.client.blocked = Some(Blocked::WaitAof {
+        local: local == 1,
+        replicas: replicas as usize,
+        lsn,
+        deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout)),
+    });
+    Ok(Reply::NoReply)
+}
+
+/// Whether the local log is fsynced up to `lsn` (0 or 1, and 0 with no log), and how
+/// many replicas say theirs is.
+fn fsynced_counts(shared: &Shared, lsn: u64) -> (usize, usize) {
+    let logging = shared.persistence.logging.load(Ordering::Acquire);
+    let local = usize::from(logging && shared.persistence.synced_lsn() >= lsn);
+    (local, shared.repl.fsynced(lsn))
+}
+
+fn fsynced_reply(local: usize, replicas: usize) -> Reply {
+    Reply::Array(vec![
+        Reply::Integer(local as i64),
+        Reply::Integer(replicas as i64),
+    ])
+}
+
+/// Waits until a blocked WAITAOF can answer; called by the connection.
+pub async fn waitaof_until(
+    shared: &Shared,
+    info: &crate::session::ClientInfo,
+    (local, replicas): (bool, usize),
+    lsn: u64,
+    deadline: Option<Instant>,
+) -> Reply {
+    let _unblock = super::flow::UnblockGuard(info);
+    let _waiting = Waiting::new(&shared.repl.waiting);
+    let mut acks = shared.repl.acks.subscribe();
+    let mut synced = shared.persistence.watch_synced();
+    let answer = || {
+        let (l, r) = fsynced_counts(shared, lsn);
+        fsynced_reply(l, r)
+    };
+    loop {
+        let (l, r) = fsynced_counts(shared, lsn);
+        if l >= usize::from(local) && r >= replicas {
+            return fsynced_reply(l, r);
+        }
+        let deadline_passed = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = acks.changed() => {}
+            _ = synced.changed() => {}
+            _ = deadline_passed => return answer(),
+            // CLIENT UNBLOCK: as if the timeout had passed, or the UNBLOCKED error.
+            _ = info.unblocked.notified() => {
+                if let Some(reply) = super::flow::unblocked_reply(info, answer) {
+                    return reply;
+                }
+            }
+        }
+    }
+}
+
 fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     if args.len() % 2 == 0 {
         return Err(error::SYNTAX);
@@ -379,7 +490,7 @@ fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             }
             b"rdb-only" => match crate::protocol::decode::parse_i64(&pair[1]) {
                 Some(n @ 0..=1) => ctx.client.repl_capa.rdb_only = n == 1,
-                Some(_) => return Err(error::RDB_ONLY_RANGE),
+                Some(_) => return Err(error::RANGE_0_TO_1),
                 None => return Err(error::NOT_INTEGER),
             },
             b"rdb-filter-only" => {

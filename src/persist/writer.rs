@@ -204,6 +204,7 @@ fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), 
             written_lsn
         };
         log.set_durable_lsn(visible);
+        log.set_synced_lsn(synced_lsn);
         if stopping && unwritten.is_empty() && written_lsn == synced_lsn {
             let rest = shared.journal.take(Duration::ZERO);
             if rest.bytes.is_empty() && rest.rotation.is_none() {

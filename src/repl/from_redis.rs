@@ -443,7 +443,7 @@ pub(super) async fn follow_stream(
                 .set_redis_history(generation, Some(history.clone()));
         }
         if ack_now {
-            send_ack(&mut stream, history.offset).await?;
+            send_ack(&mut stream, history.offset, None).await?;
             ack_now = false;
         }
         if !current(shared, generation) {
@@ -464,7 +464,7 @@ pub(super) async fn follow_stream(
                 if shared.is_shutting_down() {
                     return Ok(());
                 }
-                send_ack(&mut stream, history.offset).await?;
+                send_ack(&mut stream, history.offset, None).await?;
                 let timeout = shared.config().repl_timeout;
                 let silent = clock::now_ms().saturating_sub(link_info.last_io_ms.load(Ordering::Relaxed));
                 if silent > timeout * 1000 {

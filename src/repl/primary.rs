@@ -105,6 +105,7 @@ pub(super) fn new_replica(
         listening_port: request.listening_port,
         online: false.into(),
         ack_lsn: 0.into(),
+        fsynced_lsn: 0.into(),
         last_ack_ms: clock::now_ms().into(),
         queue: queue.clone(),
     })
@@ -316,7 +317,8 @@ pub(super) async fn overflow(queue: &ReplicaQueue) {
     }
 }
 
-/// Handles what a replica sends: `REPLCONF ACK <offset>` (anything else is ignored).
+/// Handles what a replica sends: `REPLCONF ACK <offset> [FACK <fsynced>]` (anything
+/// else is ignored).
 fn read_acks(
     shared: &Shared,
     replica: &AttachedReplica,
@@ -339,6 +341,17 @@ fn read_acks(
                 replica
                     .ack_lsn
                     .fetch_max(lsn.max(0) as u64, Ordering::AcqRel);
+                // `FACK <lsn>`: how far its own log is fsynced, as Redis 7.2 replicas say.
+                let fack = args.get(3).zip(args.get(4));
+                if let Some((_, synced)) =
+                    fack.filter(|(word, _)| word.eq_ignore_ascii_case(b"fack"))
+                {
+                    if let Some(synced) = crate::protocol::decode::parse_i64(synced) {
+                        replica
+                            .fsynced_lsn
+                            .fetch_max(synced.max(0) as u64, Ordering::AcqRel);
+                    }
+                }
                 shared.repl.acks.send_modify(|n| *n += 1);
             }
         }

@@ -498,6 +498,9 @@ async fn apply_stream(
     // Acknowledged every second, and at once when the primary asks (a WAIT).
     let mut ack_now = true;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // A new fsync is acknowledged at once, so a WAITAOF on the primary need not wait
+    // for the next tick.
+    let mut synced = shared.persistence.watch_synced();
     let link_info = &shared.repl.link;
     link_info
         .last_io_ms
@@ -541,8 +544,13 @@ async fn apply_stream(
         }
         buffer.drain(..consumed);
         let offset = shared.journal.last_lsn();
+        let fsynced = shared
+            .persistence
+            .logging
+            .load(Ordering::Acquire)
+            .then(|| shared.persistence.synced_lsn());
         if ack_now {
-            send_ack(&mut stream, offset).await?;
+            send_ack(&mut stream, offset, fsynced).await?;
             ack_now = false;
         }
         if !current(shared, generation) {
@@ -559,11 +567,12 @@ async fn apply_stream(
                     }
                 }
             }
+            _ = synced.changed() => ack_now = true,
             _ = tick.tick() => {
                 if shared.is_shutting_down() {
                     return Ok(());
                 }
-                send_ack(&mut stream, offset).await?;
+                send_ack(&mut stream, offset, fsynced).await?;
                 let timeout = shared.config().repl_timeout;
                 let silent = clock::now_ms().saturating_sub(link_info.last_io_ms.load(Ordering::Relaxed));
                 if silent > timeout * 1000 {
@@ -627,14 +636,24 @@ fn apply(
     true
 }
 
-pub(super) async fn send_ack(stream: &mut Box<dyn Stream>, offset: u64) -> Result<(), String> {
+/// `REPLCONF ACK <offset>`, and `FACK <lsn>` when this server keeps a log: how far it
+/// is fsynced (Redis 7.2's form; a 7.0 primary reads the ACK and ignores the rest).
+pub(super) async fn send_ack(
+    stream: &mut Box<dyn Stream>,
+    offset: u64,
+    fsynced: Option<u64>,
+) -> Result<(), String> {
     let offset = offset.to_string();
-    let message = format!(
-        "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{offset}\r\n",
-        offset.len()
-    );
+    let mut message = Vec::new();
+    match fsynced.map(|lsn| lsn.min(offset.parse().unwrap_or(0)).to_string()) {
+        Some(fsynced) => crate::protocol::encode_request(
+            &mut message,
+            &["REPLCONF", "ACK", &offset, "FACK", &fsynced],
+        ),
+        None => crate::protocol::encode_request(&mut message, &["REPLCONF", "ACK", &offset]),
+    }
     stream
-        .write_all(message.as_bytes())
+        .write_all(&message)
         .await
         .map_err(|e| format!("writing to the primary: {e}"))
 }

@@ -622,6 +622,12 @@ async fn wait_blocked(shared: &Shared, client: &mut Client, blocked: Blocked) ->
             lsn,
             deadline,
         } => cmd::repl::wait_until(shared, &client.info, replicas, lsn, deadline).await,
+        Blocked::WaitAof {
+            local,
+            replicas,
+            lsn,
+            deadline,
+        } => cmd::repl::waitaof_until(shared, &client.info, (local, replicas), lsn, deadline).await,
         Blocked::List {
             db,
             keys,

@@ -101,6 +101,14 @@ pub enum Blocked {
         lsn: u64,
         deadline: Option<std::time::Instant>,
     },
+    /// WAITAOF: until `lsn` is fsynced to the local log (if `local`) and to the logs of
+    /// `replicas` replicas, or the deadline.
+    WaitAof {
+        local: bool,
+        replicas: usize,
+        lsn: u64,
+        deadline: Option<std::time::Instant>,
+    },
     /// BLPOP, BLMOVE, BZPOPMIN, ...: until one of `keys` (in database `db`) has data, or the
     /// deadline; `waiter` is the client's place in the queues of those keys.
     List {

@@ -21,6 +21,8 @@ pub struct Persistence {
     /// for their writes watch both.
     durable_tx: watch::Sender<Progress>,
     durable_rx: watch::Receiver<Progress>,
+    /// The LSN up to which the log is fsynced (WAITAOF; a replica's `FACK`).
+    synced_tx: watch::Sender<u64>,
     /// The last write or fsync error, while writes are failing (MISCONF).
     error: Mutex<Option<String>>,
     /// `error` is set: read on every write command and after every log write, so
@@ -122,6 +124,7 @@ impl Persistence {
             policy: AtomicU8::new(policy_code(policy)),
             durable_tx,
             durable_rx,
+            synced_tx: watch::channel(0).0,
             error: Mutex::new(None),
             failing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -204,6 +207,25 @@ impl Persistence {
             p.lsn = lsn;
             changed
         });
+    }
+
+    /// The LSN up to which the log is fsynced: never past what the writer has written,
+    /// and under `appendfsync no` only what a segment switch or shutdown fsynced.
+    pub fn synced_lsn(&self) -> u64 {
+        *self.synced_tx.borrow()
+    }
+
+    pub fn set_synced_lsn(&self, lsn: u64) {
+        self.synced_tx.send_if_modified(|synced| {
+            let changed = *synced != lsn;
+            *synced = lsn;
+            changed
+        });
+    }
+
+    /// Follows `synced_lsn` (WAITAOF waits on it; a replica acknowledges it).
+    pub fn watch_synced(&self) -> watch::Receiver<u64> {
+        self.synced_tx.subscribe()
     }
 
     /// May the replies to writes up to `lsn` leave? Waits until the record is written

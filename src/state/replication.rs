@@ -117,6 +117,9 @@ pub struct AttachedReplica {
     /// 0 sending the snapshot, 1 online.
     pub online: AtomicBool,
     pub ack_lsn: AtomicU64,
+    /// What the replica says it has fsynced to its own log (`REPLCONF ACK .. FACK`),
+    /// for WAITAOF; 0 from a replica that keeps no log or does not say.
+    pub fsynced_lsn: AtomicU64,
     pub last_ack_ms: AtomicU64,
     pub queue: Arc<ReplicaQueue>,
 }
@@ -163,7 +166,8 @@ pub struct Replication {
     /// replica would change its data behind the stream's back; a WAIT would count
     /// acknowledgements of another history).
     pub demotions: tokio::sync::watch::Sender<u64>,
-    /// Clients blocked in WAIT (INFO `blocked_clients` counts them, as Redis does).
+    /// Clients blocked in WAIT or WAITAOF (INFO `blocked_clients` counts them, as Redis
+    /// does).
     pub waiting: AtomicU64,
     pub link: Link,
     pub sync_full: AtomicU64,
@@ -291,6 +295,16 @@ impl Replication {
             .iter()
             .filter(|r| {
                 r.online.load(Ordering::Acquire) && r.ack_lsn.load(Ordering::Acquire) >= lsn
+            })
+            .count()
+    }
+
+    /// Online replicas that have fsynced `lsn` to their own log (WAITAOF).
+    pub fn fsynced(&self, lsn: u64) -> usize {
+        self.attached()
+            .iter()
+            .filter(|r| {
+                r.online.load(Ordering::Acquire) && r.fsynced_lsn.load(Ordering::Acquire) >= lsn
             })
             .count()
     }
