@@ -20,7 +20,7 @@ use super::redis_meta::{SHARD_CHANNEL, SHARD_CHANNELS};
 use super::{conn, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::config::OUTPUT_PUBSUB;
 use crate::protocol::Reply;
-use crate::pubsub::Subscriber;
+use crate::pubsub::{Hub, Subscriber};
 use crate::session::Client;
 use crate::state::Shared;
 
@@ -386,27 +386,51 @@ fn pass_on_to_replicas(ctx: &Ctx<'_>, kind: &[u8], args: &[Bytes]) {
 }
 
 fn channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    list_channels(ctx, args, Hub::active_channels)
+}
+
+fn shard_channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    list_channels(ctx, args, Hub::active_shard_channels)
+}
+
+/// CHANNELS and SHARDCHANNELS: the active channels, matching the pattern if one is given.
+fn list_channels(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    active: fn(&Hub, Option<&[u8]>) -> Vec<Bytes>,
+) -> Outcome {
     if args.len() > 3 {
-        // Redis declares CHANNELS with arity -2 and refuses extra arguments itself.
+        // Redis declares these with arity -2 and refuses extra arguments itself, naming
+        // the subcommand as the client spelled it.
         return Err(error::subcommand_syntax(&args[1], "PUBSUB"));
     }
     let pattern = args.get(2).map(|p| p.as_ref());
     Ok(Reply::Array(
-        ctx.shared
-            .pubsub
-            .active_channels(pattern)
+        active(&ctx.shared.pubsub, pattern)
             .into_iter()
             .map(Reply::Bulk)
             .collect(),
     ))
 }
 
-/// Channel, count, channel, count...: a flat array in RESP3 too, as Redis 7 sends it
-/// (redis-py parses it as one).
 fn numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    count_subscribers(ctx, args, Hub::subscribers_of)
+}
+
+fn shard_numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    count_subscribers(ctx, args, Hub::shard_subscribers_of)
+}
+
+/// NUMSUB and SHARDNUMSUB: channel, count, channel, count...: a flat array in RESP3 too,
+/// as Redis 7 sends it (redis-py parses it as one).
+fn count_subscribers(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    subscribers: fn(&Hub, &[u8]) -> usize,
+) -> Outcome {
     let mut items = Vec::new();
     for channel in &args[2..] {
-        let n = ctx.shared.pubsub.subscribers_of(channel);
+        let n = subscribers(&ctx.shared.pubsub, channel);
         items.push(Reply::Bulk(channel.clone()));
         items.push(Reply::Integer(n as i64));
     }
@@ -415,31 +439,4 @@ fn numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
 
 fn numpat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     Ok(Reply::Integer(ctx.shared.pubsub.pattern_count() as i64))
-}
-
-fn shard_channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    if args.len() > 3 {
-        // As CHANNELS: the subcommand named as the client spelled it.
-        return Err(error::subcommand_syntax(&args[1], "PUBSUB"));
-    }
-    let pattern = args.get(2).map(|p| p.as_ref());
-    Ok(Reply::Array(
-        ctx.shared
-            .pubsub
-            .active_shard_channels(pattern)
-            .into_iter()
-            .map(Reply::Bulk)
-            .collect(),
-    ))
-}
-
-/// Shard channel, count, ...: a flat array, as NUMSUB.
-fn shard_numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
-    let mut items = Vec::new();
-    for channel in &args[2..] {
-        let n = ctx.shared.pubsub.shard_subscribers_of(channel);
-        items.push(Reply::Bulk(channel.clone()));
-        items.push(Reply::Integer(n as i64));
-    }
-    Ok(Reply::Array(items))
 }
