@@ -240,9 +240,10 @@ impl Journal {
     }
 
     /// `append` without waking the log writer: a connection records every write of a
-    /// batch of requests this way, then wakes the writer once with `flush` before it
-    /// waits for them, so a pipeline costs one wakeup instead of one per write. (A
-    /// record nobody flushes is still taken within the writer's 50 ms poll.)
+    /// batch of requests this way, then writes them itself or wakes the writer once
+    /// with `flush` before it waits for them, so a pipeline costs one wakeup at most
+    /// instead of one per write. (A record nobody flushes is still taken within the
+    /// writer's 50 ms poll.)
     pub fn append_deferred(&self, db: usize, args: &[&[u8]]) -> Option<u64> {
         self.record(db, args).map(|(lsn, _)| lsn)
     }
@@ -350,19 +351,39 @@ impl Journal {
         self.wake_writer(state);
     }
 
-    /// Takes everything queued for the log, waiting up to `timeout` for something.
-    pub fn take(&self, timeout: std::time::Duration) -> Taken {
+    /// Waits up to `timeout` for records or a rotation to be queued for the log. The
+    /// writer waits here, then takes them with `take` under the segment's lock.
+    pub fn wait_queued(&self, timeout: std::time::Duration) {
         let mut state = self.lock();
         if state.pending.is_empty() && state.rotation.is_none() {
             state.writer_waiting = true;
             state = crate::sync::wait_timeout(&self.queued, state, timeout);
             state.writer_waiting = false;
         }
+    }
+
+    /// Takes everything queued for the log.
+    pub fn take(&self) -> Taken {
+        let mut state = self.lock();
         Taken {
             bytes: std::mem::take(&mut state.pending),
             last_lsn: state.last_lsn,
             rotation: state.rotation.take(),
         }
+    }
+
+    /// Takes the queued records unless a rotation is pending (which only the writer
+    /// thread carries out): a connection writing them inline.
+    pub fn take_unless_rotating(&self) -> Option<Taken> {
+        let mut state = self.lock();
+        if state.rotation.is_some() {
+            return None;
+        }
+        Some(Taken {
+            bytes: std::mem::take(&mut state.pending),
+            last_lsn: state.last_lsn,
+            rotation: None,
+        })
     }
 
     /// Asks the writer to start a new segment with the next record; returns where the

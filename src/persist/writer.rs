@@ -3,21 +3,26 @@
 //!
 //! A client's replies to writes wait until the write() covering them is done, and
 //! under `appendfsync always` until the fsync is; one write or fsync covers everything
-//! queued while the previous one ran (group commit). Under `everysec` the fsync runs
-//! on a thread of its own, so replies never wait for it. A failed write or fsync is retried; meanwhile writes are refused (MISCONF),
-//! replies to writes not yet in the log become MISCONF (`Persistence::wait_durable`)
-//! and reads go on. At shutdown the writer retries for `STOP_RETRY`, then gives up and
-//! logs what was not written, so a full disk cannot keep the server from exiting.
+//! queued while the previous one ran (group commit). Under `everysec` and `no` the
+//! connection about to reply usually makes the write() itself (`write_queued`), for
+//! every connection served in the same pass, and the writer thread only fsyncs; under
+//! `everysec` the fsync runs on a thread of its own, so replies never wait for it. A
+//! failed write or fsync is retried; meanwhile writes are refused (MISCONF), replies to
+//! writes not yet in the log become MISCONF (`Persistence::wait_durable`) and reads go
+//! on. At shutdown the writer retries for `STOP_RETRY`, then gives up and logs what was
+//! not written, so a full disk cannot keep the server from exiting.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, TryLockError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::aof;
 use crate::config::AppendFsync;
+use crate::state::persistence::Segment;
 use crate::state::Shared;
 use crate::sync::Recover;
 use crate::{aof::record, log};
@@ -35,194 +40,326 @@ pub fn start(shared: &Shared, dir: &Path, next_lsn: u64) -> io::Result<()> {
     let (first, path, file) = aof::open_newest_segment(dir, next_lsn)?;
     log.current_segment.store(first, Ordering::Release);
     *log.dir.locked() = dir.to_path_buf();
-    log.set_durable_lsn(next_lsn.saturating_sub(1));
+    let written_lsn = next_lsn.saturating_sub(1);
+    log.set_durable_lsn(written_lsn);
+    let good_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    *log.segment.locked() = Some(Segment {
+        file,
+        path,
+        good_len,
+        unwritten: Vec::new(),
+        unwritten_lsn: 0,
+        rotation: None,
+        written_lsn,
+    });
     log.logging.store(true, Ordering::Release);
     shared.journal.enable(next_lsn, true);
     let handle = thread::Builder::new()
         .name("roost-aof".into())
-        .spawn(move || write_loop(&writer, file, path))?;
+        .spawn(move || write_loop(&writer))?;
     *log.writer.locked() = Some(handle);
     Ok(())
 }
 
-fn write_loop(shared: &Shared, mut file: File, mut path: PathBuf) -> Result<(), String> {
+/// Writes the records the journal has queued from the calling thread: a connection
+/// about to send replies to writes, as Redis writes its log before it replies. That
+/// spares waking the writer thread and waiting to be woken by it (two context
+/// switches per batch on a busy core). The records are left to the writer thread,
+/// which is woken for them, under `always` (its group commit fsyncs them before
+/// replies go), while an `everysec` fsync runs (a write() then may wait for the disk,
+/// and the caller is an event-loop thread), while the log is failing or stopping, when
+/// a new segment is due, or when the writer holds the segment.
+pub fn write_queued(shared: &Shared) {
+    if shared.persistence.logging.load(Ordering::Acquire) && !write_inline(shared) {
+        shared.journal.flush();
+    }
+}
+
+fn write_inline(shared: &Shared) -> bool {
     let log = &shared.persistence;
-    let mut good_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut unwritten: Vec<u8> = Vec::new();
-    let mut unwritten_lsn = 0;
-    // (first LSN of the next segment, offset in `unwritten` where it begins)
-    let mut rotation: Option<(u64, usize)> = None;
-    let mut written_lsn = log.durable_lsn();
-    let mut synced_lsn = written_lsn;
-    let mut last_sync = Instant::now();
+    if log.policy() == AppendFsync::Always
+        || log.is_failing()
+        || log.fsync_running.load(Ordering::Acquire)
+        || log.stop.load(Ordering::Acquire)
+    {
+        return false;
+    }
+    let mut guard = match log.segment.try_lock() {
+        Ok(guard) => guard,
+        Err(TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(TryLockError::WouldBlock) => return false,
+    };
+    let Some(segment) = guard.as_mut() else {
+        return false;
+    };
+    if !segment.unwritten.is_empty() || segment.rotation.is_some() {
+        return false;
+    }
+    let Some(taken) = shared.journal.take_unless_rotating() else {
+        return false;
+    };
+    if taken.bytes.is_empty() {
+        // Written already, by the writer or another connection, and published.
+        return true;
+    }
+    match segment.file.write_all(&taken.bytes) {
+        Ok(()) => {
+            segment.good_len += taken.bytes.len() as u64;
+            segment.written_lsn = taken.last_lsn;
+            log.set_durable_lsn(segment.written_lsn);
+            true
+        }
+        Err(e) => {
+            // The writer thread retries them and reports while it cannot.
+            let _ = segment.file.set_len(segment.good_len);
+            log.report_error(&segment.path, "write", &e);
+            segment.unwritten = taken.bytes;
+            segment.unwritten_lsn = taken.last_lsn;
+            false
+        }
+    }
+}
+
+/// What the writer thread keeps between passes, beside the segment.
+struct Syncing {
+    synced_lsn: u64,
+    last_sync: Instant,
+    /// An `everysec` fsync running beside the writer, so replies (which wait for the
+    /// write, not the fsync) are not held up by it: the LSN it covers and its thread.
+    background: Option<(u64, thread::JoinHandle<io::Result<()>>)>,
+    /// A failed fsync is cleared only by a successful one (as Redis does), not by a
+    /// write that succeeds meanwhile.
+    fsync_failed: bool,
+}
+
+/// How one pass of the writer ended.
+enum Pass {
+    /// Wait for more records.
+    Idle,
+    /// Go again at once (a new segment was started, or records remain).
+    Again,
+    /// A write, fsync or rotation failed: try again shortly.
+    Retry,
+    /// Stopped: everything was written and fsynced, or the writer gave up.
+    Done(Result<(), String>),
+}
+
+fn write_loop(shared: &Shared) -> Result<(), String> {
+    let log = &shared.persistence;
+    let mut syncing = Syncing {
+        synced_lsn: log.durable_lsn(),
+        last_sync: Instant::now(),
+        background: None,
+        fsync_failed: false,
+    };
     let mut give_up_at: Option<Instant> = None;
-    // An `everysec` fsync running beside the writer, so replies (which wait for the
-    // write, not the fsync) are not held up by it: the LSN it covers and its thread.
-    let mut background: Option<(u64, thread::JoinHandle<io::Result<()>>)> = None;
-    // A failed fsync is cleared only by a successful one (as Redis does), not by a
-    // write that succeeds meanwhile.
-    let mut fsync_failed = false;
+    let mut idle = false;
     loop {
         let stopping = log.stop.load(Ordering::Acquire);
         if stopping && give_up_at.is_none() {
             give_up_at = Some(Instant::now() + STOP_RETRY);
         }
         let give_up = give_up_at.is_some_and(|at| Instant::now() >= at);
-        let taken = shared.journal.take(Duration::from_millis(50));
-        if let Some((lsn, offset)) = taken.rotation {
-            rotation = Some((lsn, unwritten.len() + offset));
+        if idle {
+            shared.journal.wait_queued(Duration::from_millis(50));
         }
-        if !taken.bytes.is_empty() {
-            if unwritten.is_empty() {
-                // The usual case: nothing left over, so no copy.
-                unwritten = taken.bytes;
-            } else {
-                unwritten.extend_from_slice(&taken.bytes);
-            }
-            unwritten_lsn = taken.last_lsn;
-        }
-        // Records for the current segment: up to a pending rotation, or all.
-        let upto = rotation.map_or(unwritten.len(), |(_, offset)| offset);
-        if upto > 0 {
-            if let Err(e) = file.write_all(&unwritten[..upto]) {
-                // Cut any partial record so the next attempt appends cleanly.
-                let _ = file.set_len(good_len);
-                log.report_error(&path, "write", &e);
-                if give_up {
-                    return Err(abandon(shared, &unwritten, written_lsn, synced_lsn));
-                }
-                thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-            good_len += upto as u64;
-            unwritten.drain(..upto);
-            written_lsn = match rotation {
-                Some((lsn, _)) => lsn - 1,
-                None => unwritten_lsn,
+        let pass = {
+            let mut guard = log.segment.locked();
+            let pass = match guard.as_mut() {
+                Some(segment) => pass(shared, segment, &mut syncing, stopping, give_up),
+                None => Pass::Done(Ok(())),
             };
-            if !fsync_failed {
-                log.clear_error();
+            if matches!(pass, Pass::Done(_)) {
+                *guard = None;
             }
-        }
-        if let Some((lsn, _)) = rotation {
-            match rotate(shared, &file, lsn) {
-                Ok((next_file, next_path)) => {
-                    log.current_segment.store(lsn, Ordering::Release);
-                    synced_lsn = written_lsn;
-                    good_len = next_file.metadata().map(|m| m.len()).unwrap_or(0);
-                    file = next_file;
-                    path = next_path;
-                    rotation = None;
-                    fsync_failed = false;
-                    log.clear_error();
-                    continue;
-                }
-                Err(e) => {
-                    rotation = Some((lsn, 0));
-                    log.report_error(&path, "rotat", &e);
-                    if give_up {
-                        return Err(abandon(shared, &unwritten, written_lsn, synced_lsn));
-                    }
-                    thread::sleep(Duration::from_millis(100));
-                    continue;
-                }
-            }
-        }
-        let finished = background.as_ref().is_some_and(|(_, h)| h.is_finished());
-        if finished || (stopping && background.is_some()) {
-            if let Some((lsn, handle)) = background.take() {
-                let synced = handle
-                    .join()
-                    .unwrap_or_else(|_| Err(io::Error::other("the fsync thread panicked")));
-                match synced {
-                    Ok(()) => {
-                        synced_lsn = synced_lsn.max(lsn);
-                        fsync_failed = false;
-                        log.clear_error();
-                    }
-                    Err(e) => {
-                        fsync_failed = true;
-                        log.report_error(&path, "fsync", &e);
-                        if give_up {
-                            return Err(abandon(shared, &unwritten, written_lsn, synced_lsn));
-                        }
-                        thread::sleep(Duration::from_millis(100));
-                        continue;
-                    }
-                }
-            }
-        }
-        let policy = log.policy();
-        let due = match policy {
-            AppendFsync::Always => written_lsn > synced_lsn,
-            AppendFsync::Everysec => {
-                background.is_none()
-                    && written_lsn > synced_lsn
-                    && last_sync.elapsed() >= Duration::from_secs(1)
-            }
-            AppendFsync::No => false,
-        } || (stopping && written_lsn > synced_lsn);
-        if due && policy == AppendFsync::Everysec && !stopping {
-            let lsn = written_lsn;
-            let started = file.try_clone().and_then(|f| {
-                thread::Builder::new()
-                    .name("roost-fsync".into())
-                    .spawn(move || f.sync_data())
-            });
-            match started {
-                Ok(handle) => {
-                    background = Some((lsn, handle));
-                    last_sync = Instant::now();
-                }
-                Err(e) => {
-                    fsync_failed = true;
-                    log.report_error(&path, "fsync", &e);
-                }
-            }
-        } else if due {
-            match file.sync_data() {
-                Ok(()) => {
-                    synced_lsn = written_lsn;
-                    last_sync = Instant::now();
-                    fsync_failed = false;
-                    log.clear_error();
-                }
-                Err(e) => {
-                    fsync_failed = true;
-                    log.report_error(&path, "fsync", &e);
-                    if give_up {
-                        return Err(abandon(shared, &unwritten, written_lsn, synced_lsn));
-                    }
-                    thread::sleep(Duration::from_millis(100));
-                    continue;
-                }
-            }
-        }
-        let visible = if policy == AppendFsync::Always {
-            synced_lsn
-        } else {
-            written_lsn
+            pass
         };
-        log.set_durable_lsn(visible);
-        log.set_synced_lsn(synced_lsn);
-        if stopping && unwritten.is_empty() && written_lsn == synced_lsn {
-            let rest = shared.journal.take(Duration::ZERO);
-            if rest.bytes.is_empty() && rest.rotation.is_none() {
-                return Ok(());
-            }
-            if let Some((lsn, offset)) = rest.rotation {
-                rotation = Some((lsn, offset));
-            }
-            unwritten.extend_from_slice(&rest.bytes);
-            unwritten_lsn = rest.last_lsn;
+        idle = false;
+        match pass {
+            Pass::Idle => idle = true,
+            Pass::Again => {}
+            Pass::Retry => thread::sleep(Duration::from_millis(100)),
+            Pass::Done(result) => return result,
         }
     }
+}
+
+/// Takes what the journal queued, writes it, starts a new segment if one is due, and
+/// fsyncs by the policy; publishes how far replies may go. Runs under the segment's
+/// lock.
+fn pass(
+    shared: &Shared,
+    segment: &mut Segment,
+    syncing: &mut Syncing,
+    stopping: bool,
+    give_up: bool,
+) -> Pass {
+    let log = &shared.persistence;
+    let retry = |segment: &Segment, syncing: &Syncing| {
+        if give_up {
+            Pass::Done(Err(abandon(
+                shared,
+                &segment.unwritten,
+                segment.written_lsn,
+                syncing.synced_lsn,
+            )))
+        } else {
+            Pass::Retry
+        }
+    };
+    let taken = shared.journal.take();
+    if let Some((lsn, offset)) = taken.rotation {
+        segment.rotation = Some((lsn, segment.unwritten.len() + offset));
+    }
+    if !taken.bytes.is_empty() {
+        if segment.unwritten.is_empty() {
+            // The usual case: nothing left over, so no copy.
+            segment.unwritten = taken.bytes;
+        } else {
+            segment.unwritten.extend_from_slice(&taken.bytes);
+        }
+        segment.unwritten_lsn = taken.last_lsn;
+    }
+    // Records for the current segment: up to a pending rotation, or all.
+    let upto = segment
+        .rotation
+        .map_or(segment.unwritten.len(), |(_, offset)| offset);
+    if upto > 0 {
+        if let Err(e) = segment.file.write_all(&segment.unwritten[..upto]) {
+            // Cut any partial record so the next attempt appends cleanly.
+            let _ = segment.file.set_len(segment.good_len);
+            log.report_error(&segment.path, "write", &e);
+            return retry(segment, syncing);
+        }
+        segment.good_len += upto as u64;
+        segment.unwritten.drain(..upto);
+        segment.written_lsn = match segment.rotation {
+            Some((lsn, _)) => lsn - 1,
+            None => segment.unwritten_lsn,
+        };
+        if !syncing.fsync_failed {
+            log.clear_error();
+        }
+    }
+    if let Some((lsn, _)) = segment.rotation {
+        return match rotate(shared, &segment.file, lsn) {
+            Ok((next_file, next_path)) => {
+                log.current_segment.store(lsn, Ordering::Release);
+                syncing.synced_lsn = segment.written_lsn;
+                segment.good_len = next_file.metadata().map(|m| m.len()).unwrap_or(0);
+                segment.file = next_file;
+                segment.path = next_path;
+                segment.rotation = None;
+                syncing.fsync_failed = false;
+                log.clear_error();
+                Pass::Again
+            }
+            Err(e) => {
+                segment.rotation = Some((lsn, 0));
+                log.report_error(&segment.path, "rotat", &e);
+                retry(segment, syncing)
+            }
+        };
+    }
+    let finished = syncing
+        .background
+        .as_ref()
+        .is_some_and(|(_, h)| h.is_finished());
+    if finished || (stopping && syncing.background.is_some()) {
+        if let Some((lsn, handle)) = syncing.background.take() {
+            let synced = handle
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the fsync thread panicked")));
+            match synced {
+                Ok(()) => {
+                    syncing.synced_lsn = syncing.synced_lsn.max(lsn);
+                    syncing.fsync_failed = false;
+                    log.clear_error();
+                }
+                Err(e) => {
+                    syncing.fsync_failed = true;
+                    log.report_error(&segment.path, "fsync", &e);
+                    return retry(segment, syncing);
+                }
+            }
+        }
+    }
+    let written_lsn = segment.written_lsn;
+    let policy = log.policy();
+    let due = match policy {
+        AppendFsync::Always => written_lsn > syncing.synced_lsn,
+        AppendFsync::Everysec => {
+            syncing.background.is_none()
+                && written_lsn > syncing.synced_lsn
+                && syncing.last_sync.elapsed() >= Duration::from_secs(1)
+        }
+        AppendFsync::No => false,
+    } || (stopping && written_lsn > syncing.synced_lsn);
+    if due && policy == AppendFsync::Everysec && !stopping {
+        let running = Arc::clone(&log.fsync_running);
+        running.store(true, Ordering::Release);
+        let started = segment.file.try_clone().and_then(|f| {
+            let running = Arc::clone(&running);
+            thread::Builder::new()
+                .name("roost-fsync".into())
+                .spawn(move || {
+                    let synced = f.sync_data();
+                    running.store(false, Ordering::Release);
+                    synced
+                })
+        });
+        match started {
+            Ok(handle) => {
+                syncing.background = Some((written_lsn, handle));
+                syncing.last_sync = Instant::now();
+            }
+            Err(e) => {
+                running.store(false, Ordering::Release);
+                syncing.fsync_failed = true;
+                log.report_error(&segment.path, "fsync", &e);
+            }
+        }
+    } else if due {
+        match segment.file.sync_data() {
+            Ok(()) => {
+                syncing.synced_lsn = written_lsn;
+                syncing.last_sync = Instant::now();
+                syncing.fsync_failed = false;
+                log.clear_error();
+            }
+            Err(e) => {
+                syncing.fsync_failed = true;
+                log.report_error(&segment.path, "fsync", &e);
+                return retry(segment, syncing);
+            }
+        }
+    }
+    let visible = if policy == AppendFsync::Always {
+        syncing.synced_lsn
+    } else {
+        written_lsn
+    };
+    log.set_durable_lsn(visible);
+    log.set_synced_lsn(syncing.synced_lsn);
+    if stopping && segment.unwritten.is_empty() && written_lsn == syncing.synced_lsn {
+        let rest = shared.journal.take();
+        if rest.bytes.is_empty() && rest.rotation.is_none() {
+            return Pass::Done(Ok(()));
+        }
+        if let Some((lsn, offset)) = rest.rotation {
+            segment.rotation = Some((lsn, offset));
+        }
+        segment.unwritten.extend_from_slice(&rest.bytes);
+        segment.unwritten_lsn = rest.last_lsn;
+        return Pass::Again;
+    }
+    Pass::Idle
 }
 
 /// The writer stops without having logged everything: says exactly what is missing, by
 /// LSN, records and bytes, in the server log.
 fn abandon(shared: &Shared, unwritten: &[u8], written_lsn: u64, synced_lsn: u64) -> String {
-    let rest = shared.journal.take(Duration::ZERO);
+    let rest = shared.journal.take();
     let mut missing = unwritten.to_vec();
     missing.extend_from_slice(&rest.bytes);
     let (records, first) = record::span(&missing);

@@ -24,7 +24,7 @@ use crate::session::{Blocked, Client, PeerAddr};
 use crate::state::persistence::NotLogged;
 use crate::state::scripts::Standing;
 use crate::state::Shared;
-use crate::{clock, log};
+use crate::{clock, log, persist};
 
 const READ_CHUNK: usize = 16 * 1024;
 /// How much input TLS records already read may add before the requests are served.
@@ -319,6 +319,14 @@ where
             ));
             break 'connection;
         }
+        // Let the other connections with requests waiting be served first, so the
+        // replies of one pass over the ready connections leave together: the first
+        // write wakes a client process, the rest find it awake (as Redis writes every
+        // reply of an event-loop pass before it sleeps). Their writes are in the
+        // journal by then, so one write() to the log covers them all.
+        if !output.is_empty() {
+            tokio::task::yield_now().await;
+        }
         // No reply to a write leaves before its record is written to the log (under
         // appendfsync always, fsynced); a write not in the log while the log fails is
         // not acknowledged: its reply becomes MISCONF.
@@ -331,13 +339,6 @@ where
         // Messages published to this client go after the replies that subscribed it.
         // Paused, only down below the pause point; otherwise all of it.
         let keep = if resume { pause_at } else { 0 };
-        // Let the other connections with requests waiting be served first, so the
-        // replies of one pass over the ready connections leave together: the first
-        // write wakes a client process, the rest find it awake (as Redis writes every
-        // reply of an event-loop pass before it sleeps).
-        if !output.is_empty() {
-            tokio::task::yield_now().await;
-        }
         let sent = send(
             &shared,
             &client,
@@ -426,10 +427,13 @@ where
     shared.clients.unregister(client.id);
 }
 
-/// Wakes the log writer for the writes this connection recorded (`Ctx::propagate`
-/// leaves that to the end of the batch), then waits until they are in the log.
+/// Writes the records queued so far to the log, or wakes the log writer for them
+/// (`Ctx::propagate` leaves that to the end of the batch), then waits until the
+/// writes up to `lsn` are in the log.
 async fn wait_logged(shared: &Shared, lsn: u64) -> Result<(), NotLogged> {
-    shared.journal.flush();
+    if shared.persistence.durable_lsn() < lsn {
+        persist::writer::write_queued(shared);
+    }
     shared.persistence.wait_durable(lsn).await
 }
 

@@ -3,9 +3,10 @@
 //! of the writer thread. The writer itself (`persist::writer`) updates these; commands
 //! and connections only read them, so they need nothing above this layer.
 
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,13 @@ pub struct Persistence {
     pub logging: AtomicBool,
     /// The writer thread; it ends with what it could not write, if anything.
     pub writer: Mutex<Option<JoinHandle<Result<(), String>>>>,
+    /// The segment being appended to, while the writer runs. The writer thread and a
+    /// connection writing inline (`persist::writer::write_queued`) each take the journal's
+    /// records only while holding it, so records reach the file in LSN order.
+    pub segment: Mutex<Option<Segment>>,
+    /// An `everysec` fsync is running: connections then leave the writing to the writer
+    /// thread, since a write() to a file being fsynced may wait for the disk.
+    pub fsync_running: Arc<AtomicBool>,
     /// The data directory, once the log is open.
     pub dir: Mutex<PathBuf>,
     /// First LSN of the segment being written.
@@ -78,6 +86,23 @@ pub struct RewriteStatus {
     pub last_seconds: AtomicI64,
     /// Unix seconds of the last successful rewrite (LASTSAVE), 0 before the first.
     pub last_success: AtomicU64,
+}
+
+/// The open segment and how far it is written.
+pub struct Segment {
+    pub file: File,
+    pub path: PathBuf,
+    /// Length up to the last whole record written: a failed write is cut back to it.
+    pub good_len: u64,
+    /// Records taken from the journal but not written yet (a failed write, or records
+    /// past a pending rotation).
+    pub unwritten: Vec<u8>,
+    /// LSN of the last record in `unwritten`.
+    pub unwritten_lsn: u64,
+    /// (first LSN of the next segment, offset in `unwritten` where it begins).
+    pub rotation: Option<(u64, usize)>,
+    /// LSN of the last record written to the file (not necessarily fsynced).
+    pub written_lsn: u64,
 }
 
 /// What the writer publishes to the connections: the LSN up to which replies may
@@ -130,6 +155,8 @@ impl Persistence {
             stop: AtomicBool::new(false),
             logging: AtomicBool::new(false),
             writer: Mutex::new(None),
+            segment: Mutex::new(None),
+            fsync_running: Arc::new(AtomicBool::new(false)),
             dir: Mutex::new(PathBuf::new()),
             current_segment: AtomicU64::new(0),
             rewrites: RewriteStatus {
@@ -153,6 +180,11 @@ impl Persistence {
             1 => AppendFsync::Everysec,
             _ => AppendFsync::No,
         }
+    }
+
+    /// The last write, fsync or rotation failed and has not succeeded since.
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Acquire)
     }
 
     /// The write error that makes Roost refuse writes, if any.
