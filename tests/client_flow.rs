@@ -175,3 +175,74 @@ fn client_unblock_ends_a_blocking_pop_as_a_timeout_or_an_error() {
     assert_eq!(unblocked, 1);
     blocked.expect(b":0\r\n");
 }
+
+/// While clients are paused the data set stands still, as in Redis 7:
+/// an expired key reads as missing but is neither removed by that read nor by active
+/// expiry, so DBSIZE and `expired_keys` do not move and no DEL is propagated; once the
+/// pause is lifted, expiry removes it. Checked on redis-server too, under WRITE (under ALL
+/// no command could look meanwhile; both modes hold expiry the same way).
+#[test]
+fn client_pause_holds_expiry_until_it_ends() {
+    fn expired_keys(con: &mut redis::Connection) -> u64 {
+        let info: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("expired_keys:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+    fn check(con: &mut redis::Connection, server: &str) {
+        let mode = "WRITE";
+        let _: () = redis::cmd("FLUSHALL").query(con).unwrap();
+        let before = expired_keys(con);
+        let _: () = redis::cmd("SET")
+            .arg("session:held")
+            .arg("v")
+            .arg("PX")
+            .arg(150)
+            .query(con)
+            .unwrap();
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(60_000)
+            .arg(mode)
+            .query(con)
+            .unwrap();
+        // Past the TTL and several active expiry cycles (hz 10).
+        std::thread::sleep(Duration::from_millis(600));
+        let value: Option<String> = redis::cmd("GET").arg("session:held").query(con).unwrap();
+        assert_eq!(
+            value, None,
+            "{server} {mode}: an expired key reads as missing"
+        );
+        let size: i64 = redis::cmd("DBSIZE").query(con).unwrap();
+        assert_eq!(
+            size, 1,
+            "{server} {mode}: the expired key is kept while paused"
+        );
+        assert_eq!(
+            expired_keys(con),
+            before,
+            "{server} {mode}: nothing expired"
+        );
+        let _: () = redis::cmd("CLIENT").arg("UNPAUSE").query(con).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while redis::cmd("DBSIZE").query::<i64>(con).unwrap() != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{server} {mode}: never expired after UNPAUSE"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(expired_keys(con), before + 1, "{server} {mode}");
+    }
+    let roost = TestServer::start();
+    let redis = common::process::RedisServer::start();
+    check(&mut roost.client(), "roost");
+    let mut con = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    check(&mut con, "redis-server");
+}

@@ -113,13 +113,12 @@ fn client_pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     };
     let now = crate::clock::now_ms();
     ctx.shared
-        .pause
-        .pause(now.saturating_add(timeout as u64), mode, now);
+        .pause_clients(now.saturating_add(timeout as u64), mode, now);
     Ok(Reply::OK)
 }
 
 fn client_unpause(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
-    ctx.shared.pause.unpause();
+    ctx.shared.unpause_clients();
     Ok(Reply::OK)
 }
 

@@ -171,7 +171,7 @@ fn failover(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     state.force = force;
     state.epoch += 1;
     drop(state);
-    shared.pause.set_failover(true);
+    shared.hold_writes_for_failover(true);
     if let Some(shared) = shared.arc() {
         (shared.services.start_failover)(&shared);
     }
@@ -201,7 +201,7 @@ pub fn abort_failover(shared: &Shared, reason: &str, take_gate: bool) {
             promote(shared, "failover aborted");
         }
     }
-    shared.pause.set_failover(false);
+    shared.hold_writes_for_failover(false);
     shared.repl.failover_changed.notify_waiters();
 }
 
@@ -214,7 +214,7 @@ pub fn failover_done(shared: &Shared) {
     }
     clear(&mut state);
     drop(state);
-    shared.pause.set_failover(false);
+    shared.hold_writes_for_failover(false);
     shared.repl.failover_changed.notify_waiters();
 }
 

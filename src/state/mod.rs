@@ -408,6 +408,25 @@ impl Shared {
         self.fatal.locked().take()
     }
 
+    /// CLIENT PAUSE: holds clients' commands (`pause::Pause`) and, as Redis 7 does, the
+    /// expiry of keys until `until_ms`, so the data set stands still while paused.
+    pub fn pause_clients(&self, until_ms: u64, mode: pause::PauseMode, now_ms: u64) {
+        self.pause.pause(until_ms, mode, now_ms);
+        self.keyspace.hold_expiry(self.pause.holds_expiry_until());
+    }
+
+    /// CLIENT UNPAUSE: ends CLIENT PAUSE (not a FAILOVER's hold on writes).
+    pub fn unpause_clients(&self) {
+        self.pause.unpause();
+        self.keyspace.hold_expiry(self.pause.holds_expiry_until());
+    }
+
+    /// FAILOVER holds writes, and expiry with them, until it ends (`on` false).
+    pub fn hold_writes_for_failover(&self, on: bool) {
+        self.pause.set_failover(on);
+        self.keyspace.hold_expiry(self.pause.holds_expiry_until());
+    }
+
     /// This server as an `Arc`, for handing work to another thread.
     pub fn arc(&self) -> Option<Arc<Shared>> {
         self.me.upgrade()

@@ -79,6 +79,16 @@ impl Pause {
         }
     }
 
+    /// Until when expiry is held (unix ms; `u64::MAX` while a FAILOVER holds writes; 0
+    /// for no pause): Redis 7 pauses expiry and eviction under either mode.
+    pub fn holds_expiry_until(&self) -> u64 {
+        if self.failover.load(Ordering::Acquire) {
+            u64::MAX
+        } else {
+            self.until_ms.load(Ordering::Acquire)
+        }
+    }
+
     /// Whether any pause was ever set and may be in force (one load, two while a
     /// FAILOVER may hold writes).
     pub fn maybe_paused(&self) -> bool {

@@ -67,7 +67,10 @@ pub struct Cursor {
 /// Walks shards from `cursor` until `budget` is spent or every shard has been seen once.
 /// Returns the number of keys removed.
 pub fn run_cycle(keyspace: &Keyspace, cursor: &mut Cursor, budget: Duration) -> usize {
-    if keyspace.passive_expiry() || !keyspace.active_expiry_enabled.load(Ordering::Relaxed) {
+    if keyspace.passive_expiry()
+        || !keyspace.active_expiry_enabled.load(Ordering::Relaxed)
+        || keyspace.expiry_held(clock::now_ms())
+    {
         return 0;
     }
     let started = Instant::now();

@@ -240,6 +240,9 @@ struct ExpiryListener {
     slots: Vec<AtomicUsize>,
     /// On a replica expired keys are hidden but kept until the primary's DEL arrives.
     passive: std::sync::atomic::AtomicBool,
+    /// Unix ms until which expired keys are hidden but kept (CLIENT PAUSE, FAILOVER);
+    /// `u64::MAX` until lifted, 0 for none.
+    held_until_ms: std::sync::atomic::AtomicU64,
     /// Told about every changed key (client-side caching invalidation).
     modified: std::sync::OnceLock<ModifiedHook>,
     /// Told about every key evicted to free memory.
@@ -531,7 +534,9 @@ impl Db {
 
     /// Removes `key` if it is (still) expired; counts it and tells watchers.
     fn remove_expired(&self, key: &[u8], now: u64) -> bool {
-        if self.listener.passive.load(Ordering::Acquire) {
+        if self.listener.passive.load(Ordering::Acquire)
+            || self.listener.held_until_ms.load(Ordering::Acquire) > now
+        {
             return false;
         }
         let removed = self.map.remove_if(key, |e| e.is_expired(now));
@@ -623,6 +628,7 @@ impl Keyspace {
             poppable: std::sync::OnceLock::new(),
             slots: (0..databases).map(AtomicUsize::new).collect(),
             passive: std::sync::atomic::AtomicBool::new(false),
+            held_until_ms: std::sync::atomic::AtomicU64::new(0),
             modified: std::sync::OnceLock::new(),
             evicted: std::sync::OnceLock::new(),
         });
@@ -779,6 +785,20 @@ impl Keyspace {
 
     pub fn passive_expiry(&self) -> bool {
         self.listener.passive.load(Ordering::Acquire)
+    }
+
+    /// Until unix ms `until_ms` (`u64::MAX`: until called again, 0: from now on not),
+    /// expired keys are hidden from reads but not removed, by reads or by active
+    /// expiry: while clients are paused the data set stands still, as in Redis 7.
+    pub fn hold_expiry(&self, until_ms: u64) {
+        self.listener
+            .held_until_ms
+            .store(until_ms, Ordering::Release);
+    }
+
+    /// Expired keys are kept at `now_ms` (`hold_expiry`).
+    pub fn expiry_held(&self, now_ms: u64) -> bool {
+        self.listener.held_until_ms.load(Ordering::Acquire) > now_ms
     }
 
     /// Installs the function told about every changed key.
