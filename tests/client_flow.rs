@@ -183,19 +183,12 @@ fn client_unblock_ends_a_blocking_pop_as_a_timeout_or_an_error() {
 /// no command could look meanwhile; both modes hold expiry the same way).
 #[test]
 fn client_pause_holds_expiry_until_it_ends() {
-    fn expired_keys(con: &mut redis::Connection) -> u64 {
-        let info: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
-        info.lines()
-            .find_map(|l| l.strip_prefix("expired_keys:"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    }
     fn check(con: &mut redis::Connection, server: &str) {
         let mode = "WRITE";
         let _: () = redis::cmd("FLUSHALL").query(con).unwrap();
-        let before = expired_keys(con);
+        let before = common::info_field(con, "stats", "expired_keys")
+            .parse::<u64>()
+            .unwrap();
         let _: () = redis::cmd("SET")
             .arg("session:held")
             .arg("v")
@@ -222,7 +215,9 @@ fn client_pause_holds_expiry_until_it_ends() {
             "{server} {mode}: the expired key is kept while paused"
         );
         assert_eq!(
-            expired_keys(con),
+            common::info_field(con, "stats", "expired_keys")
+                .parse::<u64>()
+                .unwrap(),
             before,
             "{server} {mode}: nothing expired"
         );
@@ -235,7 +230,13 @@ fn client_pause_holds_expiry_until_it_ends() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert_eq!(expired_keys(con), before + 1, "{server} {mode}");
+        assert_eq!(
+            common::info_field(con, "stats", "expired_keys")
+                .parse::<u64>()
+                .unwrap(),
+            before + 1,
+            "{server} {mode}"
+        );
     }
     let roost = TestServer::start();
     let redis = common::process::RedisServer::start();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::dataset::{fill, select};
 use common::inprocess::InProcess;
 use common::process::{wait_for, RedisServer, Roost, TempDir};
-use common::TestServer;
+use common::{info_field, TestServer};
 use redis::Connection;
 
 const REFUSED: &[u8] = b"-ERR DEBUG command not allowed. If the enable-debug-command option is \
@@ -111,27 +111,23 @@ fn debug_sleep_stops_the_server_and_set_active_expire_stops_expiry() {
     // Without active expiry the expired key stays counted (nothing reads it)...
     for _ in 0..5 {
         std::thread::sleep(Duration::from_millis(100));
-        let expired: i64 = info_expired_keys(&mut con);
+        let expired: i64 = info_field(&mut con, "stats", "expired_keys")
+            .parse::<i64>()
+            .unwrap();
         assert_eq!(expired, 0);
     }
     // ...and with it, it goes.
     sleeper.send(b"DEBUG SET-ACTIVE-EXPIRE 1\r\n");
     sleeper.expect(b"+OK\r\n");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while info_expired_keys(&mut con) == 0 {
+    while info_field(&mut con, "stats", "expired_keys")
+        .parse::<i64>()
+        .unwrap()
+        == 0
+    {
         assert!(Instant::now() < deadline, "the key never expired");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn info_expired_keys(con: &mut redis::Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("expired_keys:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 fn debug_line(con: &mut Connection, args: &[&str]) -> redis::RedisResult<String> {
@@ -266,14 +262,6 @@ fn debug_object_describes_values_as_redis_does() {
         let missing = debug_line(con, &["OBJECT", "no-such-key"]).unwrap_err();
         assert_eq!(error_text(&missing), "ERR no such key");
     }
-}
-
-fn info_field(con: &mut Connection, section: &str, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
-        .to_string()
 }
 
 #[test]

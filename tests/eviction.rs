@@ -11,16 +11,8 @@ use std::thread;
 use std::time::Duration;
 
 mod common;
-use common::encode_cmd;
 use common::process::{wait_for, RedisServer, Roost, TempDir};
-
-fn info_field(con: &mut redis::Connection, section: &str, name: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_else(|| panic!("no {name} in INFO {section}:\n{info}"))
-}
+use common::{encode_cmd, info_field};
 
 fn used_memory(con: &mut redis::Connection) -> u64 {
     info_field(con, "memory", "used_memory").parse().unwrap()

@@ -9,16 +9,8 @@ use std::time::{Duration, Instant};
 use roost::aof::record::Reader;
 
 mod common;
+use common::info_field;
 use common::process::{wait_for, Roost, TempDir};
-
-fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {info}"))
-        .trim()
-        .to_string()
-}
 
 fn wait_for_rewrites(con: &mut redis::Connection, count: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);

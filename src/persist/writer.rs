@@ -132,6 +132,32 @@ struct Syncing {
     fsync_failed: bool,
 }
 
+impl Syncing {
+    /// Takes in how an fsync covering the records up to `lsn` ended; false if it failed
+    /// (reported, and writes refused until one succeeds).
+    fn record(
+        &mut self,
+        log: &crate::state::Persistence,
+        path: &Path,
+        lsn: u64,
+        synced: io::Result<()>,
+    ) -> bool {
+        match synced {
+            Ok(()) => {
+                self.synced_lsn = self.synced_lsn.max(lsn);
+                self.fsync_failed = false;
+                log.clear_error();
+                true
+            }
+            Err(e) => {
+                self.fsync_failed = true;
+                log.report_error(path, "fsync", &e);
+                false
+            }
+        }
+    }
+}
+
 /// How one pass of the writer ended.
 enum Pass {
     /// Wait for more records.
@@ -270,17 +296,8 @@ fn pass(
             let synced = handle
                 .join()
                 .unwrap_or_else(|_| Err(io::Error::other("the fsync thread panicked")));
-            match synced {
-                Ok(()) => {
-                    syncing.synced_lsn = syncing.synced_lsn.max(lsn);
-                    syncing.fsync_failed = false;
-                    log.clear_error();
-                }
-                Err(e) => {
-                    syncing.fsync_failed = true;
-                    log.report_error(&segment.path, "fsync", &e);
-                    return retry(segment, syncing);
-                }
+            if !syncing.record(log, &segment.path, lsn, synced) {
+                return retry(segment, syncing);
             }
         }
     }
@@ -320,18 +337,10 @@ fn pass(
             }
         }
     } else if due {
-        match segment.file.sync_data() {
-            Ok(()) => {
-                syncing.synced_lsn = written_lsn;
-                syncing.last_sync = Instant::now();
-                syncing.fsync_failed = false;
-                log.clear_error();
-            }
-            Err(e) => {
-                syncing.fsync_failed = true;
-                log.report_error(&segment.path, "fsync", &e);
-                return retry(segment, syncing);
-            }
+        let synced = segment.file.sync_data();
+        syncing.last_sync = Instant::now();
+        if !syncing.record(log, &segment.path, written_lsn, synced) {
+            return retry(segment, syncing);
         }
     }
     let visible = if policy == AppendFsync::Always {

@@ -13,6 +13,15 @@ use std::time::Duration;
 use roost::config::Config;
 use roost::server::Background;
 
+/// Field `field` of `INFO section`, trimmed; panics naming it if INFO has no such field.
+pub fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{info}"))
+}
+
 /// The configuration tests start from (a port the OS picks, no log), after `adjust`; quiets
 /// the server log to warnings.
 pub fn test_config(adjust: impl FnOnce(&mut Config)) -> Config {
