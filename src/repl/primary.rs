@@ -236,45 +236,23 @@ async fn stream_records(
     let mut sent = 0;
     let mut over_soft_since = None;
     loop {
-        if replica.queue.overflowed.load(Ordering::Acquire) {
-            return Err(format!(
-                "its output buffer passed client-output-buffer-limit replica ({} bytes queued), closing; it will resync",
-                replica.queue.len()
-            ));
-        }
         if sent == pending.len() {
             pending = replica.queue.take();
             sent = 0;
         }
-        let unsent = (pending.len() - sent + replica.queue.len()) as u64;
-        info.output_pending.store(unsent, Ordering::Relaxed);
-        let limit = shared.config().output_limits[OUTPUT_REPLICA];
-        if limit.exceeded(unsent, &mut over_soft_since, clock::now_ms()) {
-            return Err(format!(
-                "its output buffer passed client-output-buffer-limit replica ({unsent} bytes unsent), closing; it will resync"
-            ));
-        }
+        let written = write_pending(
+            shared,
+            &mut writer,
+            replica,
+            info,
+            &pending[sent..],
+            &mut over_soft_since,
+        )
+        .await?;
         if sent < pending.len() {
-            // A replica that stops reading must not hold this task in a write forever:
-            // the write gives way when its queue overflows, it is killed, or it has been
-            // over the soft limit for its seconds.
-            let soft_deadline = limit.soft_deadline(over_soft_since);
-            tokio::select! {
-                written = writer.write(&pending[sent..]) => match written {
-                    Ok(n) if n > 0 => {
-                        sent += n;
-                        last_write = Instant::now();
-                        shared
-                            .stats
-                            .net_repl_output_bytes
-                            .fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                    Ok(_) => return Err("the replica closed the connection".into()),
-                    Err(e) => return Err(e.to_string()),
-                },
-                _ = overflow(&replica.queue) => {}
-                _ = info.kill_switch.notified() => return Err("killed".into()),
-                _ = clock::sleep_until_ms(soft_deadline) => {}
+            if written > 0 {
+                sent += written;
+                last_write = Instant::now();
             }
             continue;
         }
@@ -307,6 +285,57 @@ async fn stream_records(
             }
             _ = info.kill_switch.notified() => return Err("killed".into()),
         }
+    }
+}
+
+/// One step of sending a replica its records: checks the output against the replica's
+/// limits (its queue's, and `client-output-buffer-limit replica` on what is unsent:
+/// `pending`, taken from the queue but not written, plus what is queued), then writes
+/// some of `pending`. A replica that stops reading must not hold the task in a write
+/// forever: the write gives way when the queue overflows, the client is killed, or the
+/// soft limit's seconds run out. Returns how many bytes were written (0: none pending,
+/// or the wait ended otherwise; the caller checks again).
+pub(super) async fn write_pending(
+    shared: &Shared,
+    writer: &mut (impl AsyncWrite + Unpin),
+    replica: &AttachedReplica,
+    info: &ClientInfo,
+    pending: &[u8],
+    over_soft_since: &mut Option<u64>,
+) -> Result<usize, String> {
+    if replica.queue.overflowed.load(Ordering::Acquire) {
+        return Err(format!(
+            "its output buffer passed client-output-buffer-limit replica ({} bytes queued), closing; it will resync",
+            replica.queue.len()
+        ));
+    }
+    let unsent = (pending.len() + replica.queue.len()) as u64;
+    info.output_pending.store(unsent, Ordering::Relaxed);
+    let limit = shared.config().output_limits[OUTPUT_REPLICA];
+    if limit.exceeded(unsent, over_soft_since, clock::now_ms()) {
+        return Err(format!(
+            "its output buffer passed client-output-buffer-limit replica ({unsent} bytes unsent), closing; it will resync"
+        ));
+    }
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let soft_deadline = limit.soft_deadline(*over_soft_since);
+    tokio::select! {
+        written = writer.write(pending) => match written {
+            Ok(n) if n > 0 => {
+                shared
+                    .stats
+                    .net_repl_output_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                Ok(n)
+            }
+            Ok(_) => Err("the replica closed the connection".into()),
+            Err(e) => Err(e.to_string()),
+        },
+        _ = overflow(&replica.queue) => Ok(0),
+        _ = info.kill_switch.notified() => Err("killed".into()),
+        _ = clock::sleep_until_ms(soft_deadline) => Ok(0),
     }
 }
 

@@ -38,7 +38,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::primary::{forget, new_replica, overflow, register};
+use super::primary::{forget, new_replica, overflow, register, write_pending};
 use crate::aof::record;
 use crate::config::OUTPUT_REPLICA;
 use crate::journal::{Mark, ReplicaQueue};
@@ -458,42 +458,21 @@ impl Feed<'_> {
             }
         };
         loop {
-            if replica.queue.overflowed.load(Ordering::Acquire) {
-                return Err(format!(
-                    "its output buffer passed client-output-buffer-limit replica ({} bytes queued), closing; it will resync",
-                    replica.queue.len()
-                ));
-            }
             if sent == out.len() {
                 refill(&mut out, &mut offsets, &[]);
                 sent = 0;
             }
-            let unsent = (out.len() - sent + replica.queue.len()) as u64;
-            info.output_pending.store(unsent, Ordering::Relaxed);
-            let limit = shared.config().output_limits[OUTPUT_REPLICA];
-            if limit.exceeded(unsent, &mut over_soft_since, clock::now_ms()) {
-                return Err(format!(
-                    "its output buffer passed client-output-buffer-limit replica ({unsent} bytes unsent), closing; it will resync"
-                ));
-            }
+            let written = write_pending(
+                shared,
+                &mut writer,
+                replica,
+                info,
+                &out[sent..],
+                &mut over_soft_since,
+            )
+            .await?;
             if sent < out.len() {
-                let soft_deadline = limit.soft_deadline(over_soft_since);
-                tokio::select! {
-                    written = writer.write(&out[sent..]) => match written {
-                        Ok(n) if n > 0 => {
-                            sent += n;
-                            shared
-                                .stats
-                                .net_repl_output_bytes
-                                .fetch_add(n as u64, Ordering::Relaxed);
-                        }
-                        Ok(_) => return Err("the replica closed the connection".into()),
-                        Err(e) => return Err(e.to_string()),
-                    },
-                    _ = overflow(&replica.queue) => {}
-                    _ = info.kill_switch.notified() => return Err("killed".into()),
-                    _ = clock::sleep_until_ms(soft_deadline) => {}
-                }
+                sent += written;
                 continue;
             }
             tokio::select! {
