@@ -45,7 +45,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::replica::{current, load_snapshot, read_line, send_ack, Link};
+use super::replica::{current, keep_received, load_snapshot, read_line, send_ack, Link};
 use crate::aof::{header, record};
 use crate::cmd::apply::{apply_record, stream_client};
 use crate::rdb::{self, FileItem};
@@ -135,17 +135,9 @@ pub(super) async fn full_sync(
         .link
         .sync_total_bytes
         .store(0, Ordering::Relaxed);
-    let size = match received {
-        Ok(size) => size,
-        Err(e) => {
-            let _ = std::fs::remove_file(&path);
-            return Err(e);
-        }
-    };
-    if !current(shared, generation) {
-        let _ = std::fs::remove_file(&path);
+    let Some(size) = keep_received(shared, generation, &path, received)? else {
         return Ok(());
-    }
+    };
     log::notice(&format!(
         "PRIMARY <-> REPLICA sync: received {size} bytes of RDB from the Redis primary, loading it"
     ));

@@ -318,17 +318,9 @@ async fn receive_snapshot(
         std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
     }
     let received = receive_into(shared, link, &temp, leftover).await;
-    let size = match received {
-        Ok(size) => size,
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            return Err(e);
-        }
-    };
-    if !current(shared, generation) {
-        let _ = std::fs::remove_file(&temp);
+    let Some(size) = keep_received(shared, generation, &temp, received)? else {
         return Ok(());
-    }
+    };
     log::notice(&format!(
         "PRIMARY <-> REPLICA sync: received {size} bytes of snapshot, loading it"
     ));
@@ -337,6 +329,22 @@ async fn receive_snapshot(
     tokio::task::spawn_blocking(move || load_snapshot(&loader, &temp, &replid, at, logging))
         .await
         .map_err(|e| e.to_string())?
+}
+
+/// The outcome of a full sync's transfer into `path`: its size, or `None` when the link
+/// it came over is no longer the one wanted. The file is removed unless it is to be
+/// loaded.
+pub(super) fn keep_received(
+    shared: &Shared,
+    generation: u64,
+    path: &std::path::Path,
+    received: Result<u64, String>,
+) -> Result<Option<u64>, String> {
+    let kept = received.map(|size| current(shared, generation).then_some(size));
+    if !matches!(kept, Ok(Some(_))) {
+        let _ = std::fs::remove_file(path);
+    }
+    kept
 }
 
 /// Reads records up to the end marker into `path`; returns the bytes written.
