@@ -9,6 +9,7 @@
 #   defaults: target/release/roost, 400000, 3
 # LOG=everysec (default), always or off, as in compare_cpu.sh. With CSV=FILE, rows for
 # benches/charts.py (family "both-cores-$LOG").
+# FAMILY=name sets the CSV rows' family (to keep one build's runs apart from another's).
 set -euo pipefail
 roost=${1:-./target/release/roost}; n=${2:-400000}; rounds=${3:-3}
 log=${LOG:-everysec}
@@ -46,7 +47,7 @@ for round in $(seq "$rounds"); do
             "$(awk -v a=$a_us -v b=$b_us 'BEGIN{printf "%.2f", a/b}')"
         if [ -n "${CSV:-}" ]; then
             [ -s "$CSV" ] || echo "family,workload,round,roost_rps,redis_rps,roost_us,redis_us" > "$CSV"
-            echo "both-cores-$log,${t^^} P1 c200,$round,$a_rps,$b_rps,$a_us,$b_us" >> "$CSV"
+            echo "${FAMILY:-both-cores-$log},${t^^} P1 c200,$round,$a_rps,$b_rps,$a_us,$b_us" >> "$CSV"
         fi
     done
 done

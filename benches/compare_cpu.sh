@@ -9,6 +9,7 @@
 # LOG=everysec (default), always, or off: Roost's appendfsync and Redis's AOF fsync,
 # or no log on either side. With CSV=FILE, each pair of runs is also appended to FILE
 # (the format benches/charts.py reads; family "log-$LOG").
+# FAMILY=name sets the CSV rows' family (to keep one build's runs apart from another's).
 set -euo pipefail
 roost=${1:-./target/release/roost}; n=${2:-200000}; rounds=${3:-2}
 log=${LOG:-everysec}
@@ -47,7 +48,7 @@ for round in $(seq "$rounds"); do
                 "$(awk -v a=$a_us -v b=$b_us 'BEGIN{printf "%.2f", a/b}')"
             if [ -n "${CSV:-}" ]; then
                 [ -s "$CSV" ] || echo "family,workload,round,roost_rps,redis_rps,roost_us,redis_us" > "$CSV"
-                echo "log-$log,${t^^} P$pl,$round,$a_rps,$b_rps,$a_us,$b_us" >> "$CSV"
+                echo "${FAMILY:-log-$log},${t^^} P$pl,$round,$a_rps,$b_rps,$a_us,$b_us" >> "$CSV"
             fi
         done
     done

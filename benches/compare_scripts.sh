@@ -13,6 +13,7 @@
 #   defaults: target/release/roost, 300000, 300000, 3
 # With CSV=FILE, rows for benches/charts.py (family "scripts"; for the loop, "rps" is
 # calls per second).
+# FAMILY=name sets the CSV rows' family (to keep one build's runs apart from another's).
 set -euo pipefail
 roost=${1:-./target/release/roost}; calls=${2:-300000}; n=${3:-300000}; rounds=${4:-3}
 rport=${ROOST_PORT:-17141}; dport=${REDIS_PORT:-17142}
@@ -50,7 +51,7 @@ row() { # workload round a_rate a_us b_rate b_us
         "$(awk -v a=$4 -v b=$6 'BEGIN{printf "%.2f", a/b}')"
     if [ -n "${CSV:-}" ]; then
         [ -s "$CSV" ] || echo "family,workload,round,roost_rps,redis_rps,roost_us,redis_us" > "$CSV"
-        echo "scripts,$1,$2,$3,$5,$4,$6" >> "$CSV"
+        echo "${FAMILY:-scripts},$1,$2,$3,$5,$4,$6" >> "$CSV"
     fi
 }
 echo "loop: EVAL of $calls redis.call SETs; release: EVALSHA -c 10 -P 16 -n $n; servers on CPU 0, client on CPU 1"

@@ -12,6 +12,7 @@
 # Usage: benches/compare_tls.sh [requests] [rounds]    (defaults 200000, 2)
 # With CSV=FILE, each run's figures are also appended to FILE (the format
 # benches/charts.py reads; family "tls").
+# FAMILY=name sets the CSV rows' family (to keep one build's runs apart from another's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-200000}
@@ -58,7 +59,7 @@ ticks=$(getconf CLK_TCK)
 csv_row() {
     if [ -n "${CSV:-}" ]; then
         [ -s "$CSV" ] || echo "family,workload,round,roost_rps,redis_rps,roost_us,redis_us" > "$CSV"
-        echo "tls,$1,$2,$3,$4,$5,$6" >> "$CSV"
+        echo "${FAMILY:-tls},$1,$2,$3,$4,$5,$6" >> "$CSV"
     fi
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
