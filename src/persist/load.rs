@@ -8,6 +8,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use crate::aof::{self, Progress};
 use crate::cmd::apply::Replayer;
 use crate::state::replication::{load_id, save_id};
@@ -68,15 +70,16 @@ fn replay_log(shared: &Arc<Shared>) -> Result<(), String> {
         start_ms: clock::now_ms(),
         progress: Progress::default(),
     };
-    let mut replayer = Replayer::new(shared);
-    let loaded = aof::load(
-        &dir,
-        policy,
-        |record| replayer.apply(record.lsn, &record.args),
-        |progress| report(shared, progress, started),
-    )
+    let mut loader = Loader {
+        shared,
+        replayer: Replayer::new(shared),
+        db: 0,
+    };
+    let loaded = aof::load(&dir, policy, &mut loader, |progress| {
+        report(shared, progress, started)
+    })
     .map_err(|e| e.to_string())?;
-    let torn_transaction = replayer.finish();
+    let torn_transaction = loader.replayer.finish();
     let keys: usize = (0..shared.keyspace.databases())
         .map(|n| shared.keyspace.db(n).len())
         .sum();
@@ -110,6 +113,44 @@ fn replay_log(shared: &Arc<Shared>) -> Result<(), String> {
         .store(rdb.changes.load(Ordering::Relaxed), Ordering::Relaxed);
     shared.set_loading(false);
     Ok(())
+}
+
+/// Where the log's contents go: command records through the handlers, a keys base's
+/// strings straight into the database last selected.
+struct Loader<'a> {
+    shared: &'a Shared,
+    replayer: Replayer<'a>,
+    db: usize,
+}
+
+impl aof::Apply for Loader<'_> {
+    fn record(&mut self, record: &aof::record::Record) {
+        self.replayer.apply(record.lsn, &record.args);
+    }
+
+    fn select(&mut self, db: usize, keys: u64) -> Result<(), String> {
+        let databases = self.shared.keyspace.databases();
+        if db >= databases {
+            return Err(format!(
+                "the base uses database {db}, and this server has {databases} (databases)"
+            ));
+        }
+        self.db = db;
+        let hint = usize::try_from(keys).unwrap_or(0).min(1 << 30);
+        self.shared.keyspace.db(db).reserve(hint);
+        // Command records that follow (aggregates) run in the same database.
+        let args = [Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())];
+        self.replayer.apply(0, &args);
+        Ok(())
+    }
+
+    fn string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
+        let _gate = self.shared.keyspace.write_gate();
+        self.shared
+            .keyspace
+            .db(self.db)
+            .insert_string(key, value, expire_at);
+    }
 }
 
 fn report(shared: &Shared, progress: Progress, started: Instant) {

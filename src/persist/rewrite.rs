@@ -115,12 +115,37 @@ fn write_base(
     libraries: &[bytes::Bytes],
 ) -> std::io::Result<u64> {
     let mut file = File::create(path)?;
-    file.write_all(&aof::header::encode(aof::header::Kind::Base))?;
-    let size = aof::encode_snapshot(&shared.keyspace, libraries, mark.db, |chunk| {
-        file.write_all(chunk)
+    file.write_all(&aof::header::encode(aof::header::Kind::KeysBase))?;
+    let mut written = aof::header::LEN as u64;
+    let size = aof::encode_keys_base(&shared.keyspace, libraries, mark.db, |chunk| {
+        file.write_all(chunk)?;
+        // Start writing back what is written, so the final fsync has little left.
+        start_writeback(&file, written, chunk.len() as u64);
+        written += chunk.len() as u64;
+        Ok(())
     })?;
     file.sync_all()?;
     Ok(size)
+}
+
+/// Asks the kernel to start writing `len` bytes at `offset` of `file` to the disk
+/// without waiting for it (Linux); durability still comes from the final fsync.
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain syscall on an open descriptor; failure only loses the hint.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                offset as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
 }
 
 /// Starts a rewrite when the log has grown by `auto-aof-rewrite-percentage` over its
