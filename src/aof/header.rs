@@ -184,7 +184,8 @@ mod tests {
             format,
             Format {
                 version: 1,
-                records_at: 16
+                records_at: 16,
+                kind: Kind::Segment,
             }
         );
         let mut reader = Reader::at(GOLDEN, format.records_at, Some(7));
@@ -216,6 +217,21 @@ mod tests {
         assert!(read(&base, Kind::Base, None, path()).is_ok());
         let err = read(&base, Kind::Segment, None, path()).unwrap_err();
         assert!(err.contains("is a Roost log base, but its name says it is a segment"));
+    }
+
+    #[test]
+    fn a_keys_base_is_version_2_and_named_as_a_base() {
+        let header = encode(Kind::KeysBase);
+        assert_eq!(&header[8..], &[2, 0, 0, 0, 3, 0, 0, 0]);
+        let format = read(&header, Kind::Base, Some(1), path()).unwrap();
+        assert_eq!((format.version, format.kind), (2, Kind::KeysBase));
+        let err = read(&header, Kind::Segment, Some(1), path()).unwrap_err();
+        assert!(err.contains("is a Roost log base, but its name says it is a segment"));
+        // Kind 3 did not exist in version 1.
+        let mut old = header;
+        old[8] = 1;
+        let err = read(&old, Kind::Base, Some(1), path()).unwrap_err();
+        assert!(err.contains("of unknown kind 3"), "{err}");
     }
 
     #[test]
