@@ -90,6 +90,32 @@ pub enum Item<'a> {
     Command(Vec<Bytes>),
 }
 
+impl Item<'_> {
+    /// The command this record stands for (what a base of command records would hold).
+    pub fn to_command(&self) -> Vec<Bytes> {
+        match self {
+            Item::Select { db, .. } => vec![Bytes::from("SELECT"), Bytes::from(db.to_string())],
+            Item::Str {
+                key,
+                value,
+                expire_at,
+            } => {
+                let mut args = vec![
+                    Bytes::from("SET"),
+                    Bytes::copy_from_slice(key),
+                    Bytes::copy_from_slice(value),
+                ];
+                if let Some(at) = expire_at {
+                    args.push(Bytes::from("PXAT"));
+                    args.push(Bytes::from(at.to_string()));
+                }
+                args
+            }
+            Item::Command(args) => args.clone(),
+        }
+    }
+}
+
 /// Reads the records of a keys base in order; stops at the first that does not check
 /// out.
 pub struct Reader<'a> {

@@ -372,6 +372,26 @@ pub fn load(
     Ok(loaded)
 }
 
+/// The commands a base's contents (`data`, of the file `path`) stand for, in order, of
+/// either kind of base (for tools and tests; loading does not build them).
+pub fn base_commands(data: &[u8], path: &Path) -> Result<Vec<Vec<bytes::Bytes>>, String> {
+    let format = header::read(data, Kind::Base, Some(1), path)?;
+    let mut commands = Vec::new();
+    let damaged = |stop: Stop| format!("{} is damaged: {stop:?}", path.display());
+    if format.kind == Kind::KeysBase {
+        let mut reader = keys::Reader::at(data, format.records_at);
+        while let Some(item) = reader.next_item().map_err(damaged)? {
+            commands.push(item.to_command());
+        }
+    } else {
+        let mut reader = Reader::at(data, format.records_at, Some(1));
+        while let Some(record) = reader.next_record().map_err(damaged)? {
+            commands.push(record.args);
+        }
+    }
+    Ok(commands)
+}
+
 /// The file at `path` mapped into memory (`None` when empty), read ahead in full when
 /// `whole` (a base is read from start to end at once).
 fn map_file(path: &Path, whole: bool) -> Result<Option<memmap2::Mmap>, LoadError> {

@@ -68,9 +68,7 @@ impl Keyspace {
             for shard in 0..self.db(db).shard_count() {
                 {
                     let _gate = self.read_gate();
-                    self.snapshot_shard_view(db, shard, now, |k, v, e| {
-                        write_entry(sink, k, v, e)
-                    });
+                    self.snapshot_shard_view(db, shard, now, |k, v, e| write_entry(sink, k, v, e));
                 }
                 sink.shard_done()?;
             }
