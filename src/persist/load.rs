@@ -1,5 +1,7 @@
 //! Loading the log at startup: replay every record through the command handlers, with a
-//! client that skips the gates and does not log again, then start the log writer.
+//! client that skips the gates and does not log again (a keys base's strings go straight
+//! into the store instead: parsing and running a `SET` per key was most of a restart),
+//! then start the log writer.
 //!
 //! Clients that connect meanwhile get `-LOADING` for anything but a few commands (PING,
 //! INFO, ...), and INFO reports Redis's loading fields.
@@ -74,6 +76,8 @@ fn replay_log(shared: &Arc<Shared>) -> Result<(), String> {
         shared,
         replayer: Replayer::new(shared),
         db: 0,
+        now: clock::now_ms(),
+        is_replica: shared.repl.is_replica(),
     };
     let loaded = aof::load(&dir, policy, &mut loader, |progress| {
         report(shared, progress, started)
@@ -121,6 +125,8 @@ struct Loader<'a> {
     shared: &'a Shared,
     replayer: Replayer<'a>,
     db: usize,
+    now: u64,
+    is_replica: bool,
 }
 
 impl aof::Apply for Loader<'_> {
@@ -145,6 +151,11 @@ impl aof::Apply for Loader<'_> {
     }
 
     fn string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
+        // A primary drops keys that expired while the base lay on disk, as an RDB load
+        // does; a replica keeps them until its primary's DEL.
+        if expire_at.is_some_and(|t| t < self.now) && !self.is_replica {
+            return;
+        }
         let _gate = self.shared.keyspace.write_gate();
         self.shared
             .keyspace
