@@ -401,14 +401,14 @@ fn map_file(path: &Path, whole: bool) -> Result<Option<memmap2::Mmap>, LoadError
     if len == 0 {
         return Ok(None);
     }
-    let mut options = memmap2::MmapOptions::new();
-    if whole {
-        options.populate();
-    }
     // SAFETY: the log files are only written by this process (its writer, a rewrite),
     // neither of which runs while the log loads.
-    let map = unsafe { options.map(&file) }.map_err(io_error)?;
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error)?;
     let _ = map.advise(memmap2::Advice::Sequential);
+    if whole {
+        // Read the whole file ahead while the first pages are processed.
+        let _ = map.advise(memmap2::Advice::WillNeed);
+    }
     Ok(Some(map))
 }
 
