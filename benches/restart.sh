@@ -31,7 +31,7 @@ trap cleanup EXIT
 start() { # roost|redis
     if [[ $1 == roost ]]; then
         taskset -c 0 ./target/release/roost --port "$roost_port" --dir "$work/roost" \
-            --appendfsync everysec --loglevel warning >/dev/null &
+            --appendfsync everysec --loglevel warning >/dev/null 2>>"$work/roost.log" &
     else
         taskset -c 0 redis-server --port "$redis_port" --dir "$work/redis" --save '' \
             --appendonly yes --appendfsync everysec --aof-use-rdb-preamble yes \

@@ -134,6 +134,69 @@ struct BaseWriter {
     buffer: Aligned,
     filled: usize,
     written: u64,
+    /// Under direct I/O, once the first block went through: a thread that writes full
+    /// buffers while the next one fills (a direct write waits for the device), and the
+    /// buffers it hands back.
+    behind: Option<Behind>,
+}
+
+struct Behind {
+    full: std::sync::mpsc::SyncSender<Aligned>,
+    done: std::sync::mpsc::Receiver<(Aligned, std::io::Result<()>)>,
+    spare: Option<Aligned>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Behind {
+    fn start(file: &File) -> std::io::Result<Behind> {
+        let file = file.try_clone()?;
+        let (full, to_write) = std::sync::mpsc::sync_channel::<Aligned>(1);
+        let (written, done) = std::sync::mpsc::sync_channel(2);
+        let thread = std::thread::Builder::new()
+            .name("roost-rewrite-io".into())
+            .spawn(move || {
+                for mut buffer in to_write {
+                    let result = (&file).write_all(buffer.bytes());
+                    if written.send((buffer, result)).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Behind {
+            full,
+            done,
+            spare: Some(Aligned::new()),
+            thread,
+        })
+    }
+
+    /// Hands `buffer` (full) to the thread, leaving an empty one in its place.
+    fn swap(&mut self, buffer: &mut Aligned) -> std::io::Result<()> {
+        let stopped = || std::io::Error::other("the base writer thread stopped");
+        let empty = match self.spare.take() {
+            Some(spare) => spare,
+            None => {
+                let (empty, result) = self.done.recv().map_err(|_| stopped())?;
+                result?;
+                empty
+            }
+        };
+        let full = std::mem::replace(buffer, empty);
+        self.full.send(full).map_err(|_| stopped())
+    }
+
+    /// Waits for every write handed over.
+    fn finish(self) -> std::io::Result<()> {
+        drop(self.full);
+        let mut outcome = Ok(());
+        for (_, result) in self.done.iter() {
+            if outcome.is_ok() {
+                outcome = result;
+            }
+        }
+        let _ = self.thread.join();
+        outcome
+    }
 }
 
 /// Direct I/O wants buffers, offsets and lengths aligned to the device's block size;
@@ -162,6 +225,9 @@ impl Aligned {
         unsafe { std::slice::from_raw_parts_mut(self.0.as_ptr(), BUFFER) }
     }
 }
+
+// SAFETY: the block is owned and only reached through `&mut self`.
+unsafe impl Send for Aligned {}
 
 impl Drop for Aligned {
     fn drop(&mut self) {
@@ -193,6 +259,7 @@ impl BaseWriter {
             buffer: Aligned::new(),
             filled: 0,
             written: 0,
+            behind: None,
         })
     }
 
@@ -202,8 +269,21 @@ impl BaseWriter {
             self.buffer.bytes()[self.filled..self.filled + n].copy_from_slice(&data[..n]);
             self.filled += n;
             data = &data[n..];
-            if self.filled == BUFFER {
-                self.write_out(BUFFER)?;
+            if self.filled < BUFFER {
+                continue;
+            }
+            match &mut self.behind {
+                Some(behind) => {
+                    behind.swap(&mut self.buffer)?;
+                    self.written += BUFFER as u64;
+                    self.filled = 0;
+                }
+                None => {
+                    self.write_out(BUFFER)?;
+                    if self.direct {
+                        self.behind = Some(Behind::start(&self.file)?);
+                    }
+                }
             }
         }
         Ok(())
@@ -253,6 +333,9 @@ impl BaseWriter {
 
     /// Writes what is left and fsyncs the file.
     fn finish(mut self) -> std::io::Result<()> {
+        if let Some(behind) = self.behind.take() {
+            behind.finish()?;
+        }
         if self.direct {
             let whole = self.filled / BLOCK * BLOCK;
             if whole > 0 {
