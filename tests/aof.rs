@@ -710,11 +710,10 @@ fn rewrite_during_a_write_load_keeps_everything_and_shrinks_the_log() {
     // No expired key was carried into the base.
     let (_, base) = roost::aof::newest_base(&dir.0).unwrap().unwrap();
     let data = std::fs::read(&base).unwrap();
-    assert!(data.starts_with(&header::encode(header::Kind::Base)));
-    let mut reader = Reader::at(&data, header::LEN, Some(1));
-    while let Some(record) = reader.next_record().unwrap() {
+    assert!(data.starts_with(&header::encode(header::Kind::KeysBase)));
+    for args in roost::aof::base_commands(&data, &base).unwrap() {
         assert!(
-            !record.args.iter().any(|a| a.starts_with(b"short")),
+            !args.iter().any(|a| a.starts_with(b"short")),
             "expired key in the base"
         );
     }
@@ -906,14 +905,13 @@ fn sorted_sets_survive_restarts_and_rewrites_exactly() {
     roost.shutdown();
     let (_, base) = roost::aof::newest_base(&dir.0).unwrap().unwrap();
     let data = std::fs::read(&base).unwrap();
-    assert!(data.starts_with(&header::encode(header::Kind::Base)));
-    let mut reader = Reader::at(&data, header::LEN, Some(1));
+    assert!(data.starts_with(&header::encode(header::Kind::KeysBase)));
     let mut zadds = 0;
-    while let Some(record) = reader.next_record().unwrap() {
-        if record.args[0].eq_ignore_ascii_case(b"ZADD") {
+    for args in roost::aof::base_commands(&data, &base).unwrap() {
+        if args[0].eq_ignore_ascii_case(b"ZADD") {
             zadds += 1;
         }
-        assert!(!record.args[0].eq_ignore_ascii_case(b"ZREM"));
+        assert!(!args[0].eq_ignore_ascii_case(b"ZREM"));
     }
     assert!(zadds >= 5, "{zadds} ZADD records in the base");
     let roost = Roost::start(&dir.0, &[]);

@@ -75,10 +75,11 @@ fn segments_and_bases_start_with_the_header() {
     roost.shutdown();
     let (_, base) = roost::aof::newest_base(&dir.0).unwrap().unwrap();
     let data = std::fs::read(&base).unwrap();
-    assert_eq!(&data[..header::LEN], &header::encode(Kind::Base));
+    assert_eq!(&data[..header::LEN], &header::encode(Kind::KeysBase));
     let (code, text) = check_aof(&[base.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("format version 1"), "{text}");
+    assert!(text.contains("format version 2"), "{text}");
+    assert!(text.contains("(string key): 1"), "{text}");
     let (code, text) = check_aof(&[only_segment(&dir.0).to_str().unwrap()]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("format version 1"), "{text}");
@@ -191,14 +192,14 @@ fn a_newer_format_stops_startup_naming_the_file() {
     let seg_dir = dir.0.join("appendonly");
     std::fs::create_dir_all(&seg_dir).unwrap();
     let mut newer = header::encode(Kind::Segment).to_vec();
-    newer[8..12].copy_from_slice(&2u32.to_le_bytes());
+    newer[8..12].copy_from_slice(&3u32.to_le_bytes());
     record::encode(1, &[b"SET", b"a", b"1"], &mut newer);
     let segment = seg_dir.join("00000000000000000001.aof");
     std::fs::write(&segment, &newer).unwrap();
     let text = refused_startup(&dir.0, &[]);
     assert!(
         text.contains(&format!(
-            "{} is a Roost log file of format version 2",
+            "{} is a Roost log file of format version 3",
             segment.display()
         )),
         "{text}"
@@ -207,7 +208,7 @@ fn a_newer_format_stops_startup_naming_the_file() {
     let (code, text) = check_aof(&["--fix", segment.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
-        text.contains("format version 2") && text.contains("left as it is"),
+        text.contains("format version 3") && text.contains("left as it is"),
         "{text}"
     );
     assert_eq!(std::fs::read(&segment).unwrap(), newer);

@@ -6,8 +6,6 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use roost::aof::record::Reader;
-
 mod common;
 use common::info_field;
 use common::process::{wait_for, Roost, TempDir};
@@ -201,13 +199,12 @@ fn streams_survive_a_restart_and_a_rewrite() {
     roost.shutdown();
     let (_, base) = roost::aof::newest_base(&dir.0).unwrap().unwrap();
     let data = std::fs::read(&base).unwrap();
-    let mut reader = Reader::at(&data, roost::aof::header::LEN, Some(1));
     let mut xadds = 0;
-    while let Some(record) = reader.next_record().unwrap() {
-        if record.args[0].eq_ignore_ascii_case(b"XADD") {
+    for args in roost::aof::base_commands(&data, &base).unwrap() {
+        if args[0].eq_ignore_ascii_case(b"XADD") {
             xadds += 1;
         }
-        assert!(!record.args[0].eq_ignore_ascii_case(b"XDEL"));
+        assert!(!args[0].eq_ignore_ascii_case(b"XDEL"));
     }
     assert!(xadds >= 110, "{xadds} XADD records in the base");
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::header::{self, Kind};
+use super::keys;
 use super::record::{Reader, Stop};
 
 /// The outcome of checking one segment.
@@ -36,20 +37,38 @@ pub fn check(path: &Path, fix: bool) -> std::io::Result<Report> {
             return Ok(Report { text, valid: false });
         }
     };
-    let mut reader = Reader::at(&data, format.records_at, first_lsn);
     let mut records = 0u64;
     let mut lsns = None;
     let mut commands: BTreeMap<String, u64> = BTreeMap::new();
-    let stop = loop {
-        match reader.next_record() {
-            Ok(Some(record)) => {
-                records += 1;
-                lsns = Some((lsns.map_or(record.lsn, |(first, _)| first), record.lsn));
-                let name = String::from_utf8_lossy(&record.args[0]).to_ascii_uppercase();
-                *commands.entry(name).or_default() += 1;
+    let stop = if format.kind == Kind::KeysBase {
+        // A base of key records (format version 2): no LSNs; strings counted as such.
+        let mut reader = keys::Reader::at(&data, format.records_at);
+        loop {
+            let name = match reader.next_item() {
+                Ok(Some(keys::Item::Select { .. })) => "SELECT".to_string(),
+                Ok(Some(keys::Item::Str { .. })) => "(string key)".to_string(),
+                Ok(Some(keys::Item::Command(args))) => {
+                    String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+                }
+                Ok(None) => break None,
+                Err(stop) => break Some(stop),
+            };
+            records += 1;
+            *commands.entry(name).or_default() += 1;
+        }
+    } else {
+        let mut reader = Reader::at(&data, format.records_at, first_lsn);
+        loop {
+            match reader.next_record() {
+                Ok(Some(record)) => {
+                    records += 1;
+                    lsns = Some((lsns.map_or(record.lsn, |(first, _)| first), record.lsn));
+                    let name = String::from_utf8_lossy(&record.args[0]).to_ascii_uppercase();
+                    *commands.entry(name).or_default() += 1;
+                }
+                Ok(None) => break None,
+                Err(stop) => break Some(stop),
             }
-            Ok(None) => break None,
-            Err(stop) => break Some(stop),
         }
     };
     let mut text = format!("{}: {records} records", path.display());

@@ -1,9 +1,11 @@
 //! The header that starts every log file Roost writes, so a file says what it is.
 //!
 //! `ROOSTLOG` (8 bytes) | format version u32 | kind u32, little endian: 16 bytes, then
-//! the records. Kind 1 is a segment, kind 2 a rewrite's base. A file with another
-//! version, another kind than its name says, or that is not a Roost log at all is
-//! refused by name rather than misread.
+//! the records. Kind 1 is a segment, kind 2 a base of command records (what a replica
+//! receives in a full sync), both format version 1; kind 3, new in format version 2, a
+//! rewrite's base of key records (`aof::keys`). A file of a newer version, of another
+//! kind than its name says, or that is not a Roost log at all is refused by name rather
+//! than misread.
 //!
 //! Files written before headers existed (format version 0) start directly with a
 //! record. They are still read, so an upgrade loses nothing: a file without the magic
@@ -16,14 +18,18 @@ use std::path::Path;
 use super::record::{Reader, HEADER_LEN};
 
 pub const MAGIC: &[u8; 8] = b"ROOSTLOG";
-/// The format version this Roost writes and the newest it reads.
-pub const VERSION: u32 = 1;
+/// The newest format version this Roost reads (and writes, for a base of keys; the
+/// files of command records are still version 1, readable by older Roosts).
+pub const VERSION: u32 = 2;
 pub const LEN: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Segment,
+    /// A base of command records.
     Base,
+    /// A base of key records (format version 2).
+    KeysBase,
 }
 
 impl Kind {
@@ -31,22 +37,38 @@ impl Kind {
         match self {
             Kind::Segment => 1,
             Kind::Base => 2,
+            Kind::KeysBase => 3,
         }
     }
 
     fn name(self) -> &'static str {
         match self {
             Kind::Segment => "segment",
-            Kind::Base => "base",
+            Kind::Base | Kind::KeysBase => "base",
         }
     }
 
-    fn from_code(code: u32) -> Option<Kind> {
+    /// The kind a file of `version` says it is by `code`.
+    fn from_code(code: u32, version: u32) -> Option<Kind> {
         match code {
             1 => Some(Kind::Segment),
             2 => Some(Kind::Base),
+            3 if version >= 2 => Some(Kind::KeysBase),
             _ => None,
         }
+    }
+
+    /// The format version a file of this kind is written as.
+    fn version(self) -> u32 {
+        match self {
+            Kind::Segment | Kind::Base => 1,
+            Kind::KeysBase => 2,
+        }
+    }
+
+    /// Whether a file named as `named` may hold this kind.
+    fn fits(self, named: Kind) -> bool {
+        self == named || (self == Kind::KeysBase && named == Kind::Base)
     }
 }
 
@@ -54,7 +76,7 @@ impl Kind {
 pub fn encode(kind: Kind) -> [u8; LEN] {
     let mut header = [0u8; LEN];
     header[..8].copy_from_slice(MAGIC);
-    header[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    header[8..12].copy_from_slice(&kind.version().to_le_bytes());
     header[12..16].copy_from_slice(&kind.code().to_le_bytes());
     header
 }
@@ -66,10 +88,13 @@ pub struct Format {
     pub version: u32,
     /// Where the records begin.
     pub records_at: usize,
+    /// What the file holds (`Base` for a file named as a base holds command records,
+    /// `KeysBase` key records).
+    pub kind: Kind,
 }
 
 /// Reads the header of `data`, the contents of the file `path`, which should be a file
-/// of `kind` whose first record carries `first_lsn` (if known). An empty file, or one
+/// of `kind` (`Base` stands for either kind of base) whose first record carries `first_lsn` (if known). An empty file, or one
 /// cut inside its header (a crash while it was created), holds no records. The error
 /// names the file and says what was found.
 pub fn read(
@@ -80,24 +105,26 @@ pub fn read(
 ) -> Result<Format, String> {
     if data.len() < LEN && encode(kind).starts_with(data) {
         return Ok(Format {
-            version: VERSION,
+            version: kind.version(),
             records_at: data.len(),
+            kind,
         });
     }
     if data.starts_with(MAGIC) && data.len() >= LEN {
         let version = u32::from_le_bytes([data[8], data[9], data[10], data[11]]);
         let code = u32::from_le_bytes([data[12], data[13], data[14], data[15]]);
-        if version != VERSION {
+        if version == 0 || version > VERSION {
             return Err(format!(
                 "{} is a Roost log file of format version {version}; this Roost reads \
                  versions 0 to {VERSION} (was it written by a newer Roost?)",
                 path.display()
             ));
         }
-        return match Kind::from_code(code) {
-            Some(found) if found == kind => Ok(Format {
+        return match Kind::from_code(code, version) {
+            Some(found) if found.fits(kind) => Ok(Format {
                 version,
                 records_at: LEN,
+                kind: found,
             }),
             Some(found) => Err(format!(
                 "{} is a Roost log {}, but its name says it is a {}",
@@ -117,6 +144,7 @@ pub fn read(
         return Ok(Format {
             version: 0,
             records_at: 0,
+            kind,
         });
     }
     Err(format!(
@@ -156,7 +184,8 @@ mod tests {
             format,
             Format {
                 version: 1,
-                records_at: 16
+                records_at: 16,
+                kind: Kind::Segment,
             }
         );
         let mut reader = Reader::at(GOLDEN, format.records_at, Some(7));
@@ -191,11 +220,26 @@ mod tests {
     }
 
     #[test]
+    fn a_keys_base_is_version_2_and_named_as_a_base() {
+        let header = encode(Kind::KeysBase);
+        assert_eq!(&header[8..], &[2, 0, 0, 0, 3, 0, 0, 0]);
+        let format = read(&header, Kind::Base, Some(1), path()).unwrap();
+        assert_eq!((format.version, format.kind), (2, Kind::KeysBase));
+        let err = read(&header, Kind::Segment, Some(1), path()).unwrap_err();
+        assert!(err.contains("is a Roost log base, but its name says it is a segment"));
+        // Kind 3 did not exist in version 1.
+        let mut old = header;
+        old[8] = 1;
+        let err = read(&old, Kind::Base, Some(1), path()).unwrap_err();
+        assert!(err.contains("of unknown kind 3"), "{err}");
+    }
+
+    #[test]
     fn a_newer_version_is_refused_by_name() {
         let mut newer = GOLDEN.to_vec();
-        newer[8] = 2;
+        newer[8] = 3;
         let err = read(&newer, Kind::Segment, Some(7), path()).unwrap_err();
-        assert!(err.starts_with("00000000000000000007.aof is a Roost log file of format version 2"));
+        assert!(err.starts_with("00000000000000000007.aof is a Roost log file of format version 3"));
     }
 
     #[test]
@@ -205,7 +249,8 @@ mod tests {
             read(old, Kind::Segment, Some(7), path()),
             Ok(Format {
                 version: 0,
-                records_at: 0
+                records_at: 0,
+                kind: Kind::Segment,
             })
         );
         // The same bytes with the wrong first LSN do not check out: not a log.

@@ -9,6 +9,7 @@
 
 pub mod check;
 pub mod header;
+pub mod keys;
 pub mod record;
 
 use std::fs::{self, File, OpenOptions};
@@ -193,12 +194,23 @@ pub struct LoadPolicy {
     pub truncated_tail_ok: bool,
 }
 
-/// Reads every segment in order and hands each record to `apply`. A torn last record and
-/// corruption are handled as `policy` says.
+/// What loading hands the log's contents to.
+pub trait Apply {
+    /// A command record (of a segment, or of a base).
+    fn record(&mut self, record: &Record);
+    /// A keys base's database switch, with how many keys follow (a hint, 0 if unknown);
+    /// an error if this server cannot hold it.
+    fn select(&mut self, db: usize, keys: u64) -> Result<(), String>;
+    /// A keys base's string key, in the database last selected.
+    fn string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>);
+}
+
+/// Reads the base, then every segment in order, handing what they hold to `apply`. A
+/// torn last record and corruption are handled as `policy` says.
 pub fn load(
     dir: &Path,
     policy: LoadPolicy,
-    mut apply: impl FnMut(&Record),
+    apply: &mut impl Apply,
     mut progress: impl FnMut(Progress),
 ) -> Result<Loaded, LoadError> {
     let io_error = |e| LoadError::Io(dir.to_path_buf(), e);
@@ -218,45 +230,78 @@ pub fn load(
         next_lsn: segs.first().map_or(1, |(lsn, _)| *lsn),
         ..Loaded::default()
     };
+    let mut last_report = Instant::now();
     if let Some((lsn, path)) = &base {
-        let data = fs::read(path).map_err(|e| LoadError::Io(path.clone(), e))?;
+        let map = map_file(path, true)?;
+        let data: &[u8] = map.as_deref().unwrap_or(&[]);
         let format =
-            header::read(&data, Kind::Base, Some(1), path).map_err(LoadError::Unreadable)?;
-        let mut reader = Reader::at(&data, format.records_at, Some(1));
-        loop {
-            match reader.next_record() {
-                Ok(Some(record)) => {
-                    apply(&record);
-                    loaded.records += 1;
-                }
-                Ok(None) => break,
-                // A base is fsynced before it is installed: any damage is corruption.
-                Err(Stop::TornTail { offset }) | Err(Stop::Corrupt { offset, .. }) => {
-                    return Err(LoadError::Corrupt {
-                        file: path.clone(),
+            header::read(data, Kind::Base, Some(1), path).map_err(LoadError::Unreadable)?;
+        // A base is fsynced before it is installed: any damage is corruption.
+        let damaged = |offset, reason: Option<String>| LoadError::Corrupt {
+            file: path.clone(),
+            offset,
+            reason: match reason {
+                Some(reason) => format!("damaged base: {reason}"),
+                None => "damaged base: a record runs past the end of the file".into(),
+            },
+        };
+        let mut report = |position: usize, records: u64| {
+            if records % 4096 == 0 && last_report.elapsed() >= Duration::from_millis(250) {
+                last_report = Instant::now();
+                progress(Progress {
+                    loaded_bytes: position as u64,
+                    total_bytes,
+                    records,
+                });
+            }
+        };
+        if format.kind == Kind::KeysBase {
+            let mut reader = keys::Reader::at(data, format.records_at);
+            loop {
+                let offset = reader.position();
+                match reader.next_item() {
+                    Ok(Some(keys::Item::Str {
+                        key,
+                        value,
+                        expire_at,
+                    })) => apply.string(key, value, expire_at),
+                    Ok(Some(keys::Item::Select { db, keys })) => apply
+                        .select(db, keys)
+                        .map_err(|e| LoadError::Unreadable(format!("{}: {e}", path.display())))?,
+                    Ok(Some(keys::Item::Command(args))) => apply.record(&Record {
+                        lsn: loaded.records + 1,
+                        args,
                         offset,
-                        reason: "damaged base".into(),
-                    });
+                    }),
+                    Ok(None) => break,
+                    Err(Stop::TornTail { offset }) => return Err(damaged(offset, None)),
+                    Err(Stop::Corrupt { offset, reason }) => {
+                        return Err(damaged(offset, Some(reason)))
+                    }
                 }
+                loaded.records += 1;
+                report(reader.position(), loaded.records);
+            }
+        } else {
+            let mut reader = Reader::at(data, format.records_at, Some(1));
+            loop {
+                match reader.next_record() {
+                    Ok(Some(record)) => apply.record(&record),
+                    Ok(None) => break,
+                    Err(Stop::TornTail { offset }) => return Err(damaged(offset, None)),
+                    Err(Stop::Corrupt { offset, reason }) => {
+                        return Err(damaged(offset, Some(reason)))
+                    }
+                }
+                loaded.records += 1;
+                report(reader.position(), loaded.records);
             }
         }
         loaded.bytes += data.len() as u64;
         loaded.next_lsn = *lsn;
     }
-    let mut last_report = Instant::now();
     for (index, (first_lsn, path)) in segs.iter().enumerate() {
-        let file = File::open(path).map_err(|e| LoadError::Io(path.clone(), e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| LoadError::Io(path.clone(), e))?
-            .len();
-        let map = if len == 0 {
-            None
-        } else {
-            // SAFETY: the log files are only appended to by this process's writer,
-            // which is not running while the log loads.
-            Some(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| LoadError::Io(path.clone(), e))?)
-        };
+        let map = map_file(path, false)?;
         let data: &[u8] = map.as_deref().unwrap_or(&[]);
         if *first_lsn != loaded.next_lsn {
             let reason = format!(
@@ -271,7 +316,7 @@ pub fn load(
         loop {
             match reader.next_record() {
                 Ok(Some(record)) => {
-                    apply(&record);
+                    apply.record(&record);
                     loaded.records += 1;
                     loaded.next_lsn = record.lsn + 1;
                 }
@@ -325,6 +370,46 @@ pub fn load(
         records: loaded.records,
     });
     Ok(loaded)
+}
+
+/// The commands a base's contents (`data`, of the file `path`) stand for, in order, of
+/// either kind of base (for tools and tests; loading does not build them).
+pub fn base_commands(data: &[u8], path: &Path) -> Result<Vec<Vec<bytes::Bytes>>, String> {
+    let format = header::read(data, Kind::Base, Some(1), path)?;
+    let mut commands = Vec::new();
+    let damaged = |stop: Stop| format!("{} is damaged: {stop:?}", path.display());
+    if format.kind == Kind::KeysBase {
+        let mut reader = keys::Reader::at(data, format.records_at);
+        while let Some(item) = reader.next_item().map_err(damaged)? {
+            commands.push(item.to_command());
+        }
+    } else {
+        let mut reader = Reader::at(data, format.records_at, Some(1));
+        while let Some(record) = reader.next_record().map_err(damaged)? {
+            commands.push(record.args);
+        }
+    }
+    Ok(commands)
+}
+
+/// The file at `path` mapped into memory (`None` when empty), read ahead in full when
+/// `whole` (a base is read from start to end at once).
+fn map_file(path: &Path, whole: bool) -> Result<Option<memmap2::Mmap>, LoadError> {
+    let io_error = |e| LoadError::Io(path.to_path_buf(), e);
+    let file = File::open(path).map_err(io_error)?;
+    let len = file.metadata().map_err(io_error)?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the log files are only written by this process (its writer, a rewrite),
+    // neither of which runs while the log loads.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error)?;
+    let _ = map.advise(memmap2::Advice::Sequential);
+    if whole {
+        // Read the whole file ahead while the first pages are processed.
+        let _ = map.advise(memmap2::Advice::WillNeed);
+    }
+    Ok(Some(map))
 }
 
 /// Corruption at `offset` of the first of `rest`: an error, or with `repair` the log is
@@ -416,6 +501,59 @@ pub fn replace_with_base(dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
     let base = seg_dir.join(format!("{lsn:020}.{BASE_EXT}"));
     fs::rename(temp, &base)?;
     sync_dir(&seg_dir)
+}
+
+/// Writes the function libraries, then the keyspace snapshot begun earlier, as a base of
+/// key records (`keys`), without its header, in chunks of a few megabytes; returns its
+/// size. A rewrite's base is this.
+pub fn encode_keys_base(
+    keyspace: &crate::store::Keyspace,
+    libraries: &[bytes::Bytes],
+    final_db: Option<usize>,
+    sink: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<u64> {
+    const CHUNK: usize = 4 << 20;
+    struct Keys<F> {
+        out: Vec<u8>,
+        size: u64,
+        sink: F,
+    }
+    impl<F: FnMut(&[u8]) -> io::Result<()>> Keys<F> {
+        fn flush(&mut self) -> io::Result<()> {
+            (self.sink)(&self.out)?;
+            self.size += self.out.len() as u64;
+            self.out.clear();
+            Ok(())
+        }
+    }
+    impl<F: FnMut(&[u8]) -> io::Result<()>> crate::store::DumpSink for Keys<F> {
+        fn command(&mut self, args: &[&[u8]]) {
+            keys::encode_command(args, &mut self.out);
+        }
+        fn select(&mut self, db: usize, keys: usize) {
+            keys::encode_select(db, keys as u64, &mut self.out);
+        }
+        fn string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
+            keys::encode_string(key, value, expire_at, &mut self.out);
+        }
+        fn shard_done(&mut self) -> io::Result<()> {
+            if self.out.len() >= CHUNK {
+                self.flush()?;
+            }
+            Ok(())
+        }
+    }
+    let mut out = Keys {
+        out: Vec::with_capacity(CHUNK + (1 << 20)),
+        size: 0,
+        sink,
+    };
+    for code in libraries {
+        crate::store::DumpSink::command(&mut out, &[b"FUNCTION", b"LOAD", b"REPLACE", code]);
+    }
+    keyspace.dump_snapshot(final_db, &mut out)?;
+    out.flush()?;
+    Ok(out.size)
 }
 
 /// Writes the function libraries (one `FUNCTION LOAD REPLACE` each), then the keyspace

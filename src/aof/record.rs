@@ -64,7 +64,7 @@ pub fn span(bytes: &[u8]) -> (usize, Option<u64>) {
     (count, first)
 }
 
-fn checksum(len: &[u8], rest: &[u8]) -> u32 {
+pub(super) fn checksum(len: &[u8], rest: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(len);
     hasher.update(rest);
@@ -218,7 +218,7 @@ fn valid_record_after(rest: &[u8]) -> bool {
 }
 
 /// The command in a payload, or `None` if it is not exactly one RESP array.
-fn decode_payload(payload: &[u8]) -> Option<Vec<Bytes>> {
+pub(super) fn decode_payload(payload: &[u8]) -> Option<Vec<Bytes>> {
     let mut buf = BytesMut::from(payload);
     let mut decoder = Decoder::new();
     let limits = Limits {

@@ -1,5 +1,7 @@
 //! Loading the log at startup: replay every record through the command handlers, with a
-//! client that skips the gates and does not log again, then start the log writer.
+//! client that skips the gates and does not log again (a keys base's strings go straight
+//! into the store instead: parsing and running a `SET` per key was most of a restart),
+//! then start the log writer.
 //!
 //! Clients that connect meanwhile get `-LOADING` for anything but a few commands (PING,
 //! INFO, ...), and INFO reports Redis's loading fields.
@@ -7,6 +9,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
+
+use bytes::Bytes;
 
 use crate::aof::{self, Progress};
 use crate::cmd::apply::Replayer;
@@ -68,15 +72,18 @@ fn replay_log(shared: &Arc<Shared>) -> Result<(), String> {
         start_ms: clock::now_ms(),
         progress: Progress::default(),
     };
-    let mut replayer = Replayer::new(shared);
-    let loaded = aof::load(
-        &dir,
-        policy,
-        |record| replayer.apply(record.lsn, &record.args),
-        |progress| report(shared, progress, started),
-    )
+    let mut loader = Loader {
+        shared,
+        replayer: Replayer::new(shared),
+        db: 0,
+        now: clock::now_ms(),
+        is_replica: shared.repl.is_replica(),
+    };
+    let loaded = aof::load(&dir, policy, &mut loader, |progress| {
+        report(shared, progress, started)
+    })
     .map_err(|e| e.to_string())?;
-    let torn_transaction = replayer.finish();
+    let torn_transaction = loader.replayer.finish();
     let keys: usize = (0..shared.keyspace.databases())
         .map(|n| shared.keyspace.db(n).len())
         .sum();
@@ -110,6 +117,51 @@ fn replay_log(shared: &Arc<Shared>) -> Result<(), String> {
         .store(rdb.changes.load(Ordering::Relaxed), Ordering::Relaxed);
     shared.set_loading(false);
     Ok(())
+}
+
+/// Where the log's contents go: command records through the handlers, a keys base's
+/// strings straight into the database last selected.
+struct Loader<'a> {
+    shared: &'a Shared,
+    replayer: Replayer<'a>,
+    db: usize,
+    now: u64,
+    is_replica: bool,
+}
+
+impl aof::Apply for Loader<'_> {
+    fn record(&mut self, record: &aof::record::Record) {
+        self.replayer.apply(record.lsn, &record.args);
+    }
+
+    fn select(&mut self, db: usize, keys: u64) -> Result<(), String> {
+        let databases = self.shared.keyspace.databases();
+        if db >= databases {
+            return Err(format!(
+                "the base uses database {db}, and this server has {databases} (databases)"
+            ));
+        }
+        self.db = db;
+        let hint = usize::try_from(keys).unwrap_or(0).min(1 << 30);
+        self.shared.keyspace.db(db).reserve(hint);
+        // Command records that follow (aggregates) run in the same database.
+        let args = [Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())];
+        self.replayer.apply(0, &args);
+        Ok(())
+    }
+
+    fn string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
+        // A primary drops keys that expired while the base lay on disk, as an RDB load
+        // does; a replica keeps them until its primary's DEL.
+        if expire_at.is_some_and(|t| t < self.now) && !self.is_replica {
+            return;
+        }
+        let _gate = self.shared.keyspace.write_gate();
+        self.shared
+            .keyspace
+            .db(self.db)
+            .insert_string(key, value, expire_at);
+    }
 }
 
 fn report(shared: &Shared, progress: Progress, started: Instant) {

@@ -9,15 +9,29 @@ use std::io;
 
 use bytes::Bytes;
 
-use super::{Keyspace, Value};
+use super::{Keyspace, Value, View};
 use crate::clock;
 
 /// Values with more members than this are written as several commands.
 const MEMBERS_PER_COMMAND: usize = 64;
 
-/// Where a snapshot's commands go.
+/// Where a snapshot's commands go. A sink with a form of its own for a database switch
+/// or a string (a base of key records) overrides `select` and `string`.
 pub trait DumpSink {
     fn command(&mut self, args: &[&[u8]]);
+    /// The following keys are in database `db`, which held about `keys` keys when the
+    /// snapshot began (0 for the final switch).
+    fn select(&mut self, db: usize, keys: usize) {
+        let _ = keys;
+        self.command(&[b"SELECT", db.to_string().as_bytes()]);
+    }
+    /// A string key.
+    fn string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
+        match expire_at {
+            Some(t) => self.command(&[b"SET", key, value, b"PXAT", t.to_string().as_bytes()]),
+            None => self.command(&[b"SET", key, value]),
+        }
+    }
     /// Called between shards, with no gate held: a place to flush what was emitted.
     fn shard_done(&mut self) -> io::Result<()>;
 }
@@ -34,21 +48,27 @@ impl Keyspace {
         sink: &mut dyn DumpSink,
     ) -> io::Result<()> {
         for db in 0..self.databases() {
-            let index = db.to_string();
             let mut selected = false;
+            let keys = self.db(db).len();
             let mut write_entry =
-                |sink: &mut dyn DumpSink, key: &[u8], value: &Value, at: Option<u64>| {
+                |sink: &mut dyn DumpSink, key: &[u8], value: View<'_>, at: Option<u64>| {
                     if !selected {
                         selected = true;
-                        sink.command(&[b"SELECT", index.as_bytes()]);
+                        sink.select(db, keys);
                     }
-                    entry_commands(key, value, at, &mut |args| sink.command(args));
+                    match value {
+                        View::Str(s) => sink.string(key, s, at),
+                        View::Object(Value::Str(s)) => sink.string(key, s, at),
+                        View::Object(value) => {
+                            entry_commands(key, value, at, &mut |args| sink.command(args))
+                        }
+                    }
                 };
             let now = clock::now_ms();
             for shard in 0..self.db(db).shard_count() {
                 {
                     let _gate = self.read_gate();
-                    self.snapshot_shard(db, shard, now, |k, v, e| write_entry(sink, k, v, e));
+                    self.snapshot_shard_view(db, shard, now, |k, v, e| write_entry(sink, k, v, e));
                 }
                 sink.shard_done()?;
             }
@@ -59,13 +79,13 @@ impl Keyspace {
             for (key, image) in preimages {
                 if let Some((value, expire_at)) = image {
                     if expire_at.is_none_or(|t| t >= now) {
-                        write_entry(sink, &key, &value, expire_at);
+                        write_entry(sink, &key, View::Object(&value), expire_at);
                     }
                 }
             }
         }
         if let Some(db) = final_db {
-            sink.command(&[b"SELECT", db.to_string().as_bytes()]);
+            sink.select(db, 0);
         }
         Ok(())
     }

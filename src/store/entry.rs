@@ -166,6 +166,36 @@ impl Entry {
         }
     }
 
+    /// An entry for `key` holding the string `value`, built in its final block with one
+    /// copy (loading a base).
+    pub(super) fn new_string(
+        key: &[u8],
+        value: &[u8],
+        expire_at: Option<u64>,
+        access: u32,
+    ) -> Entry {
+        if value.len() >= INLINE_MAX {
+            let value = Value::Str(Bytes::copy_from_slice(value));
+            return Entry::new(key, value, expire_at, access, StringEncoding::ByContent);
+        }
+        let header = Header {
+            expire_at: expire_at.unwrap_or(0),
+            access: AtomicU32::new(access),
+            key_len: u32::try_from(key.len()).expect("keys are at most 512 MB"),
+            value_len: value.len() as u32,
+            string_encoding: StringEncoding::ByContent,
+        };
+        let entry = Entry::allocate(header);
+        // SAFETY: the block has room for the key and then the string.
+        unsafe {
+            let data = entry.data();
+            data.copy_from_nonoverlapping(key.as_ptr(), key.len());
+            data.add(key.len())
+                .copy_from_nonoverlapping(value.as_ptr(), value.len());
+        }
+        entry
+    }
+
     fn layout_of(header: &Header) -> Layout {
         let payload = if header.value_len == OBJECT {
             size_of::<Value>()

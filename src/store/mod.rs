@@ -44,6 +44,13 @@ use crate::sync::RecoverRw;
 /// that one shard is a short, bounded unit of work for active expiry and SCAN.
 const SHARDS: usize = 256;
 
+/// A value as a snapshot walk sees it: a string's bytes, or any other value.
+#[derive(Clone, Copy)]
+pub enum View<'a> {
+    Str(&'a [u8]),
+    Object(&'a Value),
+}
+
 /// An entry's access stamp when stored: an LFU counter or the seconds clock.
 fn initial_access(lfu: bool) -> u32 {
     if lfu {
@@ -458,6 +465,30 @@ impl Db {
         }
     }
 
+    /// Stores the string `value` under `key` as `insert` does, building the entry from
+    /// the bytes with no intermediate copy (loading a base of key records).
+    pub fn insert_string(&self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
+        self.before_change(key);
+        if expire_at.is_some() {
+            self.expires.fetch_add(1, Ordering::Relaxed);
+        }
+        let entry = Entry::new_string(key, value, expire_at, initial_access(self.is_lfu()));
+        if let Some(old) = self.map.insert(entry) {
+            if old.raw_expire_at() != 0 {
+                self.expires.fetch_sub(1, Ordering::Relaxed);
+            }
+            if matches!(old.value(), ValueRef::Stream(_)) {
+                self.listener.poppable(self.id, key);
+            }
+        }
+        self.signal_modified(key);
+    }
+
+    /// Makes room for `additional` more keys (a load that knows how many are coming).
+    pub fn reserve(&self, additional: usize) {
+        self.map.reserve(additional);
+    }
+
     /// Sets what OBJECT IDLETIME (under an LRU policy) or OBJECT FREQ (under LFU)
     /// reports for `key`: RESTORE's IDLETIME and FREQ, an RDB file's IDLE and FREQ. The
     /// one that does not fit the policy is ignored, as Redis ignores it.
@@ -760,6 +791,30 @@ impl Keyspace {
                     Some(value) => emit(key, value, entry.expire_at()),
                     None => emit(key, &entry.to_value(), entry.expire_at()),
                 }
+            }
+        });
+        self.snapshot.advance(physical, shard);
+    }
+
+    /// `snapshot_shard`, handing strings out as the bytes in their entries rather than as
+    /// a copied `Value`.
+    pub fn snapshot_shard_view(
+        &self,
+        db: usize,
+        shard: usize,
+        now: u64,
+        mut emit: impl FnMut(&[u8], View<'_>, Option<u64>),
+    ) {
+        let physical = self.listener.slots[db].load(Ordering::Acquire);
+        let d = &self.dbs[physical];
+        d.visit_shard(shard, |key, entry| {
+            if !entry.is_expired(now) && !self.snapshot.has_preimage(physical, key) {
+                let view = match (entry.object_ref(), entry.value()) {
+                    (Some(value), _) => View::Object(value),
+                    (None, ValueRef::Str(s)) => View::Str(s),
+                    (None, _) => unreachable!("an entry without an object holds a string"),
+                };
+                emit(key, view, entry.expire_at());
             }
         });
         self.snapshot.advance(physical, shard);

@@ -173,6 +173,15 @@ impl Table {
         }
     }
 
+    /// Makes room for `additional` more entries spread over the shards, so a load does
+    /// not grow each table step by step.
+    pub fn reserve(&self, additional: usize) {
+        let per_shard = additional.div_ceil(self.shards.len());
+        for shard in self.shards.iter() {
+            shard.write().reserve(per_shard, self.rehasher());
+        }
+    }
+
     /// Calls `f` for every entry of `shard` under its read lock.
     pub fn visit_shard(&self, shard: usize, mut f: impl FnMut(&Entry)) {
         let guard = self.read(shard);
