@@ -164,7 +164,9 @@ fn int_line(out: &mut BytesMut, tag: u8, n: i64) {
     out.put_slice(b"\r\n");
 }
 
-fn bulk(out: &mut BytesMut, b: &[u8]) {
+/// Appends a bulk string's wire form (the same in RESP2 and RESP3): for replies written
+/// straight from the keyspace into a connection's output (see `cmd::Direct`).
+pub fn bulk(out: &mut BytesMut, b: &[u8]) {
     out.reserve(b.len() + 16);
     int_line(out, b'$', b.len() as i64);
     out.put_slice(b);

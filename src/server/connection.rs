@@ -268,12 +268,15 @@ where
                         if !wait_for_script(&shared, &client).await {
                             break 'connection;
                         }
-                        let reply = cmd::dispatch(
+                        // GET and the like may write their reply into `output`
+                        // themselves (`cmd::Direct`), answering NoReply.
+                        let reply = cmd::dispatch_into(
                             &mut Ctx {
                                 shared: &shared,
                                 client: &mut client,
                             },
                             args,
+                            Some(&mut output),
                         );
                         match client.deferred.take() {
                             // The script took the keyspace first: wait and run it again.
