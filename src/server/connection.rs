@@ -156,7 +156,11 @@ where
             let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
             let idle_limit = idle_timeout(&shared, &client).map(|limit| since + limit);
             let subscriber = client.subscriber.clone();
+            // Biased, the request first: once woken by it, the other waits are not
+            // polled again (messages are drained and the kill switch checked after
+            // every read anyway).
             let read = tokio::select! {
+                biased;
                 read = async {
                     stream.readable().await?;
                     if input.capacity() == 0 {
@@ -574,8 +578,15 @@ async fn send(
         if output.is_empty() || output.len() < keep {
             break true;
         }
+        if info.kill_switch.is_killed() {
+            break false;
+        }
         let soft_deadline = limit.soft_deadline(watch.over_soft_since);
+        // Biased, the write first: a socket that takes it at once (the usual case) ends
+        // the select before the other waits are registered (the kill switch is
+        // checked above at every turn).
         tokio::select! {
+            biased;
             written = stream.write(output) => match written {
                 Ok(n) if n > 0 => {
                     output.advance(n);
