@@ -144,13 +144,10 @@ where
     // When the connection began waiting for its next request (`timeout` counts from it).
     let mut waiting_since: Option<tokio::time::Instant> = None;
     // Armed once, and moved only when it fires before the connection has idled for
-    // `BUFFERS_KEPT_IDLE`: a timer (and a kill-switch wait) registered afresh for
-    // every request cost more than a GET.
+    // `BUFFERS_KEPT_IDLE`: a timer registered afresh for every request cost more than
+    // a GET (the kill-switch wait keeps its waker in one slot: `KillSwitch::killed`).
     let idle_buffers = tokio::time::sleep(BUFFERS_KEPT_IDLE);
     tokio::pin!(idle_buffers);
-    let kill_switch = info.clone();
-    let killed = kill_switch.kill_switch.notified();
-    tokio::pin!(killed);
     'connection: loop {
         if !resume {
             let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
@@ -181,7 +178,7 @@ where
                     waiting_since = None;
                     continue;
                 }
-                _ = &mut killed => break,
+                _ = info.kill_switch.killed() => break,
                 // An idle connection gives its buffers back (a busy one keeps them, so
                 // serving a request allocates nothing).
                 _ = &mut idle_buffers,
