@@ -414,3 +414,60 @@ fn zrank_withscore_as_redis_7_2() {
     raw.roundtrip(&[b"ZRANK", b"z", b"nope", b"WITHSCORE"], b"_\r\n");
     raw.roundtrip(&[b"ZREVRANK", b"z", b"nope"], b"_\r\n");
 }
+
+/// GET from a connection writes the value straight into the output buffer: the bytes,
+/// misses, WRONGTYPE, a large string, RESP3's null, GET inside MULTI and a script
+/// (which take the plain path), CLIENT REPLY SKIP, and the stats GET keeps.
+#[test]
+fn get_reply_bytes_on_every_path() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let large = vec![b'x'; 40_000];
+    raw.send_cmd(&[b"SET", b"big", &large]);
+    raw.expect(b"+OK\r\n");
+    raw.send(b"SET k v1\r\nLPUSH l a\r\nGET k\r\nGET nosuch\r\nGET l\r\nGET k\r\n");
+    raw.expect(
+        b"+OK\r\n:1\r\n$2\r\nv1\r\n$-1\r\n-WRONGTYPE Operation against a key holding \
+          the wrong kind of value\r\n$2\r\nv1\r\n",
+    );
+    raw.send(b"GET big\r\n");
+    let mut want = b"$40000\r\n".to_vec();
+    want.extend_from_slice(&large);
+    want.extend_from_slice(b"\r\n");
+    raw.expect(&want);
+    raw.send(b"MULTI\r\nGET k\r\nGET nosuch\r\nEXEC\r\n");
+    raw.expect(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n$2\r\nv1\r\n$-1\r\n");
+    raw.send(b"EVAL \"return redis.call('GET', KEYS[1])\" 1 k\r\n");
+    raw.expect(b"$2\r\nv1\r\n");
+    raw.send(b"CLIENT REPLY SKIP\r\nGET k\r\nGET k\r\n");
+    raw.expect(b"$2\r\nv1\r\n");
+    raw.send(b"CLIENT REPLY OFF\r\nGET k\r\nCLIENT REPLY ON\r\nGET k\r\n");
+    raw.expect(b"+OK\r\n$2\r\nv1\r\n");
+    raw.hello3();
+    raw.send(b"GET nosuch\r\nGET k\r\n");
+    raw.expect(b"_\r\n$2\r\nv1\r\n");
+
+    let mut con = server.client();
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
+    // Hits: k nine times, l (WRONGTYPE finds the key), big; misses: nosuch x3.
+    let field = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(field("keyspace_hits:"), 11);
+    assert_eq!(field("keyspace_misses:"), 3);
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut con)
+        .unwrap();
+    let get = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_get:"))
+        .unwrap();
+    assert!(get.starts_with("cmdstat_get:calls=14,"), "{get}");
+    assert!(get.contains(",failed_calls=1"), "{get}");
+}

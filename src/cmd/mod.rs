@@ -82,6 +82,14 @@ pub type Outcome = Result<Reply, Reply>;
 
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Outcome;
 
+/// A read command's second handler, for a request from a connection whose replies go
+/// out as they are (no CLIENT REPLY OFF/SKIP): it may append its reply's wire form to
+/// the connection's output itself, while it still holds the value in the keyspace, and
+/// answer `Reply::NoReply`; or answer a reply as the plain handler would. GET uses it so
+/// a value is copied once, into the output, instead of out of its entry and then into
+/// the output. Scripts, EXEC and replayed records always run the plain handler.
+pub type Direct = fn(&mut Ctx<'_>, &[Bytes], &mut bytes::BytesMut) -> Outcome;
+
 /// Flags, as in Redis's command table. Their names follow COMMAND INFO's flag words.
 pub mod flags {
     /// Modifies the keyspace; takes the exclusive gate, refused on replicas.
@@ -246,6 +254,8 @@ pub struct Spec {
     pub flags: u32,
     pub keys: KeySpec,
     pub handler: Handler,
+    /// Writes its reply straight into the connection's output where it can (`Direct`).
+    pub direct: Option<Direct>,
     /// Redis's command group for COMMAND DOCS ("string", "generic", "hash", ...).
     pub group: &'static str,
     pub summary: &'static str,
@@ -294,6 +304,7 @@ impl Spec {
             flags,
             keys,
             handler,
+            direct: None,
             group,
             summary,
             since,
@@ -306,6 +317,14 @@ impl Spec {
             acl_categories: None,
             channels: crate::acl::Channels::None,
             secrets: None,
+        }
+    }
+
+    /// Gives a read command a handler that writes its reply into the output (`Direct`).
+    pub const fn with_direct(self, direct: Direct) -> Spec {
+        Spec {
+            direct: Some(direct),
+            ..self
         }
     }
 
@@ -493,14 +512,27 @@ impl Ctx<'_> {
 /// queueing, then the handler; the reply is dropped if CLIENT REPLY says so. Never
 /// panics on client input.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
-    let reply = run_request(ctx, args);
+    dispatch_into(ctx, args, None)
+}
+
+/// `dispatch` for a connection: a command with a `Direct` handler may append its reply
+/// to `out` itself (and answer `Reply::NoReply`), unless the client's replies are
+/// filtered (CLIENT REPLY OFF/SKIP).
+pub fn dispatch_into(
+    ctx: &mut Ctx<'_>,
+    args: Vec<Bytes>,
+    out: Option<&mut bytes::BytesMut>,
+) -> Reply {
+    let unfiltered = ctx.client.reply == Default::default();
+    let reply = run_request(ctx, args, out.filter(|_| unfiltered));
+    // CLIENT REPLY itself changes the mode: it is looked at again.
     if ctx.client.deferred.is_some() || ctx.client.reply == Default::default() {
         return reply;
     }
     flow::filter_reply(ctx.client, reply)
 }
 
-fn run_request(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
+fn run_request(ctx: &mut Ctx<'_>, args: Vec<Bytes>, out: Option<&mut bytes::BytesMut>) -> Reply {
     let table = table();
     let names = &ctx.shared.command_names;
     let id = match table.resolve_named(names, &args) {
@@ -623,7 +655,7 @@ fn run_request(ctx: &mut Ctx<'_>, args: Vec<Bytes>) -> Reply {
     }
 
     ctx.client.hands_out = spec.has(flags::HANDS_OUT);
-    execute(ctx, id, &args)
+    execute_into(ctx, id, &args, out)
 }
 
 /// Whether the client's user may run this request (command, keys, channels), with
@@ -719,6 +751,16 @@ fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, reply: Reply) -> Reply {
 /// on this thread: it leaves its request in `client.deferred` and answers nothing; the
 /// connection waits for the script asynchronously and dispatches the request again.
 pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
+    execute_into(ctx, id, args, None)
+}
+
+/// `execute`, with the connection's output for a `Direct` handler.
+fn execute_into(
+    ctx: &mut Ctx<'_>,
+    id: CommandId,
+    args: &[Bytes],
+    out: Option<&mut bytes::BytesMut>,
+) -> Reply {
     let spec = table().spec(id);
     let keyspace = &ctx.shared.keyspace;
     let running = &ctx.shared.scripts.running;
@@ -727,7 +769,7 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     if spec.has(flags::UNGATED)
         || (spec.has(flags::ALLOW_BUSY) && running.standing(ctx.client.id) == Standing::Busy)
     {
-        call(ctx, id, args)
+        call_into(ctx, id, args, out)
     } else if spec.has(flags::WRITE) || spec.has(flags::EXCLUSIVE) {
         let Some(_gate) = gate(ctx, args, || keyspace.try_write_gate()) else {
             return Reply::NoReply;
@@ -752,7 +794,7 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         {
             return reject(ctx, Some(id), error::OOM);
         }
-        let reply = call(ctx, id, args);
+        let reply = call_into(ctx, id, args, out);
         // Writes are what grow the dataset: the peak is checked after each.
         ctx.shared.memory.sample();
         reply
@@ -764,7 +806,7 @@ pub fn execute(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
         if ctx.shared.memory.limited() && !ctx.client.from_primary {
             ctx.shared.make_room_in_background();
         }
-        call(ctx, id, args)
+        call_into(ctx, id, args, out)
     }
 }
 
@@ -802,7 +844,21 @@ fn queued_any(ctx: &Ctx<'_>, flag: u32) -> bool {
 /// EXEC calls this for each queued command under its own exclusive gate, and scripts
 /// for each `redis.call`.
 pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
+    call_into(ctx, id, args, None)
+}
+
+/// `call`, running the command's `Direct` handler into `out` if it has one.
+fn call_into(
+    ctx: &mut Ctx<'_>,
+    id: CommandId,
+    args: &[Bytes],
+    out: Option<&mut bytes::BytesMut>,
+) -> Reply {
     let spec = table().spec(id);
+    let run = |ctx: &mut Ctx<'_>| match (spec.direct, out) {
+        (Some(direct), Some(out)) => direct(ctx, args, out),
+        _ => (spec.handler)(ctx, args),
+    };
     if spec.has(flags::SKIP_MONITOR) && ctx.shared.diagnostics.monitors.any() {
         diagnose::feed_monitors(ctx, spec, args);
     }
@@ -814,9 +870,9 @@ pub fn call(ctx: &mut Ctx<'_>, id: CommandId, args: &[Bytes]) -> Reply {
     let client_id = ctx.client.id;
     let reply = crate::tracking::as_client(client_id, || {
         if ctx.client.info.no_touch.load(Ordering::Relaxed) {
-            crate::store::with_touch(false, || (spec.handler)(ctx, args))
+            crate::store::with_touch(false, || run(ctx))
         } else {
-            (spec.handler)(ctx, args)
+            run(ctx)
         }
         .unwrap_or_else(|error| error)
     });

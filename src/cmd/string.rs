@@ -18,7 +18,8 @@ use crate::store::{Db, StringEncoding, Value, ValueRef};
 
 pub const COMMANDS: &[Spec] = &[
     command!("string", "get", 2, READONLY | FAST, ONE_KEY, get, "1.0.0", "Returns the string value of a key.")
-.with_key_specs(super::redis_meta::READS),
+.with_key_specs(super::redis_meta::READS)
+.with_direct(get_into),
     command!("string", "set", -3, WRITE | DENYOOM, ONE_KEY, set, "1.0.0",
         "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.")
 .with_key_specs(super::redis_meta::SET),
@@ -97,6 +98,20 @@ pub(super) fn read_string(db: &Db, key: &[u8]) -> Result<Option<Bytes>, Reply> {
 
 fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     Ok(Reply::opt_bulk(read_string(ctx.db(), &args[1])?))
+}
+
+/// GET from a connection: the value goes from its entry straight into the output.
+fn get_into(ctx: &mut Ctx<'_>, args: &[Bytes], out: &mut BytesMut) -> Outcome {
+    match ctx.db().lookup_read(&args[1], clock::now_ms()) {
+        None => Ok(Reply::Null),
+        Some(entry) => match entry.value() {
+            ValueRef::Str(s) => {
+                crate::protocol::reply::bulk(out, s);
+                Ok(Reply::NoReply)
+            }
+            _ => Err(error::WRONGTYPE),
+        },
+    }
 }
 
 /// What SET, GETEX and friends were asked to do with the TTL.

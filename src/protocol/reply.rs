@@ -159,12 +159,32 @@ fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
 }
 
 fn int_line(out: &mut BytesMut, tag: u8, n: i64) {
-    out.put_u8(tag);
-    out.put_slice(Digits::of(n).as_bytes());
-    out.put_slice(b"\r\n");
+    // Built on the stack, right to left, and appended at once: one capacity check and
+    // one copy (three appends cost more than the formatting).
+    let mut buf = [0u8; 24];
+    let mut i = buf.len() - 2;
+    buf[i..].copy_from_slice(b"\r\n");
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    i -= 1;
+    buf[i] = tag;
+    out.extend_from_slice(&buf[i..]);
 }
 
-fn bulk(out: &mut BytesMut, b: &[u8]) {
+/// Appends a bulk string's wire form (the same in RESP2 and RESP3): for replies written
+/// straight from the keyspace into a connection's output (see `cmd::Direct`).
+pub fn bulk(out: &mut BytesMut, b: &[u8]) {
     out.reserve(b.len() + 16);
     int_line(out, b'$', b.len() as i64);
     out.put_slice(b);

@@ -144,19 +144,20 @@ where
     // When the connection began waiting for its next request (`timeout` counts from it).
     let mut waiting_since: Option<tokio::time::Instant> = None;
     // Armed once, and moved only when it fires before the connection has idled for
-    // `BUFFERS_KEPT_IDLE`: a timer (and a kill-switch wait) registered afresh for
-    // every request cost more than a GET.
+    // `BUFFERS_KEPT_IDLE`: a timer registered afresh for every request cost more than
+    // a GET (the kill-switch wait keeps its waker in one slot: `KillSwitch::killed`).
     let idle_buffers = tokio::time::sleep(BUFFERS_KEPT_IDLE);
     tokio::pin!(idle_buffers);
-    let kill_switch = info.clone();
-    let killed = kill_switch.kill_switch.notified();
-    tokio::pin!(killed);
     'connection: loop {
         if !resume {
             let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
             let idle_limit = idle_timeout(&shared, &client).map(|limit| since + limit);
             let subscriber = client.subscriber.clone();
+            // Biased, the request first: once woken by it, the other waits are not
+            // polled again (messages are drained and the kill switch checked after
+            // every read anyway).
             let read = tokio::select! {
+                biased;
                 read = async {
                     stream.readable().await?;
                     if input.capacity() == 0 {
@@ -177,7 +178,7 @@ where
                     waiting_since = None;
                     continue;
                 }
-                _ = &mut killed => break,
+                _ = info.kill_switch.killed() => break,
                 // An idle connection gives its buffers back (a busy one keeps them, so
                 // serving a request allocates nothing).
                 _ = &mut idle_buffers,
@@ -268,12 +269,15 @@ where
                         if !wait_for_script(&shared, &client).await {
                             break 'connection;
                         }
-                        let reply = cmd::dispatch(
+                        // GET and the like may write their reply into `output`
+                        // themselves (`cmd::Direct`), answering NoReply.
+                        let reply = cmd::dispatch_into(
                             &mut Ctx {
                                 shared: &shared,
                                 client: &mut client,
                             },
                             args,
+                            Some(&mut output),
                         );
                         match client.deferred.take() {
                             // The script took the keyspace first: wait and run it again.
@@ -575,8 +579,15 @@ async fn send(
         if output.is_empty() || output.len() < keep {
             break true;
         }
+        if info.kill_switch.is_killed() {
+            break false;
+        }
         let soft_deadline = limit.soft_deadline(watch.over_soft_since);
+        // Biased, the write first: a socket that takes it at once (the usual case) ends
+        // the select before the other waits are registered (the kill switch is
+        // checked above at every turn).
         tokio::select! {
+            biased;
             written = stream.write(output) => match written {
                 Ok(n) if n > 0 => {
                     output.advance(n);
