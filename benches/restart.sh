@@ -8,7 +8,7 @@
 # seconds are noisy on a shared machine; the CPU seconds (utime+stime from /proc, with
 # the reaped children's for Redis's forked rewrite) are less so.
 #
-# Usage: benches/restart.sh            (SESSIONS=n ROUNDS=n CSV=file to change)
+# Usage: benches/restart.sh            (SESSIONS=n ROUNDS=n CSV=file FAMILY=name ROOST=binary)
 # Prints a table; with CSV=FILE appends rows
 #   family,workload,round,roost_s,redis_s,roost_cpu_s,redis_cpu_s
 # which benches/charts.py draws (lower is better).
@@ -30,7 +30,7 @@ trap cleanup EXIT
 
 start() { # roost|redis
     if [[ $1 == roost ]]; then
-        taskset -c 0 ./target/release/roost --port "$roost_port" --dir "$work/roost" \
+        taskset -c 0 "${ROOST:-./target/release/roost}" --port "$roost_port" --dir "$work/roost" \
             --appendfsync everysec --loglevel warning >/dev/null 2>>"$work/roost.log" &
     else
         taskset -c 0 redis-server --port "$redis_port" --dir "$work/redis" --save '' \
@@ -99,8 +99,8 @@ for round in $(seq 1 "$rounds"); do
     if [[ -n "${CSV:-}" ]]; then
         [[ -s "$CSV" ]] || echo "family,workload,round,roost_s,redis_s,roost_cpu_s,redis_cpu_s" > "$CSV"
         n=$((sessions / 1000))k
-        echo "restart,rewrite $n x 1KB,$round,${rw_s[roost]},${rw_s[redis]},${rw_cpu[roost]},${rw_cpu[redis]}" >> "$CSV"
-        echo "restart,startup $n x 1KB,$round,${up_s[roost]},${up_s[redis]},${up_cpu[roost]},${up_cpu[redis]}" >> "$CSV"
+        echo "${FAMILY:-restart},rewrite $n x 1KB,$round,${rw_s[roost]},${rw_s[redis]},${rw_cpu[roost]},${rw_cpu[redis]}" >> "$CSV"
+        echo "${FAMILY:-restart},startup $n x 1KB,$round,${up_s[roost]},${up_s[redis]},${up_cpu[roost]},${up_cpu[redis]}" >> "$CSV"
     fi
 done
 for s in roost redis; do stop $s; done

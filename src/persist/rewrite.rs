@@ -123,228 +123,53 @@ fn write_base(
     Ok(size)
 }
 
-/// Writes a base in large blocks, with direct I/O where the file system takes it
-/// (Linux `O_DIRECT`): a gigabyte copied into the page cache costs the kernel more CPU
-/// than encoding it, and the base is read back only at the next start. Where direct
-/// I/O is refused the blocks go through the page cache, the kernel starting to write
-/// each back as it comes (`sync_file_range`) so the final fsync has little left.
+/// Writes a base in large blocks through the page cache, the kernel starting to write
+/// each back to the disk as it comes (`sync_file_range`), so the final fsync has little
+/// left. Why not direct I/O: it halved the rewrite's CPU (the kernel's copy into the
+/// page cache is most of it), but the next start then read an uncached base and took
+/// longer than the rewrite saved; buffered, both stay under half of Redis's time
+/// (BENCHMARKS.md, "Restart and rewrite").
 struct BaseWriter {
     file: File,
-    direct: bool,
-    buffer: Aligned,
-    filled: usize,
+    buffer: Vec<u8>,
     written: u64,
-    /// Under direct I/O, once the first block went through: a thread that writes full
-    /// buffers while the next one fills (a direct write waits for the device), and the
-    /// buffers it hands back.
-    behind: Option<Behind>,
 }
 
-struct Behind {
-    full: std::sync::mpsc::SyncSender<Aligned>,
-    done: std::sync::mpsc::Receiver<(Aligned, std::io::Result<()>)>,
-    spare: Option<Aligned>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Behind {
-    fn start(file: &File) -> std::io::Result<Behind> {
-        let file = file.try_clone()?;
-        let (full, to_write) = std::sync::mpsc::sync_channel::<Aligned>(1);
-        let (written, done) = std::sync::mpsc::sync_channel(2);
-        let thread = std::thread::Builder::new()
-            .name("roost-rewrite-io".into())
-            .spawn(move || {
-                for mut buffer in to_write {
-                    let result = (&file).write_all(buffer.bytes());
-                    if written.send((buffer, result)).is_err() {
-                        return;
-                    }
-                }
-            })?;
-        Ok(Behind {
-            full,
-            done,
-            spare: Some(Aligned::new()),
-            thread,
-        })
-    }
-
-    /// Hands `buffer` (full) to the thread, leaving an empty one in its place.
-    fn swap(&mut self, buffer: &mut Aligned) -> std::io::Result<()> {
-        let stopped = || std::io::Error::other("the base writer thread stopped");
-        let empty = match self.spare.take() {
-            Some(spare) => spare,
-            None => {
-                let (empty, result) = self.done.recv().map_err(|_| stopped())?;
-                result?;
-                empty
-            }
-        };
-        let full = std::mem::replace(buffer, empty);
-        self.full.send(full).map_err(|_| stopped())
-    }
-
-    /// Waits for every write handed over.
-    fn finish(self) -> std::io::Result<()> {
-        drop(self.full);
-        let mut outcome = Ok(());
-        for (_, result) in self.done.iter() {
-            if outcome.is_ok() {
-                outcome = result;
-            }
-        }
-        let _ = self.thread.join();
-        outcome
-    }
-}
-
-/// Direct I/O wants buffers, offsets and lengths aligned to the device's block size;
-/// 4096 covers the usual ones.
-const BLOCK: usize = 4096;
 const BUFFER: usize = 8 << 20;
-
-struct Aligned(std::ptr::NonNull<u8>);
-
-impl Aligned {
-    fn layout() -> std::alloc::Layout {
-        std::alloc::Layout::from_size_align(BUFFER, BLOCK).expect("a valid layout")
-    }
-
-    fn new() -> Aligned {
-        // SAFETY: the layout is not zero-sized.
-        let ptr = unsafe { std::alloc::alloc(Aligned::layout()) };
-        match std::ptr::NonNull::new(ptr) {
-            Some(ptr) => Aligned(ptr),
-            None => std::alloc::handle_alloc_error(Aligned::layout()),
-        }
-    }
-
-    fn bytes(&mut self) -> &mut [u8] {
-        // SAFETY: the block is BUFFER bytes long and owned by self.
-        unsafe { std::slice::from_raw_parts_mut(self.0.as_ptr(), BUFFER) }
-    }
-}
-
-// SAFETY: the block is owned and only reached through `&mut self`.
-unsafe impl Send for Aligned {}
-
-impl Drop for Aligned {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { std::alloc::dealloc(self.0.as_ptr(), Aligned::layout()) }
-    }
-}
 
 impl BaseWriter {
     fn create(path: &std::path::Path) -> std::io::Result<BaseWriter> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(target_os = "linux")]
-        let direct = {
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut direct = options.clone();
-            direct.custom_flags(libc::O_DIRECT);
-            direct.open(path).ok()
-        };
-        #[cfg(not(target_os = "linux"))]
-        let direct: Option<File> = None;
-        let (file, direct) = match direct {
-            Some(file) => (file, true),
-            None => (options.open(path)?, false),
-        };
         Ok(BaseWriter {
-            file,
-            direct,
-            buffer: Aligned::new(),
-            filled: 0,
+            file: File::create(path)?,
+            buffer: Vec::with_capacity(BUFFER),
             written: 0,
-            behind: None,
         })
     }
 
     fn push(&mut self, mut data: &[u8]) -> std::io::Result<()> {
         while !data.is_empty() {
-            let n = (BUFFER - self.filled).min(data.len());
-            self.buffer.bytes()[self.filled..self.filled + n].copy_from_slice(&data[..n]);
-            self.filled += n;
+            let n = (BUFFER - self.buffer.len()).min(data.len());
+            self.buffer.extend_from_slice(&data[..n]);
             data = &data[n..];
-            if self.filled < BUFFER {
-                continue;
-            }
-            match &mut self.behind {
-                Some(behind) => {
-                    behind.swap(&mut self.buffer)?;
-                    self.written += BUFFER as u64;
-                    self.filled = 0;
-                }
-                None => {
-                    self.write_out(BUFFER)?;
-                    if self.direct {
-                        self.behind = Some(Behind::start(&self.file)?);
-                    }
-                }
+            if self.buffer.len() == BUFFER {
+                self.write_out()?;
             }
         }
         Ok(())
     }
 
-    /// Writes the first `n` buffered bytes (whole blocks under direct I/O) and keeps
-    /// the rest at the start of the buffer.
-    fn write_out(&mut self, n: usize) -> std::io::Result<()> {
-        let result = (&self.file).write_all(&self.buffer.bytes()[..n]);
-        if let Err(e) = result {
-            // A file system that opened the file for direct I/O may still refuse it
-            // on the first write: carry on through the page cache.
-            if !(self.direct && self.written == 0 && e.raw_os_error() == Some(libc::EINVAL)) {
-                return Err(e);
-            }
-            self.buffered()?;
-            (&self.file).write_all(&self.buffer.bytes()[..n])?;
-        }
-        if !self.direct {
-            start_writeback(&self.file, self.written, n as u64);
-        }
-        self.written += n as u64;
-        self.buffer.bytes().copy_within(n..self.filled, 0);
-        self.filled -= n;
-        Ok(())
-    }
-
-    /// Leaves direct I/O: the last, partial block goes through the page cache.
-    fn buffered(&mut self) -> std::io::Result<()> {
-        if !self.direct {
-            return Ok(());
-        }
-        self.direct = false;
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            let fd = self.file.as_raw_fd();
-            // SAFETY: fcntl on an open descriptor.
-            let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-            // SAFETY: as above.
-            if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_DIRECT) } < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
+    fn write_out(&mut self) -> std::io::Result<()> {
+        (&self.file).write_all(&self.buffer)?;
+        start_writeback(&self.file, self.written, self.buffer.len() as u64);
+        self.written += self.buffer.len() as u64;
+        self.buffer.clear();
         Ok(())
     }
 
     /// Writes what is left and fsyncs the file.
     fn finish(mut self) -> std::io::Result<()> {
-        if let Some(behind) = self.behind.take() {
-            behind.finish()?;
-        }
-        if self.direct {
-            let whole = self.filled / BLOCK * BLOCK;
-            if whole > 0 {
-                self.write_out(whole)?;
-            }
-            self.buffered()?;
-        }
-        if self.filled > 0 {
-            self.write_out(self.filled)?;
+        if !self.buffer.is_empty() {
+            self.write_out()?;
         }
         self.file.sync_all()
     }
