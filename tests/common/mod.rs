@@ -24,12 +24,27 @@ pub fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> St
 
 /// The configuration tests start from (a port the OS picks, no log), after `adjust`; quiets
 /// the server log to warnings.
+/// What the directories `test_config` makes are named from; a `TestServer` removes its
+/// own such directory when dropped (never one a test chose: it may start again on it).
+const SERVER_DIR_PREFIX: &str = "roost-testserver-";
+
 pub fn test_config(adjust: impl FnOnce(&mut Config)) -> Config {
+    static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    // A directory of its own: a file another test saves (SAVE, DEBUG RELOAD) into a
+    // shared `dir` would be loaded at this server's start.
+    let dir = std::env::temp_dir().join(format!(
+        "{SERVER_DIR_PREFIX}{}-{}",
+        std::process::id(),
+        SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test server's dir");
     let mut config = Config {
         pick_free_ports: true,
         appendonly: false,
-        // Memory only: no RDB file written at shutdown into the shared default `dir`.
+        // Memory only: no RDB file written at shutdown.
         save: String::new(),
+        dir,
         ..Config::default()
     };
     adjust(&mut config);
@@ -40,6 +55,19 @@ pub fn test_config(adjust: impl FnOnce(&mut Config)) -> Config {
 /// A server running for the duration of a test.
 pub struct TestServer {
     pub server: Background,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let dir = self.server.shared.config().dir.clone();
+        let made_here = dir.parent() == Some(std::env::temp_dir().as_path())
+            && dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(SERVER_DIR_PREFIX));
+        if made_here {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl TestServer {
