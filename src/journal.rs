@@ -16,6 +16,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
 use crate::aof::record;
 use crate::sync::Recover;
@@ -44,6 +45,9 @@ struct State {
     /// futex call and a context switch), so one wakeup covers every record queued
     /// while it writes.
     writer_waiting: bool,
+    /// While the writer gathers a group (`wait_for_group`), a record wakes it only
+    /// once the queue reaches this LSN: one wakeup for the group, not one per record.
+    wake_at_lsn: u64,
 }
 
 /// What the writer takes from the journal in one go.
@@ -362,6 +366,23 @@ impl Journal {
         }
     }
 
+    /// Waits until records up to `lsn` are queued (or a rotation is), but not past
+    /// `until`: the writer gathering a group for one fsync under `always`.
+    pub fn wait_for_group(&self, lsn: u64, until: Instant) {
+        let mut state = self.lock();
+        while state.last_lsn < lsn && state.rotation.is_none() {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            state.writer_waiting = true;
+            state.wake_at_lsn = lsn;
+            state = crate::sync::wait_timeout(&self.queued, state, until - now);
+            state.writer_waiting = false;
+            state.wake_at_lsn = 0;
+        }
+    }
+
     /// Takes everything queued for the log.
     pub fn take(&self) -> Taken {
         let mut state = self.lock();
@@ -516,7 +537,8 @@ impl Journal {
 
     /// Wakes the log writer if it sleeps in `take` (records or a rotation were queued).
     fn wake_writer(&self, state: MutexGuard<'_, State>) {
-        let waiting = state.writer_waiting;
+        let waiting = state.writer_waiting
+            && (state.last_lsn >= state.wake_at_lsn || state.rotation.is_some());
         drop(state);
         if waiting {
             self.queued.notify_one();
@@ -591,5 +613,43 @@ impl Journal {
             pending.truncate(start);
         }
         lsn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_gathering_writer_is_woken_by_the_record_that_completes_its_group() {
+        let journal = Arc::new(Journal::new(1));
+        journal.enable(1, true);
+        let appender = {
+            let journal = Arc::clone(&journal);
+            std::thread::spawn(move || {
+                for i in 0..3 {
+                    std::thread::sleep(Duration::from_millis(20));
+                    journal.append(0, &[b"SET", b"k", i.to_string().as_bytes()]);
+                }
+            })
+        };
+        // SELECT 0 is record 1; the three SETs are 2, 3 and 4.
+        let started = Instant::now();
+        journal.wait_for_group(4, started + Duration::from_secs(60));
+        assert!(journal.take().last_lsn >= 4);
+        assert!(started.elapsed() < Duration::from_secs(60));
+        appender.join().unwrap();
+    }
+
+    #[test]
+    fn a_gathering_writer_stops_waiting_at_its_deadline() {
+        let journal = Journal::new(1);
+        journal.enable(1, true);
+        journal.append(0, &[b"SET", b"k", b"v"]);
+        let until = Instant::now() + Duration::from_millis(30);
+        journal.wait_for_group(10, until);
+        assert!(Instant::now() >= until);
+        assert_eq!(journal.take().last_lsn, 2);
     }
 }

@@ -31,6 +31,13 @@ use crate::{aof::record, log};
 /// up and reports what was not written.
 const STOP_RETRY: Duration = Duration::from_secs(2);
 
+/// The longest the writer holds an `always` group open for the clients it just
+/// released to send their next writes: one fsync covering all of them costs little
+/// more than one covering a few (the disk's cost is mostly per flush), so waiting up
+/// to one fsync's duration for them beats fsyncing the first few on their own and
+/// leaving the rest to wait for the next.
+const MAX_GATHER: Duration = Duration::from_millis(2);
+
 /// Opens the newest segment (creating the first) and starts writing at `next_lsn`.
 pub fn start(shared: &Shared, dir: &Path, next_lsn: u64) -> io::Result<()> {
     let writer = shared
@@ -130,6 +137,10 @@ struct Syncing {
     /// A failed fsync is cleared only by a successful one (as Redis does), not by a
     /// write that succeeds meanwhile.
     fsync_failed: bool,
+    /// Under `always`, after an fsync released a group of replies: the LSN the next
+    /// group waits for (as many records again, the released clients' next requests)
+    /// and until when, at most one fsync's duration (`MAX_GATHER`) after the release.
+    gather: Option<(u64, Instant)>,
 }
 
 impl Syncing {
@@ -177,6 +188,7 @@ fn write_loop(shared: &Shared) -> Result<(), String> {
         last_sync: Instant::now(),
         background: None,
         fsync_failed: false,
+        gather: None,
     };
     let mut give_up_at: Option<Instant> = None;
     let mut idle = false;
@@ -188,6 +200,11 @@ fn write_loop(shared: &Shared) -> Result<(), String> {
         let give_up = give_up_at.is_some_and(|at| Instant::now() >= at);
         if idle {
             shared.journal.wait_queued(Duration::from_millis(50));
+        }
+        if let Some((lsn, until)) = syncing.gather.take() {
+            if !stopping {
+                shared.journal.wait_for_group(lsn, until);
+            }
         }
         let pass = {
             let mut guard = log.segment.locked();
@@ -337,10 +354,16 @@ fn pass(
             }
         }
     } else if due {
+        let group = written_lsn - syncing.synced_lsn;
+        let started = Instant::now();
         let synced = segment.file.sync_data();
         syncing.last_sync = Instant::now();
         if !syncing.record(log, &segment.path, written_lsn, synced) {
             return retry(segment, syncing);
+        }
+        if policy == AppendFsync::Always && !stopping {
+            let window = (syncing.last_sync - started).min(MAX_GATHER);
+            syncing.gather = Some((written_lsn + group, syncing.last_sync + window));
         }
     }
     let visible = if policy == AppendFsync::Always {
