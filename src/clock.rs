@@ -8,7 +8,7 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Threads holding a manual clock; while 0, reading the time costs one relaxed load
 /// more than the system call.
@@ -33,6 +33,46 @@ pub fn now_us() -> u64 {
     }
     let (secs, nanos) = read(libc::CLOCK_REALTIME);
     secs * 1_000_000 + nanos / 1000
+}
+
+/// The time as of the last `Ticker::tick`, while a ticker runs (`TICKERS`).
+static TICKED_MS: AtomicU64 = AtomicU64::new(0);
+static TICKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Milliseconds since the unix epoch, as of the server's last tick (at most its period
+/// old), for stamps that count in seconds: an entry's last access, a client's last
+/// command. Reading an atomic instead of the clock on every request is what Redis's
+/// cached `lruclock` and `unixtime` do. Without a running ticker (or with a manual
+/// clock held anywhere) it is `now_ms`.
+pub fn coarse_ms() -> u64 {
+    if TICKERS.load(Ordering::Relaxed) > 0 && MANUAL_CLOCKS.load(Ordering::Relaxed) == 0 {
+        TICKED_MS.load(Ordering::Relaxed)
+    } else {
+        now_ms()
+    }
+}
+
+/// Keeps `coarse_ms` current while it lives: its owner calls `tick` periodically.
+pub struct Ticker {
+    _private: (),
+}
+
+impl Ticker {
+    pub fn start() -> Ticker {
+        TICKED_MS.store(now_ms(), Ordering::Relaxed);
+        TICKERS.fetch_add(1, Ordering::Relaxed);
+        Ticker { _private: () }
+    }
+
+    pub fn tick(&self) {
+        TICKED_MS.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        TICKERS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Nanoseconds on a clock that never goes back, for measuring how long something took
@@ -118,5 +158,20 @@ mod tests {
         assert!(elsewhere < start + 1500);
         drop(clock);
         assert!(now_ms() < start + 1500);
+    }
+
+    #[test]
+    fn the_coarse_clock_stands_between_ticks() {
+        let ticker = Ticker::start();
+        let ticked = coarse_ms();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Another test's ticker may tick meanwhile, or its manual clock bypass ours.
+        if MANUAL_CLOCKS.load(Ordering::Relaxed) == 0 && TICKERS.load(Ordering::Relaxed) == 1 {
+            assert_eq!(coarse_ms(), ticked);
+        }
+        ticker.tick();
+        assert!(coarse_ms() >= ticked + 20);
+        drop(ticker);
+        assert!(coarse_ms() >= ticked + 20);
     }
 }

@@ -259,7 +259,7 @@ where
             match decoder.decode(&mut input, limits) {
                 Ok(Some(mut args)) => {
                     info.last_interaction_ms
-                        .store(clock::now_ms(), Ordering::Relaxed);
+                        .store(clock::coarse_ms(), Ordering::Relaxed);
                     let earlier_lsn = client.pending_lsn.take();
                     let reply_start = output.len();
                     let reply = loop {

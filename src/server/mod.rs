@@ -251,12 +251,15 @@ impl Server {
 }
 
 /// Samples used memory ten times a second so `used_memory_peak` sees peaks that come
-/// and go between writes (large replies, a rewrite's snapshot).
+/// and go between writes (large replies, a rewrite's snapshot), and ticks the coarse
+/// clock (`clock::coarse_ms`).
 async fn sample_memory(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    let clock = crate::clock::Ticker::start();
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                clock.tick();
                 shared.memory.sample();
             }
             _ = shared.shutdown_requested() => return,

@@ -134,7 +134,7 @@ impl Default for Lfu {
 }
 
 fn lfu_minutes() -> u32 {
-    ((clock::now_ms() / 60_000) & 0xFFFF) as u32
+    ((clock::coarse_ms() / 60_000) & 0xFFFF) as u32
 }
 
 fn lfu_stamp(counter: u8) -> u32 {
@@ -217,7 +217,7 @@ pub fn force_touch(db: &Db, entry: &Entry) {
 }
 
 fn lru_clock() -> u32 {
-    (clock::now_ms() / 1000) as u32
+    (clock::coarse_ms() / 1000) as u32
 }
 
 /// Copies small arguments out of the connection's read buffer so a stored value does not
