@@ -56,16 +56,7 @@ done
 echo
 echo "startup: loading $sessions sessions of 1 KB (SET key value EX 1800) from the log"
 rm -rf "$work"/*; mkdir -p "$work/roost" "$work/redis"
-# Session-like payloads: random base64, as serialized sessions barely compress.
-python3 - "$sessions" > "$work/sessions.resp" <<'PY'
-import base64, os, sys
-out = sys.stdout.buffer
-for i in range(int(sys.argv[1])):
-    key = b"session:%08d" % i
-    value = base64.b64encode(os.urandom(768))
-    out.write(b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nEX\r\n$4\r\n1800\r\n"
-              % (len(key), key, len(value), value))
-PY
+benches/sessions.py "$sessions" > "$work/sessions.resp"
 start_roost everysec "$work/roost"; start_redis everysec "$work/redis"
 wait_ready "$roost_port"; wait_ready "$redis_port"
 redis-cli -p "$roost_port" --pipe < "$work/sessions.resp" >/dev/null

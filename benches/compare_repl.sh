@@ -127,16 +127,7 @@ echo "(resolution: one GET round trip to the replica, roost $(kv "$roost_lag" ge
 
 echo
 echo "2. full sync of $sessions sessions of 1 KB (SET key value EX 1800) to an empty replica"
-# Session-like payloads: random base64, as serialized sessions barely compress.
-python3 - "$sessions" > "$work/sessions.resp" <<'PY'
-import base64, os, sys
-out = sys.stdout.buffer
-for i in range(int(sys.argv[1])):
-    key = b"session:%08d" % i
-    value = base64.b64encode(os.urandom(768))
-    out.write(b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nEX\r\n$4\r\n1800\r\n"
-              % (len(key), key, len(value), value))
-PY
+benches/sessions.py "$sessions" > "$work/sessions.resp"
 full_sync() { # kind primary_port replica_port: sets sync_s and sync_mem
     start "$1" primary "$2"; start "$1" replica "$3"
     redis-cli -p "$2" --pipe < "$work/sessions.resp" >/dev/null

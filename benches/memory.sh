@@ -20,19 +20,7 @@ work=$(mktemp -d)
 trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 gen() { # keys size -> RESP on stdout
-    python3 - "$1" "$2" <<'PY'
-import base64, os, random, sys
-keys, size = int(sys.argv[1]), int(sys.argv[2])
-rng = random.Random(12)
-pool = base64.b64encode(os.urandom(size * 64 + 4096))
-out = sys.stdout.buffer
-for i in range(keys):
-    key = b"session:%032x" % rng.getrandbits(128)
-    at = rng.randrange(0, len(pool) - size)
-    value = pool[at:at + size]
-    out.write(b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nEX\r\n$4\r\n1800\r\n"
-              % (len(key), key, len(value), value))
-PY
+    "$(dirname "$0")/sessions.py" "$1" --size "$2" --random-keys 12
 }
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }

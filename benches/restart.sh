@@ -58,16 +58,7 @@ stop() { # roost|redis
 }
 
 mkdir -p "$work/roost" "$work/redis"
-# Session-like payloads: random base64, as serialized sessions barely compress.
-python3 - "$sessions" > "$work/sessions.resp" <<'PY'
-import base64, os, sys
-out = sys.stdout.buffer
-for i in range(int(sys.argv[1])):
-    key = b"session:%08d" % i
-    value = base64.b64encode(os.urandom(768))
-    out.write(b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nEX\r\n$4\r\n1800\r\n"
-              % (len(key), key, len(value), value))
-PY
+benches/sessions.py "$sessions" > "$work/sessions.resp"
 for s in roost redis; do
     start $s; wait_ready $s
     redis-cli -p "$(port $s)" --pipe < "$work/sessions.resp" >/dev/null

@@ -237,13 +237,19 @@ pub fn load(
         let format =
             header::read(data, Kind::Base, Some(1), path).map_err(LoadError::Unreadable)?;
         // A base is fsynced before it is installed: any damage is corruption.
-        let damaged = |offset, reason: Option<String>| LoadError::Corrupt {
-            file: path.clone(),
-            offset,
-            reason: match reason {
-                Some(reason) => format!("damaged base: {reason}"),
-                None => "damaged base: a record runs past the end of the file".into(),
-            },
+        let damaged = |stop: Stop| {
+            let (offset, reason) = match stop {
+                Stop::TornTail { offset } => (
+                    offset,
+                    "damaged base: a record runs past the end of the file".to_string(),
+                ),
+                Stop::Corrupt { offset, reason } => (offset, format!("damaged base: {reason}")),
+            };
+            LoadError::Corrupt {
+                file: path.clone(),
+                offset,
+                reason,
+            }
         };
         let mut report = |position: usize, records: u64| {
             if records % 4096 == 0 && last_report.elapsed() >= Duration::from_millis(250) {
@@ -274,10 +280,7 @@ pub fn load(
                         offset,
                     }),
                     Ok(None) => break,
-                    Err(Stop::TornTail { offset }) => return Err(damaged(offset, None)),
-                    Err(Stop::Corrupt { offset, reason }) => {
-                        return Err(damaged(offset, Some(reason)))
-                    }
+                    Err(stop) => return Err(damaged(stop)),
                 }
                 loaded.records += 1;
                 report(reader.position(), loaded.records);
@@ -288,10 +291,7 @@ pub fn load(
                 match reader.next_record() {
                     Ok(Some(record)) => apply.record(&record),
                     Ok(None) => break,
-                    Err(Stop::TornTail { offset }) => return Err(damaged(offset, None)),
-                    Err(Stop::Corrupt { offset, reason }) => {
-                        return Err(damaged(offset, Some(reason)))
-                    }
+                    Err(stop) => return Err(damaged(stop)),
                 }
                 loaded.records += 1;
                 report(reader.position(), loaded.records);
@@ -503,6 +503,62 @@ pub fn replace_with_base(dir: &Path, lsn: u64, temp: &Path) -> io::Result<()> {
     sync_dir(&seg_dir)
 }
 
+/// What a snapshot's encoder has written, handed to `sink` in chunks of about `chunk`
+/// bytes (cut between shards).
+struct Chunks<F> {
+    out: Vec<u8>,
+    chunk: usize,
+    size: u64,
+    sink: F,
+}
+
+impl<F: FnMut(&[u8]) -> io::Result<()>> Chunks<F> {
+    fn new(chunk: usize, sink: F) -> Chunks<F> {
+        Chunks {
+            out: Vec::with_capacity(chunk + (1 << 20)),
+            chunk,
+            size: 0,
+            sink,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (self.sink)(&self.out)?;
+        self.size += self.out.len() as u64;
+        self.out.clear();
+        Ok(())
+    }
+
+    fn shard_done(&mut self) -> io::Result<()> {
+        if self.out.len() >= self.chunk {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Feeds `encoder` the function libraries (one `FUNCTION LOAD REPLACE` each), then the
+/// keyspace snapshot begun earlier; returns the size written.
+fn encode_with<F, E>(
+    keyspace: &crate::store::Keyspace,
+    libraries: &[bytes::Bytes],
+    final_db: Option<usize>,
+    encoder: &mut E,
+    chunks: impl Fn(&mut E) -> &mut Chunks<F>,
+) -> io::Result<u64>
+where
+    F: FnMut(&[u8]) -> io::Result<()>,
+    E: crate::store::DumpSink,
+{
+    for code in libraries {
+        encoder.command(&[b"FUNCTION", b"LOAD", b"REPLACE", code]);
+    }
+    keyspace.dump_snapshot(final_db, encoder)?;
+    let chunks = chunks(encoder);
+    chunks.flush()?;
+    Ok(chunks.size)
+}
+
 /// Writes the function libraries, then the keyspace snapshot begun earlier, as a base of
 /// key records (`keys`), without its header, in chunks of a few megabytes; returns its
 /// size. A rewrite's base is this.
@@ -512,48 +568,23 @@ pub fn encode_keys_base(
     final_db: Option<usize>,
     sink: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<u64> {
-    const CHUNK: usize = 4 << 20;
-    struct Keys<F> {
-        out: Vec<u8>,
-        size: u64,
-        sink: F,
-    }
-    impl<F: FnMut(&[u8]) -> io::Result<()>> Keys<F> {
-        fn flush(&mut self) -> io::Result<()> {
-            (self.sink)(&self.out)?;
-            self.size += self.out.len() as u64;
-            self.out.clear();
-            Ok(())
-        }
-    }
+    struct Keys<F>(Chunks<F>);
     impl<F: FnMut(&[u8]) -> io::Result<()>> crate::store::DumpSink for Keys<F> {
         fn command(&mut self, args: &[&[u8]]) {
-            keys::encode_command(args, &mut self.out);
+            keys::encode_command(args, &mut self.0.out);
         }
         fn select(&mut self, db: usize, keys: usize) {
-            keys::encode_select(db, keys as u64, &mut self.out);
+            keys::encode_select(db, keys as u64, &mut self.0.out);
         }
         fn string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
-            keys::encode_string(key, value, expire_at, &mut self.out);
+            keys::encode_string(key, value, expire_at, &mut self.0.out);
         }
         fn shard_done(&mut self) -> io::Result<()> {
-            if self.out.len() >= CHUNK {
-                self.flush()?;
-            }
-            Ok(())
+            self.0.shard_done()
         }
     }
-    let mut out = Keys {
-        out: Vec::with_capacity(CHUNK + (1 << 20)),
-        size: 0,
-        sink,
-    };
-    for code in libraries {
-        crate::store::DumpSink::command(&mut out, &[b"FUNCTION", b"LOAD", b"REPLACE", code]);
-    }
-    keyspace.dump_snapshot(final_db, &mut out)?;
-    out.flush()?;
-    Ok(out.size)
+    let mut keys = Keys(Chunks::new(4 << 20, sink));
+    encode_with(keyspace, libraries, final_db, &mut keys, |k| &mut k.0)
 }
 
 /// Writes the function libraries (one `FUNCTION LOAD REPLACE` each), then the keyspace
@@ -566,41 +597,23 @@ pub fn encode_snapshot(
     sink: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<u64> {
     struct Records<F> {
-        out: Vec<u8>,
+        chunks: Chunks<F>,
         lsn: u64,
-        size: u64,
-        sink: F,
-    }
-    impl<F: FnMut(&[u8]) -> io::Result<()>> Records<F> {
-        fn flush(&mut self) -> io::Result<()> {
-            (self.sink)(&self.out)?;
-            self.size += self.out.len() as u64;
-            self.out.clear();
-            Ok(())
-        }
     }
     impl<F: FnMut(&[u8]) -> io::Result<()>> crate::store::DumpSink for Records<F> {
         fn command(&mut self, args: &[&[u8]]) {
-            record::encode(self.lsn, args, &mut self.out);
+            record::encode(self.lsn, args, &mut self.chunks.out);
             self.lsn += 1;
         }
         fn shard_done(&mut self) -> io::Result<()> {
-            if self.out.len() >= 1 << 20 {
-                self.flush()?;
-            }
-            Ok(())
+            self.chunks.shard_done()
         }
     }
     let mut records = Records {
-        out: Vec::with_capacity(1 << 20),
+        chunks: Chunks::new(1 << 20, sink),
         lsn: 1,
-        size: 0,
-        sink,
     };
-    for code in libraries {
-        crate::store::DumpSink::command(&mut records, &[b"FUNCTION", b"LOAD", b"REPLACE", code]);
-    }
-    keyspace.dump_snapshot(final_db, &mut records)?;
-    records.flush()?;
-    Ok(records.size)
+    encode_with(keyspace, libraries, final_db, &mut records, |r| {
+        &mut r.chunks
+    })
 }

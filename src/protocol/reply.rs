@@ -159,27 +159,9 @@ fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
 }
 
 fn int_line(out: &mut BytesMut, tag: u8, n: i64) {
-    // Built on the stack, right to left, and appended at once: one capacity check and
-    // one copy (three appends cost more than the formatting).
-    let mut buf = [0u8; 24];
-    let mut i = buf.len() - 2;
-    buf[i..].copy_from_slice(b"\r\n");
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    i -= 1;
-    buf[i] = tag;
-    out.extend_from_slice(&buf[i..]);
+    // Built on the stack and appended at once: one capacity check and one copy (three
+    // appends cost more than the formatting).
+    out.extend_from_slice(Digits::line(tag, n).as_bytes());
 }
 
 /// Appends a bulk string's wire form (the same in RESP2 and RESP3): for replies written
@@ -194,15 +176,25 @@ pub fn bulk(out: &mut BytesMut, b: &[u8]) {
 /// The decimal digits of an integer in a stack buffer, for lengths and counts written
 /// on hot paths (replies, log records) without `format!`'s allocation.
 pub struct Digits {
-    buf: [u8; 20],
+    buf: [u8; 24],
     start: usize,
+    end: usize,
 }
 
 impl Digits {
     pub fn of(n: i64) -> Digits {
-        let mut buf = [0u8; 20];
-        let mut i = buf.len();
-        let neg = n < 0;
+        Digits::build(None, n)
+    }
+
+    /// `tag`, the digits and CRLF: an integer reply or a length line.
+    pub fn line(tag: u8, n: i64) -> Digits {
+        Digits::build(Some(tag), n)
+    }
+
+    /// Written right to left, the digits ending before the CRLF's place.
+    fn build(tag: Option<u8>, n: i64) -> Digits {
+        let mut buf = [0u8; 24];
+        let mut i = buf.len() - 2;
         let mut v = n.unsigned_abs();
         loop {
             i -= 1;
@@ -212,15 +204,22 @@ impl Digits {
                 break;
             }
         }
-        if neg {
+        if n < 0 {
             i -= 1;
             buf[i] = b'-';
         }
-        Digits { buf, start: i }
+        let mut end = buf.len() - 2;
+        if let Some(tag) = tag {
+            i -= 1;
+            buf[i] = tag;
+            buf[end..].copy_from_slice(b"\r\n");
+            end = buf.len();
+        }
+        Digits { buf, start: i, end }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
+        &self.buf[self.start..self.end]
     }
 }
 
@@ -275,6 +274,17 @@ mod tests {
         let mut out = BytesMut::new();
         r.encode(proto, &mut out);
         String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn digits_and_integer_lines_at_the_extremes() {
+        for n in [0, 7, -7, 1024, i64::MAX, i64::MIN] {
+            assert_eq!(Digits::of(n).as_bytes(), n.to_string().as_bytes());
+            assert_eq!(
+                Digits::line(b':', n).as_bytes(),
+                format!(":{n}\r\n").as_bytes()
+            );
+        }
     }
 
     #[test]
