@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Roost against redis-server, side by side with the same durability: both pinned to
 # CPU 0, redis-benchmark on CPU 1 (50 clients, 1 KB values, random keys), each workload
-# run against Roost then Redis, the whole set `rounds` times; rps and server CPU per
-# request (utime+stime from /proc over each run), and their ratios.
+# run against both servers (Roost first in odd rounds, Redis first in even ones), the
+# whole set `rounds` times; rps and server CPU per request (utime+stime from /proc over
+# each run), and their ratios.
 #
 # Usage: benches/compare_cpu.sh [roost binary] [requests] [rounds]
 #   defaults: target/release/roost, 200000, 2
@@ -24,8 +25,11 @@ work=$(mktemp -d)
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 hz=$(getconf CLK_TCK)
 # Prints "rps us_per_request": pid port pipeline test
+# Dirty pages of the previous run's log are written back first (sync), so the kernel's
+# writeback does not land on the next run, whichever server it measures.
 run() {
     local before after rps
+    sync
     before=$(cpu_ticks $1)
     rps=$(taskset -c 1 redis-benchmark -p $2 -c 50 -n $n -d 1024 -P $3 -t $4 -r 100000 --csv 2>/dev/null | awk -F'","' 'NR==2 {gsub(/"/,"",$2); print $2}')
     after=$(cpu_ticks $1)
@@ -41,8 +45,14 @@ printf '%-5s %-4s %-3s %10s %10s %6s %9s %9s %6s\n' round test P roost_rps redis
 for round in $(seq "$rounds"); do
     for pl in 1 16; do
         for t in set get; do
-            read -r a_rps a_us < <(run $rp $rport $pl $t)
-            read -r b_rps b_us < <(run $dp $dport $pl $t)
+            # Who goes first alternates by round.
+            if [ $((round % 2)) -eq 1 ]; then
+                read -r a_rps a_us < <(run $rp $rport $pl $t)
+                read -r b_rps b_us < <(run $dp $dport $pl $t)
+            else
+                read -r b_rps b_us < <(run $dp $dport $pl $t)
+                read -r a_rps a_us < <(run $rp $rport $pl $t)
+            fi
             printf '%-5s %-4s %-3s %10s %10s %6s %9s %9s %6s\n' "$round" "$t" "$pl" "$a_rps" "$b_rps" \
                 "$(awk -v a=$a_rps -v b=$b_rps 'BEGIN{printf "%.2f", a/b}')" "$a_us" "$b_us" \
                 "$(awk -v a=$a_us -v b=$b_us 'BEGIN{printf "%.2f", a/b}')"
