@@ -222,10 +222,16 @@ fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     let Some(path) = config.config_file.clone() else {
         return Err(error::NO_CONFIG_FILE);
     };
-    let text = config.to_file_text();
+    // A file removed since startup is written afresh, as Redis does.
+    let old = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        read => read,
+    };
+    let text = old.map(|old| config.rewrite_file_text(&old));
     drop(config);
     let temp = path.with_extension("rewrite.tmp");
-    let written = std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, &path));
+    let written = text
+        .and_then(|text| std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, &path)));
     written.map_err(error::config_rewrite_failed)?;
     crate::log::notice("CONFIG REWRITE executed with success.");
     Ok(Reply::OK)
