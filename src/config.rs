@@ -273,6 +273,8 @@ pub struct UserLine {
     pub rules: Vec<String>,
     /// `file:line`, for the message if a rule is bad.
     pub location: String,
+    /// Defined in a file that an `include` line read.
+    pub included: bool,
 }
 
 /// A `rename-command` line.
@@ -282,6 +284,8 @@ pub struct Rename {
     pub to: String,
     /// `file:line`, for the message if FROM is no command.
     pub location: String,
+    /// Defined in a file that an `include` line read.
+    pub included: bool,
 }
 
 /// One class of `client-output-buffer-limit`: a connection whose pending output reaches
@@ -1656,6 +1660,7 @@ impl Config {
                     from: from.clone(),
                     to: to.clone(),
                     location: origin,
+                    included: stack.len() > 1,
                 });
                 return Ok(());
             }
@@ -1664,6 +1669,7 @@ impl Config {
                     name: name.clone(),
                     rules: rules.to_vec(),
                     location: origin,
+                    included: stack.len() > 1,
                 });
                 return Ok(());
             }
@@ -1839,10 +1845,13 @@ impl Config {
             let line = format!("{name} {quoted}");
             directives.push((name, vec![line], non_default));
         }
+        // Users and renames may be defined once only: those an included file defines
+        // stay there (its `include` line stays), or the next start would refuse them.
         // Users as configured at startup (ACL SETUSER changes live in ACL SAVE's file).
         let users: Vec<String> = self
             .users
             .iter()
+            .filter(|user| !user.included)
             .map(|user| {
                 let mut line = format!("user {}", quote(&user.name));
                 for rule in &user.rules {
@@ -1858,6 +1867,7 @@ impl Config {
         let renames: Vec<String> = self
             .renames
             .iter()
+            .filter(|r| !r.included)
             .map(|r| format!("rename-command {} {}", quote(&r.from), quote(&r.to)))
             .collect();
         let any_rename = !renames.is_empty();

@@ -318,6 +318,7 @@ mod tests {
                 from: from.to_string(),
                 to: to.to_string(),
                 location: format!("r.conf:{}", i + 1),
+                included: false,
             })
             .collect()
     }
