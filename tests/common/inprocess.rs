@@ -19,6 +19,12 @@ pub struct InProcess {
     pub clock: ManualClock,
 }
 
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        super::remove_test_dir(&self.shared.config().dir.clone());
+    }
+}
+
 impl InProcess {
     pub fn start() -> InProcess {
         Self::with_config(|_| {})

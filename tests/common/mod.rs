@@ -59,14 +59,19 @@ pub struct TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let dir = self.server.shared.config().dir.clone();
-        let made_here = dir.parent() == Some(std::env::temp_dir().as_path())
-            && dir
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(SERVER_DIR_PREFIX));
-        if made_here {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        remove_test_dir(&self.server.shared.config().dir.clone());
+    }
+}
+
+/// Removes `dir` if `test_config` made it (never a directory a test chose: it may start
+/// again on it).
+pub fn remove_test_dir(dir: &std::path::Path) {
+    let made_here = dir.parent() == Some(std::env::temp_dir().as_path())
+        && dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(SERVER_DIR_PREFIX));
+    if made_here {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
