@@ -203,9 +203,11 @@ impl State {
     /// Brings `LUA_MEMORY` up to date with this state.
     fn recount(&mut self) {
         let now = self.lua.used_memory();
-        LUA_MEMORY.fetch_add(now, Ordering::Relaxed);
-        LUA_MEMORY.fetch_sub(self.counted, Ordering::Relaxed);
-        self.counted = now;
+        if now != self.counted {
+            // One locked add of the difference (wrapping, as it may be negative).
+            LUA_MEMORY.fetch_add(now.wrapping_sub(self.counted), Ordering::Relaxed);
+            self.counted = now;
+        }
     }
 }
 
@@ -398,7 +400,8 @@ pub(super) fn invoke(
     }
     ctx.client.in_exec = true;
     let db = ctx.client.db;
-    let running = ctx.shared.scripts.running.clone();
+    let shared = ctx.shared;
+    let running = &*shared.scripts.running;
     let threshold = std::time::Duration::from_millis(ctx.shared.config().busy_reply_threshold);
     let run_guard = running.begin(ctx.client.id, threshold);
     let binding = Binding {
@@ -406,17 +409,17 @@ pub(super) fn invoke(
         read_only,
         allow_oom,
         call_line: Cell::new(None),
-        running: &running,
+        running,
         started: std::time::Instant::now(),
         threshold,
         hooks: Cell::new(0),
         slow_logged: Cell::new(false),
+        wrote: Cell::new(false),
         hand_off: Cell::new((std::time::Duration::ZERO, HAND_OFF_PAUSE)),
     };
     let result = binding.bind(|| runner.call::<Value>(function));
     let call_line = binding.call_line.get();
-    let stopped = running.stopped();
-    drop(run_guard);
+    let stopped = run_guard.finish();
     ctx.client.in_exec = in_exec;
     ctx.client.select(db);
     if let Some((Stop::Abandoned, _)) = stopped {
@@ -472,6 +475,8 @@ struct Binding<'c, 'a> {
     /// hook of a run may come early).
     hooks: Cell<u32>,
     slow_logged: Cell<bool>,
+    /// `Running::mark_wrote` was called (once per run is enough).
+    wrote: Cell<bool>,
     /// When to try handing off the worker next, and for how long.
     hand_off: Cell<(std::time::Duration, std::time::Duration)>,
 }
@@ -507,7 +512,7 @@ impl Binding<'_, '_> {
     fn run_command(&self, call_line: Option<usize>, argv: Vec<Bytes>) -> Reply {
         self.call_line.set(call_line);
         let mut ctx = self.ctx.borrow_mut();
-        call_from_script(&mut ctx, argv, self.read_only, self.allow_oom)
+        call_from_script(&mut ctx, argv, self.read_only, self.allow_oom, &self.wrote)
             .unwrap_or_else(|error| error)
     }
 
@@ -776,6 +781,7 @@ fn call_from_script(
     argv: Vec<Bytes>,
     read_only: bool,
     allow_oom: bool,
+    wrote: &Cell<bool>,
 ) -> Outcome {
     let table = super::table();
     // Scripts call commands by the names clients use (a renamed command only by its new
@@ -813,7 +819,9 @@ fn call_from_script(
             return Err(error::NO_GOOD_REPLICAS);
         }
         // From here on SCRIPT KILL could leave the dataset half changed: it refuses.
-        ctx.shared.scripts.running.mark_wrote();
+        if !wrote.replace(true) {
+            ctx.shared.scripts.running.mark_wrote();
+        }
     }
     // Over maxmemory with nothing to evict, a script may not start growing memory; once
     // it has written it runs to the end (as in Redis: it cannot be stopped halfway).
