@@ -403,14 +403,15 @@ pub(super) fn invoke(
     let shared = ctx.shared;
     let running = &*shared.scripts.running;
     let threshold = std::time::Duration::from_millis(ctx.shared.config().busy_reply_threshold);
-    let run_guard = running.begin(ctx.client.id, threshold);
+    let started = std::time::Instant::now();
+    let run_guard = running.begin(ctx.client.id, threshold, started);
     let binding = Binding {
         ctx: RefCell::new(&mut *ctx),
         read_only,
         allow_oom,
         call_line: Cell::new(None),
         running,
-        started: std::time::Instant::now(),
+        started,
         threshold,
         hooks: Cell::new(0),
         slow_logged: Cell::new(false),

@@ -183,9 +183,9 @@ impl Running {
             .map(|(name, command, started)| (name.clone(), command.clone(), started.elapsed()))
     }
 
-    /// Marks a script of `client_id` as running; others get BUSY after `threshold`.
-    pub fn begin(&self, client_id: u64, threshold: Duration) -> RunGuard<'_> {
-        let now = Instant::now();
+    /// Marks a script of `client_id`, started at `now`, as running; others get BUSY
+    /// after `threshold`.
+    pub fn begin(&self, client_id: u64, threshold: Duration, now: Instant) -> RunGuard<'_> {
         *self.run.locked() = Some(Run {
             client_id,
             busy_at: now
