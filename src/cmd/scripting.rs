@@ -15,7 +15,8 @@
 //! script the first time it runs it. SCRIPT FLUSH bumps a generation that makes every
 //! thread start a fresh state. A state's `redis.call`, `redis.pcall` and hook are made
 //! with it and reach the running script through a thread-local `Binding`: per run,
-//! EVAL only sets KEYS and ARGV and calls the compiled function.
+//! EVAL only calls the compiled function through the runner, which sets KEYS and ARGV
+//! from the binding first.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -222,10 +223,14 @@ thread_local! {
 }
 
 /// The `redis` library's parts that need no connection (`redis.call` and `redis.pcall`
-/// are bound to the calling client for each run), and `__roost_run`, which runs a
-/// script and turns `error({err = ...})` into a value Rust can read.
+/// are bound to the calling client for each run), and `__roost_run`, which sets KEYS
+/// and ARGV (through `__roost_args`, kept as its upvalue only), runs a script and turns
+/// `error({err = ...})` into a value Rust can read.
 const PRELUDE: &str = r#"
+local set_args = __roost_args
+__roost_args = nil
 __roost_run = function(script)
+    set_args()
     local ok, result = pcall(script)
     if ok then
         return result
@@ -360,7 +365,7 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome
             read_only,
             allow_oom: false,
         };
-        let reply = invoke(ctx, &state.lua, &state.runner, &function, &run, keys, argv);
+        let reply = invoke(ctx, &state.runner, &function, &run, keys, argv);
         state.recount();
         reply
     })
@@ -382,7 +387,6 @@ pub(super) struct RunAs<'a> {
 /// `redis.call` bound to `ctx`.
 pub(super) fn invoke(
     ctx: &mut Ctx<'_>,
-    lua: &Lua,
     runner: &Function,
     function: &Function,
     run: &RunAs<'_>,
@@ -390,7 +394,6 @@ pub(super) fn invoke(
     argv: &[Bytes],
 ) -> Outcome {
     let (sha, read_only, allow_oom) = (run.name, run.read_only, run.allow_oom);
-    set_keys_and_argv(lua, keys, argv).map_err(error::failed)?;
     // The script's writes are one transaction in the log, unless it runs inside EXEC,
     // which already is one. Blocking commands do not block inside a script.
     let in_exec = ctx.client.in_exec;
@@ -411,6 +414,8 @@ pub(super) fn invoke(
         allow_oom,
         call_line: Cell::new(None),
         running,
+        keys,
+        argv,
         started,
         threshold,
         hooks: Cell::new(0),
@@ -470,6 +475,9 @@ struct Binding<'c, 'a> {
     /// The script line of the latest redis.call, for the error Redis reports.
     call_line: Cell<Option<usize>>,
     running: &'c crate::state::scripts::Running,
+    /// The script's KEYS and ARGV, which the runner has `__roost_args` set.
+    keys: &'c [Bytes],
+    argv: &'c [Bytes],
     started: std::time::Instant,
     threshold: std::time::Duration,
     /// Hooks seen in this run (the instruction count runs on across runs, so the first
@@ -558,6 +566,9 @@ fn bind_redis_calls(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     };
     redis.raw_set("call", call)?;
     redis.raw_set("pcall", pcall)?;
+    // SAFETY: `lua_roost_args` follows the rules of `call_entry`.
+    let args = unsafe { lua.create_c_function(lua_roost_args)? };
+    lua.globals().raw_set("__roost_args", args)?;
     set_script_hook(lua)
 }
 
@@ -752,27 +763,25 @@ fn hand_off_worker(pause: std::time::Duration) {
     }
 }
 
-/// The globals KEYS and ARGV, fresh tables of the script's keys and arguments (through
-/// the C API: a table built by mlua calls costs several times as much).
-fn set_keys_and_argv(lua: &Lua, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<()> {
+/// `__roost_args`, which the runner calls first: sets the globals KEYS and ARGV to fresh
+/// tables of the running script's keys and arguments, through the C API. Done from
+/// inside the run, this costs no protected call of its own (`Lua::exec_raw` makes two
+/// C closures and a `pcall` each time, and leaves them to the collector).
+unsafe extern "C-unwind" fn lua_roost_args(state: *mut mlua::ffi::lua_State) -> c_int {
     use mlua::ffi;
-    let fill = |state: *mut ffi::lua_State| {
-        for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
-            // SAFETY: `exec_raw` runs this protected (a Lua error unwinds to it), with
-            // room on the stack for the three values it holds at once.
-            unsafe {
-                ffi::lua_pushstring(state, name.as_ptr());
-                ffi::lua_createtable(state, items.len().try_into().unwrap_or(0), 0);
-                for (i, item) in items.iter().enumerate() {
-                    ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
-                    ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
-                }
-                ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+    // A Lua error (out of memory) unwinds from here: nothing below owns anything.
+    Binding::with_current(|b| {
+        for (name, items) in [(c"KEYS", b.keys), (c"ARGV", b.argv)] {
+            ffi::lua_pushstring(state, name.as_ptr());
+            ffi::lua_createtable(state, items.len().try_into().unwrap_or(0), 0);
+            for (i, item) in items.iter().enumerate() {
+                ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
             }
+            ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
         }
-    };
-    // SAFETY: `fill` keeps the stack balanced and touches only the globals table.
-    unsafe { lua.exec_raw::<()>((), fill) }
+    });
+    0
 }
 
 /// `redis.call` / `redis.pcall`: runs one command for the script; errors come back as
