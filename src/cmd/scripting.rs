@@ -405,7 +405,7 @@ pub(super) fn invoke(
     let db = ctx.client.db;
     let shared = ctx.shared;
     let running = &*shared.scripts.running;
-    let threshold = std::time::Duration::from_millis(ctx.shared.config().busy_reply_threshold);
+    let threshold = running.threshold();
     let started = std::time::Instant::now();
     let run_guard = running.begin(ctx.client.id, threshold, started);
     let binding = Binding {

@@ -23,6 +23,13 @@ pub struct ScriptCache {
 }
 
 impl ScriptCache {
+    /// An empty cache whose scripts make others BUSY after `threshold_ms`.
+    pub fn with_threshold(threshold_ms: u64) -> ScriptCache {
+        let cache = ScriptCache::default();
+        cache.running.set_threshold(threshold_ms);
+        cache
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Bytes>> {
         self.bodies.locked()
     }
@@ -72,6 +79,9 @@ pub struct Running {
     function: Mutex<Option<(String, Vec<Bytes>, Instant)>>,
     /// Bumped when a script starts or ends, so waiters cannot miss the end.
     changed: tokio::sync::watch::Sender<u64>,
+    /// `busy-reply-threshold` in milliseconds (kept here by its configuration hook, so
+    /// a script does not take the configuration's lock).
+    threshold_ms: AtomicU64,
 }
 
 struct Run {
@@ -122,6 +132,7 @@ impl Default for Running {
             active: AtomicBool::new(false),
             function: Mutex::new(None),
             changed: tokio::sync::watch::channel(0).0,
+            threshold_ms: AtomicU64::new(5000),
         }
     }
 }
@@ -164,6 +175,15 @@ impl Drop for FunctionGuard<'_> {
 }
 
 impl Running {
+    pub fn set_threshold(&self, ms: u64) {
+        self.threshold_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// `busy-reply-threshold`.
+    pub fn threshold(&self) -> Duration {
+        Duration::from_millis(self.threshold_ms.load(Ordering::Relaxed))
+    }
+
     /// Names the function about to run (FCALL's `name` and whole command).
     pub fn describe(&self, name: &str, command: &[Bytes]) -> FunctionGuard<'_> {
         *self.function.locked() = Some((name.to_string(), command.to_vec(), Instant::now()));
