@@ -420,6 +420,9 @@ pub enum Hook {
     /// The thresholds and sizes of SLOWLOG, LATENCY and latency tracking, which the
     /// command path reads without the configuration's lock.
     Diagnostics,
+    /// `busy-reply-threshold`, which every script reads without the configuration's
+    /// lock.
+    ScriptThreshold,
 }
 
 /// A parameter's syntax: how its arguments are checked and parsed, and how its value
@@ -678,6 +681,7 @@ pub static PARAMS: &[Param] = &[
     row("busy-reply-threshold", field!(busy_reply_threshold), num(I64).range(0, I64_MAX, Refuse),
         "5000")
         .aliases(&["lua-time-limit"])
+        .hook(Hook::ScriptThreshold)
         .flag("Milliseconds a script runs before other clients get BUSY"),
     // How the process runs: set at startup only, as in Redis.
     row("logfile", field!(logfile), Type::Text, "")

@@ -202,6 +202,10 @@ fn take_effect(shared: &Shared, hook: Hook, config: &Config) {
             .acl
             .set_pubsub_all(config.acl_pubsub_default == "allchannels"),
         Hook::Diagnostics => shared.diagnostics.configure(config),
+        Hook::ScriptThreshold => shared
+            .scripts
+            .running
+            .set_threshold(config.busy_reply_threshold),
     }
 }
 

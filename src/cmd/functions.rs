@@ -833,7 +833,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only_call: bool) -> Out
         };
         let _running = ctx.shared.scripts.running.describe(&name, args);
         let runner = runner_of(&state.lua).map_err(error::failed)?;
-        invoke(ctx, &state.lua, &runner, &function, &run, keys, argv)
+        invoke(ctx, &runner, &function, &run, keys, argv)
     })
 }
 

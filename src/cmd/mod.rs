@@ -868,13 +868,15 @@ fn call_into(
         .last_command
         .store(id as u32 + 1, Ordering::Relaxed);
     let client_id = ctx.client.id;
-    let reply = crate::tracking::as_client(client_id, || {
-        if ctx.client.info.no_touch.load(Ordering::Relaxed) {
-            crate::store::with_touch(false, || run(ctx))
-        } else {
-            run(ctx)
-        }
-        .unwrap_or_else(|error| error)
+    let reply = crate::clock::frozen(|| {
+        crate::tracking::as_client(client_id, || {
+            if ctx.client.info.no_touch.load(Ordering::Relaxed) {
+                crate::store::with_touch(false, || run(ctx))
+            } else {
+                run(ctx)
+            }
+            .unwrap_or_else(|error| error)
+        })
     });
     let elapsed = Duration::from_nanos(crate::clock::monotonic_ns().saturating_sub(started));
     if ctx.client.tracking.is_some() {

@@ -15,7 +15,8 @@
 //! script the first time it runs it. SCRIPT FLUSH bumps a generation that makes every
 //! thread start a fresh state. A state's `redis.call`, `redis.pcall` and hook are made
 //! with it and reach the running script through a thread-local `Binding`: per run,
-//! EVAL only sets KEYS and ARGV and calls the compiled function.
+//! EVAL only calls the compiled function through the runner, which sets KEYS and ARGV
+//! from the binding first.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -203,9 +204,11 @@ impl State {
     /// Brings `LUA_MEMORY` up to date with this state.
     fn recount(&mut self) {
         let now = self.lua.used_memory();
-        LUA_MEMORY.fetch_add(now, Ordering::Relaxed);
-        LUA_MEMORY.fetch_sub(self.counted, Ordering::Relaxed);
-        self.counted = now;
+        if now != self.counted {
+            // One locked add of the difference (wrapping, as it may be negative).
+            LUA_MEMORY.fetch_add(now.wrapping_sub(self.counted), Ordering::Relaxed);
+            self.counted = now;
+        }
     }
 }
 
@@ -220,10 +223,14 @@ thread_local! {
 }
 
 /// The `redis` library's parts that need no connection (`redis.call` and `redis.pcall`
-/// are bound to the calling client for each run), and `__roost_run`, which runs a
-/// script and turns `error({err = ...})` into a value Rust can read.
+/// are bound to the calling client for each run), and `__roost_run`, which sets KEYS
+/// and ARGV (through `__roost_args`, kept as its upvalue only), runs a script and turns
+/// `error({err = ...})` into a value Rust can read.
 const PRELUDE: &str = r#"
+local set_args = __roost_args
+__roost_args = nil
 __roost_run = function(script)
+    set_args()
     local ok, result = pcall(script)
     if ok then
         return result
@@ -358,7 +365,7 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, args: &[Bytes], read_only: bool) -> Outcome
             read_only,
             allow_oom: false,
         };
-        let reply = invoke(ctx, &state.lua, &state.runner, &function, &run, keys, argv);
+        let reply = invoke(ctx, &state.runner, &function, &run, keys, argv);
         state.recount();
         reply
     })
@@ -380,7 +387,6 @@ pub(super) struct RunAs<'a> {
 /// `redis.call` bound to `ctx`.
 pub(super) fn invoke(
     ctx: &mut Ctx<'_>,
-    lua: &Lua,
     runner: &Function,
     function: &Function,
     run: &RunAs<'_>,
@@ -388,7 +394,6 @@ pub(super) fn invoke(
     argv: &[Bytes],
 ) -> Outcome {
     let (sha, read_only, allow_oom) = (run.name, run.read_only, run.allow_oom);
-    set_keys_and_argv(lua, keys, argv).map_err(error::failed)?;
     // The script's writes are one transaction in the log, unless it runs inside EXEC,
     // which already is one. Blocking commands do not block inside a script.
     let in_exec = ctx.client.in_exec;
@@ -398,25 +403,29 @@ pub(super) fn invoke(
     }
     ctx.client.in_exec = true;
     let db = ctx.client.db;
-    let running = ctx.shared.scripts.running.clone();
-    let threshold = std::time::Duration::from_millis(ctx.shared.config().busy_reply_threshold);
-    let run_guard = running.begin(ctx.client.id, threshold);
+    let shared = ctx.shared;
+    let running = &*shared.scripts.running;
+    let threshold = running.threshold();
+    let started = std::time::Instant::now();
+    let run_guard = running.begin(ctx.client.id, threshold, started);
     let binding = Binding {
         ctx: RefCell::new(&mut *ctx),
         read_only,
         allow_oom,
         call_line: Cell::new(None),
-        running: &running,
-        started: std::time::Instant::now(),
+        running,
+        keys,
+        argv,
+        started,
         threshold,
         hooks: Cell::new(0),
         slow_logged: Cell::new(false),
+        wrote: Cell::new(false),
         hand_off: Cell::new((std::time::Duration::ZERO, HAND_OFF_PAUSE)),
     };
     let result = binding.bind(|| runner.call::<Value>(function));
     let call_line = binding.call_line.get();
-    let stopped = running.stopped();
-    drop(run_guard);
+    let stopped = run_guard.finish();
     ctx.client.in_exec = in_exec;
     ctx.client.select(db);
     if let Some((Stop::Abandoned, _)) = stopped {
@@ -466,12 +475,17 @@ struct Binding<'c, 'a> {
     /// The script line of the latest redis.call, for the error Redis reports.
     call_line: Cell<Option<usize>>,
     running: &'c crate::state::scripts::Running,
+    /// The script's KEYS and ARGV, which the runner has `__roost_args` set.
+    keys: &'c [Bytes],
+    argv: &'c [Bytes],
     started: std::time::Instant,
     threshold: std::time::Duration,
     /// Hooks seen in this run (the instruction count runs on across runs, so the first
     /// hook of a run may come early).
     hooks: Cell<u32>,
     slow_logged: Cell<bool>,
+    /// `Running::mark_wrote` was called (once per run is enough).
+    wrote: Cell<bool>,
     /// When to try handing off the worker next, and for how long.
     hand_off: Cell<(std::time::Duration, std::time::Duration)>,
 }
@@ -507,7 +521,7 @@ impl Binding<'_, '_> {
     fn run_command(&self, call_line: Option<usize>, argv: Vec<Bytes>) -> Reply {
         self.call_line.set(call_line);
         let mut ctx = self.ctx.borrow_mut();
-        call_from_script(&mut ctx, argv, self.read_only, self.allow_oom)
+        call_from_script(&mut ctx, argv, self.read_only, self.allow_oom, &self.wrote)
             .unwrap_or_else(|error| error)
     }
 
@@ -552,6 +566,9 @@ fn bind_redis_calls(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     };
     redis.raw_set("call", call)?;
     redis.raw_set("pcall", pcall)?;
+    // SAFETY: `lua_roost_args` follows the rules of `call_entry`.
+    let args = unsafe { lua.create_c_function(lua_roost_args)? };
+    lua.globals().raw_set("__roost_args", args)?;
     set_script_hook(lua)
 }
 
@@ -746,27 +763,25 @@ fn hand_off_worker(pause: std::time::Duration) {
     }
 }
 
-/// The globals KEYS and ARGV, fresh tables of the script's keys and arguments (through
-/// the C API: a table built by mlua calls costs several times as much).
-fn set_keys_and_argv(lua: &Lua, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<()> {
+/// `__roost_args`, which the runner calls first: sets the globals KEYS and ARGV to fresh
+/// tables of the running script's keys and arguments, through the C API. Done from
+/// inside the run, this costs no protected call of its own (`Lua::exec_raw` makes two
+/// C closures and a `pcall` each time, and leaves them to the collector).
+unsafe extern "C-unwind" fn lua_roost_args(state: *mut mlua::ffi::lua_State) -> c_int {
     use mlua::ffi;
-    let fill = |state: *mut ffi::lua_State| {
-        for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
-            // SAFETY: `exec_raw` runs this protected (a Lua error unwinds to it), with
-            // room on the stack for the three values it holds at once.
-            unsafe {
-                ffi::lua_pushstring(state, name.as_ptr());
-                ffi::lua_createtable(state, items.len().try_into().unwrap_or(0), 0);
-                for (i, item) in items.iter().enumerate() {
-                    ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
-                    ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
-                }
-                ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+    // A Lua error (out of memory) unwinds from here: nothing below owns anything.
+    Binding::with_current(|b| {
+        for (name, items) in [(c"KEYS", b.keys), (c"ARGV", b.argv)] {
+            ffi::lua_pushstring(state, name.as_ptr());
+            ffi::lua_createtable(state, items.len().try_into().unwrap_or(0), 0);
+            for (i, item) in items.iter().enumerate() {
+                ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
             }
+            ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
         }
-    };
-    // SAFETY: `fill` keeps the stack balanced and touches only the globals table.
-    unsafe { lua.exec_raw::<()>((), fill) }
+    });
+    0
 }
 
 /// `redis.call` / `redis.pcall`: runs one command for the script; errors come back as
@@ -776,6 +791,7 @@ fn call_from_script(
     argv: Vec<Bytes>,
     read_only: bool,
     allow_oom: bool,
+    wrote: &Cell<bool>,
 ) -> Outcome {
     let table = super::table();
     // Scripts call commands by the names clients use (a renamed command only by its new
@@ -813,7 +829,9 @@ fn call_from_script(
             return Err(error::NO_GOOD_REPLICAS);
         }
         // From here on SCRIPT KILL could leave the dataset half changed: it refuses.
-        ctx.shared.scripts.running.mark_wrote();
+        if !wrote.replace(true) {
+            ctx.shared.scripts.running.mark_wrote();
+        }
     }
     // Over maxmemory with nothing to evict, a script may not start growing memory; once
     // it has written it runs to the end (as in Redis: it cannot be stopped halfway).

@@ -293,7 +293,7 @@ impl Shared {
             notify: Notifier::new(pubsub.clone(), &config.notify_keyspace_events),
             pubsub,
             tracking: Arc::default(),
-            scripts: ScriptCache::default(),
+            scripts: ScriptCache::with_threshold(config.busy_reply_threshold),
             functions: Libraries::default(),
             blocking: Blocking::default(),
             services,

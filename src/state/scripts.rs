@@ -23,6 +23,13 @@ pub struct ScriptCache {
 }
 
 impl ScriptCache {
+    /// An empty cache whose scripts make others BUSY after `threshold_ms`.
+    pub fn with_threshold(threshold_ms: u64) -> ScriptCache {
+        let cache = ScriptCache::default();
+        cache.running.set_threshold(threshold_ms);
+        cache
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Bytes>> {
         self.bodies.locked()
     }
@@ -72,6 +79,9 @@ pub struct Running {
     function: Mutex<Option<(String, Vec<Bytes>, Instant)>>,
     /// Bumped when a script starts or ends, so waiters cannot miss the end.
     changed: tokio::sync::watch::Sender<u64>,
+    /// `busy-reply-threshold` in milliseconds (kept here by its configuration hook, so
+    /// a script does not take the configuration's lock).
+    threshold_ms: AtomicU64,
 }
 
 struct Run {
@@ -122,13 +132,27 @@ impl Default for Running {
             active: AtomicBool::new(false),
             function: Mutex::new(None),
             changed: tokio::sync::watch::channel(0).0,
+            threshold_ms: AtomicU64::new(5000),
         }
     }
 }
 
-/// Held while a script runs; dropping it marks the script finished and wakes waiters.
+/// Held while a script runs; dropping it (or `finish`) marks the script finished and
+/// wakes waiters.
 pub struct RunGuard<'a> {
     running: &'a Running,
+}
+
+impl RunGuard<'_> {
+    /// Ends the run: whether it was stopped, and at which line (`Running::stopped`),
+    /// read under the same lock that clears it.
+    pub fn finish(self) -> Option<(Stop, Option<usize>)> {
+        let run = self.running.run.locked().take();
+        self.running.active.store(false, Ordering::Release);
+        self.running.announce();
+        std::mem::forget(self);
+        run.and_then(|run| Some((run.stop?, run.stopped?)))
+    }
 }
 
 impl Drop for RunGuard<'_> {
@@ -151,6 +175,15 @@ impl Drop for FunctionGuard<'_> {
 }
 
 impl Running {
+    pub fn set_threshold(&self, ms: u64) {
+        self.threshold_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// `busy-reply-threshold`.
+    pub fn threshold(&self) -> Duration {
+        Duration::from_millis(self.threshold_ms.load(Ordering::Relaxed))
+    }
+
     /// Names the function about to run (FCALL's `name` and whole command).
     pub fn describe(&self, name: &str, command: &[Bytes]) -> FunctionGuard<'_> {
         *self.function.locked() = Some((name.to_string(), command.to_vec(), Instant::now()));
@@ -170,9 +203,9 @@ impl Running {
             .map(|(name, command, started)| (name.clone(), command.clone(), started.elapsed()))
     }
 
-    /// Marks a script of `client_id` as running; others get BUSY after `threshold`.
-    pub fn begin(&self, client_id: u64, threshold: Duration) -> RunGuard<'_> {
-        let now = Instant::now();
+    /// Marks a script of `client_id`, started at `now`, as running; others get BUSY
+    /// after `threshold`.
+    pub fn begin(&self, client_id: u64, threshold: Duration, now: Instant) -> RunGuard<'_> {
         *self.run.locked() = Some(Run {
             client_id,
             busy_at: now
@@ -187,15 +220,14 @@ impl Running {
         RunGuard { running: self }
     }
 
-    /// Bumps `changed`, waking its receivers only if there are any (waking none still
-    /// costs a pass over tokio's notifiers). A waiter subscribes before it looks at
-    /// `run`, so one that missed the change finds it there.
+    /// Bumps `changed` and wakes its receivers, only if there are any: the channel's
+    /// lock and notifiers cost four locked instructions per script otherwise. A waiter
+    /// subscribes before it looks at `run` (under its lock, which `run` was changed
+    /// under before this), so one that subscribes after this finds the change there.
     fn announce(&self) {
-        let waiters = self.changed.receiver_count() > 0;
-        self.changed.send_if_modified(|n| {
-            *n += 1;
-            waiters
-        });
+        if self.changed.receiver_count() > 0 {
+            self.changed.send_modify(|n| *n += 1);
+        }
     }
 
     /// True while a script (of any client) runs.
