@@ -603,3 +603,20 @@ fn config_rewrite_keeps_the_files_own_lines_and_changes_values_in_place() {
     let users: Vec<String> = redis::cmd("ACL").arg("USERS").query(&mut con).unwrap();
     assert_eq!(users, ["app", "default"]);
 }
+
+/// A connection open before CONFIG SET holds to the new limits from its next request on
+/// (it keeps the settings it reads per request until the configuration changes).
+#[test]
+fn a_connection_opened_earlier_takes_a_changed_limit_at_its_next_request() {
+    let server = TestServer::start();
+    let mut early = server.raw();
+    early.roundtrip(&[b"PING"], b"+PONG\r\n");
+    let mut admin = server.raw();
+    admin.roundtrip(
+        &[b"CONFIG", b"SET", b"proto-max-bulk-len", b"1mb"],
+        b"+OK\r\n",
+    );
+    early.send(b"*2\r\n$4\r\nECHO\r\n$2000000\r\n");
+    early.expect(b"-ERR Protocol error: invalid bulk length\r\n");
+    assert!(early.read_to_close().is_empty());
+}

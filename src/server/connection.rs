@@ -151,7 +151,8 @@ where
     'connection: loop {
         if !resume {
             let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
-            let idle_limit = idle_timeout(&shared, &client).map(|limit| since + limit);
+            let idle_limit =
+                idle_timeout(&client, &mut limits.settings, &shared).map(|limit| since + limit);
             let subscriber = client.subscriber.clone();
             // Biased, the request first: once woken by it, the other waits are not
             // polled again (messages are drained and the kill switch checked after
@@ -170,7 +171,7 @@ where
                     stream.read_buf(&mut input).await
                 } => read,
                 _ = messages(&subscriber) => {
-                    let limit = current_limit(&shared, &info);
+                    let limit = current_limit(&shared, &info, &mut limits.settings);
                     let sent = send(&shared, &client, &mut stream, &mut output, (limit, &mut limits), 0);
                     if !sent.await {
                         break;
@@ -237,11 +238,11 @@ where
             break;
         }
         let (max_bulk_len, query_limit, output_limit) = {
-            let config = shared.config();
+            let settings = limits.settings.current(&shared);
             (
-                config.proto_max_bulk_len,
-                config.client_query_buffer_limit,
-                config.output_limits[info.output_class()],
+                settings.proto_max_bulk_len,
+                settings.client_query_buffer_limit,
+                settings.output_limits[info.output_class()],
             )
         };
         let pause_at = run_ahead(&output_limit);
@@ -410,7 +411,7 @@ where
             if let Some(lsn) = client.pending_lsn.take() {
                 let _ = wait_logged(&shared, lsn).await;
             }
-            let limit = current_limit(&shared, &info);
+            let limit = current_limit(&shared, &info, &mut limits.settings);
             let sent = send(
                 &shared,
                 &client,
@@ -513,10 +514,56 @@ async fn messages(subscriber: &Option<Arc<crate::pubsub::Subscriber>>) {
 #[derive(Default)]
 struct Watch {
     over_soft_since: Option<u64>,
+    settings: Settings,
 }
 
-fn current_limit(shared: &Shared, info: &crate::session::ClientInfo) -> OutputLimit {
-    shared.config().output_limits[info.output_class()]
+/// The settings a connection reads for every request, kept until the configuration
+/// changes (`Shared::config_version`): reading them under the configuration's lock
+/// cost four locked instructions per request.
+struct Settings {
+    version: u64,
+    timeout: u64,
+    proto_max_bulk_len: u64,
+    client_query_buffer_limit: u64,
+    output_limits: [OutputLimit; 3],
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            // No configuration has this version: the first use reads it.
+            version: u64::MAX,
+            timeout: 0,
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            output_limits: [OutputLimit::default(); 3],
+        }
+    }
+}
+
+impl Settings {
+    fn current(&mut self, shared: &Shared) -> &Settings {
+        let version = shared.config_version();
+        if version != self.version {
+            let config = shared.config();
+            *self = Settings {
+                version,
+                timeout: config.timeout,
+                proto_max_bulk_len: config.proto_max_bulk_len,
+                client_query_buffer_limit: config.client_query_buffer_limit,
+                output_limits: config.output_limits,
+            };
+        }
+        self
+    }
+}
+
+fn current_limit(
+    shared: &Shared,
+    info: &crate::session::ClientInfo,
+    settings: &mut Settings,
+) -> OutputLimit {
+    settings.current(shared).output_limits[info.output_class()]
 }
 
 /// Output smaller than this Redis keeps in its reply buffer and does not count in INFO
@@ -560,7 +607,7 @@ async fn send(
         let pending = output.len() as u64;
         info.output_pending.store(pending, Ordering::Relaxed);
         if !first {
-            limit = current_limit(shared, info);
+            limit = current_limit(shared, info, &mut watch.settings);
         }
         first = false;
         if pending > REPLY_BUFFER {
@@ -656,8 +703,8 @@ async fn wait_blocked(shared: &Shared, client: &mut Client, blocked: Blocked) ->
 
 /// How long this client may stay idle: `timeout` seconds, but never for a client in
 /// the middle of a transaction.
-fn idle_timeout(shared: &Shared, client: &Client) -> Option<Duration> {
-    let seconds = shared.config().timeout;
+fn idle_timeout(client: &Client, settings: &mut Settings, shared: &Shared) -> Option<Duration> {
+    let seconds = settings.current(shared).timeout;
     (seconds > 0 && !client.in_multi()).then(|| Duration::from_secs(seconds))
 }
 

@@ -192,6 +192,10 @@ pub struct LoadingProgress {
 
 pub struct Shared {
     config: RwLock<Config>,
+    /// Moves on with every change of the configuration (`config_mut`): a connection
+    /// keeps the few settings it reads per request and takes the lock again only
+    /// after a change (`server::connection`'s `Settings`).
+    config_version: AtomicU64,
     pub keyspace: Arc<Keyspace>,
     /// `maxmemory` and eviction.
     pub memory: memory::Memory,
@@ -302,6 +306,7 @@ impl Shared {
             pause: pause::Pause::default(),
             migrate_sockets: migrate::MigrateSockets::default(),
             config: RwLock::new(config),
+            config_version: AtomicU64::new(0),
         });
         shared.install_keyspace_hooks();
         if !shared.is_loading() {
@@ -356,8 +361,17 @@ impl Shared {
         self.config.reading()
     }
 
+    /// The configuration for a change. The version moves on once the lock is held, so
+    /// whoever sees the new version and then reads the configuration waits for the
+    /// change to be complete.
     pub fn config_mut(&self) -> RwLockWriteGuard<'_, Config> {
-        self.config.writing()
+        let config = self.config.writing();
+        self.config_version.fetch_add(1, Ordering::AcqRel);
+        config
+    }
+
+    pub fn config_version(&self) -> u64 {
+        self.config_version.load(Ordering::Acquire)
     }
 
     /// True when new connections must AUTH: the default user has a password or is off.
