@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use common::{query, TestServer};
 
 #[test]
 fn config_get_patterns_and_resp3_map() {
@@ -523,18 +523,9 @@ fn config_rewrite_keeps_the_files_own_lines_and_changes_values_in_place() {
     let roost = Roost::spawn_with_config_file(&conf, port, &log);
     roost.wait_until_ready();
     let mut con = roost.client();
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg("10mb")
-        .query(&mut con)
-        .unwrap();
-    let _: () = redis::cmd("REPLICAOF")
-        .arg("NO")
-        .arg("ONE")
-        .query(&mut con)
-        .unwrap();
-    let _: () = redis::cmd("CONFIG").arg("REWRITE").query(&mut con).unwrap();
+    let _: () = query(&mut con, &["CONFIG", "SET", "maxmemory", "10mb"]);
+    let _: () = query(&mut con, &["REPLICAOF", "NO", "ONE"]);
+    let _: () = query(&mut con, &["CONFIG", "REWRITE"]);
     let text = std::fs::read_to_string(&conf).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -569,13 +560,8 @@ fn config_rewrite_keeps_the_files_own_lines_and_changes_values_in_place() {
     // A user may be defined once only: the included file keeps defining it.
     assert!(!text.contains("app"), "{text}");
     // Rewriting again changes the value where it now stands, under the same signature.
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg("20mb")
-        .query(&mut con)
-        .unwrap();
-    let _: () = redis::cmd("CONFIG").arg("REWRITE").query(&mut con).unwrap();
+    let _: () = query(&mut con, &["CONFIG", "SET", "maxmemory", "20mb"]);
+    let _: () = query(&mut con, &["CONFIG", "REWRITE"]);
     let again = std::fs::read_to_string(&conf).unwrap();
     assert_eq!(
         again,
@@ -586,21 +572,13 @@ fn config_rewrite_keeps_the_files_own_lines_and_changes_values_in_place() {
     let roost = Roost::spawn_with_config_file(&conf, port, &log);
     roost.wait_until_ready();
     let mut con = roost.client();
-    let got: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("maxmemory")
-        .query(&mut con)
-        .unwrap();
+    let got: Vec<String> = query(&mut con, &["CONFIG", "GET", "maxmemory"]);
     assert_eq!(got, ["maxmemory", "20971520"]);
-    let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap();
+    let role: Vec<redis::Value> = query(&mut con, &["ROLE"]);
     assert_eq!(role[0], redis::Value::BulkString(b"master".to_vec()));
-    let policy: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("maxmemory-policy")
-        .query(&mut con)
-        .unwrap();
+    let policy: Vec<String> = query(&mut con, &["CONFIG", "GET", "maxmemory-policy"]);
     assert_eq!(policy, ["maxmemory-policy", "allkeys-lru"]);
-    let users: Vec<String> = redis::cmd("ACL").arg("USERS").query(&mut con).unwrap();
+    let users: Vec<String> = query(&mut con, &["ACL", "USERS"]);
     assert_eq!(users, ["app", "default"]);
 }
 

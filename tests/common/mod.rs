@@ -22,6 +22,16 @@ pub fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> St
         .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{info}"))
 }
 
+/// Runs the command `args` on `con`; panics naming it if it fails.
+pub fn query<T: redis::FromRedisValue>(con: &mut redis::Connection, args: &[&str]) -> T {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(con)
+        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")))
+}
+
 /// The configuration tests start from (a port the OS picks, no log), after `adjust`; quiets
 /// the server log to warnings.
 /// What the directories `test_config` makes are named from; a `TestServer` removes its
