@@ -23,6 +23,7 @@ use crate::protocol::Reply;
 use crate::pubsub::{Hub, Subscriber};
 use crate::session::Client;
 use crate::state::Shared;
+use crate::store;
 
 pub const COMMANDS: &[Spec] = &[
     super::command!(
@@ -285,8 +286,10 @@ fn subscribe_to(ctx: &mut Ctx<'_>, names: &[Bytes], kind: Kind) -> Reply {
     let mut replies = Vec::new();
     for name in names {
         if !kind.subscribed(ctx.client).contains(name) {
-            kind.add(ctx.shared, name, &sub);
-            kind.subscribed(ctx.client).push(name.clone());
+            // Kept while subscribed: not a slice pinning the read buffer.
+            let name = store::own(name);
+            kind.add(ctx.shared, &name, &sub);
+            kind.subscribed(ctx.client).push(name);
         }
         let count = kind.count(ctx.client);
         replies.push(confirmation(kind.events().0, Some(name.clone()), count));

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::{args, error, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
+use crate::store;
 use crate::tracking::Mode;
 
 const FLAGS: u32 = NOSCRIPT | LOADING | STALE;
@@ -79,7 +80,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
             }
             b"prefix" if i + 1 < args.len() => {
                 i += 1;
-                mode.prefixes.push(args[i].clone());
+                mode.prefixes.push(store::own(&args[i]));
             }
             _ => return Err(error::SYNTAX),
         }

@@ -176,7 +176,8 @@ pub fn truncate_args(args: &[Bytes]) -> Vec<Bytes> {
                 cut.extend_from_slice(format!("... ({more} more bytes)").as_bytes());
                 Bytes::from(cut)
             } else {
-                arg.clone()
+                // A copy: the entry outlives the request's read buffer.
+                Bytes::copy_from_slice(arg)
             }
         })
         .collect()

@@ -39,7 +39,7 @@ impl ScriptCache {
         let sha = sha1_hex(body);
         self.lock()
             .entry(sha.clone())
-            .or_insert_with(|| body.clone());
+            .or_insert_with(|| crate::store::own(body));
         sha
     }
 
