@@ -21,6 +21,11 @@ for line in open(path):
         m = re.match(r'ob=\((\d+)\)(?: (.*))?', line.strip())
         if m.group(2): obs[m.group(1)] = m.group(2)
         cur_ob = m.group(1); continue
+    if line.startswith('cob='):
+        # A called object may be named here first (callgrind names each once per file).
+        m = re.match(r'cob=\((\d+)\)(?: (.*))?', line.strip())
+        if m and m.group(2): obs[m.group(1)] = m.group(2)
+        continue
     if line.startswith('fn='):
         m = re.match(r'fn=\((\d+)\)(?: (.*))?', line.strip())
         if m.group(2): fnname[m.group(1)] = m.group(2)
