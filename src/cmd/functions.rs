@@ -496,7 +496,8 @@ fn compile(code: &Bytes) -> Result<Library, Reply> {
     let registered = register_library(&lua, code, start)?;
     Ok(Library {
         name,
-        code: code.clone(),
+        // Kept until FUNCTION DELETE or FLUSH: not a slice pinning the read buffer.
+        code: crate::store::own(code),
         functions: registered
             .into_iter()
             .map(|r| (r.name, r.info))
