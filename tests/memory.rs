@@ -515,53 +515,120 @@ fn scripts_and_their_lua_states_are_reported() {
     assert_eq!(number(&mut con, "used_memory_scripts_eval"), 0);
 }
 
-/// What a connection keeps, such as its channels, is copied out of the request, not a
-/// slice of it: a slice keeps the whole read buffer it was read into alive (16 KB or
-/// more here) after the connection has idled and given its buffers back.
-#[test]
-fn an_idle_subscriber_keeps_no_read_buffer() {
+/// Opens `count` connections; each sends a 12 KB PING (so the server grows its read
+/// buffer), then `request(i)` and a `PING done-i`, in one write, and stays open. Once
+/// the connections have idled and given their buffers back, returns what each still
+/// adds to `used_memory`: waits up to 10 s for it to fall under `bound`.
+fn idle_connections_after(
+    roost: &Roost,
+    con: &mut redis::Connection,
+    count: i64,
+    bound: i64,
+    request: impl Fn(i64) -> Vec<Vec<u8>>,
+) -> (Vec<std::net::TcpStream>, i64) {
     use std::io::{Read, Write};
-    let (_dir, roost) = start("memory-idle-subscribers");
-    let mut con = roost.client();
-    alone(&mut con);
-    let before = used_memory(&mut con);
-    const SUBSCRIBERS: i64 = 50;
+    alone(con);
+    let before = used_memory(con);
     let padding = vec![b'p'; 12_000];
-    let mut subscribers = Vec::new();
-    for i in 0..SUBSCRIBERS {
+    let mut connections = Vec::new();
+    for i in 0..count {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", roost.port)).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        // The SUBSCRIBE lands in the buffer that the long PING made the server grow.
-        let channel = format!("channel:{i}");
-        let mut request = common::encode_cmd(&[b"PING", &padding]);
-        request.extend(common::encode_cmd(&[b"SUBSCRIBE", channel.as_bytes()]));
-        stream.write_all(&request).unwrap();
-        let confirmation = format!("${}\r\n{channel}\r\n:1\r\n", channel.len());
+        let done = format!("done-{i}");
+        let mut bytes = common::encode_cmd(&[b"PING", &padding]);
+        let args = request(i);
+        bytes.extend(common::encode_cmd(
+            &args.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        ));
+        bytes.extend(common::encode_cmd(&[b"PING", done.as_bytes()]));
+        stream.write_all(&bytes).unwrap();
+        let end = format!("{done}\r\n");
         let mut got = Vec::new();
         let mut buf = [0; 4096];
-        while !got.ends_with(confirmation.as_bytes()) {
+        while !got.ends_with(end.as_bytes()) {
             let n = stream.read(&mut buf).unwrap();
-            assert!(n > 0, "the server closed subscriber {i}");
+            assert!(n > 0, "the server closed connection {i}");
             got.extend_from_slice(&buf[..n]);
         }
-        subscribers.push(stream);
+        let text = String::from_utf8_lossy(&got);
+        assert!(
+            !text.contains("\r\n-"),
+            "connection {i} got an error: {text:.300}"
+        );
+        connections.push(stream);
     }
-    // Idle connections give their buffers back after a second; a slice kept from the
-    // request would keep its buffer alive however long they wait.
-    let per_subscriber = |con: &mut redis::Connection| (used_memory(con) - before) / SUBSCRIBERS;
-    let settled = (0..100).any(|_| {
+    // Idle connections give their buffers back after a second.
+    let mut per_connection = i64::MAX;
+    for _ in 0..100 {
         std::thread::sleep(Duration::from_millis(100));
-        per_subscriber(&mut con) < 8 * 1024
-    });
-    assert!(
-        settled,
-        "each idle subscriber holds {} bytes after 10 s",
-        per_subscriber(&mut con)
-    );
-    let (_, subscribed): (String, i64) =
-        common::query(&mut con, &["PUBSUB", "NUMSUB", "channel:7"]);
-    assert_eq!(subscribed, 1);
-    drop(subscribers);
+        per_connection = (used_memory(con) - before) / count;
+        if per_connection < bound {
+            break;
+        }
+    }
+    (connections, per_connection)
+}
+
+/// The arguments of connection `i`'s request.
+type RequestFor = dyn Fn(i64) -> Vec<Vec<u8>>;
+
+/// What a connection leaves behind is copied out of its request, not a slice of it: a
+/// slice keeps the whole read buffer it was read into alive (16 KB or more here) after
+/// the connection has idled and given its buffers back. Each kind here kept 22 KB or
+/// more per connection that way before.
+#[test]
+fn what_idle_connections_keep_holds_no_read_buffer() {
+    let (_dir, roost) = start("memory-idle-keepers");
+    let mut con = roost.client();
+    fn arg(s: impl Into<String>) -> Vec<u8> {
+        s.into().into_bytes()
+    }
+    let kinds: [(&str, &RequestFor); 6] = [
+        ("SUBSCRIBE", &|i| {
+            vec![arg("SUBSCRIBE"), arg(format!("channel:{i}"))]
+        }),
+        ("PSUBSCRIBE", &|i| {
+            vec![arg("PSUBSCRIBE"), arg(format!("pattern:{i}:*"))]
+        }),
+        ("SSUBSCRIBE", &|i| {
+            vec![arg("SSUBSCRIBE"), arg(format!("shard:{i}"))]
+        }),
+        ("CLIENT TRACKING", &|i| {
+            ["CLIENT", "TRACKING", "on", "BCAST", "PREFIX"]
+                .map(arg)
+                .into_iter()
+                .chain([arg(format!("prefix:{i}:"))])
+                .collect()
+        }),
+        ("SCRIPT LOAD", &|i| {
+            vec![arg("SCRIPT"), arg("LOAD"), arg(format!("return {i}"))]
+        }),
+        ("FUNCTION LOAD", &|i| {
+            let code = format!(
+                "#!lua name=library{i}\nredis.register_function('f{i}', function() return {i} end)"
+            );
+            vec![arg("FUNCTION"), arg("LOAD"), arg(code)]
+        }),
+    ];
+    // A Lua function, its library and a subscription cost a few hundred bytes to a few
+    // KB each; a read buffer kept alive costs 16 KB or more.
+    const BOUND: i64 = 8 * 1024;
+    let mut failures = Vec::new();
+    for (name, request) in kinds {
+        let (connections, per_connection) =
+            idle_connections_after(&roost, &mut con, 30, BOUND, request);
+        eprintln!("{name}: {per_connection} bytes per idle connection");
+        if per_connection >= BOUND {
+            failures.push(format!(
+                "{name}: {per_connection} bytes per idle connection"
+            ));
+        }
+        drop(connections);
+    }
+    // The loads took: every library is there.
+    let libraries: Vec<redis::Value> = redis::cmd("FUNCTION").arg("LIST").query(&mut con).unwrap();
+    assert_eq!(libraries.len(), 30);
+    assert!(failures.is_empty(), "{failures:?}");
 }
