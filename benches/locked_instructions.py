@@ -17,22 +17,16 @@ obs = {}; cur_ob = None; ir = collections.defaultdict(collections.Counter)
 fnname = {}; cur_fn = None; fnaddr = collections.defaultdict(collections.Counter)
 last = 0; skip = False
 for line in open(path):
-    if line.startswith('ob='):
-        m = re.match(r'ob=\((\d+)\)(?: (.*))?', line.strip())
-        if m.group(2): obs[m.group(1)] = m.group(2)
-        cur_ob = m.group(1); continue
-    if line.startswith('cob='):
-        # A called object may be named here first (callgrind names each once per file).
-        m = re.match(r'cob=\((\d+)\)(?: (.*))?', line.strip())
-        if m and m.group(2): obs[m.group(1)] = m.group(2)
-        continue
-    if line.startswith('fn='):
-        m = re.match(r'fn=\((\d+)\)(?: (.*))?', line.strip())
-        if m.group(2): fnname[m.group(1)] = m.group(2)
-        cur_fn = m.group(1); continue
-    if line.startswith('cfn='):
-        m = re.match(r'cfn=\((\d+)\)(?: (.*))?', line.strip())
-        if m and m.group(2): fnname[m.group(1)] = m.group(2)
+    # Callgrind names each object and function once per file, on whichever line
+    # mentions it first: its own (ob=, fn=) or a call's (cob=, cfn=).
+    m = re.match(r'(c?)(ob|fn)=\((\d+)\)(?: (.*))?', line.strip())
+    if m:
+        called, kind, index, name = m.groups()
+        names = obs if kind == 'ob' else fnname
+        if name: names[index] = name
+        if not called:
+            if kind == 'ob': cur_ob = index
+            else: cur_fn = index
         continue
     if line.startswith('calls='): skip = True; continue
     c = line[0]
