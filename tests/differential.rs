@@ -36,6 +36,9 @@
 //! - `@raw "BYTES"`   send the bytes of one quoted string (escapes decoded) as they are.
 //! - `@noreply`    with `@raw`/`@inline`/a command: send and do not read a reply (the
 //!   next line's reply then covers both).
+//! - `@frames N`   read N frames as the line's reply (compared as one array of them):
+//!   SUBSCRIBE to several channels, a push that arrives before a reply, or, with
+//!   `@raw ""`, messages waiting for a subscriber that sends nothing.
 //! - `@sleep MS`   a line of its own: wait MS milliseconds (let keys expire).
 //! - `@resp3`, `@resp2`  a line of its own (after an optional client directive): send
 //!   `HELLO 3` / `HELLO 2` and compare the reply except `id` and `version`.
@@ -403,8 +406,8 @@ struct Request {
     /// The bytes to write: a RESP array of bulk strings, or the line's own bytes for
     /// `@inline` and `@raw`.
     bytes: Vec<u8>,
-    /// False for `@noreply`: send and do not wait for a reply.
-    reply: bool,
+    /// Frames to read: 1, none for `@noreply`, N for `@frames N`.
+    frames: usize,
 }
 
 impl Request {
@@ -416,7 +419,7 @@ impl Request {
                 .map(|a| a.to_ascii_lowercase())
                 .unwrap_or_default(),
             bytes: encode_cmd(&refs),
-            reply: true,
+            frames: 1,
         }
     }
 }
@@ -451,40 +454,61 @@ impl Conn {
             };
             return (reply, false);
         }
-        if !request.reply {
+        if request.frames == 0 {
             let reply = Reply {
                 raw: Vec::new(),
                 frame: Ok(Frame::Other("<no reply expected>".into())),
             };
             return (reply, true);
         }
+        let mut raw = Vec::new();
+        let mut frames = Vec::new();
+        while frames.len() < request.frames {
+            match self.read_frame(request) {
+                Ok((frame, bytes)) => {
+                    raw.extend(bytes);
+                    frames.push(frame);
+                }
+                Err(why) => {
+                    let mut reply = self.broken(why);
+                    raw.extend(reply.raw);
+                    reply.raw = raw;
+                    return (reply, false);
+                }
+            }
+        }
+        let frame = if frames.len() == 1 {
+            frames.pop().unwrap()
+        } else {
+            Frame::Array(frames)
+        };
+        let reply = Reply {
+            raw,
+            frame: Ok(frame),
+        };
+        (reply, true)
+    }
+
+    /// Reads the next frame and its bytes, or why none came.
+    fn read_frame(&mut self, request: &Request) -> Result<(Frame, Vec<u8>), String> {
         // HELLO answers in the protocol it switches to: a map means RESP3.
         let hello = request.name == b"hello";
         let deadline = Instant::now() + REPLY_TIMEOUT;
         loop {
             let resp3 = self.resp3 || (hello && self.buf.first() == Some(&b'%'));
             match decode(&self.buf, resp3) {
-                Ok(Some((frame, used))) => {
-                    let raw: Vec<u8> = self.buf.drain(..used).collect();
-                    return (
-                        Reply {
-                            raw,
-                            frame: Ok(frame),
-                        },
-                        true,
-                    );
-                }
+                Ok(Some((frame, used))) => return Ok((frame, self.buf.drain(..used).collect())),
                 Ok(None) => {}
-                Err(e) => return (self.broken(format!("undecodable reply: {e}")), false),
+                Err(e) => return Err(format!("undecodable reply: {e}")),
             }
             if Instant::now() >= deadline {
-                return (self.broken("no complete reply within 5s".into()), false);
+                return Err("no complete reply within 5s".into());
             }
             let mut chunk = [0u8; 64 * 1024];
             match self.stream.read(&mut chunk) {
-                Ok(0) => return (self.broken("connection closed".into()), false),
+                Ok(0) => return Err("connection closed".into()),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) => return (self.broken(format!("read failed: {e}")), false),
+                Err(e) => return Err(format!("read failed: {e}")),
             }
         }
     }
@@ -754,7 +778,7 @@ fn parse_line(line: &str) -> Result<Option<Step>, String> {
     let mut client = 0;
     let mut scan_all = false;
     let mut expand_args = false;
-    let mut reply = true;
+    let mut frames = 1;
     let mut i = 0;
     let number = |w: Option<&Vec<u8>>, what: &str| -> Result<f64, String> {
         w.and_then(|w| std::str::from_utf8(w).ok()?.parse::<f64>().ok())
@@ -766,7 +790,15 @@ fn parse_line(line: &str) -> Result<Option<Step>, String> {
             "@sort" => compare.sort = true,
             "@shape" => compare.shape = true,
             "@ignore" => compare.ignore = true,
-            "@noreply" => reply = false,
+            "@noreply" => frames = 0,
+            "@frames" => {
+                i += 1;
+                let n = number(words.get(i), "@frames")?;
+                if n < 1.0 || n.fract() != 0.0 {
+                    return Err("@frames takes a whole number of frames, 1 or more".into());
+                }
+                frames = n as usize;
+            }
             "@errcode" => compare.errcode = true,
             "@expand" => expand_args = true,
             "@scanall" => {
@@ -822,7 +854,7 @@ fn parse_line(line: &str) -> Result<Option<Step>, String> {
                             .to_ascii_lowercase()
                             .into_bytes(),
                         bytes: format!("{text}\r\n").into_bytes(),
-                        reply,
+                        frames,
                     },
                     scan_all: None,
                 }));
@@ -838,7 +870,7 @@ fn parse_line(line: &str) -> Result<Option<Step>, String> {
                     request: Request {
                         name: Vec::new(),
                         bytes: bytes.clone(),
-                        reply,
+                        frames,
                     },
                     scan_all: None,
                 }));
@@ -878,7 +910,7 @@ fn parse_line(line: &str) -> Result<Option<Step>, String> {
         None
     };
     let mut request = Request::command(&args);
-    request.reply = reply;
+    request.frames = frames;
     Ok(Some(Step::Command {
         client,
         compare,
@@ -1301,7 +1333,18 @@ fn script_lines_parse() {
     assert_eq!(request.name, b"set");
     let (_, _, request, _) = cmd(r#"@noreply @raw "*1\r\n$4\r\nPI""#);
     assert_eq!(request.bytes, b"*1\r\n$4\r\nPI");
-    assert!(!request.reply);
+    assert_eq!(request.frames, 0);
+    let (_, _, request, _) = cmd("@frames 3 subscribe a b c");
+    assert_eq!(request.frames, 3);
+    assert_eq!(
+        request,
+        Request {
+            frames: 3,
+            ..resp(&["subscribe", "a", "b", "c"])
+        }
+    );
+    assert!(parse_line("@frames 0 ping").is_err());
+    assert!(parse_line("@frames ping").is_err());
     // @scanall keeps the arguments and compares sorted.
     let (_, compare, _, scan_all) = cmd("@scanall hscan h 0 count 2");
     assert!(compare.sort);
