@@ -5,11 +5,13 @@
 //! `CLIENT CACHING yes` in OPTIN mode, or all but those after `CLIENT CACHING no` in
 //! OPTOUT mode) and sends one invalidation per key change, then forgets the key. BCAST
 //! mode remembers nothing and announces every change to a key under one of the client's
-//! prefixes. Messages are RESP3 `invalidate` pushes to the client itself, or, with
+//! prefixes; what one command changes under a prefix goes out as one message when the
+//! command ends (its keys sorted, as Redis sends what an event-loop pass changed).
+//! Messages are RESP3 `invalidate` pushes to the client itself, or, with
 //! REDIRECT, `message` frames on `__redis__:invalidate` to a RESP2 client subscribed to
 //! that channel. The table is global across databases, as in Redis.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -56,14 +58,9 @@ pub struct Tracking {
 thread_local! {
     /// The client whose command is running on this thread, for NOLOOP.
     static CURRENT_CLIENT: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Runs `f` as client `id`'s command (changes it makes are its own, for NOLOOP).
-pub fn as_client<R>(id: u64, f: impl FnOnce() -> R) -> R {
-    let previous = CURRENT_CLIENT.with(|c| c.replace(id));
-    let result = f();
-    CURRENT_CLIENT.with(|c| c.set(previous));
-    result
+    /// While a command runs on this thread: the BCAST invalidations it caused, as
+    /// (tracking client, key), sent when the outermost command ends.
+    static BROADCASTS: RefCell<Option<Vec<(u64, Bytes)>>> = const { RefCell::new(None) };
 }
 
 fn invalidation(keys: Reply) -> Reply {
@@ -102,6 +99,77 @@ impl Tracking {
         }
     }
 
+    /// Runs `f` as client `id`'s command: changes it makes are its own (NOLOOP), and
+    /// the BCAST invalidations it causes, nested commands' included (EXEC, scripts), go
+    /// out together when it ends.
+    pub fn as_client<R>(&self, hub: &Hub, id: u64, f: impl FnOnce() -> R) -> R {
+        /// Restores the previous client, and drops a gathering left by a panic.
+        struct Restore {
+            previous: u64,
+            outermost: bool,
+        }
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CURRENT_CLIENT.with(|c| c.set(self.previous));
+                if self.outermost {
+                    BROADCASTS.with(|b| b.borrow_mut().take());
+                }
+            }
+        }
+        // With nobody tracking, nothing to gather (a command costs a load, not a
+        // thread-local's borrow).
+        let outermost = self.is_active()
+            && BROADCASTS.with(|b| {
+                let mut gathering = b.borrow_mut();
+                gathering.is_none() && {
+                    *gathering = Some(Vec::new());
+                    true
+                }
+            });
+        let restore = Restore {
+            previous: CURRENT_CLIENT.with(|c| c.replace(id)),
+            outermost,
+        };
+        let result = f();
+        if outermost {
+            let gathered = BROADCASTS.with(|b| b.borrow_mut().take());
+            if let Some(gathered) = gathered.filter(|g| !g.is_empty()) {
+                self.broadcast(hub, gathered);
+            }
+        }
+        drop(restore);
+        result
+    }
+
+    /// Sends what a command changed under BCAST prefixes: to each client, one message
+    /// per prefix of its (prefixes in order), the keys sorted and each once.
+    fn broadcast(&self, hub: &Hub, mut gathered: Vec<(u64, Bytes)>) {
+        gathered.sort();
+        gathered.dedup();
+        let table = self.lock();
+        for client in gathered.chunk_by(|a, b| a.0 == b.0) {
+            let Some(tracker) = table.clients.get(&client[0].0) else {
+                continue;
+            };
+            let mut prefixes: Vec<&[u8]> =
+                tracker.mode.prefixes.iter().map(|p| p.as_ref()).collect();
+            if prefixes.is_empty() {
+                prefixes.push(b"");
+            }
+            prefixes.sort();
+            for prefix in prefixes {
+                let keys: Vec<Reply> = client
+                    .iter()
+                    .filter(|(_, key)| key.starts_with(prefix))
+                    .map(|(_, key)| Reply::Bulk(key.clone()))
+                    .collect();
+                if !keys.is_empty() {
+                    deliver(hub, tracker, Reply::Array(keys));
+                }
+            }
+        }
+    }
+
     /// `key` changed: tell whoever tracks it.
     pub fn invalidate(&self, hub: &Hub, key: &[u8]) {
         if !self.is_active() {
@@ -114,13 +182,28 @@ impl Tracking {
             .remove(key)
             .map(|ids| ids.into_iter().collect())
             .unwrap_or_default();
+        let mut broadcast_to: Vec<u64> = Vec::new();
         for (id, tracker) in &table.clients {
             if tracker.mode.bcast
                 && (tracker.mode.prefixes.is_empty()
                     || tracker.mode.prefixes.iter().any(|p| key.starts_with(p)))
+                && !(tracker.mode.noloop && *id == modifier)
             {
-                targets.push(*id);
+                broadcast_to.push(*id);
             }
+        }
+        // Inside a command, broadcasts wait for its end; outside one (a key expiring in
+        // the background), they go now.
+        let gathering = BROADCASTS.with(|b| match b.borrow_mut().as_mut() {
+            Some(gathered) => {
+                let key = Bytes::copy_from_slice(key);
+                gathered.extend(broadcast_to.iter().map(|id| (*id, key.clone())));
+                true
+            }
+            None => false,
+        });
+        if !gathering {
+            targets.extend(broadcast_to);
         }
         let keys = Reply::Array(vec![Reply::Bulk(Bytes::copy_from_slice(key))]);
         for id in targets {

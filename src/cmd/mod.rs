@@ -868,8 +868,9 @@ fn call_into(
         .last_command
         .store(id as u32 + 1, Ordering::Relaxed);
     let client_id = ctx.client.id;
+    let shared = ctx.shared;
     let reply = crate::clock::frozen(|| {
-        crate::tracking::as_client(client_id, || {
+        shared.tracking.as_client(&shared.pubsub, client_id, || {
             if ctx.client.info.no_touch.load(Ordering::Relaxed) {
                 crate::store::with_touch(false, || run(ctx))
             } else {
