@@ -103,16 +103,24 @@ impl Tracking {
     /// the BCAST invalidations it causes, nested commands' included (EXEC, scripts), go
     /// out together when it ends.
     pub fn as_client<R>(&self, hub: &Hub, id: u64, f: impl FnOnce() -> R) -> R {
-        /// Restores the previous client, and drops a gathering left by a panic.
-        struct Restore {
+        /// Restores the previous client and, at the outermost command, sends what it
+        /// gathered: also when the command panicked, so no tracking client keeps a
+        /// value the command changed.
+        struct Restore<'a> {
+            tracking: &'a Tracking,
+            hub: &'a Hub,
             previous: u64,
             outermost: bool,
         }
-        impl Drop for Restore {
+        impl Drop for Restore<'_> {
             fn drop(&mut self) {
                 CURRENT_CLIENT.with(|c| c.set(self.previous));
-                if self.outermost {
-                    BROADCASTS.with(|b| b.borrow_mut().take());
+                if !self.outermost {
+                    return;
+                }
+                let gathered = BROADCASTS.with(|b| b.borrow_mut().take());
+                if let Some(gathered) = gathered.filter(|g| !g.is_empty()) {
+                    self.tracking.broadcast(self.hub, gathered);
                 }
             }
         }
@@ -126,19 +134,13 @@ impl Tracking {
                     true
                 }
             });
-        let restore = Restore {
+        let _restore = Restore {
+            tracking: self,
+            hub,
             previous: CURRENT_CLIENT.with(|c| c.replace(id)),
             outermost,
         };
-        let result = f();
-        if outermost {
-            let gathered = BROADCASTS.with(|b| b.borrow_mut().take());
-            if let Some(gathered) = gathered.filter(|g| !g.is_empty()) {
-                self.broadcast(hub, gathered);
-            }
-        }
-        drop(restore);
-        result
+        f()
     }
 
     /// Sends what a command changed under BCAST prefixes: to each client, one message
