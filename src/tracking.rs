@@ -196,14 +196,15 @@ impl Tracking {
         }
         // Inside a command, broadcasts wait for its end; outside one (a key expiring in
         // the background), they go now.
-        let gathering = BROADCASTS.with(|b| match b.borrow_mut().as_mut() {
-            Some(gathered) => {
-                let key = Bytes::copy_from_slice(key);
-                gathered.extend(broadcast_to.iter().map(|id| (*id, key.clone())));
-                true
-            }
-            None => false,
-        });
+        let gathering = !broadcast_to.is_empty()
+            && BROADCASTS.with(|b| match b.borrow_mut().as_mut() {
+                Some(gathered) => {
+                    let key = Bytes::copy_from_slice(key);
+                    gathered.extend(broadcast_to.iter().map(|id| (*id, key.clone())));
+                    true
+                }
+                None => false,
+            });
         if !gathering {
             targets.extend(broadcast_to);
         }
