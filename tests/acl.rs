@@ -194,6 +194,7 @@ fn user_lines_and_acl_files_at_startup() {
     )
     .unwrap();
     let roost = Roost::start(&dir.0, &[conf.to_str().unwrap(), "--appendonly", "no"]);
+    roost.wait_until_loaded_as("app", "s3cret");
     let port = roost.port.to_string();
     let cli = |args: &[&str]| {
         let out = Command::new("redis-cli")
@@ -780,6 +781,9 @@ fn a_replica_authenticates_to_its_primary_as_a_user() {
     )
     .unwrap();
     let primary = Roost::start(&pdir.0, &[conf.to_str().unwrap()]);
+    // With the default user off, `start` sees only that it answers, not that its log
+    // is loaded (a write meanwhile is refused as LOADING).
+    primary.wait_until_loaded_as("admin", "ap");
     let rdir = TempDir::new("acl-replica");
     let replica = Roost::start(
         &rdir.0,
