@@ -195,6 +195,9 @@ fn test_config() -> Config {
     Config {
         port: 0,
         appendonly: false,
+        // Not the working directory: a dump.rdb there would make the server wait to
+        // load it (LOADING), and this server loads nothing.
+        dir: "/nonexistent/roost-check-dispatch".into(),
         ..Config::default()
     }
 }

@@ -238,6 +238,9 @@ fn find_redis_server() -> PathBuf {
 pub struct RedisServer {
     child: Child,
     pub port: u16,
+    /// Its `dir`, so what it saves (a replica's full sync, SAVE) stays out of the
+    /// checkout, where an in-process server would load it.
+    _dir: TempDir,
 }
 
 impl RedisServer {
@@ -249,9 +252,12 @@ impl RedisServer {
     pub fn start_with(extra: &[&str]) -> RedisServer {
         let binary = find_redis_server();
         let port = free_port();
+        let dir = TempDir::new(&format!("redis-{port}"));
         let mut child = Command::new(&binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&dir.0)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -277,7 +283,11 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        RedisServer { child, port }
+        RedisServer {
+            child,
+            port,
+            _dir: dir,
+        }
     }
 
     pub fn pid(&self) -> u32 {
