@@ -20,9 +20,11 @@ case $log in
     *) echo "LOG must be everysec, always or no" >&2; exit 2 ;;
 esac
 out=$(mktemp)
-trap 'rm -f $out' EXIT
+# A run that fails part way (set -e) leaves no server running and no data behind.
+pid=; dir=
+trap 'rm -f $out; [ -z "$pid" ] || kill "$pid" 2>/dev/null; [ -z "$dir" ] || rm -rf "$dir"' EXIT
 run_server() { # name binary|redis port
-    local name=$1 bin=$2 port=$3 dir pid
+    local name=$1 bin=$2 port=$3
     dir=$(mktemp -d)
     if [ "$bin" = redis ]; then
         taskset -c 0 redis-server --port "$port" --dir "$dir" --save '' "${redis_log[@]}" \
@@ -32,7 +34,9 @@ run_server() { # name binary|redis port
             --loglevel warning >/dev/null 2>&1 &
     fi
     pid=$!
-    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+    until redis-cli -p "$port" info persistence 2>/dev/null | grep -q "^loading:0"; do
+        sleep 0.1
+    done
     taskset -c 1 redis-benchmark -p "$port" -c 50 -n 100000 -d 1024 -P 16 -t set -r 100000 \
         --csv >/dev/null 2>&1
     IFS='|' read -ra specs <<< "$workloads"
@@ -49,6 +53,7 @@ run_server() { # name binary|redis port
     redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
     wait $pid 2>/dev/null || true
     rm -rf "$dir"
+    pid=; dir=
 }
 echo "log $log; A=$build_a B=$build_b; $n requests per run, servers on CPU 0, client on CPU 1"
 for round in $(seq "$rounds"); do
