@@ -9,6 +9,7 @@
 #   e.g. for b in /tmp/roost-before target/release/roost redis; do
 #            benches/always_groups.sh $b; done      (alternate, several rounds)
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 server=$1; n=${2:-40000}; pipeline=${3:-1}; clients=${4:-50}
 dir=$(mktemp -d); port=17994; counts=$(mktemp)
 if [ "$server" = redis ]; then
@@ -21,14 +22,15 @@ fi
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir" "$counts"' EXIT
 until redis-cli -p $port ping >/dev/null 2>&1; do sleep 0.1; done
-read -r u0 s0 < <(awk '{print $14, $15}' /proc/$pid/stat)
+read -r u0 s0 < <(server_user_system $pid)
 perf stat -e 'syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync' -p $pid -o "$counts" \
     2>/dev/null &
 perf_pid=$!
 sleep 0.2
 rps=$(taskset -c 1 redis-benchmark -p $port -c "$clients" -n "$n" -d 1024 -r 10000 \
     -P "$pipeline" -t set --csv 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"')
-read -r u1 s1 < <(awk '{print $14, $15}' /proc/$pid/stat)
+wait_for_rewrites $port
+read -r u1 s1 < <(server_user_system $pid)
 kill -INT $perf_pid
 wait $perf_pid 2>/dev/null || true
 fsyncs=$(awk '/sys_enter_f/ {gsub(",", "", $1); s += $1} END {print s}' "$counts")

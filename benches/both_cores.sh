@@ -2,7 +2,8 @@
 # Both cores, unpinned: Roost (its own threads) against redis-server with `io-threads 2`
 # (reads too: the most Redis 7 does with two cores), redis-benchmark with 2 threads and
 # 200 clients at pipeline 1, 1 KB values, random keys; each workload against Roost then
-# Redis, `rounds` times. rps, server CPU per request (utime+stime from /proc), ratios.
+# Redis, `rounds` times. rps, server CPU per request (utime+stime from /proc, rewrites included:
+# benches/server_cpu.sh), ratios.
 # Client and servers share the two cores, as they would on a small VM.
 #
 # Usage: benches/both_cores.sh [roost binary] [requests] [rounds]
@@ -21,13 +22,14 @@ case $log in
     *) echo "LOG must be everysec, always or off" >&2; exit 2 ;;
 esac
 work=$(mktemp -d)
-cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+source "$(dirname "$0")/server_cpu.sh"
 hz=$(getconf CLK_TCK)
 run() { # pid port test -> "rps us_per_request"
     local before after rps
-    before=$(cpu_ticks $1)
+    before=$(server_ticks $1)
     rps=$(redis-benchmark -p $2 -c 200 --threads 2 -n $n -d 1024 -P 1 -t $3 -r 100000 --csv 2>/dev/null | awk -F'","' 'NR==2 {gsub(/"/,"",$2); print $2}')
-    after=$(cpu_ticks $1)
+    wait_for_rewrites $2
+    after=$(server_ticks $1)
     awk -v r="$rps" -v t=$((after-before)) -v hz=$hz -v n=$n 'BEGIN {printf "%s %.2f\n", r, t/hz*1e6/n}'
 }
 mkdir -p $work/roost $work/redis

@@ -3,7 +3,8 @@
 # each server pinned to CPU 0 in turn (started fresh, preloaded with 100k SETs at
 # pipeline 16), redis-benchmark on CPU 1 (50 clients, 1 KB values, random keys), the
 # order A B redis in odd rounds and redis B A in even ones; CPU per run is the server's
-# utime+stime ticks from /proc (user and system apart too). Prints every run, then per
+# utime+stime ticks from /proc, log rewrites the run started included
+# (benches/server_cpu.sh; user and system apart too). Prints every run, then per
 # workload the median (min-max) rps and ticks of each server.
 #
 # Usage: benches/builds_ab.sh BUILD_A BUILD_B [rounds] [workloads]
@@ -19,6 +20,7 @@ case $log in
         redis_log=(--appendonly yes --appendfsync "$log") ;;
     *) echo "LOG must be everysec, always or no" >&2; exit 2 ;;
 esac
+source "$(dirname "$0")/server_cpu.sh"
 out=$(mktemp)
 # A run that fails part way (set -e) leaves no server running and no data behind.
 pid=; dir=
@@ -39,14 +41,16 @@ run_server() { # name binary|redis port
     done
     taskset -c 1 redis-benchmark -p "$port" -c 50 -n 100000 -d 1024 -P 16 -t set -r 100000 \
         --csv >/dev/null 2>&1
+    wait_for_rewrites "$port"
     IFS='|' read -ra specs <<< "$workloads"
     for spec in "${specs[@]}"; do
         set -- $spec
         sync
-        read -r u0 s0 < <(awk '{print $14, $15}' /proc/$pid/stat)
+        read -r u0 s0 < <(server_user_system $pid)
         rps=$(taskset -c 1 redis-benchmark -p "$port" -c 50 -n "$n" -d 1024 -P "$1" -t "$2" \
             -r 100000 --csv 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"')
-        read -r u1 s1 < <(awk '{print $14, $15}' /proc/$pid/stat)
+        wait_for_rewrites "$port"
+        read -r u1 s1 < <(server_user_system $pid)
         echo "$name P$1 $2 rps=$rps ticks=$((u1 - u0 + s1 - s0)) user=$((u1 - u0)) sys=$((s1 - s0))" \
             | tee -a "$out"
     done

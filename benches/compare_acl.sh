@@ -15,7 +15,7 @@ set -euo pipefail
 roost=${1:-./target/release/roost}; n=${2:-200000}; rounds=${3:-3}
 work=$(mktemp -d)
 port=17111
-cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+source "$(dirname "$0")/server_cpu.sh"
 hz=$(getconf CLK_TCK)
 taskset -c 0 "$roost" --port $port --dir "$work" --appendonly no --loglevel warning \
     >/dev/null 2>&1 & pid=$!
@@ -25,10 +25,10 @@ redis-cli -p $port ACL SETUSER svc on '>svc-pass' '~key:*' -@all +@read +@write 
     -@dangerous +ping >/dev/null
 run() { # label user-args pipeline test
     local before after rps us
-    before=$(cpu_ticks $pid)
+    before=$(server_ticks $pid)
     rps=$(taskset -c 1 redis-benchmark -p $port $2 -c 50 -n $n -d 256 -P $3 -t $4 \
         -r 100000 --csv 2>/dev/null | awk -F'","' 'NR==2 {gsub(/"/,"",$2); print $2}')
-    after=$(cpu_ticks $pid)
+    after=$(server_ticks $pid)
     us=$(awk -v t=$((after-before)) -v hz=$hz -v n=$n 'BEGIN {printf "%.2f", t/hz*1e6/n}')
     echo "$1 $4 P$3 rps=$rps cpu_us_per_req=$us"
 }

@@ -3,7 +3,8 @@
 # CPU 0, redis-benchmark on CPU 1 (50 clients, 1 KB values, random keys), each workload
 # run against both servers (Roost first in odd rounds, Redis first in even ones), the
 # whole set `rounds` times; rps and server CPU per request (utime+stime from /proc over
-# each run), and their ratios.
+# each run, with the log rewrites the run started: benches/server_cpu.sh), and their
+# ratios.
 #
 # Usage: benches/compare_cpu.sh [roost binary] [requests] [rounds]
 #   defaults: target/release/roost, 200000, 2
@@ -22,7 +23,7 @@ case $log in
     *) echo "LOG must be everysec, always or off" >&2; exit 2 ;;
 esac
 work=$(mktemp -d)
-cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+source "$(dirname "$0")/server_cpu.sh"
 hz=$(getconf CLK_TCK)
 # Prints "rps us_per_request": pid port pipeline test
 # Dirty pages of the previous run's log are written back first (sync), so the kernel's
@@ -30,9 +31,10 @@ hz=$(getconf CLK_TCK)
 run() {
     local before after rps
     sync
-    before=$(cpu_ticks $1)
+    before=$(server_ticks $1)
     rps=$(taskset -c 1 redis-benchmark -p $2 -c 50 -n $n -d 1024 -P $3 -t $4 -r 100000 --csv 2>/dev/null | awk -F'","' 'NR==2 {gsub(/"/,"",$2); print $2}')
-    after=$(cpu_ticks $1)
+    wait_for_rewrites $2
+    after=$(server_ticks $1)
     awk -v r="$rps" -v t=$((after-before)) -v hz=$hz -v n=$n 'BEGIN {printf "%s %.2f\n", r, t/hz*1e6/n}'
 }
 mkdir -p $work/roost $work/redis

@@ -18,7 +18,7 @@ set -euo pipefail
 roost=${1:-./target/release/roost}; calls=${2:-300000}; n=${3:-300000}; rounds=${4:-3}
 rport=${ROOST_PORT:-17141}; dport=${REDIS_PORT:-17142}
 work=$(mktemp -d)
-cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+source "$(dirname "$0")/server_cpu.sh"
 hz=$(getconf CLK_TCK)
 release='if redis.call("get",KEYS[1]) == ARGV[1] then return redis.call("del",KEYS[1]) else return 0 end'
 loop="for i = 1, $calls do redis.call('set', KEYS[1], i) end return 1"
@@ -32,17 +32,17 @@ sha=$(redis-cli -p $rport script load "$release")
 [ "$sha" = "$(redis-cli -p $dport script load "$release")" ]
 loop_run() { # pid port -> "calls_per_second us_per_call"
     local before after t0 t1
-    before=$(cpu_ticks $1); t0=$(date +%s%N)
+    before=$(server_ticks $1); t0=$(date +%s%N)
     taskset -c 1 redis-cli -p $2 eval "$loop" 1 counter >/dev/null
-    t1=$(date +%s%N); after=$(cpu_ticks $1)
+    t1=$(date +%s%N); after=$(server_ticks $1)
     awk -v c=$calls -v ns=$((t1-t0)) -v t=$((after-before)) -v hz=$hz \
         'BEGIN {printf "%.0f %.3f\n", c/(ns/1e9), t/hz*1e6/c}'
 }
 release_run() { # pid port -> "rps us_per_request"
     local before after rps
-    before=$(cpu_ticks $1)
+    before=$(server_ticks $1)
     rps=$(taskset -c 1 redis-benchmark -p $2 -c 10 -P 16 -n $n --csv evalsha $sha 1 lock my-secret 2>/dev/null | awk -F'","' 'NR==2 {gsub(/"/,"",$2); print $2}')
-    after=$(cpu_ticks $1)
+    after=$(server_ticks $1)
     awk -v r="$rps" -v t=$((after-before)) -v hz=$hz -v n=$n 'BEGIN {printf "%s %.3f\n", r, t/hz*1e6/n}'
 }
 row() { # workload round a_rate a_us b_rate b_us

@@ -62,18 +62,18 @@ csv_row() {
         echo "${FAMILY:-tls},$1,$2,$3,$4,$5,$6" >> "$CSV"
     fi
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+source "$(dirname "$0")/server_cpu.sh"
 
 # Prints "rps us_per_request" for one run: pid port pipeline test [extra flags...]
 run() {
     local pid=$1 port=$2 pipeline=$3 test=$4 n=$5
     shift 5
     local before after rps
-    before=$(cpu_ticks "$pid")
+    before=$(server_ticks "$pid")
     rps=$(taskset -c 1 redis-benchmark -p "$port" "${tls_client[@]}" -c 50 -n "$n" -d 1024 \
         -P "$pipeline" -t "$test" -r 100000 "$@" --csv 2>/dev/null \
         | awk -F'","' 'NR==2 {gsub(/"/,"",$2); print $2}')
-    after=$(cpu_ticks "$pid")
+    after=$(server_ticks "$pid")
     awk -v r="$rps" -v t=$((after - before)) -v hz="$ticks" -v n="$n" \
         'BEGIN { printf "%s %.2f\n", r, t / hz * 1e6 / n }'
 }

@@ -1,0 +1,26 @@
+# Sourced by the side-by-side scripts: a server's CPU over a run, and the wait for the
+# log rewrites a run started.
+#
+# Redis rewrites its log in a forked child, whose CPU shows in the parent's
+# cutime/cstime only once the child has been reaped; Roost rewrites on a thread of its
+# own, counted in its utime/stime. So a server's CPU is all four fields of
+# /proc/PID/stat, read after every rewrite the run started has finished.
+
+# Prints the server's CPU ticks so far: user, system, and its reaped children's.
+server_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+
+# Prints "user system" ticks apart (children's included).
+server_user_system() { awk '{print $14 + $16, $15 + $17}' "/proc/$1/stat"; }
+
+# Waits until the server on port $1 has no log rewrite running or scheduled (Redis clears
+# aof_rewrite_in_progress once it has reaped the child). Gives up after 120 s.
+wait_for_rewrites() {
+    local _
+    for _ in $(seq 1200); do
+        redis-cli -p "$1" info persistence 2>/dev/null | tr -d '\r' \
+            | grep -qE '^aof_rewrite_(in_progress|scheduled):1' || return 0
+        sleep 0.1
+    done
+    echo "port $1: a log rewrite is still running after 120 s" >&2
+    return 1
+}
