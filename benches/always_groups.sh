@@ -6,7 +6,7 @@
 #
 # Usage: benches/always_groups.sh BINARY|redis [requests] [pipeline] [clients]
 #   defaults: 40000 requests, pipeline 1, 50 clients
-#   e.g. for b in /tmp/roost-before target/release/roost redis; do
+#   e.g. for b in /tmp/roost-before target/profiling/roost redis; do
 #            benches/always_groups.sh $b; done      (alternate, several rounds)
 set -euo pipefail
 source "$(dirname "$0")/server_cpu.sh"

@@ -6,11 +6,11 @@
 # its reads wait for the disk too).
 #
 # Usage: benches/always_p99.sh [roost binary] [GET requests] [rounds]
-#   defaults: target/release/roost, 100000, 3
+#   defaults: target/profiling/roost, 100000, 3
 # GET: 10 clients, pipeline 1, 1 KB values over 10,000 preloaded keys; SET load: 50
 # clients, 1 KB values, running for the whole GET run.
 set -euo pipefail
-roost=${1:-./target/release/roost}; n=${2:-100000}; rounds=${3:-3}
+roost=${1:-./target/profiling/roost}; n=${2:-100000}; rounds=${3:-3}
 rport=${ROOST_PORT:-17131}; dport=${REDIS_PORT:-17132}
 work=$(mktemp -d)
 mkdir -p $work/roost $work/redis

@@ -7,12 +7,12 @@
 # Client and servers share the two cores, as they would on a small VM.
 #
 # Usage: benches/both_cores.sh [roost binary] [requests] [rounds]
-#   defaults: target/release/roost, 400000, 3
+#   defaults: target/profiling/roost, 400000, 3
 # LOG=everysec (default), always or off, as in compare_cpu.sh. With CSV=FILE, rows for
 # benches/charts.py (family "both-cores-$LOG").
 # FAMILY=name sets the CSV rows' family (to keep one build's runs apart from another's).
 set -euo pipefail
-roost=${1:-./target/release/roost}; n=${2:-400000}; rounds=${3:-3}
+roost=${1:-./target/profiling/roost}; n=${2:-400000}; rounds=${3:-3}
 log=${LOG:-everysec}
 rport=${ROOST_PORT:-17131}; dport=${REDIS_PORT:-17132}
 case $log in

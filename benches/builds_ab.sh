@@ -10,7 +10,7 @@
 # Usage: benches/builds_ab.sh BUILD_A BUILD_B [rounds] [workloads]
 #   workloads: "P test" pairs split by "|", default "1 get|16 get|1 set"
 #   LOG=everysec (default), always, or no: both servers' log
-#   e.g. LOG=no benches/builds_ab.sh /tmp/roost-before target/release/roost 10 "1 get"
+#   e.g. LOG=no benches/builds_ab.sh /tmp/roost-before target/profiling/roost 10 "1 get"
 set -euo pipefail
 build_a=$1; build_b=$2; rounds=${3:-6}; workloads=${4:-"1 get|16 get|1 set"}
 log=${LOG:-everysec}; n=${N:-200000}

@@ -13,9 +13,9 @@ sessions=${SESSIONS:-200000}
 roost_port=${ROOST_PORT:-16379}
 redis_port=${REDIS_PORT:-16380}
 
-cargo build --release --quiet
+cargo build --profile profiling --quiet
 workdir=$(mktemp -d)
-taskset -c 0 ./target/release/roost --port "$roost_port" --appendonly no --dir "$workdir" \
+taskset -c 0 ./target/profiling/roost --port "$roost_port" --appendonly no --dir "$workdir" \
     --loglevel warning &
 roost_pid=$!
 taskset -c 0 redis-server --port "$redis_port" --save '' --appendonly no --dir "$workdir" \

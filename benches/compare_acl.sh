@@ -10,9 +10,9 @@
 # Redis: it goes on without it; every GET/SET is allowed, see INFO acl_access_denied_*.)
 #
 # Usage: benches/compare_acl.sh [roost binary] [requests] [rounds]
-#        (defaults: target/release/roost, 200000, 3)
+#        (defaults: target/profiling/roost, 200000, 3)
 set -euo pipefail
-roost=${1:-./target/release/roost}; n=${2:-200000}; rounds=${3:-3}
+roost=${1:-./target/profiling/roost}; n=${2:-200000}; rounds=${3:-3}
 work=$(mktemp -d)
 port=17111
 source "$(dirname "$0")/server_cpu.sh"

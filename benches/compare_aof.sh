@@ -12,14 +12,14 @@ requests=${1:-200000}
 sessions=${SESSIONS:-1000000}
 roost_port=${ROOST_PORT:-16381}
 redis_port=${REDIS_PORT:-16382}
-cargo build --release --quiet
+cargo build --profile profiling --quiet
 work=$(mktemp -d -p "${TMPDIR:-/tmp}" roost-aof-bench.XXXX)
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 start_roost() { # policy dir
-    taskset -c 0 ./target/release/roost --port "$roost_port" --dir "$2" --appendfsync "$1" \
+    taskset -c 0 ./target/profiling/roost --port "$roost_port" --dir "$2" --appendfsync "$1" \
         --loglevel warning >/dev/null &
     pids+=($!)
 }

@@ -7,13 +7,13 @@
 # ratios.
 #
 # Usage: benches/compare_cpu.sh [roost binary] [requests] [rounds]
-#   defaults: target/release/roost, 200000, 2
+#   defaults: target/profiling/roost, 200000, 2
 # LOG=everysec (default), always, or off: Roost's appendfsync and Redis's AOF fsync,
 # or no log on either side. With CSV=FILE, each pair of runs is also appended to FILE
 # (the format benches/charts.py reads; family "log-$LOG").
 # FAMILY=name sets the CSV rows' family (to keep one build's runs apart from another's).
 set -euo pipefail
-roost=${1:-./target/release/roost}; n=${2:-200000}; rounds=${3:-2}
+roost=${1:-./target/profiling/roost}; n=${2:-200000}; rounds=${3:-2}
 log=${LOG:-everysec}
 rport=${ROOST_PORT:-17121}; dport=${REDIS_PORT:-17122}
 case $log in

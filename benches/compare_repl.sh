@@ -32,7 +32,7 @@ roost_port=${ROOST_PORT:-16383}
 roost_replica_port=${ROOST_REPLICA_PORT:-16384}
 redis_port=${REDIS_PORT:-16385}
 redis_replica_port=${REDIS_REPLICA_PORT:-16386}
-cargo build --release --quiet
+cargo build --profile profiling --quiet
 work=$(mktemp -d -p "${TMPDIR:-/tmp}" roost-repl-bench.XXXX)
 pids=()
 cleanup() {
@@ -57,7 +57,7 @@ start() {
     [[ $role == replica ]] && cpu=1
     rm -rf "$dir"; mkdir -p "$dir"
     if [[ $kind == roost ]]; then
-        taskset -c "$cpu" ./target/release/roost --port "$port" --appendonly no --dir "$dir" \
+        taskset -c "$cpu" ./target/profiling/roost --port "$port" --appendonly no --dir "$dir" \
             --loglevel warning >>"$work/$kind-$role.log" 2>&1 &
     else
         taskset -c "$cpu" redis-server --port "$port" --save '' --appendonly no --dir "$dir" \

@@ -10,12 +10,12 @@
 #   CPU per request.
 #
 # Usage: benches/compare_scripts.sh [roost binary] [calls] [requests] [rounds]
-#   defaults: target/release/roost, 300000, 300000, 3
+#   defaults: target/profiling/roost, 300000, 300000, 3
 # With CSV=FILE, rows for benches/charts.py (family "scripts"; for the loop, "rps" is
 # calls per second).
 # FAMILY=name sets the CSV rows' family (to keep one build's runs apart from another's).
 set -euo pipefail
-roost=${1:-./target/release/roost}; calls=${2:-300000}; n=${3:-300000}; rounds=${4:-3}
+roost=${1:-./target/profiling/roost}; calls=${2:-300000}; n=${3:-300000}; rounds=${4:-3}
 rport=${ROOST_PORT:-17141}; dport=${REDIS_PORT:-17142}
 work=$(mktemp -d)
 source "$(dirname "$0")/server_cpu.sh"

@@ -22,7 +22,7 @@ roost_port=${ROOST_PORT:-16381}
 roost_tls=${ROOST_TLS_PORT:-16382}
 redis_tls=${REDIS_TLS_PORT:-16383}
 
-cargo build --release --quiet
+cargo build --profile profiling --quiet
 workdir=$(mktemp -d)
 cd "$workdir"
 ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
@@ -43,7 +43,7 @@ tls_client=(--tls --cacert "$workdir/ca.crt" --cert "$workdir/client.crt"
     --key "$workdir/client.key")
 
 mkdir "$workdir/roost" "$workdir/redis"
-taskset -c 0 ./target/release/roost --port "$roost_port" --tls-port "$roost_tls" \
+taskset -c 0 ./target/profiling/roost --port "$roost_port" --tls-port "$roost_tls" \
     "${tls_server[@]}" --appendonly no --dir "$workdir/roost" --loglevel warning &
 roost_pid=$!
 taskset -c 0 redis-server --port 0 --tls-port "$redis_tls" "${tls_server[@]}" --save '' \

@@ -20,9 +20,9 @@ maxclients=$(( idle + 200 ))
 # Every idle connection is a descriptor in the holder and one in each server (each a
 # process of its own, so each needs the idle count plus some).
 ulimit -n $(( idle + 1000 ))
-cargo build --release --quiet
+cargo build --profile profiling --quiet
 workdir=$(mktemp -d)
-taskset -c 0 ./target/release/roost --port "$roost_port" --appendonly no --dir "$workdir" \
+taskset -c 0 ./target/profiling/roost --port "$roost_port" --appendonly no --dir "$workdir" \
     --loglevel warning --maxclients "$maxclients" &
 roost_pid=$!
 taskset -c 0 redis-server --port "$redis_port" --save '' --appendonly no --dir "$workdir" \

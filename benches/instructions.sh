@@ -12,10 +12,10 @@
 #   (how many writes one wakeup of the log writer covers), so they vary from run to run.
 #
 # Usage: benches/instructions.sh [roost binary] [N] [servers] [fsyncs] [tests] [pipelines]
-#   defaults: target/release/roost, 20000, "roost redis", "no everysec always",
+#   defaults: target/profiling/roost, 20000, "roost redis", "no everysec always",
 #   "set get", "1 16". Prints one line per case; CSV lines start with "csv,".
 set -euo pipefail
-roost=${1:-./target/release/roost}; n=${2:-20000}
+roost=${1:-./target/profiling/roost}; n=${2:-20000}
 servers=${3:-roost redis}; fsyncs=${4:-no everysec always}
 tests=${5:-set get}; pipelines=${6:-1 16}
 port=${PORT:-17231}

@@ -11,9 +11,9 @@
 # Memory does not depend on load on the machine, so this can run beside other work.
 #
 # Usage: benches/memory.sh [roost binary] [keys] [value sizes] [rounds]
-#   defaults: target/release/roost, 1000000, "1024 200", 1. CSV lines start with "csv,".
+#   defaults: target/profiling/roost, 1000000, "1024 200", 1. CSV lines start with "csv,".
 set -euo pipefail
-roost=${1:-./target/release/roost}; keys=${2:-1000000}
+roost=${1:-./target/profiling/roost}; keys=${2:-1000000}
 sizes=${3:-1024 200}; rounds=${4:-1}
 port=${PORT:-17241}
 work=$(mktemp -d)

@@ -11,9 +11,9 @@
 # Needs a quiet machine: the figure is wall time of one process loading.
 #
 # Usage: benches/rdb_load.sh [roost binary] [keys] [value bytes] [rounds]
-#   defaults: target/release/roost, 1000000, 1024, 3. CSV lines start with "csv,".
+#   defaults: target/profiling/roost, 1000000, 1024, 3. CSV lines start with "csv,".
 set -euo pipefail
-roost=${1:-./target/release/roost}; keys=${2:-1000000}
+roost=${1:-./target/profiling/roost}; keys=${2:-1000000}
 size=${3:-1024}; rounds=${4:-3}
 port=${PORT:-17251}
 work=$(mktemp -d)

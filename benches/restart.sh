@@ -18,7 +18,7 @@ sessions=${SESSIONS:-1000000}
 rounds=${ROUNDS:-3}
 roost_port=${ROOST_PORT:-16391}
 redis_port=${REDIS_PORT:-16392}
-cargo build --release --quiet
+cargo build --profile profiling --quiet
 work=$(mktemp -d -p "${TMPDIR:-/tmp}" roost-restart-bench.XXXX)
 declare -A pid
 cleanup() {
@@ -30,7 +30,7 @@ trap cleanup EXIT
 
 start() { # roost|redis
     if [[ $1 == roost ]]; then
-        taskset -c 0 "${ROOST:-./target/release/roost}" --port "$roost_port" --dir "$work/roost" \
+        taskset -c 0 "${ROOST:-./target/profiling/roost}" --port "$roost_port" --dir "$work/roost" \
             --appendfsync everysec --loglevel warning >/dev/null 2>>"$work/roost.log" &
     else
         taskset -c 0 redis-server --port "$redis_port" --dir "$work/redis" --save '' \

@@ -9,9 +9,9 @@
 #   runs GET, compares and returns 0. Per request = (I(2N) - I(N)) / N.
 #
 # Usage: benches/script_instructions.sh [roost binary] [N] [servers]
-#   defaults: target/release/roost, 20000, "roost redis". CSV lines start with "csv,".
+#   defaults: target/profiling/roost, 20000, "roost redis". CSV lines start with "csv,".
 set -euo pipefail
-roost=${1:-./target/release/roost}; n=${2:-20000}; servers=${3:-roost redis}
+roost=${1:-./target/profiling/roost}; n=${2:-20000}; servers=${3:-roost redis}
 port=${PORT:-17251}
 work=$(mktemp -d)
 trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; rm -rf "$work"' EXIT

@@ -10,7 +10,7 @@
 # - loop: one EVAL calling `redis.call('set', KEYS[1], i)` `n` times.
 #
 # Usage: benches/scripts_ab.sh release|loop rounds n binary... redis
-#   e.g. benches/scripts_ab.sh release 21 100000 /tmp/roost-before target/release/roost redis
+#   e.g. benches/scripts_ab.sh release 21 100000 /tmp/roost-before target/profiling/roost redis
 # Prints per server the median (min, max) rate and CPU ns per request, then per build
 # the median (min-max) of its per-round ratios to the last server.
 mode=$1; rounds=$2; n=$3; shift 3

@@ -8,9 +8,9 @@
 # and shutdown cancel out. Both persist nothing and use the same P-256 certificates.
 #
 # Usage: benches/tls_instructions.sh [roost binary] [N] [tests] [pipelines]
-#   defaults: target/release/roost, 20000, "set get", "16".
+#   defaults: target/profiling/roost, 20000, "set get", "16".
 set -euo pipefail
-roost=$(realpath "${1:-target/release/roost}"); n=${2:-20000}
+roost=$(realpath "${1:-target/profiling/roost}"); n=${2:-20000}
 tests=${3:-set get}; pipelines=${4:-16}
 port=${PORT:-17399}
 work=$(mktemp -d)
