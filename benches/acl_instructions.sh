@@ -4,7 +4,8 @@
 # 2%). Each case runs Roost under callgrind twice, with N and 2N requests, and takes the
 # difference, so startup and shutdown cancel out.
 #
-# Usage: benches/acl_instructions.sh [roost binary] [N]   (defaults: target/profiling/roost, 20000)
+# Usage: benches/acl_instructions.sh [roost binary] [N]
+#   defaults: target/profiling/roost, 20000
 set -euo pipefail
 roost=${1:-./target/profiling/roost}; n=${2:-20000}
 port=17211

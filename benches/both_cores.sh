@@ -2,8 +2,8 @@
 # Both cores, unpinned: Roost (its own threads) against redis-server with `io-threads 2`
 # (reads too: the most Redis 7 does with two cores), redis-benchmark with 2 threads and
 # 200 clients at pipeline 1, 1 KB values, random keys; each workload against Roost then
-# Redis, `rounds` times. rps, server CPU per request (utime+stime from /proc, rewrites included:
-# benches/server_cpu.sh), ratios.
+# Redis, `rounds` times. rps, server CPU per request (utime+stime from /proc, with the log
+# rewrites the run started: benches/server_cpu.sh), ratios.
 # Client and servers share the two cores, as they would on a small VM.
 #
 # Usage: benches/both_cores.sh [roost binary] [requests] [rounds]
