@@ -2,7 +2,7 @@
 # Two Roost builds and redis-server, run by run, for deciding whether a change is kept:
 # each server pinned to CPU 0 in turn (started fresh, preloaded with 100k SETs at
 # pipeline 16), redis-benchmark on CPU 1 (50 clients, 1 KB values, random keys), the
-# order A B redis in odd rounds and redis B A in even ones; CPU per run is the server's
+# order rotating through all six (use a multiple of 6 rounds); CPU per run is the server's
 # utime+stime ticks from /proc, log rewrites the run started included
 # (benches/server_cpu.sh; user and system apart too). Prints every run, then per
 # workload the median (min-max) rps and ticks of each server.
@@ -60,9 +60,12 @@ run_server() { # name binary|redis port
     pid=; dir=
 }
 echo "log $log; A=$build_a B=$build_b; $n requests per run, servers on CPU 0, client on CPU 1"
+# Every six rounds, each server runs first, second and third twice: a run's place in the
+# order (what the previous server left in the page cache and the disk's queue) moved
+# `always` results more than the builds did, when B always ran second.
+orders=("A B redis" "B redis A" "redis A B" "B A redis" "A redis B" "redis B A")
 for round in $(seq "$rounds"); do
-    if [ $((round % 2)) -eq 1 ]; then order="A B redis"; else order="redis B A"; fi
-    for server in $order; do
+    for server in ${orders[$(((round - 1) % 6))]}; do
         case $server in
             A) run_server A "$build_a" 17401 ;;
             B) run_server B "$build_b" 17402 ;;
