@@ -13,12 +13,17 @@ server_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
 server_user_system() { awk '{print $14 + $16, $15 + $17}' "/proc/$1/stat"; }
 
 # Waits until the server on port $1 has no log rewrite running or scheduled (Redis clears
-# aof_rewrite_in_progress once it has reaped the child). Gives up after 120 s.
+# aof_rewrite_in_progress once it has reaped the child). Fails if the server does not
+# answer, and gives up after 120 s.
 wait_for_rewrites() {
-    local _
+    local _ info
     for _ in $(seq 1200); do
-        redis-cli -p "$1" info persistence 2>/dev/null | tr -d '\r' \
-            | grep -qE '^aof_rewrite_(in_progress|scheduled):1' || return 0
+        info=$(redis-cli -p "$1" info persistence 2>/dev/null | tr -d '\r')
+        if ! grep -q '^aof_rewrite_in_progress:' <<< "$info"; then
+            echo "port $1: no answer to INFO persistence" >&2
+            return 1
+        fi
+        grep -qE '^aof_rewrite_(in_progress|scheduled):1' <<< "$info" || return 0
         sleep 0.1
     done
     echo "port $1: a log rewrite is still running after 120 s" >&2
