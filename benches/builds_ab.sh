@@ -10,10 +10,13 @@
 # Usage: benches/builds_ab.sh BUILD_A BUILD_B [rounds] [workloads]
 #   workloads: "P test" pairs split by "|", default "1 get|16 get|1 set"
 #   LOG=everysec (default), always, or no: both servers' log
+#   SERVER_ARGS: more flags for both, e.g. "--auto-aof-rewrite-percentage 0" to take
+#     the rewrites (and the variance they bring) out of a comparison of the write path
 #   e.g. LOG=no benches/builds_ab.sh /tmp/roost-before target/profiling/roost 10 "1 get"
 set -euo pipefail
 build_a=$1; build_b=$2; rounds=${3:-6}; workloads=${4:-"1 get|16 get|1 set"}
 log=${LOG:-everysec}; n=${N:-200000}
+read -ra server_args <<< "${SERVER_ARGS:-}"
 case $log in
     no) roost_log=(--appendonly no); redis_log=(--appendonly no) ;;
     everysec|always) roost_log=(--appendfsync "$log")
@@ -30,10 +33,10 @@ run_server() { # name binary|redis port
     dir=$(mktemp -d)
     if [ "$bin" = redis ]; then
         taskset -c 0 redis-server --port "$port" --dir "$dir" --save '' "${redis_log[@]}" \
-            --loglevel warning >/dev/null 2>&1 &
+            "${server_args[@]}" --loglevel warning >/dev/null 2>&1 &
     else
         taskset -c 0 "$bin" --port "$port" --dir "$dir" "${roost_log[@]}" --save '' \
-            --loglevel warning >/dev/null 2>&1 &
+            "${server_args[@]}" --loglevel warning >/dev/null 2>&1 &
     fi
     pid=$!
     until redis-cli -p "$port" info persistence 2>/dev/null | grep -q "^loading:0"; do
@@ -59,7 +62,7 @@ run_server() { # name binary|redis port
     rm -rf "$dir"
     pid=; dir=
 }
-echo "log $log; A=$build_a B=$build_b; $n requests per run, servers on CPU 0, client on CPU 1"
+echo "log $log ${server_args[*]}; A=$build_a B=$build_b; $n requests per run, servers on CPU 0, client on CPU 1"
 # Every six rounds, each server runs first, second and third twice: a run's place in the
 # order (what the previous server left in the page cache and the disk's queue) moved
 # `always` results more than the builds did, when B always ran second.
