@@ -9,6 +9,7 @@ use super::{
 use crate::clock;
 use crate::notify;
 use crate::protocol::decode::parse_i64;
+use crate::protocol::reply::Digits;
 use crate::protocol::Reply;
 use crate::rand::Rng;
 use crate::store::{self, Db, ValueRef};
@@ -298,7 +299,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], seconds: bool, relative: bo
         ctx.notify(notify::GENERIC, "del", &args[1]);
     } else {
         db.set_expire(&args[1], Some(when as u64), now);
-        ctx.propagate(&[b"PEXPIREAT", &args[1], when.to_string().as_bytes()]);
+        ctx.propagate(&[b"PEXPIREAT", &args[1], Digits::of(when).as_bytes()]);
         ctx.notify(notify::GENERIC, "expire", &args[1]);
     }
     Ok(Reply::Integer(1))

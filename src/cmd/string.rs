@@ -13,6 +13,7 @@ use crate::clock;
 use crate::longdouble::{self, FloatAddError};
 use crate::notify;
 use crate::protocol::decode::parse_i64;
+use crate::protocol::reply::Digits;
 use crate::protocol::Reply;
 use crate::store::{Db, StringEncoding, Value, ValueRef};
 
@@ -220,7 +221,10 @@ fn expire_at(
 /// SET that gave the key a TTL).
 fn log_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: Ttl, event: &str) {
     match ttl {
-        Ttl::At(at) => ctx.propagate(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]),
+        Ttl::At(at) => {
+            let at = Digits::of(at as i64);
+            ctx.propagate(&[b"SET", key, value, b"PXAT", at.as_bytes()])
+        }
         Ttl::Keep => ctx.propagate(&[b"SET", key, value, b"KEEPTTL"]),
         Ttl::Clear | Ttl::Persist => ctx.propagate(&[b"SET", key, value]),
     }
@@ -337,7 +341,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         }
         Ttl::At(at) => {
             db.set_expire(&args[1], Some(at), now);
-            ctx.propagate(&[b"PEXPIREAT", &args[1], at.to_string().as_bytes()]);
+            ctx.propagate(&[b"PEXPIREAT", &args[1], Digits::of(at as i64).as_bytes()]);
             ctx.notify(notify::GENERIC, "expire", &args[1]);
         }
         Ttl::Persist => {
