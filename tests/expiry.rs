@@ -95,6 +95,56 @@ fn deleting_a_key_that_has_expired_logs_its_expiry() {
 }
 
 #[test]
+fn writing_over_a_key_past_its_ttl_logs_its_expiry_first() {
+    // SET (which skips its own lookup without NX or XX), SETEX and RENAME onto a key past
+    // its TTL: the expiry is logged as a DEL before the write, so a replica or a replay
+    // sees the same sequence, and it is counted, as Redis's lookup before a write does.
+    let server = InProcess::start();
+    let records = roost::journal::ReplicaQueue::new(0);
+    server
+        .shared
+        .journal
+        .attach_for_full_sync(records.clone(), 1 << 20);
+    let mut raw = server.client();
+    let writes: [&[&[u8]]; 3] = [
+        &[b"SET", b"a", b"w"],
+        &[b"SETEX", b"a", b"100", b"w"],
+        &[b"RENAME", b"src", b"a"],
+    ];
+    for (n, write) in writes.into_iter().enumerate() {
+        raw.roundtrip(&[b"SET", b"a", b"v", b"PX", b"100"], b"+OK\r\n");
+        raw.roundtrip(&[b"SET", b"src", b"x"], b"+OK\r\n");
+        server.advance_ms(200);
+        records.take();
+        raw.roundtrip(write, b"+OK\r\n");
+        let stream = records.take();
+        let mut rest = &stream[..];
+        let mut logged = Vec::new();
+        while let Some((_, args, len)) = roost::aof::record::parse_stream(rest).unwrap() {
+            logged.push(args[0].to_ascii_uppercase());
+            rest = &rest[len..];
+        }
+        // SETEX is logged as a SET with an absolute time.
+        let logged_as: &[u8] = if write[0] == b"SETEX" {
+            b"SET"
+        } else {
+            write[0]
+        };
+        assert_eq!(
+            logged,
+            [&b"DEL"[..], logged_as],
+            "{}",
+            String::from_utf8_lossy(write[0])
+        );
+        let info = String::from_utf8(raw.call(&[b"INFO", b"stats"])).unwrap();
+        assert!(
+            info.contains(&format!("expired_keys:{}\r\n", n + 1)),
+            "{info}"
+        );
+    }
+}
+
+#[test]
 fn active_expiry_reclaims_a_million_sessions_without_reads() {
     let server = TestServer::start();
     let mut con = server.client();

@@ -241,7 +241,7 @@ fn store_string(db: &Db, key: &Bytes, value: Bytes, ttl: Ttl, now: u64) {
         Ttl::Keep => db.peek(key, now).and_then(|e| e.expire_at()),
         Ttl::Clear | Ttl::Persist => None,
     };
-    db.insert(key, Value::Str(value), expire);
+    db.insert_at(key, Value::Str(value), expire, Some(now));
 }
 
 fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
@@ -258,12 +258,15 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
     } else {
         None
     };
-    let found = db.exists(&args[1], now);
-    if (options.nx && found) || (options.xx && !found) {
-        return Ok(match old {
-            Some(old) => Reply::opt_bulk(old),
-            None => Reply::Null,
-        });
+    // Without NX or XX the insert itself expires an old value past its TTL.
+    if options.nx || options.xx {
+        let found = db.exists(&args[1], now);
+        if (options.nx && found) || (options.xx && !found) {
+            return Ok(match old {
+                Some(old) => Reply::opt_bulk(old),
+                None => Reply::Null,
+            });
+        }
     }
     store_string(db, &args[1], args[2].clone(), ttl, now);
     log_set(ctx, &args[1], &args[2], ttl, "set");
@@ -277,7 +280,7 @@ fn setex_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit: Unit, command: &str) -
     let now = clock::now_ms();
     let at = expire_at(&args[2], unit, true, command, now)?;
     ctx.db()
-        .insert(&args[1], Value::Str(args[3].clone()), Some(at));
+        .insert_at(&args[1], Value::Str(args[3].clone()), Some(at), Some(now));
     log_set(ctx, &args[1], &args[3], Ttl::At(at), "set");
     Ok(Reply::OK)
 }

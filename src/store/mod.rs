@@ -436,8 +436,16 @@ impl Db {
         self.peek(key, now).is_some()
     }
 
-    /// Stores `value` under `key`, replacing any previous value and TTL.
+    /// Stores `value` under `key`, replacing any previous value and TTL. A previous
+    /// value already past its TTL is counted as expired first (`expired_keys`, the
+    /// `expired` event, a DEL in the log), as Redis's lookup before every write does,
+    /// so a writer needs no lookup of its own.
     pub fn insert(&self, key: &Bytes, value: Value, expire_at: Option<u64>) {
+        self.insert_at(key, value, expire_at, None);
+    }
+
+    /// `insert` for a caller that has read the clock already (`now`, unix ms).
+    pub fn insert_at(&self, key: &Bytes, value: Value, expire_at: Option<u64>, now: Option<u64>) {
         self.before_change(key);
         let mut poppable = matches!(value, Value::List(_) | Value::ZSet(_));
         let is_stream = matches!(value, Value::Stream(_));
@@ -454,6 +462,11 @@ impl Db {
         if let Some(old) = self.map.insert(entry) {
             if old.raw_expire_at() != 0 {
                 self.expires.fetch_sub(1, Ordering::Relaxed);
+                let now = now.unwrap_or_else(clock::now_ms);
+                if old.is_expired(now) && self.expires_now(now) {
+                    self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+                    self.listener.expired(self.id, key);
+                }
             }
             // A stream replaced by another type: its group readers must look again
             // (and find WRONGTYPE), as in Redis 7.2.
@@ -563,11 +576,16 @@ impl Db {
         }
     }
 
+    /// Whether keys past their TTL are removed at `now`: not on a replica (the primary's
+    /// DEL removes them) nor while expiry is held.
+    fn expires_now(&self, now: u64) -> bool {
+        !self.listener.passive.load(Ordering::Acquire)
+            && self.listener.held_until_ms.load(Ordering::Acquire) <= now
+    }
+
     /// Removes `key` if it is (still) expired; counts it and tells watchers.
     fn remove_expired(&self, key: &[u8], now: u64) -> bool {
-        if self.listener.passive.load(Ordering::Acquire)
-            || self.listener.held_until_ms.load(Ordering::Acquire) > now
-        {
+        if !self.expires_now(now) {
             return false;
         }
         let removed = self.map.remove_if(key, |e| e.is_expired(now));
