@@ -144,6 +144,59 @@ fn writing_over_a_key_past_its_ttl_logs_its_expiry_first() {
     }
 }
 
+/// INFO keyspace's `avg_ttl` for db0.
+fn avg_ttl(raw: &mut common::inprocess::Session<'_>) -> u64 {
+    let info = String::from_utf8(raw.call(&[b"INFO", b"keyspace"])).unwrap();
+    let field = info
+        .split(['\r', '\n', ','])
+        .find_map(|f| f.strip_prefix("avg_ttl="))
+        .unwrap_or_else(|| panic!("no avg_ttl in {info}"));
+    field.parse().unwrap()
+}
+
+#[test]
+fn info_keyspace_estimates_the_average_ttl_as_active_expiry_samples() {
+    // Redis's estimate: a running average (2% per step) of the remaining TTLs active
+    // expiry sees, 0 once no key has a TTL; session dashboards graph it through the
+    // Prometheus exporter. Roost once reported 0 always.
+    let server = InProcess::start();
+    let keyspace = &server.shared.keyspace;
+    let mut cursor = roost::store::ExpiryCursor::default();
+    let mut cycles = |n: usize| {
+        for _ in 0..n {
+            roost::store::run_expiry_cycle(keyspace, &mut cursor, Duration::from_secs(1));
+        }
+    };
+    let mut raw = server.client();
+    for i in 0..2_000 {
+        let key = format!("session:{i}");
+        raw.roundtrip(&[b"SET", key.as_bytes(), b"v", b"EX", b"1000"], b"+OK\r\n");
+        raw.roundtrip(&[b"SET", format!("plain:{i}").as_bytes(), b"v"], b"+OK\r\n");
+    }
+    assert_eq!(avg_ttl(&mut raw), 0, "before active expiry has sampled");
+    cycles(32);
+    // Every TTL left is exactly 1,000 s on the manual clock.
+    assert_eq!(avg_ttl(&mut raw), 1_000_000);
+    server.advance_ms(500_000);
+    cycles(32);
+    let moved = avg_ttl(&mut raw);
+    assert!(
+        (500_000..990_000).contains(&moved),
+        "halfway through the TTLs the estimate moves toward 500 s, slowly: {moved}"
+    );
+    for i in 0..2_000 {
+        raw.call(&[b"PERSIST", format!("session:{i}").as_bytes()]);
+    }
+    cycles(1);
+    assert_eq!(avg_ttl(&mut raw), 0, "no key has a TTL");
+    raw.roundtrip(&[b"SET", b"k", b"v", b"EX", b"100"], b"+OK\r\n");
+    cycles(32);
+    assert_eq!(avg_ttl(&mut raw), 100_000);
+    raw.roundtrip(&[b"FLUSHALL"], b"+OK\r\n");
+    raw.roundtrip(&[b"SET", b"k", b"v"], b"+OK\r\n");
+    assert_eq!(avg_ttl(&mut raw), 0, "FLUSHALL starts the estimate again");
+}
+
 #[test]
 fn active_expiry_reclaims_a_million_sessions_without_reads() {
     let server = TestServer::start();

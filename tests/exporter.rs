@@ -150,6 +150,18 @@ fn the_prometheus_exporter_scrapes_roost_without_errors() {
         .unwrap();
     set(&mut con, "slowlog-log-slower-than", "-1");
 
+    // Active expiry (10 times a second) has sampled the TTLs for INFO's avg_ttl.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO").arg("keyspace").query(&mut con).unwrap();
+        let db0 = info.lines().find(|l| l.starts_with("db0:")).unwrap_or("");
+        if !db0.ends_with(",avg_ttl=0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "avg_ttl stays 0: {info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
     let exporter = Exporter::start(server.addr());
     let metrics = exporter.scrape();
     let log = exporter.stop();
@@ -160,6 +172,8 @@ fn the_prometheus_exporter_scrapes_roost_without_errors() {
         metric(&metrics, r#"redis_db_keys_expiring{db="db0"}"#),
         Some(7.0)
     );
+    let avg_ttl = metric(&metrics, r#"redis_db_avg_ttl_seconds{db="db0"}"#).unwrap();
+    assert!((3500.0..=3600.0).contains(&avg_ttl), "{avg_ttl}");
     assert_eq!(metric(&metrics, r#"redis_db_keys{db="db2"}"#), Some(1.0));
     assert_eq!(
         metric(&metrics, r#"redis_commands_total{cmd="set"}"#),

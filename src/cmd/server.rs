@@ -442,7 +442,11 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
                 if keys > 0 {
                     field(
                         &format!("db{n}"),
-                        &format!("keys={keys},expires={},avg_ttl=0", db.expires_count()),
+                        &format!(
+                            "keys={keys},expires={},avg_ttl={}",
+                            db.expires_count(),
+                            db.avg_ttl()
+                        ),
                     );
                 }
             }

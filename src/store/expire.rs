@@ -7,6 +7,9 @@
 //! Like Redis it is adaptive: a cycle that finds few expired keys stops after a
 //! sixteenth of the shards, so a million live sessions with TTLs cost little CPU, while
 //! a wave of expirations keeps it working up to the time budget.
+//!
+//! The remaining TTLs it walks past feed INFO keyspace's `avg_ttl` (`Db::sample_ttls`),
+//! Redis's running estimate, which session dashboards graph through the exporter.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -80,16 +83,23 @@ pub fn run_cycle(keyspace: &Keyspace, cursor: &mut Cursor, budget: Duration) -> 
     let mut expired: Vec<Bytes> = Vec::new();
     for _ in 0..databases {
         let db = keyspace.physical(cursor.db % databases);
-        if db.expires_count() > 0 {
+        if db.expires_count() == 0 {
+            db.sample_ttls(0, 0);
+        } else {
             while cursor.shard < db.shard_count() {
                 let now = clock::now_ms();
                 expired.clear();
+                let (mut ttl_sum, mut ttl_samples) = (0u64, 0u64);
                 db.visit_shard(cursor.shard, |key, entry| {
                     scanned_keys += 1;
                     if entry.is_expired(now) {
                         expired.push(Bytes::copy_from_slice(key));
+                    } else if let Some(at) = entry.expire_at().filter(|&at| at > now) {
+                        ttl_sum += at.saturating_sub(now);
+                        ttl_samples += 1;
                     }
                 });
+                db.sample_ttls(ttl_sum, ttl_samples);
                 cursor.shard += 1;
                 scanned_shards += 1;
                 if !expired.is_empty() {

@@ -26,7 +26,7 @@ pub mod zset;
 pub use dump::{entry_commands, DumpSink};
 pub use entry::{Entry, StringEncoding, ValueRef};
 pub use evict::{Evictor, Policy};
-pub use expire::ActiveExpiry;
+pub use expire::{run_cycle as run_expiry_cycle, ActiveExpiry, Cursor as ExpiryCursor};
 pub use snapshot::Image;
 pub use table::{Ref, RefMut};
 pub use value::{HashObj, SetObj, Value};
@@ -292,6 +292,9 @@ pub struct Db {
     /// Keys that carry a TTL, for INFO keyspace and to skip expiry work on databases
     /// without any.
     expires: AtomicUsize,
+    /// INFO keyspace's `avg_ttl`, in ms: a running average of the remaining TTLs active
+    /// expiry sees, as Redis estimates it (0 while no key has a TTL).
+    avg_ttl: AtomicU64,
     watches: Arc<watch::Watches>,
     /// Physical index, the identity WATCH uses.
     id: usize,
@@ -337,6 +340,7 @@ impl Db {
         Db {
             map: table::Table::new(SHARDS),
             expires: AtomicUsize::new(0),
+            avg_ttl: AtomicU64::new(0),
             watches,
             id,
             stats,
@@ -375,6 +379,30 @@ impl Db {
 
     pub fn expires_count(&self) -> usize {
         self.expires.load(Ordering::Relaxed)
+    }
+
+    /// The estimate of the average remaining TTL, ms (INFO keyspace's `avg_ttl`).
+    pub fn avg_ttl(&self) -> u64 {
+        self.avg_ttl.load(Ordering::Relaxed)
+    }
+
+    /// Takes in the remaining TTLs (`sum` ms over `samples` keys) active expiry saw in
+    /// one step. Redis's running average: the step's mean weighs 2%, the estimate 98%
+    /// (the first step's mean starts it); with no samples, 0 if no key has a TTL.
+    pub fn sample_ttls(&self, sum: u64, samples: u64) {
+        if samples == 0 {
+            if self.expires_count() == 0 {
+                self.avg_ttl.store(0, Ordering::Relaxed);
+            }
+            return;
+        }
+        let mean = sum / samples;
+        let mut estimate = self.avg_ttl.load(Ordering::Relaxed);
+        if estimate == 0 {
+            estimate = mean;
+        }
+        self.avg_ttl
+            .store(estimate / 50 * 49 + mean / 50, Ordering::Relaxed);
     }
 
     /// The live entry for `key`, removing it first if it has expired, and counting as
@@ -601,6 +629,7 @@ impl Db {
     /// Removes every key; returns how many there were.
     pub fn clear(&self) -> usize {
         self.snapshot.abort();
+        self.avg_ttl.store(0, Ordering::Relaxed);
         let n = self.map.len();
         self.watches.touch_db(self.id, |k| self.map.contains_key(k));
         // Readers blocked in XREADGROUP on a stream look again, as when one is deleted.
