@@ -21,7 +21,8 @@ else
 fi
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir" "$counts"' EXIT
-until redis-cli -p $port ping >/dev/null 2>&1; do sleep 0.1; done
+for _ in $(seq 300); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p $port ping >/dev/null || { echo "$server: no answer on port $port" >&2; exit 1; }
 read -r u0 s0 < <(server_user_system $pid)
 perf stat -e 'syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync' -p $pid -o "$counts" \
     2>/dev/null &
@@ -35,6 +36,6 @@ kill -INT $perf_pid
 wait $perf_pid 2>/dev/null || true
 fsyncs=$(awk '/sys_enter_f/ {gsub(",", "", $1); s += $1} END {print s}' "$counts")
 awk -v name="$(basename "$server")" -v rps="$rps" -v n="$n" -v f="$fsyncs" \
-    -v t=$((u1 + s1 - u0 - s0)) -v hz="$(getconf CLK_TCK)" -v p="$pipeline" \
-    'BEGIN {printf "%s SET P%s: rps %s, writes per fsync %.1f, server CPU %.2f us per request\n",
-            name, p, rps, n / f, t / hz * 1e6 / n}'
+    -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" -v p="$pipeline" \
+    'BEGIN {printf "%s SET P%s: rps %s, writes per fsync %.1f, server CPU %.2f us per request (user %.2f, system %.2f)\n",
+            name, p, rps, n / f, (u + s) / hz * 1e6 / n, u / hz * 1e6 / n, s / hz * 1e6 / n}'
