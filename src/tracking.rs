@@ -76,6 +76,11 @@ impl Tracking {
         self.active.load(Ordering::Relaxed) > 0
     }
 
+    /// Clients with tracking on (INFO `tracking_clients`).
+    pub fn clients(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
     /// CLIENT TRACKING ON (again, with a new mode) for client `id`.
     pub fn enable(&self, id: u64, mode: Mode, outbox: Arc<Subscriber>) {
         let mut table = self.lock();

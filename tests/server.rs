@@ -3,6 +3,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use common::TestServer;
 
@@ -115,6 +116,79 @@ fn info_stats_keyspace_and_commandstats() {
     // commandstats only with its name or all/everything.
     assert!(!info(&mut con, "").contains_key("cmdstat_set"));
     assert!(info(&mut con, "everything").contains_key("cmdstat_set"));
+}
+
+#[test]
+fn info_reports_recent_rates_and_counts_of_subscriptions_and_tracking_clients() {
+    // Fields the Prometheus exporter publishes and dashboards graph; Roost once
+    // reported 0 for all of them.
+    let server = TestServer::start();
+    let mut con = server.client();
+    let mut pipe = redis::pipe();
+    for _ in 0..20_000 {
+        pipe.cmd("PING").ignore();
+    }
+    pipe.query::<()>(&mut con).unwrap();
+    let number = |stats: &HashMap<String, String>, name: &str| -> f64 {
+        stats[name]
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: {stats:?}"))
+    };
+    // The rates are sampled ten times a second: the burst shows within a sample or two.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = info(&mut con, "stats");
+        if number(&stats, "instantaneous_ops_per_sec") >= 1_000.0 {
+            assert!(
+                number(&stats, "instantaneous_input_kbps") > 0.0,
+                "{stats:?}"
+            );
+            assert!(
+                number(&stats, "instantaneous_output_kbps") > 0.0,
+                "{stats:?}"
+            );
+            assert_eq!(number(&stats, "instantaneous_input_repl_kbps"), 0.0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stats:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A rate of the last 1.6 s, not since start: it falls back once the burst is over.
+    loop {
+        let stats = info(&mut con, "stats");
+        if number(&stats, "instantaneous_ops_per_sec") < 100.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stats:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut subscriber = server.raw();
+    subscriber.send_cmd(&[b"SUBSCRIBE", b"a", b"b"]);
+    subscriber.send_cmd(&[b"PSUBSCRIBE", b"news.*"]);
+    subscriber.send_cmd(&[b"SSUBSCRIBE", b"shard"]);
+    let mut other = server.raw();
+    other.send_cmd(&[b"PSUBSCRIBE", b"news.*"]);
+    other.send_cmd(&[b"SUBSCRIBE", b"a"]);
+    let mut tracking = server.raw();
+    tracking.roundtrip(&[b"CLIENT", b"TRACKING", b"ON"], b"+OK\r\n");
+    // The subscriptions are confirmed (pushed) before the last one is counted.
+    other.expect(b"*3\r\n$10\r\npsubscribe\r\n$6\r\nnews.*\r\n:1\r\n");
+    other.expect(b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:2\r\n");
+    subscriber.expect(b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+    subscriber.expect(b"*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n");
+    subscriber.expect(b"*3\r\n$10\r\npsubscribe\r\n$6\r\nnews.*\r\n:3\r\n");
+    subscriber.expect(b"*3\r\n$10\r\nssubscribe\r\n$5\r\nshard\r\n:1\r\n");
+    let stats = info(&mut con, "stats");
+    assert_eq!(stats["pubsub_channels"], "2", "{stats:?}");
+    assert_eq!(
+        stats["pubsub_patterns"], "1",
+        "one pattern, two subscribers"
+    );
+    assert_eq!(stats["pubsubshard_channels"], "1");
+    assert_eq!(info(&mut con, "clients")["tracking_clients"], "1");
+    tracking.roundtrip(&[b"CLIENT", b"TRACKING", b"OFF"], b"+OK\r\n");
+    assert_eq!(info(&mut con, "clients")["tracking_clients"], "0");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::{args, command, conn, error, flags::*, CommandId, Ctx, Outcome, Spec, NO_KEYS};
 use crate::protocol::Reply;
-use crate::state::Shared;
+use crate::state::{Rate, Shared};
 use crate::sync::Recover;
 use crate::{alloc, clock, VERSION, VERSION_COMPAT};
 
@@ -388,7 +388,7 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
                 "blocked_clients",
                 &(shared.blocking.blocked_clients() + waiting),
             );
-            field("tracking_clients", &0);
+            field("tracking_clients", &shared.tracking.clients());
             field("clients_in_timeout_table", &0);
         }
         "memory" => memory_section(shared, &mut field),
@@ -685,9 +685,19 @@ fn stats_section(shared: &Shared, field: &mut Field<'_>) {
         "total_commands_processed",
         &load(&s.total_commands_processed),
     );
-    field("instantaneous_ops_per_sec", &0);
+    field("instantaneous_ops_per_sec", &s.rate(Rate::Commands));
     field("total_net_input_bytes", &load(&s.net_input_bytes));
     field("total_net_output_bytes", &load(&s.net_output_bytes));
+    field("total_net_repl_input_bytes", &load(&s.net_repl_input_bytes));
+    field(
+        "total_net_repl_output_bytes",
+        &load(&s.net_repl_output_bytes),
+    );
+    let kbps = |rate: Rate| format!("{:.2}", s.rate(rate) as f64 / 1024.0);
+    field("instantaneous_input_kbps", &kbps(Rate::NetInput));
+    field("instantaneous_output_kbps", &kbps(Rate::NetOutput));
+    field("instantaneous_input_repl_kbps", &kbps(Rate::ReplInput));
+    field("instantaneous_output_repl_kbps", &kbps(Rate::ReplOutput));
     field("rejected_connections", &load(&s.rejected_connections));
     let repl = &shared.repl;
     field("sync_full", &load(&repl.sync_full));
@@ -697,8 +707,15 @@ fn stats_section(shared: &Shared, field: &mut Field<'_>) {
     field("evicted_keys", &load(&ks.evicted_keys));
     field("keyspace_hits", &load(&ks.keyspace_hits));
     field("keyspace_misses", &load(&ks.keyspace_misses));
-    field("pubsub_channels", &0);
-    field("pubsub_patterns", &0);
+    field(
+        "pubsub_channels",
+        &shared.pubsub.active_channels(None).len(),
+    );
+    field("pubsub_patterns", &shared.pubsub.pattern_count());
+    field(
+        "pubsubshard_channels",
+        &shared.pubsub.active_shard_channels(None).len(),
+    );
     field("total_error_replies", &load(&s.total_error_replies));
     let denied = &shared.acl.denied;
     field("acl_access_denied_auth", &load(&denied.auth));

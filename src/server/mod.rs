@@ -251,8 +251,9 @@ impl Server {
 }
 
 /// Samples used memory ten times a second so `used_memory_peak` sees peaks that come
-/// and go between writes (large replies, a rewrite's snapshot), and ticks the coarse
-/// clock (`clock::coarse_ms`).
+/// and go between writes (large replies, a rewrite's snapshot), samples the counters
+/// behind INFO's `instantaneous_*` rates, and ticks the coarse clock
+/// (`clock::coarse_ms`).
 async fn sample_memory(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
     let clock = crate::clock::Ticker::start();
@@ -261,6 +262,7 @@ async fn sample_memory(shared: Arc<Shared>) {
             _ = tick.tick() => {
                 clock.tick();
                 shared.memory.sample();
+                shared.stats.sample_rates(crate::clock::now_ms());
             }
             _ = shared.shutdown_requested() => return,
         }

@@ -58,7 +58,42 @@ pub struct Stats {
     pub recent_max_output: RecentMax,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`), for INFO errorstats.
     errors_by_code: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// INFO's `instantaneous_*` rates.
+    rates: Mutex<[RateSamples; Rate::ALL.len()]>,
 }
+
+/// A counter INFO reports a recent rate of (`instantaneous_ops_per_sec`,
+/// `instantaneous_input_kbps`, ...).
+#[derive(Debug, Clone, Copy)]
+pub enum Rate {
+    Commands,
+    NetInput,
+    NetOutput,
+    ReplInput,
+    ReplOutput,
+}
+
+impl Rate {
+    const ALL: [Rate; 5] = [
+        Rate::Commands,
+        Rate::NetInput,
+        Rate::NetOutput,
+        Rate::ReplInput,
+        Rate::ReplOutput,
+    ];
+}
+
+/// As Redis: the counter is sampled ten times a second (`Stats::sample_rates`), and the
+/// rate is the mean per-second rate of the last 16 samples.
+#[derive(Default, Clone, Copy)]
+struct RateSamples {
+    /// (counter, unix ms) at the last sample; `None` before the first.
+    last: Option<(u64, u64)>,
+    per_second: [u64; RATE_SAMPLES],
+    next: usize,
+}
+
+const RATE_SAMPLES: usize = 16;
 
 impl Stats {
     /// Counts an error reply for INFO stats and errorstats.
@@ -88,6 +123,45 @@ impl Stats {
             c.store(0, Ordering::Relaxed);
         }
         self.errors_by_code.locked().clear();
+        let now = clock::now_ms();
+        for samples in self.rates.locked().iter_mut() {
+            *samples = RateSamples {
+                last: Some((0, now)),
+                ..RateSamples::default()
+            };
+        }
+    }
+
+    fn counter(&self, rate: Rate) -> &AtomicU64 {
+        match rate {
+            Rate::Commands => &self.total_commands_processed,
+            Rate::NetInput => &self.net_input_bytes,
+            Rate::NetOutput => &self.net_output_bytes,
+            Rate::ReplInput => &self.net_repl_input_bytes,
+            Rate::ReplOutput => &self.net_repl_output_bytes,
+        }
+    }
+
+    /// Takes one sample of every rate's counter (the server does ten times a second).
+    pub fn sample_rates(&self, now_ms: u64) {
+        let mut rates = self.rates.locked();
+        for (rate, samples) in Rate::ALL.into_iter().zip(rates.iter_mut()) {
+            let count = self.counter(rate).load(Ordering::Relaxed);
+            if let Some((last_count, last_ms)) = samples.last {
+                let elapsed = now_ms.saturating_sub(last_ms);
+                samples.per_second[samples.next] = (count.saturating_sub(last_count) * 1000)
+                    .checked_div(elapsed)
+                    .unwrap_or(0);
+                samples.next = (samples.next + 1) % RATE_SAMPLES;
+            }
+            samples.last = Some((count, now_ms));
+        }
+    }
+
+    /// The recent rate per second of `rate`'s counter.
+    pub fn rate(&self, rate: Rate) -> u64 {
+        let samples = self.rates.locked()[rate as usize];
+        samples.per_second.iter().sum::<u64>() / RATE_SAMPLES as u64
     }
 }
 
