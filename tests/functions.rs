@@ -68,7 +68,19 @@ fn peek(con: &mut redis::Connection) -> redis::RedisResult<String> {
 fn fcall_and_fcall_ro_through_the_redis_crate() {
     let server = TestServer::start();
     let mut con = server.client();
+    assert_eq!(
+        common::info_field(&mut con, "memory", "number_of_libraries"),
+        "0"
+    );
     assert_eq!(load(&mut con, COUNTER, false).unwrap(), "counter");
+    assert_eq!(
+        common::info_field(&mut con, "memory", "number_of_libraries"),
+        "1"
+    );
+    assert_eq!(
+        common::info_field(&mut con, "memory", "number_of_functions"),
+        "2"
+    );
     let n: i64 = redis::cmd("FCALL")
         .arg("bump")
         .arg(1)

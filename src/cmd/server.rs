@@ -544,8 +544,9 @@ fn memory_section(shared: &Shared, field: &mut Field<'_>) {
     field("used_memory_lua_human", &human_bytes(lua));
     field("used_memory_scripts_eval", &r.scripts);
     field("number_of_cached_scripts", &r.cached_scripts);
-    field("number_of_functions", &0);
-    field("number_of_libraries", &0);
+    let (libraries, functions) = shared.functions.counts();
+    field("number_of_functions", &functions);
+    field("number_of_libraries", &libraries);
     field("used_memory_vm_functions", &0);
     field("used_memory_vm_total", &lua);
     field("used_memory_vm_total_human", &human_bytes(lua));
