@@ -144,6 +144,47 @@ fn writing_over_a_key_past_its_ttl_logs_its_expiry_first() {
     }
 }
 
+#[test]
+fn restore_replace_and_an_empty_store_delete_a_key_past_its_ttl_without_an_expiry() {
+    // Redis's RESTORE .. REPLACE deletes the old key without looking it up, so a key
+    // past its TTL is not counted as expired and no DEL goes before the RESTORE.
+    let server = InProcess::start();
+    let records = roost::journal::ReplicaQueue::new(0);
+    server
+        .shared
+        .journal
+        .attach_for_full_sync(records.clone(), 1 << 20);
+    let mut raw = server.client();
+    raw.roundtrip(&[b"SET", b"src", b"hello"], b"+OK\r\n");
+    let dump = raw.call(&[b"DUMP", b"src"]);
+    // A bulk string: `$<len>\r\n<payload>\r\n`.
+    let start = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let payload = &dump[start..dump.len() - 2];
+    let writes: [&[&[u8]]; 3] = [
+        &[b"RESTORE", b"k", b"0", payload, b"REPLACE"],
+        // A *STORE with an empty result deletes its destination the same way.
+        &[b"SUNIONSTORE", b"k", b"nokey"],
+        &[b"ZUNIONSTORE", b"k", b"1", b"nokey"],
+    ];
+    for write in writes {
+        raw.roundtrip(&[b"SET", b"k", b"v", b"PX", b"100"], b"+OK\r\n");
+        server.advance_ms(200);
+        records.take();
+        raw.call(write);
+        let stream = records.take();
+        let mut rest = &stream[..];
+        let mut logged = Vec::new();
+        while let Some((_, args, len)) = roost::aof::record::parse_stream(rest).unwrap() {
+            logged.push(args[0].to_ascii_uppercase());
+            rest = &rest[len..];
+        }
+        assert_eq!(logged, [write[0].to_vec()]);
+    }
+    raw.roundtrip(&[b"EXISTS", b"k"], b":0\r\n");
+    let info = String::from_utf8(raw.call(&[b"INFO", b"stats"])).unwrap();
+    assert!(info.contains("expired_keys:0\r\n"), "{info}");
+}
+
 /// INFO keyspace's `avg_ttl` for db0.
 fn avg_ttl(raw: &mut common::inprocess::Session<'_>) -> u64 {
     let info = String::from_utf8(raw.call(&[b"INFO", b"keyspace"])).unwrap();

@@ -106,7 +106,8 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
         Err(PayloadError::VersionOrChecksum) => return Err(error::DUMP_PAYLOAD),
         Err(PayloadError::BadFormat(_)) => return Err(error::BAD_DATA_FORMAT),
     };
-    let deleted = replace && ctx.db().remove(key, now).is_some();
+    // As Redis: REPLACE deletes whatever is there, without an expiry of its own.
+    let deleted = replace && ctx.db().delete(key).is_some();
     let expire_at = match ttl {
         0 => None,
         t if absttl => Some(t as u64),

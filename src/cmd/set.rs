@@ -362,14 +362,14 @@ pub(super) fn store_result(
     event: &str,
 ) {
     let dst = &args[1];
-    let now = clock::now_ms();
     match value {
         Some(value) => {
             ctx.db().insert(dst, value, None);
             ctx.notify(class, event, dst);
         }
         None => {
-            if ctx.db().remove(dst, now).is_none() {
+            // As Redis: the destination goes as it is, past its TTL or not.
+            if ctx.db().delete(dst).is_none() {
                 return;
             }
             ctx.notify(notify::GENERIC, "del", dst);

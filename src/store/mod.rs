@@ -560,6 +560,13 @@ impl Db {
         if self.remove_expired(key, now) {
             return None;
         }
+        self.delete(key).filter(|entry| !entry.is_expired(now))
+    }
+
+    /// Removes a key as it is, past its TTL or not, without counting an expiry: Redis's
+    /// `dbDelete`, for the commands that delete without looking the key up first
+    /// (RESTORE .. REPLACE, a *STORE with an empty result). Returns the entry.
+    pub fn delete(&self, key: &[u8]) -> Option<Entry> {
         self.before_change(key);
         let entry = self.map.remove(key)?;
         if entry.raw_expire_at() != 0 {
@@ -571,7 +578,7 @@ impl Db {
             // 7.2 runs their command again); XREAD's go on waiting.
             self.listener.poppable(self.id, key);
         }
-        (!entry.is_expired(now)).then_some(entry)
+        Some(entry)
     }
 
     /// Sets or clears (`None`) the TTL of a live key. Returns false if the key is absent.
