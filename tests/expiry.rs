@@ -66,6 +66,28 @@ fn replaying_an_expiry_that_is_now_past_keeps_the_key_for_the_records_after_it()
     raw.roundtrip(&[b"EXISTS", b"session"], b":0\r\n");
 }
 
+/// A queue that receives every record the journal numbers from now on, as a replica's.
+fn attach_records(server: &InProcess) -> std::sync::Arc<roost::journal::ReplicaQueue> {
+    let records = roost::journal::ReplicaQueue::new(0);
+    server
+        .shared
+        .journal
+        .attach_for_full_sync(records.clone(), 1 << 20);
+    records
+}
+
+/// The records queued since the last call, each as its arguments.
+fn take_records(records: &roost::journal::ReplicaQueue) -> Vec<Vec<bytes::Bytes>> {
+    let stream = records.take();
+    let mut rest = &stream[..];
+    let mut logged = Vec::new();
+    while let Some((_, args, len)) = roost::aof::record::parse_stream(rest).unwrap() {
+        logged.push(args);
+        rest = &rest[len..];
+    }
+    logged
+}
+
 #[test]
 fn deleting_a_key_that_has_expired_logs_its_expiry() {
     // UNLINK of a key past its TTL but still in memory: it goes as an expiry, logged as
@@ -73,23 +95,13 @@ fn deleting_a_key_that_has_expired_logs_its_expiry() {
     // property test: without the DEL, SWAPDB carried the stale key and its TTL on the
     // replaying side into a later `SET .. KEEPTTL`.
     let server = InProcess::start();
-    let records = roost::journal::ReplicaQueue::new(0);
-    server
-        .shared
-        .journal
-        .attach_for_full_sync(records.clone(), 1 << 20);
+    let records = attach_records(&server);
     let mut raw = server.client();
     raw.roundtrip(&[b"SET", b"a", b"v", b"PX", b"100"], b"+OK\r\n");
     server.advance_ms(200);
     raw.roundtrip(&[b"UNLINK", b"a"], b":0\r\n");
-    let stream = records.take();
-    let mut rest = &stream[..];
-    let mut last = Vec::new();
-    while let Some((_, args, len)) = roost::aof::record::parse_stream(rest).unwrap() {
-        last = args;
-        rest = &rest[len..];
-    }
-    assert_eq!(last, [&b"DEL"[..], b"a"]);
+    let logged = take_records(&records);
+    assert_eq!(logged.last().unwrap(), &[&b"DEL"[..], b"a"]);
     let info = String::from_utf8(raw.call(&[b"INFO", b"stats"])).unwrap();
     assert!(info.contains("expired_keys:1\r\n"), "{info}");
 }
@@ -100,11 +112,7 @@ fn writing_over_a_key_past_its_ttl_logs_its_expiry_first() {
     // its TTL: the expiry is logged as a DEL before the write, so a replica or a replay
     // sees the same sequence, and it is counted, as Redis's lookup before a write does.
     let server = InProcess::start();
-    let records = roost::journal::ReplicaQueue::new(0);
-    server
-        .shared
-        .journal
-        .attach_for_full_sync(records.clone(), 1 << 20);
+    let records = attach_records(&server);
     let mut raw = server.client();
     let writes: [&[&[u8]]; 3] = [
         &[b"SET", b"a", b"w"],
@@ -117,13 +125,10 @@ fn writing_over_a_key_past_its_ttl_logs_its_expiry_first() {
         server.advance_ms(200);
         records.take();
         raw.roundtrip(write, b"+OK\r\n");
-        let stream = records.take();
-        let mut rest = &stream[..];
-        let mut logged = Vec::new();
-        while let Some((_, args, len)) = roost::aof::record::parse_stream(rest).unwrap() {
-            logged.push(args[0].to_ascii_uppercase());
-            rest = &rest[len..];
-        }
+        let logged: Vec<Vec<u8>> = take_records(&records)
+            .iter()
+            .map(|args| args[0].to_ascii_uppercase())
+            .collect();
         // SETEX is logged as a SET with an absolute time.
         let logged_as: &[u8] = if write[0] == b"SETEX" {
             b"SET"
@@ -149,11 +154,7 @@ fn restore_replace_and_an_empty_store_delete_a_key_past_its_ttl_without_an_expir
     // Redis's RESTORE .. REPLACE deletes the old key without looking it up, so a key
     // past its TTL is not counted as expired and no DEL goes before the RESTORE.
     let server = InProcess::start();
-    let records = roost::journal::ReplicaQueue::new(0);
-    server
-        .shared
-        .journal
-        .attach_for_full_sync(records.clone(), 1 << 20);
+    let records = attach_records(&server);
     let mut raw = server.client();
     raw.roundtrip(&[b"SET", b"src", b"hello"], b"+OK\r\n");
     let dump = raw.call(&[b"DUMP", b"src"]);
@@ -171,13 +172,10 @@ fn restore_replace_and_an_empty_store_delete_a_key_past_its_ttl_without_an_expir
         server.advance_ms(200);
         records.take();
         raw.call(write);
-        let stream = records.take();
-        let mut rest = &stream[..];
-        let mut logged = Vec::new();
-        while let Some((_, args, len)) = roost::aof::record::parse_stream(rest).unwrap() {
-            logged.push(args[0].to_ascii_uppercase());
-            rest = &rest[len..];
-        }
+        let logged: Vec<Vec<u8>> = take_records(&records)
+            .iter()
+            .map(|args| args[0].to_ascii_uppercase())
+            .collect();
         assert_eq!(logged, [write[0].to_vec()]);
     }
     raw.roundtrip(&[b"EXISTS", b"k"], b":0\r\n");
