@@ -81,6 +81,22 @@ impl Tracking {
         self.active.load(Ordering::Relaxed)
     }
 
+    /// Keys remembered for default-mode clients, (key, client) pairs among them, and
+    /// distinct BCAST prefixes (INFO `tracking_total_keys`, `tracking_total_items`,
+    /// `tracking_total_prefixes`). A BCAST client with no prefix has the empty one.
+    pub fn totals(&self) -> (usize, usize, usize) {
+        let table = self.lock();
+        let items = table.keys.values().map(HashSet::len).sum();
+        let mut prefixes: HashSet<&[u8]> = HashSet::new();
+        for tracker in table.clients.values().filter(|t| t.mode.bcast) {
+            if tracker.mode.prefixes.is_empty() {
+                prefixes.insert(b"");
+            }
+            prefixes.extend(tracker.mode.prefixes.iter().map(|p| p.as_ref()));
+        }
+        (table.keys.len(), items, prefixes.len())
+    }
+
     /// CLIENT TRACKING ON (again, with a new mode) for client `id`.
     pub fn enable(&self, id: u64, mode: Mode, outbox: Arc<Subscriber>) {
         let mut table = self.lock();

@@ -642,3 +642,44 @@ fn reads_over_the_limit_start_eviction_and_are_never_refused() {
     let after: usize = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(after, keys);
 }
+
+#[test]
+fn info_times_how_long_used_memory_stayed_over_the_limit() {
+    // INFO stats' `total_eviction_exceeded_time` and `current_eviction_exceeded_time`
+    // (ms), which the Prometheus exporter publishes; the same script on redis-server
+    // shows what they mean: from the first step of making room that could not get
+    // under the limit to the first that did (none runs without a limit).
+    let dir = TempDir::new("evict-exceeded-time");
+    let roost = Roost::start(&dir.0, &[]);
+    let redis = RedisServer::start();
+    let reference = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port)).unwrap();
+    for mut con in [roost.client(), reference.get_connection().unwrap()] {
+        let times = |con: &mut redis::Connection| -> (u64, u64) {
+            let total = info_field(con, "stats", "total_eviction_exceeded_time");
+            let current = info_field(con, "stats", "current_eviction_exceeded_time");
+            (total.parse().unwrap(), current.parse().unwrap())
+        };
+        assert_eq!(times(&mut con), (0, 0));
+        let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut con).unwrap();
+        config_set(&mut con, "maxmemory", "1");
+        let refused = redis::cmd("SET").arg("b").arg("2").query::<()>(&mut con);
+        assert!(refused.unwrap_err().to_string().contains("OOM"));
+        thread::sleep(Duration::from_millis(300));
+        let (total, current) = times(&mut con);
+        assert!(current >= 300 && total == current, "{total} {current}");
+        config_set(&mut con, "maxmemory", "0");
+        let _: () = redis::cmd("SET").arg("c").arg("3").query(&mut con).unwrap();
+        thread::sleep(Duration::from_millis(200));
+        let (total, current) = times(&mut con);
+        assert!(current >= 500 && total == current, "{total} {current}");
+        config_set(&mut con, "maxmemory", "100mb");
+        let _: () = redis::cmd("SET").arg("d").arg("4").query(&mut con).unwrap();
+        let (total, current) = times(&mut con);
+        assert!(current == 0 && total >= 500, "{total} {current}");
+        let () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(times(&mut con), (0, 0));
+    }
+}

@@ -236,6 +236,58 @@ fn info_keyspace_estimates_the_average_ttl_as_active_expiry_samples() {
     assert_eq!(avg_ttl(&mut raw), 0, "FLUSHALL starts the estimate again");
 }
 
+/// Field `name` of INFO stats.
+fn stat(raw: &mut common::inprocess::Session<'_>, name: &str) -> String {
+    let info = String::from_utf8(raw.call(&[b"INFO", b"stats"])).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .to_string()
+}
+
+#[test]
+fn info_stats_reports_what_active_expiry_found_and_spent() {
+    // `expired_stale_perc` (Redis's running estimate, 5% per cycle, of the share of
+    // keys with a TTL found expired), `expired_time_cap_reached_count` and
+    // `expire_cycle_cpu_milliseconds`, which the Prometheus exporter publishes. Roost
+    // once did not print them.
+    let server = InProcess::start();
+    let keyspace = &server.shared.keyspace;
+    let mut cursor = roost::store::ExpiryCursor::default();
+    let mut raw = server.client();
+    for i in 0..100_000 {
+        let key = format!("session:{i}");
+        raw.roundtrip(&[b"SET", key.as_bytes(), b"v", b"EX", b"10"], b"+OK\r\n");
+    }
+    raw.roundtrip(&[b"SET", b"plain", b"v"], b"+OK\r\n");
+    assert_eq!(stat(&mut raw, "expired_stale_perc"), "0.00");
+    server.advance_ms(20_000);
+    // Every key with a TTL is past it: the cycle walks every shard, finds all of them
+    // stale, and moves the estimate 5% of the way to 100%.
+    let removed = roost::store::run_expiry_cycle(keyspace, &mut cursor, Duration::from_secs(60));
+    assert_eq!(removed, 100_000);
+    assert_eq!(stat(&mut raw, "expired_stale_perc"), "5.00");
+    assert_eq!(stat(&mut raw, "expired_time_cap_reached_count"), "0");
+    let spent: u64 = stat(&mut raw, "expire_cycle_cpu_milliseconds")
+        .parse()
+        .unwrap();
+    assert!(
+        spent >= 1,
+        "removing 100,000 keys took under a millisecond?"
+    );
+    // No key with a TTL left: the next cycle finds none stale.
+    roost::store::run_expiry_cycle(keyspace, &mut cursor, Duration::from_secs(60));
+    assert_eq!(stat(&mut raw, "expired_stale_perc"), "4.75");
+    // A cycle out of time with shards left to walk.
+    raw.roundtrip(&[b"SET", b"k", b"v", b"EX", b"100"], b"+OK\r\n");
+    roost::store::run_expiry_cycle(keyspace, &mut cursor, Duration::ZERO);
+    assert_eq!(stat(&mut raw, "expired_time_cap_reached_count"), "1");
+    raw.roundtrip(&[b"CONFIG", b"RESETSTAT"], b"+OK\r\n");
+    assert_eq!(stat(&mut raw, "expired_stale_perc"), "0.00");
+    assert_eq!(stat(&mut raw, "expired_time_cap_reached_count"), "0");
+    assert_eq!(stat(&mut raw, "expire_cycle_cpu_milliseconds"), "0");
+}
+
 #[test]
 fn active_expiry_reclaims_a_million_sessions_without_reads() {
     let server = TestServer::start();

@@ -201,6 +201,19 @@ fn the_prometheus_exporter_scrapes_roost_without_errors() {
     );
     assert!(metrics.contains(r#"redis_latency_percentiles_usec{cmd="set",quantile="50"}"#));
     assert!(metric(&metrics, "redis_memory_used_bytes").is_some_and(|m| m > 0.0));
+    // Redis 7's INFO stats fields, which Roost once did not print: the exporter
+    // publishes nothing for a field it does not find.
+    assert!(metric(&metrics, "redis_total_reads_processed").is_some_and(|n| n >= 13.0));
+    assert!(metric(&metrics, "redis_total_writes_processed").is_some_and(|n| n >= 13.0));
+    for name in [
+        "redis_expired_stale_percentage",
+        "redis_expired_time_cap_reached_total",
+        "redis_tracking_total_keys",
+        "redis_clients_in_timeout_table",
+        "redis_client_recent_max_input_buffer_bytes",
+    ] {
+        assert!(metric(&metrics, name).is_some(), "no {name}: {metrics}");
+    }
     assert_eq!(
         metric(&metrics, r#"redis_exporter_last_scrape_error{err=""}"#),
         Some(0.0),

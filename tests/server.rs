@@ -313,3 +313,328 @@ fn shutdown_stops_the_server() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(std::net::TcpStream::connect(server.addr()).is_err());
 }
+
+/// The field names of INFO `section`, in order.
+fn field_names(con: &mut redis::Connection, section: &str) -> Vec<String> {
+    let text: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
+/// Redis 7.2's INFO fields for a primary with the log on, as 7.2.3 prints them (7.0.15,
+/// the reference here, lacks the ones marked 7.2). Roost adds `roost_version`; it leaves
+/// out 7.2's `eventloop_*` and `reply_buffer_*` (counts of Redis's own event loop and
+/// reply-buffer resizing, which Roost does not have) and `used_cpu_*_main_thread`.
+const REDIS_7_2_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "server",
+        &[
+            "redis_version",
+            "roost_version",
+            "redis_git_sha1",
+            "redis_git_dirty",
+            "redis_build_id",
+            "redis_mode",
+            "os",
+            "arch_bits",
+            "monotonic_clock",
+            "multiplexing_api",
+            "atomicvar_api",
+            "gcc_version",
+            "process_id",
+            "process_supervised",
+            "run_id",
+            "tcp_port",
+            "server_time_usec",
+            "uptime_in_seconds",
+            "uptime_in_days",
+            "hz",
+            "configured_hz",
+            "lru_clock",
+            "executable",
+            "config_file",
+            "io_threads_active",
+            "listener0", // 7.2
+        ],
+    ),
+    (
+        "clients",
+        &[
+            "connected_clients",
+            "cluster_connections",
+            "maxclients",
+            "client_recent_max_input_buffer",
+            "client_recent_max_output_buffer",
+            "blocked_clients",
+            "tracking_clients",
+            "clients_in_timeout_table",
+            "total_blocking_keys",          // 7.2
+            "total_blocking_keys_on_nokey", // 7.2
+        ],
+    ),
+    (
+        "persistence",
+        &[
+            "loading",
+            "async_loading",
+            "current_cow_peak",
+            "current_cow_size",
+            "current_cow_size_age",
+            "current_fork_perc",
+            "current_save_keys_processed",
+            "current_save_keys_total",
+            "rdb_changes_since_last_save",
+            "rdb_bgsave_in_progress",
+            "rdb_last_save_time",
+            "rdb_last_bgsave_status",
+            "rdb_last_bgsave_time_sec",
+            "rdb_current_bgsave_time_sec",
+            "rdb_saves",
+            "rdb_last_cow_size",
+            "rdb_last_load_keys_expired",
+            "rdb_last_load_keys_loaded",
+            "aof_enabled",
+            "aof_rewrite_in_progress",
+            "aof_rewrite_scheduled",
+            "aof_last_rewrite_time_sec",
+            "aof_current_rewrite_time_sec",
+            "aof_last_bgrewrite_status",
+            "aof_rewrites",
+            "aof_rewrites_consecutive_failures",
+            "aof_last_write_status",
+            "aof_last_cow_size",
+            "module_fork_in_progress",
+            "module_fork_last_cow_size",
+            "aof_current_size",
+            "aof_base_size",
+            "aof_pending_rewrite",
+            "aof_buffer_length",
+            "aof_pending_bio_fsync",
+            "aof_delayed_fsync",
+        ],
+    ),
+    (
+        "stats",
+        &[
+            "total_connections_received",
+            "total_commands_processed",
+            "instantaneous_ops_per_sec",
+            "total_net_input_bytes",
+            "total_net_output_bytes",
+            "total_net_repl_input_bytes",
+            "total_net_repl_output_bytes",
+            "instantaneous_input_kbps",
+            "instantaneous_output_kbps",
+            "instantaneous_input_repl_kbps",
+            "instantaneous_output_repl_kbps",
+            "rejected_connections",
+            "sync_full",
+            "sync_partial_ok",
+            "sync_partial_err",
+            "expired_keys",
+            "expired_stale_perc",
+            "expired_time_cap_reached_count",
+            "expire_cycle_cpu_milliseconds",
+            "evicted_keys",
+            "evicted_clients",
+            "total_eviction_exceeded_time",
+            "current_eviction_exceeded_time",
+            "keyspace_hits",
+            "keyspace_misses",
+            "pubsub_channels",
+            "pubsub_patterns",
+            "pubsubshard_channels",
+            "latest_fork_usec",
+            "total_forks",
+            "migrate_cached_sockets",
+            "slave_expires_tracked_keys",
+            "active_defrag_hits",
+            "active_defrag_misses",
+            "active_defrag_key_hits",
+            "active_defrag_key_misses",
+            "total_active_defrag_time",
+            "current_active_defrag_time",
+            "tracking_total_keys",
+            "tracking_total_items",
+            "tracking_total_prefixes",
+            "unexpected_error_replies",
+            "total_error_replies",
+            "dump_payload_sanitizations",
+            "total_reads_processed",
+            "total_writes_processed",
+            "io_threaded_reads_processed",
+            "io_threaded_writes_processed",
+            "acl_access_denied_auth",    // 7.2
+            "acl_access_denied_cmd",     // 7.2
+            "acl_access_denied_key",     // 7.2
+            "acl_access_denied_channel", // 7.2
+        ],
+    ),
+];
+
+#[test]
+fn info_fields_are_redis_7_2s_in_its_order() {
+    let server = TestServer::with_config(|c| c.appendonly = true);
+    let mut con = server.client();
+    // Loading adds its fields at the end of the section.
+    info_until(&mut con, "persistence", |f| f["loading"] == "0");
+    for (section, expected) in REDIS_7_2_FIELDS {
+        assert_eq!(field_names(&mut con, section), *expected, "INFO {section}");
+    }
+    // And redis-server's own order, for every field it prints too (the same
+    // sections, also with the log on).
+    let redis = common::process::RedisServer::start_with(&["--appendonly", "yes"]);
+    let mut reference = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for section in [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+    ] {
+        let ours = field_names(&mut con, section);
+        let theirs = field_names(&mut reference, section);
+        // Left out on purpose (see REDIS_7_2_FIELDS).
+        let left_out = ["reply_buffer_shrinks", "reply_buffer_expands"];
+        let theirs: Vec<String> = theirs
+            .into_iter()
+            .filter(|f| !left_out.contains(&f.as_str()))
+            .collect();
+        let missing: Vec<&String> = theirs.iter().filter(|f| !ours.contains(f)).collect();
+        assert!(missing.is_empty(), "INFO {section} lacks {missing:?}");
+        let shared: Vec<&String> = ours.iter().filter(|f| theirs.contains(f)).collect();
+        assert_eq!(
+            shared,
+            theirs.iter().collect::<Vec<_>>(),
+            "INFO {section}: fields in another order than redis-server's"
+        );
+    }
+}
+
+/// Polls INFO `section` until `done` holds for it; fails after 10 s.
+fn info_until(
+    con: &mut redis::Connection,
+    section: &str,
+    done: impl Fn(&HashMap<String, String>) -> bool,
+) -> HashMap<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fields = info(con, section);
+        if done(&fields) {
+            return fields;
+        }
+        assert!(Instant::now() < deadline, "INFO {section}: {fields:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn info_counts_blocked_clients_their_keys_and_the_tracking_table() {
+    // Fields Roost once printed as 0 (or not at all) whatever happened.
+    let server = TestServer::start();
+    let mut con = server.client();
+    let mut timed = server.raw();
+    timed.send_cmd(&[b"BLPOP", b"list:a", b"list:b", b"30"]);
+    let mut forever = server.raw();
+    forever.send_cmd(&[b"BLPOP", b"list:a", b"0"]);
+    let _: () = common::query(&mut con, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    let mut group_reader = server.raw();
+    group_reader.send_cmd(&[
+        b"XREADGROUP",
+        b"GROUP",
+        b"g",
+        b"c",
+        b"BLOCK",
+        b"0",
+        b"STREAMS",
+        b"s",
+        b">",
+    ]);
+    let clients = info_until(&mut con, "clients", |f| f["blocked_clients"] == "3");
+    assert_eq!(clients["clients_in_timeout_table"], "1", "{clients:?}");
+    assert_eq!(clients["total_blocking_keys"], "3");
+    // XREADGROUP is what Redis 7.2 unblocks when its key is deleted.
+    assert_eq!(clients["total_blocking_keys_on_nokey"], "1");
+    let _: i64 = common::query(&mut con, &["RPUSH", "list:b", "x"]);
+    timed.expect(b"*2\r\n$6\r\nlist:b\r\n$1\r\nx\r\n");
+    let clients = info_until(&mut con, "clients", |f| f["blocked_clients"] == "2");
+    assert_eq!(clients["clients_in_timeout_table"], "0");
+    assert_eq!(clients["total_blocking_keys"], "2");
+
+    let mut tracker = server.raw();
+    tracker.hello3();
+    tracker.roundtrip(&[b"CLIENT", b"TRACKING", b"ON"], b"+OK\r\n");
+    tracker.roundtrip(&[b"GET", b"a"], b"_\r\n");
+    tracker.roundtrip(&[b"GET", b"b"], b"_\r\n");
+    let mut other = server.raw();
+    other.hello3();
+    other.roundtrip(&[b"CLIENT", b"TRACKING", b"ON"], b"+OK\r\n");
+    other.roundtrip(&[b"GET", b"a"], b"_\r\n");
+    let mut bcast = server.raw();
+    bcast.hello3();
+    bcast.roundtrip(
+        &[
+            b"CLIENT",
+            b"TRACKING",
+            b"ON",
+            b"BCAST",
+            b"PREFIX",
+            b"user:",
+            b"PREFIX",
+            b"cart:",
+        ],
+        b"+OK\r\n",
+    );
+    let mut everything = server.raw();
+    everything.hello3();
+    everything.roundtrip(&[b"CLIENT", b"TRACKING", b"ON", b"BCAST"], b"+OK\r\n");
+    let stats = info(&mut con, "stats");
+    assert_eq!(stats["tracking_total_keys"], "2", "{stats:?}");
+    assert_eq!(stats["tracking_total_items"], "3");
+    assert_eq!(
+        stats["tracking_total_prefixes"], "3",
+        "user:, cart: and the empty one"
+    );
+    // A change invalidates the key for both its readers and forgets it.
+    let _: () = common::query(&mut con, &["SET", "a", "1"]);
+    let stats = info(&mut con, "stats");
+    assert_eq!(stats["tracking_total_keys"], "1");
+    assert_eq!(stats["tracking_total_items"], "1");
+}
+
+#[test]
+fn info_counts_socket_reads_and_writes_and_the_largest_input_buffer() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let before = info(&mut con, "stats");
+    let count = |f: &HashMap<String, String>, name: &str| -> u64 { f[name].parse().unwrap() };
+    for _ in 0..10 {
+        let _: String = common::query(&mut con, &["PING"]);
+    }
+    let after = info(&mut con, "stats");
+    // Ten PINGs and one INFO: a read and a write each, at least.
+    let reads = count(&after, "total_reads_processed") - count(&before, "total_reads_processed");
+    let writes = count(&after, "total_writes_processed") - count(&before, "total_writes_processed");
+    assert!((11..=13).contains(&reads), "{reads} reads");
+    assert!((10..=12).contains(&writes), "{writes} writes");
+
+    // A client part way through sending a 300 KB value holds it in its read buffer.
+    let mut uploader = server.raw();
+    uploader.send(b"*3\r\n$3\r\nSET\r\n$6\r\nupload\r\n$1000000\r\n");
+    uploader.send(&vec![b'x'; 300_000]);
+    let clients = info_until(&mut con, "clients", |f| {
+        count(f, "client_recent_max_input_buffer") >= 300_000
+    });
+    assert!(count(&clients, "client_recent_max_input_buffer") < 2_000_000);
+    drop(uploader);
+    info_until(&mut con, "clients", |f| {
+        count(f, "client_recent_max_input_buffer") < 300_000
+    });
+}

@@ -216,6 +216,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Outcome {
     }
     shared.stats.reset();
     shared.keyspace.stats.reset();
+    shared.memory.reset_exceeded_times();
     shared.acl.denied.reset();
     shared.diagnostics.reset_histograms();
     Ok(Reply::OK)

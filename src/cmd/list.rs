@@ -778,9 +778,13 @@ pub(super) fn block(
 ) -> Reply {
     let db = ctx.client.db;
     let keys: Vec<Bytes> = keys.iter().map(own).collect();
-    let awaits = match op {
+    let awaits = match &op {
         BlockedPop::ZPop { .. } => Awaits::SortedSet,
-        BlockedPop::Stream { .. } => Awaits::Stream,
+        BlockedPop::Stream { args } => Awaits::Stream {
+            group: args
+                .first()
+                .is_some_and(|name| name.eq_ignore_ascii_case(b"xreadgroup")),
+        },
         _ => Awaits::List,
     };
     let waiter = ctx.shared.blocking.register(db, &keys, awaits);

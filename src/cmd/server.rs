@@ -378,7 +378,13 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
             field("connected_clients", &shared.clients.len());
             field("cluster_connections", &0);
             field("maxclients", &config.maxclients);
-            field("client_recent_max_input_buffer", &0);
+            let clients = shared.clients.snapshot();
+            let input = clients
+                .iter()
+                .map(|c| c.input_buffer.load(Ordering::Relaxed))
+                .max()
+                .unwrap_or(0);
+            field("client_recent_max_input_buffer", &input);
             field(
                 "client_recent_max_output_buffer",
                 &shared.stats.recent_max_output.get(),
@@ -389,7 +395,14 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
                 &(shared.blocking.blocked_clients() + waiting),
             );
             field("tracking_clients", &shared.tracking.clients());
-            field("clients_in_timeout_table", &0);
+            let timed = clients
+                .iter()
+                .filter(|c| c.blocked_with_timeout.load(Ordering::Relaxed))
+                .count();
+            field("clients_in_timeout_table", &timed);
+            let (keys, on_nokey) = shared.blocking.blocking_keys();
+            field("total_blocking_keys", &keys);
+            field("total_blocking_keys_on_nokey", &on_nokey);
         }
         "memory" => memory_section(shared, &mut field),
         "persistence" => persistence_section(shared, &mut field),
@@ -474,6 +487,8 @@ fn server_section(shared: &Shared, field: &mut Field<'_>) {
     field("monotonic_clock", &"POSIX clock_gettime");
     field("multiplexing_api", &"epoll");
     field("atomicvar_api", &"c11-builtin");
+    // What Redis prints when its compiler is not GCC.
+    field("gcc_version", &"0.0.0");
     field("process_id", &std::process::id());
     field("process_supervised", &"no");
     field("run_id", &shared.run_id);
@@ -499,6 +514,22 @@ fn server_section(shared: &Shared, field: &mut Field<'_>) {
             .unwrap_or_default(),
     );
     field("io_threads_active", &0);
+    // Redis 7.2 numbers its listeners by connection type: TCP, Unix socket, TLS.
+    if config.port != 0 {
+        let binds: String = config.bind.iter().map(|b| format!(",bind={b}")).collect();
+        let port = shared.listen_addr().port();
+        field("listener0", &format!("name=tcp{binds},port={port}"));
+    }
+    if let Some(path) = &config.unixsocket {
+        field("listener1", &format!("name=unix,bind={path}"));
+    }
+    if config.tls_port != 0 {
+        let binds: String = config.bind.iter().map(|b| format!(",bind={b}")).collect();
+        field(
+            "listener2",
+            &format!("name=tls{binds},port={}", config.tls_port),
+        );
+    }
 }
 
 fn human_bytes(n: usize) -> String {
@@ -586,27 +617,18 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
     let loading = shared.is_loading();
     field("loading", &(loading as u8));
     field("async_loading", &0);
-    if loading {
-        let state = *shared.loading_progress.locked();
-        let p = state.progress;
-        let elapsed = clock::now_ms().saturating_sub(state.start_ms) as f64 / 1000.0;
-        let fraction = if p.total_bytes > 0 {
-            p.loaded_bytes as f64 / p.total_bytes as f64
-        } else {
-            0.0
-        };
-        let eta = if fraction > 0.0 {
-            (elapsed / fraction - elapsed).max(0.0) as u64
-        } else {
-            1
-        };
-        field("loading_start_time", &(state.start_ms / 1000));
-        field("loading_total_bytes", &p.total_bytes);
-        field("loading_rdb_used_mem", &0);
-        field("loading_loaded_bytes", &p.loaded_bytes);
-        field("loading_loaded_perc", &format!("{:.2}", fraction * 100.0));
-        field("loading_eta_seconds", &eta);
+    // Roost saves and rewrites on a thread, not in a forked child: nothing is copied
+    // on write.
+    for name in [
+        "current_cow_peak",
+        "current_cow_size",
+        "current_cow_size_age",
+    ] {
+        field(name, &0);
     }
+    field("current_fork_perc", &"0.00");
+    field("current_save_keys_processed", &0);
+    field("current_save_keys_total", &0);
     let rdb = &shared.persistence.rdb;
     let saving = rdb.in_progress.load(Ordering::Relaxed);
     let changes = rdb
@@ -640,6 +662,7 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
     };
     field("rdb_current_bgsave_time_sec", &current);
     field("rdb_saves", &rdb.saves.load(Ordering::Relaxed));
+    field("rdb_last_cow_size", &0);
     field(
         "rdb_last_load_keys_expired",
         &rdb.expired_at_load.load(Ordering::Relaxed),
@@ -658,11 +681,18 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
     field("aof_current_rewrite_time_sec", &-1);
     field("aof_last_bgrewrite_status", &status);
     field("aof_rewrites", &rewrites.count.load(Ordering::Relaxed));
+    field(
+        "aof_rewrites_consecutive_failures",
+        &rewrites.consecutive_failures.load(Ordering::Relaxed),
+    );
     let write_ok = shared.persistence.write_error().is_none();
     field(
         "aof_last_write_status",
         &if write_ok { "ok" } else { "err" },
     );
+    field("aof_last_cow_size", &0);
+    field("module_fork_in_progress", &0);
+    field("module_fork_last_cow_size", &0);
     if aof_enabled {
         let (base, incr) = crate::aof::sizes(&dir);
         field("aof_current_size", &(base + incr));
@@ -671,6 +701,27 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
         field("aof_buffer_length", &0);
         field("aof_pending_bio_fsync", &0);
         field("aof_delayed_fsync", &0);
+    }
+    if loading {
+        let state = *shared.loading_progress.locked();
+        let p = state.progress;
+        let elapsed = clock::now_ms().saturating_sub(state.start_ms) as f64 / 1000.0;
+        let fraction = if p.total_bytes > 0 {
+            p.loaded_bytes as f64 / p.total_bytes as f64
+        } else {
+            0.0
+        };
+        let eta = if fraction > 0.0 {
+            (elapsed / fraction - elapsed).max(0.0) as u64
+        } else {
+            1
+        };
+        field("loading_start_time", &(state.start_ms / 1000));
+        field("loading_total_bytes", &p.total_bytes);
+        field("loading_rdb_used_mem", &0);
+        field("loading_loaded_bytes", &p.loaded_bytes);
+        field("loading_loaded_perc", &format!("{:.2}", fraction * 100.0));
+        field("loading_eta_seconds", &eta);
     }
 }
 
@@ -705,7 +756,24 @@ fn stats_section(shared: &Shared, field: &mut Field<'_>) {
     field("sync_partial_ok", &load(&repl.sync_partial_ok));
     field("sync_partial_err", &load(&repl.sync_partial_err));
     field("expired_keys", &load(&ks.expired_keys));
+    field(
+        "expired_stale_perc",
+        &format!("{:.2}", ks.expired_stale_percent()),
+    );
+    field(
+        "expired_time_cap_reached_count",
+        &load(&ks.expire_time_cap_reached),
+    );
+    field(
+        "expire_cycle_cpu_milliseconds",
+        &(load(&ks.expire_cycle_us) / 1000),
+    );
     field("evicted_keys", &load(&ks.evicted_keys));
+    // Roost has no `maxmemory-clients`: it never evicts a client.
+    field("evicted_clients", &0);
+    let (exceeded_total, exceeded_now) = shared.memory.exceeded_times_ms();
+    field("total_eviction_exceeded_time", &exceeded_total);
+    field("current_eviction_exceeded_time", &exceeded_now);
     field("keyspace_hits", &load(&ks.keyspace_hits));
     field("keyspace_misses", &load(&ks.keyspace_misses));
     field(
@@ -717,7 +785,36 @@ fn stats_section(shared: &Shared, field: &mut Field<'_>) {
         "pubsubshard_channels",
         &shared.pubsub.active_shard_channels(None).len(),
     );
+    // Counts of what Roost does not do, as Redis shows them when it has not: fork,
+    // track a writable replica's TTLs apart, defragment.
+    field("latest_fork_usec", &0);
+    field("total_forks", &0);
+    field("migrate_cached_sockets", &shared.migrate_sockets.len());
+    for name in [
+        "slave_expires_tracked_keys",
+        "active_defrag_hits",
+        "active_defrag_misses",
+        "active_defrag_key_hits",
+        "active_defrag_key_misses",
+        "total_active_defrag_time",
+        "current_active_defrag_time",
+    ] {
+        field(name, &0);
+    }
+    let (tracked_keys, tracked_items, prefixes) = shared.tracking.totals();
+    field("tracking_total_keys", &tracked_keys);
+    field("tracking_total_items", &tracked_items);
+    field("tracking_total_prefixes", &prefixes);
+    field("unexpected_error_replies", &0);
     field("total_error_replies", &load(&s.total_error_replies));
+    field("dump_payload_sanitizations", &0);
+    field("total_reads_processed", &load(&s.reads_processed));
+    field("total_writes_processed", &load(&s.writes_processed));
+    field("io_threaded_reads_processed", &0);
+    field("io_threaded_writes_processed", &0);
+    // Left out: Redis 7.2's `reply_buffer_*` and `eventloop_*` count the resizing of
+    // its per-client reply buffer and the cycles of its one event loop, which Roost
+    // does not have; no figure of Roost's would mean the same.
     let denied = &shared.acl.denied;
     field("acl_access_denied_auth", &load(&denied.auth));
     field("acl_access_denied_cmd", &load(&denied.command));

@@ -50,6 +50,7 @@ pub fn run(shared: &Shared) -> Result<(), String> {
         Ok(size) => {
             status.count.fetch_add(1, Ordering::Relaxed);
             status.last_failed.store(false, Ordering::Relaxed);
+            status.consecutive_failures.store(0, Ordering::Relaxed);
             status
                 .last_success
                 .store(clock::now_ms() / 1000, Ordering::Relaxed);
@@ -60,6 +61,7 @@ pub fn run(shared: &Shared) -> Result<(), String> {
         }
         Err(e) => {
             status.last_failed.store(true, Ordering::Relaxed);
+            status.consecutive_failures.fetch_add(1, Ordering::Relaxed);
             log::warning(&format!("Background AOF rewrite failed: {e}"));
         }
     }

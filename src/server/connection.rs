@@ -137,6 +137,8 @@ where
     let mut limits = Watch::default();
     // Where the replies to writes lie in `output`, until it is sent.
     let mut writes: Vec<WriteReply> = Vec::new();
+    // The read buffer's size as `ClientInfo::input_buffer` last showed it.
+    let mut input_reported = 0;
 
     // Requests already read wait to be served before reading again: after a blocked
     // command answers, and while decoding is paused for unread replies.
@@ -193,6 +195,7 @@ where
                     }
                     output = BytesMut::new();
                     stream.release_buffers();
+                    report_input_buffer(&info, &input, &mut input_reported);
                     continue;
                 }
                 _ = sleep_or_forever(idle_limit) => {
@@ -203,12 +206,7 @@ where
             waiting_since = None;
             match read {
                 Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    shared
-                        .stats
-                        .net_input_bytes
-                        .fetch_add(n as u64, Ordering::Relaxed);
-                }
+                Ok(n) => shared.stats.count_read(n),
             }
             // A pipeline can span several TLS records, and a read returns at most one
             // (or what fits): what has already come off the socket is taken now, so
@@ -216,16 +214,12 @@ where
             while stream.holds_read_ahead() && input.len() < COALESCE_MAX {
                 input.reserve(READ_CHUNK);
                 match read_now(&mut stream, &mut input).await {
-                    Some(n) => {
-                        shared
-                            .stats
-                            .net_input_bytes
-                            .fetch_add(n as u64, Ordering::Relaxed);
-                    }
+                    Some(n) => shared.stats.count_read(n),
                     None => break,
                 }
             }
         }
+        report_input_buffer(&info, &input, &mut input_reported);
         if !resume {
             // Messages published before these requests arrived go before their replies,
             // as Redis writes a message into the subscriber's buffer as it publishes.
@@ -368,6 +362,8 @@ where
             // While blocked the socket is still read: a client that hangs up is gone
             // (and leaves its place in line), and what it pipelines waits in `input`.
             info.blocked.store(true, Ordering::Relaxed);
+            info.blocked_with_timeout
+                .store(blocked.has_timeout(), Ordering::Relaxed);
             let mut demotions = shared.repl.demotions.subscribe();
             let paused = matches!(blocked, Blocked::Paused { .. });
             let reply = {
@@ -390,10 +386,7 @@ where
                         _ = info.kill_switch.notified() => break None,
                         read = stream.read_buf(&mut input) => match read {
                             Ok(n) if n > 0 && input.len() as u64 <= query_limit => {
-                                shared
-                                    .stats
-                                    .net_input_bytes
-                                    .fetch_add(n as u64, Ordering::Relaxed);
+                                shared.stats.count_read(n);
                             }
                             _ => break None,
                         },
@@ -401,6 +394,7 @@ where
                 }
             };
             info.blocked.store(false, Ordering::Relaxed);
+            info.blocked_with_timeout.store(false, Ordering::Relaxed);
             let Some(reply) = reply else {
                 break 'connection;
             };
@@ -430,6 +424,15 @@ where
     cmd::pubsub::unsubscribe_all(&shared, &mut client);
     shared.tracking.disable(client.id);
     shared.clients.unregister(client.id);
+}
+
+/// Shows the read buffer's size in `ClientInfo::input_buffer` when it changed.
+fn report_input_buffer(info: &crate::session::ClientInfo, input: &BytesMut, reported: &mut u64) {
+    let held = input.capacity() as u64;
+    if held != *reported {
+        info.input_buffer.store(held, Ordering::Relaxed);
+        *reported = held;
+    }
 }
 
 /// Writes the records queued so far to the log, or wakes the log writer for them
@@ -638,10 +641,7 @@ async fn send(
             written = stream.write(output) => match written {
                 Ok(n) if n > 0 => {
                     output.advance(n);
-                    shared
-                        .stats
-                        .net_output_bytes
-                        .fetch_add(n as u64, Ordering::Relaxed);
+                    shared.stats.count_write(n);
                 }
                 _ => break false,
             },

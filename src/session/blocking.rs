@@ -40,7 +40,10 @@ pub enum Awaits {
     SortedSet,
     /// XREAD, XREADGROUP: every such client is woken by new entries, since reading
     /// a stream takes nothing from it (a group's readers sort it out among themselves).
-    Stream,
+    /// `group` for XREADGROUP, which Redis 7.2 counts as blocking "on no key".
+    Stream {
+        group: bool,
+    },
 }
 
 /// One registered client: its place in the queues of its keys.
@@ -64,7 +67,7 @@ impl Inner {
             }
         }
         for &(id, awaits) in queue {
-            if awaits == Awaits::Stream {
+            if matches!(awaits, Awaits::Stream { .. }) {
                 if let Some(n) = self.waiters.get(&id) {
                     n.notify_one();
                 }
@@ -142,5 +145,21 @@ impl Blocking {
     /// How many clients are blocked (INFO clients `blocked_clients`).
     pub fn blocked_clients(&self) -> usize {
         self.blocked.load(Ordering::Relaxed)
+    }
+
+    /// How many keys clients are blocked on, and how many of those an XREADGROUP
+    /// blocks on (INFO `total_blocking_keys`, `total_blocking_keys_on_nokey`).
+    pub fn blocking_keys(&self) -> (usize, usize) {
+        let inner = self.lock();
+        let on_nokey = inner
+            .queues
+            .values()
+            .filter(|queue| {
+                queue
+                    .iter()
+                    .any(|&(_, a)| a == Awaits::Stream { group: true })
+            })
+            .count();
+        (inner.queues.len(), on_nokey)
     }
 }

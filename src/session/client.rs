@@ -92,6 +92,18 @@ pub struct ReplyMode {
     pub skip_next: bool,
 }
 
+impl Blocked {
+    /// Whether it ends by itself at a deadline (Redis's clients timeout table).
+    pub fn has_timeout(&self) -> bool {
+        match self {
+            Blocked::Wait { deadline, .. }
+            | Blocked::WaitAof { deadline, .. }
+            | Blocked::List { deadline, .. } => deadline.is_some(),
+            Blocked::Paused { .. } => false,
+        }
+    }
+}
+
 /// A command waiting for something before it can answer.
 #[derive(Debug, Clone)]
 pub enum Blocked {

@@ -102,6 +102,8 @@ pub struct ClientInfo {
     pub kill_switch: Arc<KillSwitch>,
     /// Waiting in a blocking command (BLPOP, WAIT): CLIENT LIST flag `b`.
     pub blocked: AtomicBool,
+    /// Blocked with a timeout (INFO `clients_in_timeout_table`).
+    pub blocked_with_timeout: AtomicBool,
     /// CLIENT UNBLOCK's request for this client's blocking command: `UNBLOCK_TIMEOUT`
     /// or `UNBLOCK_ERROR` (0: none), signalled on `unblocked`.
     pub unblock: AtomicU8,
@@ -111,6 +113,9 @@ pub struct ClientInfo {
     /// Bytes of replies and messages not yet written to the socket (CLIENT LIST `omem`),
     /// what `client-output-buffer-limit` measures.
     pub output_pending: AtomicU64,
+    /// Bytes the connection holds for its requests (INFO
+    /// `client_recent_max_input_buffer`): its read buffer's size, 0 while it idles.
+    pub input_buffer: AtomicU64,
     /// The ACL user it runs as (CLIENT LIST `user=`; closed when the user is deleted).
     pub user: Mutex<Option<Arc<crate::acl::User>>>,
 }
@@ -146,10 +151,12 @@ impl ClientInfo {
             shard_channels: AtomicUsize::new(0),
             kill_switch: Arc::default(),
             blocked: AtomicBool::new(false),
+            blocked_with_timeout: AtomicBool::new(false),
             unblock: AtomicU8::new(0),
             unblocked: tokio::sync::Notify::new(),
             paused: AtomicBool::new(false),
             output_pending: AtomicU64::new(0),
+            input_buffer: AtomicU64::new(0),
             user: Mutex::new(None),
         }
     }

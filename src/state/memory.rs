@@ -33,8 +33,12 @@ const IDLE_AFTER_FULL_MS: u64 = 100;
 /// Milliseconds on a process-wide monotonic clock (not the keyspace's clock, which a
 /// test may hold still).
 fn monotonic_ms() -> u64 {
+    monotonic_us() / 1000
+}
+
+fn monotonic_us() -> u64 {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+    START.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
 /// What making room came to.
@@ -65,6 +69,13 @@ pub struct Memory {
     peak: AtomicUsize,
     /// Used memory once the server was ready (INFO `used_memory_startup`).
     startup: AtomicUsize,
+    /// Since when making room has left used memory over the limit (`monotonic_us`,
+    /// plus one so that 0 means it is not), and how long it was over before: INFO
+    /// `current_eviction_exceeded_time` and `total_eviction_exceeded_time`, counted as
+    /// Redis counts them, from a step that could not get under until one that did
+    /// (with no limit no step runs, so a period open then stays open, as in Redis).
+    exceeded_since: AtomicU64,
+    exceeded_before_us: AtomicU64,
 }
 
 impl Memory {
@@ -78,6 +89,8 @@ impl Memory {
             idle_until_ms: AtomicU64::new(0),
             peak: AtomicUsize::new(0),
             startup: AtomicUsize::new(used_memory()),
+            exceeded_since: AtomicU64::new(0),
+            exceeded_before_us: AtomicU64::new(0),
         };
         memory.configure(config);
         memory
@@ -92,6 +105,49 @@ impl Memory {
         self.samples
             .store(config.maxmemory_samples as usize, Ordering::Relaxed);
         self.maxmemory.store(config.maxmemory, Ordering::Relaxed);
+    }
+
+    /// Takes in what a step of making room came to, for the exceeded times.
+    fn note_room(&self, room: Room) {
+        let since = self.exceeded_since.load(Ordering::Relaxed);
+        let (closing, opening) = (
+            room == Room::Enough && since != 0,
+            room != Room::Enough && since == 0,
+        );
+        if closing && self.exchange_exceeded_since(since, 0) {
+            let spent = (monotonic_us() + 1).saturating_sub(since);
+            self.exceeded_before_us.fetch_add(spent, Ordering::Relaxed);
+        } else if opening {
+            self.exchange_exceeded_since(0, monotonic_us() + 1);
+        }
+    }
+
+    /// Moves `exceeded_since` from `from` to `to`, unless another thread moved it first.
+    fn exchange_exceeded_since(&self, from: u64, to: u64) -> bool {
+        self.exceeded_since
+            .compare_exchange(from, to, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// INFO (`total_eviction_exceeded_time`, `current_eviction_exceeded_time`), in ms.
+    pub fn exceeded_times_ms(&self) -> (u64, u64) {
+        let since = self.exceeded_since.load(Ordering::Relaxed);
+        let current = match since {
+            0 => 0,
+            since => (monotonic_us() + 1).saturating_sub(since),
+        };
+        let total = self.exceeded_before_us.load(Ordering::Relaxed) + current;
+        (total / 1000, current / 1000)
+    }
+
+    /// CONFIG RESETSTAT: the exceeded times start again from 0 (a period still open
+    /// counts from now).
+    pub fn reset_exceeded_times(&self) {
+        self.exceeded_before_us.store(0, Ordering::Relaxed);
+        let since = self.exceeded_since.load(Ordering::Relaxed);
+        if since != 0 {
+            self.exchange_exceeded_since(since, monotonic_us() + 1);
+        }
     }
 
     /// True when a limit is set: the one check every write makes.
@@ -309,10 +365,13 @@ impl Shared {
     /// One step of `make_room`, without starting the background thread.
     fn make_room_step(&self) -> Room {
         let limit = self.memory.maxmemory.load(Ordering::Relaxed);
-        if limit == 0 || !self.over(limit) || self.repl.is_replica() {
-            return Room::Enough;
-        }
-        self.evict_step(limit)
+        let room = if limit == 0 || !self.over(limit) || self.repl.is_replica() {
+            Room::Enough
+        } else {
+            self.evict_step(limit)
+        };
+        self.memory.note_room(room);
+        room
     }
 
     /// Where used memory goes now; raises the peak.

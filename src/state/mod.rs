@@ -53,6 +53,10 @@ pub struct Stats {
     pub net_repl_input_bytes: AtomicU64,
     pub net_repl_output_bytes: AtomicU64,
     pub total_error_replies: AtomicU64,
+    /// Reads from and writes to clients' sockets (INFO `total_reads_processed`,
+    /// `total_writes_processed`).
+    pub reads_processed: AtomicU64,
+    pub writes_processed: AtomicU64,
     /// The largest pending output of any client lately (INFO
     /// `client_recent_max_output_buffer`).
     pub recent_max_output: RecentMax,
@@ -96,6 +100,20 @@ struct RateSamples {
 const RATE_SAMPLES: usize = 16;
 
 impl Stats {
+    /// A read of `bytes` from a client's socket.
+    pub fn count_read(&self, bytes: usize) {
+        self.net_input_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+        self.reads_processed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A write of `bytes` to a client's socket.
+    pub fn count_write(&self, bytes: usize) {
+        self.net_output_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+        self.writes_processed.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts an error reply for INFO stats and errorstats.
     pub fn record_error(&self, message: &str) {
         self.total_error_replies.fetch_add(1, Ordering::Relaxed);
@@ -119,6 +137,8 @@ impl Stats {
             &self.net_repl_input_bytes,
             &self.net_repl_output_bytes,
             &self.total_error_replies,
+            &self.reads_processed,
+            &self.writes_processed,
         ] {
             c.store(0, Ordering::Relaxed);
         }

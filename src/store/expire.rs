@@ -9,7 +9,8 @@
 //! a wave of expirations keeps it working up to the time budget.
 //!
 //! The remaining TTLs it walks past feed INFO keyspace's `avg_ttl` (`Db::sample_ttls`),
-//! Redis's running estimate, which session dashboards graph through the exporter.
+//! Redis's running estimate, which session dashboards graph through the exporter; what
+//! share of them had expired feeds INFO stats' `expired_stale_perc`, as in Redis.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -77,8 +78,38 @@ pub fn run_cycle(keyspace: &Keyspace, cursor: &mut Cursor, budget: Duration) -> 
         return 0;
     }
     let started = Instant::now();
+    let walk = walk(keyspace, cursor, started, budget);
+    let stats = &keyspace.stats;
+    stats
+        .expire_cycle_us
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    if walk.time_capped {
+        stats
+            .expire_time_cap_reached
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    stats.sample_stale(walk.sampled, walk.stale);
+    walk.removed
+}
+
+/// What one cycle's walk did.
+struct Walk {
+    removed: usize,
+    /// Keys with a TTL looked at, and how many of them were past it.
+    sampled: u64,
+    stale: u64,
+    /// It stopped at the time budget, not because few keys were expired.
+    time_capped: bool,
+}
+
+fn walk(keyspace: &Keyspace, cursor: &mut Cursor, started: Instant, budget: Duration) -> Walk {
     let databases = keyspace.databases();
-    let mut removed = 0;
+    let mut walk = Walk {
+        removed: 0,
+        sampled: 0,
+        stale: 0,
+        time_capped: false,
+    };
     let (mut scanned_shards, mut scanned_keys) = (0usize, 0usize);
     let mut expired: Vec<Bytes> = Vec::new();
     for _ in 0..databases {
@@ -100,24 +131,27 @@ pub fn run_cycle(keyspace: &Keyspace, cursor: &mut Cursor, budget: Duration) -> 
                     }
                 });
                 db.sample_ttls(ttl_sum, ttl_samples);
+                walk.sampled += ttl_samples + expired.len() as u64;
+                walk.stale += expired.len() as u64;
                 cursor.shard += 1;
                 scanned_shards += 1;
                 if !expired.is_empty() {
                     let _gate = keyspace.read_gate();
-                    removed += db.purge_expired(&expired, now);
+                    walk.removed += db.purge_expired(&expired, now);
                 }
                 if started.elapsed() >= budget {
-                    return removed;
+                    walk.time_capped = true;
+                    return walk;
                 }
                 // Few expired keys here: the rest can wait for the next cycles.
-                let quiet = removed * 10 <= scanned_keys;
+                let quiet = walk.removed * 10 <= scanned_keys;
                 if quiet && scanned_shards >= db.shard_count() / 16 {
-                    return removed;
+                    return walk;
                 }
             }
         }
         cursor.db = (cursor.db + 1) % databases;
         cursor.shard = 0;
     }
-    removed
+    walk
 }

@@ -312,6 +312,15 @@ pub struct KeyspaceStats {
     pub evicted_keys: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
+    /// Time active expiry has spent in its cycles, in microseconds (INFO
+    /// `expire_cycle_cpu_milliseconds`).
+    pub expire_cycle_us: AtomicU64,
+    /// Active expiry cycles that stopped at their time budget with shards left to walk
+    /// (INFO `expired_time_cap_reached_count`).
+    pub expire_time_cap_reached: AtomicU64,
+    /// Redis's estimate of the share of keys with a TTL that are expired but not yet
+    /// removed: each cycle moves it 5% towards what the cycle found. An `f64`'s bits.
+    expired_stale_share: AtomicU64,
 }
 
 impl KeyspaceStats {
@@ -322,9 +331,31 @@ impl KeyspaceStats {
             &self.evicted_keys,
             &self.keyspace_hits,
             &self.keyspace_misses,
+            &self.expire_cycle_us,
+            &self.expire_time_cap_reached,
+            &self.expired_stale_share,
         ] {
             c.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// An active expiry cycle looked at `sampled` keys with a TTL and found `expired`
+    /// of them past it.
+    pub fn sample_stale(&self, sampled: u64, expired: u64) {
+        let current = if sampled == 0 {
+            0.0
+        } else {
+            expired as f64 / sampled as f64
+        };
+        let previous = f64::from_bits(self.expired_stale_share.load(Ordering::Relaxed));
+        let next = current * 0.05 + previous * 0.95;
+        self.expired_stale_share
+            .store(next.to_bits(), Ordering::Relaxed);
+    }
+
+    /// INFO `expired_stale_perc`: the estimate as a percentage.
+    pub fn expired_stale_percent(&self) -> f64 {
+        f64::from_bits(self.expired_stale_share.load(Ordering::Relaxed)) * 100.0
     }
 }
 
