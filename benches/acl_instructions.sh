@@ -7,6 +7,7 @@
 # Usage: benches/acl_instructions.sh [roost binary] [N]
 #   defaults: target/profiling/roost, 20000
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 roost=${1:-./target/profiling/roost}; n=${2:-20000}
 port=17211
 work=$(mktemp -d)
@@ -18,7 +19,7 @@ instructions() { # who test count
     valgrind --tool=callgrind --callgrind-out-file="$out" "$roost" --port $port \
         --dir "$work" --appendonly no --loglevel warning >/dev/null 2>&1 &
     local pid=$!
-    until redis-cli -p $port ping >/dev/null 2>&1; do sleep 0.2; done
+    wait_until_ready $port || exit 1
     redis-cli -p $port ACL SETUSER svc on '>svc-pass' '~key:*' -@all +@read +@write \
         -@dangerous +ping >/dev/null
     local auth=()

@@ -10,6 +10,7 @@
 # GET: 10 clients, pipeline 1, 1 KB values over 10,000 preloaded keys; SET load: 50
 # clients, 1 KB values, running for the whole GET run.
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 roost=${1:-./target/profiling/roost}; n=${2:-100000}; rounds=${3:-3}
 rport=${ROOST_PORT:-17131}; dport=${REDIS_PORT:-17132}
 work=$(mktemp -d)
@@ -20,7 +21,7 @@ taskset -c 0 redis-server --port $dport --dir $work/redis --save '' --appendonly
     --appendfsync always --loglevel warning >/dev/null 2>&1 & dp=$!
 trap 'kill $rp $dp 2>/dev/null; wait 2>/dev/null; rm -rf $work' EXIT
 for p in $rport $dport; do
-    until redis-cli -p $p info persistence 2>/dev/null | grep -q "^loading:0"; do sleep 0.2; done
+    wait_until_ready $p || exit 1
     # The keys GET reads (SET with 1 KB values over the same key range).
     taskset -c 1 redis-benchmark -p $p -c 50 -n 20000 -d 1024 -r 10000 -t set -q >/dev/null
 done

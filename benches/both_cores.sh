@@ -37,7 +37,7 @@ $roost --port $rport --dir $work/roost "${roost_log[@]}" --save '' --loglevel wa
 redis-server --port $dport --dir $work/redis --save '' "${redis_log[@]}" --io-threads 2 \
     --io-threads-do-reads yes --loglevel warning >/dev/null 2>&1 & dp=$!
 trap 'kill $rp $dp 2>/dev/null; wait 2>/dev/null; rm -rf $work' EXIT
-for p in $rport $dport; do until redis-cli -p $p info persistence 2>/dev/null | grep -q "^loading:0"; do sleep 0.2; done; done
+for p in $rport $dport; do wait_until_ready $p || exit 1; done
 echo "log $log; unpinned; redis-benchmark -c 200 --threads 2 -n $n -d 1024 -P 1 -r 100000; redis-server --io-threads 2 --io-threads-do-reads yes"
 printf '%-5s %-4s %10s %10s %6s %9s %9s %6s\n' round test roost_rps redis_rps ratio roost_us redis_us ratio
 for round in $(seq "$rounds"); do

@@ -39,9 +39,7 @@ run_server() { # name binary|redis port
             "${server_args[@]}" --loglevel warning >/dev/null 2>&1 &
     fi
     pid=$!
-    until redis-cli -p "$port" info persistence 2>/dev/null | grep -q "^loading:0"; do
-        sleep 0.1
-    done
+    wait_until_ready "$port" || exit 1
     taskset -c 1 redis-benchmark -p "$port" -c 50 -n 100000 -d 1024 -P 16 -t set -r 100000 \
         --csv >/dev/null 2>&1
     wait_for_rewrites "$port"

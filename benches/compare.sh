@@ -7,6 +7,7 @@
 #
 # Usage: benches/compare.sh [requests]    (default 300000)
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 cd "$(dirname "$0")/.."
 requests=${1:-300000}
 sessions=${SESSIONS:-200000}
@@ -23,7 +24,7 @@ taskset -c 0 redis-server --port "$redis_port" --save '' --appendonly no --dir "
 redis_pid=$!
 trap 'kill $roost_pid $redis_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$workdir"' EXIT
 for port in "$roost_port" "$redis_port"; do
-    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+    wait_until_ready "$port" || exit 1
 done
 
 # Memory: the same sessions (1 KB value, 30 minute TTL) loaded into each server.

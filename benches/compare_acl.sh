@@ -20,7 +20,7 @@ hz=$(getconf CLK_TCK)
 taskset -c 0 "$roost" --port $port --dir "$work" --appendonly no --loglevel warning \
     >/dev/null 2>&1 & pid=$!
 trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-until redis-cli -p $port ping >/dev/null 2>&1; do sleep 0.1; done
+wait_until_ready $port || exit 1
 redis-cli -p $port ACL SETUSER svc on '>svc-pass' '~key:*' -@all +@read +@write \
     -@dangerous +ping >/dev/null
 run() { # label user-args pipeline test

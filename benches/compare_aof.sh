@@ -7,6 +7,7 @@
 #
 # Usage: benches/compare_aof.sh [requests]   (default 200000; SESSIONS=n to change 2.)
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 cd "$(dirname "$0")/.."
 requests=${1:-200000}
 sessions=${SESSIONS:-1000000}
@@ -31,7 +32,7 @@ start_redis() { # policy dir
 # INFO is captured first: with pipefail, `redis-cli | grep -q` can fail on SIGPIPE.
 persistence() { redis-cli -p "$1" info persistence 2>/dev/null | tr -d '\r' || true; }
 wait_ready() { # port
-    until [[ "$(persistence "$1")" == *$'\nloading:0'* ]]; do sleep 0.05; done
+    wait_until_ready "$1" || exit 1
 }
 stop_all() { redis-cli -p "$roost_port" shutdown >/dev/null 2>&1 || true
              redis-cli -p "$redis_port" shutdown >/dev/null 2>&1 || true

@@ -51,7 +51,7 @@ mkdir -p $work/roost $work/redis
 taskset -c 0 $roost --port $rport --dir $work/roost "${roost_log[@]}" --save '' --loglevel warning >/dev/null 2>&1 & rp=$!
 taskset -c 0 redis-server --port $dport --dir $work/redis --save '' "${redis_log[@]}" --loglevel warning >/dev/null 2>&1 & dp=$!
 trap 'kill $rp $dp 2>/dev/null; wait 2>/dev/null; rm -rf $work' EXIT
-for p in $rport $dport; do until redis-cli -p $p info persistence 2>/dev/null | grep -q "^loading:0"; do sleep 0.2; done; done
+for p in $rport $dport; do wait_until_ready $p || exit 1; done
 echo "log $log; redis-benchmark -c 50 -n $n -r 100000, 1 KB values; servers on CPU 0, client on CPU 1"
 printf '%-5s %-4s %-3s %10s %10s %6s %9s %9s %6s\n' round test P roost_rps redis_rps ratio roost_us redis_us ratio
 for round in $(seq "$rounds"); do

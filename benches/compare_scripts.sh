@@ -26,7 +26,7 @@ mkdir -p $work/roost $work/redis
 taskset -c 0 $roost --port $rport --dir $work/roost --appendonly no --save '' --loglevel warning >/dev/null 2>&1 & rp=$!
 taskset -c 0 redis-server --port $dport --dir $work/redis --save '' --appendonly no --loglevel warning >/dev/null 2>&1 & dp=$!
 trap 'kill $rp $dp 2>/dev/null; wait 2>/dev/null; rm -rf $work' EXIT
-for p in $rport $dport; do until redis-cli -p $p ping >/dev/null 2>&1; do sleep 0.2; done; done
+for p in $rport $dport; do wait_until_ready $p || exit 1; done
 for p in $rport $dport; do redis-cli -p $p set lock other-secret >/dev/null; done
 sha=$(redis-cli -p $rport script load "$release")
 [ "$sha" = "$(redis-cli -p $dport script load "$release")" ]

@@ -51,7 +51,7 @@ taskset -c 0 redis-server --port 0 --tls-port "$redis_tls" "${tls_server[@]}" --
 redis_pid=$!
 trap 'kill $roost_pid $redis_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$workdir"' EXIT
 for port in "$roost_tls" "$redis_tls"; do
-    until redis-cli -p "$port" "${tls_client[@]}" ping >/dev/null 2>&1; do sleep 0.1; done
+    wait_until_ready "$port" "${tls_client[@]}" || exit 1
 done
 
 ticks=$(getconf CLK_TCK)

@@ -10,6 +10,7 @@
 #
 # Usage: benches/idle_p99.sh [requests]    (default 200000; IDLE=10000 connections)
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 cd "$(dirname "$0")/.."
 requests=${1:-200000}
 idle=${IDLE:-10000}
@@ -31,7 +32,7 @@ redis_pid=$!
 holder_pid=
 trap 'kill $roost_pid $redis_pid $holder_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$workdir"' EXIT
 for port in "$roost_port" "$redis_port"; do
-    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+    wait_until_ready "$port" || exit 1
 done
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }

@@ -15,6 +15,7 @@
 #   defaults: target/profiling/roost, 20000, "roost redis", "no everysec always",
 #   "set get", "1 16". Prints one line per case; CSV lines start with "csv,".
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 roost=${1:-./target/profiling/roost}; n=${2:-20000}
 servers=${3:-roost redis}; fsyncs=${4:-no everysec always}
 tests=${5:-set get}; pipelines=${6:-1 16}
@@ -37,9 +38,7 @@ start() { # wrapper... server fsync: starts the server (in the background), sets
             --loglevel warning >/dev/null 2>&1 &
     fi
     pid=$!
-    until redis-cli -p $port info persistence 2>/dev/null | grep -q '^loading:0'; do
-        sleep 0.2
-    done
+    wait_until_ready "$port" || exit 1
 }
 
 stop() {

@@ -13,6 +13,7 @@
 # Usage: benches/memory.sh [roost binary] [keys] [value sizes] [rounds]
 #   defaults: target/profiling/roost, 1000000, "1024 200", 1. CSV lines start with "csv,".
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 roost=${1:-./target/profiling/roost}; keys=${2:-1000000}
 sizes=${3:-1024 200}; rounds=${4:-1}
 port=${PORT:-17241}
@@ -36,7 +37,7 @@ measure() { # server size -> "rss_growth_bytes used_growth_bytes"
             --loglevel warning >/dev/null 2>&1 &
     fi
     local pid=$!
-    until redis-cli -p $port ping >/dev/null 2>&1; do sleep 0.1; done
+    wait_until_ready $port || exit 1
     local rss0 used0 rss1 used1 n
     rss0=$(rss_kb $pid); used0=$(used)
     redis-cli -p $port --pipe < "$work/sessions-$size.resp" >/dev/null

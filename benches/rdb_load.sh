@@ -13,6 +13,7 @@
 # Usage: benches/rdb_load.sh [roost binary] [keys] [value bytes] [rounds]
 #   defaults: target/profiling/roost, 1000000, 1024, 3. CSV lines start with "csv,".
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 roost=${1:-./target/profiling/roost}; keys=${2:-1000000}
 size=${3:-1024}; rounds=${4:-3}
 port=${PORT:-17251}
@@ -28,7 +29,7 @@ mkdir -p "$work/build"
 redis-server --port $port --dir "$work/build" --save '' --appendonly no \
     --loglevel warning >/dev/null 2>&1 &
 pid=$!
-until redis-cli -p $port ping >/dev/null 2>&1; do sleep 0.1; done
+wait_until_ready $port || exit 1
 gen "$keys" "$size" | redis-cli -p $port --pipe >/dev/null
 n=$(redis-cli -p $port dbsize)
 [ "$n" = "$keys" ] || { echo "redis-server holds $n keys, not $keys" >&2; exit 1; }

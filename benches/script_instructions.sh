@@ -11,6 +11,7 @@
 # Usage: benches/script_instructions.sh [roost binary] [N] [servers]
 #   defaults: target/profiling/roost, 20000, "roost redis". CSV lines start with "csv,".
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 roost=${1:-./target/profiling/roost}; n=${2:-20000}; servers=${3:-roost redis}
 port=${PORT:-17251}
 work=$(mktemp -d)
@@ -30,7 +31,7 @@ start() { # server
             --dir "$dir" --save '' --appendonly no --loglevel warning >/dev/null 2>&1 &
     fi
     pid=$!
-    until redis-cli -p $port ping >/dev/null 2>&1; do sleep 0.2; done
+    wait_until_ready $port || exit 1
 }
 
 stop() { # -> total instructions of the run

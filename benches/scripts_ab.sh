@@ -13,6 +13,7 @@
 #   e.g. benches/scripts_ab.sh release 21 100000 /tmp/roost-before target/profiling/roost redis
 # Prints per server the median (min, max) rate and CPU ns per request, then per build
 # the median (min-max) of its per-round ratios to the last server.
+source "$(dirname "$0")/server_cpu.sh"
 mode=$1; rounds=$2; n=$3; shift 3
 bins=("$@"); pids=(); ports=(); port=17500
 work=$(mktemp -d)
@@ -26,7 +27,7 @@ for b in "${bins[@]}"; do
   pids+=($!); ports+=($port)
 done
 trap 'kill ${pids[@]} 2>/dev/null; wait 2>/dev/null; rm -rf $work' EXIT
-for p in ${ports[@]}; do until redis-cli -p $p ping >/dev/null 2>&1; do sleep 0.2; done; redis-cli -p $p set lock other-secret >/dev/null; sha=$(redis-cli -p $p script load "$release"); done
+for p in ${ports[@]}; do wait_until_ready $p || exit 1; redis-cli -p $p set lock other-secret >/dev/null; sha=$(redis-cli -p $p script load "$release"); done
 out=$work/out; : > $out
 for r in $(seq $rounds); do
   for i in ${!bins[@]}; do

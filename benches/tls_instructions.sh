@@ -10,6 +10,7 @@
 # Usage: benches/tls_instructions.sh [roost binary] [N] [tests] [pipelines]
 #   defaults: target/profiling/roost, 20000, "set get", "16".
 set -euo pipefail
+source "$(dirname "$0")/server_cpu.sh"
 roost=$(realpath "${1:-target/profiling/roost}"); n=${2:-20000}
 tests=${3:-set get}; pipelines=${4:-16}
 port=${PORT:-17399}
@@ -41,7 +42,7 @@ instructions() {
         --tls-port $port "${tls_server[@]}" --dir "$data" --appendonly no \
         --loglevel warning >/dev/null 2>&1 &
     local pid=$!
-    until redis-cli -p $port "${tls_client[@]}" ping >/dev/null 2>&1; do sleep 0.3; done
+    wait_until_ready $port "${tls_client[@]}" || exit 1
     if [ "$test" = get ]; then
         redis-benchmark -p $port "${tls_client[@]}" -c 50 -n 100000 -d 1024 -P 16 -t set \
             -r 10000 -q >/dev/null 2>&1
