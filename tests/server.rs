@@ -638,3 +638,39 @@ fn info_counts_socket_reads_and_writes_and_the_largest_input_buffer() {
         count(f, "client_recent_max_input_buffer") < 300_000
     });
 }
+
+#[test]
+fn info_shows_how_long_the_running_log_rewrite_has_taken() {
+    // `aof_current_rewrite_time_sec`: seconds since the running rewrite began, -1
+    // when none runs (Roost once printed -1 always).
+    let server = TestServer::with_config(|c| c.appendonly = true);
+    let mut con = server.client();
+    info_until(&mut con, "persistence", |f| f["loading"] == "0");
+    // Enough keys that the rewrite takes a while.
+    let value = "v".repeat(100);
+    for chunk in 0..500 {
+        let mut mset = redis::cmd("MSET");
+        for i in 0..1000 {
+            mset.arg(format!("key:{chunk}:{i}")).arg(&value);
+        }
+        let () = mset.query(&mut con).unwrap();
+    }
+    let asked = Instant::now();
+    let _: String = common::query(&mut con, &["BGREWRITEAOF"]);
+    let running = info_until(&mut con, "persistence", |f| {
+        f["aof_rewrite_in_progress"] == "1" || f["aof_rewrites"] == "1"
+    });
+    assert_eq!(
+        running["aof_rewrite_in_progress"], "1",
+        "the rewrite ended unseen"
+    );
+    let seconds: i64 = running["aof_current_rewrite_time_sec"].parse().unwrap();
+    assert!(
+        (0..=asked.elapsed().as_secs() as i64).contains(&seconds),
+        "{running:?}"
+    );
+    let done = info_until(&mut con, "persistence", |f| {
+        f["aof_rewrite_in_progress"] == "0"
+    });
+    assert_eq!(done["aof_current_rewrite_time_sec"], "-1");
+}

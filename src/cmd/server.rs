@@ -678,7 +678,12 @@ fn persistence_section(shared: &Shared, field: &mut Field<'_>) {
         "aof_last_rewrite_time_sec",
         &rewrites.last_seconds.load(Ordering::Relaxed),
     );
-    field("aof_current_rewrite_time_sec", &-1);
+    let rewrite_seconds = match rewrites.started_ms.load(Ordering::Relaxed) {
+        _ if !in_progress => -1,
+        0 => 0,
+        started => (clock::now_ms().saturating_sub(started) / 1000) as i64,
+    };
+    field("aof_current_rewrite_time_sec", &rewrite_seconds);
     field("aof_last_bgrewrite_status", &status);
     field("aof_rewrites", &rewrites.count.load(Ordering::Relaxed));
     field(

@@ -42,6 +42,7 @@ pub fn start_background(shared: &Arc<Shared>) -> bool {
 pub fn run(shared: &Shared) -> Result<(), String> {
     let started = Instant::now();
     let status = &shared.persistence.rewrites;
+    status.started_ms.store(clock::now_ms(), Ordering::Relaxed);
     let result = rewrite(shared);
     status
         .last_seconds
@@ -65,6 +66,7 @@ pub fn run(shared: &Shared) -> Result<(), String> {
             log::warning(&format!("Background AOF rewrite failed: {e}"));
         }
     }
+    status.started_ms.store(0, Ordering::Relaxed);
     status.in_progress.store(false, Ordering::Release);
     result.map(|_| ())
 }

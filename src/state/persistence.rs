@@ -84,6 +84,8 @@ pub struct RewriteStatus {
     pub count: AtomicU64,
     /// Rewrites that failed since the last that succeeded.
     pub consecutive_failures: AtomicU64,
+    /// Unix ms when the running rewrite began; 0 when none runs.
+    pub started_ms: AtomicU64,
     /// Duration of the last rewrite in seconds, -1 before the first.
     pub last_seconds: AtomicI64,
     /// Unix seconds of the last successful rewrite (LASTSAVE), 0 before the first.
