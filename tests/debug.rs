@@ -1,4 +1,4 @@
-//! DEBUG's subset (SLEEP, SET-ACTIVE-EXPIRE, DIGEST, DIGEST-VALUE, OBJECT, RELOAD,
+//! DEBUG's subset (SLEEP, SET-ACTIVE-EXPIRE, DIGEST, DIGEST-VALUE, OBJECT, POPULATE, RELOAD,
 //! CHANGE-REPL-ID, HELP) and `enable-debug-command`, which must hold whichever way DEBUG
 //! is reached: refused by default, only from 127.0.0.1 and ::1 under `local`, from
 //! anywhere under `yes` (Redis 7's texts). Digests and DEBUG OBJECT are compared with a
@@ -364,4 +364,49 @@ fn debug_change_repl_id_starts_a_new_history() {
         info_field(&mut con, "replication", "master_replid2"),
         "0".repeat(40)
     );
+}
+
+#[test]
+fn debug_populate_writes_its_keys_to_the_log_and_to_replicas() {
+    // Redis leaves what DEBUG POPULATE creates out of its AOF and its replicas' streams;
+    // Roost logs each key as a SET, so a restart and a replica hold what memory held.
+    let primary_dir = TempDir::new("debug-populate-primary");
+    let replica_dir = TempDir::new("debug-populate-replica");
+    let primary = Roost::start(&primary_dir.0, &["--enable-debug-command", "yes"]);
+    let port = primary.port.to_string();
+    let replica = Roost::start(
+        &replica_dir.0,
+        &[
+            "--enable-debug-command",
+            "yes",
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    let mut p = primary.client();
+    let _: () = redis::cmd("SET")
+        .arg("key:1")
+        .arg("kept")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(
+        debug_line(&mut p, &["POPULATE", "1000", "key", "20"]).unwrap(),
+        "OK"
+    );
+    let populated = digest(&mut p);
+    let dbsize: i64 = redis::cmd("DBSIZE").query(&mut p).unwrap();
+    assert_eq!(dbsize, 1000);
+    let mut r = replica.client();
+    wait_for(
+        "the replica to hold the keys",
+        Duration::from_secs(10),
+        || digest(&mut r) == populated,
+    );
+    let kept: String = redis::cmd("GET").arg("key:1").query(&mut r).unwrap();
+    assert_eq!(kept, "kept");
+    drop(replica);
+    primary.shutdown();
+    let primary = Roost::start(&primary_dir.0, &["--enable-debug-command", "yes"]);
+    assert_eq!(digest(&mut primary.client()), populated);
 }

@@ -1087,8 +1087,11 @@ fn roost_answers_like_redis() {
             };
             // Fresh servers per run, so a crash or a hang in one script does not hide
             // the others, and configuration changes cannot leak.
-            let redis = RedisServer::start();
-            let roost = TestServer::start();
+            // DEBUG is allowed from the harness's local connections, so scripts can
+            // turn active expiry off (DEBUG SET-ACTIVE-EXPIRE) where keys must wait
+            // for a command to find them expired.
+            let redis = RedisServer::start_with(&["--enable-debug-command", "local"]);
+            let roost = TestServer::with_config(|c| c.enable_debug_command = "local".into());
             let ports = Ports {
                 redis: redis.port,
                 roost: roost.addr().port(),

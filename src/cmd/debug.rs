@@ -1,5 +1,5 @@
 //! DEBUG: the subset test suites and tools use (CHANGE-REPL-ID, DIGEST, DIGEST-VALUE,
-//! OBJECT, RELOAD, SET-ACTIVE-EXPIRE, SLEEP, HELP), behind `enable-debug-command` as in
+//! OBJECT, POPULATE, RELOAD, SET-ACTIVE-EXPIRE, SLEEP, HELP), behind `enable-debug-command` as in
 //! Redis 7: `no` (the default) refuses it with Redis's text, `local` allows it only from
 //! 127.0.0.1 and ::1, `yes` from anywhere. The check runs in the handler for every
 //! subcommand, queued in MULTI or not, so no path runs DEBUG past a refusal.
@@ -45,6 +45,10 @@ const HELP: &[&str] = &[
     "    Output a hex signature of the values of all the specified keys.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. Unlike Redis, Roost writes them to",
+    "    its log (and so to replicas) as SETs.",
     "RELOAD [option ...]",
     "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
     "    * MERGE: conflicting keys will be loaded from RDB.",
@@ -138,9 +142,48 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
                 .collect(),
         )),
         3 if args::is(sub, "object") => object(ctx, &args[2]),
+        3..=5 if args::is(sub, "populate") => populate(ctx, &args[2..]),
         _ if args::is(sub, "reload") => reload(ctx, &args[2..]),
         _ => Err(error::subcommand_syntax(sub, "DEBUG")),
     }
+}
+
+/// DEBUG POPULATE count [prefix [size]]: creates `prefix:0` .. `prefix:<count-1>` (prefix
+/// `key`) holding `value:<n>`, cut or padded with zero bytes to `size` if given; keys
+/// that exist are left as they are. Redis does not propagate what it creates; Roost logs
+/// each key as a SET (not on a replica, whose log is its primary's stream), so the log
+/// and replicas hold what memory holds, as after DEBUG RELOAD.
+fn populate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Outcome {
+    let positive = |arg: &Bytes| {
+        args::text(arg)
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or(error::NOT_POSITIVE)
+    };
+    let count = positive(&args[0])?;
+    let prefix = args.get(1).map_or(&b"key"[..], |p| &p[..]);
+    let size = args.get(2).map(positive).transpose()?.unwrap_or(0) as usize;
+    let logged = !ctx.shared.repl.is_replica();
+    let now = crate::clock::now_ms();
+    for n in 0..count {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(format!(":{n}").as_bytes());
+        if ctx.db().exists(&key, now) {
+            continue;
+        }
+        let mut value = format!("value:{n}").into_bytes();
+        if size > 0 {
+            value.resize(size, 0);
+        }
+        let (key, value) = (Bytes::from(key), Bytes::from(value));
+        ctx.db()
+            .insert_at(&key, Value::Str(value.clone()), None, Some(now));
+        if logged {
+            ctx.propagate(&[b"SET", &key, &value]);
+        }
+    }
+    Ok(Reply::OK)
 }
 
 /// DEBUG OBJECT: Redis's one-line description of a value (its address, reference
