@@ -378,12 +378,11 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
             field("connected_clients", &shared.clients.len());
             field("cluster_connections", &0);
             field("maxclients", &config.maxclients);
-            let clients = shared.clients.snapshot();
-            let input = clients
-                .iter()
-                .map(|c| c.input_buffer.load(Ordering::Relaxed))
-                .max()
-                .unwrap_or(0);
+            let (mut input, mut timed) = (0, 0);
+            shared.clients.for_each(|c| {
+                input = input.max(c.input_buffer.load(Ordering::Relaxed));
+                timed += usize::from(c.blocked_with_timeout.load(Ordering::Relaxed));
+            });
             field("client_recent_max_input_buffer", &input);
             field(
                 "client_recent_max_output_buffer",
@@ -395,10 +394,6 @@ fn render_section(ctx: &Ctx<'_>, section: &str, out: &mut String) {
                 &(shared.blocking.blocked_clients() + waiting),
             );
             field("tracking_clients", &shared.tracking.clients());
-            let timed = clients
-                .iter()
-                .filter(|c| c.blocked_with_timeout.load(Ordering::Relaxed))
-                .count();
             field("clients_in_timeout_table", &timed);
             let (keys, on_nokey) = shared.blocking.blocking_keys();
             field("total_blocking_keys", &keys);

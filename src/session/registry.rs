@@ -231,6 +231,11 @@ impl Registry {
         self.lock().values().cloned().collect()
     }
 
+    /// Calls `f` on every client, in id order, without copying the list (INFO).
+    pub fn for_each(&self, f: impl FnMut(&Arc<ClientInfo>)) {
+        self.lock().values().for_each(f);
+    }
+
     pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
         self.lock().get(&id).cloned()
     }
