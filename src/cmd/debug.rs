@@ -1,7 +1,7 @@
 //! DEBUG: the subset test suites and tools use (CHANGE-REPL-ID, DIGEST, DIGEST-VALUE,
-//! OBJECT, POPULATE, RELOAD, SET-ACTIVE-EXPIRE, SLEEP, HELP), behind `enable-debug-command` as in
-//! Redis 7: `no` (the default) refuses it with Redis's text, `local` allows it only from
-//! 127.0.0.1 and ::1, `yes` from anywhere. The check runs in the handler for every
+//! OBJECT, POPULATE, RELOAD, SET-ACTIVE-EXPIRE, SLEEP, HELP), behind
+//! `enable-debug-command` as in Redis 7: `no` (the default) refuses it with Redis's text,
+//! `local` allows it only from 127.0.0.1 and ::1, `yes` from anywhere. The check runs in the handler for every
 //! subcommand, queued in MULTI or not, so no path runs DEBUG past a refusal.
 //!
 //! DEBUG holds the write gate, so each subcommand sees (and RELOAD replaces) the

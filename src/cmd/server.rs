@@ -510,8 +510,8 @@ fn server_section(shared: &Shared, field: &mut Field<'_>) {
     );
     field("io_threads_active", &0);
     // Redis 7.2 numbers its listeners by connection type: TCP, Unix socket, TLS.
+    let binds: String = config.bind.iter().map(|b| format!(",bind={b}")).collect();
     if config.port != 0 {
-        let binds: String = config.bind.iter().map(|b| format!(",bind={b}")).collect();
         let port = shared.listen_addr().port();
         field("listener0", &format!("name=tcp{binds},port={port}"));
     }
@@ -519,7 +519,6 @@ fn server_section(shared: &Shared, field: &mut Field<'_>) {
         field("listener1", &format!("name=unix,bind={path}"));
     }
     if config.tls_port != 0 {
-        let binds: String = config.bind.iter().map(|b| format!(",bind={b}")).collect();
         field(
             "listener2",
             &format!("name=tls{binds},port={}", config.tls_port),
