@@ -642,8 +642,12 @@ fn info_counts_socket_reads_and_writes_and_the_largest_input_buffer() {
 #[test]
 fn info_shows_how_long_the_running_log_rewrite_has_taken() {
     // `aof_current_rewrite_time_sec`: seconds since the running rewrite began, -1
-    // when none runs (Roost once printed -1 always).
-    let server = TestServer::with_config(|c| c.appendonly = true);
+    // when none runs (Roost once printed -1 always). No automatic rewrite, so the one
+    // seen is BGREWRITEAOF's.
+    let server = TestServer::with_config(|c| {
+        c.appendonly = true;
+        c.auto_aof_rewrite_percentage = 0;
+    });
     let mut con = server.client();
     info_until(&mut con, "persistence", |f| f["loading"] == "0");
     // Enough keys that the rewrite takes a while.
