@@ -264,22 +264,49 @@ fn debug_object_describes_values_as_redis_does() {
     }
 }
 
+/// A primary and its replica, both with DEBUG allowed, in directories of their own.
+struct Pair {
+    // Declared before the directories: the servers stop before their files go.
+    primary: Roost,
+    replica: Roost,
+    primary_dir: TempDir,
+    replica_dir: TempDir,
+}
+
+impl Pair {
+    fn start(name: &str) -> Pair {
+        let primary_dir = TempDir::new(&format!("{name}-primary"));
+        let replica_dir = TempDir::new(&format!("{name}-replica"));
+        let primary = Roost::start(&primary_dir.0, &["--enable-debug-command", "yes"]);
+        let port = primary.port.to_string();
+        let replica = Roost::start(
+            &replica_dir.0,
+            &[
+                "--enable-debug-command",
+                "yes",
+                "--replicaof",
+                "127.0.0.1",
+                &port,
+            ],
+        );
+        Pair {
+            primary,
+            replica,
+            primary_dir,
+            replica_dir,
+        }
+    }
+}
+
 #[test]
 fn debug_reload_round_trips_through_the_file_and_keeps_log_and_replica_in_step() {
-    let primary_dir = TempDir::new("debug-reload-primary");
-    let replica_dir = TempDir::new("debug-reload-replica");
-    let primary = Roost::start(&primary_dir.0, &["--enable-debug-command", "yes"]);
-    let port = primary.port.to_string();
-    let replica = Roost::start(
-        &replica_dir.0,
-        &[
-            "--enable-debug-command",
-            "yes",
-            "--replicaof",
-            "127.0.0.1",
-            &port,
-        ],
-    );
+    // Directories bound first, so they are dropped after the servers.
+    let Pair {
+        primary_dir,
+        replica_dir: _replica_dir,
+        primary,
+        replica,
+    } = Pair::start("debug-reload");
     let mut p = primary.client();
     let mut r = replica.client();
     fill(&mut p);
@@ -370,20 +397,12 @@ fn debug_change_repl_id_starts_a_new_history() {
 fn debug_populate_writes_its_keys_to_the_log_and_to_replicas() {
     // Redis leaves what DEBUG POPULATE creates out of its AOF and its replicas' streams;
     // Roost logs each key as a SET, so a restart and a replica hold what memory held.
-    let primary_dir = TempDir::new("debug-populate-primary");
-    let replica_dir = TempDir::new("debug-populate-replica");
-    let primary = Roost::start(&primary_dir.0, &["--enable-debug-command", "yes"]);
-    let port = primary.port.to_string();
-    let replica = Roost::start(
-        &replica_dir.0,
-        &[
-            "--enable-debug-command",
-            "yes",
-            "--replicaof",
-            "127.0.0.1",
-            &port,
-        ],
-    );
+    let Pair {
+        primary_dir,
+        replica_dir: _replica_dir,
+        primary,
+        replica,
+    } = Pair::start("debug-populate");
     let mut p = primary.client();
     let _: () = redis::cmd("SET")
         .arg("key:1")

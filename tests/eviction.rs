@@ -18,19 +18,29 @@ fn used_memory(con: &mut redis::Connection) -> u64 {
     info_field(con, "memory", "used_memory").parse().unwrap()
 }
 
-/// What the limit counts: used memory less records on their way to the log and to
-/// replicas, as in Redis.
-fn counted_memory(con: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
-    let field = |name: &str| -> u64 {
+/// The numeric fields `names` of one `INFO section` (one reply, so they agree).
+fn info_numbers<const N: usize>(
+    con: &mut redis::Connection,
+    section: &str,
+    names: [&str; N],
+) -> [u64; N] {
+    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    names.map(|name| {
         info.lines()
             .find_map(|l| l.strip_prefix(&format!("{name}:")))
-            .unwrap_or_else(|| panic!("no {name} in INFO memory"))
+            .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
             .trim()
             .parse()
             .unwrap()
-    };
-    field("used_memory") - field("mem_not_counted_for_evict")
+    })
+}
+
+/// What the limit counts: used memory less records on their way to the log and to
+/// replicas, as in Redis.
+fn counted_memory(con: &mut redis::Connection) -> u64 {
+    let [used, not_counted] =
+        info_numbers(con, "memory", ["used_memory", "mem_not_counted_for_evict"]);
+    used - not_counted
 }
 
 fn evicted_keys(con: &mut redis::Connection) -> u64 {
@@ -656,19 +666,15 @@ fn info_times_how_long_used_memory_stayed_over_the_limit() {
     for mut con in [roost.client(), reference.get_connection().unwrap()] {
         // Both from one INFO: two would see the clock move between them.
         let times = |con: &mut redis::Connection| -> (u64, u64) {
-            let info: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
-            let field = |name: &str| -> u64 {
-                info.lines()
-                    .find_map(|l| l.strip_prefix(&format!("{name}:")))
-                    .unwrap_or_else(|| panic!("no {name} in {info}"))
-                    .trim()
-                    .parse()
-                    .unwrap()
-            };
-            (
-                field("total_eviction_exceeded_time"),
-                field("current_eviction_exceeded_time"),
-            )
+            let [total, current] = info_numbers(
+                con,
+                "stats",
+                [
+                    "total_eviction_exceeded_time",
+                    "current_eviction_exceeded_time",
+                ],
+            );
+            (total, current)
         };
         assert_eq!(times(&mut con), (0, 0));
         let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut con).unwrap();
